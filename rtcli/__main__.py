@@ -1,0 +1,3 @@
+from rtcli.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Pure domain logic: no I/O, standard library plus rtcli.protocol/errors/ids only."""

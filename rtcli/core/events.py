@@ -1,0 +1,72 @@
+"""Event names: every id/* combination of a resource event, as Appwrite's Event::generateEvents.
+
+An event is described by its resource path, e.g. ``[("databases", "D"), ("tables", "T"),
+("rows", "R")]``, an action (``create``/``update``/``upsert``/``delete``) and an optional
+attribute (``update.name``). The names are:
+
+- at full depth, for every combination of each id being itself or ``*``: the name with
+  ``action.attribute``, with ``action``, and bare;
+- at each shorter depth (the parents), every combination, bare.
+
+TablesDB rows are mirrored to the legacy ``databases…collections…documents`` and
+``databases…tables…rows`` shapes (64 names; 42 for a legacy database).
+"""
+
+from __future__ import annotations
+
+from itertools import product
+
+Path = list[tuple[str, str]]
+
+
+def _combos(path: Path) -> list[str]:
+    """Every 'a.X.b.Y' string with each id either itself or '*', the exact one first."""
+    choices = [(seg, (ident, "*")) for seg, ident in path]
+    out = []
+    for ids in product(*(c[1] for c in choices)):
+        out.append(".".join(f"{seg}.{i}" for (seg, _), i in zip(choices, ids)))
+    return out
+
+
+def generate(path: Path, action: str | None = None, attribute: str | None = None) -> list[str]:
+    """All event names of one resource shape, most specific first."""
+    with_action: list[str] = []
+    bare: list[str] = []
+    for full in _combos(path):
+        if action and attribute:
+            with_action.append(f"{full}.{action}.{attribute}")
+        if action:
+            with_action.append(f"{full}.{action}")
+        bare.append(full)
+    # The exact name with its action comes first, as in Appwrite; parents follow, deepest first.
+    names = with_action + bare
+    for depth in range(len(path) - 1, 0, -1):
+        names.extend(_combos(path[:depth]))
+    return names
+
+
+def row_events(database_id: str, table_id: str, row_id: str, action: str, db_type: str = "tablesdb") -> list[str]:
+    """The 64 names of a TablesDB row event (42 in a legacy database), deduplicated, in order."""
+    shapes: list[Path] = []
+    if db_type == "tablesdb":
+        shapes.append([("tablesdb", database_id), ("tables", table_id), ("rows", row_id)])
+    shapes.append([("databases", database_id), ("collections", table_id), ("documents", row_id)])
+    shapes.append([("databases", database_id), ("tables", table_id), ("rows", row_id)])
+    seen: dict[str, None] = {}
+    for shape in shapes:
+        for name in generate(shape, action):
+            seen.setdefault(name, None)
+    return list(seen)
+
+
+def action_of(event: str) -> str | None:
+    """The action of an event name: its last segment, or its second-to-last (``update.name``)."""
+    parts = event.split(".")
+    if parts[-1] in ACTIONS:
+        return parts[-1]
+    if len(parts) >= 2 and parts[-2] in ACTIONS:
+        return parts[-2]
+    return None
+
+
+ACTIONS = frozenset({"create", "update", "upsert", "delete"})

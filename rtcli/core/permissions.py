@@ -1,0 +1,121 @@
+"""Permissions and roles (Appwrite §2.9).
+
+A permission string is ``action("role")``; actions are read, create, update, delete and write
+(write = update + delete, plus create on tables and buckets). Roles: ``any``, ``guests``,
+``users[/verified|/unverified]``, ``user:ID[/verified|/unverified]``, ``team:ID[/ROLE]``,
+``member:MID``, ``label:NAME``.
+
+An actor (the caller of a REST request or the owner of a connection) holds a set of roles;
+``any`` is never held, it is matched on the resource side.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rtcli.errors import AppwriteError
+
+ACTIONS = ("read", "create", "update", "delete", "write")
+_PERMISSION = re.compile(r'^(read|create|update|delete|write)\("([^"]+)"\)$')
+_ROLE = re.compile(
+    r"^(any|guests|users(/verified|/unverified)?"
+    r"|user:[A-Za-z0-9._-]+(/verified|/unverified)?"
+    r"|team:[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)?"
+    r"|member:[A-Za-z0-9._-]+|label:[A-Za-z0-9]+)$"
+)
+
+
+@dataclass(frozen=True)
+class Permission:
+    action: str
+    role: str
+
+    def __str__(self) -> str:
+        return f'{self.action}("{self.role}")'
+
+
+def parse(value: object) -> Permission:
+    """Parse one permission string, or raise a 400 that names it."""
+    if not isinstance(value, str):
+        raise AppwriteError("general_argument_invalid", f"Invalid permission: {value!r} is not a string.")
+    m = _PERMISSION.match(value.strip())
+    if not m:
+        raise AppwriteError(
+            "general_argument_invalid",
+            f'Invalid permission "{value}": expected action("role") with action one of {", ".join(ACTIONS)}.',
+        )
+    action, role = m.group(1), m.group(2)
+    if not _ROLE.match(role):
+        raise AppwriteError("general_argument_invalid", f'Invalid permission "{value}": unknown role "{role}".')
+    return Permission(action, role)
+
+
+def parse_list(values: object, allowed: tuple[str, ...] = ACTIONS) -> list[str]:
+    """Validate and normalise a permission list; duplicates removed, order kept."""
+    if values is None:
+        return []
+    if not isinstance(values, list):
+        raise AppwriteError("general_argument_invalid", "Invalid permissions: expected an array of strings.")
+    out: dict[str, None] = {}
+    for v in values:
+        p = parse(v)
+        if p.action not in allowed:
+            raise AppwriteError(
+                "general_argument_invalid",
+                f'Invalid permission "{v}": only {", ".join(allowed)} are allowed here.',
+            )
+        out[str(p)] = None
+    return list(out)
+
+
+def roles_for(action: str, permissions: list[str]) -> set[str]:
+    """The roles granted ``action`` by a permission list (``write`` implies update and delete)."""
+    roles = set()
+    for s in permissions:
+        p = parse(s)
+        if p.action == action or (p.action == "write" and action in ("update", "delete", "create")):
+            roles.add(p.role)
+    return roles
+
+
+def allows(granted: set[str] | frozenset[str], held: frozenset[str]) -> bool:
+    """True when a resource's roles admit an actor: ``any`` admits everyone."""
+    return "any" in granted or not granted.isdisjoint(held)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is calling: a guest, a user (with roles) or a server API key (no role checks).
+
+    ``roles`` never contains ``any``. A key actor bypasses permissions, as in Appwrite.
+    """
+
+    kind: str  # "guest" | "user" | "key"
+    roles: frozenset[str] = field(default_factory=lambda: frozenset({"guests"}))
+    user_id: str | None = None
+    scopes: frozenset[str] = frozenset()
+
+    @property
+    def is_key(self) -> bool:
+        return self.kind == "key"
+
+    def can(self, granted: set[str] | frozenset[str]) -> bool:
+        return self.is_key or allows(granted, self.roles)
+
+
+GUEST = Actor("guest")
+KEY = Actor("key", roles=frozenset(), scopes=frozenset({"*"}))
+
+
+def user_roles(user_id: str, verified: bool = False, teams: dict[str, tuple[str, list[str]]] | None = None,
+               labels: list[str] | None = None) -> frozenset[str]:
+    """Appwrite's User::getRoles(). ``teams`` maps team id -> (membership id, team roles)."""
+    suffix = "/verified" if verified else "/unverified"
+    roles = {f"user:{user_id}", "users", f"user:{user_id}{suffix}", f"users{suffix}"}
+    for team_id, (membership_id, team_roles) in (teams or {}).items():
+        roles.add(f"team:{team_id}")
+        roles.add(f"member:{membership_id}")
+        roles.update(f"team:{team_id}/{r}" for r in team_roles)
+    roles.update(f"label:{label}" for label in labels or [])
+    return frozenset(roles)

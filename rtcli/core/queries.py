@@ -1,0 +1,209 @@
+"""Queries: parsing the SDK's Query JSON, and strict realtime evaluation (Appwrite RuntimeQuery).
+
+The SDK sends each query as a JSON string ``{"method", "attribute"?, "values"?}``; ``and``/``or``
+carry nested query objects (not strings) in ``values``. REST list endpoints translate parsed
+queries to SQL in the store; realtime subscriptions evaluate them in memory with PHP-strict
+semantics: ``1 != 1.0 != "1" != true``, and a missing attribute never matches (isNull included).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from rtcli.errors import AppwriteError
+
+FILTERS = frozenset({
+    "equal", "notEqual", "lessThan", "lessThanEqual", "greaterThan", "greaterThanEqual",
+    "isNull", "isNotNull", "between", "startsWith", "endsWith", "contains", "and", "or",
+})
+MODIFIERS = frozenset({"orderAsc", "orderDesc", "limit", "offset", "cursorAfter", "cursorBefore", "select"})
+REALTIME_ALLOWED = (
+    "equal", "notEqual", "lessThan", "lessThanEqual", "greaterThan", "greaterThanEqual",
+    "isNull", "isNotNull", "and", "or", "select",
+)
+_NO_VALUES = frozenset({"isNull", "isNotNull", "orderAsc", "orderDesc"})
+_NO_ATTRIBUTE = frozenset({"limit", "offset", "cursorAfter", "cursorBefore", "select", "and", "or"})
+
+
+@dataclass(frozen=True)
+class Query:
+    method: str
+    attribute: str | None
+    values: tuple[Any, ...]
+
+    def to_dict(self) -> dict:
+        out: dict[str, Any] = {"method": self.method}
+        if self.attribute is not None:
+            out["attribute"] = self.attribute
+        if self.method in ("and", "or"):
+            out["values"] = [q.to_dict() for q in self.values]
+        elif self.values or self.method not in _NO_VALUES:
+            out["values"] = list(self.values)
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+
+def _bad(message: str) -> AppwriteError:
+    return AppwriteError("general_query_invalid", f"Invalid query: {message}")
+
+
+def parse(raw: str | dict) -> Query:
+    """Parse one query (a JSON string or an already decoded object), checking its shape."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise _bad(f"Syntax error in {raw[:100]!r}: not valid JSON.") from None
+    if not isinstance(raw, dict):
+        raise _bad("a query must be a JSON object with a method.")
+    method = raw.get("method")
+    if not isinstance(method, str) or method not in FILTERS | MODIFIERS:
+        raise _bad(f"Query method '{method}' is not valid.")
+    attribute = raw.get("attribute")
+    if attribute is not None and not isinstance(attribute, str):
+        raise _bad(f"Attribute of '{method}' must be a string.")
+    values = raw.get("values", [])
+    if not isinstance(values, list):
+        values = [values]
+    if method in ("and", "or"):
+        if not values:
+            raise _bad(f"'{method}' needs at least one nested query.")
+        return Query(method, None, tuple(parse(v) for v in values))
+    if method not in _NO_ATTRIBUTE and method != "select" and not attribute:
+        if method not in ("orderAsc", "orderDesc"):
+            raise _bad(f"Query method '{method}' needs an attribute.")
+    if method in ("limit", "offset"):
+        if len(values) != 1 or not isinstance(values[0], int) or isinstance(values[0], bool) or values[0] < 0:
+            raise _bad(f"'{method}' takes one non-negative integer.")
+    if method in ("cursorAfter", "cursorBefore") and (len(values) != 1 or not isinstance(values[0], str)):
+        raise _bad(f"'{method}' takes one row id.")
+    if method == "between" and len(values) != 2:
+        raise _bad("'between' takes exactly two values.")
+    if method in ("lessThan", "lessThanEqual", "greaterThan", "greaterThanEqual", "startsWith", "endsWith") and not values:
+        raise _bad(f"'{method}' needs a value.")
+    if method in ("equal", "notEqual", "contains") and not values:
+        raise _bad(f"'{method}' needs at least one value.")
+    return Query(method, attribute, tuple(values))
+
+
+def parse_many(raws: list) -> list[Query]:
+    if not isinstance(raws, list):
+        raise _bad("queries must be an array.")
+    return [parse(r) for r in raws]
+
+
+# --- realtime -------------------------------------------------------------------------------
+
+Matcher = Callable[[dict], bool]
+
+
+def _check_realtime(q: Query) -> None:
+    if q.method not in REALTIME_ALLOWED:
+        raise _bad(
+            f"Query method '{q.method}' is not supported in Realtime queries. "
+            f"Allowed: {', '.join(REALTIME_ALLOWED)}."
+        )
+    if q.method == "select" and list(q.values) != ["*"]:
+        raise _bad("only select([\"*\"]) is supported in Realtime queries.")
+    if q.method in ("and", "or"):
+        for sub in q.values:
+            _check_realtime(sub)
+
+
+def strict_equal(a: Any, b: Any) -> bool:
+    """PHP ===: same type and same value (bool is not int, int is not float)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(strict_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(strict_equal(a[k], b[k]) for k in a)
+    return a == b
+
+
+def _number(v: Any) -> float | int | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return v
+    if isinstance(v, str):
+        try:
+            return float(v) if any(c in v for c in ".eE") else int(v)
+        except ValueError:
+            return None
+    return None
+
+
+def _compare(a: Any, b: Any) -> int | None:
+    """PHP 8 ordering for the common cases; None when the values do not compare."""
+    if isinstance(a, str) and isinstance(b, str):
+        na, nb = _number(a), _number(b)
+        if na is not None and nb is not None:  # two numeric strings compare as numbers
+            a, b = na, nb
+    elif isinstance(a, bool) or isinstance(b, bool):
+        a, b = bool(a), bool(b)
+    else:
+        a, b = _number(a), _number(b)
+        if a is None or b is None:
+            return None
+    try:
+        return (a > b) - (a < b)
+    except TypeError:
+        return None
+
+
+_ORDER = {
+    "lessThan": lambda c: c < 0,
+    "lessThanEqual": lambda c: c <= 0,
+    "greaterThan": lambda c: c > 0,
+    "greaterThanEqual": lambda c: c >= 0,
+}
+
+
+def _leaf(q: Query, payload: dict) -> bool:
+    if q.attribute not in payload:
+        return False  # a missing attribute never matches, not even isNull
+    value = payload[q.attribute]
+    m = q.method
+    if m == "isNull":
+        return value is None
+    if m == "isNotNull":
+        return value is not None
+    if m == "equal":
+        return any(strict_equal(value, t) for t in q.values)
+    if m == "notEqual":
+        return any(not strict_equal(value, t) for t in q.values)
+    test = _ORDER[m]
+    for t in q.values:
+        c = _compare(value, t)
+        if c is not None and test(c):
+            return True
+    return False
+
+
+def _evaluate(q: Query, payload: dict) -> bool:
+    if q.method == "select":
+        return True
+    if q.method == "and":
+        return all(_evaluate(s, payload) for s in q.values)
+    if q.method == "or":
+        return any(_evaluate(s, payload) for s in q.values)
+    return _leaf(q, payload)
+
+
+def compile_realtime(raws: list) -> tuple[list[str], Matcher | None]:
+    """Validate a subscription's queries; return them normalised and a matcher (None = all).
+
+    Raises ``AppwriteError(general_query_invalid)`` naming the first unsupported method.
+    """
+    queries = parse_many(raws)
+    for q in queries:
+        _check_realtime(q)
+    normalised = [q.to_json() for q in queries]
+    if not queries or any(q.method == "select" for q in queries):
+        return normalised, None
+    return normalised, lambda payload: all(_evaluate(q, payload) for q in queries)

@@ -1,0 +1,79 @@
+"""One exception tree for rtcli, with Appwrite's stable error types.
+
+    RtcliError
+     └── AppwriteError(type, message)      an error with an Appwrite type and HTTP status
+          (raised by services and stores, rendered once per boundary:
+           server/errors.py turns it into {message, code, type, version};
+           the realtime session turns it into an error frame;
+           the client raises it again from an error body)
+
+The HTTP status of each type lives in ``ERROR_TYPES`` so that every boundary agrees on it.
+"""
+
+from __future__ import annotations
+
+# type -> (HTTP status, default message). Messages follow Appwrite's app/config/errors.php.
+ERROR_TYPES: dict[str, tuple[int, str]] = {
+    "general_argument_invalid": (400, "Invalid argument."),
+    "general_query_invalid": (400, "The query is invalid."),
+    "general_cursor_not_found": (400, "The cursor is invalid."),
+    "general_unauthorized_scope": (401, "The current user or API key does not have the required scopes."),
+    "general_access_forbidden": (401, "Access to this API is forbidden."),
+    "general_route_not_found": (404, "The requested route was not found."),
+    "general_not_implemented": (405, "This method is not implemented."),
+    "general_payload_too_large": (413, "The request body is too large."),
+    "general_rate_limit_exceeded": (429, "Rate limit for the current endpoint has been exceeded."),
+    "general_bad_request": (400, "The request is malformed."),
+    "general_server_error": (500, "Server Error"),
+    "general_service_unavailable": (503, "The service is unavailable."),
+    "project_not_found": (404, "Project with the requested ID could not be found."),
+    "user_unauthorized": (401, "The current user is not authorized to perform the requested action."),
+    "user_invalid_credentials": (401, "Invalid credentials. Please check the email and password."),
+    "user_already_exists": (409, "A user with the same id, email, or phone already exists in this project."),
+    "user_jwt_invalid": (401, "The JWT token is invalid."),
+    "database_not_found": (404, "Database not found."),
+    "database_already_exists": (409, "Database already exists."),
+    "table_not_found": (404, "Table with the requested ID could not be found."),
+    "table_already_exists": (409, "A table with the requested ID already exists."),
+    "column_not_found": (404, "Column with the requested ID could not be found."),
+    "column_already_exists": (409, "Column with the requested key already exists."),
+    "column_value_invalid": (400, "The column value is invalid."),
+    "column_type_invalid": (400, "The column type is invalid."),
+    "row_not_found": (404, "Row with the requested ID could not be found."),
+    "row_already_exists": (409, "Row with the requested ID already exists."),
+    "row_invalid_structure": (400, "The row structure is invalid."),
+    "row_missing_data": (400, "The row data is missing."),
+}
+
+_STATUS_ALLOWED = {400, 401, 402, 403, 404, 405, 408, 409, 410, 412, 413, 416, 422, 429, 451, 501, 503}
+
+
+class RtcliError(Exception):
+    """Base of every error rtcli raises on purpose."""
+
+
+class AppwriteError(RtcliError):
+    """An error with an Appwrite error type; ``code`` is the HTTP status it maps to."""
+
+    def __init__(self, type: str, message: str | None = None, code: int | None = None) -> None:
+        status, default = ERROR_TYPES.get(type, (code or 500, "Server Error"))
+        self.type = type
+        self.code = code if code is not None else status
+        self.message = message or default
+        super().__init__(self.message)
+
+    @property
+    def http_status(self) -> int:
+        # Appwrite sends statuses outside its known set as 500; so do we.
+        return self.code if self.code in _STATUS_ALLOWED else 500
+
+    def to_dict(self, version: str) -> dict:
+        return {"message": self.message, "code": self.http_status, "type": self.type, "version": version}
+
+    def __repr__(self) -> str:
+        return f"AppwriteError({self.type!r}, {self.message!r}, code={self.code})"
+
+
+def invalid(message: str) -> AppwriteError:
+    """Shorthand for the most common client error."""
+    return AppwriteError("general_argument_invalid", message)

@@ -1,0 +1,58 @@
+"""The Appwrite Realtime wire protocol: message types, error and close codes, JSON codec.
+
+Shared by the server (core.session, server.realtime) and the client (client.realtime).
+rtcli's extensions are marked as such; the Appwrite SDKs ignore unknown fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+# Message types, client -> server.
+PING = "ping"
+SUBSCRIBE = "subscribe"
+UNSUBSCRIBE = "unsubscribe"
+AUTHENTICATION = "authentication"
+PRESENCE = "presence"
+CLIENT_TYPES = frozenset({PING, SUBSCRIBE, UNSUBSCRIBE, AUTHENTICATION, PRESENCE})
+
+# Message types, server -> client.
+CONNECTED = "connected"
+EVENT = "event"
+ERROR = "error"
+PONG = "pong"
+RESPONSE = "response"
+
+# Error codes carried in error frames; 1008 is also sent as the close code (fatal).
+CODE_INVALID_MESSAGE = 1003  # bad message: the socket stays open
+CODE_POLICY_VIOLATION = 1008  # fatal: error frame, then close 1008 (the SDK stops reconnecting)
+CODE_MESSAGE_TOO_BIG = 1009  # rtcli: an incoming frame over the size limit (socket stays open)
+CODE_TRY_AGAIN = 1013  # rate limited: the socket stays open
+CODE_UNAUTHORIZED = 401
+
+# rtcli extension: close code for a client whose send queue overflowed. Not 1008, so the
+# Appwrite SDK reconnects; rtcli's client resumes from its last cursor.
+CLOSE_SLOW_CONSUMER = 4008
+CLOSE_GOING_AWAY = 1001
+
+# Appwrite's largest incoming message (Swoole setPackageMaxLength(64000)).
+MAX_INCOMING_FRAME = 64_000
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON text, as the wire wants it."""
+    return orjson.dumps(obj).decode()
+
+
+def loads(text: str | bytes) -> Any:
+    return orjson.loads(text)
+
+
+def error_frame(code: int, message: str) -> dict:
+    return {"type": ERROR, "data": {"code": code, "message": message}}
+
+
+def response_frame(to: str, **data: Any) -> dict:
+    return {"type": RESPONSE, "data": {"to": to, "success": True, **data}}

@@ -1,0 +1,107 @@
+"""Shared fixtures: a real `rtcli serve` process on a free port with a fresh data directory."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+API_KEY = "test-server-key-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A running `rtcli serve` process. ``endpoint`` ends with /v1."""
+
+    proc: subprocess.Popen
+    port: int
+    data_dir: Path
+    api_key: str
+    project: str = "default"
+    log_path: Path | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/v1/realtime?project={self.project}"
+
+    def admin(self) -> httpx.Client:
+        """An httpx client that acts as the server (API key)."""
+        return httpx.Client(
+            base_url=self.endpoint,
+            headers={"X-Appwrite-Project": self.project, "X-Appwrite-Key": self.api_key},
+            timeout=10,
+        )
+
+    def guest(self) -> httpx.Client:
+        return httpx.Client(base_url=self.endpoint, headers={"X-Appwrite-Project": self.project}, timeout=10)
+
+    def cli_env(self) -> dict:
+        env = dict(os.environ)
+        env.update(RTCLI_ENDPOINT=self.endpoint, RTCLI_PROJECT=self.project, RTCLI_KEY=self.api_key)
+        return env
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path and self.log_path.exists() else ""
+
+    def stop(self, sig: str = "term", timeout: float = 10) -> int:
+        if self.proc.poll() is None:
+            self.proc.kill() if sig == "kill" else self.proc.terminate()
+        return self.proc.wait(timeout=timeout)
+
+
+def start_server(data_dir: Path, port: int | None = None, extra: list[str] | None = None,
+                 api_key: str = API_KEY, timeout: float = 15) -> Server:
+    """Start `python -m rtcli serve` and wait until /v1/health answers."""
+    port = port or free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir.parent / f"server-{port}.log"
+    log = open(log_path, "ab")
+    cmd = [sys.executable, "-m", "rtcli", "serve", "--port", str(port), "--data-dir", str(data_dir),
+           "--api-key", api_key, *(extra or [])]
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    server = Server(proc, port, data_dir, api_key, log_path=log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"rtcli serve exited with {proc.returncode}:\n{server.log()}")
+        try:
+            if httpx.get(f"{server.endpoint}/health", timeout=0.5).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"rtcli serve did not become ready in {timeout}s:\n{server.log()}")
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A fresh server per test (its own port and SQLite file)."""
+    srv = start_server(tmp_path / "data")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory):
+    """One server for a whole test module, for tests that do not depend on a clean database."""
+    srv = start_server(tmp_path_factory.mktemp("shared") / "data")
+    yield srv
+    srv.stop()
