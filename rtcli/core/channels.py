@@ -47,7 +47,7 @@ def convert_subscribed(channels: list[str], user_id: str | None) -> list[str]:
     """Appwrite's convertChannels, applied when a subscription is made.
 
     ``account`` gains ``account.<uid>`` for a signed-in user; ``account.<action>`` becomes
-    ``account.<uid>.<action>``; any other ``account.<x>`` (another user's) is dropped. Every
+    ``account.<uid>.<action>``; any other ``account.<x>`` is dropped. Every
     other string is kept as written, duplicates removed, order kept.
     """
     out: dict[str, None] = {}
@@ -60,9 +60,7 @@ def convert_subscribed(channels: list[str], user_id: str | None) -> list[str]:
             rest = ch[len("account."):]
             if rest in _ACCOUNT_ACTIONS:
                 out[f"account.{user_id}.{rest}" if user_id else ch] = None
-            elif user_id and (rest == user_id or rest.startswith(f"{user_id}.")):
-                out[ch] = None
-            # another user's account channel: dropped
+            # any other account.<x>, even the user's own id as written: dropped (as Appwrite)
         else:
             out[ch] = None
     return list(out)

@@ -38,6 +38,10 @@ def generate(path: Path, action: str | None = None, attribute: str | None = None
         if action:
             with_action.append(f"{full}.{action}")
         bare.append(full)
+    if action and attribute and len(path) > 1:
+        # Appwrite also builds type.resource.action.attribute (teams.T.update.status for a
+        # membership's update.status): 16 names there, not 14.
+        with_action.extend(f"{top}.{action}.{attribute}" for top in _combos(path[:1]))
     # The exact name with its action comes first, as in Appwrite; parents follow, deepest first.
     names = with_action + bare
     for depth in range(len(path) - 1, 0, -1):

@@ -101,12 +101,34 @@ def parse_many(raws: list) -> list[Query]:
 Matcher = Callable[[dict], bool]
 
 
+def _unsupported(method: str) -> AppwriteError:
+    return _bad(
+        f"Query method '{method}' is not supported in Realtime queries. "
+        f"Allowed: {', '.join(REALTIME_ALLOWED)}."
+    )
+
+
+def _reject_unsupported(raw: Any) -> None:
+    """Name a method Realtime does not allow before shape checks, so that SDK methods ``parse``
+    does not know (search, containsAny, exists, ...) or a ``limit`` get the same message."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return  # parse() reports the syntax error
+    if not isinstance(raw, dict):
+        return
+    method = raw.get("method")
+    if isinstance(method, str) and method not in REALTIME_ALLOWED:
+        raise _unsupported(method)
+    if method in ("and", "or") and isinstance(raw.get("values"), list):
+        for sub in raw["values"]:
+            _reject_unsupported(sub)
+
+
 def _check_realtime(q: Query) -> None:
     if q.method not in REALTIME_ALLOWED:
-        raise _bad(
-            f"Query method '{q.method}' is not supported in Realtime queries. "
-            f"Allowed: {', '.join(REALTIME_ALLOWED)}."
-        )
+        raise _unsupported(q.method)
     if q.method == "select" and list(q.values) != ["*"]:
         raise _bad("only select([\"*\"]) is supported in Realtime queries.")
     if q.method in ("and", "or"):
@@ -175,8 +197,8 @@ def _leaf(q: Query, payload: dict) -> bool:
         return value is not None
     if m == "equal":
         return any(strict_equal(value, t) for t in q.values)
-    if m == "notEqual":
-        return any(not strict_equal(value, t) for t in q.values)
+    if m == "notEqual":  # equal to none of the values (RuntimeQuery: !anyMatch)
+        return not any(strict_equal(value, t) for t in q.values)
     test = _ORDER[m]
     for t in q.values:
         c = _compare(value, t)
@@ -200,6 +222,9 @@ def compile_realtime(raws: list) -> tuple[list[str], Matcher | None]:
 
     Raises ``AppwriteError(general_query_invalid)`` naming the first unsupported method.
     """
+    if isinstance(raws, list):
+        for raw in raws:
+            _reject_unsupported(raw)
     queries = parse_many(raws)
     for q in queries:
         _check_realtime(q)
