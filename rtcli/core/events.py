@@ -74,3 +74,23 @@ def action_of(event: str) -> str | None:
 
 
 ACTIONS = frozenset({"create", "update", "upsert", "delete"})
+
+
+def expand(primary: str) -> list[str]:
+    """All names of an event from its most specific name (what the event log stores).
+
+    ``tablesdb.D.tables.T.rows.R.create`` gives the 64 mirrored names; any other
+    ``seg.id.seg.id….action[.attribute]`` gives ``generate()``'s names.
+    """
+    parts = primary.split(".")
+    action = attribute = None
+    if len(parts) % 2 == 1 and parts[-1] in ACTIONS:
+        action, parts = parts[-1], parts[:-1]
+    elif len(parts) % 2 == 0 and len(parts) >= 4 and parts[-2] in ACTIONS:
+        action, attribute, parts = parts[-2], parts[-1], parts[:-2]
+    path = list(zip(parts[0::2], parts[1::2]))
+    if len(path) == 3 and path[0][0] == "tablesdb" and action and not attribute:
+        return row_events(path[0][1], path[1][1], path[2][1], action, "tablesdb")
+    if len(path) == 3 and path[0][0] == "databases" and path[1][0] == "collections" and action and not attribute:
+        return row_events(path[0][1], path[1][1], path[2][1], action, "legacy")
+    return generate(path, action, attribute)

@@ -1,0 +1,1 @@
+"""Brokers carry committed events to every node's hub: memory (default) or redis."""

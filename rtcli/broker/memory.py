@@ -1,0 +1,31 @@
+"""The in-process broker: a loop-back to the local hub, taking the same path a Redis broker does.
+
+``publish`` is called right after commit under the writer lock; scheduling each event with
+``loop.call_soon`` keeps log order (callbacks run FIFO) while taking fan-out off the write path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Callable
+
+from rtcli.core.hub import Event
+
+
+class MemoryBroker:
+    def __init__(self) -> None:
+        self._deliver: Callable[[Event], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self, deliver: Callable[[Event], None]) -> None:
+        self._deliver = deliver
+        self._loop = asyncio.get_running_loop()
+
+    def publish(self, events: list[Event]) -> None:
+        if self._deliver is None or self._loop is None:
+            return
+        for ev in events:
+            self._loop.call_soon(self._deliver, ev)
+
+    async def close(self) -> None:
+        self._deliver = None

@@ -1,0 +1,45 @@
+"""`rtcli serve`: run the server. Heavy imports (uvicorn, starlette, aiosqlite) happen inside."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command(help="Run the realtime server (REST + WebSocket on one port, SQLite in the data dir).")(serve)
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8787, help="TCP port for REST and WebSocket."),
+    data_dir: Path = typer.Option(Path(".rtcli"), "--data-dir", envvar="RTCLI_DATA_DIR",
+                                  help="Where the SQLite database and the generated API key live."),
+    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="RTCLI_API_KEY",
+                                          help="The default project's server key (else generated and kept in the data dir)."),
+    project: list[str] = typer.Option([], "--project", help="Make sure this project exists (repeatable); 'default' always does."),
+    max_queue: int = typer.Option(1024, help="Frames queued per connection before a slow client is closed (code 4008)."),
+    messages_per_minute: int = typer.Option(120, help="Incoming realtime messages allowed per connection per minute (Appwrite: 32)."),
+    retention_days: float = typer.Option(7.0, help="Keep events in the log this many days."),
+    retention_events: int = typer.Option(1_000_000, help="Keep at most this many events in the log."),
+) -> None:
+    import logging
+
+    from rtcli.server.app import ServeConfig, serve as run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = ServeConfig(host=host, port=port, data_dir=data_dir, api_key=api_key, projects=project,
+                         max_queue=max_queue, messages_per_minute=messages_per_minute,
+                         retention_days=retention_days, retention_events=retention_events)
+
+    def banner(cfg: ServeConfig) -> None:
+        endpoint = f"http://{cfg.host}:{cfg.port}/v1"
+        typer.echo(f"rtcli serving on {endpoint}  (realtime: ws://{cfg.host}:{cfg.port}/v1/realtime)", err=True)
+        typer.echo(f"  project:  default{''.join(', ' + p for p in cfg.projects)}", err=True)
+        typer.echo(f"  api key:  {cfg.api_key}", err=True)
+        typer.echo(f"  data:     {cfg.data_dir.resolve()}", err=True)
+        typer.echo(f"  try:      RTCLI_KEY={cfg.api_key} rtcli db create --id main --name Main", err=True)
+
+    run(config, banner)

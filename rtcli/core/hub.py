@@ -1,0 +1,245 @@
+"""The subscription hub: indexes live subscriptions and fans events out to them.
+
+Index: ``(project, channel) -> role -> {connection}``. A connection is stored under each of its
+roles, so an event touches only the connections subscribed to one of its channels under a role
+that may read it; an event readable by ``any`` touches every role bucket of its channels. The
+cost of an event is proportional to its candidate subscribers, never to all connections.
+
+Each event is encoded once: the frame up to its ``subscriptions`` list is a shared prefix, and
+each connection gets that prefix plus its own list of matching subscription ids.
+
+No I/O here: a connection's ``sink`` is a plain callable supplied by the adapter (it enqueues
+bytes on a bounded queue and never blocks).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Callable
+
+from rtcli import protocol
+from rtcli.core.queries import Matcher
+
+log = logging.getLogger("rtcli.hub")
+
+# Pseudo-role under which API-key connections are indexed: they may read every event.
+KEY_ROLE = "#key"
+
+
+@dataclass(slots=True)
+class Event:
+    """A published event. ``roles`` are the roles that may read it (``any`` admits everyone;
+    an empty list admits only API-key connections). ``seq`` is its position in the event log."""
+
+    project: str
+    events: list[str]
+    channels: list[str]
+    roles: list[str]
+    payload: dict
+    timestamp: str
+    seq: int = 0
+    cursor: str | None = None
+    user_id: str | None = None
+    permissions_changed: bool = False
+
+    def data(self) -> dict:
+        """The event frame's ``data`` without ``subscriptions``."""
+        d = {"events": self.events, "channels": self.channels, "timestamp": self.timestamp,
+             "payload": self.payload}
+        if self.cursor is not None:
+            d["cursor"] = self.cursor
+        return d
+
+    def frame_prefix(self) -> str:
+        """The encoded event frame up to (and including) ``"subscriptions":``."""
+        body = protocol.dumps(self.data())
+        return '{"type":"event","data":' + body[:-1] + ',"subscriptions":'
+
+
+def encode_frame(prefix: str, subscription_ids: list[str]) -> str:
+    return prefix + protocol.dumps(subscription_ids) + "}}"
+
+
+@dataclass(slots=True, eq=False)
+class Subscription:
+    id: str
+    channels: list[str]
+    queries: list[str]
+    matcher: Matcher | None = None
+
+    def accepts(self, payload: dict) -> bool:
+        return self.matcher is None or self.matcher(payload)
+
+
+@dataclass(eq=False)
+class HubConnection:
+    """One live connection as the hub sees it.
+
+    ``sink(frame, seq)`` delivers an encoded frame; while ``holding`` (a replay is under way),
+    frames are kept in ``held`` instead and released in order afterwards.
+    """
+
+    id: str
+    project: str
+    roles: frozenset[str]
+    sink: Callable[[str, int], None]
+    user_id: str | None = None
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    by_channel: dict[str, list[Subscription]] = field(default_factory=dict)
+    holding: int = 0
+    held: list[tuple[str, int]] = field(default_factory=list)
+
+    def deliver(self, frame: str, seq: int) -> None:
+        if self.holding:
+            self.held.append((frame, seq))
+        else:
+            self.sink(frame, seq)
+
+    def index_roles(self) -> frozenset[str]:
+        return self.roles
+
+
+class Hub:
+    """Subscription index and fan-out. Single-threaded (one event loop); no awaits inside."""
+
+    def __init__(self) -> None:
+        self._index: dict[tuple[str, str], dict[str, dict[HubConnection, None]]] = {}
+        self.connections: dict[str, HubConnection] = {}
+        # The highest log position dispatched so far, per project: a replay covers the log up
+        # to this position, and live events after it are held until the replay is done.
+        self.last_seq: dict[str, int] = {}
+        self.dispatched = 0
+        self.delivered = 0
+
+    # --- connections -------------------------------------------------------------------
+
+    def add(self, conn: HubConnection) -> None:
+        self.connections[conn.id] = conn
+
+    def remove(self, conn: HubConnection) -> None:
+        for sub in list(conn.subscriptions.values()):
+            self._unindex(conn, sub)
+        conn.subscriptions.clear()
+        conn.by_channel.clear()
+        self.connections.pop(conn.id, None)
+
+    def set_roles(self, conn: HubConnection, roles: frozenset[str], user_id: str | None) -> None:
+        """Move a connection (and its subscriptions) to new roles, keeping subscription ids."""
+        subs = list(conn.subscriptions.values())
+        for sub in subs:
+            self._unindex(conn, sub)
+        conn.roles = roles
+        conn.user_id = user_id
+        for sub in subs:
+            self._reindex(conn, sub)
+
+    # --- subscriptions -----------------------------------------------------------------
+
+    def subscribe(self, conn: HubConnection, sub: Subscription) -> None:
+        """Add or replace (by id) a subscription of a connection."""
+        old = conn.subscriptions.get(sub.id)
+        if old is not None:
+            self._unindex(conn, old)
+        conn.subscriptions[sub.id] = sub
+        self._reindex(conn, sub)
+
+    def unsubscribe(self, conn: HubConnection, sub_id: str) -> bool:
+        sub = conn.subscriptions.pop(sub_id, None)
+        if sub is None:
+            return False
+        self._unindex(conn, sub)
+        return True
+
+    def _reindex(self, conn: HubConnection, sub: Subscription) -> None:
+        for ch in sub.channels:
+            subs = conn.by_channel.setdefault(ch, [])
+            subs.append(sub)
+            if len(subs) == 1:
+                by_role = self._index.setdefault((conn.project, ch), {})
+                for role in conn.index_roles():
+                    by_role.setdefault(role, {})[conn] = None
+
+    def _unindex(self, conn: HubConnection, sub: Subscription) -> None:
+        for ch in sub.channels:
+            subs = conn.by_channel.get(ch)
+            if not subs:
+                continue
+            try:
+                subs.remove(sub)
+            except ValueError:
+                continue
+            if subs:
+                continue
+            del conn.by_channel[ch]
+            by_role = self._index.get((conn.project, ch))
+            if by_role is None:
+                continue
+            for role in conn.index_roles():
+                bucket = by_role.get(role)
+                if bucket is not None:
+                    bucket.pop(conn, None)
+                    if not bucket:
+                        del by_role[role]
+            if not by_role:
+                del self._index[(conn.project, ch)]
+
+    # --- matching and fan-out ----------------------------------------------------------
+
+    def candidates(self, event: Event) -> dict[HubConnection, None]:
+        """Connections subscribed to one of the event's channels under a role that may read it."""
+        found: dict[HubConnection, None] = {}
+        everyone = "any" in event.roles
+        roles = event.roles
+        for ch in event.channels:
+            by_role = self._index.get((event.project, ch))
+            if not by_role:
+                continue
+            if everyone:
+                for bucket in by_role.values():
+                    found.update(bucket)
+            else:
+                for role in roles:
+                    bucket = by_role.get(role)
+                    if bucket:
+                        found.update(bucket)
+                bucket = by_role.get(KEY_ROLE)
+                if bucket:
+                    found.update(bucket)
+        return found
+
+    @staticmethod
+    def matching_ids(conn: HubConnection, event: Event) -> list[str]:
+        """Ids of the connection's subscriptions that match the event (each listed once)."""
+        ids: dict[str, None] = {}
+        payload = event.payload
+        for ch in event.channels:
+            for sub in conn.by_channel.get(ch, ()):
+                if sub.id not in ids and sub.accepts(payload):
+                    ids[sub.id] = None
+        return list(ids)
+
+    def dispatch(self, event: Event) -> int:
+        """Deliver one event to every matching connection; returns the number of frames."""
+        if event.seq:
+            self.last_seq[event.project] = max(self.last_seq.get(event.project, 0), event.seq)
+        self.dispatched += 1
+        conns = self.candidates(event)
+        if not conns:
+            return 0
+        prefix = event.frame_prefix()
+        # Connections with the same matching ids share one encoded frame.
+        frames: dict[tuple[str, ...], str] = {}
+        n = 0
+        for conn in conns:
+            ids = self.matching_ids(conn, event)
+            if not ids:
+                continue
+            key = tuple(ids)
+            frame = frames.get(key)
+            if frame is None:
+                frame = frames[key] = encode_frame(prefix, ids)
+            conn.deliver(frame, event.seq)
+            n += 1
+        self.delivered += n
+        return n

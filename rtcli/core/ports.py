@@ -1,0 +1,64 @@
+"""Contracts between the use cases (services) and the adapters (store, broker).
+
+Each port is a ``typing.Protocol``; SQLite and the in-process broker are the defaults, and
+PostgreSQL and Redis implement the same contracts for several nodes.
+"""
+
+from __future__ import annotations
+
+from typing import AsyncContextManager, Callable, Protocol
+
+from rtcli.core.hub import Event
+
+
+class Transaction(Protocol):
+    """One write transaction on the store's single serialized writer."""
+
+    async def append_event(self, event: Event) -> Event:
+        """Write ``event`` to the event log inside this transaction; sets ``seq`` and ``cursor``.
+
+        Contract: the event is durable exactly when the transaction commits, and is handed to
+        the broker only after that commit, in log order. A rolled-back transaction publishes
+        nothing.
+        """
+
+
+class EventLog(Protocol):
+    """The ordered, durable event log (positions only grow; an epoch tells databases apart)."""
+
+    epoch: str
+
+    def cursor(self, seq: int) -> str: ...
+
+    async def resolve_since(self, project: str, since: str) -> tuple[int | None, str | None]:
+        """Turn a ``since`` (cursor, 'beginning' or ISO date) into a position to replay after.
+
+        Returns ``(position, None)``, or ``(None, reason)`` when the position cannot be honoured
+        (pruned, another database's cursor, malformed): no partial replay passes for a full one.
+        """
+
+    async def read(self, project: str, after: int, upto: int, limit: int) -> list[Event]:
+        """Events with ``after < seq <= upto``, in order, at most ``limit``."""
+
+
+class Store(Protocol):
+    log: EventLog
+
+    def transaction(self) -> AsyncContextManager[Transaction]: ...
+
+    async def close(self) -> None: ...
+
+
+class Broker(Protocol):
+    """Carries committed events to every node's hub, in log order.
+
+    Delivery is at most once per node; a subscriber that misses events resumes from the log.
+    The in-process broker loops back to the local hub.
+    """
+
+    async def start(self, deliver: Callable[[Event], None]) -> None: ...
+
+    def publish(self, events: list[Event]) -> None:
+        """Called right after commit, under the writer lock, so calls arrive in log order."""
+
+    async def close(self) -> None: ...

@@ -1,0 +1,168 @@
+"""Columns and row validation (TablesDB).
+
+A table without columns accepts any JSON attributes (schemaless); once it has columns, a row
+may hold only those columns, each of its declared type. Errors are 400 ``row_invalid_structure``
+with a message naming the attribute, as Appwrite's structure validator does.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import datetime
+from typing import Any
+
+from rtcli.errors import AppwriteError
+
+COLUMN_TYPES = ("string", "integer", "float", "boolean", "datetime", "email", "enum", "url", "ip")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/?#]+[^\s]*$")
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+
+
+def _bad(message: str) -> AppwriteError:
+    return AppwriteError("row_invalid_structure", f"Invalid document structure: {message}")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_value(col: dict, v: Any) -> str | None:
+    """None if ``v`` fits the column, else what is wrong."""
+    t = col["type"]
+    if t in ("string", "email", "enum", "url", "ip", "datetime") and not isinstance(v, str):
+        return "must be a string"
+    if t == "string" and len(v) > col.get("size", 255):
+        return f"must be at most {col.get('size', 255)} characters"
+    if t == "email" and not _EMAIL.match(v):
+        return "must be a valid email address"
+    if t == "url" and not _URL.match(v):
+        return "must be a valid URL"
+    if t == "enum" and v not in col.get("elements", []):
+        return f"must be one of: {', '.join(col.get('elements', []))}"
+    if t == "ip":
+        try:
+            ipaddress.ip_address(v)
+        except ValueError:
+            return "must be a valid IP address"
+    if t == "datetime":
+        try:
+            datetime.fromisoformat(v.replace("Z", "+00:00"))
+        except ValueError:
+            return "must be a valid ISO 8601 date"
+    if t == "integer":
+        if not _is_int(v):
+            return "must be an integer"
+        lo, hi = col.get("min", INT_MIN), col.get("max", INT_MAX)
+        if not lo <= v <= hi:
+            return f"must be between {lo} and {hi}"
+    if t == "float":
+        if not (_is_int(v) or isinstance(v, float)):
+            return "must be a number"
+        lo, hi = col.get("min"), col.get("max")
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            return f"must be between {lo} and {hi}"
+    if t == "boolean" and not isinstance(v, bool):
+        return "must be a boolean"
+    return None
+
+
+def validate_value(col: dict, v: Any) -> None:
+    if v is None:
+        if col.get("required"):
+            raise _bad(f'Missing required attribute "{col["key"]}"')
+        return
+    values = v if col.get("array") else [v]
+    if col.get("array") and not isinstance(v, list):
+        raise _bad(f'Attribute "{col["key"]}" must be an array')
+    for item in values:
+        problem = _check_value(col, item)
+        if problem:
+            raise _bad(f'Attribute "{col["key"]}" has invalid {"element" if col.get("array") else "value"}: {problem}')
+
+
+def validate_row(columns: list[dict], data: dict, creating: bool) -> dict:
+    """Check ``data`` against ``columns``; on create, fill defaults. Returns the row's data."""
+    if not isinstance(data, dict):
+        raise _bad("data must be a JSON object")
+    for key in data:
+        if not isinstance(key, str) or not key or key.startswith("$"):
+            raise _bad(f'Invalid attribute name "{key}"')
+    if not columns:
+        return dict(data)
+    by_key = {c["key"]: c for c in columns}
+    for key in data:
+        if key not in by_key:
+            raise _bad(f'Unknown attribute: "{key}"')
+    out = dict(data)
+    for key, col in by_key.items():
+        if key not in out:
+            if creating and col.get("default") is not None:
+                out[key] = col["default"]
+            elif col.get("required"):
+                raise _bad(f'Missing required attribute "{key}"')
+            else:
+                out[key] = [] if col.get("array") else None
+        validate_value(col, out[key])
+    return out
+
+
+def make_column(kind: str, body: dict, now: str) -> dict:
+    """Validate a create-column request; returns the stored column spec (Appwrite's Column model)."""
+    if kind not in COLUMN_TYPES:
+        raise AppwriteError("column_type_invalid", f"Unknown column type '{kind}'. Use one of: {', '.join(COLUMN_TYPES)}.")
+    key = body.get("key")
+    if not isinstance(key, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,35}$", key):
+        raise AppwriteError("general_argument_invalid",
+                            "Invalid `key` param: must be 1-36 chars of a-z, A-Z, 0-9, period, hyphen and underscore.")
+    required = body.get("required", False)
+    if not isinstance(required, bool):
+        raise AppwriteError("general_argument_invalid", "Invalid `required` param: must be a boolean.")
+    spec: dict[str, Any] = {"key": key, "type": kind if kind in ("string", "integer", "boolean", "datetime") else kind,
+                            "status": "available", "error": "", "required": required,
+                            "array": bool(body.get("array", False)), "$createdAt": now, "$updatedAt": now}
+    if kind in ("email", "enum", "url", "ip"):
+        spec["type"] = "string"
+        spec["format"] = kind
+    if kind == "string":
+        size = body.get("size", 255)
+        if not _is_int(size) or size < 1:
+            raise AppwriteError("general_argument_invalid", "Invalid `size` param: must be a positive integer.")
+        spec["size"] = size
+        spec["encrypt"] = bool(body.get("encrypt", False))
+    if kind in ("integer", "float"):
+        for bound in ("min", "max"):
+            if body.get(bound) is not None:
+                b = body[bound]
+                if not (_is_int(b) or (kind == "float" and isinstance(b, float))):
+                    raise AppwriteError("general_argument_invalid", f"Invalid `{bound}` param: must be a number.")
+                spec[bound] = b
+        if kind == "integer":
+            spec.setdefault("min", INT_MIN)
+            spec.setdefault("max", INT_MAX)
+    if kind == "enum":
+        elements = body.get("elements")
+        if not isinstance(elements, list) or not elements or not all(isinstance(e, str) for e in elements):
+            raise AppwriteError("general_argument_invalid", "Invalid `elements` param: a non-empty list of strings.")
+        spec["elements"] = elements
+    default = body.get("default")
+    check = {**spec, "type": kind if kind in COLUMN_TYPES else spec["type"], "required": False, "array": False}
+    if default is not None:
+        if required:
+            raise AppwriteError("column_value_invalid", "Cannot set a default value for a required column.")
+        problem = _check_value(check, default)
+        if problem:
+            raise AppwriteError("column_value_invalid", f"Invalid default value: {problem}.")
+    spec["default"] = default
+    spec["_kind"] = kind  # the validation type (email/url/ip/enum are strings with a format)
+    return spec
+
+
+def public_column(spec: dict) -> dict:
+    return {k: v for k, v in spec.items() if not k.startswith("_")}
+
+
+def checker(spec: dict) -> dict:
+    """The spec as the validator wants it (the format types validate as themselves)."""
+    return {**spec, "type": spec.get("_kind", spec["type"])}

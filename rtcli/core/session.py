@@ -1,0 +1,243 @@
+"""The per-connection realtime protocol state machine (sans-I/O).
+
+``RealtimeSession.receive(text)`` takes one incoming text frame and returns what to do: frames
+to send, a close, or a request for I/O the adapter must perform and report back (verify a
+session token; replay the event log for a subscription). The adapter (server/realtime.py) only
+moves bytes, owns timers, and handles one message at a time so that ``authentication`` followed
+at once by ``subscribe`` is applied in order (PROTOCOL.md pitfall 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from rtcli import ids, protocol
+from rtcli.core import channels as chan
+from rtcli.core.hub import KEY_ROLE, Hub, HubConnection, Subscription
+from rtcli.core.permissions import Actor
+from rtcli.core.queries import compile_realtime
+from rtcli.errors import AppwriteError
+
+
+@dataclass
+class Send:
+    frame: dict
+
+
+@dataclass
+class Close:
+    code: int
+    reason: str = ""
+
+
+@dataclass
+class Authenticate:
+    """The adapter must verify ``token`` and call ``session.authenticated(actor, account)``."""
+
+    token: str
+
+
+@dataclass
+class Replay:
+    """The adapter must replay the log after ``since`` for ``subscription`` (rtcli extension),
+    then call ``session.replay_done()``. Live frames are held meanwhile."""
+
+    subscription: Subscription
+    since: str
+    upto: int  # the hub's last dispatched position when the replay was asked for
+
+
+Output = Union[Send, Close, Authenticate, Replay]
+
+
+@dataclass
+class Limits:
+    """Per-connection limits. Appwrite allows 32 messages a minute; we are not stricter."""
+
+    messages_per_minute: int = 120
+    subscriptions: int = 1000
+    channels_per_subscription: int = 100
+    queries_per_subscription: int = 100
+
+
+def connection_roles(actor: Actor) -> frozenset[str]:
+    """The roles a connection is indexed under in the hub."""
+    return frozenset({KEY_ROLE}) if actor.is_key else actor.roles
+
+
+def _error(code: int, message: str) -> Send:
+    return Send(protocol.error_frame(code, message))
+
+
+def _invalid(message: str) -> Send:
+    return _error(protocol.CODE_INVALID_MESSAGE, message)
+
+
+@dataclass
+class RealtimeSession:
+    hub: Hub
+    conn: HubConnection
+    actor: Actor
+    limits: Limits = field(default_factory=Limits)
+    _window_start: float = 0.0
+    _window_count: int = 0
+    # Channels as the client asked for them, per subscription id (to rebind on authentication).
+    _requested: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def user_id(self) -> str | None:
+        return self.actor.user_id
+
+    def connected(self, account: dict | None, url_channels: list[str] | None = None) -> list[Output]:
+        """The first frame. In legacy URL mode (``channels[]=`` in the URL), subscribe at once."""
+        data: dict[str, Any] = {"channels": [], "subscriptions": [], "user": account}
+        if url_channels:
+            sub_id = ids.unique()
+            converted = chan.convert_subscribed(url_channels, self.user_id)
+            self._requested[sub_id] = list(url_channels)
+            self.hub.subscribe(self.conn, Subscription(sub_id, converted, [], None))
+            data["channels"] = converted
+            data["subscriptions"] = [sub_id]
+        return [Send({"type": protocol.CONNECTED, "data": data})]
+
+    def _rate_limited(self, now: float) -> bool:
+        if now - self._window_start >= 60:
+            self._window_start, self._window_count = now, 0
+        self._window_count += 1
+        return self._window_count > self.limits.messages_per_minute
+
+    def receive(self, text: str | bytes, now: float) -> list[Output]:
+        """Handle one incoming frame."""
+        if len(text) > protocol.MAX_INCOMING_FRAME:
+            return [_error(protocol.CODE_MESSAGE_TOO_BIG,
+                           f"Message is too large: the limit is {protocol.MAX_INCOMING_FRAME} bytes.")]
+        if self._rate_limited(now):
+            return [_error(protocol.CODE_TRY_AGAIN, "Too many messages.")]
+        try:
+            msg = protocol.loads(text)
+        except ValueError:
+            return [_invalid("Message format is not valid.")]
+        if not isinstance(msg, dict) or ("type" not in msg and "data" not in msg):
+            return [_invalid("Message format is not valid.")]
+        kind = msg.get("type")
+        if not isinstance(kind, str) or kind not in protocol.CLIENT_TYPES:
+            return [_invalid("Message type is not valid.")]
+        data = msg.get("data")
+        if kind == protocol.PING:
+            return [Send({"type": protocol.PONG})]
+        if kind == protocol.SUBSCRIBE:
+            return self._subscribe(data)
+        if kind == protocol.UNSUBSCRIBE:
+            return self._unsubscribe(data)
+        if kind == protocol.AUTHENTICATION:
+            token = data.get("session") if isinstance(data, dict) else None
+            if not isinstance(token, str) or not token:
+                return [_invalid("Payload is not valid. Session is required")]
+            if len(token) > 2048:
+                return [_invalid("Session is not valid.")]
+            return [Authenticate(token)]
+        return [_invalid("Presence is not supported by this server yet.")]
+
+    # --- subscribe / unsubscribe ---------------------------------------------------------
+
+    def _subscribe(self, data: Any) -> list[Output]:
+        if data is None:
+            return [_invalid("Payload is not valid. Items is required")]
+        if not isinstance(data, list):
+            return [_invalid("items: Value must be a valid array of subscription objects.")]
+        planned: dict[str, tuple[list[str], list[str], Any, str | None]] = {}
+        for item in data:
+            if not isinstance(item, dict):
+                return [_invalid("items: each item must be an object.")]
+            channels = item.get("channels")
+            if channels is None:
+                return [_invalid("items: channels is not present in payload.")]
+            if not isinstance(channels, list) or not channels or not all(isinstance(c, str) and c for c in channels):
+                return [_invalid("items: channels must be a non-empty list of strings.")]
+            if len(channels) > self.limits.channels_per_subscription:
+                return [_invalid(f"items: at most {self.limits.channels_per_subscription} channels per subscription.")]
+            queries = item.get("queries", [])
+            if not isinstance(queries, list):
+                return [_invalid("items: queries must be a list.")]
+            if len(queries) > self.limits.queries_per_subscription:
+                return [_invalid(f"items: at most {self.limits.queries_per_subscription} queries per subscription.")]
+            sub_id = item.get("subscriptionId")
+            if sub_id is None:
+                sub_id = ids.unique()
+            elif not ids.is_custom_id(sub_id):
+                return [_invalid("items: subscriptionId must contain at most 36 chars. Valid chars are a-z, A-Z, "
+                                 "0-9, period, hyphen, and underscore. Can't start with a special char.")]
+            since = item.get("since")
+            if since is not None and (not isinstance(since, str) or not since or len(since) > 128):
+                return [_invalid("items: since must be a cursor, 'beginning' or an ISO 8601 date.")]
+            try:
+                normalised, matcher = compile_realtime(queries)
+            except AppwriteError as e:
+                return [_invalid(e.message)]
+            planned.pop(sub_id, None)  # duplicate ids in one batch: the last one wins
+            planned[sub_id] = (channels, normalised, matcher, since)
+        new = sum(1 for s in planned if s not in self.conn.subscriptions)
+        if len(self.conn.subscriptions) + new > self.limits.subscriptions:
+            return [_invalid(f"Too many subscriptions: the limit is {self.limits.subscriptions} per connection.")]
+
+        out: list[Output] = []
+        replies = []
+        for sub_id, (channels, normalised, matcher, since) in planned.items():
+            converted = chan.convert_subscribed(channels, self.user_id)
+            sub = Subscription(sub_id, converted, normalised, matcher)
+            self._requested[sub_id] = list(channels)
+            self.hub.subscribe(self.conn, sub)
+            reply: dict[str, Any] = {"subscriptionId": sub_id, "channels": converted, "queries": normalised}
+            if since is not None:
+                self.conn.holding += 1
+                out.append(Replay(sub, since, self.hub.last_seq.get(self.conn.project, 0)))
+            replies.append(reply)
+        # Order in the reply follows the input order (by last occurrence of each id).
+        out.insert(0, Send(protocol.response_frame(protocol.SUBSCRIBE, subscriptions=replies)))
+        return out
+
+    def _unsubscribe(self, data: Any) -> list[Output]:
+        if data is None:
+            return [_invalid("Payload is not valid. Items is required")]
+        if not isinstance(data, list) or not data:
+            return [_invalid("items: Value must be a valid array of {subscriptionId} objects.")]
+        for item in data:
+            if not isinstance(item, dict) or not isinstance(item.get("subscriptionId"), str) or not item["subscriptionId"]:
+                return [_invalid("items: each item needs a non-empty string subscriptionId.")]
+        results = []
+        for item in data:
+            sid = item["subscriptionId"]
+            removed = self.hub.unsubscribe(self.conn, sid)
+            self._requested.pop(sid, None)
+            results.append({"subscriptionId": sid, "removed": removed})
+        return [Send(protocol.response_frame(protocol.UNSUBSCRIBE, subscriptions=results))]
+
+    # --- results of I/O the adapter performed -----------------------------------------------
+
+    def authenticated(self, actor: Actor | None, account: dict | None) -> list[Output]:
+        """Apply a verified session: move subscriptions to the user's roles, rebind ``account``."""
+        if actor is None:
+            return [_invalid("Session is not valid.")]
+        self.actor = actor
+        self.hub.set_roles(self.conn, connection_roles(actor), actor.user_id)
+        for sub_id, requested in self._requested.items():
+            sub = self.conn.subscriptions.get(sub_id)
+            if sub is not None:
+                converted = chan.convert_subscribed(requested, actor.user_id)
+                if converted != sub.channels:
+                    self.hub.subscribe(self.conn, Subscription(sub_id, converted, sub.queries, sub.matcher))
+        return [Send(protocol.response_frame(protocol.AUTHENTICATION, user=account))]
+
+    def roles_changed(self, actor: Actor) -> None:
+        """A membership change: same subscriptions, fresh roles (before the causing event matches)."""
+        self.actor = actor
+        self.hub.set_roles(self.conn, connection_roles(actor), actor.user_id)
+
+    def replay_done(self) -> list[tuple[str, int]]:
+        """End one replay; when none is left, return the held live frames to send, in order."""
+        self.conn.holding -= 1
+        if self.conn.holding:
+            return []
+        held, self.conn.held = self.conn.held, []
+        return held

@@ -1,0 +1,1 @@
+"""HTTP and WebSocket adapters, and the composition root (app.py)."""

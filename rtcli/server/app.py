@@ -1,0 +1,158 @@
+"""The composition root: the one place that picks the store and the broker and wires the app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.routing import Mount, Route, WebSocketRoute
+
+from rtcli import APPWRITE_VERSION, __version__
+from rtcli.broker.memory import MemoryBroker
+from rtcli.core.hub import Hub
+from rtcli.server.errors import HANDLERS
+from rtcli.server.http import json_response
+from rtcli.server.realtime import realtime_endpoint
+from rtcli.server.routes import tablesdb as tablesdb_routes
+from rtcli.services.projects import Projects, new_key
+from rtcli.services.rows import Rows
+from rtcli.services.tablesdb import TablesDB
+from rtcli.store.sqlite.db import SqliteStore
+from rtcli.store.sqlite.tablesdb import TablesDBStore
+
+log = logging.getLogger("rtcli.server")
+
+
+@dataclass
+class ServeConfig:
+    host: str = "127.0.0.1"
+    port: int = 8787
+    data_dir: Path = Path(".rtcli")
+    api_key: str | None = None
+    projects: list[str] = field(default_factory=list)
+    max_queue: int = 1024  # frames queued per connection before the slow-consumer policy applies
+    messages_per_minute: int = 120
+    retention_days: float = 7.0
+    retention_events: int = 1_000_000
+
+
+@dataclass
+class Services:
+    tablesdb: TablesDB
+    rows: Rows
+
+
+async def health(request: Request):
+    return json_response({"name": "http", "status": "pass", "ping": 0, "version": __version__,
+                          "appwrite": APPWRITE_VERSION})
+
+
+def key_file(data_dir: Path) -> Path:
+    return data_dir / "api-key"
+
+
+def load_or_create_key(data_dir: Path, given: str | None) -> str:
+    """The default project's key: the given one, or the one kept in the data dir, or a new one."""
+    path = key_file(data_dir)
+    if given:
+        return given
+    if path.exists():
+        return path.read_text().strip()
+    key = new_key()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return key
+
+
+async def _prune_loop(store: SqliteStore, config: ServeConfig) -> None:
+    """Retention runs in the background, every minute, in short transactions."""
+    while True:
+        try:
+            removed = await store.prune(config.retention_days * 86400, config.retention_events)
+            if removed:
+                log.info("pruned %d events from the log", removed)
+        except Exception:  # keep pruning on the next round; never take the server down
+            log.exception("event log pruning failed")
+        await asyncio.sleep(60)
+
+
+def build_app(config: ServeConfig) -> Starlette:
+    store = SqliteStore(config.data_dir / "rtcli.db")
+    hub = Hub()
+    broker = MemoryBroker()
+    projects = Projects(store)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        await store.open()
+        await projects.load()
+        for p in ["default", *config.projects]:
+            await projects.ensure(p)
+        config.api_key = load_or_create_key(config.data_dir, config.api_key)
+        await projects.ensure_key("default", config.api_key)
+        # Events committed before a crash were never dispatched; they are in the log and
+        # resumable. Live dispatch continues after the current head.
+        head = await store.head()
+        for p in projects.known:
+            hub.last_seq[p] = head
+        store.on_commit = broker.publish
+        await broker.start(hub.dispatch)
+        pruner = asyncio.create_task(_prune_loop(store, config))
+        app.state.ready = True
+        try:
+            yield
+        finally:
+            pruner.cancel()
+            await broker.close()
+            await store.close()
+
+    tables = TablesDB(store, TablesDBStore(store))
+    app = Starlette(
+        routes=[
+            Mount("/v1", routes=[
+                Route("/health", health, methods=["GET"]),
+                WebSocketRoute("/realtime", realtime_endpoint),
+                *tablesdb_routes.routes,
+            ]),
+        ],
+        exception_handlers=HANDLERS,
+        lifespan=lifespan,
+        middleware=[],
+    )
+    app.state.config = config
+    app.state.store = store
+    app.state.hub = hub
+    app.state.projects = projects
+    app.state.services = Services(tablesdb=tables, rows=Rows(tables))
+    app.state.metrics = Counter()
+    return app
+
+
+def serve(config: ServeConfig, banner=None) -> None:
+    """Run the server until Ctrl-C or SIGTERM (uvicorn closes connections, then the store)."""
+    import uvicorn
+
+    app = build_app(config)
+
+    class _Server(uvicorn.Server):
+        async def startup(self, sockets=None):
+            await super().startup(sockets)
+            if banner and not self.should_exit:
+                banner(config)
+
+    uv_config = uvicorn.Config(
+        app, host=config.host, port=config.port, log_level="warning", ws="websockets-sansio",
+        http="httptools", loop="auto", ws_max_size=1024 * 1024, ws_ping_interval=None, lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+    _Server(uv_config).run()

@@ -1,0 +1,88 @@
+"""Request helpers shared by the routes: JSON bodies with a size limit, SDK-style query arrays,
+the caller's context, JSON responses."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from rtcli.core.permissions import GUEST, KEY, Actor
+from rtcli.errors import AppwriteError
+from rtcli.services.context import Ctx
+
+MAX_JSON_BODY = 10 * 1024 * 1024
+_INDEXED = re.compile(r"^(\w+)\[(\d*)\]$")
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def no_content() -> Response:
+    return Response(status_code=204)
+
+
+async def body(request: Request) -> dict:
+    """The request's JSON object ({} when empty). Over the size limit: 413; not JSON: 400."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_JSON_BODY:
+        raise AppwriteError("general_payload_too_large",
+                            f"The request body is larger than the {MAX_JSON_BODY // (1024 * 1024)} MB limit.")
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_JSON_BODY:
+            raise AppwriteError("general_payload_too_large",
+                                f"The request body is larger than the {MAX_JSON_BODY // (1024 * 1024)} MB limit.")
+    if not raw.strip():
+        return {}
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise AppwriteError("general_argument_invalid", "The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise AppwriteError("general_argument_invalid", "The request body must be a JSON object.")
+    return data
+
+
+def array_param(request: Request, name: str) -> list[str]:
+    """An array query parameter as the SDKs send it: ``name[0]=…&name[1]=…`` (or ``name[]``)."""
+    indexed: list[tuple[int, str]] = []
+    plain: list[str] = []
+    for key, value in request.query_params.multi_items():
+        if key == name:
+            plain.append(value)
+            continue
+        m = _INDEXED.match(key)
+        if m and m.group(1) == name:
+            indexed.append((int(m.group(2)) if m.group(2) else len(indexed) + 10**9, value))
+    return [v for _, v in sorted(indexed, key=lambda t: t[0])] + plain
+
+
+def project_of(headers, query_params) -> str | None:
+    return headers.get("x-appwrite-project") or query_params.get("project") or None
+
+
+def resolve_actor(app_state, project: str, headers) -> Actor:
+    """Who is calling: an API key of this project acts as the server; otherwise a guest."""
+    key = headers.get("x-appwrite-key")
+    if key:
+        scopes = app_state.projects.key_scopes(project, key)
+        if scopes is None:
+            raise AppwriteError("user_unauthorized", "The API key is not valid for this project.")
+        return KEY
+    return GUEST
+
+
+def ctx(request: Request) -> Ctx:
+    """The caller's context. Unknown project: 404 project_not_found."""
+    state = request.app.state
+    project = project_of(request.headers, request.query_params)
+    if not project or project not in state.projects.known:
+        raise AppwriteError("project_not_found",
+                            f"Project with the requested ID '{project or ''}' could not be found.")
+    return Ctx(project, resolve_actor(state, project, request.headers))

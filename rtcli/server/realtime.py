@@ -1,0 +1,186 @@
+"""The WebSocket adapter for /v1/realtime: moves frames between the socket and core.session.
+
+Per connection: one reader loop (messages handled strictly in order) and one writer task that
+drains a bounded outbox. The hub enqueues encoded frames without awaiting; when a client cannot
+keep up and its outbox overflows, the connection is closed with 4008 (slow consumer) and the
+client resumes from its last cursor. Replays (rtcli's ``since``) await outbox space instead, so
+a long replay is flow-controlled rather than dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections import deque
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from rtcli import protocol
+from rtcli.core.hub import KEY_ROLE, Event, HubConnection, encode_frame
+from rtcli.core.session import Authenticate, Close, Limits, RealtimeSession, Replay, Send, connection_roles
+from rtcli.errors import AppwriteError
+from rtcli.server.http import project_of, resolve_actor
+
+log = logging.getLogger("rtcli.realtime")
+_ids = itertools.count(1)
+
+REPLAY_PAGE = 500
+
+
+class Outbox:
+    """A bounded queue of encoded frames drained by one writer task."""
+
+    def __init__(self, ws: WebSocket, max_frames: int) -> None:
+        self.ws = ws
+        self.max_frames = max_frames
+        self.frames: deque[str] = deque()
+        self.wakeup = asyncio.Event()
+        self.space = asyncio.Event()
+        self.space.set()
+        self.overflowed = False
+        self.closing: tuple[int, str] | None = None
+
+    def push(self, frame: str, seq: int = 0) -> None:
+        """Live delivery: never blocks. On overflow, mark the connection for closing."""
+        if self.overflowed:
+            return
+        if len(self.frames) >= self.max_frames:
+            self.overflowed = True
+            self.close(protocol.CLOSE_SLOW_CONSUMER, "slow consumer: send queue overflow, resume from your cursor")
+            return
+        self.frames.append(frame)
+        self.wakeup.set()
+
+    async def put(self, frame: str) -> None:
+        """Replay delivery: waits for room instead of overflowing."""
+        while len(self.frames) >= self.max_frames // 2 and not self.closing:
+            self.space.clear()
+            await self.space.wait()
+        self.frames.append(frame)
+        self.wakeup.set()
+
+    def close(self, code: int, reason: str = "") -> None:
+        if self.closing is None:
+            self.closing = (code, reason)
+        self.wakeup.set()
+
+    async def run(self) -> None:
+        ws = self.ws
+        try:
+            while True:
+                await self.wakeup.wait()
+                self.wakeup.clear()
+                if self.closing and self.overflowed:
+                    break  # drop what is queued: the client resumes from its cursor
+                while self.frames:
+                    await ws.send_text(self.frames.popleft())
+                    if not self.space.is_set() and len(self.frames) < self.max_frames // 2:
+                        self.space.set()
+                self.space.set()
+                if self.closing:
+                    break
+            code, reason = self.closing
+            await ws.close(code, reason)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            pass  # the peer went away; the reader loop sees the disconnect
+        finally:
+            self.space.set()
+
+
+def _may_read(roles: frozenset[str], event: Event) -> bool:
+    return KEY_ROLE in roles or "any" in event.roles or not roles.isdisjoint(event.roles)
+
+
+async def realtime_endpoint(ws: WebSocket) -> None:
+    state = ws.app.state
+    await ws.accept()  # always accept: a refused upgrade makes the Web SDK's subscribe() reject
+    project = project_of(ws.headers, ws.query_params)
+    if not project or project not in state.projects.known:
+        await ws.send_text(protocol.dumps(protocol.error_frame(protocol.CODE_POLICY_VIOLATION,
+                                                               "Missing or unknown project ID")))
+        await ws.close(protocol.CODE_POLICY_VIOLATION)
+        return
+    try:
+        actor = resolve_actor(state, project, ws.headers)
+    except AppwriteError as e:
+        await ws.send_text(protocol.dumps(protocol.error_frame(protocol.CODE_POLICY_VIOLATION, e.message)))
+        await ws.close(protocol.CODE_POLICY_VIOLATION)
+        return
+
+    outbox = Outbox(ws, state.config.max_queue)
+    conn = HubConnection(f"c{next(_ids)}", project, connection_roles(actor), outbox.push, actor.user_id)
+    session = RealtimeSession(state.hub, conn, actor, Limits(messages_per_minute=state.config.messages_per_minute))
+    state.hub.add(conn)
+    state.metrics["connections"] += 1
+    writer = asyncio.create_task(outbox.run())
+    url_channels = ws.query_params.getlist("channels[]") or ws.query_params.getlist("channels")
+    try:
+        await _perform(session, session.connected(None, url_channels or None), outbox, state)
+        while not outbox.closing:
+            msg = await ws.receive()
+            if msg["type"] == "websocket.disconnect":
+                break
+            text = msg.get("text")
+            if text is None:
+                text = (msg.get("bytes") or b"").decode("utf-8", "replace")
+            await _perform(session, session.receive(text, time.monotonic()), outbox, state)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        state.hub.remove(conn)
+        state.metrics["connections"] -= 1
+        if not outbox.closing:
+            outbox.close(protocol.CLOSE_GOING_AWAY)
+        try:
+            await asyncio.wait_for(writer, 5)
+        except (asyncio.TimeoutError, Exception):
+            writer.cancel()
+
+
+async def _perform(session: RealtimeSession, outputs: list, outbox: Outbox, state) -> None:
+    """Carry out a session's outputs in order."""
+    replays = [o for o in outputs if isinstance(o, Replay)]
+    resolved: dict[str, tuple[int | None, str | None]] = {}
+    for r in replays:
+        resolved[r.subscription.id] = await state.store.resolve_since(session.conn.project, r.since)
+    for out in outputs:
+        if isinstance(out, Send):
+            frame = out.frame
+            if replays and frame.get("type") == protocol.RESPONSE and frame["data"].get("to") == protocol.SUBSCRIBE:
+                for item in frame["data"]["subscriptions"]:
+                    if item["subscriptionId"] in resolved:
+                        pos, reason = resolved[item["subscriptionId"]]
+                        item["resumed"] = pos is not None
+                        if reason:
+                            item["reason"] = reason
+            outbox.push(protocol.dumps(frame))
+        elif isinstance(out, Close):
+            outbox.close(out.code, out.reason)
+        elif isinstance(out, Authenticate):
+            # Accounts arrive with the users issue; until then no session token is valid.
+            await _perform(session, session.authenticated(None, None), outbox, state)
+        elif isinstance(out, Replay):
+            pos, _ = resolved[out.subscription.id]
+            if pos is not None:
+                await _replay(session, out, pos, outbox, state)
+            for frame, seq in session.replay_done():
+                outbox.push(frame, seq)
+
+
+async def _replay(session: RealtimeSession, r: Replay, after: int, outbox: Outbox, state) -> None:
+    """Send the logged events in (after, upto] that match the subscription and may be read now."""
+    conn, sub = session.conn, r.subscription
+    channels = set(sub.channels)
+    pos = after
+    while pos < r.upto and not outbox.closing:
+        page = await state.store.read_events(conn.project, pos, r.upto, REPLAY_PAGE)
+        if not page:
+            break
+        for ev in page:
+            pos = ev.seq
+            if channels.isdisjoint(ev.channels) or not _may_read(conn.roles, ev) or not sub.accepts(ev.payload):
+                continue
+            await outbox.put(encode_frame(ev.frame_prefix(), [sub.id]))
+        state.metrics["replayed"] += len(page)

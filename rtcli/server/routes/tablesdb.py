@@ -1,0 +1,118 @@
+"""TablesDB routes (/v1/tablesdb/…): thin adapters from HTTP to services.tablesdb and services.rows."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from rtcli.errors import AppwriteError
+from rtcli.server.http import array_param, body, ctx, json_response, no_content
+
+
+def _svc(request: Request):
+    return request.app.state.services
+
+
+def _p(request: Request, name: str) -> str:
+    return request.path_params[name]
+
+
+async def databases(request: Request):
+    c, s = ctx(request), _svc(request)
+    if request.method == "POST":
+        return json_response(await s.tablesdb.create_database(c, await body(request)), 201)
+    return json_response(await s.tablesdb.list_databases(c, array_param(request, "queries")))
+
+
+async def database(request: Request):
+    c, s, db = ctx(request), _svc(request), _p(request, "db")
+    if request.method == "GET":
+        return json_response(await s.tablesdb.get_database(c, db))
+    if request.method in ("PUT", "PATCH"):
+        return json_response(await s.tablesdb.update_database(c, db, await body(request)))
+    await s.tablesdb.delete_database(c, db)
+    return no_content()
+
+
+async def tables(request: Request):
+    c, s, db = ctx(request), _svc(request), _p(request, "db")
+    if request.method == "POST":
+        return json_response(await s.tablesdb.create_table(c, db, await body(request)), 201)
+    return json_response(await s.tablesdb.list_tables(c, db, array_param(request, "queries")))
+
+
+async def table(request: Request):
+    c, s, db, t = ctx(request), _svc(request), _p(request, "db"), _p(request, "table")
+    if request.method == "GET":
+        return json_response(await s.tablesdb.get_table(c, db, t))
+    if request.method in ("PUT", "PATCH"):
+        return json_response(await s.tablesdb.update_table(c, db, t, await body(request)))
+    await s.tablesdb.delete_table(c, db, t)
+    return no_content()
+
+
+async def columns(request: Request):
+    c, s = ctx(request), _svc(request)
+    return json_response(await s.tablesdb.list_columns(c, _p(request, "db"), _p(request, "table")))
+
+
+async def create_column(request: Request):
+    c, s = ctx(request), _svc(request)
+    spec = await s.tablesdb.create_column(c, _p(request, "db"), _p(request, "table"), _p(request, "kind"),
+                                          await body(request))
+    return json_response(spec, 202)
+
+
+async def column(request: Request):
+    c, s = ctx(request), _svc(request)
+    db, t, key = _p(request, "db"), _p(request, "table"), _p(request, "key")
+    if request.method == "GET":
+        return json_response(await s.tablesdb.get_column(c, db, t, key))
+    await s.tablesdb.delete_column(c, db, t, key)
+    return no_content()
+
+
+async def rows(request: Request):
+    c, s, db, t = ctx(request), _svc(request), _p(request, "db"), _p(request, "table")
+    if request.method == "POST":
+        status, out = await s.rows.create(c, db, t, await body(request))
+        return json_response(out, status)
+    return json_response(await s.rows.list(c, db, t, array_param(request, "queries")))
+
+
+async def row(request: Request):
+    c, s = ctx(request), _svc(request)
+    db, t, r = _p(request, "db"), _p(request, "table"), _p(request, "row")
+    if request.method == "GET":
+        return json_response(await s.rows.get(c, db, t, r, array_param(request, "queries")))
+    if request.method == "PATCH":
+        return json_response(await s.rows.update(c, db, t, r, await body(request)))
+    if request.method == "PUT":
+        return json_response(await s.rows.update(c, db, t, r, await body(request), upsert=True))
+    await s.rows.delete(c, db, t, r)
+    return no_content()
+
+
+async def increment(request: Request):
+    if request.path_params["op"] not in ("increment", "decrement"):
+        raise AppwriteError("general_route_not_found")
+    c, s = ctx(request), _svc(request)
+    sign = 1 if request.path_params["op"] == "increment" else -1
+    out = await s.rows.increment(c, _p(request, "db"), _p(request, "table"), _p(request, "row"),
+                                 _p(request, "column"), await body(request), sign)
+    return json_response(out)
+
+
+_T = "/tablesdb/{db}/tables/{table}"
+routes = [
+    Route("/tablesdb", databases, methods=["GET", "POST"]),
+    Route("/tablesdb/{db}", database, methods=["GET", "PUT", "PATCH", "DELETE"]),
+    Route("/tablesdb/{db}/tables", tables, methods=["GET", "POST"]),
+    Route(_T, table, methods=["GET", "PUT", "PATCH", "DELETE"]),
+    Route(_T + "/columns", columns, methods=["GET"]),
+    Route(_T + "/columns/{kind}", create_column, methods=["POST"]),
+    Route(_T + "/columns/{key}", column, methods=["GET", "DELETE"]),
+    Route(_T + "/rows", rows, methods=["GET", "POST"]),
+    Route(_T + "/rows/{row}", row, methods=["GET", "PATCH", "PUT", "DELETE"]),
+    Route(_T + "/rows/{row}/{column}/{op:str}", increment, methods=["PATCH"]),
+]

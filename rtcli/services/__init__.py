@@ -1,0 +1,1 @@
+"""Use cases: authorize -> validate -> write (events in the same transaction) -> publish after commit."""

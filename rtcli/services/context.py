@@ -1,0 +1,36 @@
+"""The caller of a use case: which project, and who (guest, user or API key)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rtcli.core.permissions import Actor
+from rtcli.errors import AppwriteError
+
+
+@dataclass(frozen=True)
+class Ctx:
+    project: str
+    actor: Actor
+
+    def require_key(self) -> None:
+        """Admin-only endpoints (databases, tables, columns) need an API key, as in Appwrite."""
+        if not self.actor.is_key:
+            role = "guests" if self.actor.kind == "guest" else "users"
+            raise AppwriteError("general_unauthorized_scope",
+                                f"User (role: {role}) missing scopes ([\"databases.write\"])")
+
+    def assert_can_grant(self, permissions: list[str]) -> None:
+        """A client may only grant roles it holds (or ``any``), PROTOCOL.md §2.9."""
+        if self.actor.is_key:
+            return
+        from rtcli.core.permissions import parse
+
+        allowed = set(self.actor.roles) | {"any"}
+        for p in permissions:
+            role = parse(p).role
+            if role not in allowed:
+                raise AppwriteError(
+                    "user_unauthorized",
+                    f"Permissions must be one of: ({', '.join(sorted(allowed))})",
+                )

@@ -1,0 +1,225 @@
+"""Row use cases: every write appends its realtime event in the same transaction.
+
+Authorization (Appwrite's model): the table's permissions apply to every row; with
+``rowSecurity`` on, a row's own permissions grant too. A caller that may not read a row gets
+404, as if it did not exist. Event roles are the table's read roles, plus the row's when
+rowSecurity is on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rtcli import ids
+from rtcli.core import channels, events, permissions, schema
+from rtcli.core.hub import Event
+from rtcli.core.queries import parse_many
+from rtcli.errors import AppwriteError, invalid
+from rtcli.services.context import Ctx
+from rtcli.services.tablesdb import ROW_PERMISSION_ACTIONS, TablesDB, _id, row_model
+from rtcli.store.sqlite.sqlquery import plan as list_plan
+
+MAX_BULK = 1000
+
+
+def _not_found(row_id: str) -> AppwriteError:
+    return AppwriteError("row_not_found", f"Row with the requested ID '{row_id}' could not be found.")
+
+
+def _unauthorized() -> AppwriteError:
+    return AppwriteError("user_unauthorized")
+
+
+class Rows:
+    def __init__(self, tables: TablesDB) -> None:
+        self.tables = tables
+        self.store = tables.store
+        self.repo = tables.repo
+
+    # --- authorization helpers -------------------------------------------------------------
+
+    @staticmethod
+    def _grants(ctx: Ctx, table: dict, row: dict | None, action: str) -> bool:
+        if ctx.actor.is_key:
+            return True
+        if ctx.actor.can(permissions.roles_for(action, table["permissions"])):
+            return True
+        return bool(row and table["row_security"] and ctx.actor.can(permissions.roles_for(action, row["permissions"])))
+
+    @staticmethod
+    def _read_roles(row_permissions: list[str]) -> list[str]:
+        return sorted(permissions.roles_for("read", row_permissions))
+
+    @staticmethod
+    def _event_roles(table: dict, row: dict) -> list[str]:
+        roles = permissions.roles_for("read", table["permissions"])
+        if table["row_security"]:
+            roles |= permissions.roles_for("read", row["permissions"])
+        return sorted(roles)
+
+    def _event(self, ctx: Ctx, table: dict, row: dict, action: str) -> Event:
+        db, tbl, rid = row["db"], row["tbl"], row["id"]
+        return Event(
+            project=ctx.project, events=events.row_events(db, tbl, rid, action),
+            channels=channels.row_channels(db, tbl, rid, action), roles=self._event_roles(table, row),
+            payload=row_model(row), timestamp=ids.format_datetime(), user_id=ctx.actor.user_id,
+        )
+
+    def _permissions(self, ctx: Ctx, value: Any) -> list[str]:
+        if value is None:
+            # Appwrite's default: the creating user may read, update and delete its row.
+            uid = ctx.actor.user_id
+            return [f'read("user:{uid}")', f'update("user:{uid}")', f'delete("user:{uid}")'] if uid else []
+        perms = permissions.parse_list(value, ROW_PERMISSION_ACTIONS)
+        ctx.assert_can_grant(perms)
+        return perms
+
+    async def _columns(self, ctx: Ctx, db: str, table: str, tx=None) -> list[dict]:
+        return [schema.checker(c) for c in await self.repo.list_columns(ctx.project, db, table, tx)]
+
+    # --- create --------------------------------------------------------------------------
+
+    async def create(self, ctx: Ctx, db: str, table_id: str, body: dict) -> tuple[int, dict]:
+        """POST …/rows: one row (``rowId``, ``data``) or many (``rows``); returns (status, body)."""
+        table = await self.tables.table(ctx, db, table_id)
+        if not self._grants(ctx, table, None, "create"):
+            raise _unauthorized()
+        if "rows" in body:
+            items = body["rows"]
+            if not isinstance(items, list) or not items:
+                raise invalid("Invalid `rows` param: Value must be a non-empty array of objects.")
+            if len(items) > MAX_BULK:
+                raise invalid(f"Invalid `rows` param: at most {MAX_BULK} rows per request.")
+            specs = []
+            for item in items:
+                if not isinstance(item, dict):
+                    raise invalid("Invalid `rows` param: each row must be an object.")
+                data = {k: v for k, v in item.items() if not k.startswith("$")}
+                specs.append((item.get("$id", "unique()"), data, item.get("$permissions")))
+            rows = await self._insert(ctx, table, specs)
+            return 201, {"total": len(rows), "rows": [row_model(r) for r in rows]}
+        data = body.get("data")
+        if data is None:
+            raise AppwriteError("row_missing_data", "The row data is missing. Pass `data` with the row's columns.")
+        rows = await self._insert(ctx, table, [(body.get("rowId", body.get("documentId")), data, body.get("permissions"))])
+        return 201, row_model(rows[0])
+
+    async def _insert(self, ctx: Ctx, table: dict, specs: list[tuple[Any, Any, Any]]) -> list[dict]:
+        cols = await self._columns(ctx, table["db"], table["id"])
+        now = ids.format_datetime()
+        prepared = []
+        for raw_id, data, perms in specs:
+            row = {"id": _id(raw_id, "rowId"), "db": table["db"], "tbl": table["id"], "created_at": now,
+                   "updated_at": now, "permissions": self._permissions(ctx, perms),
+                   "data": schema.validate_row(cols, data, creating=True)}
+            prepared.append(row)
+        async with self.store.transaction() as tx:
+            for row in prepared:
+                row["seq"] = await self.repo.insert_row(tx, ctx.project, row, self._read_roles(row["permissions"]))
+                await tx.append_event(self._event(ctx, table, row, "create"))
+        return prepared
+
+    # --- read ----------------------------------------------------------------------------
+
+    async def get(self, ctx: Ctx, db: str, table_id: str, row_id: str, queries: list) -> dict:
+        table = await self.tables.table(ctx, db, table_id)
+        row = await self.repo.get_row(ctx.project, db, table_id, row_id)
+        if row is None or not self._grants(ctx, table, row, "read"):
+            raise _not_found(row_id)
+        return self._select(row_model(row), list_plan(parse_many(queries)).select)
+
+    async def list(self, ctx: Ctx, db: str, table_id: str, queries: list) -> dict:
+        table = await self.tables.table(ctx, db, table_id)
+        read_filter = None
+        if not self._grants(ctx, table, None, "read"):
+            if not table["row_security"]:
+                raise _unauthorized()
+            read_filter = sorted(ctx.actor.roles | {"any"})
+        p = list_plan(parse_many(queries))
+        cols = await self.repo.list_columns(ctx.project, db, table_id)
+        arrays = {c["key"] for c in cols if c.get("array")}
+        total, rows = await self.repo.list_rows(ctx.project, db, table_id, p, read_filter, arrays)
+        return {"total": total, "rows": [self._select(row_model(r), p.select) for r in rows]}
+
+    @staticmethod
+    def _select(model: dict, select: list[str] | None) -> dict:
+        if not select or "*" in select:
+            return model
+        return {k: v for k, v in model.items() if k.startswith("$") or k in select}
+
+    # --- update / upsert / delete ------------------------------------------------------------
+
+    async def update(self, ctx: Ctx, db: str, table_id: str, row_id: str, body: dict, upsert: bool = False) -> dict:
+        table = await self.tables.table(ctx, db, table_id)
+        data = body.get("data") or {}
+        if not isinstance(data, dict):
+            raise AppwriteError("row_invalid_structure", "Invalid document structure: data must be a JSON object")
+        data = {k: v for k, v in data.items() if not k.startswith("$")}
+        cols = await self._columns(ctx, db, table_id)
+        async with self.store.transaction() as tx:
+            row = await self.repo.get_row(ctx.project, db, table_id, row_id, tx)
+            if row is None:
+                if not upsert:
+                    raise _not_found(row_id)
+                if not self._grants(ctx, table, None, "create"):
+                    raise _unauthorized()
+                now = ids.format_datetime()
+                row = {"id": _id(row_id, "rowId"), "db": db, "tbl": table_id, "created_at": now, "updated_at": now,
+                       "permissions": self._permissions(ctx, body.get("permissions")),
+                       "data": schema.validate_row(cols, data, creating=True)}
+                row["seq"] = await self.repo.insert_row(tx, ctx.project, row, self._read_roles(row["permissions"]))
+            else:
+                if not self._grants(ctx, table, row, "update"):
+                    if not self._grants(ctx, table, row, "read"):
+                        raise _not_found(row_id)
+                    raise _unauthorized()
+                if body.get("permissions") is not None:
+                    row["permissions"] = self._permissions(ctx, body["permissions"])
+                row["data"] = schema.validate_row(cols, {**row["data"], **data}, creating=False)
+                row["updated_at"] = ids.format_datetime()
+                await self.repo.update_row(tx, ctx.project, row, self._read_roles(row["permissions"]))
+            await tx.append_event(self._event(ctx, table, row, "upsert" if upsert else "update"))
+        return row_model(row)
+
+    async def delete(self, ctx: Ctx, db: str, table_id: str, row_id: str) -> None:
+        table = await self.tables.table(ctx, db, table_id)
+        async with self.store.transaction() as tx:
+            row = await self.repo.get_row(ctx.project, db, table_id, row_id, tx)
+            if row is None or not self._grants(ctx, table, row, "read") and not self._grants(ctx, table, row, "delete"):
+                raise _not_found(row_id)
+            if not self._grants(ctx, table, row, "delete"):
+                raise _unauthorized()
+            await self.repo.delete_row(tx, row["seq"])
+            await tx.append_event(self._event(ctx, table, row, "delete"))
+
+    async def increment(self, ctx: Ctx, db: str, table_id: str, row_id: str, column: str, body: dict,
+                        sign: int) -> dict:
+        table = await self.tables.table(ctx, db, table_id)
+        value = body.get("value", 1)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise invalid("Invalid `value` param: Value must be a positive number.")
+        bound_key = "max" if sign > 0 else "min"
+        bound = body.get(bound_key)
+        cols = await self._columns(ctx, db, table_id)
+        col = next((c for c in cols if c["key"] == column), None)
+        if cols and (col is None or col["type"] not in ("integer", "float")):
+            raise AppwriteError("column_not_found" if col is None else "column_type_invalid",
+                                f"Column '{column}' is not a numeric column of this table.")
+        async with self.store.transaction() as tx:
+            row = await self.repo.get_row(ctx.project, db, table_id, row_id, tx)
+            if row is None or not self._grants(ctx, table, row, "read"):
+                raise _not_found(row_id)
+            if not self._grants(ctx, table, row, "update"):
+                raise _unauthorized()
+            current = row["data"].get(column) or 0
+            if isinstance(current, bool) or not isinstance(current, (int, float)):
+                raise AppwriteError("column_type_invalid", f"Column '{column}' does not hold a number.")
+            new = current + sign * value
+            if bound is not None and ((sign > 0 and new > bound) or (sign < 0 and new < bound)):
+                raise invalid(f"Value {new} would pass the {bound_key} of {bound}.")
+            row["data"][column] = new
+            schema.validate_row(cols, row["data"], creating=False)
+            row["updated_at"] = ids.format_datetime()
+            await self.repo.update_row(tx, ctx.project, row, self._read_roles(row["permissions"]))
+            await tx.append_event(self._event(ctx, table, row, "update"))
+        return row_model(row)

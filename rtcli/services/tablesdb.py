@@ -1,0 +1,195 @@
+"""TablesDB use cases: databases, tables, columns and rows, with their realtime events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rtcli import ids
+from rtcli.core import channels, events, permissions, schema
+from rtcli.core.hub import Event
+from rtcli.core.queries import parse_many
+from rtcli.errors import AppwriteError, invalid
+from rtcli.services.context import Ctx
+from rtcli.store.sqlite.sqlquery import plan as list_plan
+
+ROW_PERMISSION_ACTIONS = ("read", "update", "delete", "write")
+
+
+def _id(value: Any, what: str) -> str:
+    resolved = ids.resolve_id(value)
+    if resolved is None:
+        raise invalid(f"Invalid `{what}` param: Parameter must contain at most 36 chars. Valid chars are a-z, "
+                      "A-Z, 0-9, period, hyphen, and underscore. Can't start with a special char")
+    return resolved
+
+
+def database_model(rec: dict) -> dict:
+    return {"$id": rec["id"], "name": rec["name"], "$createdAt": rec["created_at"], "$updatedAt": rec["updated_at"],
+            "enabled": rec["enabled"], "type": rec["type"]}
+
+
+def row_model(row: dict) -> dict:
+    return {"$id": row["id"], "$sequence": str(row["seq"]), "$tableId": row["tbl"], "$databaseId": row["db"],
+            "$createdAt": row["created_at"], "$updatedAt": row["updated_at"], "$permissions": row["permissions"],
+            **row["data"]}
+
+
+class TablesDB:
+    def __init__(self, store, repo) -> None:
+        self.store = store  # SqliteStore: transactions and the event log
+        self.repo = repo  # TablesDBStore: records
+
+    # --- databases -----------------------------------------------------------------------
+
+    async def create_database(self, ctx: Ctx, body: dict) -> dict:
+        ctx.require_key()
+        name = body.get("name")
+        if not isinstance(name, str) or not name:
+            raise invalid("Invalid `name` param: Value must be a non-empty string.")
+        now = ids.format_datetime()
+        rec = {"id": _id(body.get("databaseId"), "databaseId"), "name": name, "enabled": bool(body.get("enabled", True)),
+               "type": "tablesdb", "created_at": now, "updated_at": now}
+        async with self.store.transaction() as tx:
+            await self.repo.insert_database(tx, ctx.project, rec)
+        return database_model(rec)
+
+    async def database(self, ctx: Ctx, db: str) -> dict:
+        rec = await self.repo.get_database(ctx.project, db)
+        if rec is None:
+            raise AppwriteError("database_not_found", f"Database with the requested ID '{db}' could not be found.")
+        return rec
+
+    async def get_database(self, ctx: Ctx, db: str) -> dict:
+        ctx.require_key()
+        return database_model(await self.database(ctx, db))
+
+    async def list_databases(self, ctx: Ctx, queries: list) -> dict:
+        ctx.require_key()
+        p = list_plan(parse_many(queries))
+        total, recs = await self.repo.list_databases(ctx.project, p.limit, p.offset)
+        return {"total": total, "databases": [database_model(r) for r in recs]}
+
+    async def update_database(self, ctx: Ctx, db: str, body: dict) -> dict:
+        ctx.require_key()
+        rec = await self.database(ctx, db)
+        if "name" in body:
+            if not isinstance(body["name"], str) or not body["name"]:
+                raise invalid("Invalid `name` param: Value must be a non-empty string.")
+            rec["name"] = body["name"]
+        if "enabled" in body:
+            rec["enabled"] = bool(body["enabled"])
+        rec["updated_at"] = ids.format_datetime()
+        async with self.store.transaction() as tx:
+            await self.repo.update_database(tx, ctx.project, rec)
+        return database_model(rec)
+
+    async def delete_database(self, ctx: Ctx, db: str) -> None:
+        ctx.require_key()
+        await self.database(ctx, db)
+        async with self.store.transaction() as tx:
+            await self.repo.delete_database(tx, ctx.project, db)
+
+    # --- tables --------------------------------------------------------------------------
+
+    async def table_model(self, ctx: Ctx, rec: dict) -> dict:
+        cols = await self.repo.list_columns(ctx.project, rec["db"], rec["id"])
+        return {"$id": rec["id"], "$createdAt": rec["created_at"], "$updatedAt": rec["updated_at"],
+                "$permissions": rec["permissions"], "databaseId": rec["db"], "name": rec["name"],
+                "enabled": rec["enabled"], "rowSecurity": rec["row_security"],
+                "columns": [schema.public_column(c) for c in cols], "indexes": [], "bytesMax": 0, "bytesUsed": 0}
+
+    async def table(self, ctx: Ctx, db: str, table: str) -> dict:
+        await self.database(ctx, db)
+        rec = await self.repo.get_table(ctx.project, db, table)
+        if rec is None:
+            raise AppwriteError("table_not_found", f"Table with the requested ID '{table}' could not be found.")
+        return rec
+
+    async def create_table(self, ctx: Ctx, db: str, body: dict) -> dict:
+        ctx.require_key()
+        await self.database(ctx, db)
+        name = body.get("name")
+        if not isinstance(name, str) or not name:
+            raise invalid("Invalid `name` param: Value must be a non-empty string.")
+        row_security = body.get("rowSecurity", body.get("documentSecurity", False))
+        if not isinstance(row_security, bool):
+            raise invalid("Invalid `rowSecurity` param: Value must be a valid boolean.")
+        now = ids.format_datetime()
+        rec = {"id": _id(body.get("tableId"), "tableId"), "db": db, "name": name,
+               "enabled": bool(body.get("enabled", True)), "row_security": row_security,
+               "permissions": permissions.parse_list(body.get("permissions")), "created_at": now, "updated_at": now}
+        columns = body.get("columns") or []
+        if not isinstance(columns, list):
+            raise invalid("Invalid `columns` param: Value must be an array of column objects.")
+        specs = [schema.make_column(str(c.get("type")), c, now) for c in columns if isinstance(c, dict)]
+        async with self.store.transaction() as tx:
+            await self.repo.insert_table(tx, ctx.project, rec)
+            for spec in specs:
+                await self.repo.insert_column(tx, ctx.project, db, rec["id"], spec)
+        return await self.table_model(ctx, rec)
+
+    async def get_table(self, ctx: Ctx, db: str, table: str) -> dict:
+        ctx.require_key()
+        return await self.table_model(ctx, await self.table(ctx, db, table))
+
+    async def list_tables(self, ctx: Ctx, db: str, queries: list) -> dict:
+        ctx.require_key()
+        await self.database(ctx, db)
+        p = list_plan(parse_many(queries))
+        total, recs = await self.repo.list_tables(ctx.project, db, p.limit, p.offset)
+        return {"total": total, "tables": [await self.table_model(ctx, r) for r in recs]}
+
+    async def update_table(self, ctx: Ctx, db: str, table: str, body: dict) -> dict:
+        ctx.require_key()
+        rec = await self.table(ctx, db, table)
+        if "name" in body:
+            if not isinstance(body["name"], str) or not body["name"]:
+                raise invalid("Invalid `name` param: Value must be a non-empty string.")
+            rec["name"] = body["name"]
+        if "permissions" in body and body["permissions"] is not None:
+            rec["permissions"] = permissions.parse_list(body["permissions"])
+        if "rowSecurity" in body:
+            rec["row_security"] = bool(body["rowSecurity"])
+        if "enabled" in body:
+            rec["enabled"] = bool(body["enabled"])
+        rec["updated_at"] = ids.format_datetime()
+        async with self.store.transaction() as tx:
+            await self.repo.update_table(tx, ctx.project, rec)
+        return await self.table_model(ctx, rec)
+
+    async def delete_table(self, ctx: Ctx, db: str, table: str) -> None:
+        ctx.require_key()
+        await self.table(ctx, db, table)
+        async with self.store.transaction() as tx:
+            await self.repo.delete_table(tx, ctx.project, db, table)
+
+    # --- columns -------------------------------------------------------------------------
+
+    async def create_column(self, ctx: Ctx, db: str, table: str, kind: str, body: dict) -> dict:
+        ctx.require_key()
+        await self.table(ctx, db, table)
+        spec = schema.make_column(kind, body, ids.format_datetime())
+        async with self.store.transaction() as tx:
+            await self.repo.insert_column(tx, ctx.project, db, table, spec)
+        return schema.public_column(spec)
+
+    async def list_columns(self, ctx: Ctx, db: str, table: str) -> dict:
+        ctx.require_key()
+        await self.table(ctx, db, table)
+        cols = await self.repo.list_columns(ctx.project, db, table)
+        return {"total": len(cols), "columns": [schema.public_column(c) for c in cols]}
+
+    async def get_column(self, ctx: Ctx, db: str, table: str, key: str) -> dict:
+        ctx.require_key()
+        await self.table(ctx, db, table)
+        for c in await self.repo.list_columns(ctx.project, db, table):
+            if c["key"] == key:
+                return schema.public_column(c)
+        raise AppwriteError("column_not_found", f"Column with the requested key '{key}' could not be found.")
+
+    async def delete_column(self, ctx: Ctx, db: str, table: str, key: str) -> None:
+        ctx.require_key()
+        await self.table(ctx, db, table)
+        async with self.store.transaction() as tx:
+            if not await self.repo.delete_column(tx, ctx.project, db, table, key):
+                raise AppwriteError("column_not_found", f"Column with the requested key '{key}' could not be found.")

@@ -1,0 +1,1 @@
+"""Storage adapters: sqlite (default, one file) and postgres (several nodes)."""

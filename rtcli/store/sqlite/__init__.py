@@ -1,0 +1,3 @@
+from rtcli.store.sqlite.db import SqliteStore
+
+__all__ = ["SqliteStore"]

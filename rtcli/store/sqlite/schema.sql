@@ -1,0 +1,55 @@
+-- rtcli SQLite schema (version 1). Every table is keyed by project.
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE IF NOT EXISTS projects (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL
+);
+
+-- API keys are stored only as SHA-256 hashes (keys are long random strings).
+CREATE TABLE IF NOT EXISTS api_keys (
+  project TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, secret_hash TEXT NOT NULL UNIQUE,
+  scopes TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (project, id)
+);
+
+CREATE TABLE IF NOT EXISTS databases (
+  project TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, enabled INTEGER NOT NULL,
+  type TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+  PRIMARY KEY (project, id)
+);
+
+CREATE TABLE IF NOT EXISTS tables (
+  project TEXT NOT NULL, db TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,
+  enabled INTEGER NOT NULL, row_security INTEGER NOT NULL, permissions TEXT NOT NULL,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (project, db, id)
+);
+
+CREATE TABLE IF NOT EXISTS columns (
+  project TEXT NOT NULL, db TEXT NOT NULL, tbl TEXT NOT NULL, key TEXT NOT NULL,
+  spec TEXT NOT NULL, position INTEGER NOT NULL, PRIMARY KEY (project, db, tbl, key)
+);
+
+CREATE TABLE IF NOT EXISTS rows (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  project TEXT NOT NULL, db TEXT NOT NULL, tbl TEXT NOT NULL, id TEXT NOT NULL,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+  permissions TEXT NOT NULL,   -- JSON list of permission strings
+  read_roles TEXT NOT NULL,    -- JSON list: roles with read on the row (for filtering in SQL)
+  data TEXT NOT NULL,          -- JSON object of the user's columns
+  UNIQUE (project, db, tbl, id)
+);
+
+-- The event log: one row per event, written in the transaction of the change that caused it.
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  project TEXT NOT NULL,
+  created REAL NOT NULL,       -- unix time, for retention and 'since <date>'
+  timestamp TEXT NOT NULL,
+  name TEXT NOT NULL,          -- the most specific event name; the others are derived from it
+  channels TEXT NOT NULL,
+  roles TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  user_id TEXT,
+  permissions_changed INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS events_project_seq ON events (project, seq);
+CREATE INDEX IF NOT EXISTS events_created ON events (created);

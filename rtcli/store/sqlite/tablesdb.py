@@ -1,0 +1,219 @@
+"""TablesDB data access on SQLite: databases, tables, columns and rows as plain records.
+
+Authorization and validation happen in services.tablesdb; this module only reads and writes.
+Row reads that a non-key caller makes are filtered by read roles inside the SQL query.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from rtcli.errors import AppwriteError
+from rtcli.store.sqlite.db import SqliteStore, SqliteTransaction
+from rtcli.store.sqlite.sqlquery import ListPlan, column_expr, where_clause
+
+
+def _j(v) -> str:
+    return orjson.dumps(v).decode()
+
+
+def _db(r) -> dict:
+    return {"id": r["id"], "name": r["name"], "enabled": bool(r["enabled"]), "type": r["type"],
+            "created_at": r["created_at"], "updated_at": r["updated_at"]}
+
+
+def _table(r) -> dict:
+    return {"id": r["id"], "db": r["db"], "name": r["name"], "enabled": bool(r["enabled"]),
+            "row_security": bool(r["row_security"]), "permissions": orjson.loads(r["permissions"]),
+            "created_at": r["created_at"], "updated_at": r["updated_at"]}
+
+
+def _row(r) -> dict:
+    return {"seq": r["seq"], "id": r["id"], "db": r["db"], "tbl": r["tbl"], "created_at": r["created_at"],
+            "updated_at": r["updated_at"], "permissions": orjson.loads(r["permissions"]),
+            "data": orjson.loads(r["data"])}
+
+
+class TablesDBStore:
+    def __init__(self, store: SqliteStore) -> None:
+        self.s = store
+
+    # --- databases -----------------------------------------------------------------------
+
+    async def get_database(self, project: str, db: str) -> dict | None:
+        r = await self.s.fetchone("SELECT * FROM databases WHERE project=? AND id=?", (project, db))
+        return _db(r) if r else None
+
+    async def list_databases(self, project: str, limit: int, offset: int) -> tuple[int, list[dict]]:
+        total = (await self.s.fetchone("SELECT COUNT(*) FROM databases WHERE project=?", (project,)))[0]
+        rows = await self.s.fetchall(
+            "SELECT * FROM databases WHERE project=? ORDER BY rowid LIMIT ? OFFSET ?", (project, limit, offset))
+        return total, [_db(r) for r in rows]
+
+    async def insert_database(self, tx: SqliteTransaction, project: str, rec: dict) -> None:
+        if await tx.fetchone("SELECT 1 FROM databases WHERE project=? AND id=?", (project, rec["id"])):
+            raise AppwriteError("database_already_exists")
+        await tx.execute(
+            "INSERT INTO databases (project, id, name, enabled, type, created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
+            (project, rec["id"], rec["name"], int(rec["enabled"]), rec["type"], rec["created_at"], rec["updated_at"]))
+
+    async def update_database(self, tx: SqliteTransaction, project: str, rec: dict) -> None:
+        await tx.execute("UPDATE databases SET name=?, enabled=?, updated_at=? WHERE project=? AND id=?",
+                         (rec["name"], int(rec["enabled"]), rec["updated_at"], project, rec["id"]))
+
+    async def delete_database(self, tx: SqliteTransaction, project: str, db: str) -> None:
+        for table in ("rows", "columns"):
+            await tx.execute(f"DELETE FROM {table} WHERE project=? AND db=?", (project, db))
+        await tx.execute("DELETE FROM tables WHERE project=? AND db=?", (project, db))
+        await tx.execute("DELETE FROM databases WHERE project=? AND id=?", (project, db))
+
+    # --- tables --------------------------------------------------------------------------
+
+    async def get_table(self, project: str, db: str, table: str, tx: SqliteTransaction | None = None) -> dict | None:
+        sql, params = "SELECT * FROM tables WHERE project=? AND db=? AND id=?", (project, db, table)
+        r = await (tx.fetchone(sql, params) if tx else self.s.fetchone(sql, params))
+        return _table(r) if r else None
+
+    async def list_tables(self, project: str, db: str, limit: int, offset: int) -> tuple[int, list[dict]]:
+        total = (await self.s.fetchone("SELECT COUNT(*) FROM tables WHERE project=? AND db=?", (project, db)))[0]
+        rows = await self.s.fetchall("SELECT * FROM tables WHERE project=? AND db=? ORDER BY rowid LIMIT ? OFFSET ?",
+                                     (project, db, limit, offset))
+        return total, [_table(r) for r in rows]
+
+    async def insert_table(self, tx: SqliteTransaction, project: str, rec: dict) -> None:
+        if await tx.fetchone("SELECT 1 FROM tables WHERE project=? AND db=? AND id=?", (project, rec["db"], rec["id"])):
+            raise AppwriteError("table_already_exists")
+        await tx.execute(
+            "INSERT INTO tables (project, db, id, name, enabled, row_security, permissions, created_at, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
+            (project, rec["db"], rec["id"], rec["name"], int(rec["enabled"]), int(rec["row_security"]),
+             _j(rec["permissions"]), rec["created_at"], rec["updated_at"]))
+
+    async def update_table(self, tx: SqliteTransaction, project: str, rec: dict) -> None:
+        await tx.execute(
+            "UPDATE tables SET name=?, enabled=?, row_security=?, permissions=?, updated_at=?"
+            " WHERE project=? AND db=? AND id=?",
+            (rec["name"], int(rec["enabled"]), int(rec["row_security"]), _j(rec["permissions"]), rec["updated_at"],
+             project, rec["db"], rec["id"]))
+
+    async def delete_table(self, tx: SqliteTransaction, project: str, db: str, table: str) -> None:
+        await tx.execute("DELETE FROM rows WHERE project=? AND db=? AND tbl=?", (project, db, table))
+        await tx.execute("DELETE FROM columns WHERE project=? AND db=? AND tbl=?", (project, db, table))
+        await tx.execute("DELETE FROM tables WHERE project=? AND db=? AND id=?", (project, db, table))
+
+    # --- columns -------------------------------------------------------------------------
+
+    async def list_columns(self, project: str, db: str, table: str, tx: SqliteTransaction | None = None) -> list[dict]:
+        sql = "SELECT spec FROM columns WHERE project=? AND db=? AND tbl=? ORDER BY position"
+        params = (project, db, table)
+        if tx:
+            async with tx.conn.execute(sql, params) as cur:
+                rows = await cur.fetchall()
+        else:
+            rows = await self.s.fetchall(sql, params)
+        return [orjson.loads(r[0]) for r in rows]
+
+    async def insert_column(self, tx: SqliteTransaction, project: str, db: str, table: str, spec: dict) -> None:
+        if await tx.fetchone("SELECT 1 FROM columns WHERE project=? AND db=? AND tbl=? AND key=?",
+                             (project, db, table, spec["key"])):
+            raise AppwriteError("column_already_exists")
+        pos = (await tx.fetchone("SELECT COUNT(*) FROM columns WHERE project=? AND db=? AND tbl=?",
+                                 (project, db, table)))[0]
+        await tx.execute("INSERT INTO columns (project, db, tbl, key, spec, position) VALUES (?,?,?,?,?,?)",
+                         (project, db, table, spec["key"], _j(spec), pos))
+
+    async def delete_column(self, tx: SqliteTransaction, project: str, db: str, table: str, key: str) -> bool:
+        cur = await tx.execute("DELETE FROM columns WHERE project=? AND db=? AND tbl=? AND key=?",
+                               (project, db, table, key))
+        return cur.rowcount > 0
+
+    # --- rows ----------------------------------------------------------------------------
+
+    async def get_row(self, project: str, db: str, table: str, row_id: str,
+                      tx: SqliteTransaction | None = None) -> dict | None:
+        sql = "SELECT * FROM rows WHERE project=? AND db=? AND tbl=? AND id=?"
+        params = (project, db, table, row_id)
+        r = await (tx.fetchone(sql, params) if tx else self.s.fetchone(sql, params))
+        return _row(r) if r else None
+
+    async def insert_row(self, tx: SqliteTransaction, project: str, rec: dict, read_roles: list[str]) -> int:
+        if await tx.fetchone("SELECT 1 FROM rows WHERE project=? AND db=? AND tbl=? AND id=?",
+                             (project, rec["db"], rec["tbl"], rec["id"])):
+            raise AppwriteError("row_already_exists")
+        cur = await tx.execute(
+            "INSERT INTO rows (project, db, tbl, id, created_at, updated_at, permissions, read_roles, data)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
+            (project, rec["db"], rec["tbl"], rec["id"], rec["created_at"], rec["updated_at"],
+             _j(rec["permissions"]), _j(read_roles), _j(rec["data"])))
+        return cur.lastrowid
+
+    async def update_row(self, tx: SqliteTransaction, project: str, rec: dict, read_roles: list[str]) -> None:
+        await tx.execute(
+            "UPDATE rows SET updated_at=?, permissions=?, read_roles=?, data=? WHERE seq=?",
+            (rec["updated_at"], _j(rec["permissions"]), _j(read_roles), _j(rec["data"]), rec["seq"]))
+
+    async def delete_row(self, tx: SqliteTransaction, seq: int) -> None:
+        await tx.execute("DELETE FROM rows WHERE seq=?", (seq,))
+
+    async def list_rows(self, project: str, db: str, table: str, plan: ListPlan,
+                        read_filter: list[str] | None, arrays: set[str]) -> tuple[int, list[dict]]:
+        """List rows. ``read_filter``: the caller's roles when rows must be filtered by their
+        read roles (rowSecurity without table-level read); None means no row filter."""
+        where = ["project=?", "db=?", "tbl=?"]
+        params: list = [project, db, table]
+        if read_filter is not None:
+            marks = ",".join("?" for _ in read_filter)
+            where.append(f"EXISTS (SELECT 1 FROM json_each(read_roles) WHERE value IN ({marks}))")
+            params.extend(read_filter)
+        for q in plan.filters:
+            where.append(where_clause(q, params, arrays))
+        count_sql = f"SELECT COUNT(*) FROM rows WHERE {' AND '.join(where)}"
+        total = (await self.s.fetchone(count_sql, params))[0]
+
+        orders = list(plan.orders) + [("$sequence", plan.orders[-1][1] if plan.orders else "ASC")]
+        reverse = plan.cursor is not None and plan.cursor[0] == "before"
+        if reverse:
+            orders = [(a, "DESC" if d == "ASC" else "ASC") for a, d in orders]
+        order_params: list = []
+        order_exprs = [(column_expr(a, order_params), d) for a, d in orders]
+        page_where, page_params = list(where), list(params)
+        if plan.cursor is not None:
+            anchor = await self.get_row(project, db, table, plan.cursor[1])
+            if anchor is None:
+                raise AppwriteError("general_cursor_not_found",
+                                    f"Invalid query: Cursor row with ID '{plan.cursor[1]}' could not be found.")
+            page_where.append(self._after(anchor, orders, page_params))
+        sql = (f"SELECT * FROM rows WHERE {' AND '.join(page_where)} ORDER BY "
+               + ", ".join(f"{e} {d}" for e, d in order_exprs) + " LIMIT ? OFFSET ?")
+        rows = await self.s.fetchall(sql, page_params + order_params + [plan.limit, plan.offset])
+        out = [_row(r) for r in rows]
+        if reverse:
+            out.reverse()
+        return total, out
+
+    @staticmethod
+    def _after(anchor: dict, orders: list[tuple[str, str]], params: list) -> str:
+        """Keyset condition: rows strictly after ``anchor`` in the given order."""
+        values = []
+        for attr, _ in orders:
+            if attr == "$sequence":
+                values.append(anchor["seq"])
+            elif attr == "$id":
+                values.append(anchor["id"])
+            elif attr == "$createdAt":
+                values.append(anchor["created_at"])
+            elif attr == "$updatedAt":
+                values.append(anchor["updated_at"])
+            else:
+                v = anchor["data"].get(attr)
+                values.append(int(v) if isinstance(v, bool) else v)
+        ors = []
+        for i, (attr, direction) in enumerate(orders):
+            parts = []
+            for j in range(i):
+                parts.append(f"{column_expr(orders[j][0], params)} IS ?")
+                params.append(values[j])
+            parts.append(f"{column_expr(attr, params)} {'>' if direction == 'ASC' else '<'} ?")
+            params.append(values[i])
+            ors.append("(" + " AND ".join(parts) + ")")
+        return "(" + " OR ".join(ors) + ")"
