@@ -169,12 +169,25 @@ export function lastRequest(method, pathMatch) {
 // Counted assertions
 
 let checks = 0;
+/** Run an assertion; on failure, add actual/expected to the custom message. */
+function withValues(fn, actual, expected, msg) {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof assert.AssertionError) {
+      e.message = `${msg}\n  actual:   ${inspect(actual, { depth: 4, breakLength: 160 })}`
+        + `\n  expected: ${inspect(expected, { depth: 4, breakLength: 160 })}`;
+    }
+    throw e;
+  }
+  checks++;
+}
 export const check = {
   ok(v, msg) { assert.ok(v, msg); checks++; },
-  equal(a, b, msg) { assert.equal(a, b, msg); checks++; },
-  notEqual(a, b, msg) { assert.notEqual(a, b, msg); checks++; },
-  deepEqual(a, b, msg) { assert.deepEqual(a, b, msg); checks++; },
-  match(s, re, msg) { assert.match(s, re, msg); checks++; },
+  equal(a, b, msg) { withValues(() => assert.equal(a, b, msg), a, b, msg); },
+  notEqual(a, b, msg) { withValues(() => assert.notEqual(a, b, msg), a, `not ${inspect(b)}`, msg); },
+  deepEqual(a, b, msg) { withValues(() => assert.deepEqual(a, b, msg), a, b, msg); },
+  match(s, re, msg) { withValues(() => assert.match(s, re, msg), s, re, msg); },
   /** Set equality with a readable missing/extra diff. */
   sameSet(actual, expected, what) {
     assert.ok(Array.isArray(actual), `${what}: expected an array, got ${inspect(actual)}`);
@@ -193,9 +206,9 @@ export const check = {
     try { await fn(); } catch (e) { err = e; }
     assert.ok(err, `${what}: expected an AppwriteException ${code} ${type}, but the call succeeded`);
     assert.equal(err.name, 'AppwriteException', `${what}: expected AppwriteException, got ${err.name}: ${err.message}`);
-    assert.equal(err.code, code, `${what}: code (response: ${err.response})`);
-    assert.equal(err.type, type, `${what}: type (response: ${err.response})`);
-    checks += 4;
+    checks += 2;
+    check.equal(err.code, code, `${what}: code (response: ${err.response})`);
+    check.equal(err.type, type, `${what}: type (response: ${err.response})`);
     return err;
   },
 };
@@ -464,6 +477,18 @@ export const uniq = () => Math.random().toString(36).slice(2, 8);
 // ---------------------------------------------------------------------------------------
 // Runner
 
+function renderFrame(f) {
+  const d = f.msg?.data;
+  if (f.msg?.type === 'event' && d && typeof d === 'object') {
+    const rest = { ...d };
+    delete rest.events; delete rest.channels; delete rest.payload; delete rest.subscriptions;
+    return `event ${JSON.stringify(d.events?.[0])} (${d.events?.length} events, ${d.channels?.length} channels) `
+      + `subscriptions=${JSON.stringify(d.subscriptions)} payload=${JSON.stringify(d.payload)?.slice(0, 400)} `
+      + `other=${JSON.stringify(rest).slice(0, 200)}`;
+  }
+  return f.raw.slice(0, 600);
+}
+
 function dumpDiagnostics() {
   const lines = ['--- last HTTP requests (method path -> status) ---'];
   for (const r of httpLog.slice(-25)) {
@@ -471,7 +496,7 @@ function dumpDiagnostics() {
   }
   sockets.forEach((s, i) => {
     lines.push(`--- websocket #${i} ${s.url} opened=${s.opened} close=${s.closeCode} ${s.closeReason ?? ''} ---`);
-    for (const f of s.frames.slice(-40)) lines.push(`${f.dir === 'in' ? '<-' : '->'} ${f.raw.slice(0, 600)}`);
+    for (const f of s.frames.slice(-40)) lines.push(`${f.dir === 'in' ? '<-' : '->'} ${renderFrame(f)}`);
   });
   console.error(lines.join('\n'));
 }
@@ -492,7 +517,8 @@ export async function run(name, body, { timeoutMs = 45000 } = {}) {
     process.exit(0);
   } catch (e) {
     clearTimeout(timer);
-    console.error(`FAIL ${name}: ${e?.stack ?? e}`);
+    const frames = String(e?.stack ?? '').split('\n').filter((l) => l.trim().startsWith('at ')).join('\n');
+    console.error(`FAIL ${name}: ${e?.name ?? 'Error'}: ${e?.message ?? e}\n${frames}`);
     if (e?.cause) console.error(`cause: ${e.cause?.stack ?? e.cause}`);
     if (e?.response) console.error(`AppwriteException response: ${e.response}`);
     dumpDiagnostics();

@@ -4,7 +4,7 @@
 // the right events, 16 channels, payload and `subscriptions`.
 import {
   check, checkRow, checkRowEvent, checkStatus, collector, deliver, env, nodeAdmin, run,
-  setupTable, sockets, uniq, webRealtime,
+  setupTable, sockets, uniq, waitFor, webRealtime,
 } from './harness.mjs';
 import * as web from 'appwrite';
 import * as node from 'node-appwrite';
@@ -105,6 +105,12 @@ run('rows_realtime', async () => {
   check.equal(listed.rows[0]?.$id, r2, 'guest listRows sees r2');
   const got = await webTables.getRow({ databaseId: db, tableId: table, rowId: r2 });
   checkRow(got, { db, table, id: r2, columns: { title: 'u', n: 2 } }, 'guest getRow');
+
+  // The SDK's heartbeat frame (sent every 20 s) gets a pong; send one now instead of waiting.
+  const before = sockets[0].frames.length;
+  rt.realtime.socket.send(JSON.stringify({ type: 'ping' }));
+  const pong = await waitFor(() => sockets[0].frames.slice(before).find((f) => f.dir === 'in'), 5000, 'a reply to ping');
+  check.deepEqual(pong.msg, { type: 'pong' }, 'ping is answered with {"type":"pong"}');
 
   check.deepEqual(rt.errors, [], 'no onError callbacks');
   check.equal(sockets.length, 1, 'no reconnects');
