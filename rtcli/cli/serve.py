@@ -22,6 +22,9 @@ def serve(
     project: list[str] = typer.Option([], "--project", help="Make sure this project exists (repeatable); 'default' always does."),
     max_queue: int = typer.Option(1024, help="Frames queued per connection before a slow client is closed (code 4008)."),
     messages_per_minute: int = typer.Option(120, help="Incoming realtime messages allowed per connection per minute (Appwrite: 32)."),
+    max_subscriptions: int = typer.Option(1000, help="Subscriptions allowed per realtime connection."),
+    max_connections_per_ip: int = typer.Option(1000, help="Concurrent realtime connections per client address (0: no limit)."),
+    max_body: int = typer.Option(10 * 1024 * 1024, help="Largest JSON request body, in bytes (413 past it)."),
     retention_days: float = typer.Option(7.0, help="Keep events in the log this many days."),
     retention_events: int = typer.Option(1_000_000, help="Keep at most this many events in the log."),
 ) -> None:
@@ -32,6 +35,8 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = ServeConfig(host=host, port=port, data_dir=data_dir, api_key=api_key, projects=project,
                          max_queue=max_queue, messages_per_minute=messages_per_minute,
+                         max_subscriptions=max_subscriptions, max_connections_per_ip=max_connections_per_ip,
+                         max_body=max_body,
                          retention_days=retention_days, retention_events=retention_events)
 
     def banner(cfg: ServeConfig) -> None:

@@ -51,6 +51,16 @@ class Event:
             d["cursor"] = self.cursor
         return d
 
+    @property
+    def resource(self) -> str:
+        """The resource this event is about (its most specific name without the action)."""
+        primary = self.events[0]
+        for action in (".create", ".update", ".upsert", ".delete"):
+            i = primary.rfind(action)
+            if i > 0:
+                return primary[:i]
+        return primary
+
     def frame_prefix(self) -> str:
         """The encoded event frame up to (and including) ``"subscriptions":``."""
         body = protocol.dumps(self.data())
@@ -67,6 +77,10 @@ class Subscription:
     channels: list[str]
     queries: list[str]
     matcher: Matcher | None = None
+    # What to do when the connection cannot keep up (rtcli extension): "close" (default; the
+    # client resumes from its cursor), "drop" (skip events, then send a gap marker) or
+    # "latest" (keep only the newest queued event per resource).
+    policy: str = "close"
 
     def accepts(self, payload: dict) -> bool:
         return self.matcher is None or self.matcher(payload)
@@ -76,25 +90,25 @@ class Subscription:
 class HubConnection:
     """One live connection as the hub sees it.
 
-    ``sink(frame, seq)`` delivers an encoded frame; while ``holding`` (a replay is under way),
-    frames are kept in ``held`` instead and released in order afterwards.
+    ``sink(frame, seq, resource, ids)`` delivers an encoded frame; while ``holding`` (a replay
+    is under way), deliveries are kept in ``held`` instead and released in order afterwards.
     """
 
     id: str
     project: str
     roles: frozenset[str]
-    sink: Callable[[str, int], None]
+    sink: Callable[[str, int, str, list[str]], None]
     user_id: str | None = None
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     by_channel: dict[str, list[Subscription]] = field(default_factory=dict)
     holding: int = 0
-    held: list[tuple[str, int]] = field(default_factory=list)
+    held: list[tuple[str, int, str, list[str]]] = field(default_factory=list)
 
-    def deliver(self, frame: str, seq: int) -> None:
+    def deliver(self, frame: str, seq: int, resource: str, ids: list[str]) -> None:
         if self.holding:
-            self.held.append((frame, seq))
+            self.held.append((frame, seq, resource, ids))
         else:
-            self.sink(frame, seq)
+            self.sink(frame, seq, resource, ids)
 
     def index_roles(self) -> frozenset[str]:
         return self.roles
@@ -228,6 +242,7 @@ class Hub:
         if not conns:
             return 0
         prefix = event.frame_prefix()
+        resource = event.resource
         # Connections with the same matching ids share one encoded frame.
         frames: dict[tuple[str, ...], str] = {}
         n = 0
@@ -239,7 +254,7 @@ class Hub:
             frame = frames.get(key)
             if frame is None:
                 frame = frames[key] = encode_frame(prefix, ids)
-            conn.deliver(frame, event.seq)
+            conn.deliver(frame, event.seq, resource, ids)
             n += 1
         self.delivered += n
         return n

@@ -50,6 +50,8 @@ class Replay:
 
 Output = Union[Send, Close, Authenticate, Replay]
 
+POLICIES = ("close", "drop", "latest")
+
 
 @dataclass
 class Limits:
@@ -146,7 +148,7 @@ class RealtimeSession:
             return [_invalid("Payload is not valid. Items is required")]
         if not isinstance(data, list):
             return [_invalid("items: Value must be a valid array of subscription objects.")]
-        planned: dict[str, tuple[list[str], list[str], Any, str | None]] = {}
+        planned: dict[str, tuple[list[str], list[str], Any, str | None, str]] = {}
         for item in data:
             if not isinstance(item, dict):
                 return [_invalid("items: each item must be an object.")]
@@ -168,6 +170,9 @@ class RealtimeSession:
             elif not ids.is_custom_id(sub_id):
                 return [_invalid("items: subscriptionId must contain at most 36 chars. Valid chars are a-z, A-Z, "
                                  "0-9, period, hyphen, and underscore. Can't start with a special char.")]
+            policy = item.get("policy", "close")
+            if policy not in POLICIES:
+                return [_invalid(f"items: policy must be one of: {', '.join(POLICIES)}.")]
             since = item.get("since")
             if since is not None and (not isinstance(since, str) or not since or len(since) > 128):
                 return [_invalid("items: since must be a cursor, 'beginning' or an ISO 8601 date.")]
@@ -176,19 +181,21 @@ class RealtimeSession:
             except AppwriteError as e:
                 return [_invalid(e.message)]
             planned.pop(sub_id, None)  # duplicate ids in one batch: the last one wins
-            planned[sub_id] = (channels, normalised, matcher, since)
+            planned[sub_id] = (channels, normalised, matcher, since, policy)
         new = sum(1 for s in planned if s not in self.conn.subscriptions)
         if len(self.conn.subscriptions) + new > self.limits.subscriptions:
             return [_invalid(f"Too many subscriptions: the limit is {self.limits.subscriptions} per connection.")]
 
         out: list[Output] = []
         replies = []
-        for sub_id, (channels, normalised, matcher, since) in planned.items():
+        for sub_id, (channels, normalised, matcher, since, policy) in planned.items():
             converted = chan.convert_subscribed(channels, self.user_id)
-            sub = Subscription(sub_id, converted, normalised, matcher)
+            sub = Subscription(sub_id, converted, normalised, matcher, policy)
             self._requested[sub_id] = list(channels)
             self.hub.subscribe(self.conn, sub)
             reply: dict[str, Any] = {"subscriptionId": sub_id, "channels": converted, "queries": normalised}
+            if policy != "close":
+                reply["policy"] = policy
             if since is not None:
                 self.conn.holding += 1
                 out.append(Replay(sub, since, self.hub.last_seq.get(self.conn.project, 0)))
@@ -226,7 +233,7 @@ class RealtimeSession:
             if sub is not None:
                 converted = chan.convert_subscribed(requested, actor.user_id)
                 if converted != sub.channels:
-                    self.hub.subscribe(self.conn, Subscription(sub_id, converted, sub.queries, sub.matcher))
+                    self.hub.subscribe(self.conn, Subscription(sub_id, converted, sub.queries, sub.matcher, sub.policy))
         return [Send(protocol.response_frame(protocol.AUTHENTICATION, user=account))]
 
     def roles_changed(self, actor: Actor) -> None:
@@ -234,7 +241,15 @@ class RealtimeSession:
         self.actor = actor
         self.hub.set_roles(self.conn, connection_roles(actor), actor.user_id)
 
-    def replay_done(self) -> list[tuple[str, int]]:
+    def policy(self, ids: list[str]) -> str:
+        """The overflow policy for a frame: 'close' wins, then 'drop', then 'latest'."""
+        found = {self.conn.subscriptions[i].policy for i in ids if i in self.conn.subscriptions}
+        for p in POLICIES:
+            if p in found:
+                return p
+        return "close"
+
+    def replay_done(self) -> list[tuple[str, int, str, list[str]]]:
         """End one replay; when none is left, return the held live frames to send, in order."""
         self.conn.holding -= 1
         if self.conn.holding:

@@ -40,6 +40,9 @@ class ServeConfig:
     projects: list[str] = field(default_factory=list)
     max_queue: int = 1024  # frames queued per connection before the slow-consumer policy applies
     messages_per_minute: int = 120
+    max_subscriptions: int = 1000  # per connection
+    max_body: int = 10 * 1024 * 1024  # bytes of a JSON request body
+    max_connections_per_ip: int = 1000  # concurrent realtime connections; 0 = no limit
     retention_days: float = 7.0
     retention_events: int = 1_000_000
 
@@ -135,6 +138,7 @@ def build_app(config: ServeConfig) -> Starlette:
     app.state.projects = projects
     app.state.services = Services(tablesdb=tables, rows=Rows(tables))
     app.state.metrics = Counter()
+    app.state.connections_by_ip = Counter()
     return app
 
 

@@ -30,27 +30,46 @@ REPLAY_PAGE = 500
 
 
 class Outbox:
-    """A bounded queue of encoded frames drained by one writer task."""
+    """A bounded queue of encoded frames drained by one writer task.
 
-    def __init__(self, ws: WebSocket, max_frames: int) -> None:
+    Overflow follows the policy of the frame's subscriptions (see ``Subscription.policy``):
+    ``close`` closes with 4008 and drops the queue; ``drop`` skips the frame and later sends a
+    ``gap`` marker; ``latest`` replaces the queued frame of the same resource (or drops, with
+    a gap marker, when there is none).
+    """
+
+    def __init__(self, ws: WebSocket, max_frames: int, policy_of=lambda ids: "close") -> None:
         self.ws = ws
         self.max_frames = max_frames
-        self.frames: deque[str] = deque()
+        self.policy_of = policy_of
+        self.frames: deque[list] = deque()  # [frame, resource]
         self.wakeup = asyncio.Event()
         self.space = asyncio.Event()
         self.space.set()
         self.overflowed = False
         self.closing: tuple[int, str] | None = None
+        self.dropped = 0
+        self.dropped_ids: dict[str, None] = {}
 
-    def push(self, frame: str, seq: int = 0) -> None:
-        """Live delivery: never blocks. On overflow, mark the connection for closing."""
+    def push(self, frame: str, seq: int = 0, resource: str = "", ids: list[str] | None = None) -> None:
+        """Live delivery: never blocks."""
         if self.overflowed:
             return
         if len(self.frames) >= self.max_frames:
-            self.overflowed = True
-            self.close(protocol.CLOSE_SLOW_CONSUMER, "slow consumer: send queue overflow, resume from your cursor")
+            policy = self.policy_of(ids or [])
+            if policy == "close":
+                self.overflowed = True
+                self.close(protocol.CLOSE_SLOW_CONSUMER, "slow consumer: send queue overflow, resume from your cursor")
+                return
+            if policy == "latest":
+                for entry in reversed(self.frames):
+                    if entry[1] == resource:
+                        entry[0] = frame
+                        return
+            self.dropped += 1
+            self.dropped_ids.update(dict.fromkeys(ids or []))
             return
-        self.frames.append(frame)
+        self.frames.append([frame, resource])
         self.wakeup.set()
 
     async def put(self, frame: str) -> None:
@@ -58,13 +77,19 @@ class Outbox:
         while len(self.frames) >= self.max_frames // 2 and not self.closing:
             self.space.clear()
             await self.space.wait()
-        self.frames.append(frame)
+        self.frames.append([frame, ""])
         self.wakeup.set()
 
     def close(self, code: int, reason: str = "") -> None:
         if self.closing is None:
             self.closing = (code, reason)
         self.wakeup.set()
+
+    def _gap_frame(self) -> str:
+        frame = protocol.dumps({"type": "gap", "data": {"subscriptions": list(self.dropped_ids),
+                                                        "dropped": self.dropped}})
+        self.dropped, self.dropped_ids = 0, {}
+        return frame
 
     async def run(self) -> None:
         ws = self.ws
@@ -75,9 +100,11 @@ class Outbox:
                 if self.closing and self.overflowed:
                     break  # drop what is queued: the client resumes from its cursor
                 while self.frames:
-                    await ws.send_text(self.frames.popleft())
+                    await ws.send_text(self.frames.popleft()[0])
                     if not self.space.is_set() and len(self.frames) < self.max_frames // 2:
                         self.space.set()
+                    if self.dropped and not self.frames:
+                        await ws.send_text(self._gap_frame())
                 self.space.set()
                 if self.closing:
                     break
@@ -109,9 +136,20 @@ async def realtime_endpoint(ws: WebSocket) -> None:
         await ws.close(protocol.CODE_POLICY_VIOLATION)
         return
 
+    ip = ws.client.host if ws.client else ""
+    limit = state.config.max_connections_per_ip
+    if limit and state.connections_by_ip[ip] >= limit:
+        await ws.send_text(protocol.dumps(protocol.error_frame(
+            protocol.CODE_TRY_AGAIN, f"Too many connections from this address (limit {limit}).")))
+        await ws.close(protocol.CODE_TRY_AGAIN)
+        return
+    state.connections_by_ip[ip] += 1
+
     outbox = Outbox(ws, state.config.max_queue)
     conn = HubConnection(f"c{next(_ids)}", project, connection_roles(actor), outbox.push, actor.user_id)
-    session = RealtimeSession(state.hub, conn, actor, Limits(messages_per_minute=state.config.messages_per_minute))
+    session = RealtimeSession(state.hub, conn, actor, Limits(messages_per_minute=state.config.messages_per_minute,
+                                                             subscriptions=state.config.max_subscriptions))
+    outbox.policy_of = session.policy
     state.hub.add(conn)
     state.metrics["connections"] += 1
     writer = asyncio.create_task(outbox.run())
@@ -131,6 +169,9 @@ async def realtime_endpoint(ws: WebSocket) -> None:
     finally:
         state.hub.remove(conn)
         state.metrics["connections"] -= 1
+        state.connections_by_ip[ip] -= 1
+        if not state.connections_by_ip[ip]:
+            del state.connections_by_ip[ip]
         if not outbox.closing:
             outbox.close(protocol.CLOSE_GOING_AWAY)
         try:
@@ -165,8 +206,8 @@ async def _perform(session: RealtimeSession, outputs: list, outbox: Outbox, stat
             pos, _ = resolved[out.subscription.id]
             if pos is not None:
                 await _replay(session, out, pos, outbox, state)
-            for frame, seq in session.replay_done():
-                outbox.push(frame, seq)
+            for frame, seq, resource, ids in session.replay_done():
+                outbox.push(frame, seq, resource, ids)
 
 
 async def _replay(session: RealtimeSession, r: Replay, after: int, outbox: Outbox, state) -> None:

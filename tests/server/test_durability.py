@@ -1,0 +1,246 @@
+"""Never lose an event: kill -9 during writes, restarts under hundreds of subscribers, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+
+from tests.conftest import API_KEY, start_server
+from tests.server.resuming import ResumingSubscriber
+
+HEADERS = {"X-Appwrite-Project": "default", "X-Appwrite-Key": API_KEY}
+
+
+def setup_table(endpoint: str) -> str:
+    with httpx.Client(base_url=endpoint, headers=HEADERS) as c:
+        c.post("/tablesdb", json={"databaseId": "d", "name": "d"}).raise_for_status()
+        c.post("/tablesdb/d/tables", json={"tableId": "t", "name": "t", "permissions": ['read("any")']}).raise_for_status()
+    return "tablesdb.d.tables.t.rows"
+
+
+def seq_of(event: dict) -> int:
+    return int(event["cursor"].rsplit(".", 1)[1])
+
+
+def test_kill_9_during_burst_loses_nothing(tmp_path):
+    data = tmp_path / "data"
+    server = start_server(data)
+    channel = setup_table(server.endpoint)
+    acked: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def writer(n: int) -> None:
+        with httpx.Client(base_url=server.endpoint, headers=HEADERS, timeout=5) as c:
+            i = 0
+            while not stop.is_set():
+                rid = f"w{n}x{i}"
+                try:
+                    r = c.post("/tablesdb/d/tables/t/rows", json={"rowId": rid, "data": {"w": n, "i": i}})
+                except httpx.HTTPError:
+                    return  # the server died under us: this write was not acknowledged
+                if r.status_code == 201:
+                    with lock:
+                        acked.append(rid)
+                i += 1
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    server.stop("kill")  # SIGKILL mid-burst
+    stop.set()
+    for t in threads:
+        t.join(10)
+    assert len(acked) > 20, "the burst should have written something before the kill"
+
+    server = start_server(data, port=server.port)
+    try:
+        with httpx.Client(base_url=server.endpoint, headers=HEADERS) as c:
+            stored = set()
+            cursor = None
+            while True:
+                q = {"queries[0]": '{"method":"limit","values":[5000]}'}
+                if cursor:
+                    q["queries[1]"] = '{"method":"cursorAfter","values":["%s"]}' % cursor
+                rows = c.get("/tablesdb/d/tables/t/rows", params=q).json()["rows"]
+                if not rows:
+                    break
+                stored.update(r["$id"] for r in rows)
+                cursor = rows[-1]["$id"]
+        assert set(acked) <= stored, f"{len(set(acked) - stored)} acknowledged writes are missing"
+
+        async def replay_all() -> list[dict]:
+            sub = ResumingSubscriber(f"ws://127.0.0.1:{server.port}/v1/realtime?project=default", [channel], "beginning")
+            task = asyncio.create_task(sub.run())
+            deadline = time.monotonic() + 20
+            while len(sub.events) < len(stored) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.3)  # anything extra would be a duplicate
+            sub.stop()
+            task.cancel()
+            return sub.events
+
+        events = asyncio.run(replay_all())
+        ids = [e["payload"]["$id"] for e in events]
+        assert len(ids) == len(set(ids)), "an event was delivered twice"
+        assert set(ids) == stored, "every committed row has exactly one event in the log"
+        seqs = [seq_of(e) for e in events]
+        assert seqs == sorted(seqs), "events replay in commit order"
+    finally:
+        server.stop()
+
+
+def test_hundreds_of_subscribers_resume_after_restart(tmp_path):
+    count = int(os.environ.get("RTCLI_TEST_SUBSCRIBERS", "300"))
+    data = tmp_path / "data"
+    server = start_server(data)
+    channel = setup_table(server.endpoint)
+    url = f"ws://127.0.0.1:{server.port}/v1/realtime?project=default"
+
+    def write(prefix: str, n: int) -> list[str]:
+        with httpx.Client(base_url=server.endpoint, headers=HEADERS) as c:
+            out = []
+            for i in range(n):
+                r = c.post("/tablesdb/d/tables/t/rows", json={"rowId": f"{prefix}{i}", "data": {"i": i}})
+                assert r.status_code == 201
+                out.append(f"{prefix}{i}")
+            return out
+
+    async def scenario() -> tuple[list[ResumingSubscriber], list[str]]:
+        nonlocal server
+        subs = [ResumingSubscriber(url, [channel], sub_id=f"s{i}") for i in range(count)]
+        tasks = [asyncio.create_task(s.run()) for s in subs]
+        await asyncio.wait_for(asyncio.gather(*(s.subscribed.wait() for s in subs)), 60)
+        written = await asyncio.to_thread(write, "a", 10)
+        await asyncio.sleep(0.2)
+        await asyncio.to_thread(server.stop, "kill")  # every subscriber is cut off at once
+        server = await asyncio.to_thread(start_server, data, server.port)
+        written += await asyncio.to_thread(write, "b", 10)  # before most clients are back
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not all(s.subscribed.is_set() for s in subs):
+            await asyncio.sleep(0.1)
+        written += await asyncio.to_thread(write, "c", 10)  # live again
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(len(s.events) < len(written) for s in subs):
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.3)
+        for s in subs:
+            s.stop()
+        for t in tasks:
+            t.cancel()
+        return subs, written
+
+    try:
+        subs, written = asyncio.run(scenario())
+        for s in subs:
+            ids = [e["payload"]["$id"] for e in s.events]
+            assert ids == written, f"{s.sub_id}: got {len(ids)} events, expected {len(written)} in order"
+            assert not s.not_resumed
+            assert s.reconnects >= 1
+    finally:
+        server.stop()
+
+
+def _raw_subscriber(port: int, channel: str) -> socket.socket:
+    """A WebSocket client that subscribes and then never reads: a tiny receive window makes TCP
+    push back on the server at once (a library client would keep buffering for us)."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall((f"GET /v1/realtime?project=default HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    seen = b""
+    while b'"connected"' not in seen:  # a real client waits for the upgrade before it sends
+        seen += s.recv(4096)
+    payload = json.dumps({"type": "subscribe", "data": [{"subscriptionId": "slow", "channels": [channel]}]}).encode()
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    assert len(payload) < 126
+    s.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+    return s, seen
+
+
+def _close_code(data: bytes) -> int | None:
+    """Walk the server's frames and return the close code, if a close frame is there."""
+    i = data.index(b"\r\n\r\n") + 4
+    while i + 2 <= len(data):
+        opcode, n = data[i] & 0x0F, data[i + 1] & 0x7F
+        i += 2
+        if n == 126:
+            n, i = int.from_bytes(data[i:i + 2], "big"), i + 2
+        elif n == 127:
+            n, i = int.from_bytes(data[i:i + 8], "big"), i + 8
+        if opcode == 0x8:
+            return int.from_bytes(data[i:i + 2], "big")
+        i += n
+    return None
+
+
+def test_slow_consumer_is_closed_and_others_unaffected(tmp_path):
+    server = start_server(tmp_path / "data", extra=["--max-queue", "64"])
+    channel = setup_table(server.endpoint)
+    url = f"ws://127.0.0.1:{server.port}/v1/realtime?project=default"
+    big = "x" * 20_000
+    n = 400  # 8 MB of events: more than the kernel buffers plus a 64-frame queue can hold
+
+    async def scenario():
+        slow, received = _raw_subscriber(server.port, channel)
+        received = bytearray(received)
+        good = ResumingSubscriber(url, [channel], sub_id="good")
+        task = asyncio.create_task(good.run())
+        await good.subscribed.wait()
+        rss_before = _rss_kb(server.proc.pid)
+        latencies = []
+
+        def burst():
+            with httpx.Client(base_url=server.endpoint, headers=HEADERS) as c:
+                for i in range(n):
+                    assert c.post("/tablesdb/d/tables/t/rows", json={"rowId": f"r{i}", "data": {"big": big}}).status_code == 201
+
+        await asyncio.to_thread(burst)
+        deadline = time.monotonic() + 30
+        while len(good.events) < n and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        rss_after = _rss_kb(server.proc.pid)
+        slow.settimeout(2)
+        while True:  # read what the server still sends: frames, then its close frame
+            try:
+                chunk = slow.recv(1 << 20)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            received += chunk
+        slow.close()
+        good.stop()
+        task.cancel()
+        return good, bytes(received), rss_before, rss_after
+
+    try:
+        good, received, rss_before, rss_after = asyncio.run(scenario())
+        assert [e["payload"]["$id"] for e in good.events] == [f"r{i}" for i in range(n)]
+        assert good.reconnects == 0, "the fast subscriber was never disturbed"
+        assert _close_code(received) == 4008, "the slow subscriber was closed as a slow consumer"
+        assert len(received) < n * len(big), "the slow subscriber was cut off, not served everything"
+        assert rss_after - rss_before < 64 * 1024, f"server grew by {rss_after - rss_before} KB"
+        assert server.proc.poll() is None
+    finally:
+        server.stop()
+
+
+def _rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
