@@ -21,6 +21,7 @@ from rtcli.core.hub import Hub
 from rtcli.server.errors import HANDLERS
 from rtcli.server.http import json_response
 from rtcli.server.realtime import realtime_endpoint
+from rtcli.server.routes import openapi as openapi_routes
 from rtcli.server.routes import tablesdb as tablesdb_routes
 from rtcli.services.projects import Projects, new_key
 from rtcli.services.rows import Rows
@@ -125,6 +126,7 @@ def build_app(config: ServeConfig) -> Starlette:
             Mount("/v1", routes=[
                 Route("/health", health, methods=["GET"]),
                 WebSocketRoute("/realtime", realtime_endpoint),
+                *openapi_routes.routes,
                 *tablesdb_routes.routes,
             ]),
         ],
