@@ -29,6 +29,7 @@ DRIVERS = {
     "rest_roundtrip": "node-appwrite TablesDB REST round trips, bulk createRows events, error envelope",
     "unknown_project": "unknown project: onError gets 1008, close 1008, no reconnect",
     "deprecated_subscribe": "the deprecated client.subscribe path receives row events",
+    "reconnect": "after a dropped connection the SDK re-subscribes with its original ids and delivery resumes",
 }
 
 

@@ -2,7 +2,7 @@
 // reach a filtered subscription; sub.update({queries}) and sub.update({channels}) change it;
 // sub.unsubscribe() stops it while the others keep working. Comparisons are type-strict.
 import {
-  check, checkRowEvent, collector, deliver, env, nodeAdmin, run, setupTable, sockets, uniq, webRealtime,
+  check, checkRowEvent, collector, deliver, env, nodeAdmin, run, setupTable, sockets, uniq, waitFor, webRealtime,
 } from './harness.mjs';
 import * as web from 'appwrite';
 import * as node from 'node-appwrite';
@@ -72,6 +72,21 @@ run('queries_realtime', async () => {
     () => tablesDB.createRow({ databaseId: db, tableId: other, rowId: node.ID.unique(), data: { title: 'o', n: 2 } }),
     'create n=2 in the other table');
   checkRowEvent(d.events.range, { db, table: other, id: d.result.$id, action: 'create', columns: { n: 2 }, subscriptions: [subs.range.id] });
+
+  // A query method realtime does not support: error frame 1003 to onError, the socket stays open,
+  // no subscription is created, and the other subscriptions keep working.
+  const badCol = collector('bad');
+  const errorsBefore = rt.errors.length;
+  await rt.realtime.subscribe(channel, badCol.cb, [Query.startsWith('title', 'a')]);
+  await waitFor(() => rt.errors.length > errorsBefore, 5000, 'onError for an unsupported realtime query');
+  const err = rt.errors[errorsBefore];
+  check.equal(err.code, 1003, `onError code for Query.startsWith (${JSON.stringify(err)})`);
+  check.ok(/not supported in Realtime queries/.test(err.message) && /startsWith/.test(err.message),
+    `onError message names the method: ${err.message}`);
+  await step({ title: 'abc', n: 7 }, ['all', 'selectAll', 'notNull'], 'create after the rejected subscription');
+  check.equal(badCol.events.length, 0, 'the rejected subscription receives nothing');
+  check.equal(sockets[0].closeCode, null, 'the socket stays open after error 1003');
+  rt.errors.splice(errorsBefore, 1);
 
   check.equal(subs.eqString2.col.events.length, 0, 'Query.equal("n", ["2"]) never matched the integer 2');
   check.deepEqual(rt.errors, [], 'no onError callbacks');
