@@ -42,6 +42,10 @@ class Event:
     cursor: str | None = None
     user_id: str | None = None
     permissions_changed: bool = False
+    # Applied by the hub before matching (not part of the frame): a user's fresh roles after a
+    # membership change, and a session whose connections fall back to guests.
+    refresh_roles: tuple[str, frozenset[str]] | None = None
+    revoke_session: str | None = None
 
     def data(self) -> dict:
         """The event frame's ``data`` without ``subscriptions``."""
@@ -99,6 +103,9 @@ class HubConnection:
     roles: frozenset[str]
     sink: Callable[[str, int, str, list[str]], None]
     user_id: str | None = None
+    session_id: str | None = None
+    scopes: frozenset[str] | None = None  # for API-key connections: what they may receive
+    on_roles: Callable[[], None] | None = None  # told when the hub changes this connection's roles
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     by_channel: dict[str, list[Subscription]] = field(default_factory=dict)
     holding: int = 0
@@ -120,6 +127,7 @@ class Hub:
     def __init__(self) -> None:
         self._index: dict[tuple[str, str], dict[str, dict[HubConnection, None]]] = {}
         self.connections: dict[str, HubConnection] = {}
+        self.by_user: dict[tuple[str, str], dict[HubConnection, None]] = {}
         # The highest log position dispatched so far, per project: a replay covers the log up
         # to this position, and live events after it are held until the replay is done.
         self.last_seq: dict[str, int] = {}
@@ -130,12 +138,26 @@ class Hub:
 
     def add(self, conn: HubConnection) -> None:
         self.connections[conn.id] = conn
+        self._index_user(conn)
+
+    def _index_user(self, conn: HubConnection) -> None:
+        if conn.user_id:
+            self.by_user.setdefault((conn.project, conn.user_id), {})[conn] = None
+
+    def _unindex_user(self, conn: HubConnection) -> None:
+        if conn.user_id:
+            conns = self.by_user.get((conn.project, conn.user_id))
+            if conns is not None:
+                conns.pop(conn, None)
+                if not conns:
+                    del self.by_user[(conn.project, conn.user_id)]
 
     def remove(self, conn: HubConnection) -> None:
         for sub in list(conn.subscriptions.values()):
             self._unindex(conn, sub)
         conn.subscriptions.clear()
         conn.by_channel.clear()
+        self._unindex_user(conn)
         self.connections.pop(conn.id, None)
 
     def set_roles(self, conn: HubConnection, roles: frozenset[str], user_id: str | None) -> None:
@@ -143,8 +165,12 @@ class Hub:
         subs = list(conn.subscriptions.values())
         for sub in subs:
             self._unindex(conn, sub)
+        self._unindex_user(conn)
         conn.roles = roles
         conn.user_id = user_id
+        self._index_user(conn)
+        # Rebuild the per-channel lists from scratch (they were emptied by _unindex).
+        conn.by_channel.clear()
         for sub in subs:
             self._reindex(conn, sub)
 
@@ -233,8 +259,25 @@ class Hub:
                     ids[sub.id] = None
         return list(ids)
 
+    def _apply_controls(self, event: Event) -> None:
+        if event.refresh_roles is not None:
+            uid, roles = event.refresh_roles
+            for conn in list(self.by_user.get((event.project, uid), ())):
+                self.set_roles(conn, roles, uid)
+                if conn.on_roles:
+                    conn.on_roles()
+        if event.revoke_session is not None and event.user_id:
+            for conn in list(self.by_user.get((event.project, event.user_id), ())):
+                if conn.session_id == event.revoke_session:
+                    conn.session_id = None
+                    self.set_roles(conn, frozenset({"guests"}), None)
+                    if conn.on_roles:
+                        conn.on_roles()
+
     def dispatch(self, event: Event) -> int:
         """Deliver one event to every matching connection; returns the number of frames."""
+        if event.refresh_roles is not None or event.revoke_session is not None:
+            self._apply_controls(event)
         if event.seq:
             self.last_seq[event.project] = max(self.last_seq.get(event.project, 0), event.seq)
         self.dispatched += 1
@@ -246,7 +289,10 @@ class Hub:
         # Connections with the same matching ids share one encoded frame.
         frames: dict[tuple[str, ...], str] = {}
         n = 0
+        scope = _scope_of(event)
         for conn in conns:
+            if conn.scopes is not None and "*" not in conn.scopes and scope not in conn.scopes:
+                continue
             ids = self.matching_ids(conn, event)
             if not ids:
                 continue
@@ -258,3 +304,12 @@ class Hub:
             n += 1
         self.delivered += n
         return n
+
+
+_SCOPES = {"tablesdb": "rows.read", "databases": "rows.read", "buckets": "files.read", "functions": "executions.read",
+           "teams": "teams.read", "users": "users.read", "presences": "presences.read"}
+
+
+def _scope_of(event: Event) -> str:
+    """The API-key scope needed to receive an event over a key-authenticated connection."""
+    return _SCOPES.get(event.events[0].split(".", 1)[0], "events.read")

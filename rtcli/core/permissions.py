@@ -95,6 +95,10 @@ class Actor:
     roles: frozenset[str] = field(default_factory=lambda: frozenset({"guests"}))
     user_id: str | None = None
     scopes: frozenset[str] = frozenset()
+    session_id: str | None = None  # the session a user actor authenticated with (None for a JWT)
+
+    def has_scope(self, scope: str) -> bool:
+        return "*" in self.scopes or scope in self.scopes
 
     @property
     def is_key(self) -> bool:

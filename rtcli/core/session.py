@@ -89,7 +89,8 @@ class RealtimeSession:
 
     @property
     def user_id(self) -> str | None:
-        return self.actor.user_id
+        # The hub may change a connection's user (a revoked session), so ask the connection.
+        return self.conn.user_id
 
     def connected(self, account: dict | None, url_channels: list[str] | None = None) -> list[Output]:
         """The first frame. In legacy URL mode (``channels[]=`` in the URL), subscribe at once."""

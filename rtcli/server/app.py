@@ -12,6 +12,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.routing import Mount, Route, WebSocketRoute
 
@@ -21,15 +22,47 @@ from rtcli.core.hub import Hub
 from rtcli.server.errors import HANDLERS
 from rtcli.server.http import json_response
 from rtcli.server.realtime import realtime_endpoint
+from rtcli.server.routes import account as account_routes
+from rtcli.server.routes import keys as keys_routes
 from rtcli.server.routes import openapi as openapi_routes
 from rtcli.server.routes import tablesdb as tablesdb_routes
-from rtcli.services.projects import Projects, new_key
+from rtcli.server.routes import teams as teams_routes
+from rtcli.services.account import Account
+from rtcli.services.auth import Auth
+from rtcli.services.projects import Keys, Projects, new_key
 from rtcli.services.rows import Rows
 from rtcli.services.tablesdb import TablesDB
+from rtcli.services.teams import Teams
 from rtcli.store.sqlite.db import SqliteStore
 from rtcli.store.sqlite.tablesdb import TablesDBStore
+from rtcli.store.sqlite.users import UsersStore
 
 log = logging.getLogger("rtcli.server")
+
+CORS_ALLOW_HEADERS = [
+    "Content-Type", "Content-Range", "Range", "Cache-Control", "Origin", "Accept", "X-Requested-With",
+    "X-Appwrite-Project", "X-Appwrite-Key", "X-Appwrite-JWT", "X-Appwrite-Session", "X-Appwrite-Response-Format",
+    "X-Appwrite-ID", "X-Appwrite-Locale", "X-Appwrite-Dev-Key", "X-Appwrite-Impersonate-User-Id",
+    "X-Appwrite-Impersonate-User-Email", "X-Appwrite-Impersonate-User-Phone", "X-SDK-Version", "X-SDK-Name",
+    "X-SDK-Language", "X-SDK-Platform", "X-SDK-GraphQL", "X-Fallback-Cookies", "X-Forwarded-User-Agent",
+]
+
+
+class OriginPolicy:
+    """Allowed browser origins: any localhost origin, plus those given with --allow-origin
+    (exact origins like https://app.example.com, or * for any)."""
+
+    LOCAL = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
+
+    def __init__(self, extra: list[str]) -> None:
+        import re
+
+        parts = [self.LOCAL] + [".*" if o == "*" else re.escape(o.rstrip("/")) for o in extra]
+        self.regex = "^(" + "|".join(parts) + ")$"
+        self._re = re.compile(self.regex)
+
+    def allows(self, origin: str | None) -> bool:
+        return origin is None or origin == "null" or bool(self._re.match(origin))
 
 
 @dataclass
@@ -44,6 +77,9 @@ class ServeConfig:
     max_subscriptions: int = 1000  # per connection
     max_body: int = 10 * 1024 * 1024  # bytes of a JSON request body
     max_connections_per_ip: int = 1000  # concurrent realtime connections; 0 = no limit
+    allow_origins: list[str] = field(default_factory=list)  # besides any localhost origin
+    session_limit_per_email: int = 10  # session creations per minute
+    session_limit_per_ip: int = 100
     retention_days: float = 7.0
     retention_events: int = 1_000_000
 
@@ -52,6 +88,9 @@ class ServeConfig:
 class Services:
     tablesdb: TablesDB
     rows: Rows
+    account: Account
+    teams: Teams
+    keys: Keys
 
 
 async def health(request: Request):
@@ -100,6 +139,7 @@ def build_app(config: ServeConfig) -> Starlette:
     async def lifespan(app: Starlette):
         await store.open()
         await projects.load()
+        await authn.load()
         for p in ["default", *config.projects]:
             await projects.ensure(p)
         config.api_key = load_or_create_key(config.data_dir, config.api_key)
@@ -121,6 +161,9 @@ def build_app(config: ServeConfig) -> Starlette:
             await store.close()
 
     tables = TablesDB(store, TablesDBStore(store))
+    users = UsersStore(store)
+    authn = Auth(store, users)
+    origins = OriginPolicy(config.allow_origins)
     app = Starlette(
         routes=[
             Mount("/v1", routes=[
@@ -128,17 +171,28 @@ def build_app(config: ServeConfig) -> Starlette:
                 WebSocketRoute("/realtime", realtime_endpoint),
                 *openapi_routes.routes,
                 *tablesdb_routes.routes,
+                *account_routes.routes,
+                *teams_routes.routes,
+                *keys_routes.routes,
             ]),
         ],
         exception_handlers=HANDLERS,
         lifespan=lifespan,
-        middleware=[],
+        middleware=[Middleware(
+            CORSMiddleware, allow_origin_regex=origins.regex, allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"], allow_headers=CORS_ALLOW_HEADERS,
+            expose_headers=["X-Appwrite-Session", "X-Fallback-Cookies"], max_age=600)],
     )
     app.state.config = config
     app.state.store = store
     app.state.hub = hub
     app.state.projects = projects
-    app.state.services = Services(tablesdb=tables, rows=Rows(tables))
+    app.state.auth = authn
+    app.state.origins = origins
+    app.state.services = Services(
+        tablesdb=tables, rows=Rows(tables),
+        account=Account(store, users, authn, config.session_limit_per_email, config.session_limit_per_ip),
+        teams=Teams(store, users, authn), keys=Keys(store, users, projects))
     app.state.metrics = Counter()
     app.state.connections_by_ip = Counter()
     return app

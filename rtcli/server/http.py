@@ -10,7 +10,6 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from rtcli.core.permissions import GUEST, KEY, Actor
 from rtcli.errors import AppwriteError
 from rtcli.services.context import Ctx
 
@@ -67,22 +66,18 @@ def project_of(headers, query_params) -> str | None:
     return headers.get("x-appwrite-project") or query_params.get("project") or None
 
 
-def resolve_actor(app_state, project: str, headers) -> Actor:
-    """Who is calling: an API key of this project acts as the server; otherwise a guest."""
-    key = headers.get("x-appwrite-key")
-    if key:
-        scopes = app_state.projects.key_scopes(project, key)
-        if scopes is None:
-            raise AppwriteError("user_unauthorized", "The API key is not valid for this project.")
-        return KEY
-    return GUEST
-
-
-def ctx(request: Request) -> Ctx:
+async def ctx(request: Request) -> Ctx:
     """The caller's context. Unknown project: 404 project_not_found."""
+    from rtcli.server.auth import authenticate
+
     state = request.app.state
     project = project_of(request.headers, request.query_params)
     if not project or project not in state.projects.known:
         raise AppwriteError("project_not_found",
                             f"Project with the requested ID '{project or ''}' could not be found.")
-    return Ctx(project, resolve_actor(state, project, request.headers))
+    actor, _ = await authenticate(state, project, request.headers, request.cookies, request.query_params)
+    return Ctx(project, actor)
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""

@@ -21,7 +21,9 @@ from rtcli import protocol
 from rtcli.core.hub import KEY_ROLE, Event, HubConnection, encode_frame
 from rtcli.core.session import Authenticate, Close, Limits, RealtimeSession, Replay, Send, connection_roles
 from rtcli.errors import AppwriteError
-from rtcli.server.http import project_of, resolve_actor
+from rtcli.services.account import account_model
+from rtcli.server.auth import authenticate
+from rtcli.server.http import project_of
 
 log = logging.getLogger("rtcli.realtime")
 _ids = itertools.count(1)
@@ -116,6 +118,12 @@ class Outbox:
             self.space.set()
 
 
+async def _fatal(ws: WebSocket, code: int, message: str) -> None:
+    """Error frame, then a real close frame (1008 stops the SDK from reconnecting)."""
+    await ws.send_text(protocol.dumps(protocol.error_frame(code, message)))
+    await ws.close(protocol.CODE_POLICY_VIOLATION)
+
+
 def _may_read(roles: frozenset[str], event: Event) -> bool:
     return KEY_ROLE in roles or "any" in event.roles or not roles.isdisjoint(event.roles)
 
@@ -125,15 +133,19 @@ async def realtime_endpoint(ws: WebSocket) -> None:
     await ws.accept()  # always accept: a refused upgrade makes the Web SDK's subscribe() reject
     project = project_of(ws.headers, ws.query_params)
     if not project or project not in state.projects.known:
-        await ws.send_text(protocol.dumps(protocol.error_frame(protocol.CODE_POLICY_VIOLATION,
-                                                               "Missing or unknown project ID")))
-        await ws.close(protocol.CODE_POLICY_VIOLATION)
+        await _fatal(ws, protocol.CODE_POLICY_VIOLATION, "Missing or unknown project ID")
+        return
+    origin = ws.headers.get("origin")
+    if not state.origins.allows(origin):
+        host = origin.split("://", 1)[-1] if origin else ""
+        await _fatal(ws, protocol.CODE_POLICY_VIOLATION, f"Invalid Origin. Register your new client ({host}) as a new "
+                     "Web platform on your project console dashboard")
         return
     try:
-        actor = resolve_actor(state, project, ws.headers)
+        actor, account = await authenticate(state, project, ws.headers, ws.cookies, ws.query_params)
     except AppwriteError as e:
-        await ws.send_text(protocol.dumps(protocol.error_frame(protocol.CODE_POLICY_VIOLATION, e.message)))
-        await ws.close(protocol.CODE_POLICY_VIOLATION)
+        # An invalid JWT or key: Appwrite sends the error (401) and disconnects.
+        await _fatal(ws, e.code, e.message)
         return
 
     ip = ws.client.host if ws.client else ""
@@ -146,7 +158,8 @@ async def realtime_endpoint(ws: WebSocket) -> None:
     state.connections_by_ip[ip] += 1
 
     outbox = Outbox(ws, state.config.max_queue)
-    conn = HubConnection(f"c{next(_ids)}", project, connection_roles(actor), outbox.push, actor.user_id)
+    conn = HubConnection(f"c{next(_ids)}", project, connection_roles(actor), outbox.push, actor.user_id,
+                         session_id=actor.session_id, scopes=actor.scopes if actor.is_key else None)
     session = RealtimeSession(state.hub, conn, actor, Limits(messages_per_minute=state.config.messages_per_minute,
                                                              subscriptions=state.config.max_subscriptions))
     outbox.policy_of = session.policy
@@ -155,7 +168,7 @@ async def realtime_endpoint(ws: WebSocket) -> None:
     writer = asyncio.create_task(outbox.run())
     url_channels = ws.query_params.getlist("channels[]") or ws.query_params.getlist("channels")
     try:
-        await _perform(session, session.connected(None, url_channels or None), outbox, state)
+        await _perform(session, session.connected(account, url_channels or None), outbox, state)
         while not outbox.closing:
             msg = await ws.receive()
             if msg["type"] == "websocket.disconnect":
@@ -200,8 +213,13 @@ async def _perform(session: RealtimeSession, outputs: list, outbox: Outbox, stat
         elif isinstance(out, Close):
             outbox.close(out.code, out.reason)
         elif isinstance(out, Authenticate):
-            # Accounts arrive with the users issue; until then no session token is valid.
-            await _perform(session, session.authenticated(None, None), outbox, state)
+            found = await state.auth.from_session_token(session.conn.project, out.token)
+            if found:
+                actor, user = found
+                session.conn.session_id = actor.session_id
+                await _perform(session, session.authenticated(actor, account_model(user)), outbox, state)
+            else:
+                await _perform(session, session.authenticated(None, None), outbox, state)
         elif isinstance(out, Replay):
             pos, _ = resolved[out.subscription.id]
             if pos is not None:

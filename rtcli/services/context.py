@@ -13,12 +13,17 @@ class Ctx:
     project: str
     actor: Actor
 
-    def require_key(self) -> None:
-        """Admin-only endpoints (databases, tables, columns) need an API key, as in Appwrite."""
+    def require_key(self, scope: str = "databases.write") -> None:
+        """Admin-only endpoints (databases, tables, columns) need an API key with the scope."""
         if not self.actor.is_key:
             role = "guests" if self.actor.kind == "guest" else "users"
-            raise AppwriteError("general_unauthorized_scope",
-                                f"User (role: {role}) missing scopes ([\"databases.write\"])")
+            raise AppwriteError("general_unauthorized_scope", f'User (role: {role}) missing scopes (["{scope}"])')
+        self.require_scope(scope)
+
+    def require_scope(self, scope: str) -> None:
+        """An API key must carry the scope of what it does (users are checked by permissions)."""
+        if self.actor.is_key and not self.actor.has_scope(scope):
+            raise AppwriteError("general_unauthorized_scope", f'The API key is missing the scope "{scope}".')
 
     def assert_can_grant(self, permissions: list[str]) -> None:
         """A client may only grant roles it holds (or ``any``), PROTOCOL.md §2.9."""

@@ -60,3 +60,57 @@ class Projects:
         if found is None or found[0] != project:
             return None
         return found[1]
+
+
+SCOPES = (
+    "databases.read", "databases.write", "rows.read", "rows.write", "files.read", "files.write",
+    "users.read", "users.write", "teams.read", "teams.write", "functions.read", "functions.write",
+    "executions.read", "executions.write", "events.read", "keys.write",
+)
+
+
+class Keys:
+    """API keys of a project (rtcli extension: /v1/keys). The secret is shown once, at creation."""
+
+    def __init__(self, store, users, projects: Projects) -> None:
+        self.store = store
+        self.users = users
+        self.projects = projects
+
+    @staticmethod
+    def _model(k: dict) -> dict:
+        return {"$id": k["id"], "$createdAt": k["created_at"], "name": k["name"], "scopes": k["scopes"]}
+
+    async def create(self, ctx, body: dict) -> dict:
+        from rtcli.errors import invalid
+
+        ctx.require_key("keys.write")
+        name = body.get("name") or "key"
+        scopes = body.get("scopes")
+        if not isinstance(name, str) or len(name) > 128:
+            raise invalid("Invalid `name` param: Value must be a string of at most 128 characters.")
+        if not isinstance(scopes, list) or not scopes or not all(s in SCOPES or s == "*" for s in scopes):
+            raise invalid(f"Invalid `scopes` param: a non-empty list of: {', '.join(SCOPES)} (or *).")
+        secret = new_key()
+        k = {"id": ids.unique(), "name": name, "secret_hash": hash_key(secret), "scopes": list(dict.fromkeys(scopes)),
+             "created_at": ids.format_datetime()}
+        async with self.store.transaction() as tx:
+            await self.users.insert_key(tx, ctx.project, k)
+        self.projects.keys[k["secret_hash"]] = (ctx.project, frozenset(k["scopes"]))
+        return {**self._model(k), "secret": secret}
+
+    async def list(self, ctx) -> dict:
+        ctx.require_key("keys.write")
+        keys = await self.users.keys(ctx.project)
+        return {"total": len(keys), "keys": [self._model(k) for k in keys]}
+
+    async def delete(self, ctx, key_id: str) -> None:
+        from rtcli.errors import AppwriteError
+
+        ctx.require_key("keys.write")
+        keys = {k["id"]: k for k in await self.users.keys(ctx.project)}
+        if key_id not in keys:
+            raise AppwriteError("key_not_found", f"Key with the requested ID '{key_id}' could not be found.")
+        async with self.store.transaction() as tx:
+            await self.users.delete_key(tx, ctx.project, key_id)
+        self.projects.keys.pop(keys[key_id]["secret_hash"], None)

@@ -41,6 +41,7 @@ class Rows:
     @staticmethod
     def _grants(ctx: Ctx, table: dict, row: dict | None, action: str) -> bool:
         if ctx.actor.is_key:
+            ctx.require_scope("rows.read" if action == "read" else "rows.write")
             return True
         if ctx.actor.can(permissions.roles_for(action, table["permissions"])):
             return True

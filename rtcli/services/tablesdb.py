@@ -60,11 +60,11 @@ class TablesDB:
         return rec
 
     async def get_database(self, ctx: Ctx, db: str) -> dict:
-        ctx.require_key()
+        ctx.require_key("databases.read")
         return database_model(await self.database(ctx, db))
 
     async def list_databases(self, ctx: Ctx, queries: list) -> dict:
-        ctx.require_key()
+        ctx.require_key("databases.read")
         p = list_plan(parse_many(queries))
         total, recs = await self.repo.list_databases(ctx.project, p.limit, p.offset)
         return {"total": total, "databases": [database_model(r) for r in recs]}
@@ -129,11 +129,11 @@ class TablesDB:
         return await self.table_model(ctx, rec)
 
     async def get_table(self, ctx: Ctx, db: str, table: str) -> dict:
-        ctx.require_key()
+        ctx.require_key("databases.read")
         return await self.table_model(ctx, await self.table(ctx, db, table))
 
     async def list_tables(self, ctx: Ctx, db: str, queries: list) -> dict:
-        ctx.require_key()
+        ctx.require_key("databases.read")
         await self.database(ctx, db)
         p = list_plan(parse_many(queries))
         total, recs = await self.repo.list_tables(ctx.project, db, p.limit, p.offset)
@@ -174,13 +174,13 @@ class TablesDB:
         return schema.public_column(spec)
 
     async def list_columns(self, ctx: Ctx, db: str, table: str) -> dict:
-        ctx.require_key()
+        ctx.require_key("databases.read")
         await self.table(ctx, db, table)
         cols = await self.repo.list_columns(ctx.project, db, table)
         return {"total": len(cols), "columns": [schema.public_column(c) for c in cols]}
 
     async def get_column(self, ctx: Ctx, db: str, table: str, key: str) -> dict:
-        ctx.require_key()
+        ctx.require_key("databases.read")
         await self.table(ctx, db, table)
         for c in await self.repo.list_columns(ctx.project, db, table):
             if c["key"] == key:

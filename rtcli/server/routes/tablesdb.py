@@ -18,14 +18,14 @@ def _p(request: Request, name: str) -> str:
 
 
 async def databases(request: Request):
-    c, s = ctx(request), _svc(request)
+    c, s = await ctx(request), _svc(request)
     if request.method == "POST":
         return json_response(await s.tablesdb.create_database(c, await body(request)), 201)
     return json_response(await s.tablesdb.list_databases(c, array_param(request, "queries")))
 
 
 async def database(request: Request):
-    c, s, db = ctx(request), _svc(request), _p(request, "db")
+    c, s, db = await ctx(request), _svc(request), _p(request, "db")
     if request.method == "GET":
         return json_response(await s.tablesdb.get_database(c, db))
     if request.method in ("PUT", "PATCH"):
@@ -35,14 +35,14 @@ async def database(request: Request):
 
 
 async def tables(request: Request):
-    c, s, db = ctx(request), _svc(request), _p(request, "db")
+    c, s, db = await ctx(request), _svc(request), _p(request, "db")
     if request.method == "POST":
         return json_response(await s.tablesdb.create_table(c, db, await body(request)), 201)
     return json_response(await s.tablesdb.list_tables(c, db, array_param(request, "queries")))
 
 
 async def table(request: Request):
-    c, s, db, t = ctx(request), _svc(request), _p(request, "db"), _p(request, "table")
+    c, s, db, t = await ctx(request), _svc(request), _p(request, "db"), _p(request, "table")
     if request.method == "GET":
         return json_response(await s.tablesdb.get_table(c, db, t))
     if request.method in ("PUT", "PATCH"):
@@ -52,19 +52,19 @@ async def table(request: Request):
 
 
 async def columns(request: Request):
-    c, s = ctx(request), _svc(request)
+    c, s = await ctx(request), _svc(request)
     return json_response(await s.tablesdb.list_columns(c, _p(request, "db"), _p(request, "table")))
 
 
 async def create_column(request: Request):
-    c, s = ctx(request), _svc(request)
+    c, s = await ctx(request), _svc(request)
     spec = await s.tablesdb.create_column(c, _p(request, "db"), _p(request, "table"), _p(request, "kind"),
                                           await body(request))
     return json_response(spec, 202)
 
 
 async def column(request: Request):
-    c, s = ctx(request), _svc(request)
+    c, s = await ctx(request), _svc(request)
     db, t, key = _p(request, "db"), _p(request, "table"), _p(request, "key")
     if request.method == "GET":
         return json_response(await s.tablesdb.get_column(c, db, t, key))
@@ -73,7 +73,7 @@ async def column(request: Request):
 
 
 async def rows(request: Request):
-    c, s, db, t = ctx(request), _svc(request), _p(request, "db"), _p(request, "table")
+    c, s, db, t = await ctx(request), _svc(request), _p(request, "db"), _p(request, "table")
     if request.method == "POST":
         status, out = await s.rows.create(c, db, t, await body(request))
         return json_response(out, status)
@@ -81,7 +81,7 @@ async def rows(request: Request):
 
 
 async def row(request: Request):
-    c, s = ctx(request), _svc(request)
+    c, s = await ctx(request), _svc(request)
     db, t, r = _p(request, "db"), _p(request, "table"), _p(request, "row")
     if request.method == "GET":
         return json_response(await s.rows.get(c, db, t, r, array_param(request, "queries")))
@@ -96,7 +96,7 @@ async def row(request: Request):
 async def increment(request: Request):
     if request.path_params["op"] not in ("increment", "decrement"):
         raise AppwriteError("general_route_not_found")
-    c, s = ctx(request), _svc(request)
+    c, s = await ctx(request), _svc(request)
     sign = 1 if request.path_params["op"] == "increment" else -1
     out = await s.rows.increment(c, _p(request, "db"), _p(request, "table"), _p(request, "row"),
                                  _p(request, "column"), await body(request), sign)

@@ -53,3 +53,37 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_project_seq ON events (project, seq);
 CREATE INDEX IF NOT EXISTS events_created ON events (created);
+
+-- Users, sessions, teams and memberships. Passwords are argon2id hashes; session and
+-- membership secrets are SHA-256 hashes of 256-bit random values.
+CREATE TABLE IF NOT EXISTS users (
+  project TEXT NOT NULL, id TEXT NOT NULL, email TEXT, name TEXT NOT NULL DEFAULT '',
+  password_hash TEXT, status INTEGER NOT NULL DEFAULT 1, labels TEXT NOT NULL DEFAULT '[]',
+  prefs TEXT NOT NULL DEFAULT '{}', email_verification INTEGER NOT NULL DEFAULT 0,
+  registration TEXT NOT NULL, password_update TEXT NOT NULL DEFAULT '', accessed_at TEXT NOT NULL,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+  PRIMARY KEY (project, id)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS users_email ON users (project, email) WHERE email IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS sessions (
+  project TEXT NOT NULL, id TEXT NOT NULL, user_id TEXT NOT NULL, secret_hash TEXT NOT NULL,
+  provider TEXT NOT NULL, ip TEXT NOT NULL DEFAULT '', user_agent TEXT NOT NULL DEFAULT '',
+  expire TEXT NOT NULL, expire_ts REAL NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+  PRIMARY KEY (project, id)
+);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions (project, user_id);
+
+CREATE TABLE IF NOT EXISTS teams (
+  project TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, prefs TEXT NOT NULL DEFAULT '{}',
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (project, id)
+);
+
+CREATE TABLE IF NOT EXISTS memberships (
+  project TEXT NOT NULL, id TEXT NOT NULL, team_id TEXT NOT NULL, user_id TEXT NOT NULL,
+  roles TEXT NOT NULL, invited TEXT NOT NULL, joined TEXT NOT NULL DEFAULT '',
+  confirm INTEGER NOT NULL, secret_hash TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+  PRIMARY KEY (project, id), UNIQUE (project, team_id, user_id)
+);
+CREATE INDEX IF NOT EXISTS memberships_user ON memberships (project, user_id);

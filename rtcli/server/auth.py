@@ -1,0 +1,50 @@
+"""Who is calling, from every place the SDKs put credentials (PROTOCOL.md §1.7, §2.1).
+
+Order: ``X-Appwrite-Key`` (server key, with scopes); ``X-Appwrite-JWT`` or ``?jwt=`` (invalid:
+401); then a session token from the ``a_session_<project>`` cookie, its ``_legacy`` twin,
+``X-Appwrite-Session`` or ``X-Fallback-Cookies`` (an invalid session makes a guest, not an error).
+"""
+
+from __future__ import annotations
+
+import json
+
+from rtcli.core.permissions import GUEST, Actor
+from rtcli.errors import AppwriteError
+from rtcli.services.account import account_model
+
+
+def session_tokens(project: str, headers, cookies) -> list[str]:
+    tokens = [cookies.get(f"a_session_{project}"), cookies.get(f"a_session_{project}_legacy"),
+              headers.get("x-appwrite-session")]
+    fallback = headers.get("x-fallback-cookies")
+    if fallback:
+        try:
+            data = json.loads(fallback)
+            if isinstance(data, dict):
+                tokens.append(data.get(f"a_session_{project}"))
+        except ValueError:
+            pass
+    return [t for t in tokens if isinstance(t, str) and t]
+
+
+async def authenticate(state, project: str, headers, cookies, query_params) -> tuple[Actor, dict | None]:
+    """Returns the actor and, for a user, the Account model."""
+    key = headers.get("x-appwrite-key")
+    if key:
+        scopes = state.projects.key_scopes(project, key)
+        if scopes is None:
+            raise AppwriteError("user_unauthorized", "The API key is not valid for this project.")
+        return Actor("key", roles=frozenset(), scopes=scopes), None
+    jwt = headers.get("x-appwrite-jwt") or query_params.get("jwt")
+    if jwt:
+        if session_tokens(project, headers, cookies) and headers.get("x-appwrite-jwt"):
+            pass  # Appwrite refuses JWT + cookie together; a browser always sends its cookie, so we prefer the JWT
+        actor, user = await state.auth.from_jwt(project, jwt)
+        return actor, account_model(user)
+    for token in session_tokens(project, headers, cookies):
+        found = await state.auth.from_session_token(project, token)
+        if found:
+            actor, user = found
+            return actor, account_model(user)
+    return GUEST, None

@@ -1,0 +1,104 @@
+"""Account routes (/v1/account…): sessions set the cookies and X-Fallback-Cookies the SDKs expect."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from rtcli.errors import AppwriteError
+from rtcli.services import auth as authsvc
+from rtcli.server.http import body, client_ip, ctx, json_response, no_content
+
+
+def _svc(request: Request):
+    return request.app.state.services.account
+
+
+def _set_session(request: Request, resp: Response, project: str, token: str) -> None:
+    """Appwrite's cookies, plus X-Fallback-Cookies for localhost and cross-site apps (§1.7)."""
+    secure = request.url.scheme == "https" or request.url.hostname in ("localhost", "127.0.0.1", "::1")
+    name = f"a_session_{project}"
+    resp.set_cookie(name, token, max_age=authsvc.SESSION_SECONDS, path="/", httponly=True,
+                    secure=secure, samesite="none" if secure else "lax")
+    resp.set_cookie(f"{name}_legacy", token, max_age=authsvc.SESSION_SECONDS, path="/", httponly=True)
+    resp.headers["X-Fallback-Cookies"] = json.dumps({name: token}, separators=(",", ":"))
+
+
+def _clear_session(resp: Response, project: str) -> None:
+    for name in (f"a_session_{project}", f"a_session_{project}_legacy"):
+        resp.delete_cookie(name, path="/")
+    resp.headers["X-Fallback-Cookies"] = "[]"
+
+
+async def account(request: Request):
+    c = await ctx(request)
+    if request.method == "POST":
+        return json_response(await _svc(request).create(c, await body(request)), 201)
+    return json_response(await _svc(request).get(c))
+
+
+async def email_session(request: Request):
+    c = await ctx(request)
+    model, token = await _svc(request).create_email_session(c, await body(request), client_ip(request),
+                                                           request.headers.get("user-agent", ""))
+    resp = json_response(model, 201)
+    _set_session(request, resp, c.project, token)
+    return resp
+
+
+async def anonymous_session(request: Request):
+    c = await ctx(request)
+    model, token = await _svc(request).create_anonymous_session(c, client_ip(request),
+                                                               request.headers.get("user-agent", ""))
+    resp = json_response(model, 201)
+    _set_session(request, resp, c.project, token)
+    return resp
+
+
+async def sessions(request: Request):
+    c = await ctx(request)
+    if request.method == "GET":
+        return json_response(await _svc(request).list_sessions(c))
+    await _svc(request).delete_sessions(c)
+    resp = no_content()
+    _clear_session(resp, c.project)
+    return resp
+
+
+async def session(request: Request):
+    c = await ctx(request)
+    sid = request.path_params["session"]
+    if request.method == "GET":
+        return json_response(await _svc(request).get_session(c, sid))
+    was_current = await _svc(request).delete_session(c, sid)
+    resp = no_content()
+    if was_current:
+        _clear_session(resp, c.project)
+    return resp
+
+
+async def jwts(request: Request):
+    c = await ctx(request)
+    return json_response(await _svc(request).create_jwt(c, await body(request)), 201)
+
+
+async def update(request: Request):
+    if request.path_params["field"] not in ("name", "password", "prefs"):
+        raise AppwriteError("general_route_not_found")
+    c = await ctx(request)
+    return json_response(await _svc(request).update(c, request.path_params["field"], await body(request)))
+
+
+routes = [
+    Route("/account", account, methods=["GET", "POST"]),
+    Route("/account/sessions/email", email_session, methods=["POST"]),
+    Route("/account/sessions/anonymous", anonymous_session, methods=["POST"]),
+    Route("/account/sessions", sessions, methods=["GET", "DELETE"]),
+    Route("/account/sessions/{session}", session, methods=["GET", "DELETE"]),
+    Route("/account/jwts", jwts, methods=["POST"]),
+    Route("/account/jwt", jwts, methods=["POST"]),
+    Route("/account/{field:str}", update, methods=["PATCH"]),
+]

@@ -1,0 +1,226 @@
+"""Account use cases: sign-up, sessions (email, anonymous), JWTs, name/password/prefs.
+
+Every write emits its event in the same transaction: ``users.U.create``, ``users.U.update.<x>``,
+``users.U.sessions.S.create|delete``; only that user (role ``user:U``) receives them, on the
+``account`` and ``account.U`` channels.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from rtcli import ids
+from rtcli.core import channels, events
+from rtcli.core.hub import Event
+from rtcli.errors import AppwriteError, invalid
+from rtcli.services import auth
+from rtcli.services.context import Ctx
+from rtcli.services.ratelimit import RateLimiter
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def account_model(u: dict) -> dict:
+    return {
+        "$id": u["id"], "$createdAt": u["created_at"], "$updatedAt": u["updated_at"], "name": u["name"],
+        "registration": u["registration"], "status": u["status"], "labels": u["labels"],
+        "passwordUpdate": u["password_update"], "email": u["email"] or "", "phone": "",
+        "emailVerification": u["email_verification"], "emailCanonical": (u["email"] or "").lower(),
+        "emailIsFree": False, "emailIsDisposable": False, "emailIsCorporate": False, "emailIsCanonical": True,
+        "phoneVerification": False, "mfa": False, "prefs": u["prefs"] or {}, "targets": [],
+        "accessedAt": u["accessed_at"], "impersonator": False, "impersonatorUserId": "",
+    }
+
+
+def session_model(s: dict, current_sid: str | None, secret: str = "") -> dict:
+    return {
+        "$id": s["id"], "$createdAt": s["created_at"], "$updatedAt": s["updated_at"], "userId": s["user_id"],
+        "expire": s["expire"], "provider": s["provider"], "providerUid": "", "providerAccessToken": "",
+        "providerAccessTokenExpiry": "", "providerRefreshToken": "", "ip": s["ip"], "osCode": "", "osName": "",
+        "osVersion": "", "clientType": "", "clientCode": "", "clientName": s["user_agent"][:64], "clientVersion": "",
+        "clientEngine": "", "clientEngineVersion": "", "deviceName": "", "deviceBrand": "", "deviceModel": "",
+        "countryCode": "--", "countryName": "Unknown", "current": s["id"] == current_sid, "factors": ["password"],
+        "secret": secret, "mfaUpdatedAt": "",
+    }
+
+
+def user_event(project: str, uid: str, primary: str, payload: dict, **extra) -> Event:
+    """An account event: roles user:U; channels account + account.U (action siblings only for
+    top-level user events such as users.U.update.name, not for sessions)."""
+    parts = primary.split(".")
+    action = parts[2] if len(parts) > 2 and parts[2] in events.ACTIONS else None
+    return Event(project=project, events=events.expand(primary),
+                 channels=channels.with_action(["account", f"account.{uid}"], action),
+                 roles=[f"user:{uid}"], payload=payload, timestamp=ids.format_datetime(), user_id=uid, **extra)
+
+
+class Account:
+    def __init__(self, store, users, authn: auth.Auth, per_email: int = 10, per_ip: int = 100) -> None:
+        self.store = store
+        self.users = users
+        self.auth = authn
+        self.email_limit = RateLimiter(per_email)
+        self.ip_limit = RateLimiter(per_ip)
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    async def current_user(self, ctx: Ctx) -> dict:
+        if ctx.actor.kind != "user" or not ctx.actor.user_id:
+            role = "guests" if ctx.actor.kind == "guest" else "applications"
+            raise AppwriteError("general_unauthorized_scope", f'User (role: {role}) missing scopes (["account"])')
+        user = await self.users.user(ctx.project, ctx.actor.user_id)
+        if user is None:
+            raise AppwriteError("user_not_found")
+        return user
+
+    @staticmethod
+    def _password(value) -> str:
+        if not isinstance(value, str) or not 8 <= len(value) <= 256:
+            raise invalid("Invalid `password` param: Password must be between 8 and 256 characters long.")
+        return value
+
+    # --- create ------------------------------------------------------------------------------
+
+    async def create(self, ctx: Ctx, body: dict) -> dict:
+        uid = ids.resolve_id(body.get("userId", "unique()"))
+        if uid is None:
+            raise invalid("Invalid `userId` param: Parameter must contain at most 36 chars. Valid chars are a-z, "
+                          "A-Z, 0-9, period, hyphen, and underscore. Can't start with a special char")
+        email = body.get("email")
+        if not isinstance(email, str) or not _EMAIL.match(email) or len(email) > 320:
+            raise invalid("Invalid `email` param: Value must be a valid email address")
+        email = email.strip().lower()
+        password = self._password(body.get("password"))
+        name = body.get("name") or ""
+        if not isinstance(name, str) or len(name) > 128:
+            raise invalid("Invalid `name` param: Value must be a string of at most 128 characters.")
+        now = ids.format_datetime()
+        user = {"id": uid, "email": email, "name": name, "password_hash": await auth.hash_password(password),
+                "status": True, "labels": [], "prefs": {}, "email_verification": False, "registration": now,
+                "password_update": now, "accessed_at": now, "created_at": now, "updated_at": now}
+        async with self.store.transaction() as tx:
+            if await self.users.user(ctx.project, uid, tx) or await self.users.user_by_email(ctx.project, email, tx):
+                raise AppwriteError("user_already_exists")
+            await self.users.insert_user(tx, ctx.project, user)
+            await tx.append_event(user_event(ctx.project, uid, f"users.{uid}.create", account_model(user)))
+        return account_model(user)
+
+    # --- sessions ----------------------------------------------------------------------------
+
+    async def create_email_session(self, ctx: Ctx, body: dict, ip: str, user_agent: str) -> tuple[dict, str]:
+        """Returns (Session model, session token for the cookie)."""
+        email, password = body.get("email"), body.get("password")
+        if not isinstance(email, str) or not isinstance(password, str):
+            raise invalid("Invalid `email` or `password` param.")
+        email = email.strip().lower()
+        if not self.ip_limit.hit(ip) or not self.email_limit.hit(email):
+            raise AppwriteError("general_rate_limit_exceeded")
+        if ctx.actor.kind == "user":
+            raise AppwriteError("user_session_already_exists")
+        user = await self.users.user_by_email(ctx.project, email)
+        if user is None or not await auth.verify_password(user["password_hash"], password):
+            raise AppwriteError("user_invalid_credentials")
+        if not user["status"]:
+            raise AppwriteError("user_blocked")
+        return await self._new_session(ctx, user, "email", ip, user_agent)
+
+    async def create_anonymous_session(self, ctx: Ctx, ip: str, user_agent: str) -> tuple[dict, str]:
+        if not self.ip_limit.hit(ip):
+            raise AppwriteError("general_rate_limit_exceeded")
+        if ctx.actor.kind == "user":
+            raise AppwriteError("user_session_already_exists")
+        now = ids.format_datetime()
+        uid = ids.unique()
+        user = {"id": uid, "email": None, "name": "", "password_hash": None, "status": True, "labels": [],
+                "prefs": {}, "email_verification": False, "registration": now, "password_update": "",
+                "accessed_at": now, "created_at": now, "updated_at": now}
+        async with self.store.transaction() as tx:
+            await self.users.insert_user(tx, ctx.project, user)
+            await tx.append_event(user_event(ctx.project, uid, f"users.{uid}.create", account_model(user)))
+        return await self._new_session(ctx, user, "anonymous", ip, user_agent)
+
+    async def _new_session(self, ctx: Ctx, user: dict, provider: str, ip: str, user_agent: str) -> tuple[dict, str]:
+        secret = auth.new_secret()
+        now = ids.format_datetime()
+        expire_ts = time.time() + auth.SESSION_SECONDS
+        s = {"id": ids.unique(), "user_id": user["id"], "secret_hash": auth.hash_secret(secret), "provider": provider,
+             "ip": ip, "user_agent": user_agent or "", "expire": ids.format_datetime(expire_ts),
+             "expire_ts": expire_ts, "created_at": now, "updated_at": now}
+        model = session_model(s, s["id"], secret if ctx.actor.is_key else "")
+        async with self.store.transaction() as tx:
+            await self.users.insert_session(tx, ctx.project, s)
+            await tx.append_event(user_event(ctx.project, user["id"], f"users.{user['id']}.sessions.{s['id']}.create",
+                                             session_model(s, s["id"])))
+        return model, auth.encode_token(user["id"], secret)
+
+    async def list_sessions(self, ctx: Ctx) -> dict:
+        user = await self.current_user(ctx)
+        sessions = await self.users.sessions_of(ctx.project, user["id"])
+        return {"total": len(sessions), "sessions": [session_model(s, ctx.actor.session_id) for s in sessions]}
+
+    async def _own_session(self, ctx: Ctx, session_id: str) -> dict:
+        user = await self.current_user(ctx)
+        sid = ctx.actor.session_id if session_id == "current" else session_id
+        s = await self.users.session(ctx.project, sid) if sid else None
+        if s is None or s["user_id"] != user["id"]:
+            raise AppwriteError("user_session_not_found")
+        return s
+
+    async def get_session(self, ctx: Ctx, session_id: str) -> dict:
+        return session_model(await self._own_session(ctx, session_id), ctx.actor.session_id)
+
+    async def delete_session(self, ctx: Ctx, session_id: str) -> bool:
+        """Delete one session; returns True if it was the caller's current one."""
+        s = await self._own_session(ctx, session_id)
+        await self._delete_sessions(ctx, [s])
+        return s["id"] == ctx.actor.session_id
+
+    async def delete_sessions(self, ctx: Ctx) -> None:
+        user = await self.current_user(ctx)
+        await self._delete_sessions(ctx, await self.users.sessions_of(ctx.project, user["id"]))
+
+    async def _delete_sessions(self, ctx: Ctx, sessions: list[dict]) -> None:
+        async with self.store.transaction() as tx:
+            for s in sessions:
+                await self.users.delete_session(tx, ctx.project, s["id"])
+                uid = s["user_id"]
+                await tx.append_event(user_event(ctx.project, uid, f"users.{uid}.sessions.{s['id']}.delete",
+                                                 session_model(s, ctx.actor.session_id), revoke_session=s["id"]))
+
+    # --- profile -----------------------------------------------------------------------------
+
+    async def get(self, ctx: Ctx) -> dict:
+        return account_model(await self.current_user(ctx))
+
+    async def create_jwt(self, ctx: Ctx, body: dict) -> dict:
+        user = await self.current_user(ctx)
+        duration = body.get("duration", auth.JWT_SECONDS)
+        if isinstance(duration, bool) or not isinstance(duration, int) or not 0 < duration <= 3600:
+            raise invalid("Invalid `duration` param: Value must be between 1 and 3600 seconds.")
+        return {"jwt": self.auth.create_jwt(ctx.project, user["id"], ctx.actor.session_id, duration)}
+
+    async def update(self, ctx: Ctx, field: str, body: dict) -> dict:
+        user = await self.current_user(ctx)
+        if field == "name":
+            name = body.get("name")
+            if not isinstance(name, str) or len(name) > 128:
+                raise invalid("Invalid `name` param: Value must be a string of at most 128 characters.")
+            user["name"] = name
+        elif field == "password":
+            password = self._password(body.get("password"))
+            if user["password_hash"] and not await auth.verify_password(user["password_hash"], body.get("oldPassword") or ""):
+                raise AppwriteError("user_invalid_credentials", "Invalid credentials. Please check the old password.")
+            user["password_hash"] = await auth.hash_password(password)
+            user["password_update"] = ids.format_datetime()
+        elif field == "prefs":
+            prefs = body.get("prefs")
+            if not isinstance(prefs, dict) or len(str(prefs)) > 65_000:
+                raise invalid("Invalid `prefs` param: Value must be a JSON object under 64 KB.")
+            user["prefs"] = prefs
+        user["updated_at"] = ids.format_datetime()
+        async with self.store.transaction() as tx:
+            await self.users.update_user(tx, ctx.project, user)
+            uid = user["id"]
+            await tx.append_event(user_event(ctx.project, uid, f"users.{uid}.update.{field}", account_model(user)))
+        return account_model(user)

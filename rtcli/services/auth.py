@@ -1,0 +1,125 @@
+"""Credentials: passwords (argon2id), session tokens, JWTs, and the roles of a user.
+
+A session token is Appwrite's ``base64(JSON{"id": userId, "secret": secret})``; only the
+SHA-256 of the 256-bit secret is stored. JWTs are HS256 with a server secret kept in the
+database, and name their project, so one project's JWT is refused by another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+
+import jwt as pyjwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from rtcli.core.permissions import Actor, user_roles
+from rtcli.errors import AppwriteError
+
+# OWASP's minimum for argon2id: 19 MiB, 2 iterations, 1 lane.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+SESSION_SECONDS = 365 * 86400
+JWT_SECONDS = 15 * 60
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def verify_password(stored: str | None, password: str) -> bool:
+    if not stored:
+        return False
+    try:
+        return await asyncio.to_thread(_hasher.verify, stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def new_secret() -> str:
+    return secrets.token_hex(32)
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def encode_token(user_id: str, secret: str) -> str:
+    return base64.b64encode(json.dumps({"id": user_id, "secret": secret}, separators=(",", ":")).encode()).decode()
+
+
+def decode_token(token: str) -> tuple[str, str] | None:
+    try:
+        data = json.loads(base64.b64decode(token, validate=False))
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not isinstance(data.get("secret"), str):
+        return None
+    return data["id"], data["secret"]
+
+
+class Auth:
+    """Turns credentials into an Actor. Reads only; writes live in services.account."""
+
+    def __init__(self, store, users) -> None:
+        self.store = store
+        self.users = users
+        self.jwt_secret = ""
+
+    async def load(self) -> None:
+        row = await self.store.fetchone("SELECT value FROM meta WHERE key='jwt_secret'")
+        if row:
+            self.jwt_secret = row[0]
+            return
+        self.jwt_secret = secrets.token_hex(32)
+        async with self.store.transaction() as tx:
+            await tx.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('jwt_secret', ?)", (self.jwt_secret,))
+
+    async def roles(self, project: str, user: dict, tx=None) -> frozenset[str]:
+        teams = {m["team_id"]: (m["id"], m["roles"])
+                 for m in await self.users.confirmed_memberships_of_user(project, user["id"], tx)}
+        return user_roles(user["id"], bool(user["email_verification"]), teams, user["labels"])
+
+    async def actor_for(self, project: str, user: dict, session_id: str | None, tx=None) -> Actor:
+        return Actor("user", await self.roles(project, user, tx), user["id"], session_id=session_id)
+
+    async def from_session_token(self, project: str, token: str) -> tuple[Actor, dict] | None:
+        """Verify a session token; None when it is malformed, unknown, expired or its user blocked."""
+        decoded = decode_token(token)
+        if decoded is None:
+            return None
+        uid, secret = decoded
+        digest = hash_secret(secret)
+        for s in await self.users.sessions_of(project, uid):
+            if hmac.compare_digest(s["secret_hash"], digest) and s["expire_ts"] > time.time():
+                user = await self.users.user(project, uid)
+                if user is None or not user["status"]:
+                    return None
+                return await self.actor_for(project, user, s["id"]), user
+        return None
+
+    def create_jwt(self, project: str, user_id: str, session_id: str | None, seconds: int = JWT_SECONDS) -> str:
+        now = int(time.time())
+        return pyjwt.encode({"userId": user_id, "sessionId": session_id or "", "project": project,
+                             "iat": now, "exp": now + seconds}, self.jwt_secret, algorithm="HS256")
+
+    async def from_jwt(self, project: str, token: str) -> tuple[Actor, dict]:
+        """Verify a JWT; raises 401 ``user_jwt_invalid`` when it does not hold."""
+        try:
+            claims = pyjwt.decode(token, self.jwt_secret, algorithms=["HS256"])
+        except pyjwt.PyJWTError as e:
+            raise AppwriteError("user_jwt_invalid", f"Failed to verify JWT. {e}") from None
+        if claims.get("project") != project:
+            raise AppwriteError("user_jwt_invalid", "Failed to verify JWT. It was issued for another project.")
+        user = await self.users.user(project, str(claims.get("userId")))
+        if user is None or not user["status"]:
+            raise AppwriteError("user_jwt_invalid", "Failed to verify JWT. The user does not exist or is blocked.")
+        sid = claims.get("sessionId") or None
+        if sid and await self.users.session(project, sid) is None:
+            raise AppwriteError("user_jwt_invalid", "Failed to verify JWT. Its session was deleted.")
+        return await self.actor_for(project, user, sid), user
