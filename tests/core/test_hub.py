@@ -1,0 +1,112 @@
+"""The hub delivers an event to exactly the connections authorized to read it (property-based),
+and costs in proportion to its candidates."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rtcli.core.hub import KEY_ROLE, Event, Hub, HubConnection, Subscription
+from rtcli.core.permissions import allows
+
+ROLES = ["guests", "users", "user:a", "user:b", "team:t", "team:t/owner", "member:m", "label:vip", "users/verified"]
+EVENT_ROLES = ROLES + ["any"]
+CHANNELS = ["rows", "documents", "tablesdb.d.tables.t.rows", "files"]
+
+
+def make_event(roles, channels=("rows", "tablesdb.d.tables.t.rows"), payload=None) -> Event:
+    return Event(project="p", events=["tablesdb.d.tables.t.rows.r.create"], channels=list(channels), roles=list(roles),
+                 payload=payload or {"$id": "r"}, timestamp="t", seq=1)
+
+
+def connect(hub: Hub, i: int, roles, channels, got: dict) -> HubConnection:
+    conn = HubConnection(f"c{i}", "p", frozenset(roles), lambda frame, seq, res, ids, i=i: got.setdefault(i, []).append(ids))
+    hub.add(conn)
+    hub.subscribe(conn, Subscription(f"s{i}", list(channels), []))
+    return conn
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    conns=st.lists(st.tuples(st.sets(st.sampled_from(ROLES), min_size=1), st.sets(st.sampled_from(CHANNELS), min_size=1)),
+                   min_size=1, max_size=25),
+    event_roles=st.sets(st.sampled_from(EVENT_ROLES)),
+    keyed=st.sets(st.integers(0, 24)),
+)
+def test_delivered_exactly_to_authorized(conns, event_roles, keyed):
+    hub = Hub()
+    got: dict[int, list] = {}
+    ev = make_event(sorted(event_roles))
+    expected = set()
+    for i, (roles, channels) in enumerate(conns):
+        if i in keyed:
+            roles = {KEY_ROLE}
+        connect(hub, i, roles, channels, got)
+        on_channel = not set(channels).isdisjoint(ev.channels)
+        authorized = KEY_ROLE in roles or allows(set(event_roles), frozenset(roles))
+        if on_channel and authorized:
+            expected.add(i)
+    hub.dispatch(ev)
+    assert set(got) == expected
+    assert all(len(frames) == 1 for frames in got.values()), "one frame per connection per event"
+
+
+@settings(max_examples=100, deadline=None)
+@given(before=st.sets(st.sampled_from(ROLES), min_size=1), after=st.sets(st.sampled_from(ROLES), min_size=1),
+       event_roles=st.sets(st.sampled_from(EVENT_ROLES), min_size=1))
+def test_role_refresh_applies_before_matching(before, after, event_roles):
+    hub = Hub()
+    got: dict[int, list] = {}
+    conn = connect(hub, 0, before, ["rows"], got)
+    conn.user_id = "a"
+    hub.set_roles(conn, frozenset(before), "a")
+    ev = make_event(sorted(event_roles))
+    ev.refresh_roles = ("a", frozenset(after))
+    hub.dispatch(ev)
+    assert (0 in got) == allows(set(event_roles), frozenset(after))
+    assert conn.roles == frozenset(after) and list(conn.subscriptions) == ["s0"]
+
+
+def test_revoked_session_falls_back_to_guest():
+    hub = Hub()
+    got: dict[int, list] = {}
+    conn = connect(hub, 0, {"user:a", "users"}, ["rows"], got)
+    hub.set_roles(conn, frozenset({"user:a", "users"}), "a")
+    conn.session_id = "s1"
+    ev = make_event(["user:a"])
+    ev.user_id, ev.revoke_session = "a", "s1"
+    hub.dispatch(ev)
+    assert got == {} and conn.roles == frozenset({"guests"}) and conn.user_id is None
+
+
+def test_key_scopes_filter_events():
+    hub = Hub()
+    got: dict[int, list] = {}
+    rows_only = connect(hub, 0, {KEY_ROLE}, ["rows", "files"], got)
+    rows_only.scopes = frozenset({"rows.read"})
+    files_only = connect(hub, 1, {KEY_ROLE}, ["rows", "files"], got)
+    files_only.scopes = frozenset({"files.read"})
+    hub.dispatch(make_event([]))
+    assert set(got) == {0}
+
+
+def test_event_touches_only_candidates():
+    """An event on one table's channel never looks at connections subscribed elsewhere."""
+    hub = Hub()
+    got: dict[int, list] = {}
+    for i in range(1000):
+        connect(hub, i, {"users"}, [f"tablesdb.d.tables.t{i}.rows"], got)
+    ev = make_event(["users"], channels=["tablesdb.d.tables.t7.rows"])
+    assert list(hub.candidates(ev)) == [hub.connections["c7"]]
+    hub.dispatch(ev)
+    assert list(got) == [7]
+
+
+def test_unsubscribe_and_remove_clean_the_index():
+    hub = Hub()
+    got: dict[int, list] = {}
+    a = connect(hub, 0, {"users"}, ["rows"], got)
+    connect(hub, 1, {"users"}, ["rows"], got)
+    assert hub.unsubscribe(a, "s0") and not hub.unsubscribe(a, "s0")
+    hub.remove(hub.connections["c1"])
+    assert hub._index == {}
