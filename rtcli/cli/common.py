@@ -1,0 +1,102 @@
+"""What every command shares: the global options' state, reusable option types, the API call wrapper."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from rtcli.client.config import ConfigError, Settings, resolve_settings
+from rtcli.cli import output
+from rtcli.errors import RtcliError
+
+if TYPE_CHECKING:
+    from rtcli.client.api import TablesDB
+
+T = TypeVar("T")
+
+
+@dataclass
+class CliState:
+    """The global options as given (None when absent); settings are resolved on first use."""
+
+    flags: dict[str, str | None] = field(default_factory=dict)
+    json: bool = False
+    _settings: Settings | None = None
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = resolve_settings(self.flags)
+            except ConfigError as e:
+                output.fail(str(e), code=2)
+        return self._settings
+
+
+def state(ctx: typer.Context) -> CliState:
+    root = ctx.find_root()
+    if not isinstance(root.obj, CliState):
+        root.obj = CliState()
+    return root.obj
+
+
+def want_json(ctx: typer.Context, flag: bool) -> bool:
+    """``--json`` given on the command or globally (``rtcli --json row list …``)."""
+    return flag or state(ctx).json
+
+
+def call(ctx: typer.Context, fn: Callable[[TablesDB], T]) -> T:
+    """Run ``fn`` with a TablesDB service for the resolved settings; API and connection errors
+    are printed as one line on stderr and exit 1."""
+    settings = state(ctx).settings()
+    from rtcli.client.api import ApiClient, TablesDB  # lazy: httpx costs ~100 ms to import
+
+    try:
+        with ApiClient(settings.endpoint, settings.project, settings.key, settings.session) as client:
+            return fn(TablesDB(client))
+    except RtcliError as e:
+        output.fail(e)
+
+
+# --- option types shared by several commands ------------------------------------------------------
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the raw JSON response (for scripts).")]
+DbOpt = Annotated[str, typer.Option("--db", metavar="ID", help="Database ID.", show_default=False)]
+TableOpt = Annotated[str, typer.Option("--table", metavar="ID", help="Table ID.", show_default=False)]
+PermissionOpt = Annotated[
+    list[str] | None,
+    typer.Option("--permission", "-p", metavar="PERMISSION",
+                 help='Permission, repeatable: read("any") or the short read:any.'),
+]
+QueryOpt = Annotated[
+    list[str] | None,
+    typer.Option("--query", "-q", metavar="QUERY",
+                 help='Query JSON ({"method":"equal","attribute":"n","values":[1]}) '
+                      "or a comparison like n=1, n>=2; repeatable."),
+]
+IdOpt = Annotated[str | None, typer.Option("--id", metavar="ID", help="The ID (instead of the argument).")]
+
+
+def pick_id(argument: str | None, option: str | None, what: str, *, required: bool) -> str:
+    """The ID given as argument or as ``--id`` (both forms are accepted); a new one when optional."""
+    if argument and option and argument != option:
+        output.fail(f"two different {what} IDs given: {argument!r} and --id {option!r}", code=2)
+    value = argument or option
+    if value:
+        return value
+    if required:
+        output.fail(f"missing the {what} ID (an argument or --id)", code=2)
+    return unique_id()
+
+
+def unique_id() -> str:
+    from rtcli import ids
+
+    return ids.unique()
+
+
+def maybe(values: list[Any] | None) -> list[Any] | None:
+    """typer gives [] or None for an absent repeatable option; the API wants None (do not send)."""
+    return list(values) if values else None

@@ -1,0 +1,71 @@
+"""The `rtcli` command: global options, command groups, and the console-script entry point.
+
+Start-up cost matters (`rtcli --help` < 200 ms): only typer and the light command modules are
+imported here; httpx, websockets, rich tables and the server stack load inside the commands that
+need them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from rtcli import __version__
+from rtcli.cli import profile, serve, subscribe, tablesdb
+from rtcli.cli.common import CliState
+
+app = typer.Typer(
+    name="rtcli",
+    help="A realtime backend (Appwrite REST + Realtime compatible) and its client, in one program.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    # Plain click help: typer's rich help imports rich.markdown, pygments and markdown-it
+    # (~120 ms), which alone would break the 200 ms budget for `rtcli --help`.
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"rtcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    endpoint: Annotated[str | None, typer.Option(
+        "--endpoint", metavar="URL", help="API endpoint, ending in /v1. [env RTCLI_ENDPOINT; default: http://127.0.0.1:8787/v1]",
+        show_default=False)] = None,
+    project: Annotated[str | None, typer.Option(
+        "--project", metavar="ID", help="Project ID. [env RTCLI_PROJECT; default 'default']", show_default=False)] = None,
+    key: Annotated[str | None, typer.Option(
+        "--key", metavar="KEY", help="API key (acts as the server). [env RTCLI_KEY]", show_default=False)] = None,
+    profile_name: Annotated[str | None, typer.Option(
+        "--profile", metavar="NAME", help="Named profile to read settings from. [env RTCLI_PROFILE; default 'default']",
+        show_default=False)] = None,
+    json_: Annotated[bool, typer.Option("--json", help="JSON output for every command.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Settings precedence: flag > environment > profile > default."""
+    ctx.obj = CliState(flags={"endpoint": endpoint, "project": project, "key": key, "profile": profile_name},
+                       json=json_)
+
+
+tablesdb.register(app)
+subscribe.register(app)
+profile.register(app)
+serve.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="rtcli")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""Rendering: rich tables for people, one JSON document for machines, errors on stderr.
+
+Contract: with ``--json`` stdout carries exactly the server's JSON response (one document per
+line, nothing else); every diagnostic, warning and error goes to stderr. An error is one line,
+``error: <message> (<type>, <status>)``, followed by exit code 1 (2 for usage errors, which
+click reports itself).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any, NoReturn
+
+import typer
+
+from rtcli.errors import AppwriteError, RtcliError
+
+
+def _color(stream: Any) -> bool:
+    return stream.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def _paint(text: str, code: str, stream: Any) -> str:
+    return f"\033[{code}m{text}\033[0m" if _color(stream) else text
+
+
+def emit_json(value: Any) -> None:
+    """One JSON document on one line of stdout, flushed (a reader may be waiting on it)."""
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+
+
+def info(message: str) -> None:
+    """A progress or status line on stderr (dim on a terminal)."""
+    sys.stderr.write(_paint(message, "2", sys.stderr) + "\n")
+    sys.stderr.flush()
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(_paint("warning:", "33", sys.stderr) + f" {message}\n")
+    sys.stderr.flush()
+
+
+def error(message: str) -> None:
+    sys.stderr.write(_paint("error:", "1;31", sys.stderr) + f" {message}\n")
+    sys.stderr.flush()
+
+
+def describe_error(exc: BaseException, endpoint: str | None = None) -> str:
+    """The one-line text for an error; names the endpoint and suggests `rtcli serve` when unreachable."""
+    if isinstance(exc, AppwriteError):
+        return f"{exc.message} ({exc.type}, {exc.code})"
+    reason = getattr(exc, "reason", None)
+    target = getattr(exc, "endpoint", None) or endpoint
+    if reason is not None and target:
+        return (f"cannot reach {target} ({reason}). Is the server running? "
+                f"Start one with `rtcli serve`, or point --endpoint / RTCLI_ENDPOINT elsewhere.")
+    return str(exc) or type(exc).__name__
+
+
+def fail(exc: RtcliError | str, code: int = 1) -> NoReturn:
+    """Print the error on stderr and exit with ``code``."""
+    error(exc if isinstance(exc, str) else describe_error(exc))
+    raise typer.Exit(code)
+
+
+# --- pretty rendering -------------------------------------------------------------------------
+
+
+def cell(value: Any) -> str:
+    """A value as shown in a table cell: JSON for containers and null/bools, text otherwise."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _console() -> Any:
+    from rich.console import Console  # lazy: only pretty output needs rich
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def print_table(items: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None = None,
+                caption: str | None = None) -> None:
+    from rich.table import Table
+
+    table = Table(title=title, caption=caption, show_lines=False, header_style="bold")
+    for name in columns:
+        table.add_column(name, overflow="fold")
+    for item in items:
+        table.add_row(*(cell(item.get(name)) if name in item else "" for name in columns))
+    _console().print(table)
+
+
+def print_record(record: dict[str, Any], title: str | None = None) -> None:
+    """One resource as a two-column key/value table."""
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False, box=None, padding=(0, 2))
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in record.items():
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            value = f"{len(value)} item(s)"  # nested lists (a table's columns) get their own command
+        table.add_row(key, cell(value))
+    _console().print(table)
+
+
+def row_columns(rows: Iterable[dict[str, Any]]) -> list[str]:
+    """Columns for a list of rows: $id, then user columns in first-seen order, then $updatedAt."""
+    cols: dict[str, None] = {"$id": None}
+    for row in rows:
+        for key in row:
+            if not key.startswith("$"):
+                cols.setdefault(key, None)
+    cols["$updatedAt"] = None
+    return list(cols)
+
+
+# Columns shown for each kind of list; the JSON output always has everything.
+LIST_COLUMNS: dict[str, list[str]] = {
+    "databases": ["$id", "name", "enabled", "$createdAt"],
+    "tables": ["$id", "name", "rowSecurity", "enabled", "$permissions", "$createdAt"],
+    "columns": ["key", "type", "status", "required", "array", "size", "default", "elements"],
+}
+
+
+def render(value: Any, as_json: bool, *, kind: str | None = None, title: str | None = None) -> None:
+    """Print a response: raw JSON with ``as_json``, else a table (lists) or a record (one resource).
+
+    ``kind`` is the list key (``rows``, ``tables``, …) for list responses ``{total, <kind>: [...]}``.
+    """
+    if as_json:
+        if value is not None:
+            emit_json(value)
+        return
+    if value is None:
+        return
+    if kind and isinstance(value, dict) and isinstance(value.get(kind), list):
+        items = value[kind]
+        columns = row_columns(items) if kind == "rows" else LIST_COLUMNS.get(kind) or sorted(
+            {k for item in items for k in item})
+        total = value.get("total", len(items))
+        print_table(items, columns, title=title, caption=f"{len(items)} of {total} {kind}")
+        return
+    if isinstance(value, dict):
+        print_record(value, title=title)
+        return
+    _console().print(cell(value))
+
+
+def done(message: str, as_json: bool) -> None:
+    """Confirmation of an action with no response body (deletes): stdout for people, silent in JSON mode."""
+    if not as_json:
+        sys.stdout.write(message + "\n")

@@ -1,0 +1,170 @@
+"""`rtcli subscribe CHANNEL…`: stream realtime events, readable or as JSON lines.
+
+stdout carries only events: with ``--json`` exactly one JSON object per event per line (the event
+frame's ``data`` unchanged), flushed after each line. Everything else goes to stderr, in
+particular a line starting with ``subscribed`` each time the server confirms the subscription
+(scripts and tests wait for it), ``reconnected`` after a reconnect, and warnings when a resume
+was not possible. Ctrl-C exits 0; a fatal server error (1008) or a rejected subscription exits 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from rtcli.cli import args, output
+from rtcli.cli.common import QueryOpt, state, want_json
+
+if TYPE_CHECKING:
+    from rtcli.client.realtime import Event
+
+ACTION_STYLE = {"create": "green", "update": "yellow", "upsert": "cyan", "delete": "red"}
+SUMMARY_WIDTH = 80
+
+
+def register(app: typer.Typer) -> None:
+    app.command("subscribe")(subscribe)
+
+
+def subscribe(
+    ctx: typer.Context,
+    channels: Annotated[list[str], typer.Argument(metavar="CHANNEL", help="Channels, e.g. tablesdb.DB.tables.T.rows, rows, files.",
+                                                  show_default=False)],
+    query: QueryOpt = None,
+    since: Annotated[str | None, typer.Option(
+        "--since", metavar="WHEN", help="Replay first: 'beginning', a duration (30s, 10m, 2h, 1d), an ISO datetime, or a cursor.",
+    )] = None,
+    json_: Annotated[bool, typer.Option("--json", help="One JSON object per event per line (the event's data).")]
+    = False,
+) -> None:
+    """Stream events from CHANNEL(s) until Ctrl-C, reconnecting and resuming when the server goes away."""
+    from rtcli.client.realtime import parse_since
+
+    queries = [args.parse_query(q) for q in query or []]
+    try:
+        since_value = parse_since(since)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--since") from None
+    settings = state(ctx).settings()
+    as_json = want_json(ctx, json_)
+    import asyncio  # lazy: ~30 ms that `rtcli --help` should not pay
+
+    try:
+        code = asyncio.run(_run(settings, channels, queries, since_value, as_json))
+    except KeyboardInterrupt:
+        code = 0
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head -1`): not an error. Silence the flush at exit too.
+        sys.stdout = None  # type: ignore[assignment]
+        code = 0
+    raise typer.Exit(code)
+
+
+async def _run(settings: Any, channels: list[str], queries: list[str], since: str | None, as_json: bool) -> int:
+    from rtcli.client.realtime import (
+        Event, RealtimeClient, RealtimeFatal, ServerError, StateChange, Subscribed,
+    )
+
+    client = RealtimeClient(settings.endpoint, settings.project, key=settings.key, session=settings.session)
+    await client.subscribe(channels, queries, since=since)
+    printer = _json_line if as_json else _Pretty().line
+    confirmed = False
+    failures = 0  # consecutive failed attempts, to word the retry message
+    try:
+        async for item in client.stream():
+            if isinstance(item, Event):
+                printer(item)
+            elif isinstance(item, StateChange):
+                if item.state == "connected":
+                    failures = 0
+                    if item.reconnect:
+                        output.info("reconnected")
+                elif item.state == "reconnecting":
+                    if item.reconnect and failures == 0:
+                        output.info(f"connection lost ({item.error}), reconnecting in {item.delay:.1f} s…")
+                    else:
+                        hint = " Is `rtcli serve` running?" if item.error == "connection refused" else ""
+                        output.info(f"cannot connect to {client.url} ({item.error}).{hint} "
+                                    f"Retrying in {item.delay:.1f} s…")
+                    failures += 1
+            elif isinstance(item, Subscribed):
+                confirmed = True
+                for sub in item.subscriptions:
+                    note = ""
+                    if sub.get("resumed") is True:
+                        note = " (resumed)"
+                    output.info(f"subscribed to {', '.join(sub.get('channels') or [])} "
+                                f"(id {sub.get('subscriptionId')}){note}")
+                for sub in item.not_resumed():
+                    reason = sub.get("reason") or "the server could not replay from that point"
+                    output.warn(f"could not resume: {reason}; events may have been missed")
+            elif isinstance(item, ServerError):
+                if not confirmed:
+                    output.error(f"{item.message} ({item.code})")
+                    return 1
+                output.warn(f"server error: {item.message} ({item.code})")
+    except RealtimeFatal as e:
+        output.error(f"{e} ({e.code})" if e.code else str(e))
+        return 1
+    return 0
+
+
+def _json_line(event: Event) -> None:
+    output.emit_json(event.data)
+
+
+def local_time(timestamp: str | None) -> str:
+    """``2026-08-21T13:42:57.123+00:00`` -> ``15:42:57.123`` in local time (the input if unparseable)."""
+    if not timestamp:
+        return "--:--:--.---"
+    try:
+        dt = datetime.fromisoformat(timestamp).astimezone()
+    except ValueError:
+        return timestamp
+    return dt.strftime("%H:%M:%S.") + f"{dt.microsecond // 1000:03d}"
+
+
+def summary(payload: dict[str, Any], width: int = SUMMARY_WIDTH) -> str:
+    """The user's fields of a payload as ``key=value`` pairs, cut to ``width`` characters."""
+    parts = []
+    for key, value in payload.items():
+        if key.startswith("$"):
+            continue
+        # Bare words stay bare; anything with spaces (or not a string) is shown as JSON.
+        if isinstance(value, str):
+            shown = value if value and " " not in value else json.dumps(value, ensure_ascii=False)
+        else:
+            shown = output.cell(value)
+        parts.append(f"{key}={shown}")
+    text = " ".join(parts)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def describe(event: Event) -> tuple[str, str, str, str]:
+    """(time, action, resource path, summary) for one event line."""
+    resource = event.resource or ",".join(event.channels)
+    rid = event.payload.get("$id")
+    if isinstance(rid, str) and rid and not resource.endswith("." + rid):
+        resource = f"{resource} {rid}"
+    return local_time(event.timestamp), event.action or "event", resource, summary(event.payload)
+
+
+class _Pretty:
+    """One colored line per event; rich is imported on first use."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self.console = Console(highlight=False, soft_wrap=True)
+
+    def line(self, event: Event) -> None:
+        from rich.markup import escape
+
+        when, action, resource, text = describe(event)
+        style = ACTION_STYLE.get(action, "magenta")
+        self.console.print(f"[dim]{when}[/] [{style}]{action:<6}[/] [bold]{escape(resource)}[/] {escape(text)}")
+        self.console.file.flush()

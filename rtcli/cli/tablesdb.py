@@ -1,0 +1,264 @@
+"""`rtcli db|table|column|row …`: the TablesDB REST surface, one thin command each."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from rtcli.cli import args, output
+from rtcli.cli.common import (
+    DbOpt, IdOpt, JsonOpt, PermissionOpt, QueryOpt, TableOpt, call, maybe, pick_id, unique_id, want_json,
+)
+
+db_app = typer.Typer(help="Databases (TablesDB).", no_args_is_help=True)
+table_app = typer.Typer(help="Tables in a database.", no_args_is_help=True)
+column_app = typer.Typer(help="Columns of a table.", no_args_is_help=True)
+row_app = typer.Typer(help="Rows of a table.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(db_app, name="db")
+    app.add_typer(table_app, name="table")
+    app.add_typer(column_app, name="column")
+    app.add_typer(row_app, name="row")
+
+
+NameOpt = Annotated[str | None, typer.Option("--name", metavar="NAME", help="Display name (default: the ID).")]
+NewIdArg = Annotated[str | None, typer.Argument(metavar="ID", help="The ID (default: a new unique ID).",
+                                                show_default=False)]
+IdArg = Annotated[str | None, typer.Argument(metavar="ID", help="The ID (or --id).", show_default=False)]
+DisabledOpt = Annotated[bool, typer.Option("--disabled", help="Create it disabled.")]
+
+# --- databases ------------------------------------------------------------------------------------
+
+
+@db_app.command("create")
+def db_create(ctx: typer.Context,
+              database_id: NewIdArg = None, id_: IdOpt = None,
+              name: NameOpt = None, disabled: DisabledOpt = False, json_: JsonOpt = False) -> None:
+    """Create a database: rtcli db create main --name Main"""
+    database_id = pick_id(database_id, id_, "database", required=False)
+    result = call(ctx, lambda t: t.create(database_id, name or database_id, enabled=False if disabled else None))
+    output.render(result, want_json(ctx, json_))
+
+
+@db_app.command("list")
+def db_list(ctx: typer.Context, query: QueryOpt = None, json_: JsonOpt = False) -> None:
+    """List databases."""
+    queries = [args.parse_query(q) for q in query or []]
+    output.render(call(ctx, lambda t: t.list(queries)), want_json(ctx, json_), kind="databases")
+
+
+@db_app.command("get")
+def db_get(ctx: typer.Context, database_id: IdArg = None, id_: IdOpt = None, json_: JsonOpt = False) -> None:
+    """Show one database."""
+    database_id = pick_id(database_id, id_, "database", required=True)
+    output.render(call(ctx, lambda t: t.get(database_id)), want_json(ctx, json_))
+
+
+@db_app.command("delete")
+def db_delete(ctx: typer.Context, database_id: IdArg = None, id_: IdOpt = None, json_: JsonOpt = False) -> None:
+    """Delete a database with all its tables and rows."""
+    database_id = pick_id(database_id, id_, "database", required=True)
+    call(ctx, lambda t: t.delete(database_id))
+    output.done(f"deleted database {database_id}", want_json(ctx, json_))
+
+
+# --- tables ---------------------------------------------------------------------------------------
+
+
+@table_app.command("create")
+def table_create(
+    ctx: typer.Context, db: DbOpt,
+    table_id: NewIdArg = None, id_: IdOpt = None, name: NameOpt = None, permission: PermissionOpt = None,
+    row_security: Annotated[bool | None, typer.Option("--row-security/--no-row-security",
+                                                      help="Check each row's own permissions too.")] = None,
+    disabled: DisabledOpt = False, json_: JsonOpt = False,
+) -> None:
+    """Create a table: rtcli table create --db main posts -p read:any"""
+    table_id = pick_id(table_id, id_, "table", required=False)
+    perms = [args.parse_permission(p) for p in permission] if permission else None
+    result = call(ctx, lambda t: t.create_table(db, table_id, name or table_id, permissions=perms,
+                                                row_security=row_security, enabled=False if disabled else None))
+    output.render(result, want_json(ctx, json_))
+
+
+@table_app.command("list")
+def table_list(ctx: typer.Context, db: DbOpt, query: QueryOpt = None, json_: JsonOpt = False) -> None:
+    """List the tables of a database."""
+    queries = [args.parse_query(q) for q in query or []]
+    output.render(call(ctx, lambda t: t.list_tables(db, queries)), want_json(ctx, json_), kind="tables")
+
+
+@table_app.command("get")
+def table_get(ctx: typer.Context, db: DbOpt, table_id: IdArg = None, id_: IdOpt = None,
+              json_: JsonOpt = False) -> None:
+    """Show one table."""
+    table_id = pick_id(table_id, id_, "table", required=True)
+    output.render(call(ctx, lambda t: t.get_table(db, table_id)), want_json(ctx, json_))
+
+
+@table_app.command("delete")
+def table_delete(ctx: typer.Context, db: DbOpt, table_id: IdArg = None, id_: IdOpt = None,
+                 json_: JsonOpt = False) -> None:
+    """Delete a table with all its rows."""
+    table_id = pick_id(table_id, id_, "table", required=True)
+    call(ctx, lambda t: t.delete_table(db, table_id))
+    output.done(f"deleted table {table_id}", want_json(ctx, json_))
+
+
+# --- columns --------------------------------------------------------------------------------------
+
+
+class ColumnType(str, Enum):
+    string = "string"
+    integer = "integer"
+    float = "float"
+    boolean = "boolean"
+    datetime = "datetime"
+    email = "email"
+    enum = "enum"
+    url = "url"
+    ip = "ip"
+
+
+@column_app.command("create")
+def column_create(
+    ctx: typer.Context, db: DbOpt, table: TableOpt,
+    key: Annotated[str, typer.Option("--key", metavar="KEY", help="Column key.", show_default=False)],
+    type_: Annotated[ColumnType, typer.Option("--type", help="Column type.", show_default=False)],
+    size: Annotated[int | None, typer.Option("--size", metavar="N", help="Max length (string; default 255).")] = None,
+    required: Annotated[bool, typer.Option("--required", help="Rows must set it.")] = False,
+    default: Annotated[str | None, typer.Option("--default", metavar="VALUE", help="Default value, parsed for the type.")] = None,
+    array: Annotated[bool, typer.Option("--array", help="A list of values.")] = False,
+    elements: Annotated[str | None, typer.Option("--elements", metavar="A,B,…", help="Enum values: a,b,c.")] = None,
+    min_: Annotated[float | None, typer.Option("--min", metavar="N", help="Minimum (integer, float).")] = None,
+    max_: Annotated[float | None, typer.Option("--max", metavar="N", help="Maximum (integer, float).")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Create a column."""
+    kind = type_.value
+    if kind == "enum" and not elements:
+        raise typer.BadParameter("an enum column needs --elements a,b,c", param_hint="--elements")
+    if kind == "string" and size is None:
+        size = 255
+    if kind == "integer":  # the API wants integers for integer bounds
+        min_ = int(min_) if min_ is not None else None
+        max_ = int(max_) if max_ is not None else None
+    value = args.parse_default(kind, default)
+    result = call(ctx, lambda t: t.create_column(
+        db, table, kind, key, required=required, default=value, array=array or None,
+        size=size if kind == "string" else None, min=min_, max=max_, elements=args.parse_elements(elements)))
+    output.render(result, want_json(ctx, json_))
+
+
+@column_app.command("list")
+def column_list(ctx: typer.Context, db: DbOpt, table: TableOpt, json_: JsonOpt = False) -> None:
+    """List the columns of a table."""
+    output.render(call(ctx, lambda t: t.list_columns(db, table)), want_json(ctx, json_), kind="columns")
+
+
+# --- rows -----------------------------------------------------------------------------------------
+
+RowIdOpt = Annotated[str, typer.Option("--id", metavar="ID", help="Row ID.", show_default=False)]
+DataOpt = Annotated[str | None, typer.Option("--data", metavar="JSON", help="Row data as a JSON object.")]
+PairsArg = Annotated[list[str] | None, typer.Argument(
+    metavar="KEY=VALUE",
+    help="key=value pairs (value parsed as JSON when it parses, else a string); override --data.",
+    show_default=False)]
+
+
+@row_app.command("create")
+def row_create(
+    ctx: typer.Context, db: DbOpt, table: TableOpt,
+    pairs: PairsArg = None,
+    row_id: Annotated[str | None, typer.Option("--id", metavar="ID", help="Row ID (default: a new unique ID).")] = None,
+    data: DataOpt = None, permission: PermissionOpt = None, json_: JsonOpt = False,
+) -> None:
+    """Create a row: rtcli row create --db D --table T title=hello n=1"""
+    values = args.parse_data(data, pairs or []) or {}
+    perms = maybe([args.parse_permission(p) for p in permission or []])
+    rid = row_id or unique_id()
+    output.render(call(ctx, lambda t: t.create_row(db, table, rid, values, perms)), want_json(ctx, json_))
+
+
+@row_app.command("get")
+def row_get(ctx: typer.Context, db: DbOpt, table: TableOpt, row_id: RowIdOpt, json_: JsonOpt = False) -> None:
+    """Show one row."""
+    output.render(call(ctx, lambda t: t.get_row(db, table, row_id)), want_json(ctx, json_))
+
+
+@row_app.command("list")
+def row_list(
+    ctx: typer.Context, db: DbOpt, table: TableOpt, query: QueryOpt = None,
+    limit: Annotated[int | None, typer.Option("--limit", metavar="N", help="At most this many rows.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """List rows, optionally filtered: rtcli row list --db D --table T -q 'n>=2' --limit 10"""
+    queries = [args.parse_query(q) for q in query or []]
+    if limit is not None:
+        queries.append(args.limit_query(limit))
+    output.render(call(ctx, lambda t: t.list_rows(db, table, queries)), want_json(ctx, json_), kind="rows")
+
+
+def _write(ctx: typer.Context, method: str, db: str, table: str, row_id: str, data: str | None,
+           pairs: list[str] | None, permission: list[str] | None, as_json: bool) -> None:
+    values = args.parse_data(data, pairs or [])
+    perms = maybe([args.parse_permission(p) for p in permission or []])
+    if values is None and perms is None and method == "update":
+        raise typer.BadParameter("nothing to update: give key=value pairs, --data or --permission",
+                                 param_hint="DATA")
+    result = call(ctx, lambda t: getattr(t, f"{method}_row")(db, table, row_id, values, perms))
+    output.render(result, as_json)
+
+
+@row_app.command("update")
+def row_update(ctx: typer.Context, db: DbOpt, table: TableOpt, row_id: RowIdOpt, pairs: PairsArg = None,
+               data: DataOpt = None, permission: PermissionOpt = None, json_: JsonOpt = False) -> None:
+    """Change some columns (and/or permissions) of a row."""
+    _write(ctx, "update", db, table, row_id, data, pairs, permission, want_json(ctx, json_))
+
+
+@row_app.command("upsert")
+def row_upsert(ctx: typer.Context, db: DbOpt, table: TableOpt, row_id: RowIdOpt, pairs: PairsArg = None,
+               data: DataOpt = None, permission: PermissionOpt = None, json_: JsonOpt = False) -> None:
+    """Create the row, or update it if it exists."""
+    _write(ctx, "upsert", db, table, row_id, data, pairs, permission, want_json(ctx, json_))
+
+
+@row_app.command("delete")
+def row_delete(ctx: typer.Context, db: DbOpt, table: TableOpt, row_id: RowIdOpt, json_: JsonOpt = False) -> None:
+    """Delete a row."""
+    call(ctx, lambda t: t.delete_row(db, table, row_id))
+    output.done(f"deleted row {row_id}", want_json(ctx, json_))
+
+
+ColumnOpt = Annotated[str, typer.Option("--column", metavar="KEY", help="Numeric column to change.", show_default=False)]
+ValueOpt = Annotated[float | None, typer.Option("--value", metavar="N", help="Amount (default 1).")]
+
+
+def _number(x: float | None) -> float | int | None:
+    # Send 2 rather than 2.0 so integer columns accept it.
+    return int(x) if x is not None and float(x).is_integer() else x
+
+
+@row_app.command("increment")
+def row_increment(ctx: typer.Context, db: DbOpt, table: TableOpt, row_id: RowIdOpt, column: ColumnOpt,
+                  value: ValueOpt = None,
+                  max_: Annotated[float | None, typer.Option("--max", metavar="N", help="Do not go above this.")] = None,
+                  json_: JsonOpt = False) -> None:
+    """Add to a numeric column atomically."""
+    result = call(ctx, lambda t: t.increment_row_column(db, table, row_id, column, _number(value), _number(max_)))
+    output.render(result, want_json(ctx, json_))
+
+
+@row_app.command("decrement")
+def row_decrement(ctx: typer.Context, db: DbOpt, table: TableOpt, row_id: RowIdOpt, column: ColumnOpt,
+                  value: ValueOpt = None,
+                  min_: Annotated[float | None, typer.Option("--min", metavar="N", help="Do not go below this.")] = None,
+                  json_: JsonOpt = False) -> None:
+    """Subtract from a numeric column atomically."""
+    result = call(ctx, lambda t: t.decrement_row_column(db, table, row_id, column, _number(value), _number(min_)))
+    output.render(result, want_json(ctx, json_))

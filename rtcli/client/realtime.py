@@ -1,0 +1,441 @@
+"""Realtime client: one WebSocket, many subscriptions, reconnect with backoff, resume by cursor.
+
+Usage (the CLI's `subscribe` and, later, the TUI feed on the same stream)::
+
+    client = RealtimeClient(endpoint, project, key=key)
+    await client.subscribe(["tablesdb.db.tables.t.rows"], since=parse_since("10m"))
+    async for item in client.stream():      # Event | StateChange | Subscribed | ServerError | Pong
+        ...
+
+Contract:
+
+- ``stream()`` connects to ``<endpoint as ws>/realtime?project=<project>`` and, only after the
+  server's ``connected`` frame, sends one ``subscribe`` frame holding every registered
+  subscription (original ids kept across reconnects). ``subscribe()`` while connected sends at once.
+- Any loss of the connection is followed by a reconnect after a backoff (0.5 s doubling to 10 s,
+  ±20 % jitter), except a 1008 close or error frame, or an HTTP 4xx on the upgrade: those end the
+  stream with ``RealtimeFatal``. ``close()`` ends the stream normally.
+- Resume (rtcli extension): the client remembers the last event cursor; on every reconnect each
+  subscription carries ``since: <that cursor>`` so the server replays what was missed. With no
+  cursor yet it sends the time of the last frame received (a subscription never confirmed keeps the
+  caller's own ``since``). Events whose cursor was already seen are dropped, so each event is
+  yielded at most once.
+- The heartbeat sends ``{"type":"ping"}`` every ``ping_interval`` seconds; each pong yields ``Pong``
+  with the round-trip time, also kept in ``rtt``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
+
+from rtcli import ids, protocol
+from rtcli.errors import RtcliError
+
+ACTIONS = ("create", "update", "upsert", "delete")
+BEGINNING = "beginning"
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class RealtimeFatal(RtcliError):
+    """The server refused us for good (policy violation 1008, or the upgrade was rejected)."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+# ---------------------------------------------------------------------------------------------
+# Items yielded by RealtimeClient.stream()
+
+
+@dataclass(frozen=True)
+class Event:
+    """One delivered event. ``data`` is the event frame's ``data`` object, unchanged."""
+
+    data: dict[str, Any]
+
+    @property
+    def events(self) -> list[str]:
+        return list(self.data.get("events") or [])
+
+    @property
+    def channels(self) -> list[str]:
+        return list(self.data.get("channels") or [])
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        p = self.data.get("payload")
+        return p if isinstance(p, dict) else {}
+
+    @property
+    def timestamp(self) -> str | None:
+        return self.data.get("timestamp")
+
+    @property
+    def subscriptions(self) -> list[str]:
+        return list(self.data.get("subscriptions") or [])
+
+    @property
+    def cursor(self) -> str | None:
+        c = self.data.get("cursor")
+        return c if isinstance(c, str) and c else None
+
+    @property
+    def resource(self) -> str | None:
+        """The most specific resource path, e.g. ``tablesdb.db.tables.t.rows.r1`` (no wildcards).
+
+        Taken from the event names (longest wildcard-free one, action removed, the ``tablesdb``
+        spelling preferred over its ``databases`` mirrors), else from the longest channel.
+        """
+        candidates: list[tuple[int, bool, str]] = []
+        for name in self.events:
+            parts = name.split(".")
+            if "*" in parts:
+                continue
+            if parts[-1] in ACTIONS:
+                parts = parts[:-1]
+            elif len(parts) > 1 and parts[-2] in ACTIONS:  # e.g. users.U.update.name
+                parts = parts[:-2]
+            candidates.append((len(parts), parts[0] == "tablesdb", ".".join(parts)))
+        if not candidates:
+            candidates = [(len(c.split(".")), c.startswith("tablesdb."), c)
+                          for c in self.channels if c.split(".")[-1] not in ACTIONS]
+        return max(candidates)[2] if candidates else None
+
+    @property
+    def action(self) -> str | None:
+        """create|update|upsert|delete (or a more specific suffix like ``update.name``'s ``update``)."""
+        for name in self.events:
+            parts = name.split(".")
+            if parts[-1] in ACTIONS:
+                return parts[-1]
+            if len(parts) > 1 and parts[-2] in ACTIONS:
+                return parts[-2]
+        return None
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """Connection state. ``reconnect`` is True for a connection that is not the first one."""
+
+    state: Literal["connecting", "connected", "reconnecting", "closed"]
+    attempt: int = 0
+    delay: float | None = None
+    error: str | None = None
+    reconnect: bool = False
+
+
+@dataclass(frozen=True)
+class Subscribed:
+    """The server's reply to a subscribe frame: its ``subscriptions`` items, unchanged."""
+
+    subscriptions: list[dict[str, Any]]
+    reconnect: bool = False
+
+    def not_resumed(self) -> list[dict[str, Any]]:
+        """Items where the server could not replay from the requested point (events may be lost)."""
+        return [s for s in self.subscriptions if s.get("resumed") is False]
+
+
+@dataclass(frozen=True)
+class ServerError:
+    """An error frame the server sent without closing (e.g. 1003 for an invalid query)."""
+
+    code: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Pong:
+    rtt: float
+
+
+Item = Event | StateChange | Subscribed | ServerError | Pong
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def realtime_url(endpoint: str, project: str) -> str:
+    """``http(s)://host/v1`` -> ``ws(s)://host/v1/realtime?project=<project>``."""
+    endpoint = endpoint.rstrip("/")
+    if endpoint.startswith("https://"):
+        endpoint = "wss://" + endpoint[len("https://"):]
+    elif endpoint.startswith("http://"):
+        endpoint = "ws://" + endpoint[len("http://"):]
+    from urllib.parse import quote
+
+    return f"{endpoint}/realtime?project={quote(project, safe='')}"
+
+
+def format_since_time(dt: datetime) -> str:
+    """The server's datetime format: ``YYYY-MM-DDTHH:MM:SS.mmm+00:00`` in UTC."""
+    dt = dt.astimezone(timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}+00:00"
+
+
+def parse_since(value: str | None, now: datetime | None = None) -> str | None:
+    """Turn a user's ``--since`` into what the server takes.
+
+    ``beginning`` stays; a duration (``30s``, ``10m``, ``2h``, ``1d``, ``1w``) becomes now minus
+    that, as a UTC datetime; an ISO-8601 datetime is normalised to UTC (a naive one is read as
+    local time, which is what a person at a terminal means); anything else is an opaque cursor.
+    Raises ValueError for an empty string.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        raise ValueError("--since must not be empty")
+    if value.lower() == BEGINNING:
+        return BEGINNING
+    now = now or datetime.now(timezone.utc)
+    m = _DURATION.match(value)
+    if m:
+        return format_since_time(now - timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)]))
+    if re.match(r"^\d{4}-\d\d-\d\d", value):
+        try:
+            dt = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"not a datetime: {value!r}") from None
+        if dt.tzinfo is None:
+            dt = dt.astimezone()  # naive: local time
+        return format_since_time(dt)
+    return value
+
+
+def backoff_delay(attempt: int, initial: float = 0.5, maximum: float = 10.0, jitter: float = 0.2) -> float:
+    """Delay before reconnect attempt ``attempt`` (0-based): initial * 2^attempt, capped, ±jitter."""
+    base = min(maximum, initial * (2 ** min(attempt, 30)))
+    return round(base * random.uniform(1 - jitter, 1 + jitter), 3)
+
+
+@dataclass
+class _Subscription:
+    id: str
+    channels: list[str]
+    queries: list[str]
+    since: str | None = None
+    confirmed: bool = False
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class RealtimeClient:
+    """See the module docstring. Not thread-safe; use from one event loop."""
+
+    def __init__(self, endpoint: str, project: str, key: str | None = None, session: str | None = None,
+                 *, ping_interval: float = 20.0, connect_timeout: float = 10.0,
+                 backoff_initial: float = 0.5, backoff_max: float = 10.0, dedupe_window: int = 4096) -> None:
+        self.url = realtime_url(endpoint, project)
+        self.headers: dict[str, str] = {}
+        if key:
+            self.headers["X-Appwrite-Key"] = key
+        if session:
+            self.headers["X-Appwrite-Session"] = session
+        self.ping_interval = ping_interval
+        self.connect_timeout = connect_timeout
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.rtt: float | None = None
+        self.last_cursor: str | None = None
+        self._subs: dict[str, _Subscription] = {}
+        self._seen: deque[str] = deque(maxlen=dedupe_window)
+        self._seen_set: set[str] = set()
+        self._ws: Any = None
+        self._ready = False  # the post-`connected` subscribe frame has gone out on self._ws
+        self._closing = False
+        self._alive_at: float | None = None  # wall clock of the last frame received
+        self._ping_sent: float | None = None
+
+    # --- subscriptions ---------------------------------------------------------------------
+
+    async def subscribe(self, channels: Iterable[str], queries: Iterable[str] = (), since: str | None = None,
+                        subscription_id: str | None = None) -> str:
+        """Register (or, with an existing id, replace) a subscription; returns its id.
+
+        ``queries`` are Query JSON strings as the SDK sends them. ``since`` is already in the
+        server's form (see ``parse_since``). Sent at once when connected, else on connect.
+        """
+        sub = _Subscription(subscription_id or ids.unique(), list(channels), list(queries), since)
+        self._subs[sub.id] = sub
+        if self._ready:
+            await self._send({"type": protocol.SUBSCRIBE, "data": [self._item(sub, reconnect=False)]})
+        return sub.id
+
+    async def unsubscribe(self, subscription_id: str) -> None:
+        if self._subs.pop(subscription_id, None) is not None and self._ready:
+            await self._send({"type": protocol.UNSUBSCRIBE, "data": [{"subscriptionId": subscription_id}]})
+
+    def _item(self, sub: _Subscription, reconnect: bool) -> dict[str, Any]:
+        item: dict[str, Any] = {"subscriptionId": sub.id, "channels": sub.channels, "queries": sub.queries}
+        since = sub.since
+        if reconnect and sub.confirmed:
+            if self.last_cursor:
+                since = self.last_cursor
+            elif self._alive_at is not None:
+                # No event seen yet: replay from shortly before the link went quiet; the cursor
+                # dedupe drops anything we did get.
+                since = format_since_time(datetime.fromtimestamp(self._alive_at - 1.0, timezone.utc))
+        if since:
+            item["since"] = since
+        return item
+
+    # --- connection ------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """End ``stream()`` after the current frame; closes the socket with 1000."""
+        self._closing = True
+        if self._ws is not None:
+            await self._ws.close()
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        ws = self._ws
+        if ws is None:
+            return
+        try:
+            await ws.send(protocol.dumps(frame))
+        except Exception:
+            # The receive loop sees the same failure and reconnects; the frame is resent then.
+            pass
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Only the events of ``stream()``."""
+        async for item in self.stream():
+            if isinstance(item, Event):
+                yield item
+
+    async def stream(self) -> AsyncIterator[Item]:
+        """Connect and yield items until ``close()`` or a fatal error (``RealtimeFatal``)."""
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+
+        attempt = 0
+        connected_once = False
+        while not self._closing:
+            yield StateChange("connecting", attempt=attempt, reconnect=connected_once)
+            error: str
+            pinger: asyncio.Task | None = None
+            try:
+                async with connect(self.url, additional_headers=self.headers, open_timeout=self.connect_timeout,
+                                   max_size=None, user_agent_header="rtcli") as ws:
+                    self._ws = ws
+                    first = protocol.loads(await asyncio.wait_for(ws.recv(), self.connect_timeout))
+                    if first.get("type") == protocol.ERROR:
+                        data = first.get("data") or {}
+                        raise RealtimeFatal(str(data.get("message") or "connection refused by server"),
+                                            data.get("code"))
+                    if first.get("type") != protocol.CONNECTED:
+                        raise WebSocketException(f"expected a connected frame, got {first.get('type')!r}")
+                    self._alive_at = time.time()
+                    reconnect = connected_once
+                    connected_once, attempt = True, 0
+                    yield StateChange("connected", reconnect=reconnect)
+                    items = [self._item(s, reconnect) for s in self._subs.values()]
+                    self._ready = True
+                    if items:
+                        await self._send({"type": protocol.SUBSCRIBE, "data": items})
+                    pinger = asyncio.create_task(self._pinger())
+                    async for raw in ws:
+                        self._alive_at = time.time()
+                        item = self._handle(_decode(raw), reconnect)
+                        if item is not None:
+                            yield item
+                error = "closed by server"
+            except ConnectionClosed as e:
+                if e.rcvd is not None and e.rcvd.code == protocol.CODE_POLICY_VIOLATION:
+                    raise RealtimeFatal(e.rcvd.reason or "policy violation", 1008) from None
+                error = "connection lost"
+            except InvalidStatus as e:
+                status = e.response.status_code
+                if 400 <= status < 500 and status != 429:
+                    raise RealtimeFatal(f"server rejected the WebSocket upgrade: HTTP {status}", status) from None
+                error = f"HTTP {status}"
+            except (OSError, asyncio.TimeoutError, WebSocketException, ValueError) as e:
+                error = _describe(e)
+            finally:
+                self._ws, self._ready = None, False
+                if pinger is not None:
+                    pinger.cancel()
+            if self._closing:
+                break
+            delay = backoff_delay(attempt, self.backoff_initial, self.backoff_max)
+            attempt += 1
+            yield StateChange("reconnecting", attempt=attempt, delay=delay, error=error, reconnect=connected_once)
+            await asyncio.sleep(delay)
+        yield StateChange("closed")
+
+    def _handle(self, msg: Any, reconnect: bool) -> Item | None:
+        """One decoded frame -> the item to yield (or None). Raises RealtimeFatal on a 1008 error."""
+        if not isinstance(msg, dict):
+            return None
+        kind, data = msg.get("type"), msg.get("data")
+        if kind == protocol.EVENT and isinstance(data, dict):
+            cursor = data.get("cursor")
+            if isinstance(cursor, str) and cursor:
+                if cursor in self._seen_set:
+                    return None
+                self._remember(cursor)
+                self.last_cursor = cursor
+            return Event(data)
+        if kind == protocol.RESPONSE and isinstance(data, dict) and data.get("to") == protocol.SUBSCRIBE:
+            subs = [s for s in data.get("subscriptions") or [] if isinstance(s, dict)]
+            for s in subs:
+                if s.get("subscriptionId") in self._subs:
+                    self._subs[s["subscriptionId"]].confirmed = True
+            return Subscribed(subs, reconnect=reconnect)
+        if kind == protocol.PONG:
+            if self._ping_sent is not None:
+                self.rtt = time.monotonic() - self._ping_sent
+                self._ping_sent = None
+                return Pong(self.rtt)
+            return None
+        if kind == protocol.ERROR and isinstance(data, dict):
+            code, message = int(data.get("code") or 0), str(data.get("message") or "unknown error")
+            if code == protocol.CODE_POLICY_VIOLATION:
+                raise RealtimeFatal(message, code)
+            return ServerError(code, message)
+        return None
+
+    def _remember(self, cursor: str) -> None:
+        if len(self._seen) == self._seen.maxlen:
+            self._seen_set.discard(self._seen[0])
+        self._seen.append(cursor)
+        self._seen_set.add(cursor)
+
+    async def _pinger(self) -> None:
+        while True:
+            await asyncio.sleep(self.ping_interval)
+            self._ping_sent = time.monotonic()
+            await self._send({"type": protocol.PING})
+
+    async def ping(self) -> None:
+        """Send one ping now (the reply arrives in ``stream()`` as ``Pong``)."""
+        self._ping_sent = time.monotonic()
+        await self._send({"type": protocol.PING})
+
+
+def _decode(raw: str | bytes) -> Any:
+    try:
+        return protocol.loads(raw)
+    except ValueError:
+        return None  # not JSON: ignored, like the SDK does with frames it does not understand
+
+
+def _describe(e: BaseException) -> str:
+    if isinstance(e, ConnectionRefusedError) or (isinstance(e, OSError) and e.errno == 111):
+        return "connection refused"
+    if isinstance(e, asyncio.TimeoutError):
+        return "timed out"
+    return str(e) or type(e).__name__
