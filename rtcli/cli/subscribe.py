@@ -85,7 +85,8 @@ async def _run(settings: Any, channels: list[str], queries: list[str], since: st
                         output.info("reconnected")
                 elif item.state == "reconnecting":
                     if item.reconnect and failures == 0:
-                        output.info(f"connection lost ({item.error}), reconnecting in {item.delay:.1f} s…")
+                        why = "" if item.error == "connection lost" else f" ({item.error})"
+                        output.info(f"connection lost{why}, reconnecting in {item.delay:.1f} s…")
                     else:
                         hint = " Is `rtcli serve` running?" if item.error == "connection refused" else ""
                         output.info(f"cannot connect to {client.url} ({item.error}).{hint} "

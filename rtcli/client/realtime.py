@@ -356,7 +356,8 @@ class RealtimeClient:
             except ConnectionClosed as e:
                 if e.rcvd is not None and e.rcvd.code == protocol.CODE_POLICY_VIOLATION:
                     raise RealtimeFatal(e.rcvd.reason or "policy violation", 1008) from None
-                error = "connection lost"
+                error = (f"closed by server: {e.rcvd.code}{' ' + e.rcvd.reason if e.rcvd.reason else ''}"
+                         if e.rcvd is not None else "connection lost")
             except InvalidStatus as e:
                 status = e.response.status_code
                 if 400 <= status < 500 and status != 429:
