@@ -45,6 +45,6 @@ def serve(
         typer.echo(f"  project:  default{''.join(', ' + p for p in cfg.projects)}", err=True)
         typer.echo(f"  api key:  {cfg.api_key}", err=True)
         typer.echo(f"  data:     {cfg.data_dir.resolve()}", err=True)
-        typer.echo(f"  try:      RTCLI_KEY={cfg.api_key} rtcli db create --id main --name Main", err=True)
+        typer.echo(f"  try:      RTCLI_KEY={cfg.api_key} rtcli db create main --name Main", err=True)
 
     run(config, banner)
