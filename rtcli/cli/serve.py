@@ -25,6 +25,9 @@ def serve(
     max_subscriptions: int = typer.Option(1000, help="Subscriptions allowed per realtime connection."),
     max_connections_per_ip: int = typer.Option(1000, help="Concurrent realtime connections per client address (0: no limit)."),
     max_body: int = typer.Option(10 * 1024 * 1024, help="Largest JSON request body, in bytes (413 past it)."),
+    max_file_size: int = typer.Option(1024 * 1024 * 1024, help="Largest file, in bytes (buckets may allow less)."),
+    upload_timeout: float = typer.Option(3600.0, help="Seconds before an unfinished chunked upload is removed."),
+    allow_origin: list[str] = typer.Option([], "--allow-origin", help="Browser origin allowed besides localhost (repeatable; * for any)."),
     retention_days: float = typer.Option(7.0, help="Keep events in the log this many days."),
     retention_events: int = typer.Option(1_000_000, help="Keep at most this many events in the log."),
 ) -> None:
@@ -36,7 +39,8 @@ def serve(
     config = ServeConfig(host=host, port=port, data_dir=data_dir, api_key=api_key, projects=project,
                          max_queue=max_queue, messages_per_minute=messages_per_minute,
                          max_subscriptions=max_subscriptions, max_connections_per_ip=max_connections_per_ip,
-                         max_body=max_body,
+                         max_body=max_body, max_file_size=max_file_size, upload_timeout=upload_timeout,
+                         allow_origins=allow_origin,
                          retention_days=retention_days, retention_events=retention_events)
 
     def banner(cfg: ServeConfig) -> None:

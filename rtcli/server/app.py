@@ -26,15 +26,18 @@ from rtcli.server.routes import account as account_routes
 from rtcli.server.routes import keys as keys_routes
 from rtcli.server.routes import openapi as openapi_routes
 from rtcli.server.routes import tablesdb as tablesdb_routes
+from rtcli.server.routes import storage as storage_routes
 from rtcli.server.routes import teams as teams_routes
 from rtcli.services.account import Account
 from rtcli.services.auth import Auth
 from rtcli.services.projects import Keys, Projects, new_key
 from rtcli.services.rows import Rows
+from rtcli.services.storage import Storage
 from rtcli.services.tablesdb import TablesDB
 from rtcli.services.teams import Teams
 from rtcli.store.sqlite.db import SqliteStore
 from rtcli.store.sqlite.tablesdb import TablesDBStore
+from rtcli.store.sqlite.storage import StorageStore
 from rtcli.store.sqlite.users import UsersStore
 
 log = logging.getLogger("rtcli.server")
@@ -80,6 +83,8 @@ class ServeConfig:
     allow_origins: list[str] = field(default_factory=list)  # besides any localhost origin
     session_limit_per_email: int = 10  # session creations per minute
     session_limit_per_ip: int = 100
+    max_file_size: int = 1024 * 1024 * 1024  # server-wide; buckets may set less
+    upload_timeout: float = 3600.0  # an unfinished chunked upload is removed after this
     retention_days: float = 7.0
     retention_events: int = 1_000_000
 
@@ -91,6 +96,7 @@ class Services:
     account: Account
     teams: Teams
     keys: Keys
+    storage: Storage
 
 
 async def health(request: Request):
@@ -117,15 +123,18 @@ def load_or_create_key(data_dir: Path, given: str | None) -> str:
     return key
 
 
-async def _prune_loop(store: SqliteStore, config: ServeConfig) -> None:
-    """Retention runs in the background, every minute, in short transactions."""
+async def _housekeeping(store: SqliteStore, services: "Services", config: ServeConfig) -> None:
+    """Every minute, in short transactions: event-log retention, unfinished uploads."""
     while True:
         try:
             removed = await store.prune(config.retention_days * 86400, config.retention_events)
             if removed:
                 log.info("pruned %d events from the log", removed)
-        except Exception:  # keep pruning on the next round; never take the server down
-            log.exception("event log pruning failed")
+            expired = await services.storage.clean_expired()
+            if expired:
+                log.info("removed %d unfinished uploads", expired)
+        except Exception:  # try again next round; never take the server down
+            log.exception("housekeeping failed")
         await asyncio.sleep(60)
 
 
@@ -151,7 +160,7 @@ def build_app(config: ServeConfig) -> Starlette:
             hub.last_seq[p] = head
         store.on_commit = broker.publish
         await broker.start(hub.dispatch)
-        pruner = asyncio.create_task(_prune_loop(store, config))
+        pruner = asyncio.create_task(_housekeeping(store, app.state.services, config))
         app.state.ready = True
         try:
             yield
@@ -174,6 +183,7 @@ def build_app(config: ServeConfig) -> Starlette:
                 *account_routes.routes,
                 *teams_routes.routes,
                 *keys_routes.routes,
+                *storage_routes.routes,
             ]),
         ],
         exception_handlers=HANDLERS,
@@ -192,7 +202,9 @@ def build_app(config: ServeConfig) -> Starlette:
     app.state.services = Services(
         tablesdb=tables, rows=Rows(tables),
         account=Account(store, users, authn, config.session_limit_per_email, config.session_limit_per_ip),
-        teams=Teams(store, users, authn), keys=Keys(store, users, projects))
+        teams=Teams(store, users, authn), keys=Keys(store, users, projects),
+        storage=Storage(store, StorageStore(store), config.data_dir / "files", config.max_file_size,
+                        config.upload_timeout))
     app.state.metrics = Counter()
     app.state.connections_by_ip = Counter()
     return app

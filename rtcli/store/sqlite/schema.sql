@@ -87,3 +87,25 @@ CREATE TABLE IF NOT EXISTS memberships (
   PRIMARY KEY (project, id), UNIQUE (project, team_id, user_id)
 );
 CREATE INDEX IF NOT EXISTS memberships_user ON memberships (project, user_id);
+
+-- Storage. File bytes live under <data-dir>/files/ with server-chosen names (`blob`); no
+-- user-supplied string ever becomes a path.
+CREATE TABLE IF NOT EXISTS buckets (
+  project TEXT NOT NULL, id TEXT NOT NULL, spec TEXT NOT NULL,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (project, id)
+);
+
+CREATE TABLE IF NOT EXISTS files (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  project TEXT NOT NULL, bucket TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,
+  permissions TEXT NOT NULL, read_roles TEXT NOT NULL, mime_type TEXT NOT NULL,
+  size INTEGER NOT NULL, signature TEXT NOT NULL DEFAULT '', chunks_total INTEGER NOT NULL,
+  chunks_uploaded INTEGER NOT NULL DEFAULT 0, blob TEXT NOT NULL, complete INTEGER NOT NULL DEFAULT 0,
+  expires REAL NOT NULL DEFAULT 0, owner TEXT,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+  UNIQUE (project, bucket, id)
+);
+
+CREATE TABLE IF NOT EXISTS file_chunks (
+  file_seq INTEGER NOT NULL, chunk INTEGER NOT NULL, PRIMARY KEY (file_seq, chunk)
+);

@@ -17,7 +17,13 @@ from rtcli.errors import AppwriteError
 SYSTEM = {"$id": "id", "$createdAt": "created_at", "$updatedAt": "updated_at", "$sequence": "seq"}
 
 
-def column_expr(attribute: str, params: list) -> str:
+def column_expr(attribute: str, params: list, columns: dict[str, str] | None = None) -> str:
+    """SQL for an attribute: a real column for system attributes (or, with ``columns``, only
+    the whitelisted ones), else a JSON path into ``data``."""
+    if columns is not None:
+        if attribute not in columns:
+            raise AppwriteError("general_query_invalid", f"Invalid query: cannot query by '{attribute}'.")
+        return columns[attribute]
     if attribute in SYSTEM:
         return SYSTEM[attribute]
     if attribute.startswith("$"):
@@ -38,10 +44,10 @@ def _sql_value(v):
 _OPS = {"lessThan": "<", "lessThanEqual": "<=", "greaterThan": ">", "greaterThanEqual": ">="}
 
 
-def where_clause(q: Query, params: list, arrays: set[str]) -> str:
+def where_clause(q: Query, params: list, arrays: set[str], columns: dict[str, str] | None = None) -> str:
     m = q.method
     if m in ("and", "or"):
-        parts = [where_clause(sub, params, arrays) for sub in q.values]
+        parts = [where_clause(sub, params, arrays, columns) for sub in q.values]
         return "(" + f" {m.upper()} ".join(parts) + ")"
     attr = q.attribute or ""
     if attr in arrays and m in ("equal", "contains"):
@@ -51,7 +57,7 @@ def where_clause(q: Query, params: list, arrays: set[str]) -> str:
         marks = ",".join("?" for _ in q.values)
         params.extend(_sql_value(v) for v in q.values)
         return f"EXISTS (SELECT 1 FROM json_each(data, ?) WHERE value IN ({marks}))"
-    expr = column_expr(attr, params)
+    expr = column_expr(attr, params, columns)
     if m == "equal":
         marks = ",".join("?" for _ in q.values)
         params.extend(_sql_value(v) for v in q.values)

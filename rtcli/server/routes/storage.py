@@ -1,0 +1,89 @@
+"""Storage routes (/v1/storage/buckets…): multipart uploads (whole or chunked), downloads with Range."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import FileResponse
+from starlette.routing import Route
+
+from rtcli.errors import AppwriteError
+from rtcli.server.http import array_param, body, ctx, json_response, no_content
+from rtcli.services.storage import CHUNK
+
+
+def _svc(request: Request):
+    return request.app.state.services.storage
+
+
+async def buckets(request: Request):
+    c = await ctx(request)
+    if request.method == "POST":
+        return json_response(await _svc(request).create_bucket(c, await body(request)), 201)
+    return json_response(await _svc(request).list_buckets(c, array_param(request, "queries")))
+
+
+async def bucket(request: Request):
+    c, bid = await ctx(request), request.path_params["bucket"]
+    if request.method == "GET":
+        return json_response(await _svc(request).get_bucket(c, bid))
+    if request.method == "PUT":
+        return json_response(await _svc(request).update_bucket(c, bid, await body(request)))
+    await _svc(request).delete_bucket(c, bid)
+    return no_content()
+
+
+async def files(request: Request):
+    c, bid = await ctx(request), request.path_params["bucket"]
+    svc = _svc(request)
+    if request.method == "GET":
+        return json_response(await svc.list(c, bid, array_param(request, "queries"), request.query_params.get("search")))
+    content_range = request.headers.get("content-range")
+    # A chunk is at most 5 MiB; a whole file at most the server's limit. Refuse larger bodies
+    # before parsing them (multipart adds a little overhead).
+    limit = (CHUNK if content_range else svc.max_file_size) + 1024 * 1024
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise AppwriteError("storage_invalid_file_size", f"The request body is larger than {limit} bytes.")
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise AppwriteError("storage_invalid_file", "Upload files as multipart/form-data with a `file` field.")
+    form = await request.form(max_files=1, max_fields=200)
+    try:
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise AppwriteError("storage_invalid_file", "The `file` field with the file's bytes is missing.")
+        perms = form.getlist("permissions[]") or form.getlist("permissions") or None
+        model = await svc.upload(
+            c, bid, form.get("fileId"), request.headers.get("x-appwrite-id"), upload.filename or "",
+            upload.content_type, upload.file, upload.size or 0, content_range, perms)
+    finally:
+        await form.close()
+    return json_response(model, 201)
+
+
+async def file(request: Request):
+    c, bid, fid = await ctx(request), request.path_params["bucket"], request.path_params["file"]
+    if request.method == "GET":
+        return json_response(await _svc(request).get(c, bid, fid))
+    if request.method == "PUT":
+        return json_response(await _svc(request).update(c, bid, fid, await body(request)))
+    await _svc(request).delete(c, bid, fid)
+    return no_content()
+
+
+async def content(request: Request):
+    c, bid, fid = await ctx(request), request.path_params["bucket"], request.path_params["file"]
+    kind = request.path_params["kind"]
+    if kind not in ("download", "view"):
+        raise AppwriteError("general_route_not_found")
+    f, path = await _svc(request).open(c, bid, fid)
+    return FileResponse(path, media_type=f["mime_type"], filename=f["name"],
+                        content_disposition_type="attachment" if kind == "download" else "inline")
+
+
+routes = [
+    Route("/storage/buckets", buckets, methods=["GET", "POST"]),
+    Route("/storage/buckets/{bucket}", bucket, methods=["GET", "PUT", "DELETE"]),
+    Route("/storage/buckets/{bucket}/files", files, methods=["GET", "POST"]),
+    Route("/storage/buckets/{bucket}/files/{file}", file, methods=["GET", "PUT", "DELETE"]),
+    Route("/storage/buckets/{bucket}/files/{file}/{kind}", content, methods=["GET"]),
+]
