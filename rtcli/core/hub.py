@@ -15,6 +15,7 @@ bytes on a bounded queue and never blocks).
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -25,6 +26,11 @@ log = logging.getLogger("rtcli.hub")
 
 # Pseudo-role under which API-key connections are indexed: they may read every event.
 KEY_ROLE = "#key"
+
+# The function execution (id, trigger depth) on whose behalf the current request writes, if
+# any: set by the HTTP adapter for an execution's key, stamped on events by the store. It lets
+# the trigger guard stop a function from triggering itself.
+event_origin: ContextVar[tuple[str, int] | None] = ContextVar("event_origin", default=None)
 
 
 @dataclass(slots=True)
@@ -46,6 +52,7 @@ class Event:
     # membership change, and a session whose connections fall back to guests.
     refresh_roles: tuple[str, frozenset[str]] | None = None
     revoke_session: str | None = None
+    origin: tuple[str, int] | None = None  # (function id, depth) when written by an execution
 
     def data(self) -> dict:
         """The event frame's ``data`` without ``subscriptions``."""

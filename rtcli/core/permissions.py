@@ -96,6 +96,7 @@ class Actor:
     user_id: str | None = None
     scopes: frozenset[str] = frozenset()
     session_id: str | None = None  # the session a user actor authenticated with (None for a JWT)
+    origin: tuple[str, int] | None = None  # for a function execution's key: (function id, depth)
 
     def has_scope(self, scope: str) -> bool:
         return "*" in self.scopes or scope in self.scopes

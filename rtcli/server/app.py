@@ -23,13 +23,16 @@ from rtcli.server.errors import HANDLERS
 from rtcli.server.http import json_response
 from rtcli.server.realtime import realtime_endpoint
 from rtcli.server.routes import account as account_routes
+from rtcli.server.routes import functions as functions_routes
 from rtcli.server.routes import keys as keys_routes
 from rtcli.server.routes import openapi as openapi_routes
 from rtcli.server.routes import tablesdb as tablesdb_routes
 from rtcli.server.routes import storage as storage_routes
 from rtcli.server.routes import teams as teams_routes
 from rtcli.services.account import Account
+from rtcli.server.runner import Runner
 from rtcli.services.auth import Auth
+from rtcli.services.functions import Functions
 from rtcli.services.projects import Keys, Projects, new_key
 from rtcli.services.rows import Rows
 from rtcli.services.storage import Storage
@@ -37,6 +40,7 @@ from rtcli.services.tablesdb import TablesDB
 from rtcli.services.teams import Teams
 from rtcli.store.sqlite.db import SqliteStore
 from rtcli.store.sqlite.tablesdb import TablesDBStore
+from rtcli.store.sqlite.functions import FunctionsStore
 from rtcli.store.sqlite.storage import StorageStore
 from rtcli.store.sqlite.users import UsersStore
 
@@ -85,6 +89,7 @@ class ServeConfig:
     session_limit_per_ip: int = 100
     max_file_size: int = 1024 * 1024 * 1024  # server-wide; buckets may set less
     upload_timeout: float = 3600.0  # an unfinished chunked upload is removed after this
+    max_executions: int = 4  # functions running at once; more wait their turn
     retention_days: float = 7.0
     retention_events: int = 1_000_000
 
@@ -97,6 +102,7 @@ class Services:
     teams: Teams
     keys: Keys
     storage: Storage
+    functions: Functions
 
 
 async def health(request: Request):
@@ -138,6 +144,32 @@ async def _housekeeping(store: SqliteStore, services: "Services", config: ServeC
         await asyncio.sleep(60)
 
 
+class EventTriggers:
+    """Runs event-triggered functions after commit, in commit order, off the write path."""
+
+    def __init__(self, functions: Functions) -> None:
+        self.functions = functions
+        self.by_project: dict[str, list[dict]] = {}
+
+    async def load(self) -> None:
+        _, fs = await self.functions.repo.functions(None)
+        self.by_project = {}
+        for f in fs:
+            if f["events"]:
+                self.by_project.setdefault(f["project"], []).append(f)
+
+    def schedule(self, events) -> None:
+        if not any(e.project in self.by_project for e in events):
+            return
+        asyncio.get_running_loop().create_task(self._run(events))
+
+    async def _run(self, events) -> None:
+        for ev in events:
+            fs = self.by_project.get(ev.project)
+            if fs:
+                await self.functions.on_event(ev, fs)
+
+
 def build_app(config: ServeConfig) -> Starlette:
     store = SqliteStore(config.data_dir / "rtcli.db")
     hub = Hub()
@@ -158,7 +190,14 @@ def build_app(config: ServeConfig) -> Starlette:
         head = await store.head()
         for p in projects.known:
             hub.last_seq[p] = head
-        store.on_commit = broker.publish
+        await app.state.services.functions.recover()
+        await triggers.load()
+
+        def on_commit(events):
+            broker.publish(events)
+            triggers.schedule(events)  # event functions run on the node that committed the write
+
+        store.on_commit = on_commit
         await broker.start(hub.dispatch)
         pruner = asyncio.create_task(_housekeeping(store, app.state.services, config))
         app.state.ready = True
@@ -184,6 +223,7 @@ def build_app(config: ServeConfig) -> Starlette:
                 *teams_routes.routes,
                 *keys_routes.routes,
                 *storage_routes.routes,
+                *functions_routes.routes,
             ]),
         ],
         exception_handlers=HANDLERS,
@@ -204,7 +244,11 @@ def build_app(config: ServeConfig) -> Starlette:
         account=Account(store, users, authn, config.session_limit_per_email, config.session_limit_per_ip),
         teams=Teams(store, users, authn), keys=Keys(store, users, projects),
         storage=Storage(store, StorageStore(store), config.data_dir / "files", config.max_file_size,
-                        config.upload_timeout))
+                        config.upload_timeout),
+        functions=Functions(store, FunctionsStore(store), Runner(config.max_executions),
+                            lambda: f"http://{config.host}:{config.port}/v1", projects))
+    triggers = EventTriggers(app.state.services.functions)
+    app.state.services.functions.on_change = triggers.load
     app.state.metrics = Counter()
     app.state.connections_by_ip = Counter()
     return app

@@ -35,7 +35,7 @@ async def authenticate(state, project: str, headers, cookies, query_params) -> t
         scopes = state.projects.key_scopes(project, key)
         if scopes is None:
             raise AppwriteError("user_unauthorized", "The API key is not valid for this project.")
-        return Actor("key", roles=frozenset(), scopes=scopes), None
+        return Actor("key", roles=frozenset(), scopes=scopes, origin=state.projects.key_origin(key)), None
     jwt = headers.get("x-appwrite-jwt") or query_params.get("jwt")
     if jwt:
         if session_tokens(project, headers, cookies) and headers.get("x-appwrite-jwt"):

@@ -10,6 +10,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from rtcli.core.hub import event_origin
 from rtcli.errors import AppwriteError
 from rtcli.services.context import Ctx
 
@@ -76,6 +77,8 @@ async def ctx(request: Request) -> Ctx:
         raise AppwriteError("project_not_found",
                             f"Project with the requested ID '{project or ''}' could not be found.")
     actor, _ = await authenticate(state, project, request.headers, request.cookies, request.query_params)
+    if actor.origin is not None:
+        event_origin.set(actor.origin)  # this request's events come from a function execution
     return Ctx(project, actor)
 
 

@@ -30,6 +30,7 @@ class Projects:
         self.store = store
         self.known: set[str] = set()
         self.keys: dict[str, tuple[str, frozenset[str]]] = {}  # hash -> (project, scopes)
+        self.origins: dict[str, tuple[str, int]] = {}  # hash of an execution key -> (function, depth)
 
     async def load(self) -> None:
         self.known = {r[0] for r in await self.store.fetchall("SELECT id FROM projects")}
@@ -53,6 +54,20 @@ class Projects:
                 "INSERT INTO api_keys (project, id, name, secret_hash, scopes, created_at) VALUES (?,?,?,?,?,?)",
                 (project, ids.unique(), name, h, orjson.dumps(ALL_SCOPES).decode(), ids.format_datetime()))
         self.keys[h] = (project, frozenset(ALL_SCOPES))
+
+    def add_ephemeral(self, key: str, project: str, origin: tuple[str, int]) -> None:
+        """A key that lives for one function execution (never stored)."""
+        h = hash_key(key)
+        self.keys[h] = (project, frozenset(ALL_SCOPES))
+        self.origins[h] = origin
+
+    def remove_ephemeral(self, key: str) -> None:
+        h = hash_key(key)
+        self.keys.pop(h, None)
+        self.origins.pop(h, None)
+
+    def key_origin(self, key: str) -> tuple[str, int] | None:
+        return self.origins.get(hash_key(key))
 
     def key_scopes(self, project: str, key: str) -> frozenset[str] | None:
         """The scopes of a valid key of this project, or None."""

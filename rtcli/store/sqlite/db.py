@@ -21,7 +21,7 @@ import aiosqlite
 import orjson
 
 from rtcli.core.events import expand
-from rtcli.core.hub import Event
+from rtcli.core.hub import Event, event_origin
 
 log = logging.getLogger("rtcli.store")
 
@@ -46,6 +46,8 @@ class SqliteTransaction:
             return await cur.fetchone()
 
     async def append_event(self, event: Event) -> Event:
+        if event.origin is None:
+            event.origin = event_origin.get()
         cur = await self.conn.execute(
             "INSERT INTO events (project, created, timestamp, name, channels, roles, payload, user_id,"
             " permissions_changed) VALUES (?,?,?,?,?,?,?,?,?)",

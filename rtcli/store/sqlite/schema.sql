@@ -109,3 +109,17 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS file_chunks (
   file_seq INTEGER NOT NULL, chunk INTEGER NOT NULL, PRIMARY KEY (file_seq, chunk)
 );
+
+-- Functions (local commands) and their executions.
+CREATE TABLE IF NOT EXISTS functions (
+  project TEXT NOT NULL, id TEXT NOT NULL, spec TEXT NOT NULL,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (project, id)
+);
+
+CREATE TABLE IF NOT EXISTS executions (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  project TEXT NOT NULL, id TEXT NOT NULL, function_id TEXT NOT NULL, model TEXT NOT NULL,
+  read_roles TEXT NOT NULL, created_at TEXT NOT NULL,
+  UNIQUE (project, id)
+);
+CREATE INDEX IF NOT EXISTS executions_function ON executions (project, function_id, seq);
