@@ -172,7 +172,8 @@ class Functions:
         return Event(project=project, events=events.generate([("functions", f), ("executions", e)], action),
                      channels=channels.with_action(["console", f"projects.{project}", "executions",
                                                     f"executions.{e}", f"functions.{f}"], action),
-                     roles=roles, payload=model, timestamp=ids.format_datetime(), user_id=user_id)
+                     roles=roles, payload={**model, "logs": "", "errors": ""},  # logs are for API keys only
+                     timestamp=ids.format_datetime(), user_id=user_id)
 
     async def _save(self, project: str, model: dict, action: str | None, user_id: str | None) -> None:
         """Store the execution; publish its event only for a user's execution (as Appwrite)."""

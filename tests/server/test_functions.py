@@ -1,0 +1,143 @@
+"""Functions against a real server: sync and async executions, events, triggers, the loop guard,
+timeouts and crashes."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.server.test_realtime import nothing, recv
+from tests.server.test_users import rt, signup, sub
+
+HERE = Path(__file__).parent / "functions"
+
+
+def make_function(admin, name: str, script: str, **extra) -> str:
+    fid = name + secrets.token_hex(3)
+    r = admin.post("/functions", json={"functionId": fid, "name": name,
+                                       "command": f"{sys.executable} {HERE / script}", **extra})
+    assert r.status_code == 201, r.text
+    return fid
+
+
+def executions(admin, fid: str) -> list[dict]:
+    return admin.get(f"/functions/{fid}/executions").json()["executions"]
+
+
+def wait_for(predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def test_sync_execution(shared_server):
+    with shared_server.admin() as a:
+        fid = make_function(a, "echo", "echo.py", execute=["users"])
+        r = a.post(f"/functions/{fid}/executions", json={"body": "ping", "path": "/x?y=1", "method": "PUT",
+                                                          "headers": {"x-h": "v"}})
+        assert r.status_code == 201, r.text
+        e = r.json()
+        out = json.loads(e["responseBody"])
+        assert e["status"] == "completed" and e["trigger"] == "http" and e["responseStatusCode"] == 202
+        assert out == {"body": "ping", "trigger": "http", "event": None, "method": "PUT", "path": "/x?y=1", "headers": {"x-h": "v"}}
+        assert {"name": "x-echo", "value": "yes"} in e["responseHeaders"]
+        assert e["logs"] == "echo ran\n" and e["duration"] > 0 and e["resourceId"] == fid
+        old = a.post(f"/functions/{fid}/executions", json={"body": ""}, headers={"X-Appwrite-Response-Format": "1.9.5"})
+        assert old.json()["functionId"] == fid and "resourceId" not in old.json()
+        assert a.get(f"/functions/{fid}/executions/{e['$id']}").json()["responseBody"] == e["responseBody"]
+    with shared_server.guest() as g:
+        denied = g.post(f"/functions/{fid}/executions", json={"body": "x"})
+        assert denied.status_code == 401 and denied.json()["type"] == "user_unauthorized"
+
+
+def test_async_execution_events_reach_only_the_creator(shared_server):
+    with shared_server.admin() as a:
+        fid = make_function(a, "echo", "echo.py", execute=["users"])
+    uid, token, user = signup(shared_server, "runner")
+    _, other_token, _ = signup(shared_server, "other")
+    ws, _ = rt(shared_server, {"X-Appwrite-Session": token})
+    ws_other, _ = rt(shared_server, {"X-Appwrite-Session": other_token})
+    sub(ws, "executions")
+    sub(ws_other, "executions")
+    r = user.post(f"/functions/{fid}/executions", json={"body": "later", "async": True})
+    assert r.status_code == 202 and r.json()["status"] == "waiting"
+    eid = r.json()["$id"]
+    created = recv(ws)["data"]
+    assert created["events"][0] == f"functions.{fid}.executions.{eid}.create" and len(created["channels"]) == 8
+    statuses = []
+    while not statuses or statuses[-1] not in ("completed", "failed"):
+        ev = recv(ws, 15)["data"]
+        assert ev["events"][0] == f"functions.{fid}.executions.{eid}.update"
+        statuses.append(ev["payload"]["status"])
+    assert statuses == ["processing", "completed"]
+    assert json.loads(ev["payload"]["responseBody"])["body"] == "later"
+    assert ev["payload"]["logs"] == ""  # logs are for API keys
+    nothing(ws_other)
+    got = user.get(f"/functions/{fid}/executions/{eid}").json()
+    assert got["status"] == "completed"
+    ws.close()
+    ws_other.close()
+
+
+def test_event_trigger_and_loop_guard(shared_server):
+    db = "fn" + secrets.token_hex(3)
+    with shared_server.admin() as a:
+        a.post("/tablesdb", json={"databaseId": db, "name": db})
+        a.post(f"/tablesdb/{db}/tables", json={"tableId": "messages", "name": "m"})
+        echo = make_function(a, "echo", "echo.py", events=[f"tablesdb.{db}.tables.messages.rows.*.create"])
+        writer = make_function(a, "writer", "writer.py", events=[f"tablesdb.{db}.tables.messages.rows.*.create"])
+        a.post(f"/tablesdb/{db}/tables/messages/rows", json={"rowId": "first", "data": {"text": "hi"}})
+        done = wait_for(lambda: [e for e in executions(a, echo) if e["status"] == "completed"])
+        out = json.loads(done[0]["responseBody"])
+        assert done[0]["trigger"] == "event" and out["event"] == f"tablesdb.{db}.tables.messages.rows.first.create"
+        assert json.loads(out["body"])["$id"] == "first"
+        wait_for(lambda: all(e["status"] == "completed" for e in executions(a, writer)) and executions(a, writer))
+        time.sleep(1.5)  # give a runaway loop the time to show itself
+        rows = a.get(f"/tablesdb/{db}/tables/messages/rows").json()
+        # The writer wrote one echo row; that row triggered echo (another function) but not the writer itself.
+        assert rows["total"] == 2
+        assert len(executions(a, writer)) == 1
+        assert len(executions(a, echo)) == 2
+
+
+def test_timeout_kills_the_process_group_and_crash_is_contained(shared_server):
+    with shared_server.admin() as a:
+        hang = make_function(a, "hang", "hang.py", timeout=1)
+        t0 = time.monotonic()
+        e = a.post(f"/functions/{hang}/executions", json={}, timeout=30).json()
+        assert e["status"] == "failed" and "Timed out" in e["errors"] and time.monotonic() - t0 < 10
+        child = int(e["responseBody"].split()[0])
+        wait_for(lambda: not os.path.exists(f"/proc/{child}") or "Z" in open(f"/proc/{child}/stat").read().split()[2], 5)
+        crash = a.post("/functions", json={"functionId": "crash" + secrets.token_hex(3), "name": "crash",
+                                           "command": f"{sys.executable} -c 'import sys; print(1); sys.exit(3)'"}).json()
+        c = a.post(f"/functions/{crash['$id']}/executions", json={}).json()
+        assert c["status"] == "failed" and c["errors"] == "Exit status 3" and c["responseBody"] == "1\n"
+        missing = a.post("/functions", json={"functionId": "nocmd" + secrets.token_hex(3), "name": "n",
+                                             "command": "/nonexistent/binary"}).json()
+        m = a.post(f"/functions/{missing['$id']}/executions", json={}).json()
+        assert m["status"] == "failed" and "cannot start" in m["errors"]
+        assert a.get("/health").status_code == 200
+
+
+def test_function_admin_errors(shared_server):
+    with shared_server.admin() as a:
+        assert a.post("/functions", json={"functionId": "x" + secrets.token_hex(3), "name": "n"}).status_code == 400
+        assert a.get("/functions/nope").json()["type"] == "function_not_found"
+        assert a.post("/functions/nope/executions", json={}).json()["type"] == "function_not_found"
+        fid = make_function(a, "echo", "echo.py")
+        bad = a.post(f"/functions/{fid}/executions", json={"method": "BREW"})
+        assert bad.status_code == 400
+        assert a.put(f"/functions/{fid}", json={"timeout": 5}).json()["timeout"] == 5
+        assert a.request("DELETE", f"/functions/{fid}", json={}).status_code == 204
+    with shared_server.guest() as g:
+        assert g.post("/functions", json={"functionId": "g", "name": "g", "command": "true"}).json()["type"] == "general_unauthorized_scope"
