@@ -1,0 +1,1287 @@
+#!/usr/bin/env python3
+"""The rtcli benchmark suite: each scenario against a fresh `rtcli serve` and a same-run reference.
+
+    python scripts/bench.py                                  # everything, a few minutes
+    python scripts/bench.py --only fanout,latency --json /tmp/bench.json
+    python scripts/bench.py --only writes --profile /tmp/prof # py-spy the server while measuring
+
+Scenarios (targets from the issue "Fast: a benchmark suite, and the speed to lead"):
+
+- fanout    one row event (REST write, SQLite commit, permission check) to N subscribers, at
+            saturation: deliveries/s, vs a raw ``websockets.broadcast`` server (no DB, no auth).
+- latency   write-to-delivery at a fixed rate (10 events/s to 1,000 subscribers): p50/p99.
+- idle      server RSS per held (connected + subscribed) connection.
+- matching  in-process: Hub.dispatch (candidates + matching_ids + encode) of one event among
+            100,000 subscriptions on 10,000 connections, no-op sinks; vs a linear scan.
+- writes    REST row creates/s with their events, concurrent clients; vs uvicorn + aiosqlite.
+- resume    10,000 missed events replayed to one client (``since: "beginning"``).
+- cli       ``rtcli --help`` and a one-shot ``rtcli row create`` (median wall time).
+
+The load client is this process: one asyncio loop (uvloop when installed) with a minimal
+WebSocket client (handshake, masking, frame parsing; it recognises event frames by their first
+bytes and never JSON-decodes them) and a minimal keep-alive HTTP/1.1 client, so that it costs
+less per delivery than the server. With 2+ CPUs the server runs on CPU 0 and this process on
+CPU 1 (``--no-pin`` to disable); server and client CPU are both reported (from /proc), so a
+reader can tell who saturated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import collections
+import heapq
+import json
+import os
+import platform
+import re
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = Path(__file__).resolve().parent / "bench_reference.py"
+API_KEY = "bench-key-" + "0" * 22
+PROJECT = "default"
+DB, TABLE = "bench", "t"
+SCENARIOS = ("fanout", "latency", "idle", "matching", "writes", "resume", "cli")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+now = time.perf_counter
+
+try:
+    from websockets.speedups import apply_mask
+except ImportError:  # pure Python fallback; only client->server frames are masked (few, small)
+    def apply_mask(data: bytes, mask: bytes) -> bytes:
+        n = len(data)
+        m = (mask * (n // 4 + 1))[:n]
+        return (int.from_bytes(data, "big") ^ int.from_bytes(m, "big")).to_bytes(n, "big")
+
+
+# --- processes: start, pin, measure ----------------------------------------------------------
+
+
+def cpu_split(pid: int | str = "self") -> tuple[float, float]:
+    """User and system CPU seconds of a process (all its threads), from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+
+def cpu_seconds(pid: int | str = "self") -> float:
+    return sum(cpu_split(pid))
+
+
+def wait_seconds(pid: int | str = "self") -> float:
+    """Time the process's threads spent runnable but waiting for a CPU (/proc/<pid>/task/*/schedstat):
+    a direct measure of contention from other processes on the machine."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / 1e9
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Pinning:
+    server: set[int] | None = None
+    client: set[int] | None = None
+
+    def describe(self) -> str:
+        if not self.server:
+            return "not pinned"
+        return f"server on CPU {sorted(self.server)}, load client on CPU {sorted(self.client or [])}"
+
+
+PIN = Pinning()
+
+
+@dataclass
+class Server:
+    kind: str  # "rtcli", "ref-ws", "ref-http"
+    proc: subprocess.Popen
+    port: int
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def _preexec():
+    if PIN.server:
+        os.sched_setaffinity(0, PIN.server)
+
+
+def start_rtcli(workdir: Path, extra: list[str] | None = None) -> Server:
+    """A fresh `rtcli serve` (new data dir, fixed API key, no per-IP connection limit)."""
+    port = free_port()
+    data = Path(tempfile.mkdtemp(prefix="rtcli-", dir=workdir))
+    log_path = data / "server.log"
+    cmd = [sys.executable, "-m", "rtcli", "serve", "--port", str(port), "--data-dir", str(data / "data"),
+           "--api-key", API_KEY, "--max-connections-per-ip", "0", *(extra or [])]
+    proc = subprocess.Popen(cmd, stdout=open(log_path, "wb"), stderr=subprocess.STDOUT, preexec_fn=_preexec,
+                            cwd=ROOT)
+    srv = Server("rtcli", proc, port, log_path)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"rtcli serve exited with {proc.returncode}:\n{srv.log()}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/health", timeout=0.5) as r:
+                if r.status == 200:
+                    return srv
+        except OSError:
+            pass
+        time.sleep(0.05)
+    srv.stop()
+    raise RuntimeError(f"rtcli serve did not become ready:\n{srv.log()}")
+
+
+def start_reference(kind: str, workdir: Path) -> Server:
+    port = free_port()
+    data = Path(tempfile.mkdtemp(prefix="ref-", dir=workdir))
+    log_path = data / "server.log"
+    cmd = [sys.executable, str(REFERENCE), kind, "--port", str(port)]
+    if kind == "http":
+        cmd += ["--db", str(data / "ref.db")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(log_path, "wb"), preexec_fn=_preexec)
+    line = proc.stdout.readline().decode()
+    if not line.startswith("READY"):
+        proc.kill()
+        raise RuntimeError(f"reference {kind} failed to start: {line}\n{log_path.read_text()}")
+    return Server(f"ref-{kind}", proc, port, log_path)
+
+
+class Usage:
+    """CPU of the server and of this (load client) process over a window, as % of one core."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.pid = server_pid
+        self.t = now()
+        self.s = cpu_split(server_pid)
+        self.c = cpu_seconds()
+        self.ws, self.wc = wait_seconds(server_pid), wait_seconds()
+
+    def done(self) -> dict:
+        dt = now() - self.t
+        user, system = (b - a for a, b in zip(self.s, cpu_split(self.pid)))
+        return {"server_cpu_pct": round(100 * (user + system) / dt, 1),
+                "server_sys_pct": round(100 * system / dt, 1),  # kernel: socket sends, loopback TCP
+                "client_cpu_pct": round(100 * (cpu_seconds() - self.c) / dt, 1),
+                # % of the window the process was runnable but another process had its CPU
+                "server_cpu_wait_pct": round(100 * (wait_seconds(self.pid) - self.ws) / dt, 1),
+                "client_cpu_wait_pct": round(100 * (wait_seconds() - self.wc) / dt, 1)}
+
+
+class Profiler:
+    """py-spy on the server for the measured window (``--profile DIR``); raw collapsed stacks."""
+
+    def __init__(self, out_dir: Path | None, name: str, pid: int, seconds: float) -> None:
+        self.proc = None
+        self.path = None
+        if out_dir is None:
+            return
+        exe = shutil.which("py-spy")
+        if exe is None:
+            print("  (py-spy not found: pip install py-spy)", file=sys.stderr)
+            return
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.path = out_dir / f"{name}.txt"
+        self.proc = subprocess.Popen([exe, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))),
+                                      "--format", "raw", "--rate", "250", "-o", str(self.path)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def finish(self) -> str | None:
+        if self.proc is None:
+            return None
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        if self.path and self.path.exists():
+            print(summarize_profile(self.path), file=sys.stderr)
+            return str(self.path)
+        return None
+
+
+def summarize_profile(path: Path, top: int = 25) -> str:
+    """Top frames of a py-spy raw (collapsed) profile, by self and by inclusive samples."""
+    own: collections.Counter = collections.Counter()
+    incl: collections.Counter = collections.Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        count = int(n)
+        total += count
+        frames = [re.sub(r":\d+\)$", ")", f) for f in stack.split(";")]
+        frames = [re.sub(r"\(/.*?/(site-packages|lib/python3\.\d+|work/main)/", "(", f) for f in frames]
+        own[frames[-1]] += count
+        for f in set(frames):
+            incl[f] += count
+    out = [f"profile {path} ({total} samples)", "  self %   frame"]
+    out += [f"  {100 * c / total:6.1f}  {f}" for f, c in own.most_common(top)]
+    out += ["  incl %   frame"]
+    out += [f"  {100 * c / total:6.1f}  {f}" for f, c in incl.most_common(top)]
+    return "\n".join(out)
+
+
+# --- the load client: a minimal WebSocket client ---------------------------------------------
+
+
+class Agg:
+    """Counters shared by a group of connections, and waits on the event count."""
+
+    def __init__(self) -> None:
+        self.events = 0
+        self.t0: dict[bytes, float] | None = None  # latency: row id -> time the write was sent
+        self.lat: list[float] = []
+        self.last: dict[bytes, float] = {}  # latency: row id -> last delivery time
+        self._waiters: list = []
+        self._n = 0
+
+    def until(self, target: int) -> asyncio.Future:
+        fut = asyncio.get_running_loop().create_future()
+        if self.events >= target:
+            fut.set_result(None)
+        else:
+            self._n += 1
+            heapq.heappush(self._waiters, (target, self._n, fut))
+        return fut
+
+    def _wake(self) -> None:
+        while self._waiters and self._waiters[0][0] <= self.events:
+            fut = heapq.heappop(self._waiters)[2]
+            if not fut.done():
+                fut.set_result(None)
+
+
+EVENT_HEAD = b'{"type":"event"'
+ID_KEY = b'"$id":"'
+
+
+class WS(asyncio.Protocol):
+    """One WebSocket client connection. Event frames are counted (and, for latency, timed by the
+    row id found in them); other text frames go to ``inbox``."""
+
+    def __init__(self, port: int, path: str, agg: Agg, headers: bytes = b"") -> None:
+        self.port, self.path, self.agg, self.headers = port, path, agg, headers
+        loop = asyncio.get_running_loop()
+        self.opened = loop.create_future()
+        self.closed = loop.create_future()
+        self.transport = None
+        self.hs = b""
+        self.upgraded = False
+        self.buf = b""
+        self.inbox: collections.deque = collections.deque()
+        self.inbox_waiter: asyncio.Future | None = None
+        self.events = 0
+        self.keep = 0  # keep this many event frames (samples for the reference)
+        self.kept: list[bytes] = []
+        self.close_code: int | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        key = base64.b64encode(os.urandom(16))
+        transport.write(b"GET " + self.path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1:" + str(self.port).encode()
+                        + b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key
+                        + b"\r\nSec-WebSocket-Version: 13\r\n" + self.headers + b"\r\n")
+
+    def data_received(self, data: bytes) -> None:
+        t = now()
+        if not self.upgraded:
+            self.hs += data
+            i = self.hs.find(b"\r\n\r\n")
+            if i < 0:
+                return
+            head, data = self.hs[:i], self.hs[i + 4:]
+            self.hs = b""
+            if b" 101 " not in head.split(b"\r\n", 1)[0]:
+                if not self.opened.done():
+                    self.opened.set_exception(ConnectionError(head.split(b"\r\n", 1)[0].decode()))
+                self.transport.close()
+                return
+            self.upgraded = True
+            self.opened.set_result(None)
+            if not data:
+                return
+        buf = self.buf + data if self.buf else data
+        pos, n = 0, len(buf)
+        agg = self.agg
+        while n - pos >= 2:
+            ln = buf[pos + 1] & 0x7F
+            h = 2
+            if ln == 126:
+                if n - pos < 4:
+                    break
+                ln, h = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
+            elif ln == 127:
+                if n - pos < 10:
+                    break
+                ln, h = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+            start = pos + h
+            end = start + ln
+            if end > n:
+                break
+            op = buf[pos] & 0x0F
+            pos = end
+            if op == 1:
+                if buf.startswith(EVENT_HEAD, start):
+                    self.events += 1
+                    agg.events += 1
+                    if agg.t0 is not None:
+                        i = buf.find(ID_KEY, start, end)
+                        if i >= 0:
+                            rid = buf[i + 7:buf.find(b'"', i + 7, end)]
+                            t0 = agg.t0.get(rid)
+                            if t0 is not None:
+                                agg.lat.append(t - t0)
+                                agg.last[rid] = t
+                    if self.keep:
+                        self.keep -= 1
+                        self.kept.append(buf[start:end])
+                    if agg._waiters and agg._waiters[0][0] <= agg.events:
+                        agg._wake()
+                else:
+                    self.inbox.append(buf[start:end])
+                    w = self.inbox_waiter
+                    if w is not None and not w.done():
+                        w.set_result(None)
+            elif op == 8:
+                self.close_code = int.from_bytes(buf[start:start + 2], "big") if ln >= 2 else 1005
+                self.transport.close()
+            elif op == 9:
+                self._send(0x8A, buf[start:end])
+        self.buf = buf[pos:] if pos < n else b""
+
+    def connection_lost(self, exc) -> None:
+        if not self.opened.done():
+            self.opened.set_exception(ConnectionError("connection lost before the handshake"))
+        if not self.closed.done():
+            self.closed.set_result(self.close_code)
+        w = self.inbox_waiter
+        if w is not None and not w.done():
+            w.set_exception(ConnectionError(f"connection closed ({self.close_code})"))
+
+    def _send(self, head: int, payload: bytes) -> None:
+        n = len(payload)
+        if n < 126:
+            header = bytes((head, 0x80 | n))
+        elif n < 65536:
+            header = bytes((head, 0xFE)) + n.to_bytes(2, "big")
+        else:
+            header = bytes((head, 0xFF)) + n.to_bytes(8, "big")
+        mask = os.urandom(4)
+        self.transport.write(header + mask + apply_mask(payload, mask))
+
+    def send_text(self, payload: bytes | str) -> None:
+        self._send(0x81, payload.encode() if isinstance(payload, str) else payload)
+
+    async def recv(self, timeout: float = 30) -> bytes:
+        """The next non-event text frame."""
+        while not self.inbox:
+            if self.closed.done():
+                raise ConnectionError(f"connection closed ({self.close_code})")
+            self.inbox_waiter = asyncio.get_running_loop().create_future()
+            await asyncio.wait_for(self.inbox_waiter, timeout)
+        return self.inbox.popleft()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+
+async def open_ws(port: int, path: str, agg: Agg, headers: bytes = b"") -> WS:
+    loop = asyncio.get_running_loop()
+    _, ws = await loop.create_connection(lambda: WS(port, path, agg, headers), "127.0.0.1", port)
+    await asyncio.wait_for(ws.opened, 30)
+    return ws
+
+
+def sub_message(channel: str, since: str | None = None) -> bytes:
+    item = {"subscriptionId": secrets.token_hex(10), "channels": [channel], "queries": []}
+    if since is not None:
+        item["since"] = since
+    return orjson.dumps({"type": "subscribe", "data": [item]})
+
+
+async def open_subscribers(port: int, path: str, n: int, agg: Agg, channel: str,
+                           concurrency: int = 200, progress: str = "") -> list[WS]:
+    """``n`` connections, each connected and subscribed (the ack received) to ``channel``."""
+    sem = asyncio.Semaphore(concurrency)
+    out: list[WS] = []
+
+    async def one() -> None:
+        async with sem:
+            ws = await open_ws(port, path, agg)
+            await ws.recv()  # connected
+            ws.send_text(sub_message(channel))
+            ack = orjson.loads(await ws.recv())
+            if ack.get("type") != "response":
+                raise RuntimeError(f"subscribe failed: {ack}")
+            out.append(ws)
+            if progress and len(out) % 2000 == 0:
+                print(f"  {progress}: {len(out)}/{n} connections", file=sys.stderr)
+
+    await asyncio.gather(*(one() for _ in range(n)))
+    return out
+
+
+# --- the load client: a minimal keep-alive HTTP/1.1 client ----------------------------------
+
+
+class Http:
+    def __init__(self, port: int, key: bool = True) -> None:
+        self.port = port
+        hdr = f"Host: 127.0.0.1:{port}\r\nX-Appwrite-Project: {PROJECT}\r\nContent-Type: application/json\r\n"
+        if key:
+            hdr += f"X-Appwrite-Key: {API_KEY}\r\n"
+        self.hdr = hdr
+        self.r = self.w = None
+
+    async def request(self, method: str, path: str, body=None) -> tuple[int, bytes]:
+        if self.w is None:
+            self.r, self.w = await asyncio.open_connection("127.0.0.1", self.port)
+        data = orjson.dumps(body) if body is not None else b""
+        self.w.write(f"{method} {path} HTTP/1.1\r\n{self.hdr}Content-Length: {len(data)}\r\n\r\n".encode() + data)
+        head = await self.r.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+        payload = await self.r.readexactly(int(m.group(1))) if m else b""
+        return status, payload
+
+    def close(self) -> None:
+        if self.w is not None:
+            self.w.close()
+
+
+class HttpPool:
+    def __init__(self, port: int, size: int) -> None:
+        self.free: asyncio.Queue[Http] = asyncio.Queue()
+        self.all = [Http(port) for _ in range(size)]
+        for c in self.all:
+            self.free.put_nowait(c)
+
+    async def request(self, method: str, path: str, body=None) -> tuple[int, bytes]:
+        c = await self.free.get()
+        try:
+            return await c.request(method, path, body)
+        finally:
+            self.free.put_nowait(c)
+
+    def close(self) -> None:
+        for c in self.all:
+            c.close()
+
+
+ROWS = f"/v1/tablesdb/{DB}/tables/{TABLE}/rows"
+CHANNEL = f"tablesdb.{DB}.tables.{TABLE}.rows"
+RT_PATH = f"/v1/realtime?project={PROJECT}"
+
+
+async def setup_table(port: int) -> None:
+    """Database ``bench`` with table ``t`` (read("any")), columns n (integer) and text (string)."""
+    h = Http(port)
+    for path, body in [("/v1/tablesdb", {"databaseId": DB, "name": DB}),
+                       (f"/v1/tablesdb/{DB}/tables", {"tableId": TABLE, "name": TABLE,
+                                                     "permissions": ['read("any")']}),
+                       (f"/v1/tablesdb/{DB}/tables/{TABLE}/columns/integer", {"key": "n", "required": False}),
+                       (f"/v1/tablesdb/{DB}/tables/{TABLE}/columns/string", {"key": "text", "size": 255})]:
+        status, out = await h.request("POST", path, body)
+        if status >= 300:
+            raise RuntimeError(f"setup {path}: {status} {out[:300]!r}")
+    h.close()
+
+
+def row_body(rid: str, n: int) -> dict:
+    return {"rowId": rid, "data": {"n": n, "text": "the quick brown fox jumps over the lazy dog"}}
+
+
+# Frames captured from rtcli (the reference sends the same bytes, with the row id swapped).
+SAMPLE: dict[str, bytes] = {}
+
+
+def ref_frame(rid: str) -> bytes:
+    frame, old = SAMPLE["frame"], SAMPLE["rid"]
+    return frame.replace(old.encode(), rid.encode())
+
+
+# --- scenarios ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    scenario: str
+    metric: str
+    unit: str
+    rtcli: float | None
+    reference: float | None = None
+    reference_name: str = ""
+    target: str = ""
+    passed: bool | None = None
+    better: str = "higher"  # which direction is better, for the ratio's reading
+    details: dict = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.rtcli is None or not self.reference:
+            return None
+        return self.rtcli / self.reference
+
+
+async def _drive_closed_loop(publish, agg: Agg, n_subs: int, window: int, warmup: float, duration: float,
+                             server_pid: int, profile: Profiler | None = None, prof_args=None) -> dict:
+    """Publish events so that at most ``window`` are not yet delivered to all subscribers;
+    measure deliveries in the window after ``warmup``."""
+    k = 0
+    tasks: set = set()
+    t_start = now()
+    measure_at, end_at = t_start + warmup, t_start + warmup + duration
+    snap = None
+    usage = None
+    while True:
+        t = now()
+        if snap is None and t >= measure_at:
+            snap = (t, agg.events, k)
+            usage = Usage(server_pid)
+            if prof_args:
+                profile = Profiler(*prof_args)
+        if t >= end_at:
+            break
+        need = (k - window + 1) * n_subs
+        if agg.events < need:
+            try:
+                await asyncio.wait_for(agg.until(need), 10)
+            except asyncio.TimeoutError:
+                raise RuntimeError(f"fan-out stalled: {agg.events} of {need} deliveries") from None
+            continue
+        task = asyncio.ensure_future(publish(k))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        k += 1
+    t1, ev1 = now(), agg.events
+    use = usage.done()
+    t0, ev0, k0 = snap
+    if tasks:
+        await asyncio.gather(*tasks)
+    try:
+        await asyncio.wait_for(agg.until(k * n_subs), 15)
+        drained = True
+    except asyncio.TimeoutError:
+        drained = False
+    prof_path = profile.finish() if profile else None
+    deliveries = ev1 - ev0
+    return {"deliveries_per_s": deliveries / (t1 - t0), "events_per_s": deliveries / n_subs / (t1 - t0),
+            "window_s": round(t1 - t0, 2), "events_published": k, "all_delivered": drained,
+            "profile": prof_path, **use}
+
+
+async def _fanout_once(target: str, args, workdir: Path) -> dict:
+    """One saturation run: ``rtcli`` (REST writes), ``reference`` (websockets.broadcast) or ``raw``
+    (the frame bytes built once, then ``transport.write`` per connection: Python's floor)."""
+    n, window = args.subscribers, args.fanout_window
+    srv = start_rtcli(workdir) if target == "rtcli" else start_reference("ws", workdir)
+    agg = Agg()
+    errors: collections.Counter = collections.Counter()
+    subs: list[WS] = []
+    try:
+        if target == "rtcli":
+            await setup_table(srv.port)
+        subs = await open_subscribers(srv.port, RT_PATH if target == "rtcli" else "/sub", n, agg, CHANNEL)
+        subs[0].keep = 1
+        if target == "rtcli":
+            pool = HttpPool(srv.port, window)
+
+            async def publish(k: int) -> None:
+                status, _ = await pool.request("POST", ROWS, row_body(f"f{k:09d}", k))
+                if status != 201:
+                    errors[status] += 1
+        else:
+            control = await open_ws(srv.port, "/control" if target == "reference" else "/control-raw", Agg())
+
+            async def publish(k: int) -> None:
+                control.send_text(ref_frame(f"f{k:09d}"))
+        prof = (args.profile, "fanout", srv.pid, args.duration) if target == "rtcli" and args.profile else None
+        r = await _drive_closed_loop(publish, agg, n, window, args.warmup, args.duration, srv.pid, prof_args=prof)
+        if target == "rtcli":
+            SAMPLE["frame"], SAMPLE["rid"] = subs[0].kept[0], "f000000000"
+            pool.close()
+        r.update(subscribers=n, window=window, http_errors=dict(errors),
+                 closed_connections=sum(1 for s in subs if s.closed.done()),
+                 frame_bytes=len(SAMPLE.get("frame", b"")), server_rss_mb=round(rss_bytes(srv.pid) / 2**20, 1),
+                 server_us_per_delivery=round(r["server_cpu_pct"] * 1e4 / r["deliveries_per_s"], 2))
+    finally:
+        srv.stop()
+        for s in subs:
+            s.abort()
+    print(f"  fanout {target}: {r['deliveries_per_s']:,.0f} deliveries/s, {r['server_us_per_delivery']} us server "
+          f"CPU each (server {r['server_cpu_pct']}% CPU, {r['server_sys_pct']}% of it kernel; client "
+          f"{r['client_cpu_pct']}%; server waited for a CPU {r['server_cpu_wait_pct']}%)", file=sys.stderr)
+    return r
+
+
+def _best(runs: list[dict], key: str, higher: bool = True) -> dict:
+    best = (max if higher else min)(runs, key=lambda r: r[key])
+    return {**best, "all_runs": [round(r[key], 2) for r in runs]}
+
+
+async def scenario_fanout(args, workdir: Path) -> list[Result]:
+    """Best of ``--repeat`` alternating runs (the machine may be shared: see cpu_wait)."""
+    targets = ["rtcli"] + ([] if args.no_reference else ["reference", "raw"])
+    runs: dict[str, list[dict]] = {t: [] for t in targets}
+    for _ in range(args.repeat):
+        for t in targets:
+            runs[t].append(await _fanout_once(t, args, workdir))
+    out = {t: _best(rs, "deliveries_per_s") for t, rs in runs.items()}
+    rt, ref, raw = out["rtcli"], out.get("reference", {}), out.get("raw", {})
+    n = args.subscribers
+    return [
+        Result("fanout", f"deliveries/s, 1 event -> {n:,} subs", "deliveries/s", rt["deliveries_per_s"],
+               ref.get("deliveries_per_s"), "websockets.broadcast, no DB/auth", "report vs ceiling", None,
+               details={"rtcli": rt, "reference": ref, "raw": raw}),
+        Result("fanout", "server CPU per delivery", "us", rt["server_us_per_delivery"],
+               ref.get("server_us_per_delivery"), "websockets.broadcast", "-", None, "lower"),
+        Result("fanout", f"deliveries/s vs the raw floor", "deliveries/s", rt["deliveries_per_s"],
+               raw.get("deliveries_per_s"), "prebuilt frame, transport.write", "-", None),
+    ]
+
+
+async def scenario_latency(args, workdir: Path) -> list[Result]:
+    n, rate, duration = args.subscribers, args.latency_rate, args.latency_duration
+    out = {}
+    for target in ("rtcli", "reference"):
+        if target == "reference" and args.no_reference:
+            break
+        srv = start_rtcli(workdir) if target == "rtcli" else start_reference("ws", workdir)
+        agg = Agg()
+        try:
+            path = RT_PATH if target == "rtcli" else "/sub"
+            if target == "rtcli":
+                await setup_table(srv.port)
+            subs = await open_subscribers(srv.port, path, n, agg, CHANNEL)
+            if target == "rtcli":
+                pool = HttpPool(srv.port, 4)
+
+                async def publish(k: int, rid: str) -> None:
+                    agg.t0[rid.encode()] = now()
+                    status, body = await pool.request("POST", ROWS, row_body(rid, k))
+                    if status != 201:
+                        raise RuntimeError(f"write failed: {status} {body[:200]!r}")
+                # A few events before measuring (first-event costs: imports, caches).
+                subs[0].keep = 1
+                for k in range(3):
+                    await pool.request("POST", ROWS, row_body(f"w{k:09d}", k))
+                await asyncio.wait_for(agg.until(3 * n), 20)
+                if "frame" not in SAMPLE:
+                    SAMPLE["frame"], SAMPLE["rid"] = subs[0].kept[0], "w000000000"
+            else:
+                control = await open_ws(srv.port, "/control", Agg())
+
+                async def publish(k: int, rid: str) -> None:
+                    frame = ref_frame(rid)
+                    agg.t0[rid.encode()] = now()
+                    control.send_text(frame)
+                for k in range(3):
+                    control.send_text(ref_frame(f"w{k:09d}"))
+                await asyncio.wait_for(agg.until(3 * n), 20)
+            base = agg.events
+            agg.t0, agg.lat = {}, []
+            count = int(rate * duration)
+            usage = Usage(srv.pid)
+            start = now() + 0.05
+            late = []
+            tasks = []
+            for k in range(count):
+                due = start + k / rate
+                delay = due - now()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                late.append(now() - due)
+                tasks.append(asyncio.ensure_future(publish(k, f"l{k:09d}")))
+            await asyncio.gather(*tasks)
+            try:
+                await asyncio.wait_for(agg.until(base + count * n), 15)
+            except asyncio.TimeoutError:
+                pass
+            use = usage.done()
+            lat = sorted(agg.lat)
+            last = sorted(agg.last[r] - agg.t0[r] for r in agg.last)
+            missing = count * n - len(lat)
+
+            def q(xs, p):
+                return xs[min(len(xs) - 1, int(p * len(xs)))] * 1000 if xs else None
+
+            out[target] = {"p50_ms": q(lat, 0.50), "p90_ms": q(lat, 0.90), "p99_ms": q(lat, 0.99),
+                           "max_ms": q(lat, 1.0), "last_delivery_p50_ms": q(last, 0.5),
+                           "last_delivery_p99_ms": q(last, 0.99), "samples": len(lat), "missing": missing,
+                           "events": count, "rate": rate, "subscribers": n,
+                           "sender_late_max_ms": round(max(late) * 1000, 2),
+                           "closed_connections": sum(1 for s in subs if s.closed.done()), **use}
+            for s in subs:
+                s.abort()
+            if target == "rtcli":
+                pool.close()
+        finally:
+            srv.stop()
+        o = out[target]
+        print(f"  latency {target}: p50 {o['p50_ms']:.2f} ms p99 {o['p99_ms']:.2f} ms "
+              f"(server {o['server_cpu_pct']}% CPU, client {o['client_cpu_pct']}%)", file=sys.stderr)
+    rt, ref = out["rtcli"], out.get("reference", {})
+    ok = rt["missing"] == 0
+    return [
+        Result("latency", f"p50 write->delivery, {rate:g} ev/s x {n} subs", "ms", rt["p50_ms"], ref.get("p50_ms"),
+               "websockets.broadcast", "<= 10 ms", ok and rt["p50_ms"] <= 10, "lower",
+               {"rtcli": rt, "reference": ref}),
+        Result("latency", f"p99 write->delivery, {rate:g} ev/s x {n} subs", "ms", rt["p99_ms"], ref.get("p99_ms"),
+               "websockets.broadcast", "<= 25 ms", ok and rt["p99_ms"] <= 25, "lower"),
+    ]
+
+
+async def scenario_idle(args, workdir: Path) -> list[Result]:
+    total = args.idle_connections
+    warm = min(100, total // 10)
+    out = {}
+    for target in ("rtcli", "reference"):
+        if target == "reference" and args.no_reference:
+            break
+        srv = start_rtcli(workdir) if target == "rtcli" else start_reference("ws", workdir)
+        agg = Agg()
+        subs: list[WS] = []
+        try:
+            path = RT_PATH if target == "rtcli" else "/sub"
+            subs += await open_subscribers(srv.port, path, warm, agg, CHANNEL)
+            await asyncio.sleep(1)
+            rss0 = rss_bytes(srv.pid)
+            t = now()
+            subs += await open_subscribers(srv.port, path, total - warm, agg, CHANNEL, progress=f"idle {target}")
+            connect_s = now() - t
+            await asyncio.sleep(2)
+            rss1 = rss_bytes(srv.pid)
+            alive = sum(1 for s in subs if not s.closed.done())
+            per = (rss1 - rss0) / (total - warm)
+            out[target] = {"bytes_per_connection": per, "rss_before_mb": round(rss0 / 2**20, 1),
+                           "rss_after_mb": round(rss1 / 2**20, 1), "connections": total, "alive": alive,
+                           "connect_rate_per_s": round((total - warm) / connect_s)}
+        finally:
+            srv.stop()
+            for s in subs:
+                s.abort()
+        print(f"  idle {target}: {out[target]['bytes_per_connection'] / 1024:.1f} KiB/connection "
+              f"({out[target]['alive']} alive)", file=sys.stderr)
+        await asyncio.sleep(0.5)
+    rt, ref = out["rtcli"], out.get("reference", {})
+    kib = rt["bytes_per_connection"] / 1024
+    return [Result("idle", f"server RSS per idle connection ({total:,} held)", "KiB", kib,
+                   ref.get("bytes_per_connection", 0) / 1024 or None, "websockets server", "<= 8 KiB",
+                   kib <= 8 and rt["alive"] == total, "lower", {"rtcli": rt, "reference": ref})]
+
+
+async def _writes_once(target: str, args, workdir: Path) -> dict:
+    c, duration = args.writers, args.writes_duration
+    srv = start_rtcli(workdir) if target == "rtcli" else start_reference("http", workdir)
+    watcher = None
+    try:
+        agg = Agg()
+        if target == "rtcli":
+            await setup_table(srv.port)
+            # One subscriber on the table: each create's event is dispatched and counted.
+            watcher = (await open_subscribers(srv.port, RT_PATH, 1, agg, CHANNEL))[0]
+        conns = [Http(srv.port) for _ in range(c)]
+        path = ROWS if target == "rtcli" else "/rows"
+        counts = {"ok": 0, "err": 0}
+        errors: collections.Counter = collections.Counter()
+        state = {"measuring": False, "stop": False}
+        seq = iter(range(10**9))
+
+        async def client(h: Http) -> None:
+            while not state["stop"]:
+                k = next(seq)
+                status, body = await h.request("POST", path, row_body(f"r{k:09d}", k))
+                if state["measuring"]:
+                    if status == 201:
+                        counts["ok"] += 1
+                    else:
+                        counts["err"] += 1
+                        errors[f"{status} {body[:120]!r}"] += 1
+
+        tasks = [asyncio.ensure_future(client(h)) for h in conns]
+        await asyncio.sleep(args.warmup)
+        ev0 = agg.events
+        state["measuring"] = True
+        usage = Usage(srv.pid)
+        prof = Profiler(args.profile, "writes", srv.pid, duration) if target == "rtcli" else None
+        t0 = now()
+        await asyncio.sleep(duration)
+        state["measuring"] = False
+        dt = now() - t0
+        use = usage.done()
+        ev1 = agg.events
+        state["stop"] = True
+        await asyncio.gather(*tasks)
+        if prof:
+            prof.finish()
+        for h in conns:
+            h.close()
+    finally:
+        srv.stop()
+        if watcher:
+            watcher.abort()
+    rate = counts["ok"] / dt
+    r = {"creates_per_s": rate, "errors": counts["err"], "error_kinds": dict(errors), "writers": c,
+         "events_seen_in_window": ev1 - ev0 if watcher else None,
+         "server_us_per_create": round(use["server_cpu_pct"] * 1e4 / rate, 1) if rate else None, **use}
+    print(f"  writes {target}: {rate:,.0f} creates/s, {r['server_us_per_create']} us server CPU each (server "
+          f"{r['server_cpu_pct']}% CPU, client {r['client_cpu_pct']}%; server waited for a CPU "
+          f"{r['server_cpu_wait_pct']}%)", file=sys.stderr)
+    return r
+
+
+async def scenario_writes(args, workdir: Path) -> list[Result]:
+    targets = ["rtcli"] + ([] if args.no_reference else ["reference"])
+    runs: dict[str, list[dict]] = {t: [] for t in targets}
+    for _ in range(args.repeat):
+        for t in targets:
+            runs[t].append(await _writes_once(t, args, workdir))
+    out = {t: _best(rs, "creates_per_s") for t, rs in runs.items()}
+    rt, ref = out["rtcli"], out.get("reference", {})
+    return [
+        Result("writes", f"REST row creates/s with events ({args.writers} clients)", "creates/s",
+               rt["creates_per_s"], ref.get("creates_per_s"), "uvicorn+aiosqlite, same tx shape", ">= 2,000",
+               rt["creates_per_s"] >= 2000 and rt["errors"] == 0, "higher", {"rtcli": rt, "reference": ref}),
+        Result("writes", "server CPU per create", "us", rt["server_us_per_create"], ref.get("server_us_per_create"),
+               "uvicorn+aiosqlite", "<= 500 us (2,000/s on one core)",
+               rt["server_us_per_create"] is not None and rt["server_us_per_create"] <= 500, "lower"),
+    ]
+
+
+async def scenario_resume(args, workdir: Path) -> list[Result]:
+    total = args.resume_events
+    out = {}
+    for target in ("rtcli", "reference"):
+        if target == "reference" and args.no_reference:
+            break
+        srv = start_rtcli(workdir) if target == "rtcli" else start_reference("ws", workdir)
+        try:
+            if target == "rtcli":
+                await setup_table(srv.port)
+                h = Http(srv.port)
+                t = now()
+                for b in range(0, total, 1000):
+                    rows = [{"$id": f"m{k:09d}", "n": k, "text": "the quick brown fox jumps over the lazy dog"}
+                            for k in range(b, min(total, b + 1000))]
+                    status, body = await h.request("POST", ROWS, {"rows": rows})
+                    if status != 201:
+                        raise RuntimeError(f"bulk create failed: {status} {body[:300]!r}")
+                fill_s = now() - t
+                h.close()
+            times = []
+            for _ in range(args.resume_runs):
+                agg = Agg()
+                if target == "rtcli":
+                    ws = await open_ws(srv.port, RT_PATH, agg)
+                    await ws.recv()
+                    ws.keep = 1
+                    usage = Usage(srv.pid)
+                    t = now()
+                    ws.send_text(sub_message(CHANNEL, since="beginning"))
+                else:
+                    ws = await open_ws(srv.port, f"/replay?n={total}", agg)
+                    usage = Usage(srv.pid)
+                    t = now()
+                    ws.send_text(ref_frame("m000000000"))
+                await asyncio.wait_for(agg.until(total), 60)
+                times.append(now() - t)
+                use = usage.done()
+                if target == "rtcli" and "frame" not in SAMPLE:
+                    SAMPLE["frame"], SAMPLE["rid"] = ws.kept[0], "m000000000"
+                ws.abort()
+                await asyncio.sleep(0.2)
+            out[target] = {"seconds_median": statistics.median(times), "runs": [round(x, 4) for x in times],
+                           "events": total, **use}
+            if target == "rtcli":
+                out[target]["fill_seconds"] = round(fill_s, 2)
+        finally:
+            srv.stop()
+        print(f"  resume {target}: {out[target]['seconds_median'] * 1000:.0f} ms for {total:,} events",
+              file=sys.stderr)
+    rt, ref = out["rtcli"], out.get("reference", {})
+    return [Result("resume", f"replay {total:,} missed events to one client", "ms", rt["seconds_median"] * 1000,
+                   ref["seconds_median"] * 1000 if ref else None, "websockets send loop, no DB", "< 1000 ms",
+                   rt["seconds_median"] < 1, "lower", {"rtcli": rt, "reference": ref})]
+
+
+def scenario_matching(args) -> list[Result]:
+    """In-process: decide the audience of one event among many subscriptions (no I/O)."""
+    import random
+
+    from rtcli.core import channels as chan
+    from rtcli.core import events as evnames
+    from rtcli.core.hub import KEY_ROLE, Event, Hub, HubConnection, Subscription
+    from rtcli.core.queries import compile_realtime
+
+    rng = random.Random(7)
+    n_conns, per = args.matching_connections, args.matching_subscriptions
+    dbs = [f"db{i}" for i in range(5)]
+    tables = [(d, f"t{j}") for d in dbs for j in range(20)]  # 100 tables
+    hub = Hub()
+    sink = lambda frame, seq, resource, ids: None  # noqa: E731
+    n_subs = 0
+    query = compile_realtime(['{"method":"greaterThan","attribute":"n","values":[500]}'])
+
+    def channel() -> str:
+        d, t = rng.choice(tables)
+        x = rng.random()
+        if x < 0.40:
+            return f"tablesdb.{d}.tables.{t}.rows"
+        if x < 0.65:
+            return f"tablesdb.{d}.tables.{t}.rows.r{rng.randrange(1000)}"
+        if x < 0.75:
+            return f"databases.{d}.collections.{t}.documents"
+        if x < 0.80:
+            return f"tablesdb.{d}.tables.{t}.rows.{rng.choice(['create', 'update', 'delete'])}"
+        if x < 0.801:  # global channels: every row event of the project
+            return rng.choice(["rows", "documents"])
+        return rng.choice(["account", "files", f"buckets.b{rng.randrange(20)}.files", "executions",
+                           f"teams.team{rng.randrange(50)}", f"functions.f{rng.randrange(20)}"])
+
+    for i in range(n_conns):
+        x = rng.random()
+        if x < 0.3:
+            roles = frozenset({"any", "guests"})
+        elif x < 0.95:
+            roles = frozenset({"any", "users", f"user:u{i}", f"team:team{i % 50}"})
+        else:
+            roles = frozenset({KEY_ROLE})
+        conn = HubConnection(f"c{i}", "p", roles, sink, f"u{i}")
+        hub.add(conn)
+        for j in range(per):
+            chans = [channel() for _ in range(rng.choice((1, 1, 1, 2, 3)))]
+            normalised, matcher = query if rng.random() < 0.1 else ([], None)
+            hub.subscribe(conn, Subscription(secrets.token_hex(10), list(dict.fromkeys(chans)), normalised, matcher))
+            n_subs += 1
+
+    def event(roles: list[str]) -> Event:
+        d, t = "db0", "t0"
+        return Event(project="p", events=evnames.row_events(d, t, "r1", "create"),
+                     channels=chan.row_channels(d, t, "r1", "create"), roles=roles,
+                     payload={"$id": "r1", "$tableId": t, "$databaseId": d, "n": 600, "text": "x" * 40},
+                     timestamp="2025-01-01T00:00:00.000+00:00", seq=1, cursor="c1.x.1")
+
+    def naive(ev: Event) -> int:
+        """The reference: scan every subscription of every connection."""
+        chs = set(ev.channels)
+        readable = set(ev.roles)
+        n = 0
+        for conn in hub.connections.values():
+            if KEY_ROLE not in conn.roles and "any" not in readable and conn.roles.isdisjoint(readable):
+                continue
+            for sub in conn.subscriptions.values():
+                if not chs.isdisjoint(sub.channels) and sub.accepts(ev.payload):
+                    n += 1
+                    break
+        return n
+
+    def timeit(fn, reps: int) -> float:
+        """Median CPU time of one call (CPU, not wall: robust when the machine is shared)."""
+        fn()
+        ts = []
+        clock = time.thread_time
+        for _ in range(reps):
+            t = clock()
+            fn()
+            ts.append(clock() - t)
+        return statistics.median(ts)
+
+    results = []
+    for label, roles in (("public (read any)", ["any"]), ("private (read user:u3)", ["user:u3"])):
+        ev = event(roles)
+        audience = hub.dispatch(ev)
+        assert naive(ev) == audience, "the hub and the linear scan disagree"
+        cands = hub.candidates(ev)
+        reps = args.matching_reps
+        t_cand = timeit(lambda: hub.candidates(ev), reps)
+        t_match = timeit(lambda: [hub.matching_ids(c, ev) for c in cands], reps)
+        t_disp = timeit(lambda: hub.dispatch(ev), reps)
+        t_naive = timeit(lambda: naive(ev), max(5, reps // 10))
+        d = {"connections": n_conns, "subscriptions": n_subs, "candidates": len(cands), "audience": audience,
+             "candidates_ms": t_cand * 1000, "matching_ids_ms": t_match * 1000, "dispatch_ms": t_disp * 1000,
+             "linear_scan_ms": t_naive * 1000}
+        print(f"  matching {label}: dispatch {t_disp * 1000:.3f} ms, audience {audience}, candidates {len(cands)}, "
+              f"linear scan {t_naive * 1000:.2f} ms", file=sys.stderr)
+        results.append(Result("matching", f"Hub.dispatch, {label}, audience {audience}", "ms", t_disp * 1000,
+                              t_naive * 1000, "linear scan of all subs", "<= 1.5 ms", t_disp * 1000 <= 1.5, "lower",
+                              d))
+    return results
+
+
+def _cli_command() -> tuple[list[str], str]:
+    """The installed console script (not a pyenv/asdf shim, which adds its own start-up)."""
+    script = Path(sysconfig.get_path("scripts")) / "rtcli"
+    if script.exists():
+        return [str(script)], str(script)
+    return [sys.executable, "-m", "rtcli"], f"{sys.executable} -m rtcli"
+
+
+def _cli_env(workdir: Path) -> dict:
+    """As an installed package runs: bytecode cached (in the work dir, never in the repo, even
+    when PYTHONDONTWRITEBYTECODE is set), no RTCLI_* settings or profile of the user's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RTCLI_") and k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
+    env["HOME"] = str(workdir)
+    return env
+
+
+def _median_wall(cmd: list[str], runs: int, env: dict | None = None) -> tuple[float, list[float], int, float]:
+    """Median wall time, the runs, the first non-zero exit code, median CPU time (user + sys)."""
+    subprocess.run(cmd, capture_output=True, env=env)  # warm the page cache and the bytecode cache
+    times, cpu, rc = [], [], 0
+    for _ in range(runs):
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = now()
+        p = subprocess.run(cmd, capture_output=True, env=env)
+        times.append(now() - t)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
+        rc = rc or p.returncode
+    return statistics.median(times), times, rc, statistics.median(cpu)
+
+
+async def scenario_cli(args, workdir: Path) -> list[Result]:
+    cli, shown = _cli_command()
+    runs = args.cli_runs
+    env = _cli_env(workdir)
+    results = []
+    t_help, help_runs, rc, cpu_help = _median_wall(cli + ["--help"], runs, env)
+    t_floor, _, _, cpu_floor = _median_wall([sys.executable, "-c", "pass"], runs, env)
+    results.append(Result("cli", "`rtcli --help` wall time (median)", "ms", t_help * 1000, t_floor * 1000,
+                          "python -c pass", "<= 200 ms", rc == 0 and t_help <= 0.2, "lower",
+                          {"command": f"{shown} --help", "runs_ms": [round(x * 1000, 1) for x in help_runs],
+                           "cpu_ms": round(cpu_help * 1000, 1), "floor_cpu_ms": round(cpu_floor * 1000, 1)}))
+    print(f"  cli --help: {t_help * 1000:.0f} ms wall, {cpu_help * 1000:.0f} ms CPU "
+          f"(python -c pass: {t_floor * 1000:.0f} ms wall, {cpu_floor * 1000:.0f} ms CPU)", file=sys.stderr)
+    probe = subprocess.run(cli + ["row", "create", "--help"], capture_output=True, env=env)
+    if probe.returncode != 0:
+        results.append(Result("cli", "`rtcli row create` (one shot)", "ms", None, target="<= 400 ms",
+                              details={"skipped": "rtcli row create is not available yet"}))
+        return results
+    srv = start_rtcli(workdir)
+    try:
+        await setup_table(srv.port)
+        endpoint = f"http://127.0.0.1:{srv.port}/v1"
+        cmd = cli + ["--endpoint", endpoint, "--project", PROJECT, "--key", API_KEY, "row", "create",
+                     "--db", DB, "--table", TABLE, "n=1", "text=hello"]
+        t_row, row_runs, rc, cpu_row = _median_wall(cmd, runs, env)
+        floor_code = ("import http.client,json;c=http.client.HTTPConnection('127.0.0.1',%d);"
+                      "c.request('POST','%s',json.dumps({'rowId':'unique()','data':{'n':1,'text':'hello'}}),"
+                      "{'Content-Type':'application/json','X-Appwrite-Project':'%s','X-Appwrite-Key':'%s'});"
+                      "r=c.getresponse();print(r.read().decode())" % (srv.port, ROWS, PROJECT, API_KEY))
+        t_ref, _, _, cpu_ref = _median_wall([sys.executable, "-c", floor_code], runs, env)
+    finally:
+        srv.stop()
+    results.append(Result("cli", "`rtcli row create` one shot (median)", "ms", t_row * 1000, t_ref * 1000,
+                          "python + http.client POST", "<= 400 ms", rc == 0 and t_row <= 0.4, "lower",
+                          {"command": " ".join(cmd).replace(API_KEY, "$KEY"), "exit_code": rc,
+                           "runs_ms": [round(x * 1000, 1) for x in row_runs], "cpu_ms": round(cpu_row * 1000, 1),
+                           "floor_cpu_ms": round(cpu_ref * 1000, 1)}))
+    print(f"  cli row create: {t_row * 1000:.0f} ms wall, {cpu_row * 1000:.0f} ms CPU (rc {rc}; http.client floor "
+          f"{t_ref * 1000:.0f} ms wall, {cpu_ref * 1000:.0f} ms CPU)", file=sys.stderr)
+    return results
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+def machine() -> dict:
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        model = platform.processor()
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "rtcli"], capture_output=True,
+                                    text=True).stdout.strip())
+    except OSError:
+        commit, dirty = "", False
+    versions = {}
+    for mod in ("websockets", "uvicorn", "starlette", "aiosqlite", "uvloop", "httptools", "orjson"):
+        try:
+            versions[mod] = __import__(mod).__version__
+        except (ImportError, AttributeError):
+            versions[mod] = None
+    import sqlite3
+    versions["sqlite"] = sqlite3.sqlite_version
+    return {"nproc": os.cpu_count(), "cpu": model, "loadavg_at_start": open("/proc/loadavg").read().split()[:3],
+            "mem_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+            "python": platform.python_version(), "kernel": platform.release(), "pinning": PIN.describe(),
+            "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0], "git": commit + ("+dirty" if dirty else ""),
+            "versions": versions}
+
+
+def fmt(v: float | None, unit: str) -> str:
+    if v is None:
+        return "-"
+    if unit in ("deliveries/s", "creates/s"):
+        return f"{v:,.0f}"
+    if v >= 100:
+        return f"{v:,.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}" if v >= 1 else f"{v:.3f}"
+
+
+def table(results: list[Result]) -> str:
+    head = ["scenario", "rtcli", "reference", "ratio", "target", "pass"]
+    rows = []
+    for r in results:
+        ratio = r.ratio
+        rows.append([f"{r.scenario}: {r.metric}",
+                     f"{fmt(r.rtcli, r.unit)} {r.unit}" if r.rtcli is not None else "skipped",
+                     f"{fmt(r.reference, r.unit)} ({r.reference_name})" if r.reference is not None else "-",
+                     f"{ratio:.2f}x" if ratio is not None else "-", r.target or "-",
+                     {True: "PASS", False: "FAIL", None: "-"}[r.passed]])
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    out = [line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += [line(r) for r in rows]
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="rtcli benchmark suite", formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split("\n\n", 1)[1])
+    ap.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {','.join(SCENARIOS)}")
+    ap.add_argument("--json", type=Path, help="write the results as JSON here")
+    ap.add_argument("--subscribers", type=int, default=1000, help="fanout/latency subscribers (default 1000)")
+    ap.add_argument("--fanout-window", type=int, default=16, help="events in flight at saturation (default 16)")
+    ap.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring (fanout, writes)")
+    ap.add_argument("--duration", type=float, default=6.0, help="measured seconds for fanout (default 6)")
+    ap.add_argument("--repeat", type=int, default=2, help="fanout/writes runs per target, best kept (default 2)")
+    ap.add_argument("--latency-rate", type=float, default=10.0, help="events/s in the latency scenario")
+    ap.add_argument("--latency-duration", type=float, default=10.0, help="seconds of the latency scenario")
+    ap.add_argument("--idle-connections", type=int, default=10000)
+    ap.add_argument("--matching-connections", type=int, default=10000)
+    ap.add_argument("--matching-subscriptions", type=int, default=10, help="per connection (default 10)")
+    ap.add_argument("--matching-reps", type=int, default=200)
+    ap.add_argument("--writers", type=int, default=16, help="concurrent HTTP clients for writes")
+    ap.add_argument("--writes-duration", type=float, default=6.0)
+    ap.add_argument("--resume-events", type=int, default=10000)
+    ap.add_argument("--resume-runs", type=int, default=3)
+    ap.add_argument("--cli-runs", type=int, default=7)
+    ap.add_argument("--no-reference", action="store_true", help="skip the reference runs")
+    ap.add_argument("--no-pin", action="store_true", help="do not pin server and client to separate CPUs")
+    ap.add_argument("--profile", type=Path, help="py-spy the rtcli server during fanout and writes; raw stacks here")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary data directories")
+    args = ap.parse_args()
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(only) - set(SCENARIOS)
+    if unknown:
+        ap.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+
+    # File descriptors: 10,000 client sockets here and as many in the server (which inherits this).
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = args.idle_connections + 1000
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard) if hard != resource.RLIM_INFINITY else want, hard))
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < want and "idle" in only:
+        print(f"warning: fd limit {resource.getrlimit(resource.RLIMIT_NOFILE)[0]} < {want}; idle may fail",
+              file=sys.stderr)
+    cpus = sorted(os.sched_getaffinity(0))
+    if not args.no_pin and len(cpus) >= 2:
+        PIN.server, PIN.client = {cpus[0]}, {cpus[1]}
+        os.sched_setaffinity(0, PIN.client)
+    info = machine()
+    print(f"machine: {info['nproc']} CPUs ({info['cpu']}), load {' '.join(info['loadavg_at_start'])}, "
+          f"Python {info['python']}, {info['pinning']}", file=sys.stderr)
+
+    try:
+        import uvloop
+        uvloop.install()
+    except ImportError:
+        pass
+
+    workdir = Path(tempfile.mkdtemp(prefix="rtcli-bench-"))
+    results: list[Result] = []
+
+    async def run() -> None:
+        for name in SCENARIOS:
+            if name not in only:
+                continue
+            print(f"[{name}]", file=sys.stderr)
+            t = now()
+            try:
+                if name == "matching":
+                    results.extend(scenario_matching(args))
+                else:
+                    results.extend(await globals()[f"scenario_{name}"](args, workdir))
+            except Exception as e:  # report and go on with the other scenarios
+                import traceback
+                traceback.print_exc()
+                results.append(Result(name, f"error: {e}", "", None, passed=False))
+            print(f"  ({now() - t:.0f} s)", file=sys.stderr)
+
+    try:
+        asyncio.run(run())
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print()
+    print(table(results))
+    print("\nratio = rtcli / reference. " + "; ".join(
+        f"{r.scenario}: server {r.details['rtcli'].get('server_cpu_pct')}% / client "
+        f"{r.details['rtcli'].get('client_cpu_pct')}% CPU"
+        for r in results if isinstance(r.details.get("rtcli"), dict) and "server_cpu_pct" in r.details["rtcli"]))
+    if args.json:
+        doc = {"machine": info, "command": " ".join(sys.argv), "results": [
+            {"scenario": r.scenario, "metric": r.metric, "unit": r.unit, "rtcli": r.rtcli, "reference": r.reference,
+             "reference_name": r.reference_name, "ratio": r.ratio, "target": r.target, "passed": r.passed,
+             "details": r.details} for r in results]}
+        args.json.write_text(json.dumps(doc, indent=2, default=str))
+        print(f"\nJSON: {args.json}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
