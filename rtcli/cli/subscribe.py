@@ -38,6 +38,10 @@ def subscribe(
     since: Annotated[str | None, typer.Option(
         "--since", metavar="WHEN", help="Replay first: 'beginning', a duration (30s, 10m, 2h, 1d), an ISO datetime, or a cursor.",
     )] = None,
+    policy: Annotated[str | None, typer.Option(
+        "--policy", metavar="POLICY", help="When this client is too slow: close (default; reconnect and resume), "
+                                            "drop (skip events, warn) or latest (keep the newest per resource).",
+    )] = None,
     json_: Annotated[bool, typer.Option("--json", help="One JSON object per event per line (the event's data).")]
     = False,
 ) -> None:
@@ -49,12 +53,14 @@ def subscribe(
         since_value = parse_since(since)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--since") from None
+    if policy is not None and policy not in ("close", "drop", "latest"):
+        raise typer.BadParameter("must be close, drop or latest", param_hint="--policy")
     settings = state(ctx).settings()
     as_json = want_json(ctx, json_)
     import asyncio  # lazy: ~30 ms that `rtcli --help` should not pay
 
     try:
-        code = asyncio.run(_run(settings, channels, queries, since_value, as_json))
+        code = asyncio.run(_run(settings, channels, queries, since_value, policy, as_json))
     except KeyboardInterrupt:
         code = 0
     except BrokenPipeError:
@@ -64,13 +70,14 @@ def subscribe(
     raise typer.Exit(code)
 
 
-async def _run(settings: Any, channels: list[str], queries: list[str], since: str | None, as_json: bool) -> int:
+async def _run(settings: Any, channels: list[str], queries: list[str], since: str | None, policy: str | None,
+               as_json: bool) -> int:
     from rtcli.client.realtime import (
-        Event, RealtimeClient, RealtimeFatal, ServerError, StateChange, Subscribed,
+        Event, Gap, RealtimeClient, RealtimeFatal, ServerError, StateChange, Subscribed,
     )
 
     client = RealtimeClient(settings.endpoint, settings.project, key=settings.key, session=settings.session)
-    await client.subscribe(channels, queries, since=since)
+    await client.subscribe(channels, queries, since=since, policy=policy)
     printer = _json_line if as_json else _Pretty().line
     confirmed = False
     failures = 0  # consecutive failed attempts, to word the retry message
@@ -103,6 +110,8 @@ async def _run(settings: Any, channels: list[str], queries: list[str], since: st
                 for sub in item.not_resumed():
                     reason = sub.get("reason") or "the server could not replay from that point"
                     output.warn(f"could not resume: {reason}; events may have been missed")
+            elif isinstance(item, Gap):
+                output.warn(f"the server dropped {item.dropped} event(s) because this client was too slow")
             elif isinstance(item, ServerError):
                 if not confirmed:
                     output.error(f"{item.message} ({item.code})")

@@ -4,7 +4,7 @@ Usage (the CLI's `subscribe` and, later, the TUI feed on the same stream)::
 
     client = RealtimeClient(endpoint, project, key=key)
     await client.subscribe(["tablesdb.db.tables.t.rows"], since=parse_since("10m"))
-    async for item in client.stream():      # Event | StateChange | Subscribed | ServerError | Pong
+    async for item in client.stream():      # Event | StateChange | Subscribed | ServerError | Gap | Pong
         ...
 
 Contract:
@@ -155,11 +155,20 @@ class ServerError:
 
 
 @dataclass(frozen=True)
+class Gap:
+    """rtcli extension: the server dropped ``dropped`` events for these subscriptions (``drop`` or
+    ``latest`` slow-consumer policy). They are not replayed."""
+
+    subscriptions: list[str]
+    dropped: int
+
+
+@dataclass(frozen=True)
 class Pong:
     rtt: float
 
 
-Item = Event | StateChange | Subscribed | ServerError | Pong
+Item = Event | StateChange | Subscribed | ServerError | Gap | Pong
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,6 +235,7 @@ class _Subscription:
     channels: list[str]
     queries: list[str]
     since: str | None = None
+    policy: str | None = None
     confirmed: bool = False
 
 
@@ -262,13 +272,15 @@ class RealtimeClient:
     # --- subscriptions ---------------------------------------------------------------------
 
     async def subscribe(self, channels: Iterable[str], queries: Iterable[str] = (), since: str | None = None,
-                        subscription_id: str | None = None) -> str:
+                        subscription_id: str | None = None, policy: str | None = None) -> str:
         """Register (or, with an existing id, replace) a subscription; returns its id.
 
         ``queries`` are Query JSON strings as the SDK sends them. ``since`` is already in the
-        server's form (see ``parse_since``). Sent at once when connected, else on connect.
+        server's form (see ``parse_since``). ``policy`` (rtcli extension) is the slow-consumer
+        policy: ``close`` (server default), ``drop`` or ``latest``. Sent at once when connected,
+        else on connect.
         """
-        sub = _Subscription(subscription_id or ids.unique(), list(channels), list(queries), since)
+        sub = _Subscription(subscription_id or ids.unique(), list(channels), list(queries), since, policy)
         self._subs[sub.id] = sub
         if self._ready:
             await self._send({"type": protocol.SUBSCRIBE, "data": [self._item(sub, reconnect=False)]})
@@ -290,6 +302,8 @@ class RealtimeClient:
                 since = format_since_time(datetime.fromtimestamp(self._alive_at - 1.0, timezone.utc))
         if since:
             item["since"] = since
+        if sub.policy:
+            item["policy"] = sub.policy
         return item
 
     # --- connection ------------------------------------------------------------------------
@@ -396,6 +410,8 @@ class RealtimeClient:
                 if s.get("subscriptionId") in self._subs:
                     self._subs[s["subscriptionId"]].confirmed = True
             return Subscribed(subs, reconnect=reconnect)
+        if kind == "gap" and isinstance(data, dict):
+            return Gap([str(s) for s in data.get("subscriptions") or []], int(data.get("dropped") or 0))
         if kind == protocol.PONG:
             if self._ping_sent is not None:
                 self.rtt = time.monotonic() - self._ping_sent
