@@ -29,18 +29,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import collections
-import heapq
 import json
 import os
 import platform
 import re
 import resource
 import secrets
+import shlex
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -51,64 +49,17 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
+from bench_client import (WS, Agg, Http, HttpPool, Usage, free_port, now,
+                          open_subscribers, open_ws, rss_bytes, sub_message)
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = Path(__file__).resolve().parent / "bench_reference.py"
 API_KEY = "bench-key-" + "0" * 22
 PROJECT = "default"
 DB, TABLE = "bench", "t"
+ADMIN = {"X-Appwrite-Project": PROJECT, "X-Appwrite-Key": API_KEY}  # REST calls act as the server
 SCENARIOS = ("fanout", "latency", "idle", "matching", "writes", "resume", "cli")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-now = time.perf_counter
-
-try:
-    from websockets.speedups import apply_mask
-except ImportError:  # pure Python fallback; only client->server frames are masked (few, small)
-    def apply_mask(data: bytes, mask: bytes) -> bytes:
-        n = len(data)
-        m = (mask * (n // 4 + 1))[:n]
-        return (int.from_bytes(data, "big") ^ int.from_bytes(m, "big")).to_bytes(n, "big")
-
-
 # --- processes: start, pin, measure ----------------------------------------------------------
-
-
-def cpu_split(pid: int | str = "self") -> tuple[float, float]:
-    """User and system CPU seconds of a process (all its threads), from /proc/<pid>/stat."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rpartition(")")[2].split()
-    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
-
-
-def cpu_seconds(pid: int | str = "self") -> float:
-    return sum(cpu_split(pid))
-
-
-def wait_seconds(pid: int | str = "self") -> float:
-    """Time the process's threads spent runnable but waiting for a CPU (/proc/<pid>/task/*/schedstat):
-    a direct measure of contention from other processes on the machine."""
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            total += int((task / "schedstat").read_text().split()[1])
-        except (OSError, IndexError, ValueError):
-            pass
-    return total / 1e9
-
-
-def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -123,6 +74,25 @@ class Pinning:
 
 
 PIN = Pinning()
+SERVE_CMD = [sys.executable, "-m", "rtcli", "serve"]  # --serve-cmd: benchmark a branch or a prototype
+SRC: Path | None = None  # --commit: the rtcli sources exported from git, used instead of the work tree
+
+
+def src_env(env: dict | None = None) -> dict:
+    env = dict(os.environ if env is None else env)
+    if SRC is not None:
+        env["PYTHONPATH"] = str(SRC) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def export_commit(ref: str, dest: Path) -> tuple[Path, str]:
+    """``git archive`` of rtcli/ at ``ref`` into ``dest`` (the shared work tree may be mid-edit)."""
+    sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", ref], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", sha, "rtcli"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return dest, sha
 
 
 @dataclass
@@ -159,10 +129,10 @@ def start_rtcli(workdir: Path, extra: list[str] | None = None) -> Server:
     port = free_port()
     data = Path(tempfile.mkdtemp(prefix="rtcli-", dir=workdir))
     log_path = data / "server.log"
-    cmd = [sys.executable, "-m", "rtcli", "serve", "--port", str(port), "--data-dir", str(data / "data"),
+    cmd = [*SERVE_CMD, "--port", str(port), "--data-dir", str(data / "data"),
            "--api-key", API_KEY, "--max-connections-per-ip", "0", *(extra or [])]
     proc = subprocess.Popen(cmd, stdout=open(log_path, "wb"), stderr=subprocess.STDOUT, preexec_fn=_preexec,
-                            cwd=ROOT)
+                            cwd=SRC or ROOT, env=src_env())
     srv = Server("rtcli", proc, port, log_path)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -184,7 +154,7 @@ def start_reference(kind: str, workdir: Path) -> Server:
     data = Path(tempfile.mkdtemp(prefix="ref-", dir=workdir))
     log_path = data / "server.log"
     cmd = [sys.executable, str(REFERENCE), kind, "--port", str(port)]
-    if kind == "http":
+    if kind.startswith("http"):
         cmd += ["--db", str(data / "ref.db")]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(log_path, "wb"), preexec_fn=_preexec)
     line = proc.stdout.readline().decode()
@@ -194,29 +164,12 @@ def start_reference(kind: str, workdir: Path) -> Server:
     return Server(f"ref-{kind}", proc, port, log_path)
 
 
-class Usage:
-    """CPU of the server and of this (load client) process over a window, as % of one core."""
-
-    def __init__(self, server_pid: int) -> None:
-        self.pid = server_pid
-        self.t = now()
-        self.s = cpu_split(server_pid)
-        self.c = cpu_seconds()
-        self.ws, self.wc = wait_seconds(server_pid), wait_seconds()
-
-    def done(self) -> dict:
-        dt = now() - self.t
-        user, system = (b - a for a, b in zip(self.s, cpu_split(self.pid)))
-        return {"server_cpu_pct": round(100 * (user + system) / dt, 1),
-                "server_sys_pct": round(100 * system / dt, 1),  # kernel: socket sends, loopback TCP
-                "client_cpu_pct": round(100 * (cpu_seconds() - self.c) / dt, 1),
-                # % of the window the process was runnable but another process had its CPU
-                "server_cpu_wait_pct": round(100 * (wait_seconds(self.pid) - self.ws) / dt, 1),
-                "client_cpu_wait_pct": round(100 * (wait_seconds() - self.wc) / dt, 1)}
-
-
 class Profiler:
-    """py-spy on the server for the measured window (``--profile DIR``); raw collapsed stacks."""
+    """py-spy on the server for the measured window (``--profile DIR``); raw collapsed stacks.
+
+    ``--gil``: only the thread holding the GIL is sampled, so the profile is where Python time
+    goes (aiosqlite's worker threads, idle in ``queue.get``, and the loop's epoll wait drop out);
+    a C call made with the GIL held (``transport.write`` and its send syscall) counts as its caller."""
 
     def __init__(self, out_dir: Path | None, name: str, pid: int, seconds: float) -> None:
         self.proc = None
@@ -230,7 +183,7 @@ class Profiler:
         out_dir.mkdir(parents=True, exist_ok=True)
         self.path = out_dir / f"{name}.txt"
         self.proc = subprocess.Popen([exe, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))),
-                                      "--format", "raw", "--rate", "250", "-o", str(self.path)],
+                                      "--format", "raw", "--rate", "250", "--gil", "-o", str(self.path)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def finish(self) -> str | None:
@@ -269,254 +222,6 @@ def summarize_profile(path: Path, top: int = 25) -> str:
     return "\n".join(out)
 
 
-# --- the load client: a minimal WebSocket client ---------------------------------------------
-
-
-class Agg:
-    """Counters shared by a group of connections, and waits on the event count."""
-
-    def __init__(self) -> None:
-        self.events = 0
-        self.t0: dict[bytes, float] | None = None  # latency: row id -> time the write was sent
-        self.lat: list[float] = []
-        self.last: dict[bytes, float] = {}  # latency: row id -> last delivery time
-        self._waiters: list = []
-        self._n = 0
-
-    def until(self, target: int) -> asyncio.Future:
-        fut = asyncio.get_running_loop().create_future()
-        if self.events >= target:
-            fut.set_result(None)
-        else:
-            self._n += 1
-            heapq.heappush(self._waiters, (target, self._n, fut))
-        return fut
-
-    def _wake(self) -> None:
-        while self._waiters and self._waiters[0][0] <= self.events:
-            fut = heapq.heappop(self._waiters)[2]
-            if not fut.done():
-                fut.set_result(None)
-
-
-EVENT_HEAD = b'{"type":"event"'
-ID_KEY = b'"$id":"'
-
-
-class WS(asyncio.Protocol):
-    """One WebSocket client connection. Event frames are counted (and, for latency, timed by the
-    row id found in them); other text frames go to ``inbox``."""
-
-    def __init__(self, port: int, path: str, agg: Agg, headers: bytes = b"") -> None:
-        self.port, self.path, self.agg, self.headers = port, path, agg, headers
-        loop = asyncio.get_running_loop()
-        self.opened = loop.create_future()
-        self.closed = loop.create_future()
-        self.transport = None
-        self.hs = b""
-        self.upgraded = False
-        self.buf = b""
-        self.inbox: collections.deque = collections.deque()
-        self.inbox_waiter: asyncio.Future | None = None
-        self.events = 0
-        self.keep = 0  # keep this many event frames (samples for the reference)
-        self.kept: list[bytes] = []
-        self.close_code: int | None = None
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-        key = base64.b64encode(os.urandom(16))
-        transport.write(b"GET " + self.path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1:" + str(self.port).encode()
-                        + b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key
-                        + b"\r\nSec-WebSocket-Version: 13\r\n" + self.headers + b"\r\n")
-
-    def data_received(self, data: bytes) -> None:
-        t = now()
-        if not self.upgraded:
-            self.hs += data
-            i = self.hs.find(b"\r\n\r\n")
-            if i < 0:
-                return
-            head, data = self.hs[:i], self.hs[i + 4:]
-            self.hs = b""
-            if b" 101 " not in head.split(b"\r\n", 1)[0]:
-                if not self.opened.done():
-                    self.opened.set_exception(ConnectionError(head.split(b"\r\n", 1)[0].decode()))
-                self.transport.close()
-                return
-            self.upgraded = True
-            self.opened.set_result(None)
-            if not data:
-                return
-        buf = self.buf + data if self.buf else data
-        pos, n = 0, len(buf)
-        agg = self.agg
-        while n - pos >= 2:
-            ln = buf[pos + 1] & 0x7F
-            h = 2
-            if ln == 126:
-                if n - pos < 4:
-                    break
-                ln, h = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
-            elif ln == 127:
-                if n - pos < 10:
-                    break
-                ln, h = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
-            start = pos + h
-            end = start + ln
-            if end > n:
-                break
-            op = buf[pos] & 0x0F
-            pos = end
-            if op == 1:
-                if buf.startswith(EVENT_HEAD, start):
-                    self.events += 1
-                    agg.events += 1
-                    if agg.t0 is not None:
-                        i = buf.find(ID_KEY, start, end)
-                        if i >= 0:
-                            rid = buf[i + 7:buf.find(b'"', i + 7, end)]
-                            t0 = agg.t0.get(rid)
-                            if t0 is not None:
-                                agg.lat.append(t - t0)
-                                agg.last[rid] = t
-                    if self.keep:
-                        self.keep -= 1
-                        self.kept.append(buf[start:end])
-                    if agg._waiters and agg._waiters[0][0] <= agg.events:
-                        agg._wake()
-                else:
-                    self.inbox.append(buf[start:end])
-                    w = self.inbox_waiter
-                    if w is not None and not w.done():
-                        w.set_result(None)
-            elif op == 8:
-                self.close_code = int.from_bytes(buf[start:start + 2], "big") if ln >= 2 else 1005
-                self.transport.close()
-            elif op == 9:
-                self._send(0x8A, buf[start:end])
-        self.buf = buf[pos:] if pos < n else b""
-
-    def connection_lost(self, exc) -> None:
-        if not self.opened.done():
-            self.opened.set_exception(ConnectionError("connection lost before the handshake"))
-        if not self.closed.done():
-            self.closed.set_result(self.close_code)
-        w = self.inbox_waiter
-        if w is not None and not w.done():
-            w.set_exception(ConnectionError(f"connection closed ({self.close_code})"))
-
-    def _send(self, head: int, payload: bytes) -> None:
-        n = len(payload)
-        if n < 126:
-            header = bytes((head, 0x80 | n))
-        elif n < 65536:
-            header = bytes((head, 0xFE)) + n.to_bytes(2, "big")
-        else:
-            header = bytes((head, 0xFF)) + n.to_bytes(8, "big")
-        mask = os.urandom(4)
-        self.transport.write(header + mask + apply_mask(payload, mask))
-
-    def send_text(self, payload: bytes | str) -> None:
-        self._send(0x81, payload.encode() if isinstance(payload, str) else payload)
-
-    async def recv(self, timeout: float = 30) -> bytes:
-        """The next non-event text frame."""
-        while not self.inbox:
-            if self.closed.done():
-                raise ConnectionError(f"connection closed ({self.close_code})")
-            self.inbox_waiter = asyncio.get_running_loop().create_future()
-            await asyncio.wait_for(self.inbox_waiter, timeout)
-        return self.inbox.popleft()
-
-    def abort(self) -> None:
-        if self.transport is not None:
-            self.transport.abort()
-
-
-async def open_ws(port: int, path: str, agg: Agg, headers: bytes = b"") -> WS:
-    loop = asyncio.get_running_loop()
-    _, ws = await loop.create_connection(lambda: WS(port, path, agg, headers), "127.0.0.1", port)
-    await asyncio.wait_for(ws.opened, 30)
-    return ws
-
-
-def sub_message(channel: str, since: str | None = None) -> bytes:
-    item = {"subscriptionId": secrets.token_hex(10), "channels": [channel], "queries": []}
-    if since is not None:
-        item["since"] = since
-    return orjson.dumps({"type": "subscribe", "data": [item]})
-
-
-async def open_subscribers(port: int, path: str, n: int, agg: Agg, channel: str,
-                           concurrency: int = 200, progress: str = "") -> list[WS]:
-    """``n`` connections, each connected and subscribed (the ack received) to ``channel``."""
-    sem = asyncio.Semaphore(concurrency)
-    out: list[WS] = []
-
-    async def one() -> None:
-        async with sem:
-            ws = await open_ws(port, path, agg)
-            await ws.recv()  # connected
-            ws.send_text(sub_message(channel))
-            ack = orjson.loads(await ws.recv())
-            if ack.get("type") != "response":
-                raise RuntimeError(f"subscribe failed: {ack}")
-            out.append(ws)
-            if progress and len(out) % 2000 == 0:
-                print(f"  {progress}: {len(out)}/{n} connections", file=sys.stderr)
-
-    await asyncio.gather(*(one() for _ in range(n)))
-    return out
-
-
-# --- the load client: a minimal keep-alive HTTP/1.1 client ----------------------------------
-
-
-class Http:
-    def __init__(self, port: int, key: bool = True) -> None:
-        self.port = port
-        hdr = f"Host: 127.0.0.1:{port}\r\nX-Appwrite-Project: {PROJECT}\r\nContent-Type: application/json\r\n"
-        if key:
-            hdr += f"X-Appwrite-Key: {API_KEY}\r\n"
-        self.hdr = hdr
-        self.r = self.w = None
-
-    async def request(self, method: str, path: str, body=None) -> tuple[int, bytes]:
-        if self.w is None:
-            self.r, self.w = await asyncio.open_connection("127.0.0.1", self.port)
-        data = orjson.dumps(body) if body is not None else b""
-        self.w.write(f"{method} {path} HTTP/1.1\r\n{self.hdr}Content-Length: {len(data)}\r\n\r\n".encode() + data)
-        head = await self.r.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
-        payload = await self.r.readexactly(int(m.group(1))) if m else b""
-        return status, payload
-
-    def close(self) -> None:
-        if self.w is not None:
-            self.w.close()
-
-
-class HttpPool:
-    def __init__(self, port: int, size: int) -> None:
-        self.free: asyncio.Queue[Http] = asyncio.Queue()
-        self.all = [Http(port) for _ in range(size)]
-        for c in self.all:
-            self.free.put_nowait(c)
-
-    async def request(self, method: str, path: str, body=None) -> tuple[int, bytes]:
-        c = await self.free.get()
-        try:
-            return await c.request(method, path, body)
-        finally:
-            self.free.put_nowait(c)
-
-    def close(self) -> None:
-        for c in self.all:
-            c.close()
-
-
 ROWS = f"/v1/tablesdb/{DB}/tables/{TABLE}/rows"
 CHANNEL = f"tablesdb.{DB}.tables.{TABLE}.rows"
 RT_PATH = f"/v1/realtime?project={PROJECT}"
@@ -524,7 +229,7 @@ RT_PATH = f"/v1/realtime?project={PROJECT}"
 
 async def setup_table(port: int) -> None:
     """Database ``bench`` with table ``t`` (read("any")), columns n (integer) and text (string)."""
-    h = Http(port)
+    h = Http(port, ADMIN)
     for path, body in [("/v1/tablesdb", {"databaseId": DB, "name": DB}),
                        (f"/v1/tablesdb/{DB}/tables", {"tableId": TABLE, "name": TABLE,
                                                      "permissions": ['read("any")']}),
@@ -633,7 +338,7 @@ async def _fanout_once(target: str, args, workdir: Path) -> dict:
         subs = await open_subscribers(srv.port, RT_PATH if target == "rtcli" else "/sub", n, agg, CHANNEL)
         subs[0].keep = 1
         if target == "rtcli":
-            pool = HttpPool(srv.port, window)
+            pool = HttpPool(srv.port, window, ADMIN)
 
             async def publish(k: int) -> None:
                 status, _ = await pool.request("POST", ROWS, row_body(f"f{k:09d}", k))
@@ -703,7 +408,7 @@ async def scenario_latency(args, workdir: Path) -> list[Result]:
                 await setup_table(srv.port)
             subs = await open_subscribers(srv.port, path, n, agg, CHANNEL)
             if target == "rtcli":
-                pool = HttpPool(srv.port, 4)
+                pool = HttpPool(srv.port, 4, ADMIN)
 
                 async def publish(k: int, rid: str) -> None:
                     agg.t0[rid.encode()] = now()
@@ -784,10 +489,10 @@ async def scenario_idle(args, workdir: Path) -> list[Result]:
     total = args.idle_connections
     warm = min(100, total // 10)
     out = {}
-    for target in ("rtcli", "reference"):
-        if target == "reference" and args.no_reference:
-            break
-        srv = start_rtcli(workdir) if target == "rtcli" else start_reference("ws", workdir)
+    targets = ["rtcli"] + ([] if args.no_reference else ["reference", "proto"])
+    for target in targets:
+        srv = start_rtcli(workdir) if target == "rtcli" else start_reference(
+            "ws" if target == "reference" else "proto", workdir)
         agg = Agg()
         subs: list[WS] = []
         try:
@@ -810,18 +515,21 @@ async def scenario_idle(args, workdir: Path) -> list[Result]:
             for s in subs:
                 s.abort()
         print(f"  idle {target}: {out[target]['bytes_per_connection'] / 1024:.1f} KiB/connection "
-              f"({out[target]['alive']} alive)", file=sys.stderr)
+              f"({out[target]['alive']} alive, {out[target]['connect_rate_per_s']} connects/s)", file=sys.stderr)
         await asyncio.sleep(0.5)
-    rt, ref = out["rtcli"], out.get("reference", {})
+    rt, ref, proto = out["rtcli"], out.get("reference", {}), out.get("proto", {})
     kib = rt["bytes_per_connection"] / 1024
     return [Result("idle", f"server RSS per idle connection ({total:,} held)", "KiB", kib,
-                   ref.get("bytes_per_connection", 0) / 1024 or None, "websockets server", "<= 8 KiB",
-                   kib <= 8 and rt["alive"] == total, "lower", {"rtcli": rt, "reference": ref})]
+                   ref.get("bytes_per_connection", 0) / 1024 or None, "websockets asyncio server", "<= 8 KiB",
+                   kib <= 8 and rt["alive"] == total, "lower", {"rtcli": rt, "reference": ref, "proto": proto}),
+            Result("idle", "  vs one asyncio.Protocol per connection", "KiB", kib,
+                   proto.get("bytes_per_connection", 0) / 1024 or None, "Protocol + sans-I/O websockets", "-", None,
+                   "lower")]
 
 
 async def _writes_once(target: str, args, workdir: Path) -> dict:
     c, duration = args.writers, args.writes_duration
-    srv = start_rtcli(workdir) if target == "rtcli" else start_reference("http", workdir)
+    srv = start_rtcli(workdir) if target == "rtcli" else start_reference(target, workdir)
     watcher = None
     try:
         agg = Agg()
@@ -829,7 +537,7 @@ async def _writes_once(target: str, args, workdir: Path) -> dict:
             await setup_table(srv.port)
             # One subscriber on the table: each create's event is dispatched and counted.
             watcher = (await open_subscribers(srv.port, RT_PATH, 1, agg, CHANNEL))[0]
-        conns = [Http(srv.port) for _ in range(c)]
+        conns = [Http(srv.port, ADMIN) for _ in range(c)]
         path = ROWS if target == "rtcli" else "/rows"
         counts = {"ok": 0, "err": 0}
         errors: collections.Counter = collections.Counter()
@@ -880,20 +588,23 @@ async def _writes_once(target: str, args, workdir: Path) -> dict:
 
 
 async def scenario_writes(args, workdir: Path) -> list[Result]:
-    targets = ["rtcli"] + ([] if args.no_reference else ["reference"])
+    targets = ["rtcli"] + ([] if args.no_reference else ["http", "http-one-hop"])
     runs: dict[str, list[dict]] = {t: [] for t in targets}
     for _ in range(args.repeat):
         for t in targets:
             runs[t].append(await _writes_once(t, args, workdir))
     out = {t: _best(rs, "creates_per_s") for t, rs in runs.items()}
-    rt, ref = out["rtcli"], out.get("reference", {})
+    rt, ref, hop = out["rtcli"], out.get("http", {}), out.get("http-one-hop", {})
     return [
         Result("writes", f"REST row creates/s with events ({args.writers} clients)", "creates/s",
                rt["creates_per_s"], ref.get("creates_per_s"), "uvicorn+aiosqlite, same tx shape", ">= 2,000",
-               rt["creates_per_s"] >= 2000 and rt["errors"] == 0, "higher", {"rtcli": rt, "reference": ref}),
+               rt["creates_per_s"] >= 2000 and rt["errors"] == 0, "higher",
+               {"rtcli": rt, "reference": ref, "one_hop": hop}),
         Result("writes", "server CPU per create", "us", rt["server_us_per_create"], ref.get("server_us_per_create"),
                "uvicorn+aiosqlite", "<= 500 us (2,000/s on one core)",
                rt["server_us_per_create"] is not None and rt["server_us_per_create"] <= 500, "lower"),
+        Result("writes", "  vs one executor call per transaction", "creates/s", rt["creates_per_s"],
+               hop.get("creates_per_s"), "uvicorn+sqlite3, 1 thread hop/tx", "-", None),
     ]
 
 
@@ -907,7 +618,7 @@ async def scenario_resume(args, workdir: Path) -> list[Result]:
         try:
             if target == "rtcli":
                 await setup_table(srv.port)
-                h = Http(srv.port)
+                h = Http(srv.port, ADMIN)
                 t = now()
                 for b in range(0, total, 1000):
                     rows = [{"$id": f"m{k:09d}", "n": k, "text": "the quick brown fox jumps over the lazy dog"}
@@ -918,12 +629,16 @@ async def scenario_resume(args, workdir: Path) -> list[Result]:
                 fill_s = now() - t
                 h.close()
             times = []
-            for _ in range(args.resume_runs):
+            for i in range(args.resume_runs):
                 agg = Agg()
+                prof = None
                 if target == "rtcli":
                     ws = await open_ws(srv.port, RT_PATH, agg)
                     await ws.recv()
                     ws.keep = 1
+                    if args.profile and i == 0:
+                        prof = Profiler(args.profile, "resume", srv.pid, 3)
+                        await asyncio.sleep(0.5)  # py-spy attaching
                     usage = Usage(srv.pid)
                     t = now()
                     ws.send_text(sub_message(CHANNEL, since="beginning"))
@@ -935,6 +650,8 @@ async def scenario_resume(args, workdir: Path) -> list[Result]:
                 await asyncio.wait_for(agg.until(total), 60)
                 times.append(now() - t)
                 use = usage.done()
+                if prof:
+                    prof.finish()
                 if target == "rtcli" and "frame" not in SAMPLE:
                     SAMPLE["frame"], SAMPLE["rid"] = ws.kept[0], "m000000000"
                 ws.abort()
@@ -1071,7 +788,7 @@ def _cli_env(workdir: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RTCLI_") and k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
     env["HOME"] = str(workdir)
-    return env
+    return src_env(env)
 
 
 def _median_wall(cmd: list[str], runs: int, env: dict | None = None) -> tuple[float, list[float], int, float]:
@@ -1215,8 +932,13 @@ def main() -> None:
     ap.add_argument("--no-pin", action="store_true", help="do not pin server and client to separate CPUs")
     ap.add_argument("--profile", type=Path, help="py-spy the rtcli server during fanout and writes; raw stacks here")
     ap.add_argument("--keep", action="store_true", help="keep the temporary data directories")
+    ap.add_argument("--commit", metavar="REF", help="benchmark rtcli as committed at REF (git archive), not the "
+                    "work tree")
+    ap.add_argument("--serve-cmd", default=" ".join(SERVE_CMD),
+                    help="how to start the server; rtcli serve's flags are appended (default: %(default)s)")
     args = ap.parse_args()
     only = [s.strip() for s in args.only.split(",") if s.strip()]
+    SERVE_CMD[:] = shlex.split(args.serve_cmd)
     unknown = set(only) - set(SCENARIOS)
     if unknown:
         ap.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
@@ -1233,9 +955,17 @@ def main() -> None:
     if not args.no_pin and len(cpus) >= 2:
         PIN.server, PIN.client = {cpus[0]}, {cpus[1]}
         os.sched_setaffinity(0, PIN.client)
+    workdir = Path(tempfile.mkdtemp(prefix="rtcli-bench-"))
+    global SRC
+    source = "work tree"
+    if args.commit:
+        SRC, sha = export_commit(args.commit, workdir / "src")
+        sys.path.insert(0, str(SRC))  # the matching scenario imports rtcli.core in this process
+        source = f"commit {sha}"
     info = machine()
+    info["rtcli_source"] = source
     print(f"machine: {info['nproc']} CPUs ({info['cpu']}), load {' '.join(info['loadavg_at_start'])}, "
-          f"Python {info['python']}, {info['pinning']}", file=sys.stderr)
+          f"Python {info['python']}, {info['pinning']}, rtcli from the {source}", file=sys.stderr)
 
     try:
         import uvloop
@@ -1243,7 +973,6 @@ def main() -> None:
     except ImportError:
         pass
 
-    workdir = Path(tempfile.mkdtemp(prefix="rtcli-bench-"))
     results: list[Result] = []
 
     async def run() -> None:
