@@ -290,6 +290,9 @@ def test_row_create_imports_nothing_heavy(env, table, tmp_path):
     assert code in (0, None)
     assert heavy_in(modules) == []
     assert "httpx" in modules  # it did talk to the server
+    # Start-up budget guards (see rtcli/cli/coerce.py and common.skip_httpx_cli).
+    assert "pydantic" not in modules
+    assert "pygments" not in modules and "rich.syntax" not in modules
 
 
 def test_help_lists_the_commands(offline_env):
@@ -377,6 +380,32 @@ def test_describe_event_line():
     # A resource path that does not end with the payload's id gets the id appended.
     acct = Event({"events": ["users.u1.sessions.s1.create"], "payload": {"$id": "s1"}})
     assert describe(acct)[2] == "users.u1.sessions.s1"
+
+
+@pytest.mark.parametrize("annotation, raw, expected", [
+    (str, "x", "x"),
+    (int | None, "5", 5),
+    (float, "1.5", 1.5),
+    (bool | None, True, True),
+    (list[str] | None, ("a", "b"), ["a", "b"]),
+])
+def test_fast_coercion(annotation, raw, expected):
+    from rtcli.cli.coerce import simple_converter
+    from typer.models import OptionInfo
+
+    convert = simple_converter(annotation, OptionInfo())
+    assert convert is not None and convert(raw) == expected
+
+
+def test_fast_coercion_leaves_the_rest_to_typer():
+    from rtcli.cli.coerce import simple_converter
+    from typer.models import OptionInfo
+
+    assert simple_converter(Path, OptionInfo()) is None
+    assert simple_converter(int, OptionInfo(min=1)) is None
+    assert simple_converter(int | str, OptionInfo()) is None
+    with pytest.raises(ValueError, match="not an integer"):
+        simple_converter(int, OptionInfo())("1.5")
 
 
 def test_error_description():

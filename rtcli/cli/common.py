@@ -51,13 +51,37 @@ def call(ctx: typer.Context, fn: Callable[[TablesDB], T]) -> T:
     """Run ``fn`` with a TablesDB service for the resolved settings; API and connection errors
     are printed as one line on stderr and exit 1."""
     settings = state(ctx).settings()
-    from rtcli.client.api import ApiClient, TablesDB  # lazy: httpx costs ~100 ms to import
+    skip_httpx_cli()
+    from rtcli.client.api import ApiClient, TablesDB  # lazy: httpx is the costliest import of a one-shot
 
     try:
         with ApiClient(settings.endpoint, settings.project, settings.key, settings.session) as client:
             return fn(TablesDB(client))
     except RtcliError as e:
         output.fail(e)
+
+
+def skip_httpx_cli() -> None:
+    """Keep ``import httpx`` from loading httpx's own command-line tool.
+
+    ``httpx/__init__`` imports ``httpx._main`` (click, rich.progress, rich.syntax, pygments) just to
+    expose ``httpx.main``: about 40 % of httpx's import time, which a one-shot ``rtcli row create``
+    pays on every run and never uses. This process is rtcli's CLI, so it registers a stand-in
+    module first. Harmless if a future httpx drops ``_main``; a no-op once httpx is imported.
+    """
+    import sys
+
+    if "httpx" in sys.modules or "httpx._main" in sys.modules:
+        return
+    import types
+
+    stub = types.ModuleType("httpx._main")
+
+    def main(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the httpx command line is not loaded in the rtcli process")
+
+    stub.main = main  # type: ignore[attr-defined]
+    sys.modules["httpx._main"] = stub
 
 
 # --- option types shared by several commands ------------------------------------------------------

@@ -12,8 +12,10 @@ from typing import Annotated
 import typer
 
 from rtcli import __version__
-from rtcli.cli import profile, serve, subscribe, tablesdb
+from rtcli.cli import coerce, profile, serve, subscribe, tablesdb
 from rtcli.cli.common import CliState
+
+coerce.install()  # simple parameters skip typer's pydantic coercion (see coerce.py for why)
 
 app = typer.Typer(
     name="rtcli",

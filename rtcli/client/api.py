@@ -83,7 +83,7 @@ class ApiClient:
             headers["X-Appwrite-Session"] = session
         # A trailing slash makes httpx append request paths to /v1 instead of replacing it.
         self._http = httpx.Client(base_url=self.endpoint + "/", headers=headers, timeout=timeout,
-                                  transport=transport)
+                                  transport=transport, verify=_tls_context(self.endpoint))
 
     def __enter__(self) -> ApiClient:
         return self
@@ -113,6 +113,20 @@ class ApiClient:
 
     def health(self) -> dict:
         return self.call("GET", "/health")
+
+
+def _tls_context(endpoint: str) -> Any:
+    """Certificate checking for https endpoints; for plain http a context with no trust anchors.
+
+    httpx builds its TLS context (loading the whole CA bundle, ~30 ms) when the client is made,
+    even for http://. Redirects are not followed, so an http endpoint never speaks TLS; and if it
+    ever did, a context that trusts nothing would refuse the connection rather than accept it.
+    """
+    if not endpoint.startswith("http://"):
+        return True
+    import ssl
+
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies hostnames and certificates, trusts none
 
 
 def _reason(e: httpx.TransportError) -> str:
