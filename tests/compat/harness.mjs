@@ -6,10 +6,14 @@
 // - Records every HTTP request made through undici (node-appwrite's fetch) with its status,
 //   so drivers can assert status codes the SDK itself hides (201/202/204).
 // - Reads RTCLI_ENDPOINT, RTCLI_PROJECT, RTCLI_KEY.
+// - browser(): simulated browsers, each with its own localStorage (window.localStorage follows
+//   the browser whose code runs, via AsyncLocalStorage), Origin and optional cookie jar, so
+//   several signed-in users can share one Node process.
 // - waitFor(), event collectors, counted assertions and a `run()` wrapper that prints one
 //   JSON summary line on stdout and exits non-zero (with diagnostics on stderr) on failure.
 
 import assert from 'node:assert/strict';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createRequire } from 'node:module';
 import { inspect } from 'node:util';
 import WS from 'ws';
@@ -36,8 +40,14 @@ export const sockets = [];
 
 export class RecordingWebSocket extends WS {
   constructor(url, protocols, options) {
-    super(url, protocols, options);
-    const rec = { url: String(url), frames: [], opened: false, closeCode: null, closeReason: null, socket: this };
+    // Inside a simulated browser (browser().run), the handshake carries what a browser sends:
+    // its Origin and, for a browser with a cookie jar, the cookies it was given.
+    const scope = browserScope.getStore();
+    super(url, protocols, scope ? browserSocketOptions(scope, options) : options);
+    const rec = {
+      url: String(url), frames: [], opened: false, closeCode: null, closeReason: null, socket: this,
+      browser: scope?.name ?? null, scope: scope ?? null,
+    };
     this._rec = rec;
     sockets.push(rec);
     // Registered before the SDK's listeners, so a frame is recorded before the SDK sees it.
@@ -51,6 +61,15 @@ export class RecordingWebSocket extends WS {
     this.on('close', (code, reason) => { rec.closeCode = code; rec.closeReason = reason?.toString() ?? ''; });
   }
 
+  /** The SDK's listeners run inside the socket's browser scope (its localStorage). */
+  addEventListener(type, listener, opts) {
+    const scope = this._rec?.scope;
+    if (scope && typeof listener === 'function') {
+      return super.addEventListener(type, (...a) => browserScope.run(scope, () => listener(...a)), opts);
+    }
+    return super.addEventListener(type, listener, opts);
+  }
+
   send(data, ...rest) {
     let msg = null;
     try { msg = JSON.parse(String(data)); } catch { /* recorded raw */ }
@@ -59,7 +78,32 @@ export class RecordingWebSocket extends WS {
   }
 }
 
-const storage = new Map();
+/** A Web Storage (localStorage) shim. */
+export class MemoryStorage {
+  constructor() { this.map = new Map(); }
+  getItem(k) { return this.map.has(k) ? this.map.get(k) : null; }
+  setItem(k, v) { this.map.set(String(k), String(v)); }
+  removeItem(k) { this.map.delete(k); }
+  clear() { this.map.clear(); }
+  key(i) { return [...this.map.keys()][i] ?? null; }
+  get length() { return this.map.size; }
+}
+
+/**
+ * The simulated browser whose code is running (see browser()). window.localStorage resolves to
+ * that browser's own storage; outside any browser scope it is one shared default storage (what
+ * the single-guest drivers use).
+ */
+export const browserScope = new AsyncLocalStorage();
+const defaultStorage = new MemoryStorage();
+
+function browserSocketOptions(scope, options) {
+  const headers = { ...(options?.headers ?? {}) };
+  if (scope.origin) headers.Origin = scope.origin;
+  if (scope.cookieJar?.size) headers.Cookie = [...scope.cookieJar].map(([k, v]) => `${k}=${v}`).join('; ');
+  return { ...(options ?? {}), headers };
+}
+
 globalThis.WebSocket = RecordingWebSocket;
 globalThis.window = {
   setTimeout: (...a) => setTimeout(...a),
@@ -67,12 +111,7 @@ globalThis.window = {
   setInterval: (...a) => setInterval(...a),
   clearInterval: (...a) => clearInterval(...a),
   console,
-  localStorage: {
-    getItem: (k) => (storage.has(k) ? storage.get(k) : null),
-    setItem: (k, v) => { storage.set(k, String(v)); },
-    removeItem: (k) => { storage.delete(k); },
-    clear: () => storage.clear(),
-  },
+  get localStorage() { return browserScope.getStore()?.storage ?? defaultStorage; },
 };
 
 /** All frames of all sockets, flattened (with the socket index). */
@@ -95,7 +134,10 @@ function framesAfter(m, dir) {
 // ---------------------------------------------------------------------------------------
 // HTTP recording (undici global dispatcher; node-appwrite uses undici's fetch)
 
-/** Every HTTP request: {method, path, body, status}. */
+/**
+ * Every HTTP request: {method, path, body, status}, plus browser (the simulated browser that
+ * sent it, or null), requestHeaders and responseHeaders (lower-case names; set-cookie is a list).
+ */
 export const httpLog = [];
 
 {
@@ -104,16 +146,25 @@ export const httpLog = [];
   const { Agent, setGlobalDispatcher } = requireFromNodeSdk('undici');
   class RecordingAgent extends Agent {
     dispatch(opts, handler) {
+      const scope = browserScope.getStore();
       const rec = {
         method: opts.method,
         path: decodeURIComponentSafe(String(opts.path)),
         body: takePreparedBody(opts.method, String(opts.path)) ?? bodyText(opts.body),
         status: null,
+        browser: scope?.name ?? null,
+        requestHeaders: headerMap(opts.headers),
+        responseHeaders: {},
       };
       httpLog.push(rec);
       const onHeaders = handler.onHeaders?.bind(handler);
       if (onHeaders) {
-        handler.onHeaders = (status, ...rest) => { rec.status = status; return onHeaders(status, ...rest); };
+        handler.onHeaders = (status, ...rest) => {
+          rec.status = status;
+          rec.responseHeaders = headerMap(rest[0]);
+          if (scope?.cookieJar) absorbCookies(scope.cookieJar, rec.responseHeaders['set-cookie']);
+          return onHeaders(status, ...rest);
+        };
       }
       return super.dispatch(opts, handler);
     }
@@ -140,6 +191,42 @@ export function recordBodies(client) {
     return out;
   };
   return client;
+}
+
+/** Headers in any of undici's shapes (object, [k, v, k, v…] of strings/Buffers, [[k, v]…]) as an object. */
+function headerMap(raw) {
+  const out = {};
+  const add = (k, v) => {
+    const name = String(k).toLowerCase();
+    const value = Array.isArray(v) ? v.map(String) : [String(v)];
+    if (name === 'set-cookie') out[name] = [...(out[name] ?? []), ...value];
+    else out[name] = out[name] === undefined ? value.join(', ') : `${out[name]}, ${value.join(', ')}`;
+  };
+  if (!raw) return out;
+  if (Array.isArray(raw)) {
+    if (raw.length && Array.isArray(raw[0])) for (const [k, v] of raw) add(k, v);
+    else for (let i = 0; i + 1 < raw.length; i += 2) add(raw[i], raw[i + 1]);
+  } else if (typeof raw[Symbol.iterator] === 'function' && typeof raw !== 'string') {
+    for (const [k, v] of raw) add(k, v);
+  } else if (typeof raw === 'object') {
+    for (const [k, v] of Object.entries(raw)) add(k, v);
+  }
+  return out;
+}
+
+/** A browser's cookie jar (name -> value) after Set-Cookie headers; Max-Age=0 or an empty value deletes. */
+function absorbCookies(jar, setCookies) {
+  for (const line of setCookies ?? []) {
+    const [pair, ...attrs] = line.split(';');
+    const i = pair.indexOf('=');
+    if (i <= 0) continue;
+    const name = pair.slice(0, i).trim();
+    const value = pair.slice(i + 1).trim().replace(/^"(.*)"$/, '$1');
+    const expired = attrs.some((a) => /^\s*max-age\s*=\s*(0|-\d+)\s*$/i.test(a))
+      || attrs.some((a) => /^\s*expires\s*=/i.test(a) && Date.parse(a.split('=').slice(1).join('=')) < Date.now());
+    if (expired || value === '') jar.delete(name);
+    else jar.set(name, value);
+  }
 }
 
 function bodyText(body) {
@@ -251,9 +338,14 @@ export function collector(name) {
 // ---------------------------------------------------------------------------------------
 // SDK helpers
 
-/** A Web SDK `Realtime` plus helpers that know the subscription IDs and wait for the server's acks. */
-export function webRealtime(appwrite, { endpoint, project }) {
-  const client = recordBodies(new appwrite.Client().setEndpoint(endpoint).setProject(project));
+/**
+ * A Web SDK `Realtime` plus helpers that know the subscription IDs and wait for the server's acks.
+ * opts.client: use this Web SDK Client (e.g. one with setSession/setJWT) instead of a new guest one;
+ * opts.browser: run the SDK calls inside that simulated browser (its localStorage, Origin, cookies).
+ */
+export function webRealtime(appwrite, { endpoint, project }, opts = {}) {
+  const client = opts.client ?? recordBodies(new appwrite.Client().setEndpoint(endpoint).setProject(project));
+  const inScope = (fn) => (opts.browser ? opts.browser.run(fn) : fn());
   const realtime = new appwrite.Realtime(client);
   const errors = [];
   realtime.onError((error, code) => { errors.push({ message: error?.message, code }); });
@@ -281,30 +373,33 @@ export function webRealtime(appwrite, { endpoint, project }) {
     /**
      * realtime.subscribe(...) and wait until the server acknowledged the subscription.
      * Returns {sub, id} where id is the SDK-generated subscriptionId.
+     * opts.expectChannels: the channels the server should echo when they differ from the ones
+     * sent (`account` becomes `account` + `account.<uid>` for a user); opts.allowErrors: do not
+     * fail on error frames (e.g. a refused `authentication` before the subscribe).
      */
-    async subscribe(channels, callback, queries = [], what = String(channels)) {
+    async subscribe(channels, callback, queries = [], what = String(channels), subOpts = {}) {
       const before = new Set(realtime.activeSubscriptions.keys());
       const idx = socketIndex();
       const m = idx >= 0 ? mark(idx) : { socketIndex: sockets.length, pos: 0 };
-      const sub = await realtime.subscribe(channels, callback, queries);
+      const sub = await inScope(() => realtime.subscribe(channels, callback, queries));
       const added = [...realtime.activeSubscriptions.keys()].filter((k) => !before.has(k));
       assert.equal(added.length, 1, 'the SDK registered exactly one new subscription');
       const id = added[0];
       const ack = await waitAck(m, 'subscribe', id, what);
-      await waitErrorFree(m);
+      if (!subOpts.allowErrors) await waitErrorFree(m);
       // The SDK sent our channels and queries under that id.
       const sent = framesAfter(m, 'out').filter((f) => f.msg.type === 'subscribe')
         .flatMap((f) => f.msg.data).find((d) => d.subscriptionId === id);
       check.ok(sent, `the SDK sent a subscribe frame for ${id}`);
       const acked = ack.msg.data.subscriptions.find((s) => s.subscriptionId === id);
       check.equal(ack.msg.data.success, true, `subscribe ack success for ${what}: ${ack.raw}`);
-      check.sameSet(acked.channels, sent.channels, `channels echoed in the subscribe ack for ${what}`);
+      check.sameSet(acked.channels, subOpts.expectChannels ?? sent.channels, `channels echoed in the subscribe ack for ${what}`);
       return { sub, id };
     },
     /** sub.update(changes) and wait for the server's ack of the same subscription id. */
     async update(handle, changes, what = 'update') {
       const m = mark(socketIndex());
-      await handle.sub.update(changes);
+      await inScope(() => handle.sub.update(changes));
       const ack = await waitAck(m, 'subscribe', handle.id, what);
       await waitErrorFree(m);
       check.equal(ack.msg.data.success, true, `subscribe ack (update) success: ${ack.raw}`);
@@ -320,7 +415,7 @@ export function webRealtime(appwrite, { endpoint, project }) {
     /** sub.unsubscribe() and wait for the server's ack. */
     async unsubscribe(handle, what = 'unsubscribe') {
       const m = mark(socketIndex());
-      await handle.sub.unsubscribe();
+      await inScope(() => handle.sub.unsubscribe());
       const ack = await waitAck(m, 'unsubscribe', handle.id, what);
       const item = ack.msg.data.subscriptions.find((s) => s.subscriptionId === handle.id);
       check.equal(item.removed, true, `unsubscribe ack says removed: ${ack.raw}`);
@@ -347,7 +442,9 @@ export async function waitColumns(tablesDB, databaseId, tableId, keys, ms = 5000
  * Run `op` and check which subscriptions get a callback: each name in `expected` exactly one,
  * every other subscription none (after a short settle time), and every delivered callback's
  * `subscriptions` is exactly the ids of the expected subscriptions.
- * subs: {name: {id, col}} (col from collector()). Returns {result, events: {name: ev}, ids}.
+ * subs: {name: {id, col, conn?}} (col from collector()). With several connections, give each
+ * entry `conn` (any label of its connection): a callback's `subscriptions` is then expected to
+ * hold the expected subscriptions of that connection only. Returns {result, events: {name: ev}, ids}.
  */
 export async function deliver(subs, expected, op, what, { settleMs = 150 } = {}) {
   const before = Object.fromEntries(Object.entries(subs).map(([k, s]) => [k, s.col.events.length]));
@@ -367,7 +464,9 @@ export async function deliver(subs, expected, op, what, { settleMs = 150 } = {})
   }
   const ids = expected.map((n) => subs[n].id);
   for (const [name, ev] of Object.entries(events)) {
-    check.sameSet(ev.subscriptions, ids, `${what}: "subscriptions" in the callback of "${name}" (expected ${expected.join(', ')})`);
+    const same = expected.filter((n) => (subs[n].conn ?? null) === (subs[name].conn ?? null));
+    check.sameSet(ev.subscriptions, same.map((n) => subs[n].id),
+      `${what}: "subscriptions" in the callback of "${name}" (expected ${same.join(', ')})`);
   }
   return { result, events, ids };
 }
@@ -475,6 +574,113 @@ export function checkRow(row, { db, table, id, columns = {} }, what = `row ${id}
 export const uniq = () => Math.random().toString(36).slice(2, 8);
 
 // ---------------------------------------------------------------------------------------
+// Users: simulated browsers, session tokens, account/team event expectations
+
+/**
+ * A simulated browser tab for one user: its own localStorage (so one user's cookieFallback
+ * never leaks into another's requests), an Origin on its requests and WebSocket handshakes, optionally a
+ * cookie jar (cookies from Set-Cookie are sent on its WebSocket handshakes, as a browser does;
+ * Node's fetch keeps no cookies, so REST calls authenticate by the SDK's own headers), and Web
+ * SDK services whose calls run inside the browser's scope.
+ * Returns {name, project, storage, client, account, tablesDB, teams, run(fn), realtime(), sessionToken()}.
+ */
+export function browser(appwrite, { endpoint, project }, name, { origin = 'http://localhost:5173', cookies = false } = {}) {
+  const b = { name, project, origin, storage: new MemoryStorage(), cookieJar: cookies ? new Map() : null };
+  b.run = (fn) => browserScope.run(b, fn);
+  b.client = recordBodies(new appwrite.Client().setEndpoint(endpoint).setProject(project));
+  // A browser sends its Origin on cross-origin fetches (the page is not served by the API).
+  if (origin) b.client.headers.Origin = origin;
+  const bind = (svc) => new Proxy(svc, {
+    get(target, prop) {
+      const v = target[prop];
+      return typeof v === 'function' ? (...a) => b.run(() => v.apply(target, a)) : v;
+    },
+  });
+  b.account = bind(new appwrite.Account(b.client));
+  b.tablesDB = bind(new appwrite.TablesDB(b.client));
+  b.teams = bind(new appwrite.Teams(b.client));
+  /** The session token the SDK keeps in localStorage.cookieFallback (null if none). */
+  b.sessionToken = () => {
+    const raw = b.storage.getItem('cookieFallback');
+    if (!raw) return null;
+    try { return JSON.parse(raw)?.[`a_session_${project}`] ?? null; } catch { return null; }
+  };
+  b.realtime = () => webRealtime(appwrite, { endpoint, project }, { client: b.client, browser: b });
+  return b;
+}
+
+/** Appwrite's session token: base64(JSON {id, secret}). */
+export function decodeToken(token) {
+  return JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
+}
+
+/** The same token with one character of its secret changed (still well-formed). */
+export function tamperToken(token) {
+  const t = decodeToken(token);
+  const i = Math.floor(t.secret.length / 2);
+  const c = t.secret[i] === 'a' ? 'b' : 'a';
+  return Buffer.from(JSON.stringify({ id: t.id, secret: t.secret.slice(0, i) + c + t.secret.slice(i + 1) })).toString('base64');
+}
+
+/** Parsed frames of socket `i` (direction 'in'/'out', optional message type). */
+export function socketFrames(i, dir, type) {
+  const s = sockets[i];
+  if (!s) return [];
+  return s.frames.filter((f) => f.msg && (!dir || f.dir === dir) && (!type || f.msg.type === type));
+}
+
+/** Wait until socket `i` is closed by the server; returns {code, reason}. */
+export async function waitClosed(i, ms = 5000, what = `socket #${i} to close`) {
+  await waitFor(() => sockets[i]?.closeCode !== null && sockets[i]?.closeCode !== undefined, ms, what);
+  return { code: sockets[i].closeCode, reason: sockets[i].closeReason };
+}
+
+/**
+ * Appwrite's event names for a resource path: every combination of each id or `*`, with
+ * `.action.attr`, `.action` and bare, plus the bare parent levels (PROTOCOL.md §2.6).
+ * path: [['users', U], ['sessions', S]]; e.g. 10 names for a session create.
+ */
+export function resourceEvents(path, action, attr) {
+  const out = new Set();
+  const combos = (pairs) => pairs.reduce((acc, [type, id]) => acc.flatMap((p) => [id, '*'].map((x) => [...p, `${type}.${x}`])), [[]]);
+  for (const c of combos(path)) {
+    const base = c.join('.');
+    if (attr) out.add(`${base}.${action}.${attr}`);
+    out.add(`${base}.${action}`);
+    out.add(base);
+  }
+  for (let k = path.length - 1; k >= 1; k--) for (const c of combos(path.slice(0, k))) out.add(c.join('.'));
+  return [...out];
+}
+
+/**
+ * Check a non-row event (account, team, membership): exact events and channels, payload $id.
+ * expect: {events, channels, payloadId, subscriptions}
+ */
+export function checkResourceEvent(ev, expect, what) {
+  check.ok(ev && typeof ev === 'object', `${what}: callback argument is an object`);
+  check.sameSet(ev.events, expect.events, `${what}: events`);
+  check.sameSet(ev.channels, expect.channels, `${what}: channels`);
+  check.match(ev.timestamp, TIMESTAMP, `${what}: timestamp format`);
+  if (expect.payloadId !== undefined) check.equal(ev.payload?.$id, expect.payloadId, `${what}: payload.$id`);
+  if (expect.subscriptions) check.sameSet(ev.subscriptions, expect.subscriptions, `${what}: subscriptions`);
+}
+
+/** Callback counts per subscription name, to assert later that nothing else arrived. */
+export function snapshot(subs) {
+  return Object.fromEntries(Object.entries(subs).map(([k, s]) => [k, s.col.events.length]));
+}
+
+/** Assert that no subscription got a callback since `snap` (after a settle time). */
+export async function checkQuiet(subs, snap, what, settleMs = 300) {
+  await sleep(settleMs);
+  for (const [name, s] of Object.entries(subs)) {
+    const fresh = s.col.events.slice(snap[name] ?? 0);
+    check.equal(fresh.length, 0, `${what}: no callback on "${name}" (got events[0] ${inspect(fresh.map((e) => e.events?.[0]))})`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
 // Runner
 
 function renderFrame(f) {
@@ -492,10 +698,10 @@ function renderFrame(f) {
 function dumpDiagnostics() {
   const lines = ['--- last HTTP requests (method path -> status) ---'];
   for (const r of httpLog.slice(-25)) {
-    lines.push(`${r.method} ${r.path} -> ${r.status}${r.body ? `  body=${r.body.slice(0, 300)}` : ''}`);
+    lines.push(`${r.browser ? `[${r.browser}] ` : ''}${r.method} ${r.path} -> ${r.status}${r.body ? `  body=${r.body.slice(0, 300)}` : ''}`);
   }
   sockets.forEach((s, i) => {
-    lines.push(`--- websocket #${i} ${s.url} opened=${s.opened} close=${s.closeCode} ${s.closeReason ?? ''} ---`);
+    lines.push(`--- websocket #${i}${s.browser ? ` [${s.browser}]` : ''} ${s.url} opened=${s.opened} close=${s.closeCode} ${s.closeReason ?? ''} ---`);
     for (const f of s.frames.slice(-40)) lines.push(`${f.dir === 'in' ? '<-' : '->'} ${renderFrame(f)}`);
   });
   console.error(lines.join('\n'));
@@ -526,3 +732,4 @@ export async function run(name, body, { timeoutMs = 45000 } = {}) {
     process.exit(1);
   }
 }
+
