@@ -12,7 +12,19 @@ from rtcli.core.hub import Event
 
 
 class Transaction(Protocol):
-    """One write transaction on the store's single serialized writer."""
+    """One write transaction. Writes are serialized (one writer on SQLite; one advisory lock
+    across every node on PostgreSQL), so a transaction sees no concurrent write and events are
+    logged in commit order. SQL uses ``?`` placeholders and the store's ``dialect``."""
+
+    async def execute(self, sql: str, params: tuple | list = ()) -> int:
+        """Run a statement; returns the number of rows it changed."""
+
+    async def insert(self, sql: str, params: tuple | list = ()) -> int:
+        """Run an INSERT into a table keyed by ``seq``; returns the new ``seq``."""
+
+    async def fetchone(self, sql: str, params: tuple | list = ()): ...
+
+    async def fetchall(self, sql: str, params: tuple | list = ()) -> list: ...
 
     async def append_event(self, event: Event) -> Event:
         """Write ``event`` to the event log inside this transaction; sets ``seq`` and ``cursor``.
@@ -42,9 +54,28 @@ class EventLog(Protocol):
 
 
 class Store(Protocol):
-    log: EventLog
+    """Owns the connections. Reads (``fetchone``/``fetchall``) see committed data only;
+    ``on_commit`` receives each transaction's events after COMMIT, in log order."""
+
+    dialect: object
+    epoch: str
+    on_commit: Callable[[list[Event]], None]
 
     def transaction(self) -> AsyncContextManager[Transaction]: ...
+
+    async def fetchone(self, sql: str, params: tuple | list = ()): ...
+
+    async def fetchall(self, sql: str, params: tuple | list = ()) -> list: ...
+
+    async def head(self) -> int: ...
+
+    async def read_events(self, project: str | None, after: int, upto: int, limit: int) -> list[Event]: ...
+
+    async def resolve_since(self, project: str, since: str) -> tuple[int | None, str | None]: ...
+
+    async def prune(self, max_age_s: float, max_count: int) -> int: ...
+
+    async def open(self) -> None: ...
 
     async def close(self) -> None: ...
 

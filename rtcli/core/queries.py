@@ -9,9 +9,10 @@ semantics: ``1 != 1.0 != "1" != true``, and a missing attribute never matches (i
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from rtcli import protocol
 from rtcli.errors import AppwriteError
 
 FILTERS = frozenset({
@@ -51,13 +52,22 @@ def _bad(message: str) -> AppwriteError:
     return AppwriteError("general_query_invalid", f"Invalid query: {message}")
 
 
-def parse(raw: str | dict) -> Query:
-    """Parse one query (a JSON string or an already decoded object), checking its shape."""
+def _decode(raw: Any) -> Any:
+    """A query as decoded JSON; bounded in depth, so that nothing after this can recurse too deep."""
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise _bad(f"Syntax error in {raw[:100]!r}: not valid JSON.") from None
+    problem = protocol.json_problem(raw)
+    if problem:
+        raise _bad(f"a query must not have {problem}.")
+    return raw
+
+
+def parse(raw: str | dict) -> Query:
+    """Parse one query (a JSON string or an already decoded object), checking its shape."""
+    raw = _decode(raw)
     if not isinstance(raw, dict):
         raise _bad("a query must be a JSON object with a method.")
     method = raw.get("method")
@@ -111,11 +121,10 @@ def _unsupported(method: str) -> AppwriteError:
 def _reject_unsupported(raw: Any) -> None:
     """Name a method Realtime does not allow before shape checks, so that SDK methods ``parse``
     does not know (search, containsAny, exists, ...) or a ``limit`` get the same message."""
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            return  # parse() reports the syntax error
+    try:
+        raw = _decode(raw)
+    except AppwriteError:
+        return  # parse() reports it
     if not isinstance(raw, dict):
         return
     method = raw.get("method")
@@ -232,3 +241,37 @@ def compile_realtime(raws: list) -> tuple[list[str], Matcher | None]:
     if not queries or any(q.method == "select" for q in queries):
         return normalised, None
     return normalised, lambda payload: all(_evaluate(q, payload) for q in queries)
+
+
+# --- REST list requests ---------------------------------------------------------------------
+
+@dataclass
+class ListPlan:
+    """A parsed list request: filters, orders, paging and selection."""
+
+    filters: list[Query] = field(default_factory=list)
+    orders: list[tuple[str, str]] = field(default_factory=list)  # (attribute, "ASC"|"DESC")
+    limit: int = 25
+    offset: int = 0
+    cursor: tuple[str, str] | None = None  # ("after"|"before", row id)
+    select: list[str] | None = None
+
+
+def plan(queries: list[Query]) -> ListPlan:
+    p = ListPlan()
+    for q in queries:
+        if q.method in ("orderAsc", "orderDesc"):
+            p.orders.append((q.attribute or "$sequence", "ASC" if q.method == "orderAsc" else "DESC"))
+        elif q.method == "limit":
+            p.limit = min(int(q.values[0]), 5000)
+        elif q.method == "offset":
+            p.offset = int(q.values[0])
+        elif q.method in ("cursorAfter", "cursorBefore"):
+            if p.cursor is not None:
+                raise AppwriteError("general_query_invalid", "Invalid query: only one cursor is allowed.")
+            p.cursor = ("after" if q.method == "cursorAfter" else "before", str(q.values[0]))
+        elif q.method == "select":
+            p.select = [str(v) for v in q.values]
+        else:
+            p.filters.append(q)
+    return p

@@ -12,6 +12,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from rtcli import protocol
 from rtcli.errors import AppwriteError
 
 COLUMN_TYPES = ("string", "integer", "float", "boolean", "datetime", "email", "enum", "url", "ip")
@@ -86,6 +87,9 @@ def validate_row(columns: list[dict], data: dict, creating: bool) -> dict:
     """Check ``data`` against ``columns``; on create, fill defaults. Returns the row's data."""
     if not isinstance(data, dict):
         raise _bad("data must be a JSON object")
+    problem = protocol.json_problem(data)
+    if problem:  # it could be stored but not sent on in an event frame
+        raise _bad(f"data must not have {problem}")
     for key in data:
         if not isinstance(key, str) or not key or key.startswith("$"):
             raise _bad(f'Invalid attribute name "{key}"')

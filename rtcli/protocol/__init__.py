@@ -6,6 +6,7 @@ rtcli's extensions are marked as such; the Appwrite SDKs ignore unknown fields.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
@@ -39,6 +40,29 @@ CLOSE_GOING_AWAY = 1001
 
 # Appwrite's largest incoming message (Swoole setPackageMaxLength(64000)).
 MAX_INCOMING_FRAME = 64_000
+
+
+# Client JSON that rtcli keeps and sends on (row data, queries) nests at most this deep: orjson
+# encodes at most 255 levels, and an event frame wraps a row two levels deeper.
+MAX_JSON_DEPTH = 64
+
+
+def json_problem(value: Any, max_depth: int = MAX_JSON_DEPTH) -> str | None:
+    """What makes decoded JSON unfit to store and encode again, or None: nesting deeper than
+    ``max_depth``, an integer outside the signed 64-bit range, a number that is not finite.
+    Iterative, so that a deep value cannot exhaust the stack."""
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, (dict, list)):
+            if depth > max_depth:
+                return f"nesting deeper than {max_depth} levels"
+            stack.extend((x, depth + 1) for x in (v.values() if isinstance(v, dict) else v))
+        elif isinstance(v, int) and not isinstance(v, bool) and not -(2**63) <= v < 2**63:
+            return "an integer outside the 64-bit range"
+        elif isinstance(v, float) and not math.isfinite(v):
+            return "a number that is not finite"
+    return None
 
 
 def dumps(obj: Any) -> str:

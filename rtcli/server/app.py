@@ -38,11 +38,11 @@ from rtcli.services.rows import Rows
 from rtcli.services.storage import Storage
 from rtcli.services.tablesdb import TablesDB
 from rtcli.services.teams import Teams
+from rtcli.store.functions import FunctionsStore
 from rtcli.store.sqlite.db import SqliteStore
-from rtcli.store.sqlite.tablesdb import TablesDBStore
-from rtcli.store.sqlite.functions import FunctionsStore
-from rtcli.store.sqlite.storage import StorageStore
-from rtcli.store.sqlite.users import UsersStore
+from rtcli.store.storage import StorageStore
+from rtcli.store.tablesdb import TablesDBStore
+from rtcli.store.users import UsersStore
 
 log = logging.getLogger("rtcli.server")
 

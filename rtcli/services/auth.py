@@ -78,7 +78,7 @@ class Auth:
             return
         self.jwt_secret = secrets.token_hex(32)
         async with self.store.transaction() as tx:
-            await tx.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('jwt_secret', ?)", (self.jwt_secret,))
+            await tx.execute("INSERT INTO meta (key, value) VALUES ('jwt_secret', ?) ON CONFLICT DO NOTHING", (self.jwt_secret,))
 
     async def roles(self, project: str, user: dict, tx=None) -> frozenset[str]:
         teams = {m["team_id"]: (m["id"], m["roles"])

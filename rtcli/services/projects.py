@@ -41,7 +41,7 @@ class Projects:
         if project in self.known:
             return
         async with self.store.transaction() as tx:
-            await tx.execute("INSERT OR IGNORE INTO projects (id, name, created_at) VALUES (?,?,?)",
+            await tx.execute("INSERT INTO projects (id, name, created_at) VALUES (?,?,?) ON CONFLICT DO NOTHING",
                              (project, project, ids.format_datetime()))
         self.known.add(project)
 

@@ -17,7 +17,7 @@ from rtcli.core.queries import parse_many
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services.context import Ctx
 from rtcli.services.tablesdb import ROW_PERMISSION_ACTIONS, TablesDB, _id, row_model
-from rtcli.store.sqlite.sqlquery import plan as list_plan
+from rtcli.core.queries import plan as list_plan
 
 MAX_BULK = 1000
 
@@ -201,6 +201,8 @@ class Rows:
             raise invalid("Invalid `value` param: Value must be a positive number.")
         bound_key = "max" if sign > 0 else "min"
         bound = body.get(bound_key)
+        if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float))):
+            raise invalid(f"Invalid `{bound_key}` param: Value must be a number.")
         cols = await self._columns(ctx, db, table_id)
         col = next((c for c in cols if c["key"] == column), None)
         if cols and (col is None or col["type"] not in ("integer", "float")):

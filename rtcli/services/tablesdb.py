@@ -10,7 +10,7 @@ from rtcli.core.hub import Event
 from rtcli.core.queries import parse_many
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services.context import Ctx
-from rtcli.store.sqlite.sqlquery import plan as list_plan
+from rtcli.core.queries import plan as list_plan
 
 ROW_PERMISSION_ACTIONS = ("read", "update", "delete", "write")
 

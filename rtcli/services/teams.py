@@ -18,7 +18,7 @@ from rtcli.errors import AppwriteError, invalid
 from rtcli.services import auth
 from rtcli.services.account import account_model
 from rtcli.services.context import Ctx
-from rtcli.store.sqlite.sqlquery import plan as list_plan
+from rtcli.core.queries import plan as list_plan
 
 log = logging.getLogger("rtcli.teams")
 

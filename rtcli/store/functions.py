@@ -1,10 +1,11 @@
-"""Functions and executions on SQLite: plain records."""
+"""Functions and executions (SQLite and PostgreSQL): plain records."""
 
 from __future__ import annotations
 
 import orjson
 
-from rtcli.store.sqlite.db import SqliteStore, SqliteTransaction
+from rtcli.core.ports import Transaction
+
 
 
 def _j(v) -> str:
@@ -12,8 +13,9 @@ def _j(v) -> str:
 
 
 class FunctionsStore:
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store) -> None:
         self.s = store
+        self.d = store.dialect
 
     async def function(self, project: str, fid: str, tx=None) -> dict | None:
         sql, p = "SELECT * FROM functions WHERE project=? AND id=?", (project, fid)
@@ -29,14 +31,14 @@ class FunctionsStore:
         return total, [{**orjson.loads(r["spec"]), "id": r["id"], "project": r["project"],
                         "created_at": r["created_at"], "updated_at": r["updated_at"]} for r in rows]
 
-    async def save_function(self, tx: SqliteTransaction, project: str, f: dict) -> None:
+    async def save_function(self, tx: Transaction, project: str, f: dict) -> None:
         spec = {k: v for k, v in f.items() if k not in ("id", "created_at", "updated_at", "project")}
         await tx.execute(
             "INSERT INTO functions (project, id, spec, created_at, updated_at) VALUES (?,?,?,?,?)"
             " ON CONFLICT (project, id) DO UPDATE SET spec=excluded.spec, updated_at=excluded.updated_at",
             (project, f["id"], _j(spec), f["created_at"], f["updated_at"]))
 
-    async def delete_function(self, tx: SqliteTransaction, project: str, fid: str) -> None:
+    async def delete_function(self, tx: Transaction, project: str, fid: str) -> None:
         await tx.execute("DELETE FROM executions WHERE project=? AND function_id=?", (project, fid))
         await tx.execute("DELETE FROM functions WHERE project=? AND id=?", (project, fid))
 
@@ -45,7 +47,7 @@ class FunctionsStore:
         r = await (tx.fetchone(sql, p) if tx else self.s.fetchone(sql, p))
         return orjson.loads(r[0]) if r else None
 
-    async def save_execution(self, tx: SqliteTransaction, project: str, model: dict, read_roles: list[str]) -> None:
+    async def save_execution(self, tx: Transaction, project: str, model: dict, read_roles: list[str]) -> None:
         await tx.execute(
             "INSERT INTO executions (project, id, function_id, model, read_roles, created_at) VALUES (?,?,?,?,?,?)"
             " ON CONFLICT (project, id) DO UPDATE SET model=excluded.model",
@@ -55,9 +57,7 @@ class FunctionsStore:
                          offset: int) -> tuple[int, list[dict]]:
         where, params = ["project=?", "function_id=?"], [project, fid]
         if read_filter is not None:
-            marks = ",".join("?" for _ in read_filter)
-            where.append(f"EXISTS (SELECT 1 FROM json_each(read_roles) WHERE value IN ({marks}))")
-            params.extend(read_filter)
+            where.append(self.d.any_role("read_roles", read_filter, params))
         w = " AND ".join(where)
         total = (await self.s.fetchone(f"SELECT COUNT(*) FROM executions WHERE {w}", params))[0]
         rows = await self.s.fetchall(f"SELECT model FROM executions WHERE {w} ORDER BY seq DESC LIMIT ? OFFSET ?",
@@ -65,6 +65,6 @@ class FunctionsStore:
         return total, [orjson.loads(r[0]) for r in rows]
 
     async def unfinished(self) -> list[tuple[str, dict]]:
-        rows = await self.s.fetchall("SELECT project, model FROM executions WHERE json_extract(model, '$.status')"
+        rows = await self.s.fetchall(f"SELECT project, model FROM executions WHERE {self.d.field('model', 'status')}"
                                      " IN ('waiting', 'processing')")
         return [(r[0], orjson.loads(r[1])) for r in rows]

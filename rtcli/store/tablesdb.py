@@ -1,4 +1,4 @@
-"""TablesDB data access on SQLite: databases, tables, columns and rows as plain records.
+"""TablesDB data access (SQLite and PostgreSQL): databases, tables, columns and rows as plain records.
 
 Authorization and validation happen in services.tablesdb; this module only reads and writes.
 Row reads that a non-key caller makes are filtered by read roles inside the SQL query.
@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import orjson
 
+from rtcli.core.ports import Transaction
+
+from rtcli.core.queries import ListPlan
 from rtcli.errors import AppwriteError
-from rtcli.store.sqlite.db import SqliteStore, SqliteTransaction
-from rtcli.store.sqlite.sqlquery import ListPlan, column_expr, where_clause
+from rtcli.store.sqlquery import Attr, where_clause
 
 
 def _j(v) -> str:
@@ -35,8 +37,9 @@ def _row(r) -> dict:
 
 
 class TablesDBStore:
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store) -> None:
         self.s = store
+        self.d = store.dialect
 
     # --- databases -----------------------------------------------------------------------
 
@@ -50,18 +53,18 @@ class TablesDBStore:
             "SELECT * FROM databases WHERE project=? ORDER BY rowid LIMIT ? OFFSET ?", (project, limit, offset))
         return total, [_db(r) for r in rows]
 
-    async def insert_database(self, tx: SqliteTransaction, project: str, rec: dict) -> None:
+    async def insert_database(self, tx: Transaction, project: str, rec: dict) -> None:
         if await tx.fetchone("SELECT 1 FROM databases WHERE project=? AND id=?", (project, rec["id"])):
             raise AppwriteError("database_already_exists")
         await tx.execute(
             "INSERT INTO databases (project, id, name, enabled, type, created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
             (project, rec["id"], rec["name"], int(rec["enabled"]), rec["type"], rec["created_at"], rec["updated_at"]))
 
-    async def update_database(self, tx: SqliteTransaction, project: str, rec: dict) -> None:
+    async def update_database(self, tx: Transaction, project: str, rec: dict) -> None:
         await tx.execute("UPDATE databases SET name=?, enabled=?, updated_at=? WHERE project=? AND id=?",
                          (rec["name"], int(rec["enabled"]), rec["updated_at"], project, rec["id"]))
 
-    async def delete_database(self, tx: SqliteTransaction, project: str, db: str) -> None:
+    async def delete_database(self, tx: Transaction, project: str, db: str) -> None:
         for table in ("rows", "columns"):
             await tx.execute(f"DELETE FROM {table} WHERE project=? AND db=?", (project, db))
         await tx.execute("DELETE FROM tables WHERE project=? AND db=?", (project, db))
@@ -69,7 +72,7 @@ class TablesDBStore:
 
     # --- tables --------------------------------------------------------------------------
 
-    async def get_table(self, project: str, db: str, table: str, tx: SqliteTransaction | None = None) -> dict | None:
+    async def get_table(self, project: str, db: str, table: str, tx: Transaction | None = None) -> dict | None:
         sql, params = "SELECT * FROM tables WHERE project=? AND db=? AND id=?", (project, db, table)
         r = await (tx.fetchone(sql, params) if tx else self.s.fetchone(sql, params))
         return _table(r) if r else None
@@ -80,7 +83,7 @@ class TablesDBStore:
                                      (project, db, limit, offset))
         return total, [_table(r) for r in rows]
 
-    async def insert_table(self, tx: SqliteTransaction, project: str, rec: dict) -> None:
+    async def insert_table(self, tx: Transaction, project: str, rec: dict) -> None:
         if await tx.fetchone("SELECT 1 FROM tables WHERE project=? AND db=? AND id=?", (project, rec["db"], rec["id"])):
             raise AppwriteError("table_already_exists")
         await tx.execute(
@@ -89,31 +92,27 @@ class TablesDBStore:
             (project, rec["db"], rec["id"], rec["name"], int(rec["enabled"]), int(rec["row_security"]),
              _j(rec["permissions"]), rec["created_at"], rec["updated_at"]))
 
-    async def update_table(self, tx: SqliteTransaction, project: str, rec: dict) -> None:
+    async def update_table(self, tx: Transaction, project: str, rec: dict) -> None:
         await tx.execute(
             "UPDATE tables SET name=?, enabled=?, row_security=?, permissions=?, updated_at=?"
             " WHERE project=? AND db=? AND id=?",
             (rec["name"], int(rec["enabled"]), int(rec["row_security"]), _j(rec["permissions"]), rec["updated_at"],
              project, rec["db"], rec["id"]))
 
-    async def delete_table(self, tx: SqliteTransaction, project: str, db: str, table: str) -> None:
+    async def delete_table(self, tx: Transaction, project: str, db: str, table: str) -> None:
         await tx.execute("DELETE FROM rows WHERE project=? AND db=? AND tbl=?", (project, db, table))
         await tx.execute("DELETE FROM columns WHERE project=? AND db=? AND tbl=?", (project, db, table))
         await tx.execute("DELETE FROM tables WHERE project=? AND db=? AND id=?", (project, db, table))
 
     # --- columns -------------------------------------------------------------------------
 
-    async def list_columns(self, project: str, db: str, table: str, tx: SqliteTransaction | None = None) -> list[dict]:
+    async def list_columns(self, project: str, db: str, table: str, tx: Transaction | None = None) -> list[dict]:
         sql = "SELECT spec FROM columns WHERE project=? AND db=? AND tbl=? ORDER BY position"
         params = (project, db, table)
-        if tx:
-            async with tx.conn.execute(sql, params) as cur:
-                rows = await cur.fetchall()
-        else:
-            rows = await self.s.fetchall(sql, params)
+        rows = await (tx or self.s).fetchall(sql, params)
         return [orjson.loads(r[0]) for r in rows]
 
-    async def insert_column(self, tx: SqliteTransaction, project: str, db: str, table: str, spec: dict) -> None:
+    async def insert_column(self, tx: Transaction, project: str, db: str, table: str, spec: dict) -> None:
         if await tx.fetchone("SELECT 1 FROM columns WHERE project=? AND db=? AND tbl=? AND key=?",
                              (project, db, table, spec["key"])):
             raise AppwriteError("column_already_exists")
@@ -122,37 +121,35 @@ class TablesDBStore:
         await tx.execute("INSERT INTO columns (project, db, tbl, key, spec, position) VALUES (?,?,?,?,?,?)",
                          (project, db, table, spec["key"], _j(spec), pos))
 
-    async def delete_column(self, tx: SqliteTransaction, project: str, db: str, table: str, key: str) -> bool:
-        cur = await tx.execute("DELETE FROM columns WHERE project=? AND db=? AND tbl=? AND key=?",
-                               (project, db, table, key))
-        return cur.rowcount > 0
+    async def delete_column(self, tx: Transaction, project: str, db: str, table: str, key: str) -> bool:
+        return await tx.execute("DELETE FROM columns WHERE project=? AND db=? AND tbl=? AND key=?",
+                                (project, db, table, key)) > 0
 
     # --- rows ----------------------------------------------------------------------------
 
     async def get_row(self, project: str, db: str, table: str, row_id: str,
-                      tx: SqliteTransaction | None = None) -> dict | None:
+                      tx: Transaction | None = None) -> dict | None:
         sql = "SELECT * FROM rows WHERE project=? AND db=? AND tbl=? AND id=?"
         params = (project, db, table, row_id)
         r = await (tx.fetchone(sql, params) if tx else self.s.fetchone(sql, params))
         return _row(r) if r else None
 
-    async def insert_row(self, tx: SqliteTransaction, project: str, rec: dict, read_roles: list[str]) -> int:
+    async def insert_row(self, tx: Transaction, project: str, rec: dict, read_roles: list[str]) -> int:
         if await tx.fetchone("SELECT 1 FROM rows WHERE project=? AND db=? AND tbl=? AND id=?",
                              (project, rec["db"], rec["tbl"], rec["id"])):
             raise AppwriteError("row_already_exists")
-        cur = await tx.execute(
+        return await tx.insert(
             "INSERT INTO rows (project, db, tbl, id, created_at, updated_at, permissions, read_roles, data)"
             " VALUES (?,?,?,?,?,?,?,?,?)",
             (project, rec["db"], rec["tbl"], rec["id"], rec["created_at"], rec["updated_at"],
              _j(rec["permissions"]), _j(read_roles), _j(rec["data"])))
-        return cur.lastrowid
 
-    async def update_row(self, tx: SqliteTransaction, project: str, rec: dict, read_roles: list[str]) -> None:
+    async def update_row(self, tx: Transaction, project: str, rec: dict, read_roles: list[str]) -> None:
         await tx.execute(
             "UPDATE rows SET updated_at=?, permissions=?, read_roles=?, data=? WHERE seq=?",
             (rec["updated_at"], _j(rec["permissions"]), _j(read_roles), _j(rec["data"]), rec["seq"]))
 
-    async def delete_row(self, tx: SqliteTransaction, seq: int) -> None:
+    async def delete_row(self, tx: Transaction, seq: int) -> None:
         await tx.execute("DELETE FROM rows WHERE seq=?", (seq,))
 
     async def list_rows(self, project: str, db: str, table: str, plan: ListPlan,
@@ -162,11 +159,9 @@ class TablesDBStore:
         where = ["project=?", "db=?", "tbl=?"]
         params: list = [project, db, table]
         if read_filter is not None:
-            marks = ",".join("?" for _ in read_filter)
-            where.append(f"EXISTS (SELECT 1 FROM json_each(read_roles) WHERE value IN ({marks}))")
-            params.extend(read_filter)
+            where.append(self.d.any_role("read_roles", read_filter, params))
         for q in plan.filters:
-            where.append(where_clause(q, params, arrays))
+            where.append(where_clause(self.d, q, params, arrays))
         count_sql = f"SELECT COUNT(*) FROM rows WHERE {' AND '.join(where)}"
         total = (await self.s.fetchone(count_sql, params))[0]
 
@@ -175,7 +170,7 @@ class TablesDBStore:
         if reverse:
             orders = [(a, "DESC" if d == "ASC" else "ASC") for a, d in orders]
         order_params: list = []
-        order_exprs = [(column_expr(a, order_params), d) for a, d in orders]
+        order_exprs = [(Attr(self.d, a, None).emit(order_params), d) for a, d in orders]
         page_where, page_params = list(where), list(params)
         if plan.cursor is not None:
             anchor = await self.get_row(project, db, table, plan.cursor[1])
@@ -191,8 +186,7 @@ class TablesDBStore:
             out.reverse()
         return total, out
 
-    @staticmethod
-    def _after(anchor: dict, orders: list[tuple[str, str]], params: list) -> str:
+    def _after(self, anchor: dict, orders: list[tuple[str, str]], params: list) -> str:
         """Keyset condition: rows strictly after ``anchor`` in the given order."""
         values = []
         for attr, _ in orders:
@@ -205,15 +199,14 @@ class TablesDBStore:
             elif attr == "$updatedAt":
                 values.append(anchor["updated_at"])
             else:
-                v = anchor["data"].get(attr)
-                values.append(int(v) if isinstance(v, bool) else v)
+                values.append(anchor["data"].get(attr))
         ors = []
         for i, (attr, direction) in enumerate(orders):
             parts = []
             for j in range(i):
-                parts.append(f"{column_expr(orders[j][0], params)} IS ?")
-                params.append(values[j])
-            parts.append(f"{column_expr(attr, params)} {'>' if direction == 'ASC' else '<'} ?")
-            params.append(values[i])
+                a = Attr(self.d, orders[j][0], None)
+                parts.append(f"{a.emit(params)} {self.d.same} {a.value(values[j], params)}")
+            a = Attr(self.d, attr, None)
+            parts.append(f"{a.emit(params)} {'>' if direction == 'ASC' else '<'} {a.value(values[i], params)}")
             ors.append("(" + " AND ".join(parts) + ")")
         return "(" + " OR ".join(ors) + ")"

@@ -1,10 +1,11 @@
-"""Users, sessions, teams, memberships and API keys on SQLite: plain records, no policy."""
+"""Users, sessions, teams, memberships and API keys (SQLite and PostgreSQL): plain records, no policy."""
 
 from __future__ import annotations
 
 import orjson
 
-from rtcli.store.sqlite.db import SqliteStore, SqliteTransaction
+from rtcli.core.ports import Transaction
+
 
 
 def _j(v) -> str:
@@ -34,10 +35,10 @@ def _team(r) -> dict:
 
 
 class UsersStore:
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store) -> None:
         self.s = store
 
-    async def _one(self, sql: str, params: tuple, tx: SqliteTransaction | None):
+    async def _one(self, sql: str, params: tuple, tx: Transaction | None):
         return await (tx.fetchone(sql, params) if tx else self.s.fetchone(sql, params))
 
     # --- users ---------------------------------------------------------------------------
@@ -50,7 +51,7 @@ class UsersStore:
         r = await self._one("SELECT * FROM users WHERE project=? AND email=?", (project, email), tx)
         return _user(r) if r else None
 
-    async def insert_user(self, tx: SqliteTransaction, project: str, u: dict) -> None:
+    async def insert_user(self, tx: Transaction, project: str, u: dict) -> None:
         await tx.execute(
             "INSERT INTO users (project, id, email, name, password_hash, status, labels, prefs, email_verification,"
             " registration, password_update, accessed_at, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -58,7 +59,7 @@ class UsersStore:
              _j(u["prefs"]), int(u["email_verification"]), u["registration"], u["password_update"],
              u["accessed_at"], u["created_at"], u["updated_at"]))
 
-    async def update_user(self, tx: SqliteTransaction, project: str, u: dict) -> None:
+    async def update_user(self, tx: Transaction, project: str, u: dict) -> None:
         await tx.execute(
             "UPDATE users SET email=?, name=?, password_hash=?, status=?, labels=?, prefs=?, email_verification=?,"
             " password_update=?, accessed_at=?, updated_at=? WHERE project=? AND id=?",
@@ -76,14 +77,14 @@ class UsersStore:
                                      (project, uid))
         return [dict(r) for r in rows]
 
-    async def insert_session(self, tx: SqliteTransaction, project: str, s: dict) -> None:
+    async def insert_session(self, tx: Transaction, project: str, s: dict) -> None:
         await tx.execute(
             "INSERT INTO sessions (project, id, user_id, secret_hash, provider, ip, user_agent, expire, expire_ts,"
             " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (project, s["id"], s["user_id"], s["secret_hash"], s["provider"], s["ip"], s["user_agent"], s["expire"],
              s["expire_ts"], s["created_at"], s["updated_at"]))
 
-    async def delete_session(self, tx: SqliteTransaction, project: str, sid: str) -> None:
+    async def delete_session(self, tx: Transaction, project: str, sid: str) -> None:
         await tx.execute("DELETE FROM sessions WHERE project=? AND id=?", (project, sid))
 
     # --- teams and memberships -----------------------------------------------------------
@@ -108,15 +109,15 @@ class UsersStore:
                                      (*params, limit, offset))
         return total, [_team(r) for r in rows]
 
-    async def insert_team(self, tx: SqliteTransaction, project: str, t: dict) -> None:
+    async def insert_team(self, tx: Transaction, project: str, t: dict) -> None:
         await tx.execute("INSERT INTO teams (project, id, name, prefs, created_at, updated_at) VALUES (?,?,?,?,?,?)",
                          (project, t["id"], t["name"], _j(t["prefs"]), t["created_at"], t["updated_at"]))
 
-    async def update_team(self, tx: SqliteTransaction, project: str, t: dict) -> None:
+    async def update_team(self, tx: Transaction, project: str, t: dict) -> None:
         await tx.execute("UPDATE teams SET name=?, prefs=?, updated_at=? WHERE project=? AND id=?",
                          (t["name"], _j(t["prefs"]), t["updated_at"], project, t["id"]))
 
-    async def delete_team(self, tx: SqliteTransaction, project: str, tid: str) -> None:
+    async def delete_team(self, tx: Transaction, project: str, tid: str) -> None:
         await tx.execute("DELETE FROM memberships WHERE project=? AND team_id=?", (project, tid))
         await tx.execute("DELETE FROM teams WHERE project=? AND id=?", (project, tid))
 
@@ -139,26 +140,22 @@ class UsersStore:
 
     async def confirmed_memberships_of_user(self, project: str, uid: str, tx=None) -> list[dict]:
         sql = "SELECT * FROM memberships WHERE project=? AND user_id=? AND confirm=1"
-        if tx:
-            async with tx.conn.execute(sql, (project, uid)) as cur:
-                rows = await cur.fetchall()
-        else:
-            rows = await self.s.fetchall(sql, (project, uid))
+        rows = await (tx or self.s).fetchall(sql, (project, uid))
         return [_membership(r) for r in rows]
 
-    async def insert_membership(self, tx: SqliteTransaction, project: str, m: dict) -> None:
+    async def insert_membership(self, tx: Transaction, project: str, m: dict) -> None:
         await tx.execute(
             "INSERT INTO memberships (project, id, team_id, user_id, roles, invited, joined, confirm, secret_hash,"
             " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (project, m["id"], m["team_id"], m["user_id"], _j(m["roles"]), m["invited"], m["joined"],
              int(m["confirm"]), m["secret_hash"], m["created_at"], m["updated_at"]))
 
-    async def update_membership(self, tx: SqliteTransaction, project: str, m: dict) -> None:
+    async def update_membership(self, tx: Transaction, project: str, m: dict) -> None:
         await tx.execute(
             "UPDATE memberships SET roles=?, joined=?, confirm=?, secret_hash=?, updated_at=? WHERE project=? AND id=?",
             (_j(m["roles"]), m["joined"], int(m["confirm"]), m["secret_hash"], m["updated_at"], project, m["id"]))
 
-    async def delete_membership(self, tx: SqliteTransaction, project: str, mid: str) -> None:
+    async def delete_membership(self, tx: Transaction, project: str, mid: str) -> None:
         await tx.execute("DELETE FROM memberships WHERE project=? AND id=?", (project, mid))
 
     # --- API keys ------------------------------------------------------------------------
@@ -167,11 +164,10 @@ class UsersStore:
         rows = await self.s.fetchall("SELECT * FROM api_keys WHERE project=? ORDER BY created_at", (project,))
         return [{**dict(r), "scopes": orjson.loads(r["scopes"])} for r in rows]
 
-    async def insert_key(self, tx: SqliteTransaction, project: str, k: dict) -> None:
+    async def insert_key(self, tx: Transaction, project: str, k: dict) -> None:
         await tx.execute(
             "INSERT INTO api_keys (project, id, name, secret_hash, scopes, created_at) VALUES (?,?,?,?,?,?)",
             (project, k["id"], k["name"], k["secret_hash"], _j(k["scopes"]), k["created_at"]))
 
-    async def delete_key(self, tx: SqliteTransaction, project: str, kid: str) -> bool:
-        cur = await tx.execute("DELETE FROM api_keys WHERE project=? AND id=?", (project, kid))
-        return cur.rowcount > 0
+    async def delete_key(self, tx: Transaction, project: str, kid: str) -> bool:
+        return await tx.execute("DELETE FROM api_keys WHERE project=? AND id=?", (project, kid)) > 0

@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS events (
   roles TEXT NOT NULL,
   payload TEXT NOT NULL,
   user_id TEXT,
-  permissions_changed INTEGER NOT NULL DEFAULT 0
+  permissions_changed INTEGER NOT NULL DEFAULT 0,
+  controls TEXT                -- JSON: role refreshes, revoked sessions, origin (see eventlog.py)
 );
 CREATE INDEX IF NOT EXISTS events_project_seq ON events (project, seq);
 CREATE INDEX IF NOT EXISTS events_created ON events (created);

@@ -1,0 +1,138 @@
+"""The event log, shared by the SQLite and PostgreSQL stores (generic SQL over ``events``).
+
+Positions (``seq``) only grow and follow commit order (writes are serialized); the database's
+random ``epoch`` is part of every cursor, so a cursor from another database is recognised.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import orjson
+
+from rtcli.core.events import expand
+from rtcli.core.hub import Event, event_origin
+
+
+def _dumps(v) -> str:
+    return orjson.dumps(v).decode()
+
+
+def _controls(event: Event) -> str | None:
+    c = {}
+    if event.refresh_roles is not None:
+        c["refresh_roles"] = [event.refresh_roles[0], sorted(event.refresh_roles[1])]
+    if event.revoke_session is not None:
+        c["revoke_session"] = event.revoke_session
+    if event.origin is not None:
+        c["origin"] = list(event.origin)
+    return _dumps(c) if c else None
+
+
+class LoggingTransaction:
+    """Base of both stores' transactions: ``append_event`` on top of ``insert``."""
+
+    store: "EventLogStore"
+    events: list[Event]
+
+    async def insert(self, sql: str, params: tuple | list = ()) -> int:
+        raise NotImplementedError
+
+    async def append_event(self, event: Event) -> Event:
+        if event.origin is None:
+            event.origin = event_origin.get()
+        event.seq = await self.insert(
+            "INSERT INTO events (project, created, timestamp, name, channels, roles, payload, user_id,"
+            " permissions_changed, controls) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (event.project, time.time(), event.timestamp, event.events[0], _dumps(event.channels),
+             _dumps(event.roles), _dumps(event.payload), event.user_id, int(event.permissions_changed),
+             _controls(event)))
+        event.cursor = self.store.cursor(event.seq)
+        self.events.append(event)
+        return event
+
+
+class EventLogStore:
+    """Event-log reads, resume positions and retention. Needs ``fetchone``, ``fetchall``,
+    ``transaction`` and ``epoch`` from the concrete store."""
+
+    epoch: str
+
+    def cursor(self, seq: int) -> str:
+        return f"c1.{self.epoch}.{seq}"
+
+    async def head(self) -> int:
+        row = await self.fetchone("SELECT COALESCE(MAX(seq), 0) FROM events")
+        return int(row[0])
+
+    async def _meta(self, key: str) -> str | None:
+        row = await self.fetchone("SELECT value FROM meta WHERE key=?", (key,))
+        return row[0] if row else None
+
+    async def resolve_since(self, project: str, since: str) -> tuple[int | None, str | None]:
+        pruned = int(await self._meta("pruned_upto") or 0)
+        if since == "beginning":
+            if pruned:
+                return None, "the beginning of the log was pruned by retention"
+            return 0, None
+        if since.startswith("c1."):
+            parts = since.split(".")
+            if len(parts) != 3 or not parts[2].isdigit():
+                return None, "malformed cursor"
+            if parts[1] != self.epoch:
+                return None, "the cursor belongs to another database (epoch mismatch)"
+            seq = int(parts[2])
+            if seq > await self.head():
+                return None, "the cursor is ahead of this log"
+            if seq < pruned:  # every event after `seq` must still be in the log
+                return None, "events after this cursor were pruned by retention"
+            return seq, None
+        try:
+            ts = datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None, "since must be a cursor, 'beginning' or an ISO 8601 date"
+        if float(await self._meta("pruned_created") or 0) > ts:
+            return None, "events after this date were pruned by retention"
+        row = await self.fetchone("SELECT MAX(seq) FROM events WHERE created < ?", (ts,))
+        return (int(row[0]) if row and row[0] else 0), None
+
+    async def read_events(self, project: str | None, after: int, upto: int, limit: int) -> list[Event]:
+        """Events with after < seq <= upto, in order (of one project, or of all)."""
+        if project is None:
+            rows = await self.fetchall("SELECT * FROM events WHERE seq>? AND seq<=? ORDER BY seq LIMIT ?",
+                                       (after, upto, limit))
+        else:
+            rows = await self.fetchall(
+                "SELECT * FROM events WHERE project=? AND seq>? AND seq<=? ORDER BY seq LIMIT ?",
+                (project, after, upto, limit))
+        return [self.event_from_row(r) for r in rows]
+
+    def event_from_row(self, r) -> Event:
+        controls = orjson.loads(r["controls"]) if r["controls"] else {}
+        refresh = controls.get("refresh_roles")
+        origin = controls.get("origin")
+        return Event(
+            project=r["project"], events=expand(r["name"]), channels=orjson.loads(r["channels"]),
+            roles=orjson.loads(r["roles"]), payload=orjson.loads(r["payload"]), timestamp=r["timestamp"],
+            seq=r["seq"], cursor=self.cursor(r["seq"]), user_id=r["user_id"],
+            permissions_changed=bool(r["permissions_changed"]),
+            refresh_roles=(refresh[0], frozenset(refresh[1])) if refresh else None,
+            revoke_session=controls.get("revoke_session"), origin=tuple(origin) if origin else None,
+        )
+
+    async def prune(self, max_age_s: float, max_count: int) -> int:
+        """Delete events older than ``max_age_s`` or beyond the newest ``max_count``."""
+        cutoff = time.time() - max_age_s
+        head = await self.head()
+        async with self.transaction() as tx:
+            row = await tx.fetchone("SELECT MAX(seq), MAX(created) FROM events WHERE created < ? OR seq <= ?",
+                                    (cutoff, head - max_count))
+            if not row or row[0] is None:
+                return 0
+            upto, created = int(row[0]), float(row[1])
+            removed = await tx.execute("DELETE FROM events WHERE seq <= ?", (upto,))
+            for key, value in (("pruned_upto", str(upto)), ("pruned_created", str(created))):
+                await tx.execute("INSERT INTO meta (key, value) VALUES (?, ?)"
+                                 " ON CONFLICT (key) DO UPDATE SET value=excluded.value", (key, value))
+            return removed
