@@ -290,9 +290,9 @@ def test_row_create_imports_nothing_heavy(env, table, tmp_path):
     assert code in (0, None)
     assert heavy_in(modules) == []
     assert "httpx" in modules  # it did talk to the server
-    # Start-up budget guards (see rtcli/cli/coerce.py and common.skip_httpx_cli).
+    # Start-up budget guards (see rtcli/cli/coerce.py and common.trim_httpx_imports).
     assert "pydantic" not in modules
-    assert "pygments" not in modules and "rich.syntax" not in modules
+    assert "pygments" not in modules and "rich.syntax" not in modules and "trio._core" not in modules
 
 
 def test_help_lists_the_commands(offline_env):

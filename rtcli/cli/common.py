@@ -51,7 +51,7 @@ def call(ctx: typer.Context, fn: Callable[[TablesDB], T]) -> T:
     """Run ``fn`` with a TablesDB service for the resolved settings; API and connection errors
     are printed as one line on stderr and exit 1."""
     settings = state(ctx).settings()
-    skip_httpx_cli()
+    trim_httpx_imports()
     from rtcli.client.api import ApiClient, TablesDB  # lazy: httpx is the costliest import of a one-shot
 
     try:
@@ -61,27 +61,34 @@ def call(ctx: typer.Context, fn: Callable[[TablesDB], T]) -> T:
         output.fail(e)
 
 
-def skip_httpx_cli() -> None:
-    """Keep ``import httpx`` from loading httpx's own command-line tool.
+def trim_httpx_imports() -> None:
+    """Keep ``import httpx`` from loading what a one-shot sync request never uses.
 
-    ``httpx/__init__`` imports ``httpx._main`` (click, rich.progress, rich.syntax, pygments) just to
-    expose ``httpx.main``: about 40 % of httpx's import time, which a one-shot ``rtcli row create``
-    pays on every run and never uses. This process is rtcli's CLI, so it registers a stand-in
-    module first. Harmless if a future httpx drops ``_main``; a no-op once httpx is imported.
+    - ``httpx/__init__`` imports ``httpx._main`` (click, rich.progress, rich.syntax, pygments) just
+      to expose ``httpx.main``, the httpx command line: about 40 % of httpx's import time.
+    - ``httpcore`` imports ``trio`` at import time whenever it is installed, to pick async locks
+      for code running under trio; rtcli's REST client is sync and never runs under trio, and
+      importing trio costs more than httpx itself.
+
+    This process is rtcli's CLI, so it registers a stand-in for the first and blocks the second
+    (``sys.modules[name] = None`` makes ``import trio`` raise ImportError, which httpcore handles).
+    Both are no-ops once httpx or trio are imported, and harmless if a future httpx changes.
     """
     import sys
 
-    if "httpx" in sys.modules or "httpx._main" in sys.modules:
+    if "httpx" in sys.modules:
         return
-    import types
+    if "httpx._main" not in sys.modules:
+        import types
 
-    stub = types.ModuleType("httpx._main")
+        stub = types.ModuleType("httpx._main")
 
-    def main(*args: Any, **kwargs: Any) -> None:
-        raise RuntimeError("the httpx command line is not loaded in the rtcli process")
+        def main(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("the httpx command line is not loaded in the rtcli process")
 
-    stub.main = main  # type: ignore[attr-defined]
-    sys.modules["httpx._main"] = stub
+        stub.main = main  # type: ignore[attr-defined]
+        sys.modules["httpx._main"] = stub
+    sys.modules.setdefault("trio", None)  # type: ignore[arg-type]
 
 
 # --- option types shared by several commands ------------------------------------------------------

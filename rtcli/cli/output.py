@@ -77,6 +77,14 @@ def cell(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def display(value: Any) -> str:
+    """A table cell: like ``cell``, but a list of strings (permissions, enum elements) reads as
+    ``read("any"), update("users")`` rather than escaped JSON."""
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return ", ".join(value)
+    return cell(value)
+
+
 def _console() -> Any:
     from rich.console import Console  # lazy: only pretty output needs rich
 
@@ -91,7 +99,7 @@ def print_table(items: Sequence[dict[str, Any]], columns: Sequence[str], title: 
     for name in columns:
         table.add_column(name, overflow="fold")
     for item in items:
-        table.add_row(*(cell(item.get(name)) if name in item else "" for name in columns))
+        table.add_row(*(display(item.get(name)) if name in item else "" for name in columns))
     _console().print(table)
 
 
@@ -105,7 +113,7 @@ def print_record(record: dict[str, Any], title: str | None = None) -> None:
     for key, value in record.items():
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             value = f"{len(value)} item(s)"  # nested lists (a table's columns) get their own command
-        table.add_row(key, cell(value))
+        table.add_row(key, display(value))
     _console().print(table)
 
 

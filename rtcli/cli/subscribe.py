@@ -64,8 +64,11 @@ def subscribe(
     except KeyboardInterrupt:
         code = 0
     except BrokenPipeError:
-        # The reader went away (e.g. `| head -1`): not an error. Silence the flush at exit too.
-        sys.stdout = None  # type: ignore[assignment]
+        # The reader went away (e.g. `| head -1`): not an error. Point stdout at /dev/null so
+        # the interpreter's final flush does not complain either.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 0
     raise typer.Exit(code)
 

@@ -345,6 +345,8 @@ class RealtimeClient:
                 async with connect(self.url, additional_headers=self.headers, open_timeout=self.connect_timeout,
                                    max_size=None, user_agent_header="rtcli") as ws:
                     self._ws = ws
+                    if self._closing:  # close() ran while we were connecting
+                        break
                     first = protocol.loads(await asyncio.wait_for(ws.recv(), self.connect_timeout))
                     if first.get("type") == protocol.ERROR:
                         data = first.get("data") or {}
