@@ -55,6 +55,26 @@ CORS_ALLOW_HEADERS = [
 ]
 
 
+class EncodedSlashGuard:
+    """Refuse ``%2F`` in a path: routing sees the decoded path, so an id holding an encoded
+    slash could otherwise reach another route (ids may not contain '/' anyway)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        raw = scope.get("raw_path") or b""
+        if scope["type"] == "http" and b"%2f" in raw.lower():
+            from rtcli.errors import AppwriteError
+            from rtcli.server.errors import error_response
+
+            resp = error_response(AppwriteError("general_argument_invalid",
+                                                "Invalid path: an id cannot contain an encoded '/'."))
+            await resp(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 class OriginPolicy:
     """Allowed browser origins: any localhost origin, plus those given with --allow-origin
     (exact origins like https://app.example.com, or * for any)."""
@@ -231,7 +251,8 @@ def build_app(config: ServeConfig) -> Starlette:
         middleware=[Middleware(
             CORSMiddleware, allow_origin_regex=origins.regex, allow_credentials=True,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"], allow_headers=CORS_ALLOW_HEADERS,
-            expose_headers=["X-Appwrite-Session", "X-Fallback-Cookies"], max_age=600)],
+            expose_headers=["X-Appwrite-Session", "X-Fallback-Cookies"], max_age=600),
+            Middleware(EncodedSlashGuard)],
     )
     app.state.config = config
     app.state.store = store

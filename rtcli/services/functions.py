@@ -25,6 +25,8 @@ import logging
 import os
 import secrets
 import tempfile
+import time
+from datetime import datetime, timezone
 from typing import Awaitable, Callable
 
 from rtcli import ids
@@ -203,6 +205,21 @@ class Functions:
             raise invalid("Invalid `path` or `headers` param: a path starting with / and an object of headers.")
         asynchronous = bool(body.get("async", False))
         uid = ctx.actor.user_id
+        scheduled = body.get("scheduledAt")
+        if scheduled is not None:
+            if not asynchronous:
+                raise invalid("Scheduled executions must run asynchronously: pass async true with scheduledAt.")
+            try:
+                when = datetime.fromisoformat(str(scheduled).replace("Z", "+00:00"))
+                when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+            except ValueError:
+                raise invalid("Invalid `scheduledAt` param: an ISO 8601 date.") from None
+            model = self._new_model(ctx.project, f, "schedule", method, path, headers, uid)
+            model.update(status="scheduled", scheduledAt=ids.format_datetime(when.timestamp()))
+            await self._save(ctx.project, model, "create", uid)
+            self._spawn(ctx.project, f, model, req_body.encode(), uid, event=None, depth=0,
+                        delay=max(0.0, when.timestamp() - time.time()))
+            return 202, model
         model = self._new_model(ctx.project, f, "http", method, path, headers, uid)
         if asynchronous:
             await self._save(ctx.project, model, "create", uid)
@@ -225,8 +242,10 @@ class Functions:
                 "duration": 0.0, "scheduledAt": None}
 
     def _spawn(self, project: str, f: dict, model: dict, stdin: bytes, uid: str | None, event: Event | None,
-               depth: int) -> None:
+               depth: int, delay: float = 0.0) -> None:
         async def go() -> None:
+            if delay:
+                await asyncio.sleep(delay)
             model["status"] = "processing"
             model["$updatedAt"] = ids.format_datetime()
             await self._save(project, model, "update", uid)
@@ -333,8 +352,16 @@ class Functions:
             self._spawn(event.project, f, model, json.dumps(event.payload).encode(), None, event, depth)
 
     async def recover(self) -> None:
-        """Executions left waiting/processing by a crash are marked failed at start."""
+        """At start: scheduled executions are scheduled again (their body is not kept, so they run
+        with an empty one); executions a crash left waiting or processing are marked failed."""
         for project, model in await self.repo.unfinished():
+            if model["status"] == "scheduled":
+                f = await self.repo.function(project, model["resourceId"])
+                if f is not None:
+                    when = datetime.fromisoformat(model["scheduledAt"]).timestamp()
+                    uid = model["$permissions"][0][len('read("user:'):-2] if model["$permissions"] else None
+                    self._spawn(project, f, model, b"", uid, None, 0, delay=max(0.0, when - time.time()))
+                    continue
             model.update(status="failed", errors="The server stopped before the execution finished.",
                          **{"$updatedAt": ids.format_datetime()})
             await self._save(project, model, None, None)

@@ -124,6 +124,8 @@ class Rows:
 
     async def get(self, ctx: Ctx, db: str, table_id: str, row_id: str, queries: list) -> dict:
         table = await self.tables.table(ctx, db, table_id)
+        if not table["row_security"] and not self._grants(ctx, table, None, "read"):
+            raise _unauthorized()  # as Appwrite: the table itself is closed to the caller
         row = await self.repo.get_row(ctx.project, db, table_id, row_id)
         if row is None or not self._grants(ctx, table, row, "read"):
             raise _not_found(row_id)

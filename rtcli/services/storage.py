@@ -174,8 +174,8 @@ class Storage:
 
     async def upload(self, ctx: Ctx, bid: str, file_id: str | None, upload_id: str | None, filename: str,
                      content_type: str | None, data, data_size: int, content_range: str | None,
-                     perms) -> dict:
-        """One upload request: a whole file, or one chunk of a chunked upload."""
+                     perms) -> tuple[dict, int]:
+        """One upload request: a whole file, or one chunk of a chunked upload; (File, status)."""
         bucket = await self.bucket(ctx, bid)
         if not bucket["enabled"]:
             raise AppwriteError("storage_bucket_disabled")
@@ -211,6 +211,7 @@ class Storage:
         mime = content_type if content_type and content_type != "application/octet-stream" else None
         mime = mime or mimetypes.guess_type(name)[0] or "application/octet-stream"
         now = ids.format_datetime()
+        owner = ctx.actor.user_id or ("key" if ctx.actor.is_key else None)
 
         async with self.store.transaction() as tx:
             f = await self.repo.file(ctx.project, bid, fid, tx)
@@ -218,10 +219,14 @@ class Storage:
                 f = {"bucket": bid, "id": fid, "name": name, "permissions": self._permissions(ctx, perms),
                      "mime_type": mime, "size": size, "signature": "", "chunks_total": total, "chunks_uploaded": 0,
                      "blob": secrets.token_hex(16), "complete": False, "expires": time.time() + self.upload_timeout,
-                     "owner": ctx.actor.user_id or ("key" if ctx.actor.is_key else None), "created_at": now,
+                     "owner": owner, "created_at": now,
                      "updated_at": now}
                 f["seq"] = await self.repo.insert_file(tx, ctx.project, f, self._read_roles(f["permissions"]))
-            elif f["complete"] or f["size"] != size or f["owner"] != (ctx.actor.user_id or ("key" if ctx.actor.is_key else None)):
+            elif f["complete"] and content_range is not None and f["size"] == size and f["owner"] == owner:
+                # A chunk sent again after the upload finished (a client retrying a lost
+                # response): answer with the file, as Appwrite does.
+                return file_model(f), 200
+            elif f["complete"] or f["size"] != size or f["owner"] != owner:
                 raise AppwriteError("storage_file_already_exists")
         # Write the bytes at their offset, outside the writer lock (chunks arrive in parallel).
         await asyncio.to_thread(_write_at, self.blob_path(f["blob"]), data, start, size)
@@ -242,12 +247,14 @@ class Storage:
                 current.update(signature=signature, complete=True, expires=0, updated_at=ids.format_datetime())
                 await self.repo.update_file(tx, current, self._read_roles(current["permissions"]))
                 await tx.append_event(self._event(ctx, bucket, current, "create"))
-        return file_model(current)
+        return file_model(current), 201
 
     # --- read / update / delete ------------------------------------------------------------
 
     async def _readable(self, ctx: Ctx, bid: str, fid: str) -> tuple[dict, dict]:
         bucket = await self.bucket(ctx, bid)
+        if not bucket["file_security"] and not self._grants(ctx, bucket, None, "read"):
+            raise AppwriteError("user_unauthorized")  # as Appwrite: the bucket itself is closed to the caller
         f = await self.repo.file(ctx.project, bid, fid)
         if f is None or not f["complete"] or not self._grants(ctx, bucket, f, "read"):
             raise AppwriteError("storage_file_not_found", f"File with the requested ID '{fid}' could not be found.")

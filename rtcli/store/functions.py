@@ -66,5 +66,5 @@ class FunctionsStore:
 
     async def unfinished(self) -> list[tuple[str, dict]]:
         rows = await self.s.fetchall(f"SELECT project, model FROM executions WHERE {self.d.field('model', 'status')}"
-                                     " IN ('waiting', 'processing')")
+                                     " IN ('waiting', 'processing', 'scheduled')")
         return [(r[0], orjson.loads(r[1])) for r in rows]

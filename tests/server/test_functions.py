@@ -141,3 +141,19 @@ def test_function_admin_errors(shared_server):
         assert a.request("DELETE", f"/functions/{fid}", json={}).status_code == 204
     with shared_server.guest() as g:
         assert g.post("/functions", json={"functionId": "g", "name": "g", "command": "true"}).json()["type"] == "general_unauthorized_scope"
+
+
+def test_scheduled_execution(shared_server):
+    from datetime import datetime, timedelta, timezone
+
+    with shared_server.admin() as a:
+        fid = make_function(a, "echo", "echo.py")
+        sync = a.post(f"/functions/{fid}/executions", json={"scheduledAt": "2030-01-01T00:00:00Z"})
+        assert sync.status_code == 400
+        when = (datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat()
+        r = a.post(f"/functions/{fid}/executions", json={"body": "soon", "async": True, "scheduledAt": when})
+        assert r.status_code == 202 and r.json()["status"] == "scheduled" and r.json()["trigger"] == "schedule"
+        eid = r.json()["$id"]
+        assert a.get(f"/functions/{fid}/executions/{eid}").json()["status"] == "scheduled"
+        done = wait_for(lambda: (e := a.get(f"/functions/{fid}/executions/{eid}").json())["status"] == "completed" and e)
+        assert json.loads(done["responseBody"])["body"] == "soon"

@@ -107,7 +107,7 @@ def test_guest_permissions(shared_server):
         admin.post("/tablesdb/perm/tables", json={"tableId": "rs", "name": "R", "rowSecurity": True})
         admin.post("/tablesdb/perm/tables/closed/rows", json={"rowId": "x", "data": {"a": 1}})
         _err(guest.get("/tablesdb/perm/tables/closed/rows"), 401, "user_unauthorized")
-        _err(guest.get("/tablesdb/perm/tables/closed/rows/x"), 404, "row_not_found")
+        _err(guest.get("/tablesdb/perm/tables/closed/rows/x"), 401, "user_unauthorized")
         _err(guest.post("/tablesdb/perm/tables/closed/rows", json={"rowId": "y", "data": {}}), 401, "user_unauthorized")
         r = guest.post("/tablesdb/perm/tables/open/rows", json={"rowId": "g", "data": {"a": 1}})
         assert r.status_code == 201 and r.json()["$permissions"] == []
@@ -122,6 +122,16 @@ def test_guest_permissions(shared_server):
         assert guest.get("/tablesdb/perm/tables/rs/rows/pub").status_code == 200
         _err(guest.get("/tablesdb/perm/tables/rs/rows/priv"), 404, "row_not_found")
         _err(guest.post("/tablesdb", json={"databaseId": "x", "name": "x"}), 401, "general_unauthorized_scope")
+
+
+def test_encoded_slashes_never_reach_another_route(shared_server, table):
+    db, t = table
+    with shared_server.admin() as c:
+        c.post(f"/tablesdb/{db}/tables/{t}/rows", json={"rowId": "r1", "data": {}})
+        for path in (f"/tablesdb/{db}/tables/{t}%2Frows%2Fr1", f"/tablesdb/{db}%2Ftables/{t}/rows",
+                     f"/tablesdb/{db}/tables/{t}/rows/..%2Fr1"):
+            _err(c.get(path), 400, "general_argument_invalid")
+        assert c.get(f"/tablesdb/{db}/tables/{t}/rows/r1").status_code == 200
 
 
 def test_errors_never_500(shared_server):

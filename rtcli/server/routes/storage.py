@@ -52,12 +52,12 @@ async def files(request: Request):
         if upload is None or isinstance(upload, str):
             raise AppwriteError("storage_invalid_file", "The `file` field with the file's bytes is missing.")
         perms = form.getlist("permissions[]") or form.getlist("permissions") or None
-        model = await svc.upload(
+        model, status = await svc.upload(
             c, bid, form.get("fileId"), request.headers.get("x-appwrite-id"), upload.filename or "",
             upload.content_type, upload.file, upload.size or 0, content_range, perms)
     finally:
         await form.close()
-    return json_response(model, 201)
+    return json_response(model, status)
 
 
 async def file(request: Request):
