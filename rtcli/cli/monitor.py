@@ -1,0 +1,63 @@
+"""`rtcli monitor [CHANNEL…]`: the live event stream in a Textual TUI.
+
+Thin: parse the options, resolve the settings like every other command, hand over to
+``rtcli.tui``. Textual is imported inside the command only, so `rtcli --help` stays fast and
+never loads it. Each CHANNEL becomes its own subscription (with every ``--query``), so the
+subscriptions panel counts them separately; with no CHANNEL the monitor watches rows, files and
+executions.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from rtcli.cli import args
+from rtcli.cli.common import QueryOpt, state
+
+DEFAULT_CHANNELS = ("rows", "files", "executions")
+THEMES = {"dark": "textual-dark", "light": "textual-light", "ansi": "textual-ansi"}
+
+
+def register(app: typer.Typer) -> None:
+    app.command("monitor")(monitor)
+
+
+def monitor(
+    ctx: typer.Context,
+    channels: Annotated[list[str] | None, typer.Argument(
+        metavar="[CHANNEL]...", help="Channels, one subscription each (default: rows files executions).",
+        show_default=False)] = None,
+    query: QueryOpt = None,
+    since: Annotated[str | None, typer.Option(
+        "--since", metavar="WHEN", help="Replay first: 'beginning', a duration (30s, 10m, 2h), an ISO datetime, or a cursor.",
+    )] = None,
+    buffer: Annotated[int, typer.Option(
+        "--buffer", metavar="N", min=1, help="Events kept in memory; older ones leave the table.")] = 10_000,
+    theme: Annotated[str | None, typer.Option(
+        "--theme", metavar="THEME", help="dark, light, ansi (the terminal's own colours) or any Textual theme name.",
+        show_default=False)] = None,
+) -> None:
+    """Watch events live in a full-screen TUI: filter, pause, inspect, and cause events (rows, files, functions)."""
+    from rtcli.client.realtime import parse_since
+
+    queries = [args.parse_query(q) for q in query or []]
+    try:
+        since_value = parse_since(since)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--since") from None
+    settings = state(ctx).settings()
+    subscriptions = [([channel], queries) for channel in (channels or DEFAULT_CHANNELS)]
+
+    from textual.app import InvalidThemeError  # lazy: textual costs ~150 ms to import
+
+    from rtcli.tui.app import MonitorApp
+
+    try:
+        app = MonitorApp.connect(settings, subscriptions, since=since_value, buffer=buffer,
+                                 theme=THEMES.get(theme or "", theme))
+    except InvalidThemeError:
+        raise typer.BadParameter(f"no theme {theme!r}; try dark, light or ansi", param_hint="--theme") from None
+    code = app.run()
+    raise typer.Exit(code or 0)

@@ -1,0 +1,491 @@
+"""The monitor's state, without Textual: event records, the ring buffer, the filtered view,
+filters, rates and subscriptions. Pure Python; every function that needs the time takes ``now``.
+
+Contracts:
+
+- ``EventBuffer`` keeps at most ``capacity`` records, oldest first; ``dropped`` counts every record
+  that ever left it (evicted, or skipped before it arrived because the UI fell behind).
+- ``EventView`` is the buffer seen through an ``EventFilter``: records in arrival order, never more
+  than the buffer holds. While frozen (paused) it still takes new records but hides them:
+  ``visible`` stops at the freeze point and ``hidden`` counts what arrived since.
+- ``RateMeter`` counts events in one-second buckets; ``rate()`` is events per second over the
+  last few seconds, ``history()`` the per-second counts for a sparkline.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from fnmatch import fnmatchcase
+from typing import Any
+
+from rtcli.client.realtime import Event
+
+DEFAULT_BUFFER = 10_000
+SUMMARY_WIDTH = 120
+SPARK = "▁▂▃▄▅▆▇█"
+
+# Fields worth showing first in a summary, per kind of resource (the rest follow).
+_SUMMARY_KEYS = {
+    "files": ("name", "mimeType", "sizeOriginal"),
+    "executions": ("status", "responseStatusCode", "duration", "trigger"),
+}
+
+
+# --- records ---------------------------------------------------------------------------------
+
+
+class EventRecord:
+    """One received event with its table cells computed once. ``seq`` orders records locally."""
+
+    __slots__ = ("seq", "received", "data", "time", "action", "channel", "short", "rid", "summary", "_hay")
+
+    def __init__(self, seq: int, received: float, data: dict[str, Any]) -> None:
+        self.seq = seq
+        self.received = received
+        self.data = data
+        event = Event(data)
+        self.time = local_time(event.timestamp)
+        self.action = event.action or "event"
+        resource = event.resource or ",".join(event.channels)
+        rid = event.payload.get("$id")
+        rid = rid if isinstance(rid, str) else ""
+        if rid and resource.endswith("." + rid):
+            resource = resource[: -len(rid) - 1]
+        self.channel = resource
+        self.short = compact_channel(resource)
+        self.rid = rid
+        self.summary = summarize(event.payload, resource)
+        self._hay: str | None = None
+
+    @property
+    def events(self) -> list[str]:
+        return list(self.data.get("events") or [])
+
+    @property
+    def channels(self) -> list[str]:
+        return list(self.data.get("channels") or [])
+
+    @property
+    def subscriptions(self) -> list[str]:
+        return list(self.data.get("subscriptions") or [])
+
+    @property
+    def hay(self) -> str:
+        """Lower-case text the text filter searches: cells, event names and the payload's JSON."""
+        if self._hay is None:
+            payload = json.dumps(self.data.get("payload"), ensure_ascii=False, separators=(",", ":"))
+            self._hay = " ".join((self.action, self.channel, self.rid, *self.events, payload)).lower()
+        return self._hay
+
+    def json(self, indent: int | None = 2) -> str:
+        """The event frame's ``data`` as JSON (what export and copy produce)."""
+        if indent is None:
+            return json.dumps(self.data, ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(self.data, ensure_ascii=False, indent=indent)
+
+
+_COMPACT = (
+    (re.compile(r"^(?:tablesdb\.([^.]+)\.tables|databases\.([^.]+)\.collections)\.([^.]+)\.(?:rows|documents)$"),
+     lambda m: f"{m.group(1) or m.group(2)}/{m.group(3)}"),
+    (re.compile(r"^buckets\.([^.]+)\.files$"), lambda m: f"files:{m.group(1)}"),
+    (re.compile(r"^functions\.([^.]+)\.executions$"), lambda m: f"exec:{m.group(1)}"),
+    (re.compile(r"^teams\.([^.]+)\.memberships$"), lambda m: f"team:{m.group(1)}"),
+)
+
+
+def compact_channel(channel: str) -> str:
+    """A short name for a resource channel, for narrow tables: ``tablesdb.main.tables.t.rows`` -> ``main/t``,
+    ``buckets.b.files`` -> ``files:b``, ``functions.f.executions`` -> ``exec:f``; else unchanged."""
+    for pattern, short in _COMPACT:
+        m = pattern.match(channel)
+        if m:
+            return short(m)
+    return channel
+
+
+def local_time(timestamp: str | None) -> str:
+    """``2026-08-21T13:42:57.123+00:00`` -> ``15:42:57.123`` in local time (the input if unparseable)."""
+    if not timestamp:
+        return "--:--:--.---"
+    try:
+        dt = datetime.fromisoformat(timestamp).astimezone()
+    except ValueError:
+        return timestamp[:12]
+    return dt.strftime("%H:%M:%S.") + f"{dt.microsecond // 1000:03d}"
+
+
+def summarize(payload: dict[str, Any], resource: str = "", width: int = SUMMARY_WIDTH) -> str:
+    """The payload's own fields as ``key=value`` pairs (system ``$`` fields left out), cut to ``width``."""
+    kind = next((k for k in _SUMMARY_KEYS if f".{k}" in f".{resource}"), None)
+    keys = [k for k in _SUMMARY_KEYS.get(kind, ()) if k in payload]
+    keys += [k for k in payload if not k.startswith("$") and k not in keys]
+    parts = []
+    for key in keys:
+        value = payload[key]
+        if isinstance(value, str):
+            shown = value if value and " " not in value else json.dumps(value, ensure_ascii=False)
+        else:
+            shown = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        parts.append(f"{key}={shown}")
+        if sum(map(len, parts)) > width:
+            break
+    text = " ".join(parts)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# --- filter ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """A live filter, parsed from what the user types (whitespace-separated terms).
+
+    - a term with ``*``, ``?`` or ``[`` is an event-name glob (``*.rows.*.delete``, ``buckets.*``):
+      ``*`` matches any run of characters, dots included; an event passes when **any** glob
+      matches **any** of its event names;
+    - any other term is text, matched case-insensitively against the row and the payload's JSON;
+      **every** text term must match;
+    - a leading ``-`` negates a term: the event must not match it.
+    """
+
+    text: str = ""
+    words: tuple[str, ...] = ()
+    globs: tuple[str, ...] = ()
+    not_words: tuple[str, ...] = ()
+    not_globs: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> EventFilter:
+        words: list[str] = []
+        globs: list[str] = []
+        not_words: list[str] = []
+        not_globs: list[str] = []
+        for term in text.split():
+            negate = term.startswith("-") and len(term) > 1
+            if negate:
+                term = term[1:]
+            is_glob = any(c in term for c in "*?[")
+            target = (not_globs if is_glob else not_words) if negate else (globs if is_glob else words)
+            target.append(term if is_glob else term.lower())
+        return cls(text.strip(), tuple(words), tuple(globs), tuple(not_words), tuple(not_globs))
+
+    @property
+    def empty(self) -> bool:
+        return not (self.words or self.globs or self.not_words or self.not_globs)
+
+    def matches(self, record: EventRecord) -> bool:
+        if self.empty:
+            return True
+        if self.globs or self.not_globs:
+            names = record.events
+            if self.globs and not any(fnmatchcase(n, g) for g in self.globs for n in names):
+                return False
+            if any(fnmatchcase(n, g) for g in self.not_globs for n in names):
+                return False
+        if self.words or self.not_words:
+            hay = record.hay
+            if not all(w in hay for w in self.words):
+                return False
+            if any(w in hay for w in self.not_words):
+                return False
+        return True
+
+
+# --- buffer and view -------------------------------------------------------------------------
+
+
+class EventBuffer:
+    """The last ``capacity`` records (a ring buffer); see the module docstring."""
+
+    def __init__(self, capacity: int = DEFAULT_BUFFER) -> None:
+        if capacity < 1:
+            raise ValueError("the buffer must hold at least one event")
+        self.capacity = capacity
+        self.records: deque[EventRecord] = deque(maxlen=capacity)
+        self.dropped = 0  # records that left the buffer (or never entered it)
+        self.total = 0  # records ever offered
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def extend(self, records: Sequence[EventRecord], skipped: int = 0) -> int:
+        """Append ``records`` (plus ``skipped`` that the feed had to drop); returns how many left."""
+        before = len(self.records)
+        self.records.extend(records)
+        left = before + len(records) - len(self.records) + skipped
+        self.dropped += left
+        self.total += len(records) + skipped
+        return left
+
+    @property
+    def first_seq(self) -> int:
+        return self.records[0].seq if self.records else 0
+
+    def clear(self) -> None:
+        self.dropped += len(self.records)
+        self.records.clear()
+
+
+class EventView:
+    """The records of an ``EventBuffer`` that pass an ``EventFilter``, in order; see the module docstring."""
+
+    def __init__(self, buffer: EventBuffer, filter: EventFilter | None = None) -> None:
+        self.buffer = buffer
+        self.filter = filter or EventFilter()
+        self.rows: deque[EventRecord] = deque()
+        self.frozen_at: int | None = None  # seq of the last visible record while paused
+        self.hidden = 0  # matching records that arrived while frozen
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        f = self.filter
+        self.rows = deque(r for r in self.buffer.records if f.matches(r))
+        self._count_hidden()
+
+    def set_filter(self, filter: EventFilter) -> None:
+        self.filter = filter
+        self.rebuild()
+
+    def add(self, records: Iterable[EventRecord]) -> tuple[int, int]:
+        """Take new records (already in the buffer); returns (added, trimmed from the front)."""
+        f = self.filter
+        before = len(self.rows)
+        if f.empty:
+            self.rows.extend(records)
+        else:
+            self.rows.extend(r for r in records if f.matches(r))
+        added = len(self.rows) - before
+        if self.frozen_at is not None:
+            self.hidden += added
+        first = self.buffer.first_seq
+        trimmed = 0
+        rows = self.rows
+        while rows and rows[0].seq < first:
+            rows.popleft()
+            trimmed += 1
+        if self.frozen_at is not None and len(rows) < self.hidden:
+            self.hidden = len(rows)
+        return added, trimmed
+
+    def freeze(self) -> None:
+        self.frozen_at = self.rows[-1].seq if self.rows else self.buffer.first_seq - 1
+        self.hidden = 0
+
+    def thaw(self) -> None:
+        self.frozen_at = None
+        self.hidden = 0
+
+    def _count_hidden(self) -> None:
+        if self.frozen_at is None:
+            self.hidden = 0
+        else:
+            self.hidden = len(self.rows) - bisect_left(_Seqs(self.rows), self.frozen_at + 1)
+
+    @property
+    def visible(self) -> int:
+        """How many rows are shown (all of them, unless frozen)."""
+        return len(self.rows) - self.hidden
+
+    def __getitem__(self, index: int) -> EventRecord:
+        return self.rows[index]
+
+    def index_of(self, seq: int) -> int | None:
+        """The row index of the record ``seq``, if it is still in the view."""
+        i = bisect_left(_Seqs(self.rows), seq)
+        return i if i < len(self.rows) and self.rows[i].seq == seq else None
+
+    def shown(self) -> Iterator[EventRecord]:
+        """The visible rows, oldest first."""
+        for i, r in enumerate(self.rows):
+            if i >= self.visible:
+                break
+            yield r
+
+
+class _Seqs:
+    """A read-only sequence of the rows' seqs, for bisect (rows are in seq order)."""
+
+    def __init__(self, rows: deque[EventRecord]) -> None:
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> int:
+        return self.rows[i].seq
+
+
+# --- rates -----------------------------------------------------------------------------------
+
+
+class RateMeter:
+    """Events per one-second bucket, for the last ``keep`` seconds; see the module docstring."""
+
+    def __init__(self, keep: int = 60) -> None:
+        self.keep = keep
+        self.buckets: deque[tuple[int, int]] = deque()  # (second, count), oldest first
+        self.total = 0
+
+    def add(self, n: int, now: float) -> None:
+        if n <= 0:
+            return
+        self.total += n
+        second = int(now)
+        if self.buckets and self.buckets[-1][0] == second:
+            self.buckets[-1] = (second, self.buckets[-1][1] + n)
+        else:
+            self.buckets.append((second, n))
+        while self.buckets and self.buckets[0][0] <= second - self.keep:
+            self.buckets.popleft()
+
+    def rate(self, now: float, window: float = 3.0) -> float:
+        """Events per second over the last ``window`` seconds (the current second counted pro rata)."""
+        second = int(now)
+        full = int(window)
+        counted = sum(c for s, c in self.buckets if second - full <= s <= second)
+        span = full + (now - second)
+        return counted / span if span > 0 else 0.0
+
+    def history(self, now: float, seconds: int) -> list[int]:
+        """Counts of the last ``seconds`` complete seconds, oldest first."""
+        second = int(now)
+        counts = dict(self.buckets)
+        return [counts.get(s, 0) for s in range(second - seconds, second)]
+
+
+def sparkline(values: Sequence[float]) -> str:
+    """Block characters scaled to the largest value; zeros are the lowest block."""
+    top = max(values, default=0)
+    if top <= 0:
+        return SPARK[0] * len(values)
+    last = len(SPARK) - 1
+    return "".join(SPARK[min(last, int(round(v / top * last)))] for v in values)
+
+
+def human_rate(rate: float) -> str:
+    if rate >= 10_000:
+        return f"{rate / 1000:.0f}k/s"
+    if rate >= 10:
+        return f"{rate:,.0f}/s"
+    return f"{rate:.1f}/s"
+
+
+# --- subscriptions ---------------------------------------------------------------------------
+
+
+@dataclass
+class SubscriptionState:
+    """One subscription as the monitor shows it. ``paused`` ones are unsubscribed on the server."""
+
+    id: str
+    channels: list[str]
+    queries: list[str] = field(default_factory=list)
+    paused: bool = False
+    confirmed: bool = False
+    count: int = 0
+    meter: RateMeter = field(default_factory=RateMeter)
+
+    @property
+    def label(self) -> str:
+        return ", ".join(self.channels)
+
+
+def count_by_subscription(records: Iterable[EventRecord]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for r in records:
+        for sid in r.data.get("subscriptions") or ():
+            out[sid] = out.get(sid, 0) + 1
+    return out
+
+
+# --- parsing what the user types -------------------------------------------------------------
+
+# Two-character operators first, so `a>=1` is not read as `a>` `=1`.
+_SHORT_OPS = (("!=", "notEqual"), (">=", "greaterThanEqual"), ("<=", "lessThanEqual"),
+              ("=", "equal"), (">", "greaterThan"), ("<", "lessThan"))
+_ATTRIBUTE = re.compile(r"^\$?[A-Za-z0-9_.-]+$")
+
+
+def parse_channels(text: str) -> list[str]:
+    """Channels separated by spaces or commas, duplicates removed."""
+    return list(dict.fromkeys(c for c in re.split(r"[\s,]+", text.strip()) if c))
+
+
+def parse_query(text: str) -> str:
+    """One realtime query as the SDK sends it: Query JSON, or a comparison ``n=1``, ``n>=2``, ``s!=x``.
+
+    The same forms as the CLI's ``--query``. Raises ValueError with a message for people.
+    """
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            obj = json.loads(text)
+        except ValueError as e:
+            raise ValueError(f"not valid JSON: {e}") from None
+        if not isinstance(obj, dict) or not isinstance(obj.get("method"), str):
+            raise ValueError('a query needs a "method", e.g. {"method":"equal","attribute":"n","values":[1]}')
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    for op, method in _SHORT_OPS:
+        attribute, sep, value = text.partition(op)
+        if sep and _ATTRIBUTE.match(attribute.strip()):
+            try:
+                parsed = json.loads(value.strip())
+            except ValueError:
+                parsed = value.strip()
+            values = parsed if isinstance(parsed, list) else [parsed]
+            return json.dumps({"method": method, "attribute": attribute.strip(), "values": values},
+                              separators=(",", ":"), ensure_ascii=False)
+    raise ValueError(f"{text!r} is neither Query JSON nor a comparison like n=1 or n>=2")
+
+
+def parse_json_object(text: str, what: str = "data") -> dict[str, Any]:
+    """A JSON object typed into a form; ValueError with a readable message otherwise."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError as e:
+        raise ValueError(f"{what} is not valid JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f'{what} must be a JSON object, like {{"title": "hi"}}')
+    return value
+
+
+def row_target(record: EventRecord | None) -> tuple[str, str]:
+    """(database, table) of a row event, to prefill the create-row form; ("", "") otherwise."""
+    if record is None:
+        return "", ""
+    parts = record.channel.split(".")
+    if len(parts) >= 5 and parts[0] == "tablesdb" and parts[2] == "tables":
+        return parts[1], parts[3]
+    return "", ""
+
+
+def export_lines(records: Iterable[EventRecord]) -> Iterator[str]:
+    """One compact JSON object per record (the event's ``data``), newline-terminated."""
+    for r in records:
+        yield r.json(indent=None) + "\n"
+
+
+_OP_LABELS = {"equal": "=", "notEqual": "!=", "greaterThan": ">", "greaterThanEqual": ">=",
+              "lessThan": "<", "lessThanEqual": "<="}
+
+
+def query_label(query: str) -> str:
+    """A short label for a Query JSON string: ``n>=2``, ``isNull(x)``; the text itself if unreadable."""
+    try:
+        obj = json.loads(query)
+    except ValueError:
+        return query
+    if not isinstance(obj, dict):
+        return query
+    method, attribute, values = obj.get("method"), obj.get("attribute"), obj.get("values") or []
+    shown = ",".join(json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v for v in values)
+    if method in _OP_LABELS and attribute:
+        return f"{attribute}{_OP_LABELS[method]}{shown}"
+    inner = ", ".join(x for x in (attribute, shown) if x)
+    return f"{method}({inner})"

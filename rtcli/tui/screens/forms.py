@@ -1,0 +1,165 @@
+"""Modal forms: add a subscription, create a row, run a function, a one-line prompt.
+
+Each form dismisses with a dict of validated values, or None when cancelled (escape). Validation
+errors stay on the form, in red under the fields. Enter in a one-line field submits; in a
+multi-line field ctrl+s submits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Static, TextArea
+
+from rtcli.tui.model import parse_channels, parse_json_object, parse_query
+
+
+class FormScreen(ModalScreen[dict[str, Any] | None]):
+    """A titled dialog with fields, an error line and OK / Cancel. Subclasses give ``fields()``
+    and ``values()`` (which raises ValueError with a message for people)."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "submit", "Submit"),
+    ]
+    TITLE = ""
+    SUBMIT = "OK"
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog") as dialog:
+            dialog.border_title = self.TITLE
+            yield from self.fields()
+            yield Static("", classes="form-error", id="form-error", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button(self.SUBMIT, variant="primary", id="submit")
+                yield Button("Cancel", id="cancel")
+
+    def fields(self) -> ComposeResult:
+        yield from ()
+
+    def values(self) -> dict[str, Any]:
+        return {}
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "submit":
+            self.action_submit()
+        else:
+            self.action_cancel()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_submit()
+
+    def action_submit(self) -> None:
+        try:
+            values = self.values()
+        except ValueError as e:
+            self.query_one("#form-error", Static).update(str(e))
+            return
+        self.dismiss(values)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def text(self, widget_id: str) -> str:
+        widget = self.query_one(f"#{widget_id}")
+        return (widget.text if isinstance(widget, TextArea) else widget.value).strip()  # type: ignore[attr-defined]
+
+
+class AddSubscriptionScreen(FormScreen):
+    TITLE = "Add a subscription"
+    SUBMIT = "Subscribe"
+
+    def fields(self) -> ComposeResult:
+        yield Label("Channels (spaces or commas between them)")
+        yield Input(placeholder="tablesdb.main.tables.messages.rows", id="channels")
+        yield Label("Queries, one per line: n>=2, status=open, or Query JSON (optional)")
+        yield TextArea(id="queries", classes="short")
+
+    def values(self) -> dict[str, Any]:
+        channels = parse_channels(self.text("channels"))
+        if not channels:
+            raise ValueError("give at least one channel, e.g. rows or tablesdb.DB.tables.T.rows")
+        queries = [parse_query(line) for line in self.text("queries").splitlines() if line.strip()]
+        return {"channels": channels, "queries": queries}
+
+
+class CreateRowScreen(FormScreen):
+    TITLE = "Create a row"
+    SUBMIT = "Create"
+
+    def __init__(self, database: str = "", table: str = "") -> None:
+        super().__init__()
+        self.database, self.table = database, table
+
+    def fields(self) -> ComposeResult:
+        with Horizontal(classes="pair"):
+            with Vertical():
+                yield Label("Database")
+                yield Input(self.database, placeholder="main", id="db")
+            with Vertical():
+                yield Label("Table")
+                yield Input(self.table, placeholder="messages", id="table")
+        yield Label("Row ID (empty: a new unique ID)")
+        yield Input(placeholder="unique()", id="row-id")
+        yield Label("Data (a JSON object)")
+        yield TextArea('{\n  \n}', id="data")
+
+    def on_mount(self) -> None:
+        if self.database and self.table:
+            area = self.query_one("#data", TextArea)
+            area.focus()
+            area.move_cursor((1, 2))
+
+    def values(self) -> dict[str, Any]:
+        db, table = self.text("db"), self.text("table")
+        if not db or not table:
+            raise ValueError("the database and table IDs are required")
+        data = parse_json_object(self.text("data"), "data")
+        return {"db": db, "table": table, "row_id": self.text("row-id") or None, "data": data}
+
+
+class RunFunctionScreen(FormScreen):
+    TITLE = "Run a function"
+    SUBMIT = "Run"
+
+    def fields(self) -> ComposeResult:
+        yield Label("Function ID")
+        yield Input(placeholder="hello", id="function")
+        yield Label("Body (sent to the function's stdin)")
+        yield TextArea(id="body", classes="short")
+        yield Checkbox("Asynchronous (do not wait for the result)", id="async")
+
+    def values(self) -> dict[str, Any]:
+        fid = self.text("function")
+        if not fid:
+            raise ValueError("the function ID is required")
+        body = self.query_one("#body", TextArea).text
+        return {"function": fid, "body": body, "async": self.query_one("#async", Checkbox).value}
+
+
+class PromptScreen(FormScreen):
+    """One line of text (e.g. a file name); dismisses with ``{"value": text}``."""
+
+    def __init__(self, title: str, label: str, value: str = "", submit: str = "OK") -> None:
+        super().__init__()
+        self.title_text, self.label, self.value, self.submit_text = title, label, value, submit
+
+    def compose(self) -> ComposeResult:
+        self.TITLE, self.SUBMIT = self.title_text, self.submit_text
+        yield from super().compose()
+
+    def fields(self) -> ComposeResult:
+        yield Label(self.label)
+        yield Input(self.value, id="value")
+
+    def values(self) -> dict[str, Any]:
+        value = self.text("value")
+        if not value:
+            raise ValueError("this cannot be empty")
+        return {"value": value}

@@ -1,0 +1,416 @@
+"""The monitor's main screen: header, subscriptions, the event table, the detail pane, the
+filter line and the footer; it owns the model (buffer, view, subscriptions, rates) and the
+feed worker, and turns the feed's messages into widget updates.
+
+Layout: below 120 columns the detail pane sits under the table; from 120 columns on, to its
+right. ``b`` and ``d`` hide the subscriptions panel and the detail pane.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input, Static
+
+from rtcli.errors import RtcliError
+from rtcli.tui.feed import Feed, Source
+from rtcli.tui.messages import (
+    ConnectionChanged, EventsArrived, PingMeasured, ServerWarning, SubscriptionsConfirmed,
+)
+from rtcli.tui.model import (
+    EventBuffer, EventFilter, EventView, RateMeter, SubscriptionState, count_by_subscription,
+    export_lines, human_rate, row_target,
+)
+from rtcli.tui.screens.forms import AddSubscriptionScreen, CreateRowScreen, PromptScreen, RunFunctionScreen
+from rtcli.tui.screens.help import HelpScreen
+from rtcli.tui.screens.upload import UploadScreen
+from rtcli.tui.widgets.detail import EventDetail
+from rtcli.tui.widgets.event_table import EventTable
+from rtcli.tui.widgets.header import StatusHeader
+from rtcli.tui.widgets.subscriptions import SubscriptionList
+
+if TYPE_CHECKING:
+    from rtcli.tui.rest import RestActions
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """What the monitor shows and where it connects; ``who`` is 'key', 'guest' or a user."""
+
+    endpoint: str
+    project: str
+    who: str
+    subscriptions: Sequence[tuple[list[str], list[str]]] = ()
+    since: str | None = None
+    buffer: int = 10_000
+    interval: float = 0.05
+
+
+class MonitorScreen(Screen[None]):
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+
+    BINDINGS = [
+        Binding("slash", "focus_filter", "Filter"),
+        Binding("p,space", "toggle_pause", "Pause"),
+        Binding("a", "add_subscription", "Sub+"),
+        Binding("x", "remove_subscription", "Remove subscription", show=False),
+        Binding("m", "toggle_subscription", "Pause subscription", show=False),
+        Binding("n", "create_row", "Row+"),
+        Binding("u", "upload", "Upload", show=False),
+        Binding("r", "run_function", "Run function", show=False),
+        Binding("c", "copy_event", "Copy"),
+        Binding("e", "export", "Export", show=False),
+        Binding("d", "toggle_detail", "Detail", show=False),
+        Binding("b", "toggle_sidebar", "Subscriptions panel", show=False),
+        Binding("question_mark,f1", "help", "Help"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self, config: MonitorConfig, source: Source, rest: RestActions | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.config = config
+        self.source = source
+        self.rest = rest
+        self.clock = clock
+        self.buffer = EventBuffer(config.buffer)
+        self.view = EventView(self.buffer)
+        self.meter = RateMeter()
+        self.subs: dict[str, SubscriptionState] = {}
+        self.feed = Feed(source, self.post_message, clock=clock, interval=config.interval, limit=config.buffer)
+        self.paused = False
+        self.state = "connecting"
+        self.state_at = 0.0
+        self.retry_delay: float | None = None
+        self.state_error: str | None = None
+        self._filter_timer: Timer | None = None
+
+    # --- layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(self.config.endpoint, self.config.project, self.config.who)
+        with Horizontal(id="body"):
+            with Vertical(id="sidebar") as sidebar:
+                sidebar.border_title = "Subscriptions"
+                yield SubscriptionList(id="subs")
+            with Vertical(id="main"):
+                yield EventTable(self.view, self.buffer, id="events")
+                yield EventDetail(id="detail")
+        with Horizontal(id="filter-bar"):
+            yield Input(placeholder="/ filter: text  *.rows.*.delete  -exclude", id="filter")
+            yield Static("", id="stats", markup=False)
+        yield Footer(compact=True)
+
+    @property
+    def table(self) -> EventTable:
+        return self.query_one(EventTable)
+
+    @property
+    def detail(self) -> EventDetail:
+        return self.query_one(EventDetail)
+
+    @property
+    def sublist(self) -> SubscriptionList:
+        return self.query_one(SubscriptionList)
+
+    async def on_mount(self) -> None:
+        self.query_one("#detail").border_title = "Event"
+        self.query_one("#events").border_title = "Events"
+        for channels, queries in self.config.subscriptions:
+            await self._subscribe(channels, queries, since=self.config.since)
+        self.table.focus()
+        self._refresh_side()
+        self._refresh_stats()
+        self.set_interval(0.5, self._tick)
+        self.run_worker(self.feed.run(), name="feed", group="feed", exit_on_error=False)
+
+    def _tick(self) -> None:
+        self._refresh_side()
+        self._refresh_stats()
+        if self.state == "reconnecting":
+            self._show_state()
+
+    # --- feed messages ---------------------------------------------------------------------
+
+    def on_events_arrived(self, message: EventsArrived) -> None:
+        now = self.clock()
+        records = message.records
+        self.buffer.extend(records, message.skipped)
+        _, trimmed = self.view.add(records)
+        self.meter.add(len(records) + message.skipped, now)
+        for sid, n in count_by_subscription(records).items():
+            sub = self.subs.get(sid)
+            if sub is not None:
+                sub.count += n
+                sub.meter.add(n, now)
+        self.table.update_rows(trimmed)
+        self._refresh_stats()
+        self.feed.ack()
+
+    def on_connection_changed(self, message: ConnectionChanged) -> None:
+        self.state, self.state_at = message.state, message.at
+        self.retry_delay, self.state_error = message.delay, message.error
+        if message.state == "connected" and message.reconnect:
+            self.notify("reconnected; missed events are replayed from the last cursor", timeout=3)
+        if message.state == "failed":
+            self.notify(f"the server refused the connection: {message.error}", severity="error", timeout=10)
+        self._show_state()
+
+    def _show_state(self) -> None:
+        header = self.query_one(StatusHeader)
+        if self.state == "reconnecting" and self.retry_delay is not None:
+            left = max(0.0, self.state_at + self.retry_delay - self.clock())
+            why = f" ({self.state_error})" if self.state_error else ""
+            header.set_state("reconnecting", f"in {left:.0f} s{why}")
+        elif self.state == "failed":
+            header.set_state("failed", self.state_error or "")
+        else:
+            header.set_state(self.state)
+
+    def on_subscriptions_confirmed(self, message: SubscriptionsConfirmed) -> None:
+        for item in message.items:
+            sub = self.subs.get(str(item.get("subscriptionId")))
+            if sub is not None:
+                sub.confirmed = True
+            if item.get("resumed") is False:
+                self.notify(f"could not resume: {item.get('reason') or 'unknown reason'}; events may have been missed",
+                            severity="warning")
+        self._refresh_side()
+
+    def on_ping_measured(self, message: PingMeasured) -> None:
+        self.query_one(StatusHeader).set_rtt(message.rtt)
+
+    def on_server_warning(self, message: ServerWarning) -> None:
+        if message.dropped:
+            self.buffer.dropped += message.dropped
+        self.notify(message.text, severity="warning")
+
+    # --- table, detail, filter ----------------------------------------------------------------
+
+    def on_event_table_selected(self, message: EventTable.Selected) -> None:
+        self.detail.show(message.record, immediate=not message.following)
+
+    def on_event_table_follow_changed(self, message: EventTable.FollowChanged) -> None:
+        self._refresh_stats()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._filter_timer = self.set_timer(0.15, self._apply_filter)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        self._apply_filter()
+        self.table.focus()
+
+    def _apply_filter(self) -> None:
+        self._filter_timer = None
+        text = self.query_one("#filter", Input).value
+        if text.strip() == self.view.filter.text:
+            return
+        self.view.set_filter(EventFilter.parse(text))
+        self.table.reset_rows()
+        self._refresh_stats()
+
+    def _refresh_stats(self) -> None:
+        now = self.clock()
+        if self.paused:
+            mode = f"⏸ paused, {self.view.hidden:,} new"
+        elif self.table.following:
+            mode = "▼ following"
+        else:
+            mode = "↑ scrolled (end: follow)"
+        text = (f"{human_rate(self.meter.rate(now))} · {self.view.visible:,}/{len(self.buffer):,}"
+                f" · {mode}")
+        stats = self.query_one("#stats", Static)
+        stats.update(text)
+        stats.set_class(self.paused, "paused")
+
+    def _refresh_side(self) -> None:
+        if self.query_one("#sidebar").display:
+            self.sublist.show(list(self.subs.values()), self.clock())
+
+    # --- subscriptions ---------------------------------------------------------------------
+
+    async def _subscribe(self, channels: list[str], queries: list[str], since: str | None = None) -> str:
+        sid = await self.source.subscribe(channels, queries, since=since)
+        self.subs[sid] = SubscriptionState(sid, list(channels), list(queries))
+        return sid
+
+    def action_add_subscription(self) -> None:
+        async def done(values: dict[str, Any] | None) -> None:
+            if values:
+                await self._subscribe(values["channels"], values["queries"])
+                self._refresh_side()
+                self.notify(f"subscribed to {', '.join(values['channels'])}")
+
+        self.app.push_screen(AddSubscriptionScreen(), done)
+
+    def _highlighted_sub(self) -> SubscriptionState | None:
+        sid = self.sublist.selected_id
+        sub = self.subs.get(sid) if sid else None
+        if sub is None:
+            self.notify("no subscription highlighted (tab to the panel, or click one)", severity="warning")
+        return sub
+
+    async def action_remove_subscription(self) -> None:
+        sub = self._highlighted_sub()
+        if sub is None:
+            return
+        await self.source.unsubscribe(sub.id)
+        del self.subs[sub.id]
+        self._refresh_side()
+        self.notify(f"unsubscribed from {sub.label}")
+
+    async def action_toggle_subscription(self) -> None:
+        """Pause: unsubscribe on the server but keep it listed; resume: subscribe again (same ID)."""
+        sub = self._highlighted_sub()
+        if sub is None:
+            return
+        if sub.paused:
+            await self.source.subscribe(sub.channels, sub.queries, subscription_id=sub.id)
+            sub.paused, sub.confirmed = False, False
+        else:
+            await self.source.unsubscribe(sub.id)
+            sub.paused = True
+        self._refresh_side()
+
+    # --- pause, panels, help -----------------------------------------------------------------
+
+    def action_toggle_pause(self) -> None:
+        self.paused = not self.paused
+        if self.paused:
+            self.view.freeze()
+            self.table.set_following(False)
+        else:
+            self.view.thaw()
+            self.table.update_rows()
+            self.table.set_following(True)
+        self._refresh_stats()
+
+    def action_follow(self) -> None:
+        if self.paused:
+            self.action_toggle_pause()
+        else:
+            self.table.set_following(True)
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def on_key(self, event: Any) -> None:
+        if event.key == "escape" and self.focused is self.query_one("#filter", Input):
+            event.stop()
+            self.table.focus()
+
+    def action_toggle_detail(self) -> None:
+        detail = self.detail
+        detail.display = not detail.display
+
+    def action_toggle_sidebar(self) -> None:
+        sidebar = self.query_one("#sidebar")
+        sidebar.display = not sidebar.display
+        self._refresh_side()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen())
+
+    # --- copy and export ---------------------------------------------------------------------
+
+    def action_copy_event(self) -> None:
+        record = self.table.selected
+        if record is None:
+            self.notify("no event selected", severity="warning")
+            return
+        self.app.copy_to_clipboard(record.json())
+        self.notify(f"copied the event's JSON ({record.action} {record.rid or record.channel})")
+
+    def action_export(self) -> None:
+        default = f"rtcli-monitor-{datetime.now().strftime('%Y%m%d-%H%M%S')}.jsonl"
+
+        def done(values: dict[str, Any] | None) -> None:
+            if not values:
+                return
+            path = Path(values["value"]).expanduser()
+            lines = list(export_lines(self.view.shown()))
+            try:
+                path.write_text("".join(lines), encoding="utf-8")
+            except OSError as e:
+                self.notify(f"cannot write {path}: {e.strerror}", severity="error")
+                return
+            self.notify(f"exported {len(lines):,} event{'s' if len(lines) != 1 else ''} to {path}")
+
+        self.app.push_screen(PromptScreen("Export to JSON lines",
+                                          f"File for the {self.view.visible:,} events shown", default, "Export"), done)
+
+    # --- REST actions --------------------------------------------------------------------------
+
+    def _need_rest(self) -> bool:
+        if self.rest is None:
+            self.notify("not available in this session", severity="warning")
+        return self.rest is not None
+
+    def action_create_row(self) -> None:
+        if not self._need_rest():
+            return
+        db, table = row_target(self.table.selected)
+
+        def done(values: dict[str, Any] | None) -> None:
+            if values:
+                self._create_row(values)
+
+        self.app.push_screen(CreateRowScreen(db, table), done)
+
+    @work(thread=True, group="rest")
+    def _create_row(self, values: dict[str, Any]) -> None:
+        try:
+            row = self.rest.create_row(values["db"], values["table"], values["data"], values["row_id"])
+        except RtcliError as e:
+            self.app.call_from_thread(self.notify, f"create row failed: {e}", severity="error")
+            return
+        self.app.call_from_thread(self.notify, f"created row {row.get('$id')} in {values['db']}/{values['table']}")
+
+    def action_upload(self) -> None:
+        if not self._need_rest():
+            return
+
+        def done(values: dict[str, Any] | None) -> None:
+            if values:
+                f = values["file"]
+                self.notify(f"uploaded {f.get('name')} ({f.get('sizeOriginal', 0):,} bytes) as {f.get('$id')}")
+
+        self.app.push_screen(UploadScreen(lambda b, p, fid, progress: self.rest.upload_file(b, p, fid, progress)),
+                             done)
+
+    def action_run_function(self) -> None:
+        if not self._need_rest():
+            return
+
+        def done(values: dict[str, Any] | None) -> None:
+            if values:
+                self._run_function(values)
+
+        self.app.push_screen(RunFunctionScreen(), done)
+
+    @work(thread=True, group="rest")
+    def _run_function(self, values: dict[str, Any]) -> None:
+        try:
+            ex = self.rest.run_function(values["function"], values["body"], values["async"])
+        except RtcliError as e:
+            self.app.call_from_thread(self.notify, f"run function failed: {e}", severity="error")
+            return
+        body = str(ex.get("responseBody") or "").strip().splitlines()
+        first = f": {body[0][:60]}" if body else ""
+        code = f" {ex.get('responseStatusCode')}" if ex.get("responseStatusCode") else ""
+        self.app.call_from_thread(self.notify, f"execution {ex.get('$id')} {ex.get('status')}{code}{first}")

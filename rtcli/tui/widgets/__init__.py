@@ -1,0 +1,1 @@
+"""The monitor's widgets; each knows how to draw part of the model, none holds the model."""

@@ -1,0 +1,316 @@
+"""The live event table: a Line API widget that draws only the rows on screen.
+
+It renders an ``EventView`` (which may hold 10,000 rows) one visible line at a time, so a batch
+of new events costs a size update and a redraw of the visible lines, whatever the buffer size.
+
+Line 0 is a fixed column header. When events have left the ring buffer, the first content line
+is a marker saying how many. A cursor selects one row; while ``following``, the cursor sits on
+the newest row and the view scrolls with it. Moving up, clicking a row or scrolling the wheel
+up stops following; ``end`` (or moving down past the last row) follows again.
+"""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding
+from textual.events import Click, MouseScrollDown, MouseScrollUp, Resize
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from rtcli.tui.model import EventBuffer, EventRecord, EventView
+
+TIME_W = 12
+ACTION_W = 6
+
+
+def column_widths(width: int) -> tuple[int, int, int, int, int]:
+    """(time, action, channel, id, summary) widths for a table ``width`` cells wide (1-cell gaps)."""
+    rest = max(0, width - TIME_W - ACTION_W - 4)
+    rid = 20 if rest >= 72 else (10 if rest >= 40 else 8)
+    channel = max(12, min(44, int(rest * 0.42)))
+    summary = rest - channel - rid
+    if summary < 8:
+        channel = max(8, channel - (8 - summary))
+        summary = max(0, rest - channel - rid)
+    return TIME_W, ACTION_W, channel, rid, summary
+
+
+def fit(text: str, width: int, *, left: bool = False) -> str:
+    """Pad or cut ``text`` to ``width`` cells; ``left`` keeps the end (``…tables.t.rows``)."""
+    if width <= 0:
+        return ""
+    if len(text) <= width:
+        return text.ljust(width)
+    if left:
+        return "…" + text[len(text) - width + 1:]
+    return text[: width - 1] + "…"
+
+
+class EventTable(ScrollView, can_focus=True):
+    """See the module docstring. The app calls ``update_rows()`` after each batch."""
+
+    BINDINGS = [
+        Binding("up,k", "cursor_up", "Up", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home", "first", "Oldest", show=False),
+        Binding("end,G", "follow", "Follow", show=False),
+    ]
+
+    COMPONENT_CLASSES = {
+        "event-table--header", "event-table--cursor", "event-table--marker", "event-table--time",
+        "event-table--id", "event-table--summary", "event-table--create", "event-table--update",
+        "event-table--upsert", "event-table--delete", "event-table--event",
+    }
+
+    DEFAULT_CSS = """
+    EventTable {
+        overflow-x: hidden;
+        overflow-y: auto;
+        & > .event-table--header { text-style: bold; background: $panel; }
+        & > .event-table--cursor { background: $block-cursor-blurred-background; }
+        &:focus > .event-table--cursor {
+            background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold;
+        }
+        & > .event-table--marker { color: $warning; text-style: italic; }
+        & > .event-table--time { color: $text-muted; }
+        & > .event-table--id { color: $text-secondary; }
+        & > .event-table--summary { color: $foreground; }
+        & > .event-table--create { color: $text-success; }
+        & > .event-table--update { color: $text-warning; }
+        & > .event-table--upsert { color: $text-accent; }
+        & > .event-table--delete { color: $text-error; text-style: bold; }
+        & > .event-table--event { color: $text-primary; }
+    }
+    """
+
+    class Selected(Message):
+        """The cursor moved to ``record`` (None: the table is empty)."""
+
+        def __init__(self, record: EventRecord | None, following: bool) -> None:
+            super().__init__()
+            self.record = record
+            self.following = following
+
+    class FollowChanged(Message):
+        def __init__(self, following: bool) -> None:
+            super().__init__()
+            self.following = following
+
+    def __init__(self, view: EventView, buffer: EventBuffer, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.view = view
+        self.buffer = buffer
+        self.cursor = -1  # row index into the view, -1 when empty
+        self.following = True
+        self._selected_seq: int | None = None
+        self._styles: dict[str, Style] | None = None
+
+    # --- geometry --------------------------------------------------------------------------
+
+    @property
+    def marker_lines(self) -> int:
+        return 1 if self.buffer.dropped else 0
+
+    @property
+    def content_lines(self) -> int:
+        return self.view.visible + self.marker_lines
+
+    @property
+    def page(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def _resize_virtual(self) -> None:
+        self.virtual_size = Size(self.scrollable_content_region.width, self.content_lines + 1)
+
+    def on_resize(self, event: Resize) -> None:
+        self._styles = None
+        self._resize_virtual()
+        if self.following:
+            self._scroll_to_cursor(end=True)
+
+    def notify_style_update(self) -> None:
+        self._styles = None
+        super().notify_style_update()
+
+    # --- updates from the app --------------------------------------------------------------
+
+    def update_rows(self, trimmed: int = 0) -> None:
+        """New rows arrived (``trimmed`` rows left the front of the view): resize, keep the cursor
+        on its record (or on the newest while following), redraw."""
+        n = self.view.visible
+        if self.following:
+            self.cursor = n - 1
+        elif self._selected_seq is not None:
+            i = self.view.index_of(self._selected_seq)
+            self.cursor = i if i is not None and i < n else min(max(self.cursor - trimmed, 0), n - 1)
+            if trimmed:
+                self.scroll_to(y=max(0, self.scroll_y - trimmed), animate=False, immediate=True)
+        else:
+            self.cursor = min(self.cursor, n - 1)
+        self._resize_virtual()
+        if self.following:
+            self._scroll_to_cursor(end=True)
+        self.refresh()
+        self._announce()
+
+    def reset_rows(self) -> None:
+        """The view was rebuilt (new filter): keep the selected record if it is still shown."""
+        n = self.view.visible
+        i = self.view.index_of(self._selected_seq) if self._selected_seq is not None else None
+        if self.following or i is None or i >= n:
+            self.cursor = n - 1 if self.following or i is None else min(self.cursor, n - 1)
+        else:
+            self.cursor = i
+        self._resize_virtual()
+        self._scroll_to_cursor(end=self.following)
+        self.refresh()
+        self._announce(force=True)
+
+    @property
+    def selected(self) -> EventRecord | None:
+        if 0 <= self.cursor < self.view.visible:
+            return self.view[self.cursor]
+        return None
+
+    def _announce(self, force: bool = False) -> None:
+        record = self.selected
+        seq = record.seq if record is not None else None
+        if force or seq != self._selected_seq:
+            self._selected_seq = seq
+            self.post_message(self.Selected(record, self.following))
+
+    def set_following(self, following: bool) -> None:
+        if following != self.following:
+            self.following = following
+            self.post_message(self.FollowChanged(following))
+        if following:
+            self.cursor = self.view.visible - 1
+            self._scroll_to_cursor(end=True)
+            self.refresh()
+            self._announce()
+
+    def _scroll_to_cursor(self, end: bool = False) -> None:
+        if end:
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+            return
+        line = self.cursor + self.marker_lines
+        top = round(self.scroll_y)
+        if line < top:
+            self.scroll_to(y=line, animate=False, immediate=True)
+        elif line >= top + self.page:
+            self.scroll_to(y=line - self.page + 1, animate=False, immediate=True)
+
+    def move_cursor(self, row: int) -> None:
+        n = self.view.visible
+        if n == 0:
+            return
+        row = max(0, min(row, n - 1))
+        if row != self.cursor or self.following:
+            self.cursor = row
+            self.set_following(False)
+            self._scroll_to_cursor()
+            self.refresh()
+            self._announce()
+
+    # --- keys and mouse --------------------------------------------------------------------
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(self.cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        if self.cursor >= self.view.visible - 1 and self.view.hidden == 0:
+            self.set_following(True)
+        else:
+            self.move_cursor(self.cursor + 1)
+
+    def action_page_up(self) -> None:
+        self.move_cursor(self.cursor - self.page)
+
+    def action_page_down(self) -> None:
+        self.move_cursor(self.cursor + self.page)
+
+    def action_first(self) -> None:
+        self.move_cursor(0)
+        self.scroll_to(y=0, animate=False, immediate=True)
+
+    def action_follow(self) -> None:
+        self.set_following(True)
+
+    def on_click(self, event: Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y <= 0:  # outside the rows, or the column header
+            return
+        row = round(self.scroll_y) + offset.y - 1 - self.marker_lines
+        if 0 <= row < self.view.visible:
+            self.move_cursor(row)
+
+    def on_mouse_scroll_up(self, event: MouseScrollUp) -> None:
+        if self.following and self.max_scroll_y > 0:
+            self.following = False
+            self.post_message(self.FollowChanged(False))
+
+    def on_mouse_scroll_down(self, event: MouseScrollDown) -> None:
+        if not self.following and self.view.hidden == 0 and self.scroll_y >= self.max_scroll_y - 1:
+            self.set_following(True)
+
+    # --- rendering -------------------------------------------------------------------------
+
+    def _style(self, name: str) -> Style:
+        if self._styles is None:
+            # Full styles: colours with alpha (e.g. $text-muted) are blended over the real background.
+            self._styles = {c.removeprefix("event-table--"): self.get_component_rich_style(c)
+                            for c in self.COMPONENT_CLASSES}
+            self._styles[""] = self.rich_style
+            # The cursor is laid over the cells (post style): only what its CSS sets.
+            self._styles["cursor"] = self.get_component_rich_style("event-table--cursor", partial=True)
+        return self._styles.get(name) or self._styles["event"]
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if y == 0:
+            return self._header(width)
+        line = round(self.scroll_y) + y - 1
+        if self.marker_lines:
+            if line == 0:
+                return self._marker(width)
+            line -= 1
+        if line < 0 or line >= self.view.visible:
+            return Strip.blank(width, self._style(""))
+        return self._row(self.view[line], width, line == self.cursor)
+
+    def _header(self, width: int) -> Strip:
+        t, a, c, i, s = column_widths(width)
+        text = " ".join((fit("time", t), fit("action", a), fit("channel", c), fit("id", i), fit("summary", s)))
+        return Strip([Segment(fit(text, width), self._style("header"))], width)
+
+    def _marker(self, width: int) -> Strip:
+        text = (f"▲ {self.buffer.dropped:,} older event{'s' if self.buffer.dropped != 1 else ''} left the buffer "
+                f"(it keeps the last {self.buffer.capacity:,})")
+        return Strip([Segment(fit(text, width), self._style("marker"))], width)
+
+    def _row(self, r: EventRecord, width: int, cursor: bool) -> Strip:
+        t, a, c, i, s = column_widths(width)
+        gap = self._style("")
+        cells = [
+            (fit(r.time, t), self._style("time")),
+            (fit(r.action, a), self._style(r.action)),
+            (fit(r.channel if len(r.channel) <= c else r.short, c, left=True), gap),
+            (fit(r.rid, i, left=True), self._style("id")),
+            (fit(r.summary, s), self._style("summary")),
+        ]
+        segments: list[Segment] = []
+        for n, (text, style) in enumerate(cells):
+            if n:
+                segments.append(Segment(" ", gap))
+            segments.append(Segment(text, style))
+        used = t + a + c + i + s + 4
+        if used < width:
+            segments.append(Segment(" " * (width - used), gap))
+        if cursor:
+            segments = list(Segment.apply_style(segments, post_style=self._style("cursor")))
+        return Strip(segments, width).crop(0, width)

@@ -1,0 +1,91 @@
+"""A scripted realtime source with fixed ids and timestamps, for deterministic snapshots only
+(the pilot tests use a real `rtcli serve`)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from rtcli.client.realtime import Event, Pong, StateChange, Subscribed
+
+ACTIONS = ("create", "update", "upsert", "delete")
+
+
+def row_event(i: int, action: str = "create", db: str = "main", table: str = "messages",
+              subs: Iterable[str] = ("sub1",), data: dict[str, Any] | None = None) -> Event:
+    rid = f"row{i:04d}"
+    names = []
+    for prefix in (f"tablesdb.{db}.tables.{table}.rows.{rid}", f"databases.{db}.collections.{table}.documents.{rid}"):
+        names += [f"{prefix}.{action}", prefix.rsplit(".", 1)[0] + ".*." + action]
+    channels = ["rows", f"tablesdb.{db}.tables.{table}.rows", f"tablesdb.{db}.tables.{table}.rows.{rid}",
+                "documents", f"databases.{db}.collections.{table}.documents"]
+    payload = {"$id": rid, "$sequence": i, "$tableId": table, "$databaseId": db,
+               "$createdAt": "2026-01-15T10:00:00.000+00:00", "$updatedAt": "2026-01-15T10:00:00.000+00:00",
+               "$permissions": ['read("any")'], **(data or {"text": f"hello {i}", "n": i, "done": i % 3 == 0})}
+    return Event({"events": names, "channels": channels, "timestamp": f"2026-01-15T10:{i // 60 % 60:02d}:{i % 60:02d}.{i % 1000:03d}+00:00",
+                  "payload": payload, "subscriptions": list(subs), "cursor": f"c1.test.{i}"})
+
+
+def file_event(i: int, subs: Iterable[str] = ("sub2",)) -> Event:
+    fid = f"file{i:04d}"
+    return Event({"events": [f"buckets.uploads.files.{fid}.create", "buckets.*.files.*.create"],
+                  "channels": ["files", "buckets.uploads.files", f"buckets.uploads.files.{fid}"],
+                  "timestamp": f"2026-01-15T10:{i // 60 % 60:02d}:{i % 60:02d}.500+00:00",
+                  "payload": {"$id": fid, "bucketId": "uploads", "name": f"photo-{i}.png", "mimeType": "image/png",
+                              "sizeOriginal": 1024 * i, "signature": "d41d8cd98f00b204e9800998ecf8427e"},
+                  "subscriptions": list(subs), "cursor": f"c1.test.f{i}"})
+
+
+def sample_events(n: int = 30) -> list[Event]:
+    """A mix of row creates/updates/deletes on two tables and a few file uploads."""
+    out: list[Event] = []
+    for i in range(1, n + 1):
+        if i % 7 == 0:
+            out.append(file_event(i))
+        else:
+            action = ACTIONS[i % 4] if i % 5 else "delete"
+            table = "messages" if i % 3 else "orders"
+            data = {"text": f"hello {i}", "n": i} if table == "messages" else {"total": i * 10, "status": "open"}
+            out.append(row_event(i, action, table=table, data=data))
+    return out
+
+
+class ScriptedSource:
+    """Same methods as RealtimeClient. Subscription ids are sub1, sub2, …; ``stream()`` yields
+    connecting, connected, the confirmation, a pong, then ``items``, then waits for close()."""
+
+    def __init__(self, items: Iterable[Any] = (), rtt: float = 0.0042) -> None:
+        self.items = list(items)
+        self.rtt = rtt
+        self.subs: dict[str, tuple[list[str], list[str]]] = {}
+        self.calls: list[tuple] = []
+        self._n = 0
+        self._closed = asyncio.Event()
+
+    async def subscribe(self, channels, queries=(), since=None, subscription_id=None, policy=None) -> str:
+        if subscription_id is None:
+            self._n += 1
+            subscription_id = f"sub{self._n}"
+        self.subs[subscription_id] = (list(channels), list(queries))
+        self.calls.append(("subscribe", subscription_id, list(channels), list(queries)))
+        return subscription_id
+
+    async def unsubscribe(self, subscription_id: str) -> None:
+        self.subs.pop(subscription_id, None)
+        self.calls.append(("unsubscribe", subscription_id))
+
+    async def ping(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        self._closed.set()
+
+    async def stream(self) -> AsyncIterator[Any]:
+        yield StateChange("connecting")
+        yield StateChange("connected")
+        yield Subscribed([{"subscriptionId": sid, "channels": ch, "queries": q} for sid, (ch, q) in self.subs.items()])
+        yield Pong(self.rtt)
+        for item in self.items:
+            yield item
+        await self._closed.wait()
