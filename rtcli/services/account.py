@@ -114,7 +114,7 @@ class Account:
         if not isinstance(email, str) or not isinstance(password, str):
             raise invalid("Invalid `email` or `password` param.")
         email = email.strip().lower()
-        if not self.ip_limit.hit(ip) or not self.email_limit.hit(email):
+        if not self.ip_limit.hit(ip) or not self.email_limit.hit(f"{ctx.project}:{email}"):
             raise AppwriteError("general_rate_limit_exceeded")
         if ctx.actor.kind == "user":
             raise AppwriteError("user_session_already_exists")

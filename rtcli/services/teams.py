@@ -73,8 +73,10 @@ class Teams:
             if not a.has_scope(scope):
                 raise AppwriteError("general_unauthorized_scope", f'The API key is missing scope ("{scope}").')
             return
-        needed = f"team:{tid}/owner" if owner else f"team:{tid}"
-        if needed not in a.roles:
+        if f"team:{tid}" not in a.roles:
+            # Not a member: the team does not exist for this caller (as Appwrite answers).
+            raise AppwriteError("team_not_found", f"Team with the requested ID '{tid}' could not be found.")
+        if owner and f"team:{tid}/owner" not in a.roles:
             raise AppwriteError("user_unauthorized")
 
     async def _fresh_roles(self, ctx: Ctx, uid: str, tx) -> tuple[str, frozenset[str]] | None:

@@ -102,7 +102,7 @@ class UsersStore:
         if uid is None:
             where, params = "project=?", (project,)
         else:
-            where = "project=? AND id IN (SELECT team_id FROM memberships WHERE project=? AND user_id=?)"
+            where = "project=? AND id IN (SELECT team_id FROM memberships WHERE project=? AND user_id=? AND confirm=1)"
             params = (project, project, uid)
         total = (await self.s.fetchone(f"SELECT COUNT(*) FROM teams WHERE {where}", params))[0]
         rows = await self.s.fetchall(f"SELECT * FROM teams WHERE {where} ORDER BY rowid LIMIT ? OFFSET ?",

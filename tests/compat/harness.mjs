@@ -733,3 +733,86 @@ export async function run(name, body, { timeoutMs = 45000 } = {}) {
   }
 }
 
+// ---------------------------------------------------------------------------------------
+// Storage and functions (storage_realtime.mjs, functions_realtime.mjs)
+
+import { createHash } from 'node:crypto';
+
+/** sha256 (hex) of bytes (Buffer, Uint8Array or ArrayBuffer). */
+export function sha256(bytes) {
+  return createHash('sha256').update(bytes instanceof ArrayBuffer ? Buffer.from(bytes) : bytes).digest('hex');
+}
+
+/** md5 (hex) of bytes: Appwrite's File `signature`. */
+export function md5(bytes) {
+  return createHash('md5').update(bytes instanceof ArrayBuffer ? Buffer.from(bytes) : bytes).digest('hex');
+}
+
+/** A Web SDK service (e.g. `new appwrite.Storage(b.client)`) whose calls run inside browser `b`. */
+export function inBrowser(b, service) {
+  return new Proxy(service, {
+    get(target, prop) {
+      const v = target[prop];
+      return typeof v === 'function' ? (...a) => b.run(() => v.apply(target, a)) : v;
+    },
+  });
+}
+
+/**
+ * A new user, signed up and logged in (account.create + createEmailPasswordSession) in a fresh
+ * simulated browser (cookieFallback path). Returns {b, userId, email, token}.
+ */
+export async function signedInBrowser(appwrite, cfg, name, password = 'correct horse battery') {
+  const b = browser(appwrite, cfg, name);
+  const email = `${name.toLowerCase()}-${uniq()}@example.com`;
+  const acc = await b.account.create({ userId: appwrite.ID.unique(), email, password, name });
+  await b.account.createEmailPasswordSession({ email, password });
+  const token = b.sessionToken();
+  assert.ok(token, `${name}: the session token landed in localStorage.cookieFallback`);
+  return { b, userId: acc.$id, email, token };
+}
+
+/**
+ * An API-key request through node-appwrite's generic client.call (for routes the SDK has no
+ * method for, e.g. rtcli's `command` functions). path is relative to the endpoint ("/functions").
+ */
+export function keyCall(nodeClient, method, path, payload = {}) {
+  const url = new URL(nodeClient.config.endpoint + path);
+  return nodeClient.call(method, url, { 'X-Appwrite-Project': nodeClient.config.project, 'content-type': 'application/json' }, payload);
+}
+
+/**
+ * A raw fetch to the API (recorded in httpLog) with the project header; `body` may be a FormData
+ * or an object (sent as JSON). Returns {status, headers, json, text}.
+ */
+export async function rawFetch({ endpoint, project }, method, path, { headers = {}, body } = {}) {
+  const h = { 'X-Appwrite-Project': project, ...headers };
+  let payload = body;
+  if (body && !(body instanceof FormData) && typeof body === 'object') {
+    payload = JSON.stringify(body);
+    h['content-type'] = 'application/json';
+  }
+  const res = await fetch(endpoint + path, { method, headers: h, body: payload });
+  const text = await res.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, headers: res.headers, json, text };
+}
+
+/** A command line for `rtcli serve` that runs a Node script with this Node (paths quoted for shlex). */
+export function nodeCommand(scriptPath) {
+  const q = (s) => `'${String(s).replace(/'/g, `'"'"'`)}'`;
+  return `${q(process.execPath)} ${q(scriptPath)}`;
+}
+
+/** The 6 channels of a file event (PROTOCOL.md §2.5). */
+export function fileChannels(bucketId, fileId, action) {
+  const base = ['files', `buckets.${bucketId}.files`, `buckets.${bucketId}.files.${fileId}`];
+  return [...base, ...base.map((c) => `${c}.${action}`)];
+}
+
+/** The 8 channels of an execution event (PROTOCOL.md §2.5): console and projects.<p> get no action sibling. */
+export function executionChannels(project, functionId, executionId, action) {
+  const suffixed = ['executions', `executions.${executionId}`, `functions.${functionId}`];
+  return ['console', `projects.${project}`, ...suffixed, ...suffixed.map((c) => `${c}.${action}`)];
+}
