@@ -107,7 +107,7 @@ async def _run(settings: Any, channels: list[str], queries: list[str], since: st
                 for sub in item.subscriptions:
                     note = ""
                     if sub.get("resumed") is True:
-                        note = " (resumed)"
+                        note = " (resumed)" if item.reconnect else " (replaying the log first)"
                     output.info(f"subscribed to {', '.join(sub.get('channels') or [])} "
                                 f"(id {sub.get('subscriptionId')}){note}")
                 for sub in item.not_resumed():
@@ -121,7 +121,8 @@ async def _run(settings: Any, channels: list[str], queries: list[str], since: st
                     return 1
                 output.warn(f"server error: {item.message} ({item.code})")
     except RealtimeFatal as e:
-        output.error(f"{e} ({e.code})" if e.code else str(e))
+        # Protocol codes (1008…) help when reporting a problem; HTTP statuses are already in the text.
+        output.error(f"{e} ({e.code})" if e.code and e.code >= 1000 else str(e))
         return 1
     return 0
 

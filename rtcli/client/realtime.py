@@ -377,7 +377,8 @@ class RealtimeClient:
             except InvalidStatus as e:
                 status = e.response.status_code
                 if 400 <= status < 500 and status != 429:
-                    raise RealtimeFatal(f"server rejected the WebSocket upgrade: HTTP {status}", status) from None
+                    raise RealtimeFatal(f"{self.url} rejected the WebSocket upgrade with HTTP {status} "
+                                        "(is the endpoint right? it should end in /v1)", status) from None
                 error = f"HTTP {status}"
             except (OSError, asyncio.TimeoutError, WebSocketException, ValueError) as e:
                 error = _describe(e)
