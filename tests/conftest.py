@@ -32,6 +32,7 @@ class Server:
     api_key: str
     project: str = "default"
     log_path: Path | None = None
+    database: str | None = None  # postgresql://… when the server runs on PostgreSQL
 
     @property
     def endpoint(self) -> str:
@@ -76,7 +77,10 @@ def start_server(data_dir: Path, port: int | None = None, extra: list[str] | Non
     cmd = [sys.executable, "-m", "rtcli", "serve", "--port", str(port), "--data-dir", str(data_dir),
            "--api-key", api_key, *(extra or [])]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    server = Server(proc, port, data_dir, api_key, log_path=log_path)
+    database = None
+    if extra and "--database" in extra:
+        database = extra[extra.index("--database") + 1]
+    server = Server(proc, port, data_dir, api_key, log_path=log_path, database=database)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -14,6 +14,10 @@ def register(app: typer.Typer) -> None:
 
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    database: Optional[str] = typer.Option(None, "--database", envvar="RTCLI_DATABASE",
+                                           help="postgresql://… to keep data and the event log in PostgreSQL (default: SQLite in the data dir)."),
+    broker: Optional[str] = typer.Option(None, "--broker", envvar="RTCLI_BROKER",
+                                         help="redis://… to join other nodes on the same database (default: in-process)."),
     port: int = typer.Option(8787, help="TCP port for REST and WebSocket."),
     data_dir: Path = typer.Option(Path(".rtcli"), "--data-dir", envvar="RTCLI_DATA_DIR",
                                   help="Where the SQLite database and the generated API key live."),
@@ -36,8 +40,8 @@ def serve(
     from rtcli.server.app import ServeConfig, serve as run
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = ServeConfig(host=host, port=port, data_dir=data_dir, api_key=api_key, projects=project,
-                         max_queue=max_queue, messages_per_minute=messages_per_minute,
+    config = ServeConfig(database=database, broker=broker, host=host, port=port, data_dir=data_dir,
+                         api_key=api_key, projects=project, max_queue=max_queue, messages_per_minute=messages_per_minute,
                          max_subscriptions=max_subscriptions, max_connections_per_ip=max_connections_per_ip,
                          max_body=max_body, max_file_size=max_file_size, upload_timeout=upload_timeout,
                          allow_origins=allow_origin,
@@ -48,7 +52,17 @@ def serve(
         typer.echo(f"rtcli serving on {endpoint}  (realtime: ws://{cfg.host}:{cfg.port}/v1/realtime)", err=True)
         typer.echo(f"  project:  default{''.join(', ' + p for p in cfg.projects)}", err=True)
         typer.echo(f"  api key:  {cfg.api_key}", err=True)
+        if cfg.database:
+            from urllib.parse import urlsplit
+
+            u = urlsplit(cfg.database)  # never print a password
+            typer.echo(f"  database: {u.scheme}://{u.hostname}:{u.port or 5432}{u.path}"
+                       f"{'  broker: ' + cfg.broker.split('@')[-1] if cfg.broker else ''}", err=True)
         typer.echo(f"  data:     {cfg.data_dir.resolve()}", err=True)
         typer.echo(f"  try:      RTCLI_KEY={cfg.api_key} rtcli db create main --name Main", err=True)
 
-    run(config, banner)
+    try:
+        run(config, banner)
+    except ValueError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None

@@ -94,6 +94,8 @@ class OriginPolicy:
 
 @dataclass
 class ServeConfig:
+    database: str | None = None  # postgresql://… (default: SQLite in data_dir)
+    broker: str | None = None  # redis://… (default: in-process)
     host: str = "127.0.0.1"
     port: int = 8787
     data_dir: Path = Path(".rtcli")
@@ -149,7 +151,7 @@ def load_or_create_key(data_dir: Path, given: str | None) -> str:
     return key
 
 
-async def _housekeeping(store: SqliteStore, services: "Services", config: ServeConfig) -> None:
+async def _housekeeping(store, services: "Services", config: ServeConfig) -> None:
     """Every minute, in short transactions: event-log retention, unfinished uploads."""
     while True:
         try:
@@ -190,10 +192,33 @@ class EventTriggers:
                 await self.functions.on_event(ev, fs)
 
 
+def make_store_and_broker(config: ServeConfig):
+    """The one place that picks the backends: SQLite or PostgreSQL, in-process or Redis."""
+    if config.database and config.database.split(":", 1)[0] in ("postgres", "postgresql"):
+        from rtcli.store.postgres.db import PostgresStore
+
+        store = PostgresStore(config.database)
+    elif config.database:
+        raise ValueError(f"unsupported --database {config.database!r}: use postgresql://… (or none for SQLite)")
+    else:
+        store = SqliteStore(config.data_dir / "rtcli.db")
+    if config.broker and config.broker.split(":", 1)[0] in ("redis", "rediss"):
+        if not config.database:
+            raise ValueError("a Redis broker joins several nodes, which need a shared database: "
+                             "add --database postgresql://…")
+        from rtcli.broker.redis import RedisBroker
+
+        broker = RedisBroker(config.broker, store)
+    elif config.broker:
+        raise ValueError(f"unsupported --broker {config.broker!r}: use redis://… (or none for in-process)")
+    else:
+        broker = MemoryBroker()
+    return store, broker
+
+
 def build_app(config: ServeConfig) -> Starlette:
-    store = SqliteStore(config.data_dir / "rtcli.db")
+    store, broker = make_store_and_broker(config)
     hub = Hub()
-    broker = MemoryBroker()
     projects = Projects(store)
 
     @contextlib.asynccontextmanager

@@ -119,9 +119,10 @@ class Outbox:
 
 
 async def _fatal(ws: WebSocket, code: int, message: str) -> None:
-    """Error frame, then a real close frame (1008 stops the SDK from reconnecting)."""
+    """Error frame, then a real close frame: 1008 (the SDK stops reconnecting) for what retrying
+    cannot fix, 1013 (try again later; the SDK reconnects) when the server is unavailable."""
     await ws.send_text(protocol.dumps(protocol.error_frame(code, message)))
-    await ws.close(protocol.CODE_POLICY_VIOLATION)
+    await ws.close(protocol.CODE_TRY_AGAIN if 500 <= code < 1000 else protocol.CODE_POLICY_VIOLATION)
 
 
 def _may_read(roles: frozenset[str], event: Event) -> bool:

@@ -26,7 +26,7 @@ class FunctionsStore:
     async def functions(self, project: str | None, limit: int = 1000, offset: int = 0) -> tuple[int, list[dict]]:
         where, params = ("project=?", (project,)) if project else ("1=1", ())
         total = (await self.s.fetchone(f"SELECT COUNT(*) FROM functions WHERE {where}", params))[0]
-        rows = await self.s.fetchall(f"SELECT * FROM functions WHERE {where} ORDER BY rowid LIMIT ? OFFSET ?",
+        rows = await self.s.fetchall(f"SELECT * FROM functions WHERE {where} ORDER BY created_at, id LIMIT ? OFFSET ?",
                                      (*params, limit, offset))
         return total, [{**orjson.loads(r["spec"]), "id": r["id"], "project": r["project"],
                         "created_at": r["created_at"], "updated_at": r["updated_at"]} for r in rows]

@@ -42,7 +42,7 @@ class StorageStore:
 
     async def buckets(self, project: str, limit: int, offset: int) -> tuple[int, list[dict]]:
         total = (await self.s.fetchone("SELECT COUNT(*) FROM buckets WHERE project=?", (project,)))[0]
-        rows = await self.s.fetchall("SELECT * FROM buckets WHERE project=? ORDER BY rowid LIMIT ? OFFSET ?",
+        rows = await self.s.fetchall("SELECT * FROM buckets WHERE project=? ORDER BY created_at, id LIMIT ? OFFSET ?",
                                      (project, limit, offset))
         return total, [_bucket(r) for r in rows]
 

@@ -50,7 +50,7 @@ class TablesDBStore:
     async def list_databases(self, project: str, limit: int, offset: int) -> tuple[int, list[dict]]:
         total = (await self.s.fetchone("SELECT COUNT(*) FROM databases WHERE project=?", (project,)))[0]
         rows = await self.s.fetchall(
-            "SELECT * FROM databases WHERE project=? ORDER BY rowid LIMIT ? OFFSET ?", (project, limit, offset))
+            "SELECT * FROM databases WHERE project=? ORDER BY created_at, id LIMIT ? OFFSET ?", (project, limit, offset))
         return total, [_db(r) for r in rows]
 
     async def insert_database(self, tx: Transaction, project: str, rec: dict) -> None:
@@ -79,7 +79,7 @@ class TablesDBStore:
 
     async def list_tables(self, project: str, db: str, limit: int, offset: int) -> tuple[int, list[dict]]:
         total = (await self.s.fetchone("SELECT COUNT(*) FROM tables WHERE project=? AND db=?", (project, db)))[0]
-        rows = await self.s.fetchall("SELECT * FROM tables WHERE project=? AND db=? ORDER BY rowid LIMIT ? OFFSET ?",
+        rows = await self.s.fetchall("SELECT * FROM tables WHERE project=? AND db=? ORDER BY created_at, id LIMIT ? OFFSET ?",
                                      (project, db, limit, offset))
         return total, [_table(r) for r in rows]
 

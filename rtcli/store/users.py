@@ -105,7 +105,7 @@ class UsersStore:
             where = "project=? AND id IN (SELECT team_id FROM memberships WHERE project=? AND user_id=? AND confirm=1)"
             params = (project, project, uid)
         total = (await self.s.fetchone(f"SELECT COUNT(*) FROM teams WHERE {where}", params))[0]
-        rows = await self.s.fetchall(f"SELECT * FROM teams WHERE {where} ORDER BY rowid LIMIT ? OFFSET ?",
+        rows = await self.s.fetchall(f"SELECT * FROM teams WHERE {where} ORDER BY created_at, id LIMIT ? OFFSET ?",
                                      (*params, limit, offset))
         return total, [_team(r) for r in rows]
 
@@ -134,7 +134,7 @@ class UsersStore:
         total = (await self.s.fetchone("SELECT COUNT(*) FROM memberships WHERE project=? AND team_id=?",
                                        (project, tid)))[0]
         rows = await self.s.fetchall(
-            "SELECT * FROM memberships WHERE project=? AND team_id=? ORDER BY rowid LIMIT ? OFFSET ?",
+            "SELECT * FROM memberships WHERE project=? AND team_id=? ORDER BY created_at, id LIMIT ? OFFSET ?",
             (project, tid, limit, offset))
         return total, [_membership(r) for r in rows]
 

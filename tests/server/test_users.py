@@ -104,10 +104,18 @@ def test_passwords_and_secrets_are_hashed(shared_server):
 
     uid, token, c = signup(shared_server, "hash")
     secret = json.loads(base64.b64decode(token))["secret"]
-    db = sqlite3.connect(shared_server.data_dir / "rtcli.db")
-    pw, = db.execute("SELECT password_hash FROM users WHERE id=?", (uid,)).fetchone()
-    sh, = db.execute("SELECT secret_hash FROM sessions WHERE user_id=?", (uid,)).fetchone()
-    dump = "\n".join(db.iterdump())
+    if shared_server.database:  # PostgreSQL: read the same tables through psql
+        from tests.services import pg_query
+
+        pw = pg_query(shared_server.database, f"SELECT password_hash FROM users WHERE id='{uid}'").strip()
+        sh = pg_query(shared_server.database, f"SELECT secret_hash FROM sessions WHERE user_id='{uid}'").strip()
+        dump = "\n".join(pg_query(shared_server.database, f"SELECT row_to_json(t)::text FROM {t} t")
+                         for t in ("users", "sessions", "api_keys", "events", "meta"))
+    else:
+        db = sqlite3.connect(shared_server.data_dir / "rtcli.db")
+        pw, = db.execute("SELECT password_hash FROM users WHERE id=?", (uid,)).fetchone()
+        sh, = db.execute("SELECT secret_hash FROM sessions WHERE user_id=?", (uid,)).fetchone()
+        dump = "\n".join(db.iterdump())
     assert pw.startswith("$argon2id$") and "password123" not in dump
     assert secret not in dump and sh != secret
     assert shared_server.api_key not in dump

@@ -1,0 +1,119 @@
+"""The Redis broker: wakes every node when any node commits events; each node then delivers
+the new part of the event log (in PostgreSQL) to its hub, strictly in log order.
+
+Redis carries only positions, a few bytes per commit; the events themselves are read from the
+log, one query per burst per node. That makes the log the single source of truth: a lost
+message, a Redis restart or a Redis outage costs latency (a poll every second keeps nodes
+current meanwhile), never an event, and no event is delivered twice. Positions follow commit
+order cluster-wide (see store/postgres), so "everything after the last position I delivered" is
+always the exact next batch.
+
+Contract (same as the memory broker): ``deliver`` sees every committed event once, in log order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Callable
+
+import redis.asyncio as aioredis
+
+from rtcli.core.hub import Event
+
+log = logging.getLogger("rtcli.broker.redis")
+
+POLL_SECONDS = 1.0
+PAGE = 1000
+
+
+class RedisBroker:
+    def __init__(self, url: str, store, channel: str = "rtcli:events") -> None:
+        self.url = url
+        self.store = store
+        self.channel = channel
+        self.redis: aioredis.Redis | None = None
+        self.deliver: Callable[[Event], None] | None = None
+        self.last = 0  # the last position delivered to the hub
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._pending: set[asyncio.Task] = set()
+        self.connected = False
+
+    async def start(self, deliver: Callable[[Event], None]) -> None:
+        self.deliver = deliver
+        self.last = await self.store.head()  # live delivery starts after what is already logged
+        self.redis = aioredis.from_url(self.url, socket_connect_timeout=2, socket_timeout=5,
+                                       health_check_interval=10)
+        self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._follow())]
+
+    def publish(self, events: list[Event]) -> None:
+        """After commit: tell every node (fire and forget; the log is the source of truth)."""
+        if self.redis is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._publish(max(e.seq for e in events)))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+        self._wake.set()  # this node delivers its own events without waiting for the echo
+
+    async def _publish(self, seq: int) -> None:
+        try:
+            await self.redis.publish(self.channel, str(seq))
+        except Exception as e:  # Redis down: the other nodes will find the events by polling
+            log.debug("publish failed: %s", e)
+
+    async def _listen(self) -> None:
+        """Wake the follower on each notification; reconnect with backoff when Redis goes away."""
+        delay = 0.2
+        while True:
+            try:
+                pubsub = self.redis.pubsub()
+                await pubsub.subscribe(self.channel)
+                if not self.connected:
+                    log.info("connected to Redis at %s", self.url)
+                self.connected, delay = True, 0.2
+                self._wake.set()  # catch up on whatever was published while we were away
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                if self.connected:
+                    log.warning("lost Redis (%s); following the event log by polling until it returns", e)
+                self.connected = False
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _follow(self) -> None:
+        """Deliver the log after ``last``, in order, whenever woken (or every POLL_SECONDS)."""
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                while True:
+                    events = await self.store.read_events(None, self.last, 2**62, PAGE)
+                    for ev in events:
+                        self.last = ev.seq
+                        self.deliver(ev)
+                    if len(events) < PAGE:
+                        break
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # the database is unreachable: try again on the next round
+                log.warning("cannot read the event log: %s", e)
+
+    async def close(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):
+                pass
+        if self.redis is not None:
+            await self.redis.aclose()
+            self.redis = None

@@ -1,0 +1,3 @@
+from rtcli.store.postgres.db import PostgresStore
+
+__all__ = ["PostgresStore"]
