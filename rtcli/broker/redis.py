@@ -28,10 +28,10 @@ PAGE = 1000
 
 
 class RedisBroker:
-    def __init__(self, url: str, store, channel: str = "rtcli:events") -> None:
+    def __init__(self, url: str, store, channel: str | None = None) -> None:
         self.url = url
         self.store = store
-        self.channel = channel
+        self.channel = channel or ""
         self.redis: aioredis.Redis | None = None
         self.deliver: Callable[[Event], None] | None = None
         self.last = 0  # the last position delivered to the hub
@@ -42,6 +42,8 @@ class RedisBroker:
 
     async def start(self, deliver: Callable[[Event], None]) -> None:
         self.deliver = deliver
+        # One channel per database (its epoch), so clusters sharing a Redis do not wake each other.
+        self.channel = self.channel or f"rtcli:{self.store.epoch}:events"
         self.last = await self.store.head()  # live delivery starts after what is already logged
         self.redis = aioredis.from_url(self.url, socket_connect_timeout=2, socket_timeout=5,
                                        health_check_interval=10)
