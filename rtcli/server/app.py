@@ -23,6 +23,7 @@ from rtcli.server.errors import HANDLERS
 from rtcli.server.http import json_response
 from rtcli.server.realtime import realtime_endpoint
 from rtcli.server.routes import account as account_routes
+from rtcli.server.routes import events as events_routes
 from rtcli.server.routes import functions as functions_routes
 from rtcli.server.routes import keys as keys_routes
 from rtcli.server.routes import openapi as openapi_routes
@@ -32,6 +33,7 @@ from rtcli.server.routes import teams as teams_routes
 from rtcli.services.account import Account
 from rtcli.server.runner import Runner
 from rtcli.services.auth import Auth
+from rtcli.services.eventlog import EventLog
 from rtcli.services.functions import Functions
 from rtcli.services.projects import Keys, Projects, new_key
 from rtcli.services.rows import Rows
@@ -125,6 +127,7 @@ class Services:
     keys: Keys
     storage: Storage
     functions: Functions
+    events: EventLog
 
 
 async def health(request: Request):
@@ -269,6 +272,7 @@ def build_app(config: ServeConfig) -> Starlette:
                 *keys_routes.routes,
                 *storage_routes.routes,
                 *functions_routes.routes,
+                *events_routes.routes,
             ]),
         ],
         exception_handlers=HANDLERS,
@@ -292,7 +296,8 @@ def build_app(config: ServeConfig) -> Starlette:
         storage=Storage(store, StorageStore(store), config.data_dir / "files", config.max_file_size,
                         config.upload_timeout),
         functions=Functions(store, FunctionsStore(store), Runner(config.max_executions),
-                            lambda: f"http://{config.host}:{config.port}/v1", projects))
+                            lambda: f"http://{config.host}:{config.port}/v1", projects),
+        events=EventLog(store))
     triggers = EventTriggers(app.state.services.functions)
     app.state.services.functions.on_change = triggers.load
     app.state.metrics = Counter()

@@ -256,3 +256,21 @@ def test_resume_rechecks_permissions(env):
     assert payloads and not any(p.get("hidden") for p in payloads)
     assert any(p.get("shown") for p in payloads)
     rt.close()
+
+
+def test_events_list_reads_the_log_with_permissions(env):
+    server, admin, db = env
+    first = create(admin, db, "open", {"n": 1})
+    create(admin, db, "closed", {"hidden": 1})
+    create(admin, db, "open", {"n": 2})
+    page = admin.get("/events", params={"since": "beginning", "limit": 1000}).json()
+    ids = [e["payload"].get("$id") for e in page["events"]]
+    assert first["$id"] in ids and page["cursor"].startswith("c1.")
+    with server.guest() as g:
+        guest = g.get("/events", params={"since": "beginning", "limit": 1000, "channels[]": f"tablesdb.{db}.tables.open.rows"}).json()
+        payloads = [e["payload"] for e in guest["events"]]
+        assert [p["n"] for p in payloads if p.get("$databaseId") == db] == [1, 2]
+        after = g.get("/events", params={"since": guest["events"][0]["cursor"], "channels[]": f"tablesdb.{db}.tables.open.rows"}).json()
+        assert [e["payload"]["n"] for e in after["events"]] == [2]
+        bad = g.get("/events", params={"since": "c1.00000000.5"})
+        assert bad.status_code == 400 and bad.json()["type"] == "general_cursor_not_found"

@@ -1,0 +1,21 @@
+"""GET /v1/events (rtcli extension): the event log, after a cursor, a date or the beginning."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from rtcli.errors import invalid
+from rtcli.server.http import array_param, ctx, json_response
+
+
+async def events(request: Request):
+    c = await ctx(request)
+    limit = request.query_params.get("limit", "100")
+    if not limit.isdigit():
+        raise invalid("Invalid `limit` param: a whole number.")
+    return json_response(await request.app.state.services.events.list(
+        c, request.query_params.get("since"), int(limit), array_param(request, "channels")))
+
+
+routes = [Route("/events", events, methods=["GET"])]
