@@ -77,3 +77,30 @@ def rebind_account(channels: list[str], user_id: str | None) -> list[str]:
         else:
             original.append(ch)
     return convert_subscribed(original, user_id)
+
+
+# --- channel patterns (rtcli extension) ------------------------------------------------------
+# A subscribed channel may use "*" for exactly one segment and ">" (last) for one or more
+# trailing segments: "tablesdb.*.tables.messages.rows", "buckets.>". Appwrite channel names never
+# contain these segments, so plain channels behave exactly as before.
+
+
+def is_pattern(channel: str) -> bool:
+    parts = channel.split(".")
+    return "*" in parts or parts[-1] == ">"
+
+
+def pattern_match(pattern: str, channel: str) -> bool:
+    p, c = pattern.split("."), channel.split(".")
+    for i, seg in enumerate(p):
+        if seg == ">" and i == len(p) - 1:
+            return len(c) > i
+        if i >= len(c) or (seg != "*" and seg != c[i]):
+            return False
+    return len(p) == len(c)
+
+
+def valid_pattern(channel: str) -> bool:
+    """'>' may only end a pattern; empty segments are not allowed."""
+    parts = channel.split(".")
+    return all(parts) and ">" not in parts[:-1]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from rtcli import protocol
+from rtcli.core.channels import is_pattern, pattern_match
 from rtcli.core.queries import Matcher
 
 log = logging.getLogger("rtcli.hub")
@@ -96,6 +97,11 @@ class Subscription:
     def accepts(self, payload: dict) -> bool:
         return self.matcher is None or self.matcher(payload)
 
+    def on_channels(self, channels: list[str]) -> bool:
+        """Whether one of its channels (or channel patterns) matches one of ``channels``."""
+        mine = self.channels
+        return any(c in channels if not is_pattern(c) else any(pattern_match(c, ch) for ch in channels) for c in mine)
+
 
 @dataclass(eq=False)
 class HubConnection:
@@ -115,6 +121,7 @@ class HubConnection:
     on_roles: Callable[[], None] | None = None  # told when the hub changes this connection's roles
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     by_channel: dict[str, list[Subscription]] = field(default_factory=dict)
+    patterns: dict[str, None] = field(default_factory=dict)  # the subscribed channel patterns
     holding: int = 0
     held: list[tuple[str, int, str, list[str]]] = field(default_factory=list)
 
@@ -128,11 +135,26 @@ class HubConnection:
         return self.roles
 
 
+class _Node:
+    """A node of the pattern trie: one channel segment ("*" and ">" included)."""
+
+    __slots__ = ("children", "by_role")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Node] = {}
+        self.by_role: dict[str, dict[HubConnection, None]] = {}
+
+
 class Hub:
-    """Subscription index and fan-out. Single-threaded (one event loop); no awaits inside."""
+    """Subscription index and fan-out. Single-threaded (one event loop); no awaits inside.
+
+    Exact channels are looked up in a dict; channel patterns (``*``, ``>``) in a trie walked
+    once per event channel, so patterns too cost in proportion to what can match.
+    """
 
     def __init__(self) -> None:
         self._index: dict[tuple[str, str], dict[str, dict[HubConnection, None]]] = {}
+        self._patterns: dict[str, _Node] = {}
         self.connections: dict[str, HubConnection] = {}
         self.by_user: dict[tuple[str, str], dict[HubConnection, None]] = {}
         # The highest log position dispatched so far, per project: a replay covers the log up
@@ -198,12 +220,25 @@ class Hub:
         self._unindex(conn, sub)
         return True
 
+    def _by_role(self, project: str, ch: str, create: bool) -> dict | None:
+        """Where the connections subscribed to ``ch`` are indexed by role (a pattern's trie node)."""
+        if not is_pattern(ch):
+            return self._index.setdefault((project, ch), {}) if create else self._index.get((project, ch))
+        node = self._patterns.setdefault(project, _Node()) if create else self._patterns.get(project)
+        for seg in ch.split("."):
+            if node is None:
+                return None
+            node = node.children.setdefault(seg, _Node()) if create else node.children.get(seg)
+        return node.by_role if node is not None else None
+
     def _reindex(self, conn: HubConnection, sub: Subscription) -> None:
         for ch in sub.channels:
             subs = conn.by_channel.setdefault(ch, [])
             subs.append(sub)
             if len(subs) == 1:
-                by_role = self._index.setdefault((conn.project, ch), {})
+                if is_pattern(ch):
+                    conn.patterns[ch] = None
+                by_role = self._by_role(conn.project, ch, True)
                 for role in conn.index_roles():
                     by_role.setdefault(role, {})[conn] = None
 
@@ -219,7 +254,8 @@ class Hub:
             if subs:
                 continue
             del conn.by_channel[ch]
-            by_role = self._index.get((conn.project, ch))
+            conn.patterns.pop(ch, None)
+            by_role = self._by_role(conn.project, ch, False)
             if by_role is None:
                 continue
             for role in conn.index_roles():
@@ -228,18 +264,45 @@ class Hub:
                     bucket.pop(conn, None)
                     if not bucket:
                         del by_role[role]
-            if not by_role:
+            if not by_role and not is_pattern(ch):
                 del self._index[(conn.project, ch)]
+            # (empty trie nodes are left in place: bounded by the patterns ever used)
 
     # --- matching and fan-out ----------------------------------------------------------
+
+    def _pattern_buckets(self, project: str, channels: list[str]) -> list[dict]:
+        """The by-role indexes of every pattern that matches one of the channels."""
+        root = self._patterns.get(project)
+        if root is None:
+            return []
+        found: list[dict] = []
+
+        def walk(node: _Node, parts: list[str], i: int) -> None:
+            if i == len(parts):
+                if node.by_role:
+                    found.append(node.by_role)
+                return
+            tail = node.children.get(">")
+            if tail is not None and tail.by_role:
+                found.append(tail.by_role)
+            for key in (parts[i], "*"):
+                child = node.children.get(key)
+                if child is not None:
+                    walk(child, parts, i + 1)
+
+        for ch in channels:
+            walk(root, ch.split("."), 0)
+        return found
 
     def candidates(self, event: Event) -> dict[HubConnection, None]:
         """Connections subscribed to one of the event's channels under a role that may read it."""
         found: dict[HubConnection, None] = {}
         everyone = "any" in event.roles
         roles = event.roles
-        for ch in event.channels:
-            by_role = self._index.get((event.project, ch))
+        indexes = [self._index.get((event.project, ch)) for ch in event.channels]
+        if self._patterns:
+            indexes += self._pattern_buckets(event.project, event.channels)
+        for by_role in indexes:
             if not by_role:
                 continue
             if everyone:
@@ -264,6 +327,11 @@ class Hub:
             for sub in conn.by_channel.get(ch, ()):
                 if sub.id not in ids and sub.accepts(payload):
                     ids[sub.id] = None
+        for pattern in conn.patterns:
+            if any(pattern_match(pattern, ch) for ch in event.channels):
+                for sub in conn.by_channel.get(pattern, ()):
+                    if sub.id not in ids and sub.accepts(payload):
+                        ids[sub.id] = None
         return list(ids)
 
     def _apply_controls(self, event: Event) -> None:

@@ -57,8 +57,10 @@ def _decode(raw: Any) -> Any:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
-        except (ValueError, RecursionError):
+        except ValueError:
             raise _bad(f"Syntax error in {raw[:100]!r}: not valid JSON.") from None
+        except RecursionError:
+            raise _bad(f"a query must not have nesting deeper than {protocol.MAX_JSON_DEPTH} levels.") from None
     problem = protocol.json_problem(raw)
     if problem:
         raise _bad(f"a query must not have {problem}.")

@@ -158,6 +158,10 @@ class RealtimeSession:
                 return [_invalid("items: channels is not present in payload.")]
             if not isinstance(channels, list) or not channels or not all(isinstance(c, str) and c for c in channels):
                 return [_invalid("items: channels must be a non-empty list of strings.")]
+            bad = next((c for c in channels if chan.is_pattern(c) and not chan.valid_pattern(c)), None)
+            if bad is not None:
+                return [_invalid(f"items: invalid channel pattern '{bad}': '*' stands for one segment, "
+                                 "'>' for the trailing ones and must come last.")]
             if len(channels) > self.limits.channels_per_subscription:
                 return [_invalid(f"items: at most {self.limits.channels_per_subscription} channels per subscription.")]
             queries = item.get("queries", [])

@@ -232,7 +232,6 @@ async def _perform(session: RealtimeSession, outputs: list, outbox: Outbox, stat
 async def _replay(session: RealtimeSession, r: Replay, after: int, outbox: Outbox, state) -> None:
     """Send the logged events in (after, upto] that match the subscription and may be read now."""
     conn, sub = session.conn, r.subscription
-    channels = set(sub.channels)
     pos = after
     while pos < r.upto and not outbox.closing:
         page = await state.store.read_events(conn.project, pos, r.upto, REPLAY_PAGE)
@@ -240,7 +239,7 @@ async def _replay(session: RealtimeSession, r: Replay, after: int, outbox: Outbo
             break
         for ev in page:
             pos = ev.seq
-            if channels.isdisjoint(ev.channels) or not _may_read(conn.roles, ev) or not sub.accepts(ev.payload):
+            if not sub.on_channels(ev.channels) or not _may_read(conn.roles, ev) or not sub.accepts(ev.payload):
                 continue
             await outbox.put(encode_frame(ev.frame_prefix(), [sub.id]))
         state.metrics["replayed"] += len(page)

@@ -110,3 +110,27 @@ def test_unsubscribe_and_remove_clean_the_index():
     assert hub.unsubscribe(a, "s0") and not hub.unsubscribe(a, "s0")
     hub.remove(hub.connections["c1"])
     assert hub._index == {}
+
+
+def test_channel_patterns():
+    from rtcli.core.channels import pattern_match, valid_pattern
+
+    assert pattern_match("tablesdb.*.tables.messages.rows", "tablesdb.main.tables.messages.rows")
+    assert not pattern_match("tablesdb.*.tables.messages.rows", "tablesdb.main.tables.messages.rows.r1")
+    assert pattern_match("buckets.>", "buckets.b.files") and pattern_match("buckets.>", "buckets.b")
+    assert not pattern_match("buckets.>", "buckets") and not pattern_match("rows.>", "documents.x")
+    assert valid_pattern("a.>") and not valid_pattern("a.>.b") and not valid_pattern("a..b")
+    hub = Hub()
+    got: dict[int, list] = {}
+    connect(hub, 0, {"users"}, ["tablesdb.*.tables.t.rows"], got)
+    connect(hub, 1, {"users"}, ["tablesdb.>"], got)
+    connect(hub, 2, {"users"}, ["buckets.>"], got)
+    connect(hub, 3, {"guests"}, ["tablesdb.>"], got)  # may not read
+    connect(hub, 4, {"users"}, ["rows", "tablesdb.>"], got)  # exact and pattern: one frame
+    hub.dispatch(make_event(["users"], channels=["rows", "tablesdb.d.tables.t.rows", "tablesdb.d.tables.t.rows.r"]))
+    assert set(got) == {0, 1, 4} and all(len(v) == 1 for v in got.values())
+    # removing the pattern subscription stops delivery
+    hub.unsubscribe(hub.connections["c1"], "s1")
+    got.clear()
+    hub.dispatch(make_event(["users"], channels=["tablesdb.d.tables.t.rows"]))
+    assert set(got) == {0, 4}

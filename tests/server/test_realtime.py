@@ -274,3 +274,22 @@ def test_events_list_reads_the_log_with_permissions(env):
         assert [e["payload"]["n"] for e in after["events"]] == [2]
         bad = g.get("/events", params={"since": "c1.00000000.5"})
         assert bad.status_code == 400 and bad.json()["type"] == "general_cursor_not_found"
+
+
+def test_channel_patterns(env):
+    server, admin, db = env
+    rt = RT(server)
+    rt.subscribe({"subscriptionId": "p", "channels": [f"tablesdb.*.tables.open.rows"], "queries": []},
+                 {"subscriptionId": "all", "channels": [f"tablesdb.{db}.>"], "queries": []})
+    create(admin, db, "open", {"n": 1})
+    assert sorted(recv(rt.ws)["data"]["subscriptions"]) == ["all", "p"]
+    create(admin, db, "closed", {"n": 2})  # the pattern matches, but guests may not read it
+    nothing(rt.ws)
+    rt.ws.send(json.dumps({"type": "subscribe", "data": [{"subscriptionId": "bad", "channels": ["a.>.b"]}]}))
+    err = recv(rt.ws)
+    assert err["data"]["code"] == 1003 and "pattern" in err["data"]["message"]
+    ack = rt.subscribe({"subscriptionId": "r", "channels": [f"tablesdb.{db}.tables.*.rows"], "since": "beginning"})
+    assert ack["data"]["subscriptions"][0]["resumed"] is True
+    replayed = recv(rt.ws)["data"]
+    assert replayed["subscriptions"] == ["r"] and replayed["payload"]["n"] == 1
+    rt.close()
