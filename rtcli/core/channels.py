@@ -87,7 +87,7 @@ def rebind_account(channels: list[str], user_id: str | None) -> list[str]:
 
 def is_pattern(channel: str) -> bool:
     parts = channel.split(".")
-    return "*" in parts or parts[-1] == ">"
+    return "*" in parts or ">" in parts
 
 
 def pattern_match(pattern: str, channel: str) -> bool:
