@@ -54,6 +54,7 @@ class Event:
     refresh_roles: tuple[str, frozenset[str]] | None = None
     revoke_session: str | None = None
     origin: tuple[str, int] | None = None  # (function id, depth) when written by an execution
+    created: float = 0.0  # unix time of the commit (for the commit-to-delivery latency metric)
 
     def data(self) -> dict:
         """The event frame's ``data`` without ``subscriptions``."""

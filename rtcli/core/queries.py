@@ -277,3 +277,22 @@ def plan(queries: list[Query]) -> ListPlan:
         else:
             p.filters.append(q)
     return p
+
+
+def explain_realtime(raws: list, payload: dict) -> list[dict]:
+    """Each top-level realtime query's verdict on ``payload``, with the reason (for `explain`)."""
+    out = []
+    for q in parse_many(raws):
+        _check_realtime(q)
+        ok = _evaluate(q, payload)
+        if q.method == "select":
+            reason = "select(*) accepts everything"
+        elif q.method in ("and", "or"):
+            reason = f"{q.method} of {len(q.values)} conditions is {'true' if ok else 'false'}"
+        elif q.attribute not in payload:
+            reason = f"the payload has no attribute '{q.attribute}' (a missing attribute never matches)"
+        else:
+            reason = (f"{q.attribute} = {json.dumps(payload[q.attribute])} "
+                      f"{'satisfies' if ok else 'does not satisfy'} {q.method} {json.dumps(list(q.values))}")
+        out.append({"query": q.to_json(), "matches": ok, "reason": reason})
+    return out

@@ -21,6 +21,7 @@ from rtcli.broker.memory import MemoryBroker
 from rtcli.core.hub import Hub
 from rtcli.server.errors import HANDLERS
 from rtcli.server.http import json_response
+from rtcli.server.metrics import Metrics, metrics_endpoint
 from rtcli.server.realtime import realtime_endpoint
 from rtcli.server.routes import account as account_routes
 from rtcli.server.routes import events as events_routes
@@ -34,6 +35,7 @@ from rtcli.services.account import Account
 from rtcli.server.runner import Runner
 from rtcli.services.auth import Auth
 from rtcli.services.eventlog import EventLog
+from rtcli.services.explain import Explain
 from rtcli.services.functions import Functions
 from rtcli.services.projects import Keys, Projects, new_key
 from rtcli.services.rows import Rows
@@ -128,6 +130,7 @@ class Services:
     storage: Storage
     functions: Functions
     events: EventLog
+    explain: Explain
 
 
 async def health(request: Request):
@@ -222,6 +225,11 @@ def make_store_and_broker(config: ServeConfig):
 def build_app(config: ServeConfig) -> Starlette:
     store, broker = make_store_and_broker(config)
     hub = Hub()
+    metrics = Metrics(hub)
+
+    def deliver(event) -> None:
+        metrics.dispatched(event)
+        hub.dispatch(event)
     projects = Projects(store)
 
     @contextlib.asynccontextmanager
@@ -246,7 +254,7 @@ def build_app(config: ServeConfig) -> Starlette:
             triggers.schedule(events)  # event functions run on the node that committed the write
 
         store.on_commit = on_commit
-        await broker.start(hub.dispatch)
+        await broker.start(deliver)
         pruner = asyncio.create_task(_housekeeping(store, app.state.services, config))
         app.state.ready = True
         try:
@@ -262,6 +270,7 @@ def build_app(config: ServeConfig) -> Starlette:
     origins = OriginPolicy(config.allow_origins)
     app = Starlette(
         routes=[
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
             Mount("/v1", routes=[
                 Route("/health", health, methods=["GET"]),
                 WebSocketRoute("/realtime", realtime_endpoint),
@@ -297,10 +306,10 @@ def build_app(config: ServeConfig) -> Starlette:
                         config.upload_timeout),
         functions=Functions(store, FunctionsStore(store), Runner(config.max_executions),
                             lambda: f"http://{config.host}:{config.port}/v1", projects),
-        events=EventLog(store))
+        events=EventLog(store), explain=Explain(store, users, authn, metrics))
     triggers = EventTriggers(app.state.services.functions)
     app.state.services.functions.on_change = triggers.load
-    app.state.metrics = Counter()
+    app.state.metrics = metrics
     app.state.connections_by_ip = Counter()
     return app
 

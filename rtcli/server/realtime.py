@@ -40,8 +40,9 @@ class Outbox:
     a gap marker, when there is none).
     """
 
-    def __init__(self, ws: WebSocket, max_frames: int, policy_of=lambda ids: "close") -> None:
+    def __init__(self, ws: WebSocket, max_frames: int, policy_of=lambda ids: "close", on_drop=None) -> None:
         self.ws = ws
+        self.on_drop = on_drop or (lambda seq, reason: None)
         self.max_frames = max_frames
         self.policy_of = policy_of
         self.frames: deque[list] = deque()  # [frame, resource]
@@ -60,6 +61,7 @@ class Outbox:
         if len(self.frames) >= self.max_frames:
             policy = self.policy_of(ids or [])
             if policy == "close":
+                self.on_drop(seq, "close: the connection was closed as a slow consumer (4008)")
                 self.overflowed = True
                 self.close(protocol.CLOSE_SLOW_CONSUMER, "slow consumer: send queue overflow, resume from your cursor")
                 return
@@ -67,7 +69,9 @@ class Outbox:
                 for entry in reversed(self.frames):
                     if entry[1] == resource:
                         entry[0] = frame
+                        self.on_drop(seq, "latest: replaced by a newer event of the same resource")
                         return
+            self.on_drop(seq, f"{policy}: the send queue was full")
             self.dropped += 1
             self.dropped_ids.update(dict.fromkeys(ids or []))
             return
@@ -164,8 +168,10 @@ async def realtime_endpoint(ws: WebSocket) -> None:
     session = RealtimeSession(state.hub, conn, actor, Limits(messages_per_minute=state.config.messages_per_minute,
                                                              subscriptions=state.config.max_subscriptions))
     outbox.policy_of = session.policy
+    metrics = state.metrics
+    outbox.on_drop = lambda seq, reason: metrics.drop(seq, conn.id, conn.user_id, reason)
+    metrics.outboxes[conn.id] = outbox
     state.hub.add(conn)
-    state.metrics["connections"] += 1
     writer = asyncio.create_task(outbox.run())
     url_channels = ws.query_params.getlist("channels[]") or ws.query_params.getlist("channels")
     try:
@@ -182,7 +188,7 @@ async def realtime_endpoint(ws: WebSocket) -> None:
         pass
     finally:
         state.hub.remove(conn)
-        state.metrics["connections"] -= 1
+        metrics.outboxes.pop(conn.id, None)
         state.connections_by_ip[ip] -= 1
         if not state.connections_by_ip[ip]:
             del state.connections_by_ip[ip]
@@ -200,6 +206,7 @@ async def _perform(session: RealtimeSession, outputs: list, outbox: Outbox, stat
     resolved: dict[str, tuple[int | None, str | None]] = {}
     for r in replays:
         resolved[r.subscription.id] = await state.store.resolve_since(session.conn.project, r.since)
+        state.metrics.counts["resumed" if resolved[r.subscription.id][0] is not None else "not_resumed"] += 1
     for out in outputs:
         if isinstance(out, Send):
             frame = out.frame
@@ -242,4 +249,4 @@ async def _replay(session: RealtimeSession, r: Replay, after: int, outbox: Outbo
             if not sub.on_channels(ev.channels) or not _may_read(conn.roles, ev) or not sub.accepts(ev.payload):
                 continue
             await outbox.put(encode_frame(ev.frame_prefix(), [sub.id]))
-        state.metrics["replayed"] += len(page)
+        state.metrics.counts["replayed"] += len(page)

@@ -42,10 +42,11 @@ class LoggingTransaction:
     async def append_event(self, event: Event) -> Event:
         if event.origin is None:
             event.origin = event_origin.get()
+        event.created = time.time()
         event.seq = await self.insert(
             "INSERT INTO events (project, created, timestamp, name, channels, roles, payload, user_id,"
             " permissions_changed, controls) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (event.project, time.time(), event.timestamp, event.events[0], _dumps(event.channels),
+            (event.project, event.created, event.timestamp, event.events[0], _dumps(event.channels),
              _dumps(event.roles), _dumps(event.payload), event.user_id, int(event.permissions_changed),
              _controls(event)))
         event.cursor = self.store.cursor(event.seq)
@@ -119,6 +120,7 @@ class EventLogStore:
             permissions_changed=bool(r["permissions_changed"]),
             refresh_roles=(refresh[0], frozenset(refresh[1])) if refresh else None,
             revoke_session=controls.get("revoke_session"), origin=tuple(origin) if origin else None,
+            created=r["created"],
         )
 
     async def prune(self, max_age_s: float, max_count: int) -> int:

@@ -293,3 +293,29 @@ def test_channel_patterns(env):
     replayed = recv(rt.ws)["data"]
     assert replayed["subscriptions"] == ["r"] and replayed["payload"]["n"] == 1
     rt.close()
+
+
+def test_metrics_and_explain(env):
+    import httpx
+
+    server, admin, db = env
+    rt = RT(server)
+    rt.subscribe({"subscriptionId": "s", "channels": ["rows"], "queries": []})
+    row = create(admin, db, "rs", {"n": 7}, permissions=['read("guests")'])
+    ev = recv(rt.ws)["data"]
+    text = httpx.get(f"http://127.0.0.1:{server.port}/metrics").text
+    assert "rtcli_connections" in text and "rtcli_commit_to_dispatch_seconds_count" in text
+    assert "rtcli_deliveries_total" in text
+    why = admin.get(f"/events/{ev['cursor']}/explain", params={
+        "channel": f"tablesdb.{db}.tables.*.rows", "queries[0]": json.dumps({"method": "equal", "attribute": "n", "values": [7]})}).json()
+    assert why["verdict"] == "delivered" and why["channel"]["matches"] and why["permission"]["matches"]
+    assert why["queries"][0]["matches"] is True and why["event"].endswith(f"{row['$id']}.create")
+    uid = admin.post("/account", json={"userId": "unique()", "email": f"e{row['$id']}@example.com",
+                                         "password": "password123"}).json()["$id"]
+    no = admin.get(f"/events/{ev['cursor']}/explain", params={
+        "user": uid, "queries[0]": json.dumps({"method": "greaterThan", "attribute": "n", "values": [10]})}).json()
+    assert no["verdict"] == "not delivered" and no["permission"]["matches"] is False
+    assert no["queries"][0]["matches"] is False and "does not satisfy" in no["queries"][0]["reason"]
+    with server.guest() as g:
+        assert g.get(f"/events/{ev['cursor']}/explain").status_code == 401
+    rt.close()

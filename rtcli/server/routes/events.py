@@ -18,4 +18,18 @@ async def events(request: Request):
         c, request.query_params.get("since"), int(limit), array_param(request, "channels")))
 
 
-routes = [Route("/events", events, methods=["GET"])]
+async def explain(request: Request):
+    c = await ctx(request)
+    q = request.query_params
+    if q.get("user"):
+        subject = {"kind": "user", "id": q["user"]}
+    elif q.get("key") in ("1", "true"):
+        subject = {"kind": "key"}
+    else:
+        subject = {"kind": "guest"}
+    return json_response(await request.app.state.services.explain.explain(
+        c, request.path_params["cursor"], subject, q.get("channel"), array_param(request, "queries")))
+
+
+routes = [Route("/events", events, methods=["GET"]),
+          Route("/events/{cursor}/explain", explain, methods=["GET"])]

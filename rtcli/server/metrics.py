@@ -1,0 +1,69 @@
+"""/metrics in the Prometheus text format, and the drop records behind `rtcli explain`.
+
+Counters live where the work happens (the hub counts dispatches and deliveries, the adapter
+counts connections, resumes and drops); a collector reads them at scrape time, so the hot path
+pays for one histogram observation per event and nothing per delivery.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from starlette.requests import Request
+from starlette.responses import Response
+
+from rtcli.core.hub import Event, Hub
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+
+
+class Metrics:
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.counts: Counter = Counter()
+        self.outboxes: dict = {}  # connection id -> Outbox (for queue depths)
+        # The last drops, for `rtcli explain`: (seq, connection id, user id, reason).
+        self.drops: deque[tuple[int, str, str | None, str]] = deque(maxlen=10_000)
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.latency = Histogram("rtcli_commit_to_dispatch_seconds",
+                                 "Time from an event's commit to its fan-out on this node", buckets=LATENCY_BUCKETS,
+                                 registry=self.registry)
+        self.registry.register(self)
+
+    def dispatched(self, event: Event) -> None:
+        if event.created:
+            self.latency.observe(max(0.0, time.time() - event.created))
+
+    def drop(self, seq: int, conn_id: str, user_id: str | None, reason: str) -> None:
+        self.counts[f"drop:{reason.split(':')[0]}"] += 1
+        self.drops.append((seq, conn_id, user_id, reason))
+
+    def collect(self):
+        hub = self.hub
+        yield GaugeMetricFamily("rtcli_connections", "Open realtime connections", value=len(hub.connections))
+        yield GaugeMetricFamily("rtcli_subscriptions", "Live subscriptions",
+                                value=sum(len(c.subscriptions) for c in hub.connections.values()))
+        yield CounterMetricFamily("rtcli_events_dispatched", "Events fanned out by this node", value=hub.dispatched)
+        yield CounterMetricFamily("rtcli_deliveries", "Event frames handed to connections", value=hub.delivered)
+        depths = [len(o.frames) for o in self.outboxes.values()]
+        yield GaugeMetricFamily("rtcli_queue_depth_total", "Frames waiting in send queues", value=sum(depths))
+        yield GaugeMetricFamily("rtcli_queue_depth_max", "Deepest send queue", value=max(depths, default=0))
+        drops = CounterMetricFamily("rtcli_drops", "Events not delivered because a client was too slow",
+                                    labels=["policy"])
+        for key, n in self.counts.items():
+            if key.startswith("drop:"):
+                drops.add_metric([key[5:]], n)
+        yield drops
+        resumes = CounterMetricFamily("rtcli_resumes", "Subscriptions made with `since`", labels=["resumed"])
+        resumes.add_metric(["true"], self.counts["resumed"])
+        resumes.add_metric(["false"], self.counts["not_resumed"])
+        yield resumes
+        yield CounterMetricFamily("rtcli_replayed_events", "Logged events read for replays", value=self.counts["replayed"])
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.metrics.registry),
+                    media_type="text/plain; version=0.0.4; charset=utf-8")
