@@ -56,6 +56,7 @@ ERROR_TYPES: dict[str, tuple[int, str]] = {
     "storage_bucket_disabled": (403, "The bucket is disabled."),
     "function_not_found": (404, "Function with the requested ID could not be found."),
     "function_already_exists": (409, "Function with the requested ID already exists."),
+    "presence_not_found": (404, "Presence with the requested ID could not be found."),
     "execution_not_found": (404, "Execution with the requested ID could not be found."),
     "database_not_found": (404, "Database not found."),
     "database_already_exists": (409, "Database already exists."),

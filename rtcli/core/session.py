@@ -48,7 +48,14 @@ class Replay:
     upto: int  # the hub's last dispatched position when the replay was asked for
 
 
-Output = Union[Send, Close, Authenticate, Replay]
+@dataclass
+class SetPresence:
+    """The adapter must upsert the connection's presence and answer with its model."""
+
+    data: dict
+
+
+Output = Union[Send, Close, Authenticate, Replay, SetPresence]
 
 POLICIES = ("close", "drop", "latest")
 
@@ -140,7 +147,13 @@ class RealtimeSession:
             if len(token) > 2048:
                 return [_invalid("Session is not valid.")]
             return [Authenticate(token)]
-        return [_invalid("Presence is not supported by this server yet.")]
+        if not isinstance(data, dict):
+            return [_invalid("Payload is not valid. Status is required")]
+        if not isinstance(data.get("status"), str) or not data["status"]:
+            return [_invalid("Payload is not valid. Status is required")]
+        if self.actor.kind != "user" or not self.conn.user_id:
+            return [_error(protocol.CODE_UNAUTHORIZED, "Sign in to set a presence.")]
+        return [SetPresence(data)]
 
     # --- subscribe / unsubscribe ---------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import logging
 import os
 from collections import Counter
@@ -27,6 +28,7 @@ from rtcli.server.routes import account as account_routes
 from rtcli.server.routes import events as events_routes
 from rtcli.server.routes import functions as functions_routes
 from rtcli.server.routes import keys as keys_routes
+from rtcli.server.routes import presences as presences_routes
 from rtcli.server.routes import openapi as openapi_routes
 from rtcli.server.routes import tablesdb as tablesdb_routes
 from rtcli.server.routes import storage as storage_routes
@@ -37,12 +39,14 @@ from rtcli.services.auth import Auth
 from rtcli.services.eventlog import EventLog
 from rtcli.services.explain import Explain
 from rtcli.services.functions import Functions
+from rtcli.services.presence import Presence
 from rtcli.services.projects import Keys, Projects, new_key
 from rtcli.services.rows import Rows
 from rtcli.services.storage import Storage
 from rtcli.services.tablesdb import TablesDB
 from rtcli.services.teams import Teams
 from rtcli.store.functions import FunctionsStore
+from rtcli.store.presence import PresenceStore
 from rtcli.store.sqlite.db import SqliteStore
 from rtcli.store.storage import StorageStore
 from rtcli.store.tablesdb import TablesDBStore
@@ -131,6 +135,7 @@ class Services:
     functions: Functions
     events: EventLog
     explain: Explain
+    presence: Presence
 
 
 async def health(request: Request):
@@ -170,6 +175,16 @@ async def _housekeeping(store, services: "Services", config: ServeConfig) -> Non
         except Exception:  # try again next round; never take the server down
             log.exception("housekeeping failed")
         await asyncio.sleep(60)
+
+
+async def _presence_loop(presence) -> None:
+    """Every 5 s: refresh this node's connection presences, remove expired ones."""
+    while True:
+        await asyncio.sleep(5)
+        try:
+            await presence.housekeeping()
+        except Exception:
+            log.exception("presence housekeeping failed")
 
 
 class EventTriggers:
@@ -255,12 +270,18 @@ def build_app(config: ServeConfig) -> Starlette:
 
         store.on_commit = on_commit
         await broker.start(deliver)
+        if isinstance(store, SqliteStore):
+            # One node: the realtime presences of a previous run are stale, their connections gone.
+            for project, p in await app.state.services.presence.repo.of_source("realtime"):
+                await app.state.services.presence._delete(project, p)
         pruner = asyncio.create_task(_housekeeping(store, app.state.services, config))
+        presence_keeper = asyncio.create_task(_presence_loop(app.state.services.presence))
         app.state.ready = True
         try:
             yield
         finally:
             pruner.cancel()
+            presence_keeper.cancel()
             await broker.close()
             await store.close()
 
@@ -282,6 +303,7 @@ def build_app(config: ServeConfig) -> Starlette:
                 *storage_routes.routes,
                 *functions_routes.routes,
                 *events_routes.routes,
+                *presences_routes.routes,
             ]),
         ],
         exception_handlers=HANDLERS,
@@ -306,11 +328,13 @@ def build_app(config: ServeConfig) -> Starlette:
                         config.upload_timeout),
         functions=Functions(store, FunctionsStore(store), Runner(config.max_executions),
                             lambda: f"http://{config.host}:{config.port}/v1", projects),
-        events=EventLog(store), explain=Explain(store, users, authn, metrics))
+        events=EventLog(store), explain=Explain(store, users, authn, metrics),
+        presence=Presence(store, PresenceStore(store)))
     triggers = EventTriggers(app.state.services.functions)
     app.state.services.functions.on_change = triggers.load
     app.state.metrics = metrics
     app.state.connections_by_ip = Counter()
+    app.state.node_id = secrets.token_hex(4) + ":"  # connection ids are unique across nodes
     return app
 
 

@@ -19,7 +19,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from rtcli import protocol
 from rtcli.core.hub import KEY_ROLE, Event, HubConnection, encode_frame
-from rtcli.core.session import Authenticate, Close, Limits, RealtimeSession, Replay, Send, connection_roles
+from rtcli.core.session import (Authenticate, Close, Limits, RealtimeSession, Replay, Send, SetPresence,
+                                connection_roles)
 from rtcli.errors import AppwriteError
 from rtcli.services.account import account_model
 from rtcli.server.auth import authenticate
@@ -189,6 +190,10 @@ async def realtime_endpoint(ws: WebSocket) -> None:
     finally:
         state.hub.remove(conn)
         metrics.outboxes.pop(conn.id, None)
+        try:  # its presence leaves with it
+            await state.services.presence.connection_closed(state.node_id + conn.id)
+        except Exception:
+            log.exception("could not remove the presence of %s", conn.id)
         state.connections_by_ip[ip] -= 1
         if not state.connections_by_ip[ip]:
             del state.connections_by_ip[ip]
@@ -228,6 +233,16 @@ async def _perform(session: RealtimeSession, outputs: list, outbox: Outbox, stat
                 await _perform(session, session.authenticated(actor, account_model(user)), outbox, state)
             else:
                 await _perform(session, session.authenticated(None, None), outbox, state)
+        elif isinstance(out, SetPresence):
+            try:
+                model = await state.services.presence.from_connection(
+                    session.conn.project, session.actor, state.node_id + session.conn.id, out.data)
+            except AppwriteError as e:
+                outbox.push(protocol.dumps(protocol.error_frame(
+                    e.code if e.code == 401 else protocol.CODE_INVALID_MESSAGE, e.message)))
+            else:
+                outbox.push(protocol.dumps({"type": protocol.RESPONSE, "data": {"to": protocol.PRESENCE,
+                                                                               "presence": model}}))
         elif isinstance(out, Replay):
             pos, _ = resolved[out.subscription.id]
             if pos is not None:

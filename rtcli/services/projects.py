@@ -80,7 +80,7 @@ class Projects:
 SCOPES = (
     "databases.read", "databases.write", "rows.read", "rows.write", "files.read", "files.write",
     "users.read", "users.write", "teams.read", "teams.write", "functions.read", "functions.write",
-    "executions.read", "executions.write", "events.read", "keys.write",
+    "executions.read", "executions.write", "events.read", "keys.write", "presences.read", "presences.write",
 )
 
 

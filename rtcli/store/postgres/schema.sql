@@ -124,3 +124,13 @@ CREATE TABLE IF NOT EXISTS executions (
   UNIQUE (project, id)
 );
 CREATE INDEX IF NOT EXISTS executions_function ON executions (project, function_id, seq);
+
+-- Presence records (see the SQLite schema).
+CREATE TABLE IF NOT EXISTS presences (
+  project TEXT NOT NULL, id TEXT NOT NULL, user_id TEXT NOT NULL, status TEXT NOT NULL,
+  source TEXT NOT NULL, metadata JSONB NOT NULL, permissions JSONB NOT NULL, read_roles JSONB NOT NULL,
+  expires_at TEXT NOT NULL DEFAULT '', expires_ts DOUBLE PRECISION NOT NULL DEFAULT 0,
+  connection TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+  PRIMARY KEY (project, id)
+);
+CREATE INDEX IF NOT EXISTS presences_expiry ON presences (expires_ts);

@@ -124,3 +124,13 @@ CREATE TABLE IF NOT EXISTS executions (
   UNIQUE (project, id)
 );
 CREATE INDEX IF NOT EXISTS executions_function ON executions (project, function_id, seq);
+
+-- Presence records (Appwrite's Presences): bound to a realtime connection (source 'realtime',
+-- refreshed by its node while the connection lives) or set over REST (source 'api').
+CREATE TABLE IF NOT EXISTS presences (
+  project TEXT NOT NULL, id TEXT NOT NULL, user_id TEXT NOT NULL, status TEXT NOT NULL,
+  source TEXT NOT NULL, metadata TEXT NOT NULL, permissions TEXT NOT NULL, read_roles TEXT NOT NULL,
+  expires_at TEXT NOT NULL DEFAULT '', expires_ts REAL NOT NULL DEFAULT 0, connection TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (project, id)
+);
+CREATE INDEX IF NOT EXISTS presences_expiry ON presences (expires_ts);
