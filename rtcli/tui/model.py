@@ -41,27 +41,60 @@ _SUMMARY_KEYS = {
 
 
 class EventRecord:
-    """One received event with its table cells computed once. ``seq`` orders records locally."""
+    """One received event. ``seq`` orders records locally.
 
-    __slots__ = ("seq", "received", "data", "time", "action", "channel", "short", "rid", "summary", "_hay")
+    The table cells (time, action, channel, id, summary) are computed on first use: at 1,000
+    events a second most records are never drawn (only the rows on screen are), so creating a
+    record must cost next to nothing.
+    """
+
+    __slots__ = ("seq", "received", "data", "_cells", "_hay")
 
     def __init__(self, seq: int, received: float, data: dict[str, Any]) -> None:
         self.seq = seq
         self.received = received
         self.data = data
-        event = Event(data)
-        self.time = local_time(event.timestamp)
-        self.action = event.action or "event"
+        self._cells: tuple[str, str, str, str, str, str] | None = None
+        self._hay: str | None = None
+
+    def _compute(self) -> tuple[str, str, str, str, str, str]:
+        event = Event(self.data)
+        action = event.action or "event"
         resource = event.resource or ",".join(event.channels)
-        rid = event.payload.get("$id")
+        payload = event.payload
+        rid = payload.get("$id")
         rid = rid if isinstance(rid, str) else ""
         if rid and resource.endswith("." + rid):
             resource = resource[: -len(rid) - 1]
-        self.channel = resource
-        self.short = compact_channel(resource)
-        self.rid = rid
-        self.summary = summarize(event.payload, resource)
-        self._hay: str | None = None
+        self._cells = (local_time(event.timestamp), action, resource, compact_channel(resource), rid,
+                       summarize(payload, resource))
+        return self._cells
+
+    @property
+    def time(self) -> str:
+        return (self._cells or self._compute())[0]
+
+    @property
+    def action(self) -> str:
+        return (self._cells or self._compute())[1]
+
+    @property
+    def channel(self) -> str:
+        """The resource's channel without its ID, e.g. ``tablesdb.main.tables.messages.rows``."""
+        return (self._cells or self._compute())[2]
+
+    @property
+    def short(self) -> str:
+        """``channel`` for narrow tables (see ``compact_channel``)."""
+        return (self._cells or self._compute())[3]
+
+    @property
+    def rid(self) -> str:
+        return (self._cells or self._compute())[4]
+
+    @property
+    def summary(self) -> str:
+        return (self._cells or self._compute())[5]
 
     @property
     def events(self) -> list[str]:
@@ -126,14 +159,20 @@ def summarize(payload: dict[str, Any], resource: str = "", width: int = SUMMARY_
     keys = [k for k in _SUMMARY_KEYS.get(kind, ()) if k in payload]
     keys += [k for k in payload if not k.startswith("$") and k not in keys]
     parts = []
+    used = 0
     for key in keys:
         value = payload[key]
         if isinstance(value, str):
             shown = value if value and " " not in value else json.dumps(value, ensure_ascii=False)
+        elif value is None or isinstance(value, bool):
+            shown = "null" if value is None else ("true" if value else "false")
+        elif isinstance(value, (int, float)):
+            shown = repr(value)
         else:
             shown = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
         parts.append(f"{key}={shown}")
-        if sum(map(len, parts)) > width:
+        used += len(parts[-1]) + 1
+        if used > width:
             break
     text = " ".join(parts)
     return text if len(text) <= width else text[: width - 1] + "…"

@@ -53,7 +53,8 @@ def sample_events(n: int = 30) -> list[Event]:
 
 class ScriptedSource:
     """Same methods as RealtimeClient. Subscription ids are sub1, sub2, …; ``stream()`` yields
-    connecting, connected, the confirmation, a pong, then ``items``, then waits for close()."""
+    connecting, connected, the confirmation, a pong, then ``items``, then what ``push()`` adds
+    until close()."""
 
     def __init__(self, items: Iterable[Any] = (), rtt: float = 0.0042) -> None:
         self.items = list(items)
@@ -62,6 +63,12 @@ class ScriptedSource:
         self.calls: list[tuple] = []
         self._n = 0
         self._closed = asyncio.Event()
+        self._more: asyncio.Queue[Any] = asyncio.Queue()
+
+    def push(self, *items: Any) -> None:
+        """More items for ``stream()``, after the scripted ones."""
+        for item in items:
+            self._more.put_nowait(item)
 
     async def subscribe(self, channels, queries=(), since=None, subscription_id=None, policy=None) -> str:
         if subscription_id is None:
@@ -88,4 +95,12 @@ class ScriptedSource:
         yield Pong(self.rtt)
         for item in self.items:
             yield item
-        await self._closed.wait()
+        while not self._closed.is_set():
+            getter = asyncio.ensure_future(self._more.get())
+            closer = asyncio.ensure_future(self._closed.wait())
+            done, _ = await asyncio.wait({getter, closer}, return_when=asyncio.FIRST_COMPLETED)
+            closer.cancel()
+            if getter in done:
+                yield getter.result()
+            else:
+                getter.cancel()

@@ -117,10 +117,10 @@ async def test_events_appear_with_header(shared_server):
         assert shown_ids(screen) == ids
         assert [r.action for r in screen.view.shown()] == ["create"] * 3
         assert screen.table.following and screen.table.selected.rid == ids[-1]
-        await pilot.pause(0.3)
+        await until(pilot, lambda: "text=three" in screen_text(app), "the third row on screen")
         text = screen_text(app)
         assert "connected" in text and "rtt" in text and "as key" in text
-        assert "text=three" in text and "3 · " in text  # the row, and the subscription's count
+        await until(pilot, lambda: "3 · " in screen_text(app), "the count in the subscriptions panel")
         sub = next(iter(screen.subs.values()))
         assert sub.count == 3
 
@@ -171,8 +171,7 @@ async def test_pause_and_resume(shared_server):
         await until(pilot, lambda: len(screen.buffer) == 5, "the events sent while paused")
         assert shown_ids(screen) == first
         assert screen.view.hidden == 3
-        await pilot.pause(0.1)
-        assert "paused, 3 new" in screen_text(app)
+        await until(pilot, lambda: "paused, 3 new" in screen_text(app), "the paused count in the status line")
         await pilot.press("p")
         assert not screen.paused and screen.table.following
         assert shown_ids(screen) == first + more
@@ -372,13 +371,9 @@ async def test_reconnecting_state_and_ring_buffer(server):
         await until(pilot, lambda: screen.buffer.total == 5, "five events")
         assert len(screen.buffer) == 3 and screen.buffer.dropped == 2
         assert [r.data["payload"]["n"] for r in screen.view.shown()] == [2, 3, 4]
-        await pilot.pause(0.1)
-        assert "2 older events left the buffer" in screen_text(app)
+        await until(pilot, lambda: "2 older events left the buffer" in screen_text(app), "the buffer marker")
         server.stop()
-        await until(pilot, lambda: screen.state == "reconnecting", "the reconnecting state")
-        await pilot.pause(0.6)
-        text = screen_text(app)
-        assert "reconnecting in" in text
+        await until(pilot, lambda: "reconnecting in" in screen_text(app), "the reconnecting state in the header")
 
 
 def test_monitor_command_does_not_import_textual_until_run():

@@ -35,8 +35,8 @@ class FormScreen(ModalScreen[dict[str, Any] | None]):
             yield from self.fields()
             yield Static("", classes="form-error", id="form-error", markup=False)
             with Horizontal(classes="buttons"):
-                yield Button(self.SUBMIT, variant="primary", id="submit")
-                yield Button("Cancel", id="cancel")
+                yield Button(self.SUBMIT, variant="primary", id="submit", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
 
     def fields(self) -> ComposeResult:
         yield from ()
@@ -77,9 +77,9 @@ class AddSubscriptionScreen(FormScreen):
 
     def fields(self) -> ComposeResult:
         yield Label("Channels (spaces or commas between them)")
-        yield Input(placeholder="tablesdb.main.tables.messages.rows", id="channels")
+        yield Input(placeholder="tablesdb.main.tables.messages.rows", id="channels", compact=True)
         yield Label("Queries, one per line: n>=2, status=open, or Query JSON (optional)")
-        yield TextArea(id="queries", classes="short")
+        yield TextArea(id="queries", classes="short", compact=True)
 
     def values(self) -> dict[str, Any]:
         channels = parse_channels(self.text("channels"))
@@ -101,14 +101,14 @@ class CreateRowScreen(FormScreen):
         with Horizontal(classes="pair"):
             with Vertical():
                 yield Label("Database")
-                yield Input(self.database, placeholder="main", id="db")
+                yield Input(self.database, placeholder="main", id="db", compact=True)
             with Vertical():
                 yield Label("Table")
-                yield Input(self.table, placeholder="messages", id="table")
+                yield Input(self.table, placeholder="messages", id="table", compact=True)
         yield Label("Row ID (empty: a new unique ID)")
-        yield Input(placeholder="unique()", id="row-id")
+        yield Input(placeholder="unique()", id="row-id", compact=True)
         yield Label("Data (a JSON object)")
-        yield TextArea('{\n  \n}', id="data")
+        yield TextArea('{\n  \n}', id="data", compact=True)
 
     def on_mount(self) -> None:
         if self.database and self.table:
@@ -130,9 +130,9 @@ class RunFunctionScreen(FormScreen):
 
     def fields(self) -> ComposeResult:
         yield Label("Function ID")
-        yield Input(placeholder="hello", id="function")
+        yield Input(placeholder="hello", id="function", compact=True)
         yield Label("Body (sent to the function's stdin)")
-        yield TextArea(id="body", classes="short")
+        yield TextArea(id="body", classes="short", compact=True)
         yield Checkbox("Asynchronous (do not wait for the result)", id="async")
 
     def values(self) -> dict[str, Any]:
@@ -156,7 +156,7 @@ class PromptScreen(FormScreen):
 
     def fields(self) -> ComposeResult:
         yield Label(self.label)
-        yield Input(self.value, id="value")
+        yield Input(self.value, id="value", compact=True)
 
     def values(self) -> dict[str, Any]:
         value = self.text("value")

@@ -95,6 +95,7 @@ class MonitorScreen(Screen[None]):
         self.retry_delay: float | None = None
         self.state_error: str | None = None
         self._filter_timer: Timer | None = None
+        self._stats_text = ""
 
     # --- layout ----------------------------------------------------------------------------
 
@@ -132,10 +133,12 @@ class MonitorScreen(Screen[None]):
         self.table.focus()
         self._refresh_side()
         self._refresh_stats()
-        self.set_interval(0.5, self._tick)
+        self.set_interval(0.5, self.refresh_status)
         self.run_worker(self.feed.run(), name="feed", group="feed", exit_on_error=False)
 
-    def _tick(self) -> None:
+    def refresh_status(self) -> None:
+        """Redraw what changes with time: rates, counts, sparklines, the reconnect countdown
+        (every 0.5 s, rather than with every batch)."""
         self._refresh_side()
         self._refresh_stats()
         if self.state == "reconnecting":
@@ -155,7 +158,9 @@ class MonitorScreen(Screen[None]):
                 sub.count += n
                 sub.meter.add(n, now)
         self.table.update_rows(trimmed)
-        self._refresh_stats()
+        # The status line is redrawn by the 0.5 s tick, not per batch: a change at the bottom
+        # of the screen in the same frame as the table would widen the repainted area to
+        # everything in between.
         self.feed.ack()
 
     def on_connection_changed(self, message: ConnectionChanged) -> None:
@@ -199,6 +204,8 @@ class MonitorScreen(Screen[None]):
     # --- table, detail, filter ----------------------------------------------------------------
 
     def on_event_table_selected(self, message: EventTable.Selected) -> None:
+        # While following, the selection changes with every batch: redraw the detail at most
+        # once a second (an explicit selection redraws at once).
         self.detail.show(message.record, immediate=not message.following)
 
     def on_event_table_follow_changed(self, message: EventTable.FollowChanged) -> None:
@@ -227,7 +234,7 @@ class MonitorScreen(Screen[None]):
     def _refresh_stats(self) -> None:
         now = self.clock()
         if self.paused:
-            mode = f"⏸ paused, {self.view.hidden:,} new"
+            mode = f"‖ paused, {self.view.hidden:,} new"
         elif self.table.following:
             mode = "▼ following"
         else:
@@ -235,7 +242,12 @@ class MonitorScreen(Screen[None]):
         text = (f"{human_rate(self.meter.rate(now))} · {self.view.visible:,}/{len(self.buffer):,}"
                 f" · {mode}")
         stats = self.query_one("#stats", Static)
-        stats.update(text)
+        # Its width is automatic, and a layout costs a full repaint: pad to steps of 8 cells so
+        # that the layout changes only when the text's length crosses one.
+        text = text.rjust((len(text) + 7) // 8 * 8)
+        if text != self._stats_text:
+            stats.update(text, layout=len(text) != len(self._stats_text))
+            self._stats_text = text
         stats.set_class(self.paused, "paused")
 
     def _refresh_side(self) -> None:

@@ -19,6 +19,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 
 from rtcli.tui.model import EventBuffer, EventRecord, EventView
 
@@ -30,7 +31,7 @@ def column_widths(width: int) -> tuple[int, int, int, int, int]:
     """(time, action, channel, id, summary) widths for a table ``width`` cells wide (1-cell gaps)."""
     rest = max(0, width - TIME_W - ACTION_W - 4)
     rid = 20 if rest >= 72 else (10 if rest >= 40 else 8)
-    channel = max(12, min(44, int(rest * 0.42)))
+    channel = max(14, min(28, int(rest * 0.3)))
     summary = rest - channel - rid
     if summary < 8:
         channel = max(8, channel - (8 - summary))
@@ -109,6 +110,17 @@ class EventTable(ScrollView, can_focus=True):
         self.following = True
         self._selected_seq: int | None = None
         self._styles: dict[str, Style] | None = None
+        # Rendered rows by (seq, width, is cursor): a row never changes once received, and while
+        # following every frame shows the rows of the previous one shifted by the new ones.
+        self._strips: dict[tuple[int, int, bool], Strip] = {}
+
+    def on_focus(self) -> None:
+        self._styles = None  # the cursor looks different with focus
+        self._strips.clear()
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.on_focus()
 
     # --- geometry --------------------------------------------------------------------------
 
@@ -125,16 +137,28 @@ class EventTable(ScrollView, can_focus=True):
         return max(1, self.scrollable_content_region.height - 1)
 
     def _resize_virtual(self) -> None:
-        self.virtual_size = Size(self.scrollable_content_region.width, self.content_lines + 1)
+        """Set the scrollable size. Assigning ``virtual_size`` would lay out the whole screen on
+        every batch; only the scrollbar changes, so update it alone (and lay out only when the
+        scrollbar appears or disappears)."""
+        size = Size(self.scrollable_content_region.width, self.content_lines + 1)
+        if size == self.virtual_size:
+            return
+        had_scrollbar = self.show_vertical_scrollbar
+        self.set_reactive(Widget.virtual_size, size)
+        self._scroll_update(size)
+        if self.show_vertical_scrollbar != had_scrollbar:
+            self.refresh(layout=True)
 
     def on_resize(self, event: Resize) -> None:
         self._styles = None
+        self._strips.clear()
         self._resize_virtual()
         if self.following:
             self._scroll_to_cursor(end=True)
 
     def notify_style_update(self) -> None:
         self._styles = None
+        self._strips.clear()
         super().notify_style_update()
 
     # --- updates from the app --------------------------------------------------------------
@@ -281,11 +305,18 @@ class EventTable(ScrollView, can_focus=True):
             line -= 1
         if line < 0 or line >= self.view.visible:
             return Strip.blank(width, self._style(""))
-        return self._row(self.view[line], width, line == self.cursor)
+        record = self.view[line]
+        key = (record.seq, width, line == self.cursor)
+        strip = self._strips.get(key)
+        if strip is None:
+            if len(self._strips) > 4 * max(self.size.height, 10):
+                self._strips.clear()
+            strip = self._strips[key] = self._row(record, width, line == self.cursor)
+        return strip
 
     def _header(self, width: int) -> Strip:
         t, a, c, i, s = column_widths(width)
-        text = " ".join((fit("time", t), fit("action", a), fit("channel", c), fit("id", i), fit("summary", s)))
+        text = " ".join((fit("time", t), fit("action", a), fit("resource", c), fit("id", i), fit("summary", s)))
         return Strip([Segment(fit(text, width), self._style("header"))], width)
 
     def _marker(self, width: int) -> Strip:
@@ -295,22 +326,20 @@ class EventTable(ScrollView, can_focus=True):
 
     def _row(self, r: EventRecord, width: int, cursor: bool) -> Strip:
         t, a, c, i, s = column_widths(width)
-        gap = self._style("")
-        cells = [
-            (fit(r.time, t), self._style("time")),
-            (fit(r.action, a), self._style(r.action)),
-            (fit(r.channel if len(r.channel) <= c else r.short, c, left=True), gap),
-            (fit(r.rid, i, left=True), self._style("id")),
-            (fit(r.summary, s), self._style("summary")),
+        style = self._style
+        gap = Segment(" ", style(""))
+        channel = r.short  # the detail pane shows the whole channel
+        segments = [
+            Segment(fit(r.time, t), style("time")), gap,
+            Segment(fit(r.action, a), style(r.action)), gap,
+            Segment(fit(channel, c, left=True), style("")), gap,
+            Segment(fit(r.rid, i, left=True), style("id")), gap,
+            Segment(fit(r.summary, s), style("summary")),
         ]
-        segments: list[Segment] = []
-        for n, (text, style) in enumerate(cells):
-            if n:
-                segments.append(Segment(" ", gap))
-            segments.append(Segment(text, style))
         used = t + a + c + i + s + 4
         if used < width:
-            segments.append(Segment(" " * (width - used), gap))
+            segments.append(Segment(" " * (width - used), style("")))
         if cursor:
-            segments = list(Segment.apply_style(segments, post_style=self._style("cursor")))
-        return Strip(segments, width).crop(0, width)
+            segments = list(Segment.apply_style(segments, post_style=style("cursor")))
+        strip = Strip(segments, max(used, width))
+        return strip.crop(0, width) if used > width else strip

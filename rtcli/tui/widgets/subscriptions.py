@@ -45,7 +45,7 @@ class SubscriptionList(OptionList):
     @staticmethod
     def _prompt(s: SubscriptionState, now: float, width: int) -> Content:
         if s.paused:
-            mark, style, state = "⏸", "$text-warning", "paused"
+            mark, style, state = "‖", "$text-warning", "paused"
         elif s.confirmed:
             mark, style, state = "●", "$text-success", ""
         else:

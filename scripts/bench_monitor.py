@@ -1,0 +1,246 @@
+"""Benchmark `rtcli monitor` under a flood: N events/s for D seconds into the real app.
+
+    python scripts/bench_monitor.py                      # 1,000 events/s for 10 s, buffer 3,000
+    python scripts/bench_monitor.py --rate 2000 --buffer 10000 --size 160x48
+
+The events go through the same path as live ones: a source with RealtimeClient's interface
+yields ``Event`` items (realistic row events: 24 event names, 16 channels, a payload) at the
+target rate, the app's one feed worker batches them into messages, the screen applies them to
+the ring buffer, view and widgets. The screen is rendered for real: the driver is Textual's
+headless one except that it reports a terminal, so every frame is composed and encoded to
+escape sequences (and then counted, not printed).
+
+During the flood a pilot presses keys every 200 ms (alternately ``up``, which stops following,
+and ``end``, which follows again) and the script measures:
+
+- key latency: from the press until the key's effect is visible on the table (and the time
+  ``pilot.press`` takes to return, which also waits for the screen to be idle);
+- event-loop lag: how late a 10 ms sleep wakes up (a frozen UI shows as a large lag);
+- throughput: events offered vs. events in the app, batches and their sizes, frames written;
+- memory: RSS each second, and the ring buffer / view / pending sizes against ``--buffer``.
+
+Exit status 1 if the app fell behind, a key took longer than ``--max-latency`` ms at p95, or
+the buffer exceeded its bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from textual.drivers.headless_driver import HeadlessDriver  # noqa: E402
+
+from rtcli.client.realtime import Event, Pong, StateChange, Subscribed  # noqa: E402
+from rtcli.tui.app import MonitorApp  # noqa: E402
+from rtcli.tui.screens.monitor import MonitorConfig  # noqa: E402
+
+
+class CountingDriver(HeadlessDriver):
+    """Headless input, but the app renders and encodes every frame as for a terminal."""
+
+    written = 0
+    frames = 0
+
+    @property
+    def is_headless(self) -> bool:
+        return False
+
+    def write(self, data: str) -> None:
+        CountingDriver.written += len(data)
+        CountingDriver.frames += 1
+
+    def flush(self) -> None:
+        pass
+
+
+def row_event(i: int) -> Event:
+    """A row event shaped like rtcli serve's: tablesdb and databases names, 16 channels."""
+    db, table, rid = "main", "messages", f"6b0a{i:016x}"
+    names: list[str] = []
+    for service, tables, rows in (("tablesdb", "tables", "rows"), ("databases", "collections", "documents")):
+        for d in (db, "*"):
+            for t in (table, "*"):
+                for r in (rid, "*"):
+                    names.append(f"{service}.{d}.{tables}.{t}.{rows}.{r}.create")
+                    if r == rid and d == db and t == table:
+                        names.append(f"{service}.{d}.{tables}.{t}.{rows}.{r}")
+    base = ["documents", f"databases.{db}.collections.{table}.documents",
+            f"databases.{db}.collections.{table}.documents.{rid}", "rows", f"databases.{db}.tables.{table}.rows",
+            f"databases.{db}.tables.{table}.rows.{rid}", f"tablesdb.{db}.tables.{table}.rows",
+            f"tablesdb.{db}.tables.{table}.rows.{rid}"]
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}+00:00"
+    payload = {"$id": rid, "$sequence": str(i), "$tableId": table, "$databaseId": db, "$createdAt": stamp,
+               "$updatedAt": stamp, "$permissions": ['read("any")'],
+               "text": f"message number {i} from the benchmark", "n": i, "done": i % 2 == 0}
+    return Event({"events": names, "channels": base + [c + ".create" for c in base], "timestamp": stamp,
+                  "payload": payload, "subscriptions": ["bench"], "cursor": f"c1.bench.{i}"})
+
+
+class FloodSource:
+    """RealtimeClient's interface; ``stream()`` yields ``rate`` events/s for ``seconds``."""
+
+    def __init__(self, rate: int, seconds: float) -> None:
+        self.rate, self.seconds = rate, seconds
+        self.rtt = 0.001
+        self.sent = 0
+        self.started: float | None = None
+        self.finished: float | None = None
+        self._closed = asyncio.Event()
+
+    async def subscribe(self, channels, queries=(), since=None, subscription_id=None, policy=None) -> str:
+        return subscription_id or "bench"
+
+    async def unsubscribe(self, subscription_id: str) -> None:
+        pass
+
+    async def ping(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        self._closed.set()
+
+    async def stream(self):
+        yield StateChange("connecting")
+        yield StateChange("connected")
+        yield Subscribed([{"subscriptionId": "bench", "channels": ["rows"], "queries": []}])
+        yield Pong(self.rtt)
+        self.started = time.perf_counter()
+        total = int(self.rate * self.seconds)
+        while self.sent < total:
+            due = min(total, int((time.perf_counter() - self.started) * self.rate))
+            while self.sent < due:
+                self.sent += 1
+                yield row_event(self.sent)
+            await asyncio.sleep(0.002)  # like a socket: the next frames arrive a little later
+        self.finished = time.perf_counter()
+        await self._closed.wait()
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+async def run(args: argparse.Namespace) -> int:
+    width, height = (int(x) for x in args.size.split("x"))
+    source = FloodSource(args.rate, args.seconds)
+    config = MonitorConfig("http://127.0.0.1:8787/v1", "default", "key", [(["rows"], [])], buffer=args.buffer)
+    app = MonitorApp(config, source)
+    app.driver_class = CountingDriver
+    lags: list[float] = []
+    press_ms: list[float] = []
+    effect_ms: list[float] = []
+    rss: list[tuple[float, float, int]] = []
+    bounds_ok = True
+
+    async def lag_probe() -> None:
+        while True:
+            t = time.perf_counter()
+            await asyncio.sleep(0.01)
+            lags.append((time.perf_counter() - t - 0.01) * 1000)
+
+    gc.collect()
+    rss_start = rss_mib()
+    async with app.run_test(headless=False, size=(width, height)) as pilot:
+        screen = app.monitor
+        table = screen.table
+        while source.started is None:
+            await pilot.pause(0.01)
+        probe = asyncio.create_task(lag_probe())
+        key = "up"
+        next_sample = 1.0
+        while source.finished is None:
+            await asyncio.sleep(0.2)
+            elapsed = time.perf_counter() - source.started
+            want_following = key == "end"
+            t0 = time.perf_counter()
+            press = asyncio.create_task(pilot.press(key))
+            while table.following != want_following:
+                await asyncio.sleep(0.0005)
+            effect_ms.append((time.perf_counter() - t0) * 1000)
+            await press
+            press_ms.append((time.perf_counter() - t0) * 1000)
+            key = "end" if key == "up" else "up"
+            if elapsed >= next_sample:
+                rss.append((elapsed, rss_mib(), len(screen.buffer)))
+                next_sample += 1.0
+            if len(screen.buffer) > args.buffer or screen.view.visible > args.buffer \
+                    or len(screen.feed.pending) > 2 * args.buffer:
+                bounds_ok = False
+        probe.cancel()
+        # Let the last batch land, then count.
+        for _ in range(100):
+            if screen.buffer.total >= source.sent:
+                break
+            await pilot.pause(0.02)
+        flood = source.finished - source.started
+        received = screen.buffer.total
+        batches = screen.feed.batches
+        rss.append((flood, rss_mib(), len(screen.buffer)))
+        final = dict(buffer=len(screen.buffer), view=len(screen.view.rows), dropped=screen.buffer.dropped)
+        await app.action_quit()
+
+    print(f"monitor flood: {args.rate:,} events/s for {args.seconds:g} s, buffer {args.buffer:,}, "
+          f"terminal {width}x{height}")
+    print(f"  offered       {source.sent:,} events in {flood:.2f} s ({source.sent / flood:,.0f}/s)")
+    print(f"  in the app    {received:,} events ({received / flood:,.0f}/s) in {batches:,} batches "
+          f"(mean {received / max(batches, 1):.0f} per batch)")
+    print(f"  rendered      {CountingDriver.frames:,} frames, {CountingDriver.written / 1e6:.1f} MB of escape sequences")
+    print(f"  key effect    p50 {pct(effect_ms, 50):.1f} ms  p95 {pct(effect_ms, 95):.1f} ms  "
+          f"max {max(effect_ms, default=0):.1f} ms  ({len(effect_ms)} presses)")
+    print(f"  pilot.press   p50 {pct(press_ms, 50):.1f} ms  p95 {pct(press_ms, 95):.1f} ms  "
+          f"max {max(press_ms, default=0):.1f} ms")
+    print(f"  loop lag      p50 {pct(lags, 50):.1f} ms  p95 {pct(lags, 95):.1f} ms  max {max(lags, default=0):.1f} ms")
+    print(f"  buffer        {final['buffer']:,} kept (bound {args.buffer:,}), {final['dropped']:,} left it; "
+          f"view {final['view']:,}")
+    print("  memory (RSS)  start {:.0f} MiB; ".format(rss_start)
+          + ", ".join(f"{t:.0f}s {m:.0f} MiB ({n:,})" for t, m, n in rss))
+    ok = True
+    if received < source.sent:
+        print(f"FAIL: the app got {received:,} of {source.sent:,} events")
+        ok = False
+    if pct(effect_ms, 95) > args.max_latency:
+        print(f"FAIL: key latency p95 {pct(effect_ms, 95):.0f} ms > {args.max_latency} ms")
+        ok = False
+    if not bounds_ok or final["buffer"] > args.buffer:
+        print("FAIL: the ring buffer went past its bound")
+        ok = False
+    print("ok" if ok else "not ok")
+    return 0 if ok else 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=int, default=1000, help="events per second (default 1000)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="flood duration (default 10)")
+    parser.add_argument("--buffer", type=int, default=3000,
+                        help="ring buffer size (default 3000, so that it wraps during the run)")
+    parser.add_argument("--size", default="120x40", help="terminal size, WxH (default 120x40)")
+    parser.add_argument("--max-latency", type=float, default=250.0, help="p95 key latency limit in ms")
+    args = parser.parse_args()
+    os.environ.setdefault("TZ", "UTC")
+    sys.exit(asyncio.run(run(args)))
+
+
+if __name__ == "__main__":
+    main()

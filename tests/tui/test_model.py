@@ -1,0 +1,248 @@
+"""rtcli.tui.model: the ring buffer's bound, the filtered view (with pause), filter globs and
+text, rates and sparklines, and the parsing of what people type into the forms."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rtcli.tui.model import (
+    EventBuffer, EventFilter, EventRecord, EventView, RateMeter, compact_channel, count_by_subscription,
+    export_lines, human_rate, parse_channels, parse_json_object, parse_query, query_label, row_target,
+    sparkline, summarize,
+)
+from tests.tui.fakes import file_event, row_event
+
+
+def rec(seq: int, action: str = "create", **kw) -> EventRecord:
+    return EventRecord(seq, float(seq), row_event(seq, action, **kw).data)
+
+
+def records(n: int, start: int = 1) -> list[EventRecord]:
+    return [rec(i) for i in range(start, start + n)]
+
+
+# --- records --------------------------------------------------------------------------------
+
+
+def test_record_cells():
+    r = rec(7, "update", table="orders", data={"total": 70, "note": "two words"})
+    assert r.action == "update"
+    assert r.channel == "tablesdb.main.tables.orders.rows" and r.rid == "row0007"
+    assert r.short == "main/orders"
+    assert r.summary == 'total=70 note="two words"'
+    assert len(r.time) == 12 and r.time.endswith(".007")
+    assert json.loads(r.json())["payload"]["$id"] == "row0007"
+
+    f = EventRecord(1, 0.0, file_event(3).data)
+    assert f.channel == "buckets.uploads.files" and f.short == "files:uploads" and f.rid == "file0003"
+    assert f.summary.startswith("name=photo-3.png mimeType=image/png sizeOriginal=3072")
+
+
+def test_record_without_payload_id_or_timestamp():
+    r = EventRecord(1, 0.0, {"events": ["teams.t1.create"], "channels": ["teams"], "payload": {}})
+    assert r.channel == "teams.t1" and r.rid == "" and r.time == "--:--:--.---" and r.summary == ""
+
+
+def test_summary_is_cut_and_skips_system_fields():
+    assert summarize({"$id": "x", "a": 1}) == "a=1"
+    text = summarize({"text": "x" * 500}, width=40)
+    assert len(text) == 40 and text.endswith("…")
+
+
+def test_compact_channel():
+    assert compact_channel("tablesdb.db.tables.t.rows") == "db/t"
+    assert compact_channel("databases.db.collections.t.documents") == "db/t"
+    assert compact_channel("functions.f1.executions") == "exec:f1"
+    assert compact_channel("teams.t1.memberships") == "team:t1"
+    assert compact_channel("account") == "account"
+
+
+# --- ring buffer ----------------------------------------------------------------------------
+
+
+def test_buffer_is_bounded_and_counts_what_left():
+    buf = EventBuffer(5)
+    assert buf.extend(records(3)) == 0
+    assert buf.extend(records(4, start=4)) == 2
+    assert len(buf) == 5 and buf.dropped == 2 and buf.total == 7
+    assert [r.seq for r in buf.records] == [3, 4, 5, 6, 7] and buf.first_seq == 3
+    # Skipped events (the feed fell a whole buffer behind) count as having left too.
+    assert buf.extend(records(1, start=20), skipped=10) == 11
+    assert buf.dropped == 13 and buf.total == 18 and len(buf) == 5
+
+
+def test_buffer_never_grows_past_its_capacity():
+    buf = EventBuffer(100)
+    for start in range(1, 10_001, 250):
+        buf.extend(records(250, start=start))
+        assert len(buf) <= 100
+    assert buf.dropped == 10_000 - 100
+
+
+def test_buffer_capacity_must_be_positive():
+    with pytest.raises(ValueError):
+        EventBuffer(0)
+
+
+def test_view_follows_the_buffer_and_trims_with_it():
+    buf = EventBuffer(4)
+    view = EventView(buf)
+    batch = records(3)
+    buf.extend(batch)
+    assert view.add(batch) == (3, 0)
+    batch = records(3, start=4)
+    buf.extend(batch)
+    assert view.add(batch) == (3, 2)
+    assert [r.seq for r in view.shown()] == [3, 4, 5, 6] and view.visible == 4
+    assert view.index_of(5) == 2 and view.index_of(1) is None
+
+
+def test_view_with_a_filter_and_rebuild():
+    buf = EventBuffer(100)
+    rs = [rec(1, "create"), rec(2, "delete"), rec(3, "update"), rec(4, "delete")]
+    buf.extend(rs)
+    view = EventView(buf)
+    view.add(rs)
+    view.set_filter(EventFilter.parse("*.rows.*.delete"))
+    assert [r.seq for r in view.shown()] == [2, 4]
+    new = [rec(5, "delete"), rec(6, "create")]
+    buf.extend(new)
+    assert view.add(new) == (1, 0)
+    assert [r.seq for r in view.shown()] == [2, 4, 5]
+    view.set_filter(EventFilter())
+    assert view.visible == 6
+
+
+def test_frozen_view_hides_and_counts_new_rows():
+    buf = EventBuffer(6)
+    view = EventView(buf)
+    first = records(3)
+    buf.extend(first)
+    view.add(first)
+    view.freeze()
+    more = records(2, start=4)
+    buf.extend(more)
+    view.add(more)
+    assert view.visible == 3 and view.hidden == 2
+    assert [r.seq for r in view.shown()] == [1, 2, 3]
+    # A filter change while frozen keeps the freeze point.
+    view.set_filter(EventFilter.parse("row0004 -nothing"))
+    assert view.visible == 0 and view.hidden == 1
+    view.set_filter(EventFilter())
+    # Eviction while frozen takes the oldest visible rows first.
+    even_more = records(4, start=6)
+    buf.extend(even_more)
+    view.add(even_more)
+    assert [r.seq for r in view.shown()] == [] and view.hidden == 6
+    view.thaw()
+    assert view.visible == 6 and view.hidden == 0
+
+
+# --- filter ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("", [1, 2, 3, 4, 5]),
+    ("*.rows.*.delete", [2, 5]),
+    ("*.delete", [2, 5]),
+    ("tablesdb.main.tables.orders.rows.*", [3, 4]),
+    ("*.update *.delete", [2, 4, 5]),          # globs: any
+    ("-*.create", [2, 4, 5]),
+    ("hello", [1, 2, 5]),                      # text: in the payload
+    ("HELLO Row0002", [2]),                    # text: all terms, case-insensitive
+    ("orders -delete", [3, 4]),
+    ("row0003", [3]),
+    ("*.delete -row0005", [2]),
+    ("databases.*.documents.*.update", [4]),   # the mirrored event names match too
+    ("buckets.*", []),
+])
+def test_filter(text, expected):
+    rs = [rec(1, "create"), rec(2, "delete"), rec(3, "create", table="orders", data={"total": 1}),
+          rec(4, "update", table="orders", data={"total": 2}), rec(5, "delete")]
+    f = EventFilter.parse(text)
+    assert [r.seq for r in rs if f.matches(r)] == expected
+    assert f.empty == (text == "")
+
+
+def test_filter_parse():
+    f = EventFilter.parse("  Foo *.x -bar -[ab].* ")
+    assert f.words == ("foo",) and f.globs == ("*.x",) and f.not_words == ("bar",) and f.not_globs == ("[ab].*",)
+    assert f.text == "Foo *.x -bar -[ab].*"
+    assert EventFilter.parse("-").words == ("-",)
+
+
+# --- rates ----------------------------------------------------------------------------------
+
+
+def test_rate_meter():
+    m = RateMeter(keep=10)
+    for second in range(100, 110):
+        m.add(50, second + 0.5)
+    assert m.total == 500
+    # the last three full seconds and the current half second: 200 events over 3.5 s
+    assert m.rate(109.5) == pytest.approx(200 / 3.5)
+    assert m.history(110.0, 4) == [50, 50, 50, 50]
+    assert m.history(112.0, 4) == [50, 50, 0, 0]
+    assert m.rate(200.0) == 0
+    m.add(0, 300.0)
+    assert len(m.buckets) <= 10
+
+
+def test_rate_meter_keeps_only_recent_buckets():
+    m = RateMeter(keep=5)
+    for second in range(1000):
+        m.add(1, float(second))
+    assert len(m.buckets) == 5
+
+
+def test_sparkline_and_rates():
+    assert sparkline([0, 0]) == "▁▁"
+    assert sparkline([0, 7, 14]) == "▁▅█"
+    assert sparkline([]) == ""
+    assert human_rate(0.5) == "0.5/s" and human_rate(1234) == "1,234/s" and human_rate(25_000) == "25k/s"
+
+
+def test_count_by_subscription():
+    rs = [rec(1, subs=("a",)), rec(2, subs=("a", "b")), rec(3, subs=())]
+    assert count_by_subscription(rs) == {"a": 2, "b": 1}
+
+
+# --- what people type -----------------------------------------------------------------------
+
+
+def test_parse_query_short_and_json():
+    assert json.loads(parse_query("n>=2")) == {"method": "greaterThanEqual", "attribute": "n", "values": [2]}
+    assert json.loads(parse_query("status=open")) == {"method": "equal", "attribute": "status", "values": ["open"]}
+    assert json.loads(parse_query('tag=["a","b"]'))["values"] == ["a", "b"]
+    assert json.loads(parse_query("x!=1"))["method"] == "notEqual"
+    assert json.loads(parse_query('{"method":"isNull","attribute":"x"}')) == {"method": "isNull", "attribute": "x"}
+    for bad in ("nonsense", "{not json", '{"attribute":"x"}'):
+        with pytest.raises(ValueError):
+            parse_query(bad)
+
+
+def test_query_label():
+    assert query_label(parse_query("n>=2")) == "n>=2"
+    assert query_label('{"method":"isNull","attribute":"x"}') == "isNull(x)"
+    assert query_label("garbage") == "garbage"
+
+
+def test_parse_channels_and_json():
+    assert parse_channels(" rows, files  rows ") == ["rows", "files"]
+    assert parse_json_object('{"a": 1}') == {"a": 1}
+    assert parse_json_object("") == {}
+    with pytest.raises(ValueError, match="JSON object"):
+        parse_json_object("[1]")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        parse_json_object("{")
+
+
+def test_row_target_and_export():
+    assert row_target(rec(1, table="orders")) == ("main", "orders")
+    assert row_target(EventRecord(1, 0.0, file_event(1).data)) == ("", "")
+    assert row_target(None) == ("", "")
+    lines = list(export_lines([rec(1), rec(2)]))
+    assert all(line.endswith("\n") and "\n" not in line[:-1] for line in lines)
+    assert [json.loads(line)["payload"]["$id"] for line in lines] == ["row0001", "row0002"]

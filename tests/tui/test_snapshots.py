@@ -1,0 +1,185 @@
+"""SVG snapshots of the monitor's main states at 80x24 and 160x48.
+
+pytest-textual-snapshot is not used: its pinned syrupy (4.8.0) requires pytest < 9, and this
+project runs pytest 9. These tests do the same thing with ``App.export_screenshot()``: the SVG
+of each state is compared with the one committed in ``tests/tui/snapshots/``. To accept new
+pictures after a deliberate UI change, run with ``RTCLI_UPDATE_SNAPSHOTS=1`` and look at the
+changed SVGs (any browser opens them) before committing.
+
+Determinism: a scripted source (fixed ids, timestamps, subscription ids and RTT), a frozen clock
+for rates and sparklines, the UTC timezone, and no blinking cursors.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from rtcli.tui.app import MonitorApp
+from rtcli.tui.rest import RestActions
+from rtcli.tui.screens.monitor import MonitorConfig
+from tests.tui.fakes import ScriptedSource, row_event, sample_events
+from tests.tui.test_monitor import screen_text
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+UPDATE = os.environ.get("RTCLI_UPDATE_SNAPSHOTS") == "1"
+SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
+ORDERS_QUERY = '{"method":"greaterThan","attribute":"total","values":[50]}'
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def make_app(events: int = 30, buffer: int = 10_000, theme: str | None = None) -> tuple[MonitorApp, ScriptedSource]:
+    config = MonitorConfig("http://127.0.0.1:8787/v1", "default", "key",
+                           [(["rows"], []), (["files"], []), (["tablesdb.main.tables.orders.rows"], [ORDERS_QUERY])],
+                           buffer=buffer)
+    source = ScriptedSource(sample_events(events))
+    rest = RestActions("http://127.0.0.1:9/v1", "default")  # the forms open; nothing is sent
+    return MonitorApp(config, source, rest, clock=lambda: 1000.5, theme=theme), source
+
+
+async def settle(pilot, condition: Callable[[], bool]) -> None:
+    for _ in range(200):
+        if condition():
+            break
+        await pilot.pause(0.02)
+    assert condition(), "the app did not reach the state to snapshot"
+    screen = pilot.app.monitor
+    for _ in range(100):  # a throttled redraw of the detail pane may be due
+        if not screen.detail.pending:
+            break
+        await pilot.pause(0.05)
+    screen.refresh_status()  # counts and rates, without waiting for the 0.5 s tick
+    for widget in pilot.app.screen.query("Input, TextArea"):
+        widget.cursor_blink = False
+    await pilot.pause(0.1)
+
+
+def check(app: MonitorApp, name: str, tmp_path: Path) -> None:
+    svg = app.export_screenshot(title="rtcli monitor")
+    expected_path = SNAPSHOTS / f"{name}.svg"
+    if UPDATE or not expected_path.exists():
+        if not UPDATE and os.environ.get("CI"):
+            pytest.fail(f"missing snapshot {expected_path.name}; run with RTCLI_UPDATE_SNAPSHOTS=1 and commit it")
+        SNAPSHOTS.mkdir(exist_ok=True)
+        expected_path.write_text(svg, encoding="utf-8")
+        return
+    expected = expected_path.read_text(encoding="utf-8")
+    if svg == expected:
+        return
+    actual_path = tmp_path / f"{name}.svg"
+    actual_path.write_text(svg, encoding="utf-8")
+
+    class Shot:  # screen_text reads export_screenshot()
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+        def export_screenshot(self) -> str:
+            return self.text
+
+    diff = "\n".join(difflib.unified_diff(screen_text(Shot(expected)).splitlines(),
+                                          screen_text(Shot(svg)).splitlines(), "expected", "actual", lineterm=""))
+    pytest.fail(f"snapshot {name} differs (actual: {actual_path}); text diff:\n{diff or '(colours or styles only)'}")
+
+
+async def shoot(name: str, size: str, tmp_path: Path, act: Callable[[object, MonitorApp, ScriptedSource], Awaitable[None]],
+                **kw) -> None:
+    app, source = make_app(**kw)
+    async with app.run_test(size=SIZES[size]) as pilot:
+        screen = app.monitor
+        total = len(source.items)
+        await settle(pilot, lambda: screen.buffer.total == total and screen.state == "connected")
+        await act(pilot, app, source)
+        await settle(pilot, lambda: True)
+        check(app, f"{name}_{size}", tmp_path)
+
+
+async def nothing(pilot, app, source) -> None:
+    pass
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_following(size, tmp_path):
+    await shoot("following", size, tmp_path, nothing)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_buffer_marker_and_scrolled_back(size, tmp_path):
+    async def act(pilot, app, source):
+        await pilot.press("home")
+
+    await shoot("marker", size, tmp_path, act, buffer=20)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_paused_with_new_events(size, tmp_path):
+    async def act(pilot, app, source):
+        await pilot.press("p")
+        source.push(*(row_event(i) for i in range(31, 43)))
+        screen = app.monitor
+        await settle(pilot, lambda: screen.buffer.total == 42)
+
+    await shoot("paused", size, tmp_path, act)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_filtered_with_detail(size, tmp_path):
+    async def act(pilot, app, source):
+        await pilot.press("slash")
+        app.monitor.query_one("#filter").value = "*.rows.*.delete -orders"
+        await pilot.press("enter", "up")
+
+    await shoot("filtered", size, tmp_path, act)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_help(size, tmp_path):
+    async def act(pilot, app, source):
+        await pilot.press("question_mark")
+
+    await shoot("help", size, tmp_path, act)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_create_row_form(size, tmp_path):
+    async def act(pilot, app, source):
+        await pilot.press("n")
+
+    await shoot("create_row", size, tmp_path, act)
+
+
+async def test_add_subscription_form(tmp_path):
+    async def act(pilot, app, source):
+        await pilot.press("a")
+        app.screen.query_one("#channels").value = "tablesdb.main.tables.orders.rows"
+        app.screen.query_one("#queries").text = "total>50\nstatus=open"
+
+    await shoot("add_subscription", "80x24", tmp_path, act)
+
+
+async def test_light_theme(tmp_path):
+    await shoot("light", "80x24", tmp_path, nothing, theme="textual-light")
+
+
+async def test_no_color(tmp_path, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    await shoot("no_color", "80x24", tmp_path, nothing)
+    # Textual's monochrome filter: every colour in the picture is a grey.
+    svg = (SNAPSHOTS / "no_color_80x24.svg").read_text()
+    fills = set(re.findall(r'fill="#([0-9a-f]{6})"', svg)) | set(re.findall(r"fill: #([0-9a-f]{6})", svg))
+    greys = {f for f in fills if f[0:2] == f[2:4] == f[4:6]}
+    chrome = {"ff5f57", "febc2e", "28c840", "c5c8c6"}  # the window's traffic lights and title
+    assert fills - greys <= chrome, fills - greys - chrome
