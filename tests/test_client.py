@@ -302,31 +302,33 @@ async def test_realtime_reconnects_and_resumes_across_server_restart(server):
 # --- scripted server: dedupe, since on reconnect, gap, 1008 close ---------------------------------
 
 
-async def test_dedupe_resume_cursor_gap_and_policy_close():
+async def test_dedupe_per_subscription_resume_cursors_gap_and_1008():
     from websockets.asyncio.server import serve
 
     seen_subscribes: list[list[dict]] = []
 
-    def event(cursor: str) -> str:
+    def event(cursor: str, *subs: str) -> str:
         return json.dumps({"type": "event", "data": {"events": ["x.create"], "channels": ["x"], "payload": {"$id": cursor},
                                                      "timestamp": "2026-11-28T01:00:00.000+00:00",
-                                                     "subscriptions": ["s1"], "cursor": cursor, "extra": 1}})
+                                                     "subscriptions": list(subs), "cursor": cursor, "extra": 1}})
 
     async def handler(ws):
         await ws.send(json.dumps({"type": "connected", "data": {"channels": [], "subscriptions": [], "user": None}}))
         msg = json.loads(await ws.recv())
         assert msg["type"] == "subscribe"
         seen_subscribes.append(msg["data"])
+        items = [{**item, "resumed": False, "reason": "pruned"} if item["subscriptionId"] == "s1" else item
+                 for item in msg["data"]]
         await ws.send(json.dumps({"type": "response", "data": {"to": "subscribe", "success": True,
-                                                               "subscriptions": [{**msg["data"][0], "resumed": False,
-                                                                                  "reason": "pruned"}]}}))
+                                                               "subscriptions": items}}))
         if len(seen_subscribes) == 1:
-            for c in ("c1", "c1", "c2"):
-                await ws.send(event(c))
+            for frame in (event("c1", "s1", "s2"), event("c1", "s1", "s2"), event("c2", "s1")):
+                await ws.send(frame)
             await ws.close(1011, "boom")
         elif len(seen_subscribes) == 2:
-            await ws.send(event("c2"))  # a duplicate across the reconnect
-            await ws.send(event("c3"))
+            await ws.send(event("c2", "s1"))  # s1 already had c2: dropped
+            await ws.send(event("c2", "s2"))  # a per-subscription replay for s2: delivered
+            await ws.send(event("c3", "s1", "s2"))
             await ws.send(json.dumps({"type": "gap", "data": {"subscriptions": ["s1"], "dropped": 4}}))
             await ws.send(json.dumps({"type": "error", "data": {"code": 1008, "message": "go away"}}))
             await ws.close(1008, "go away")
@@ -335,6 +337,8 @@ async def test_dedupe_resume_cursor_gap_and_policy_close():
     async with serve(handler, "127.0.0.1", port):
         client = RealtimeClient(f"http://127.0.0.1:{port}/v1", "p", backoff_initial=0.01)
         await client.subscribe(["x"], subscription_id="s1", since="beginning", policy="drop")
+        await client.subscribe(["x"], subscription_id="s2")
+        await client.subscribe(["y"], subscription_id="s3", since="beginning")  # never gets an event
         got, gaps, subs = [], [], []
         with pytest.raises(RealtimeFatal, match="go away"):
             async for item in client.stream():
@@ -344,10 +348,14 @@ async def test_dedupe_resume_cursor_gap_and_policy_close():
                     gaps.append(item)
                 elif isinstance(item, Subscribed):
                     subs.append(item)
-    assert [d["cursor"] for d in got] == ["c1", "c2", "c3"]
+    assert [(d["cursor"], d["subscriptions"]) for d in got] == [
+        ("c1", ["s1", "s2"]), ("c2", ["s1"]), ("c2", ["s2"]), ("c3", ["s1", "s2"])]
     assert got[0]["extra"] == 1  # data passed through unchanged
-    assert seen_subscribes[0][0]["since"] == "beginning" and seen_subscribes[0][0]["policy"] == "drop"
-    assert seen_subscribes[1][0]["since"] == "c2"  # resume from the last cursor received
+    first, second = ({i["subscriptionId"]: i for i in items} for items in seen_subscribes)
+    assert first["s1"]["since"] == "beginning" and first["s1"]["policy"] == "drop" and "since" not in first["s2"]
+    # On reconnect each subscription resumes from the last event it received; s3, whose replay
+    # may have been cut short before anything arrived, asks again for what it asked for.
+    assert (second["s1"]["since"], second["s2"]["since"], second["s3"]["since"]) == ("c2", "c1", "beginning")
     assert [s.reconnect for s in subs] == [False, True] and subs[1].not_resumed()[0]["reason"] == "pruned"
     assert gaps == [Gap(["s1"], 4)]
 

@@ -15,11 +15,13 @@ Contract:
 - Any loss of the connection is followed by a reconnect after a backoff (0.5 s doubling to 10 s,
   ±20 % jitter), except a 1008 close or error frame, or an HTTP 4xx on the upgrade: those end the
   stream with ``RealtimeFatal``. ``close()`` ends the stream normally.
-- Resume (rtcli extension): the client remembers the last event cursor; on every reconnect each
-  subscription carries ``since: <that cursor>`` so the server replays what was missed. With no
-  cursor yet it sends the time of the last frame received (a subscription never confirmed keeps the
-  caller's own ``since``). Events whose cursor was already seen are dropped, so each event is
-  yielded at most once.
+- Resume (rtcli extension): the client remembers, per subscription, the cursor of the last event
+  delivered to it; on every reconnect each subscription carries ``since: <that cursor>`` so the
+  server replays what was missed. A subscription that has had no event yet asks again for the
+  caller's own ``since`` if it had one (its replay may have been cut short), else for the last
+  cursor seen on the connection, else for the time of the last frame received. An event is
+  dropped when every subscription it lists has already had that cursor, so each event reaches
+  each subscription at most once.
 - The heartbeat sends ``{"type":"ping"}`` every ``ping_interval`` seconds; each pong yields ``Pong``
   with the round-trip time, also kept in ``rtt``.
 """
@@ -237,6 +239,7 @@ class _Subscription:
     since: str | None = None
     policy: str | None = None
     confirmed: bool = False
+    cursor: str | None = None  # of the last event delivered to this subscription
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,8 +264,8 @@ class RealtimeClient:
         self.rtt: float | None = None
         self.last_cursor: str | None = None
         self._subs: dict[str, _Subscription] = {}
-        self._seen: deque[str] = deque(maxlen=dedupe_window)
-        self._seen_set: set[str] = set()
+        self._seen: deque[tuple[str, str | None]] = deque(maxlen=dedupe_window)
+        self._seen_set: set[tuple[str, str | None]] = set()
         self._ws: Any = None
         self._ready = False  # the post-`connected` subscribe frame has gone out on self._ws
         self._closing = False
@@ -293,13 +296,16 @@ class RealtimeClient:
     def _item(self, sub: _Subscription, reconnect: bool) -> dict[str, Any]:
         item: dict[str, Any] = {"subscriptionId": sub.id, "channels": sub.channels, "queries": sub.queries}
         since = sub.since
-        if reconnect and sub.confirmed:
-            if self.last_cursor:
-                since = self.last_cursor
-            elif self._alive_at is not None:
-                # No event seen yet: replay from shortly before the link went quiet; the cursor
-                # dedupe drops anything we did get.
-                since = format_since_time(datetime.fromtimestamp(self._alive_at - 1.0, timezone.utc))
+        if reconnect:
+            if sub.cursor:
+                since = sub.cursor
+            elif sub.since is None and sub.confirmed:
+                if self.last_cursor:
+                    since = self.last_cursor
+                elif self._alive_at is not None:
+                    # Nothing received at all yet: replay from shortly before the link went quiet;
+                    # the dedupe drops anything we did get.
+                    since = format_since_time(datetime.fromtimestamp(self._alive_at - 1.0, timezone.utc))
         if since:
             item["since"] = since
         if sub.policy:
@@ -347,7 +353,9 @@ class RealtimeClient:
                     self._ws = ws
                     if self._closing:  # close() ran while we were connecting
                         break
-                    first = protocol.loads(await asyncio.wait_for(ws.recv(), self.connect_timeout))
+                    first = _decode(await asyncio.wait_for(ws.recv(), self.connect_timeout))
+                    if not isinstance(first, dict):
+                        raise WebSocketException("the server's first frame is not a JSON object")
                     if first.get("type") == protocol.ERROR:
                         data = first.get("data") or {}
                         raise RealtimeFatal(str(data.get("message") or "connection refused by server"),
@@ -402,9 +410,16 @@ class RealtimeClient:
         if kind == protocol.EVENT and isinstance(data, dict):
             cursor = data.get("cursor")
             if isinstance(cursor, str) and cursor:
-                if cursor in self._seen_set:
+                # Keyed by subscription too: a resume replays per subscription, so one event can
+                # rightly arrive twice, once for each of two subscriptions.
+                listed = [str(x) for x in data.get("subscriptions") or []] or [None]
+                fresh = [sid for sid in listed if (cursor, sid) not in self._seen_set]
+                if not fresh:
                     return None
-                self._remember(cursor)
+                for sid in fresh:
+                    self._remember((cursor, sid))
+                    if sid in self._subs:
+                        self._subs[sid].cursor = cursor
                 self.last_cursor = cursor
             return Event(data)
         if kind == protocol.RESPONSE and isinstance(data, dict) and data.get("to") == protocol.SUBSCRIBE:
@@ -428,11 +443,11 @@ class RealtimeClient:
             return ServerError(code, message)
         return None
 
-    def _remember(self, cursor: str) -> None:
+    def _remember(self, key: tuple[str, str | None]) -> None:
         if len(self._seen) == self._seen.maxlen:
             self._seen_set.discard(self._seen[0])
-        self._seen.append(cursor)
-        self._seen_set.add(cursor)
+        self._seen.append(key)
+        self._seen_set.add(key)
 
     async def _pinger(self) -> None:
         while True:
