@@ -49,15 +49,24 @@ MAX_JSON_DEPTH = 64
 
 def json_problem(value: Any, max_depth: int = MAX_JSON_DEPTH) -> str | None:
     """What makes decoded JSON unfit to store and encode again, or None: nesting deeper than
-    ``max_depth``, an integer outside the signed 64-bit range, a number that is not finite.
-    Iterative, so that a deep value cannot exhaust the stack."""
+    ``max_depth``, an integer outside the signed 64-bit range, a number that is not finite, a
+    string (or key) with a NUL character (PostgreSQL refuses it) or an unpaired surrogate (not
+    UTF-8). Iterative, so that a deep value cannot exhaust the stack."""
     stack = [(value, 1)]
     while stack:
         v, depth = stack.pop()
         if isinstance(v, (dict, list)):
             if depth > max_depth:
                 return f"nesting deeper than {max_depth} levels"
-            stack.extend((x, depth + 1) for x in (v.values() if isinstance(v, dict) else v))
+            stack.extend((x, depth + 1) for x in ((*v, *v.values()) if isinstance(v, dict) else v))
+        elif isinstance(v, str):
+            if "\x00" in v:
+                return "a NUL character in a string"
+            if not v.isascii():
+                try:
+                    v.encode()
+                except UnicodeEncodeError:
+                    return "an unpaired surrogate in a string"
         elif isinstance(v, int) and not isinstance(v, bool) and not -(2**63) <= v < 2**63:
             return "an integer outside the 64-bit range"
         elif isinstance(v, float) and not math.isfinite(v):

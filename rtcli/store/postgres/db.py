@@ -33,6 +33,8 @@ WRITE_LOCK = 0x72746C69  # "rtli": the advisory lock that serializes writes acro
 # Connection-level failures: the database is unreachable, not the request wrong.
 UNAVAILABLE = (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
                asyncpg.CannotConnectNowError)
+# A string PostgreSQL cannot hold (a NUL character, in an id, a name or a path): the request is wrong.
+BAD_TEXT = (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError)
 
 
 def to_pg(sql: str) -> str:
@@ -52,6 +54,10 @@ def to_pg(sql: str) -> str:
 def _unavailable(e: BaseException) -> AppwriteError:
     return AppwriteError("general_service_unavailable", f"The database is unreachable ({type(e).__name__}). "
                          "Try again in a moment.")
+
+
+def _bad_text() -> AppwriteError:
+    return AppwriteError("general_argument_invalid", "Strings must not contain NUL characters.")
 
 
 def _rowcount(status: str) -> int:
@@ -140,6 +146,8 @@ class PostgresStore(EventLogStore):
         except asyncpg.UniqueViolationError:
             raise AppwriteError("general_argument_invalid", "A resource with the same id was created concurrently; "
                                 "retry the request.", code=409) from None
+        except BAD_TEXT:
+            raise _bad_text() from None
         except UNAVAILABLE as e:
             raise _unavailable(e) from None
         finally:
@@ -149,6 +157,8 @@ class PostgresStore(EventLogStore):
         assert self.pool is not None, "store is closed"
         try:
             return await self.pool.fetch(to_pg(sql), *params, timeout=30)
+        except BAD_TEXT:
+            raise _bad_text() from None
         except UNAVAILABLE as e:
             raise _unavailable(e) from None
 
@@ -156,5 +166,7 @@ class PostgresStore(EventLogStore):
         assert self.pool is not None, "store is closed"
         try:
             return await self.pool.fetchrow(to_pg(sql), *params, timeout=30)
+        except BAD_TEXT:
+            raise _bad_text() from None
         except UNAVAILABLE as e:
             raise _unavailable(e) from None
