@@ -298,7 +298,7 @@ def test_row_create_imports_nothing_heavy(env, table, tmp_path):
 def test_help_lists_the_commands(offline_env):
     r = run("--help", env=offline_env)
     assert r.returncode == 0
-    for command in ("subscribe", "db", "table", "column", "row", "profile", "serve"):
+    for command in ("subscribe", "monitor", "db", "table", "column", "row", "profile", "serve"):
         assert f"  {command} " in r.stdout
     assert run("row", "--help", env=offline_env).returncode == 0
     assert run("--version", env=offline_env).stdout.startswith("rtcli ")

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from rtcli import __version__
-from rtcli.cli import coerce, profile, serve, subscribe, tablesdb
+from rtcli.cli import coerce, monitor, profile, serve, subscribe, tablesdb
 from rtcli.cli.common import CliState
 
 coerce.install()  # simple parameters skip typer's pydantic coercion (see coerce.py for why)
@@ -59,8 +59,9 @@ def root(
                        json=json_)
 
 
-tablesdb.register(app)
 subscribe.register(app)
+monitor.register(app)
+tablesdb.register(app)
 profile.register(app)
 serve.register(app)
 
