@@ -158,7 +158,10 @@ class WS(asyncio.Protocol):
                         + b"\r\nSec-WebSocket-Version: 13\r\n" + self.headers + b"\r\n")
 
     def data_received(self, data: bytes) -> None:
-        t = now()
+        self.feed(data, now())
+
+    def feed(self, data: bytes, t: float) -> None:
+        """Bytes that arrived at time ``t`` (``now()`` clock)."""
         if not self.upgraded:
             self.hs += data
             i = self.hs.find(b"\r\n\r\n")
@@ -261,9 +264,74 @@ class WS(asyncio.Protocol):
             self.transport.abort()
 
 
-async def open_ws(port: int, path: str, agg: Agg, headers: bytes = b"") -> WS:
+# Kernel receive timestamps (Linux): the time a frame reached the client's socket, not the time
+# the client's loop got to it, so that a burst of 1,000 frames is timed as the server sent it
+# even though this single-threaded client needs several milliseconds to read them all.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # SO_TIMESTAMPNS_OLD, struct timespec, CLOCK_REALTIME
+
+
+class KernelTimedTransport:
+    """A socket read with ``recvmsg`` from ``loop.add_reader``, handing each read to
+    ``WS.feed`` with its kernel timestamp (converted to the ``now()`` clock). Writes are the
+    client's few small frames: ``sendall`` on the socket."""
+
+    def __init__(self, sock: socket.socket, proto: WS) -> None:
+        self.sock, self.proto = sock, proto
+        self.loop = asyncio.get_running_loop()
+        self.offset = time.time() - now()  # CLOCK_REALTIME - perf_counter, fixed for the run
+        self.closed = False
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        proto.connection_made(self)
+        self.loop.add_reader(sock.fileno(), self._readable)
+
+    def _readable(self) -> None:
+        try:
+            data, ancdata, _, _ = self.sock.recvmsg(1 << 18, 64)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self.close()
+            return
+        if not data:
+            self.close()
+            return
+        t = None
+        for level, kind, cdata in ancdata:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(cdata) >= 16:
+                sec, nsec = int.from_bytes(cdata[:8], "little"), int.from_bytes(cdata[8:16], "little")
+                t = sec + nsec * 1e-9 - self.offset
+        self.proto.feed(data, t if t is not None else now())
+
+    def write(self, data: bytes) -> None:
+        if not self.closed:
+            self.sock.setblocking(True)
+            try:
+                self.sock.sendall(data)
+            finally:
+                self.sock.setblocking(False)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.loop.remove_reader(self.sock.fileno())
+        self.sock.close()
+        self.proto.connection_lost(None)
+
+    abort = close
+
+
+async def open_ws(port: int, path: str, agg: Agg, headers: bytes = b"", kernel_time: bool = False) -> WS:
     loop = asyncio.get_running_loop()
-    _, ws = await loop.create_connection(lambda: WS(port, path, agg, headers), "127.0.0.1", port)
+    if kernel_time:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        await loop.sock_connect(sock, ("127.0.0.1", port))
+        ws = WS(port, path, agg, headers)
+        KernelTimedTransport(sock, ws)
+    else:
+        _, ws = await loop.create_connection(lambda: WS(port, path, agg, headers), "127.0.0.1", port)
     await asyncio.wait_for(ws.opened, 30)
     return ws
 
@@ -276,14 +344,14 @@ def sub_message(channel: str, since: str | None = None) -> bytes:
 
 
 async def open_subscribers(port: int, path: str, n: int, agg: Agg, channel: str,
-                           concurrency: int = 200, progress: str = "") -> list[WS]:
+                           concurrency: int = 200, progress: str = "", kernel_time: bool = False) -> list[WS]:
     """``n`` connections, each connected and subscribed (the ack received) to ``channel``."""
     sem = asyncio.Semaphore(concurrency)
     out: list[WS] = []
 
     async def one() -> None:
         async with sem:
-            ws = await open_ws(port, path, agg)
+            ws = await open_ws(port, path, agg, kernel_time=kernel_time)
             await ws.recv()  # connected
             ws.send_text(sub_message(channel))
             ack = orjson.loads(await ws.recv())
