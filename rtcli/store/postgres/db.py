@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,7 +28,20 @@ from rtcli.store.eventlog import EventLogStore, LoggingTransaction
 
 log = logging.getLogger("rtcli.store.postgres")
 
-SCHEMA = (Path(__file__).parent / "schema.sql").read_text()
+# Columns that hold JSON (jsonb here, JSON text on SQLite).
+JSON_COLUMNS = ("permissions", "read_roles", "data", "channels", "roles", "payload", "controls", "spec", "scopes",
+                "labels", "prefs", "model", "metadata")
+
+
+def pg_schema(sqlite_schema: str) -> str:
+    """The SQLite schema, in PostgreSQL's types: one schema to maintain for both backends."""
+    sql = sqlite_schema.replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY")
+    sql = re.sub(r"\bREAL\b", "DOUBLE PRECISION", sql)
+    sql = re.sub(r"\bfile_seq INTEGER\b", "file_seq BIGINT", sql)
+    return re.sub(rf"\b({'|'.join(JSON_COLUMNS)}) TEXT\b", r"\1 JSONB", sql)
+
+
+SCHEMA = pg_schema((Path(__file__).parent.parent / "sqlite" / "schema.sql").read_text())
 WRITE_LOCK = 0x72746C69  # "rtli": the advisory lock that serializes writes across nodes
 
 # Connection-level failures: the database is unreachable, not the request wrong.
