@@ -13,7 +13,8 @@ from typing import Annotated
 import typer
 
 from rtcli import __version__
-from rtcli.cli import coerce, monitor, profile, serve, subscribe, tablesdb
+from rtcli.cli import coerce, functions, monitor, profile, serve, storage, subscribe, tablesdb
+from rtcli.cli import account, events, replay, teams
 from rtcli.cli.common import CliState
 
 coerce.install()  # simple parameters skip typer's pydantic coercion (see coerce.py for why)
@@ -62,6 +63,12 @@ def root(
 subscribe.register(app)
 monitor.register(app)
 tablesdb.register(app)
+storage.register(app)
+functions.register(app)
+account.register(app)
+teams.register(app)
+events.register(app)
+replay.register(app)
 profile.register(app)
 serve.register(app)
 

@@ -13,7 +13,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
@@ -94,6 +95,18 @@ class ApiClient:
     def close(self) -> None:
         self._http.close()
 
+    def call_with_headers(self, method: str, path: str, body: Mapping[str, Any] | None = None
+                          ) -> tuple[Any, Mapping[str, str]]:
+        """Like ``call`` (JSON body, errors raised alike), also returning the response headers:
+        a login reads its session token from ``X-Fallback-Cookies``."""
+        try:
+            response = self._http.request(method, path.lstrip("/"), json=dict(body or {}))
+        except httpx.TimeoutException as e:
+            raise ConnectionFailed(self.endpoint, "timed out") from e
+        except httpx.TransportError as e:
+            raise ConnectionFailed(self.endpoint, _reason(e)) from e
+        return _decode(response), response.headers
+
     def call(self, method: str, path: str, params: Mapping[str, Any] | None = None,
              body: Mapping[str, Any] | None = None) -> Any:
         """Send one request; return the decoded JSON (None for 204). See the module docstring."""
@@ -110,6 +123,36 @@ class ApiClient:
         except httpx.TransportError as e:
             raise ConnectionFailed(self.endpoint, _reason(e)) from e
         return _decode(response)
+
+    def send_form(self, path: str, data: Mapping[str, Any], files: Mapping[str, Any],
+                  headers: Mapping[str, str] | None = None) -> Any:
+        """POST a multipart/form-data body (uploads); decoded and raised like ``call``.
+
+        Safe to call from several threads at once (httpx.Client shares its pool)."""
+        try:
+            response = self._http.post(path.lstrip("/"), data=dict(data), files=dict(files),
+                                       headers=dict(headers or {}))
+        except httpx.TimeoutException as e:
+            raise ConnectionFailed(self.endpoint, "timed out") from e
+        except httpx.TransportError as e:
+            raise ConnectionFailed(self.endpoint, _reason(e)) from e
+        return _decode(response)
+
+    @contextmanager
+    def stream(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[httpx.Response]:
+        """GET with a streamed body (downloads): yields the response once its status is 2xx;
+        an error status raises like ``call``; a transport failure, also mid-body, ConnectionFailed."""
+        try:
+            with self._http.stream("GET", path.lstrip("/"), params=flatten_params(params or {}),
+                                   headers={"accept": "*/*"}) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    _decode(response)
+                yield response
+        except httpx.TimeoutException as e:
+            raise ConnectionFailed(self.endpoint, "timed out") from e
+        except httpx.TransportError as e:
+            raise ConnectionFailed(self.endpoint, _reason(e)) from e
 
     def health(self) -> dict:
         return self.call("GET", "/health")
