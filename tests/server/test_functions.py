@@ -97,10 +97,16 @@ def test_event_trigger_and_loop_guard(shared_server):
         echo = make_function(a, "echo", "echo.py", events=[f"tablesdb.{db}.tables.messages.rows.*.create"])
         writer = make_function(a, "writer", "writer.py", events=[f"tablesdb.{db}.tables.messages.rows.*.create"])
         a.post(f"/tablesdb/{db}/tables/messages/rows", json={"rowId": "first", "data": {"text": "hi"}})
-        done = wait_for(lambda: [e for e in executions(a, echo) if e["status"] == "completed"])
-        out = json.loads(done[0]["responseBody"])
-        assert done[0]["trigger"] == "event" and out["event"] == f"tablesdb.{db}.tables.messages.rows.first.create"
-        assert json.loads(out["body"])["$id"] == "first"
+        first_event = f"tablesdb.{db}.tables.messages.rows.first.create"
+
+        def echo_of_first():
+            for e in executions(a, echo):
+                if e["status"] == "completed" and json.loads(e["responseBody"])["event"] == first_event:
+                    return e
+            return None
+
+        done = wait_for(echo_of_first)
+        assert done["trigger"] == "event" and json.loads(json.loads(done["responseBody"])["body"])["$id"] == "first"
         wait_for(lambda: all(e["status"] == "completed" for e in executions(a, writer)) and executions(a, writer))
         time.sleep(1.5)  # give a runaway loop the time to show itself
         rows = a.get(f"/tablesdb/{db}/tables/messages/rows").json()
