@@ -26,6 +26,7 @@ def env(shared_server, tmp_path):
     e["RTCLI_CONFIG_DIR"] = str(tmp_path / "config")
     e.pop("RTCLI_PROFILE", None)
     e["NO_COLOR"] = "1"
+    e["COLUMNS"] = "200"  # tables wide enough that IDs are not folded
     return e
 
 
