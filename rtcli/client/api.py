@@ -9,6 +9,7 @@
 - 204 returns None.
 
 ``TablesDB`` wraps the ``/tablesdb`` routes one method each, named like the SDK's methods.
+``send_form`` (multipart uploads) and ``stream`` (downloads) serve ``rtcli.client.storage``.
 """
 
 from __future__ import annotations
