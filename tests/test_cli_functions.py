@@ -70,7 +70,9 @@ def user_env(server, env: dict, config_dir) -> dict:
         assert r.status_code == 201
         token = r.cookies[f"a_session_{server.project}"]
     config_dir.mkdir(parents=True, exist_ok=True)
-    (config_dir / "config.json").write_text(json.dumps({"profiles": {"default": {"session": token}}}))
+    # What `rtcli login` stores: the token, and the endpoint and project it belongs to.
+    profile = {"session": token, "session_endpoint": server.endpoint, "session_project": server.project}
+    (config_dir / "config.json").write_text(json.dumps({"profiles": {"default": profile}}))
     e = {k: v for k, v in env.items() if k != "RTCLI_KEY"}
     e["RTCLI_CONFIG_DIR"] = str(config_dir)
     return e
