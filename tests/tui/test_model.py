@@ -1,4 +1,4 @@
-"""rtcli.tui.model: the ring buffer's bound, the filtered view (with pause), filter globs and
+"""rtcli.tui.model and rtcli.tui.parse: the ring buffer's bound, the filtered view (with pause), filter globs and
 text, rates and sparklines, and the parsing of what people type into the forms."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 
 from rtcli.tui.model import (
     EventBuffer, EventFilter, EventRecord, EventView, RateMeter, compact_channel, count_by_subscription,
-    export_lines, human_rate, parse_channels, parse_json_object, parse_query, query_label, row_target,
-    sparkline, summarize,
+    export_lines, human_rate, sparkline, summarize,
 )
+from rtcli.tui.parse import parse_channels, parse_json_object, parse_query, query_label, row_target
 from tests.tui.fakes import file_event, row_event
 
 
@@ -246,3 +246,16 @@ def test_row_target_and_export():
     lines = list(export_lines([rec(1), rec(2)]))
     assert all(line.endswith("\n") and "\n" not in line[:-1] for line in lines)
     assert [json.loads(line)["payload"]["$id"] for line in lines] == ["row0001", "row0002"]
+
+
+def test_lazy_cells_match_the_client_event():
+    """The record computes its cells on first use, from rtcli.client's Event."""
+    from rtcli.client.realtime import Event
+
+    data = row_event(3, "upsert").data
+    r = EventRecord(1, 0.0, data)
+    assert r._cells is None
+    e = Event(data)
+    assert r.action == e.action == "upsert"
+    assert f"{r.channel}.{r.rid}" == e.resource
+    assert r._cells is not None

@@ -376,6 +376,42 @@ async def test_reconnecting_state_and_ring_buffer(server):
         await until(pilot, lambda: "reconnecting in" in screen_text(app), "the reconnecting state in the header")
 
 
+async def test_command_palette_runs_monitor_actions(shared_server):
+    app = monitor_app(shared_server, "rows")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"create row")
+        await pilot.pause(0.3)  # the palette searches its providers in the background
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, CreateRowScreen), "the create-row form")
+
+
+async def test_header_names_the_signed_in_user(shared_server):
+    """With a session (from the profile) the header shows the user, and the monitor acts as that user."""
+    from tests.server.test_users import signup
+
+    _, token, client = signup(shared_server, "Ada")
+    client.close()
+    s = Settings(endpoint=shared_server.endpoint, project=shared_server.project, key=None, profile="default",
+                 session=token)
+    app = MonitorApp.connect(s, [(["account"], [])])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await until(pilot, lambda: "as user Ada" in screen_text(app), "the user's name in the header")
+
+
+async def test_guest_sees_what_guests_may_read(shared_server):
+    db, table = make_table(shared_server)
+    s = Settings(endpoint=shared_server.endpoint, project=shared_server.project, key=None, profile="default")
+    app = MonitorApp.connect(s, [([f"tablesdb.{db}.tables.{table}.rows"], [])])
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        assert "as guest" in screen_text(app)
+        await add_rows(shared_server, db, table, {"text": "public"})
+        await until(pilot, lambda: screen.view.visible == 1, "the public row")
+
+
 def test_monitor_command_does_not_import_textual_until_run():
     import subprocess
 

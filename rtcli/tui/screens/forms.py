@@ -15,7 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static, TextArea
 
-from rtcli.tui.model import parse_channels, parse_json_object, parse_query
+from rtcli.tui.parse import parse_channels, parse_json_object, parse_query
 
 
 class FormScreen(ModalScreen[dict[str, Any] | None]):

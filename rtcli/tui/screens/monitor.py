@@ -30,8 +30,9 @@ from rtcli.tui.messages import (
 )
 from rtcli.tui.model import (
     EventBuffer, EventFilter, EventView, RateMeter, SubscriptionState, count_by_subscription,
-    export_lines, human_rate, row_target,
+    export_lines, human_rate,
 )
+from rtcli.tui.parse import row_target
 from rtcli.tui.screens.forms import AddSubscriptionScreen, CreateRowScreen, PromptScreen, RunFunctionScreen
 from rtcli.tui.screens.help import HelpScreen
 from rtcli.tui.screens.upload import UploadScreen

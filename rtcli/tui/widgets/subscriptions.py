@@ -8,7 +8,8 @@ from textual.content import Content
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from rtcli.tui.model import SubscriptionState, compact_channel, human_rate, query_label, sparkline
+from rtcli.tui.model import SubscriptionState, compact_channel, human_rate, sparkline
+from rtcli.tui.parse import query_label
 
 
 class SubscriptionList(OptionList):
