@@ -17,7 +17,7 @@ from rtcli.cli import args
 from rtcli.cli.common import QueryOpt, state
 
 DEFAULT_CHANNELS = ("rows", "files", "executions")
-THEMES = {"dark": "textual-dark", "light": "textual-light", "ansi": "textual-ansi"}
+THEMES = {"dark": "textual-dark", "light": "textual-light", "ansi": "ansi-dark"}
 
 
 def register(app: typer.Typer) -> None:
@@ -36,7 +36,7 @@ def monitor(
     buffer: Annotated[int, typer.Option(
         "--buffer", metavar="N", min=1, help="Events kept in memory; older ones leave the table.")] = 10_000,
     theme: Annotated[str | None, typer.Option(
-        "--theme", metavar="THEME", help="dark, light, ansi (the terminal's own colours) or any Textual theme name.",
+        "--theme", metavar="THEME", help="dark (default), light, ansi-dark / ansi-light (the terminal's own colours), or any Textual theme.",
         show_default=False)] = None,
 ) -> None:
     """Watch events live in a full-screen TUI: filter, pause, inspect, and cause events (rows, files, functions)."""
@@ -58,6 +58,7 @@ def monitor(
         app = MonitorApp.connect(settings, subscriptions, since=since_value, buffer=buffer,
                                  theme=THEMES.get(theme or "", theme))
     except InvalidThemeError:
-        raise typer.BadParameter(f"no theme {theme!r}; try dark, light or ansi", param_hint="--theme") from None
+        raise typer.BadParameter(f"no theme {theme!r}; try dark, light, ansi-dark or ansi-light",
+                                 param_hint="--theme") from None
     code = app.run()
     raise typer.Exit(code or 0)

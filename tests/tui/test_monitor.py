@@ -357,6 +357,7 @@ async def test_export_what_is_shown(shared_server, tmp_path):
         target = tmp_path / "out.jsonl"
         app.screen.query_one("#value", Input).value = str(target)
         await pilot.press("enter")
+        await until(pilot, lambda: target.exists() and target.read_text().count("\n") == 2, "the export")
         lines = [json.loads(line) for line in target.read_text().splitlines()]
         assert [e["payload"]["$id"] for e in lines] == [ids[0], ids[2]]
         assert all(e["cursor"] and e["events"] for e in lines)

@@ -148,6 +148,12 @@ class MonitorScreen(Screen[None]):
     # --- feed messages ---------------------------------------------------------------------
 
     def on_events_arrived(self, message: EventsArrived) -> None:
+        try:
+            self._take(message)
+        finally:
+            self.feed.ack()  # even if drawing failed: the feed must not wait forever
+
+    def _take(self, message: EventsArrived) -> None:
         now = self.clock()
         records = message.records
         self.buffer.extend(records, message.skipped)
@@ -162,7 +168,6 @@ class MonitorScreen(Screen[None]):
         # The status line is redrawn by the 0.5 s tick, not per batch: a change at the bottom
         # of the screen in the same frame as the table would widen the repainted area to
         # everything in between.
-        self.feed.ack()
 
     def on_connection_changed(self, message: ConnectionChanged) -> None:
         self.state, self.state_at = message.state, message.at
@@ -353,19 +358,24 @@ class MonitorScreen(Screen[None]):
         default = f"rtcli-monitor-{datetime.now().strftime('%Y%m%d-%H%M%S')}.jsonl"
 
         def done(values: dict[str, Any] | None) -> None:
-            if not values:
-                return
-            path = Path(values["value"]).expanduser()
-            lines = list(export_lines(self.view.shown()))
-            try:
-                path.write_text("".join(lines), encoding="utf-8")
-            except OSError as e:
-                self.notify(f"cannot write {path}: {e.strerror}", severity="error")
-                return
-            self.notify(f"exported {len(lines):,} event{'s' if len(lines) != 1 else ''} to {path}")
+            if values:
+                # The records are taken now (the view moves on); encoding and writing happen in
+                # a thread, so that 10,000 events do not stall the screen.
+                self._export(Path(values["value"]).expanduser(), list(self.view.shown()))
 
         self.app.push_screen(PromptScreen("Export to JSON lines",
                                           f"File for the {self.view.visible:,} events shown", default, "Export"), done)
+
+    @work(thread=True, group="export")
+    def _export(self, path: Path, records: list) -> None:
+        try:
+            with open(path, "w", encoding="utf-8") as f:
+                f.writelines(export_lines(records))
+        except OSError as e:
+            self.app.call_from_thread(self.notify, f"cannot write {path}: {e.strerror}", severity="error")
+            return
+        n = len(records)
+        self.app.call_from_thread(self.notify, f"exported {n:,} event{'s' if n != 1 else ''} to {path}")
 
     # --- REST actions --------------------------------------------------------------------------
 
