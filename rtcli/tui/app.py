@@ -80,17 +80,23 @@ class MonitorApp(App[int]):
     def on_mount(self) -> None:
         self.install_screen(MonitorScreen(self.config, self.source, self.rest, self.clock), "monitor")
         self.push_screen("monitor")
-        self.call_after_refresh(self._freeze)
+        if not self.is_headless:
+            self.call_after_refresh(self._freeze)
         if self.rest is not None and self.config.who == "session":
             self.run_worker(self._whoami, thread=True, group="rest")
 
-    @staticmethod
-    def _freeze() -> None:
+    def _freeze(self) -> None:
         """The objects made so far (Textual, the CSS, the widgets) live as long as the app: move
         them out of the collector's sight, so that the full collections a stream of events
-        triggers every few seconds scan only what came since."""
+        triggers every few seconds scan only what came since. Not in headless runs (tests),
+        where many apps come and go in one process."""
         gc.collect()
         gc.freeze()
+        self._frozen = True
+
+    def on_unmount(self) -> None:
+        if getattr(self, "_frozen", False):
+            gc.unfreeze()
 
     def _whoami(self) -> None:
         """Name the signed-in user in the header (a session from the profile)."""
