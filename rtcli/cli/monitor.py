@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
 def monitor(
     ctx: typer.Context,
     channels: Annotated[list[str] | None, typer.Argument(
-        metavar="[CHANNEL]...", help="Channels, one subscription each (default: rows files executions).",
+        metavar="CHANNEL", help="Channels, one subscription each (default: rows files executions).",
         show_default=False)] = None,
     query: QueryOpt = None,
     since: Annotated[str | None, typer.Option(
