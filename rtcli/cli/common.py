@@ -13,7 +13,7 @@ from rtcli.cli import output
 from rtcli.errors import RtcliError
 
 if TYPE_CHECKING:
-    from rtcli.client.api import TablesDB
+    from rtcli.client.api import ApiClient, TablesDB
 
 T = TypeVar("T")
 
@@ -57,6 +57,21 @@ def call(ctx: typer.Context, fn: Callable[[TablesDB], T]) -> T:
     try:
         with ApiClient(settings.endpoint, settings.project, settings.key, settings.session) as client:
             return fn(TablesDB(client))
+    except RtcliError as e:
+        output.fail(e)
+
+
+def api(ctx: typer.Context, fn: Callable[[ApiClient], T], *, key: bool = True, session: bool = True) -> T:
+    """Like ``call``, with the ApiClient itself. ``key=False`` / ``session=False`` leave that
+    credential out (signup and login go as a guest, whoami reads the account with the session)."""
+    settings = state(ctx).settings()
+    trim_httpx_imports()
+    from rtcli.client.api import ApiClient
+
+    try:
+        with ApiClient(settings.endpoint, settings.project, settings.key if key else None,
+                       settings.session if session else None) as client:
+            return fn(client)
     except RtcliError as e:
         output.fail(e)
 

@@ -1,10 +1,16 @@
 """Connection settings and named profiles.
 
 Profiles live in one JSON file, ``<config dir>/config.json``, written with mode 0600 because a
-profile may hold an API key (and, later, a login session)::
+profile may hold an API key and a login session::
 
-    {"profiles": {"default": {"endpoint": "...", "project": "...", "key": "..."},
+    {"profiles": {"default": {"endpoint": "...", "project": "...", "key": "...",
+                              "session": "<token>", "session_endpoint": "...",
+                              "session_project": "...", "session_email": "...", "session_user": "..."},
                   "work":    {...}}}
+
+A session (written by ``rtcli login``) belongs to the endpoint and project it was made on: it is
+resolved only when the endpoint and project in effect are those, so pointing a profile at another
+server (``--endpoint``, ``RTCLI_ENDPOINT``) never sends the token there.
 
 The config dir is ``$RTCLI_CONFIG_DIR`` when set (tests use it so they never touch the real
 home), else ``platformdirs.user_config_dir("rtcli")``.
@@ -53,6 +59,9 @@ class Settings:
     profile: str
     session: str | None = None
     sources: dict[str, str] = field(default_factory=dict)
+    # The profile's stored login, also when it does not apply here (for `rtcli whoami`):
+    # {"email", "user", "endpoint", "project"}; None when nobody is logged in in this profile.
+    login: dict[str, str] | None = None
 
 
 def config_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -176,11 +185,29 @@ def resolve_settings(
             values[key], sources[key] = profile[key], "profile"
         else:
             values[key], sources[key] = default, "default"
+    endpoint, project = str(values["endpoint"]).rstrip("/"), str(values["project"])
+    login = stored_login(profile)
+    session = None
+    if login is not None and login["endpoint"] in ("", endpoint) and login["project"] in ("", project):
+        session = str(profile["session"])
     return Settings(
-        endpoint=str(values["endpoint"]).rstrip("/"),
-        project=str(values["project"]),
+        endpoint=endpoint,
+        project=project,
         key=values["key"] or None,
         profile=name,
-        session=profile.get("session"),
+        session=session,
         sources=sources,
+        login=login,
     )
+
+
+SESSION_KEYS = ("session", "session_endpoint", "session_project", "session_email", "session_user")
+
+
+def stored_login(profile: Mapping[str, Any]) -> dict[str, str] | None:
+    """The login kept in a profile: {email, user, endpoint, project} ("" when unknown), or None."""
+    if not profile.get("session"):
+        return None
+    login = {k: str(profile.get(f"session_{k}") or "") for k in ("email", "user", "endpoint", "project")}
+    login["endpoint"] = login["endpoint"].rstrip("/")
+    return login
