@@ -476,12 +476,13 @@ async def scenario_latency(args, workdir: Path) -> list[Result]:
               f"{o['client_cpu_pct']}%; server waited for a CPU {o['server_cpu_wait_pct']}%)", file=sys.stderr)
     rt, ref, raw = out["rtcli"], out.get("reference", {}), out.get("raw", {})
     ok = rt["missing"] == 0
+    sized = n >= 1000 and rate >= 10  # the target is stated for 1,000 subscribers at 10 events/s
     return [
         Result("latency", f"p50 write->delivery, {rate:g} ev/s x {n} subs", "ms", rt["p50_ms"], ref.get("p50_ms"),
-               "websockets.broadcast", "<= 10 ms", ok and rt["p50_ms"] <= 10, "lower",
+               "websockets.broadcast", "<= 10 ms", (ok and rt["p50_ms"] <= 10) if sized else None, "lower",
                {"rtcli": rt, "reference": ref, "raw": raw}),
         Result("latency", f"p99 write->delivery, {rate:g} ev/s x {n} subs", "ms", rt["p99_ms"], ref.get("p99_ms"),
-               "websockets.broadcast", "<= 25 ms", ok and rt["p99_ms"] <= 25, "lower"),
+               "websockets.broadcast", "<= 25 ms", (ok and rt["p99_ms"] <= 25) if sized else None, "lower"),
         # The raw floor bounds what this harness can measure (its client parses every frame).
         Result("latency", "  p99 vs the raw floor", "ms", rt["p99_ms"], raw.get("p99_ms"),
                "prebuilt frame, transport.write", "-", None, "lower"),
@@ -524,7 +525,8 @@ async def scenario_idle(args, workdir: Path) -> list[Result]:
     kib = rt["bytes_per_connection"] / 1024
     return [Result("idle", f"server RSS per idle connection ({total:,} held)", "KiB", kib,
                    ref.get("bytes_per_connection", 0) / 1024 or None, "websockets asyncio server", "<= 8 KiB",
-                   kib <= 8 and rt["alive"] == total, "lower", {"rtcli": rt, "reference": ref, "proto": proto}),
+                   (kib <= 8 and rt["alive"] == total) if total >= 10000 else None, "lower",
+                   {"rtcli": rt, "reference": ref, "proto": proto}),
             Result("idle", "  vs one asyncio.Protocol per connection", "KiB", kib,
                    proto.get("bytes_per_connection", 0) / 1024 or None, "Protocol + sans-I/O websockets", "-", None,
                    "lower")]
@@ -670,7 +672,7 @@ async def scenario_resume(args, workdir: Path) -> list[Result]:
     rt, ref = out["rtcli"], out.get("reference", {})
     return [Result("resume", f"replay {total:,} missed events to one client", "ms", rt["seconds_median"] * 1000,
                    ref["seconds_median"] * 1000 if ref else None, "websockets send loop, no DB", "< 1000 ms",
-                   rt["seconds_median"] < 1, "lower", {"rtcli": rt, "reference": ref})]
+                   rt["seconds_median"] < 1 if total >= 10000 else None, "lower", {"rtcli": rt, "reference": ref})]
 
 
 def scenario_matching(args) -> list[Result]:
@@ -776,7 +778,8 @@ def scenario_matching(args) -> list[Result]:
         print(f"  matching {label}: dispatch {t_disp * 1000:.3f} ms, audience {audience}, candidates {len(cands)}, "
               f"linear scan {t_naive * 1000:.2f} ms", file=sys.stderr)
         results.append(Result("matching", f"Hub.dispatch, {label}, audience {audience}", "ms", t_disp * 1000,
-                              t_naive * 1000, "linear scan of all subs", "<= 1.5 ms", t_disp * 1000 <= 1.5, "lower",
+                              t_naive * 1000, "linear scan of all subs", "<= 1.5 ms",
+                              t_disp * 1000 <= 1.5 if n_subs >= 100_000 else None, "lower",
                               d))
     return results
 
@@ -922,6 +925,7 @@ def table(results: list[Result]) -> str:
     line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
     out = [line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     out += [line(r) for r in rows]
+    out.append("(pass is '-' where there is no numeric target, or where the run was smaller than the target's sizes)")
     return "\n".join(out)
 
 
