@@ -1,28 +1,33 @@
 #!/usr/bin/env python3
 """The rtcli benchmark suite: each scenario against a fresh `rtcli serve` and a same-run reference.
 
-    python scripts/bench.py                                  # everything, a few minutes
+    python scripts/bench.py                                  # everything, about 5 minutes
     python scripts/bench.py --only fanout,latency --json /tmp/bench.json
+    python scripts/bench.py --commit HEAD --wait-idle 2.0    # a git snapshot, on a quiet machine
     python scripts/bench.py --only writes --profile /tmp/prof # py-spy the server while measuring
 
 Scenarios (targets from the issue "Fast: a benchmark suite, and the speed to lead"):
 
 - fanout    one row event (REST write, SQLite commit, permission check) to N subscribers, at
-            saturation: deliveries/s, vs a raw ``websockets.broadcast`` server (no DB, no auth).
-- latency   write-to-delivery at a fixed rate (10 events/s to 1,000 subscribers): p50/p99.
-- idle      server RSS per held (connected + subscribed) connection.
+            saturation: deliveries/s and server CPU per delivery, vs ``websockets.broadcast``
+            (no DB, no auth) and a raw floor (frame bytes built once, ``transport.write``).
+- latency   write-to-delivery at 10 events/s to 1,000 subscribers, p50/p99, timed by kernel
+            receive timestamps; same references.
+- idle      server RSS per held (connected + subscribed) connection; vs a websockets server and
+            one ``asyncio.Protocol`` per connection.
 - matching  in-process: Hub.dispatch (candidates + matching_ids + encode) of one event among
-            100,000 subscriptions on 10,000 connections, no-op sinks; vs a linear scan.
-- writes    REST row creates/s with their events, concurrent clients; vs uvicorn + aiosqlite.
-- resume    10,000 missed events replayed to one client (``since: "beginning"``).
-- cli       ``rtcli --help`` and a one-shot ``rtcli row create`` (median wall time).
+            100,000 subscriptions on 10,000 connections, no-op sinks, CPU time; vs a linear scan.
+- writes    REST row creates/s with their events, concurrent clients, and server CPU per create;
+            vs uvicorn + aiosqlite (same transaction) and uvicorn + sqlite3 (one thread hop).
+- resume    10,000 missed events replayed to one client (``since: "beginning"``); vs a
+            websockets send loop.
+- cli       ``rtcli --help`` and a one-shot ``rtcli row create`` (median wall and CPU time).
 
-The load client is this process: one asyncio loop (uvloop when installed) with a minimal
-WebSocket client (handshake, masking, frame parsing; it recognises event frames by their first
-bytes and never JSON-decodes them) and a minimal keep-alive HTTP/1.1 client, so that it costs
-less per delivery than the server. With 2+ CPUs the server runs on CPU 0 and this process on
-CPU 1 (``--no-pin`` to disable); server and client CPU are both reported (from /proc), so a
-reader can tell who saturated.
+The load client is this process (see bench_client.py): one asyncio loop on uvloop with a
+minimal WebSocket client and a minimal HTTP/1.1 client, cheaper per delivery than the server.
+With 2+ CPUs the server runs on CPU 0 and this process on CPU 1 (``--no-pin`` to disable).
+Server and client CPU, and the server's wait for a CPU, are reported, so a reader can tell who
+saturated and whether other processes interfered. docs/performance.md explains the figures.
 """
 
 from __future__ import annotations
@@ -955,7 +960,7 @@ def main() -> None:
     ap.add_argument("--cli-runs", type=int, default=7)
     ap.add_argument("--no-reference", action="store_true", help="skip the reference runs")
     ap.add_argument("--no-pin", action="store_true", help="do not pin server and client to separate CPUs")
-    ap.add_argument("--profile", type=Path, help="py-spy the rtcli server during fanout and writes; raw stacks here")
+    ap.add_argument("--profile", type=Path, help="py-spy the rtcli server during fanout, writes and resume; raw stacks here")
     ap.add_argument("--wait-idle", type=float, metavar="LOAD",
                     help="before each scenario wait (up to 10 min) until the 1-minute load is below LOAD")
     ap.add_argument("--keep", action="store_true", help="keep the temporary data directories")
