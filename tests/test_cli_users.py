@@ -74,6 +74,10 @@ def test_signup_login_whoami_logout(shared_server, env):
     profile = stored(env)
     token = profile["session"]
     assert profile["session_email"] == addr and profile["session_endpoint"] == shared_server.endpoint
+    # The profile commands name the login, never print the token.
+    assert ok_json("profile", "show", env=env)["login"] == addr
+    listed = ok_json("profile", "list", env=env)
+    assert listed["default"]["session_email"] == addr and token not in json.dumps(listed)
 
     me = ok_json("whoami", env=env)
     assert me["actor"] == "user" and me["user"]["email"] == addr and me["user"]["name"] == "Alice"

@@ -70,6 +70,9 @@ def profile_show(ctx: typer.Context, name: NameArg = None, json_: JsonOpt = Fals
     settings = st.settings()
     result = {"profile": settings.profile, "endpoint": settings.endpoint, "project": settings.project,
               "key": mask(settings.key), "sources": settings.sources, "config": str(config_path())}
+    if settings.login is not None:  # who `rtcli login` made this profile act as (never the token)
+        where = "" if settings.session else f" (for {settings.login['endpoint']}, project {settings.login['project']})"
+        result["login"] = f"{settings.login['email'] or settings.login['user']}{where}"
     if want_json(ctx, json_):
         output.emit_json(result)
         return
@@ -86,15 +89,17 @@ def profile_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
     except ConfigError as e:
         output.fail(str(e))
     if want_json(ctx, json_):
-        output.emit_json({n: {**p, "key": mask(p.get("key"))} if "key" in p else p for n, p in profiles.items()})
+        output.emit_json({n: {k: mask(v) if k in ("key", "session") else v for k, v in p.items()}
+                          for n, p in profiles.items()})
         return
     current = _name(ctx, None)
     items = [{"": "*" if n == current else "", "name": n, "endpoint": p.get("endpoint", ""),
-              "project": p.get("project", ""), "key": mask(p.get("key")) or ""} for n, p in profiles.items()]
+              "project": p.get("project", ""), "key": mask(p.get("key")) or "",
+              "login": p.get("session_email", "") if p.get("session") else ""} for n, p in profiles.items()]
     if not items:
         output.info(f"no profiles yet in {store.path}; create one with `rtcli profile set`")
         return
-    output.print_table(items, ["", "name", "endpoint", "project", "key"])
+    output.print_table(items, ["", "name", "endpoint", "project", "key", "login"])
 
 
 @profile_app.command("delete")
