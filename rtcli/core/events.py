@@ -49,8 +49,7 @@ def generate(path: Path, action: str | None = None, attribute: str | None = None
     return names
 
 
-def row_events(database_id: str, table_id: str, row_id: str, action: str, db_type: str = "tablesdb") -> list[str]:
-    """The 64 names of a TablesDB row event (42 in a legacy database), deduplicated, in order."""
+def _row_events(database_id: str, table_id: str, row_id: str, action: str, db_type: str) -> list[str]:
     shapes: list[Path] = []
     if db_type == "tablesdb":
         shapes.append([("tablesdb", database_id), ("tables", table_id), ("rows", row_id)])
@@ -61,6 +60,21 @@ def row_events(database_id: str, table_id: str, row_id: str, action: str, db_typ
         for name in generate(shape, action):
             seen.setdefault(name, None)
     return list(seen)
+
+
+# Every row event of one (database type, action) has the same 64 names but for the three ids:
+# generate them once with placeholders, then fill the ids in with three replaces on one string.
+# (Generating them each time cost ~175 µs an event, most of a replay's time.)
+_D, _T, _R = "\x01", "\x02", "\x03"
+_row_templates: dict[tuple[str, str], str] = {}
+
+
+def row_events(database_id: str, table_id: str, row_id: str, action: str, db_type: str = "tablesdb") -> list[str]:
+    """The 64 names of a TablesDB row event (42 in a legacy database), deduplicated, in order."""
+    template = _row_templates.get((db_type, action))
+    if template is None:
+        template = _row_templates[(db_type, action)] = "\n".join(_row_events(_D, _T, _R, action, db_type))
+    return template.replace(_D, database_id).replace(_T, table_id).replace(_R, row_id).split("\n")
 
 
 def action_of(event: str) -> str | None:

@@ -81,7 +81,9 @@ class Event:
 
 
 def encode_frame(prefix: str, subscription_ids: list[str]) -> str:
-    return prefix + protocol.dumps(subscription_ids) + "}}"
+    # Subscription ids are CustomIds ([A-Za-z0-9._-], checked by the session): they need no
+    # JSON escaping, so joining them is exact and several times cheaper than a JSON encoder.
+    return prefix + '["' + '","'.join(subscription_ids) + '"]}}'
 
 
 @dataclass(slots=True, eq=False)
@@ -271,69 +273,78 @@ class Hub:
 
     # --- matching and fan-out ----------------------------------------------------------
 
-    def _pattern_buckets(self, project: str, channels: list[str]) -> list[dict]:
-        """The by-role indexes of every pattern that matches one of the channels."""
+    def _pattern_buckets(self, project: str, channels: list[str]) -> list[tuple[str, dict]]:
+        """(pattern, by-role index) of every subscribed pattern that matches one of the channels."""
         root = self._patterns.get(project)
         if root is None:
             return []
-        found: list[dict] = []
+        found: list[tuple[str, dict]] = []
 
-        def walk(node: _Node, parts: list[str], i: int) -> None:
+        def walk(node: _Node, parts: list[str], i: int, path: list[str]) -> None:
             if i == len(parts):
                 if node.by_role:
-                    found.append(node.by_role)
+                    found.append((".".join(path), node.by_role))
                 return
             tail = node.children.get(">")
             if tail is not None and tail.by_role:
-                found.append(tail.by_role)
+                found.append((".".join([*path, ">"]), tail.by_role))
             for key in (parts[i], "*"):
                 child = node.children.get(key)
                 if child is not None:
-                    walk(child, parts, i + 1)
+                    walk(child, parts, i + 1, [*path, key])
 
         for ch in channels:
-            walk(root, ch.split("."), 0)
+            walk(root, ch.split("."), 0, [])
         return found
 
-    def candidates(self, event: Event) -> dict[HubConnection, None]:
-        """Connections subscribed to one of the event's channels under a role that may read it."""
-        found: dict[HubConnection, None] = {}
+    def _hits(self, event: Event) -> dict[HubConnection, list[str]]:
+        """Each connection that may receive the event, with the channels (or patterns) it is
+        subscribed through. One pass over the index buckets: no per-connection scan of the
+        event's channels."""
+        hits: dict[HubConnection, list[str]] = {}
         everyone = "any" in event.roles
         roles = event.roles
-        indexes = [self._index.get((event.project, ch)) for ch in event.channels]
+        project = event.project
+        indexes = [(ch, self._index.get((project, ch))) for ch in event.channels]
         if self._patterns:
-            indexes += self._pattern_buckets(event.project, event.channels)
-        for by_role in indexes:
+            indexes += self._pattern_buckets(project, event.channels)
+        for key, by_role in indexes:
             if not by_role:
                 continue
             if everyone:
-                for bucket in by_role.values():
-                    found.update(bucket)
+                buckets = by_role.values()
             else:
-                for role in roles:
-                    bucket = by_role.get(role)
-                    if bucket:
-                        found.update(bucket)
-                bucket = by_role.get(KEY_ROLE)
-                if bucket:
-                    found.update(bucket)
-        return found
+                buckets = [by_role.get(role) for role in roles]
+                buckets.append(by_role.get(KEY_ROLE))
+            for bucket in buckets:
+                if not bucket:
+                    continue
+                for conn in bucket:
+                    keys = hits.get(conn)
+                    if keys is None:
+                        hits[conn] = [key]
+                    elif key not in keys:  # a connection sits in one bucket per role
+                        keys.append(key)
+        return hits
+
+    def candidates(self, event: Event) -> dict[HubConnection, None]:
+        """Connections subscribed to one of the event's channels under a role that may read it."""
+        return dict.fromkeys(self._hits(event))
 
     @staticmethod
-    def matching_ids(conn: HubConnection, event: Event) -> list[str]:
-        """Ids of the connection's subscriptions that match the event (each listed once)."""
-        ids: dict[str, None] = {}
-        payload = event.payload
-        for ch in event.channels:
-            for sub in conn.by_channel.get(ch, ()):
+    def _ids(conn: HubConnection, keys: list[str], payload: dict) -> list[str]:
+        ids: list[str] = []
+        for key in keys:
+            for sub in conn.by_channel.get(key, ()):
                 if sub.id not in ids and sub.accepts(payload):
-                    ids[sub.id] = None
-        for pattern in conn.patterns:
-            if any(pattern_match(pattern, ch) for ch in event.channels):
-                for sub in conn.by_channel.get(pattern, ()):
-                    if sub.id not in ids and sub.accepts(payload):
-                        ids[sub.id] = None
-        return list(ids)
+                    ids.append(sub.id)
+        return ids
+
+    def matching_ids(self, conn: HubConnection, event: Event) -> list[str]:
+        """Ids of the connection's subscriptions that match the event (each listed once)."""
+        keys = [ch for ch in event.channels if ch in conn.by_channel]
+        keys += [p for p in conn.patterns if any(pattern_match(p, ch) for ch in event.channels)]
+        return self._ids(conn, keys, event.payload)
 
     def _apply_controls(self, event: Event) -> None:
         if event.refresh_roles is not None:
@@ -357,8 +368,8 @@ class Hub:
         if event.seq:
             self.last_seq[event.project] = max(self.last_seq.get(event.project, 0), event.seq)
         self.dispatched += 1
-        conns = self.candidates(event)
-        if not conns:
+        hits = self._hits(event)
+        if not hits:
             return 0
         prefix = event.frame_prefix()
         resource = event.resource
@@ -366,10 +377,11 @@ class Hub:
         frames: dict[tuple[str, ...], str] = {}
         n = 0
         scope = _scope_of(event)
-        for conn in conns:
+        payload = event.payload
+        for conn, keys in hits.items():
             if conn.scopes is not None and "*" not in conn.scopes and scope not in conn.scopes:
                 continue
-            ids = self.matching_ids(conn, event)
+            ids = self._ids(conn, keys, payload)
             if not ids:
                 continue
             key = tuple(ids)
