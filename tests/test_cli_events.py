@@ -127,6 +127,7 @@ def test_events_list_imports_nothing_heavy(logged, tmp_path):
     code, modules = modules_after(["events", "list", "--json"], cli_env(logged, tmp_path), tmp_path)
     assert code in (0, None)
     assert heavy_in(modules) == [] and "pydantic" not in modules
+    assert "pygments" not in modules and "rich.syntax" not in modules and "trio._core" not in modules
 
 
 # --- explain --------------------------------------------------------------------------------------

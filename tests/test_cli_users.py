@@ -284,3 +284,5 @@ def test_whoami_imports_nothing_heavy(shared_server, env, tmp_path):
     assert code in (0, None)
     assert heavy_in(modules) == []
     assert "httpx" in modules and "pydantic" not in modules and "websockets" not in modules
+    # httpx's command line and trio stay out (common.trim_httpx_imports), as for `row create`.
+    assert "pygments" not in modules and "rich.syntax" not in modules and "trio._core" not in modules

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from rtcli.cli import output
-from rtcli.cli.common import JsonOpt, api, state, want_json
+from rtcli.cli.common import JsonOpt, api, state, trim_httpx_imports, want_json
 
 EmailArg = Annotated[str | None, typer.Argument(metavar="EMAIL", help="Email address (prompted when absent).",
                                                 show_default=False)]
@@ -79,8 +79,6 @@ def _stored_token(settings: Any) -> str | None:
 
 def _revoke(settings: Any) -> str | None:
     """End the stored session on the server it belongs to; None when done, else why not."""
-    from rtcli.cli.common import trim_httpx_imports
-
     trim_httpx_imports()
     from rtcli.client.account import Account
     from rtcli.client.api import ApiClient
@@ -110,6 +108,8 @@ def signup(
 ) -> None:
     """Create a user account (email and password), then log in: rtcli signup me@example.com --name Me"""
     from rtcli.cli.common import unique_id
+
+    trim_httpx_imports()  # before any client module imports httpx (see common.py)
     from rtcli.client.account import Account
 
     settings = state(ctx).settings()
@@ -141,6 +141,7 @@ def signup(
 
 def login(ctx: typer.Context, email: EmailArg = None, json_: JsonOpt = False) -> None:
     """Log in with email and password; the session is kept in the current profile."""
+    trim_httpx_imports()
     from rtcli.client.account import Account
 
     settings = state(ctx).settings()
@@ -229,6 +230,7 @@ def whoami(ctx: typer.Context, json_: JsonOpt = False) -> None:
 def _check_key(ctx: typer.Context) -> None:
     """Fail when the server refuses the configured key. A valid key reading /account gets 401
     general_unauthorized_scope (a key has no account); an unknown key gets user_unauthorized."""
+    trim_httpx_imports()
     from rtcli.client.account import Account
     from rtcli.errors import AppwriteError
 
@@ -244,6 +246,7 @@ def _check_key(ctx: typer.Context) -> None:
 
 def _account(ctx: typer.Context) -> dict | None:
     """The session's account, or None when the server no longer accepts the session."""
+    trim_httpx_imports()
     from rtcli.client.account import Account
     from rtcli.errors import AppwriteError
 

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import typer
 
 from rtcli.cli import args, output
-from rtcli.cli.common import PermissionOpt, api, state, want_json
+from rtcli.cli.common import PermissionOpt, api, state, trim_httpx_imports, want_json
 
 
 def register(app: typer.Typer) -> None:
@@ -43,6 +43,7 @@ def replay(
     json_: Annotated[bool, typer.Option("--json", help="The plan (--dry-run) or the summary as JSON on stdout.")] = False,
 ) -> None:
     """Re-create the writes of a recording against this endpoint: rtcli replay events.jsonl --speed 2"""
+    trim_httpx_imports()  # before rtcli.client.replay imports httpx
     from rtcli.client.replay import RecordingError, plan, read_recording
 
     if speed < 0:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from rtcli.cli import args, output
-from rtcli.cli.common import IdOpt, JsonOpt, QueryOpt, api, pick_id, want_json
+from rtcli.cli.common import IdOpt, JsonOpt, QueryOpt, api, pick_id, trim_httpx_imports, want_json
 
 team_app = typer.Typer(help="Teams (a user who creates one becomes its owner).", no_args_is_help=True)
 member_app = typer.Typer(help="Memberships of a team.", no_args_is_help=True)
@@ -146,6 +146,7 @@ def key_create(
     json_: JsonOpt = False,
 ) -> None:
     """Create an API key; its secret is shown this once: rtcli key create --name ci -s rows.read -s rows.write"""
+    trim_httpx_imports()  # before rtcli.client imports httpx
     from rtcli.client.account import Keys
 
     result = api(ctx, lambda c: Keys(c).create(name, _split(scope)))
@@ -159,6 +160,7 @@ def key_create(
 @key_app.command("list")
 def key_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """List the project's API keys (never their secrets)."""
+    trim_httpx_imports()  # before rtcli.client imports httpx
     from rtcli.client.account import Keys
 
     _render_list(api(ctx, lambda c: Keys(c).list()), want_json(ctx, json_), "keys", KEY_COLUMNS)
@@ -169,6 +171,7 @@ def key_delete(ctx: typer.Context, key_id: Annotated[str, typer.Argument(metavar
                                                                           show_default=False)],
                json_: JsonOpt = False) -> None:
     """Delete an API key; requests with it are refused from now on."""
+    trim_httpx_imports()  # before rtcli.client imports httpx
     from rtcli.client.account import Keys
 
     api(ctx, lambda c: Keys(c).delete(key_id))
