@@ -4,7 +4,6 @@ real entry point against real servers; plus the replay planner's pure rules."""
 from __future__ import annotations
 
 import json
-import os
 import queue
 import signal
 import subprocess
@@ -13,7 +12,6 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from rtcli.client.replay import RecordingError, plan, read_recording
@@ -59,7 +57,7 @@ def logged(server):
         assert admin.post("/tablesdb", json={"databaseId": "d", "name": "d"}).status_code == 201
         assert admin.post("/tablesdb/d/tables", json={"tableId": "t", "name": "t", "rowSecurity": True,
                                                        "permissions": []}).status_code == 201
-        rows = f"/tablesdb/d/tables/t/rows"
+        rows = "/tablesdb/d/tables/t/rows"
         for rid, n, perms in (("r1", 1, ['read("any")']), ("r2", 2, ['read("user:u1")']), ("r3", 3, [])):
             assert admin.post(rows, json={"rowId": rid, "data": {"title": rid, "n": n},
                                           "permissions": perms}).status_code == 201
