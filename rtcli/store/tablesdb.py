@@ -40,12 +40,38 @@ class TablesDBStore:
     def __init__(self, store) -> None:
         self.s = store
         self.d = store.dialect
+        # Databases, tables and columns are read on every row request and rarely change: on a
+        # single node (SQLite) keep them in memory, dropped on any change to them. Several nodes
+        # (PostgreSQL) could change them behind our back, so there every read goes to the store.
+        self.cache: dict | None = {} if store.dialect.name == "sqlite" else None
+
+    def _cached(self, key):
+        if self.cache is None:
+            return None
+        hit = self.cache.get(key)
+        return None if hit is None else ([dict(c) for c in hit] if isinstance(hit, list) else dict(hit))
+
+    def _remember(self, key, value):
+        if self.cache is not None and value is not None:
+            self.cache[key] = value
+        return value
+
+    def _forget(self) -> None:
+        if self.cache is not None:
+            self.cache.clear()
 
     # --- databases -----------------------------------------------------------------------
 
     async def get_database(self, project: str, db: str) -> dict | None:
+        key = ("db", project, db)
+        hit = self._cached(key)
+        if hit is not None:
+            return hit
         r = await self.s.fetchone("SELECT * FROM databases WHERE project=? AND id=?", (project, db))
-        return _db(r) if r else None
+        rec = _db(r) if r else None
+        if rec is not None:
+            self._remember(key, dict(rec))
+        return rec
 
     async def list_databases(self, project: str, limit: int, offset: int) -> tuple[int, list[dict]]:
         total = (await self.s.fetchone("SELECT COUNT(*) FROM databases WHERE project=?", (project,)))[0]
@@ -54,6 +80,7 @@ class TablesDBStore:
         return total, [_db(r) for r in rows]
 
     async def insert_database(self, tx: Transaction, project: str, rec: dict) -> None:
+        self._forget()
         if await tx.fetchone("SELECT 1 FROM databases WHERE project=? AND id=?", (project, rec["id"])):
             raise AppwriteError("database_already_exists")
         await tx.execute(
@@ -61,10 +88,12 @@ class TablesDBStore:
             (project, rec["id"], rec["name"], int(rec["enabled"]), rec["type"], rec["created_at"], rec["updated_at"]))
 
     async def update_database(self, tx: Transaction, project: str, rec: dict) -> None:
+        self._forget()
         await tx.execute("UPDATE databases SET name=?, enabled=?, updated_at=? WHERE project=? AND id=?",
                          (rec["name"], int(rec["enabled"]), rec["updated_at"], project, rec["id"]))
 
     async def delete_database(self, tx: Transaction, project: str, db: str) -> None:
+        self._forget()
         for table in ("rows", "columns"):
             await tx.execute(f"DELETE FROM {table} WHERE project=? AND db=?", (project, db))
         await tx.execute("DELETE FROM tables WHERE project=? AND db=?", (project, db))
@@ -73,9 +102,16 @@ class TablesDBStore:
     # --- tables --------------------------------------------------------------------------
 
     async def get_table(self, project: str, db: str, table: str, tx: Transaction | None = None) -> dict | None:
+        key = ("table", project, db, table)
+        hit = None if tx else self._cached(key)
+        if hit is not None:
+            return hit
         sql, params = "SELECT * FROM tables WHERE project=? AND db=? AND id=?", (project, db, table)
         r = await (tx.fetchone(sql, params) if tx else self.s.fetchone(sql, params))
-        return _table(r) if r else None
+        rec = _table(r) if r else None
+        if rec is not None and not tx:
+            self._remember(key, dict(rec))
+        return rec
 
     async def list_tables(self, project: str, db: str, limit: int, offset: int) -> tuple[int, list[dict]]:
         total = (await self.s.fetchone("SELECT COUNT(*) FROM tables WHERE project=? AND db=?", (project, db)))[0]
@@ -84,6 +120,7 @@ class TablesDBStore:
         return total, [_table(r) for r in rows]
 
     async def insert_table(self, tx: Transaction, project: str, rec: dict) -> None:
+        self._forget()
         if await tx.fetchone("SELECT 1 FROM tables WHERE project=? AND db=? AND id=?", (project, rec["db"], rec["id"])):
             raise AppwriteError("table_already_exists")
         await tx.execute(
@@ -93,6 +130,7 @@ class TablesDBStore:
              _j(rec["permissions"]), rec["created_at"], rec["updated_at"]))
 
     async def update_table(self, tx: Transaction, project: str, rec: dict) -> None:
+        self._forget()
         await tx.execute(
             "UPDATE tables SET name=?, enabled=?, row_security=?, permissions=?, updated_at=?"
             " WHERE project=? AND db=? AND id=?",
@@ -100,6 +138,7 @@ class TablesDBStore:
              project, rec["db"], rec["id"]))
 
     async def delete_table(self, tx: Transaction, project: str, db: str, table: str) -> None:
+        self._forget()
         await tx.execute("DELETE FROM rows WHERE project=? AND db=? AND tbl=?", (project, db, table))
         await tx.execute("DELETE FROM columns WHERE project=? AND db=? AND tbl=?", (project, db, table))
         await tx.execute("DELETE FROM tables WHERE project=? AND db=? AND id=?", (project, db, table))
@@ -107,12 +146,20 @@ class TablesDBStore:
     # --- columns -------------------------------------------------------------------------
 
     async def list_columns(self, project: str, db: str, table: str, tx: Transaction | None = None) -> list[dict]:
+        key = ("columns", project, db, table)
+        hit = None if tx else self._cached(key)
+        if hit is not None:
+            return hit
         sql = "SELECT spec FROM columns WHERE project=? AND db=? AND tbl=? ORDER BY position"
         params = (project, db, table)
         rows = await (tx or self.s).fetchall(sql, params)
-        return [orjson.loads(r[0]) for r in rows]
+        cols = [orjson.loads(r[0]) for r in rows]
+        if not tx:
+            self._remember(key, [dict(c) for c in cols])
+        return cols
 
     async def insert_column(self, tx: Transaction, project: str, db: str, table: str, spec: dict) -> None:
+        self._forget()
         if await tx.fetchone("SELECT 1 FROM columns WHERE project=? AND db=? AND tbl=? AND key=?",
                              (project, db, table, spec["key"])):
             raise AppwriteError("column_already_exists")
@@ -122,6 +169,7 @@ class TablesDBStore:
                          (project, db, table, spec["key"], _j(spec), pos))
 
     async def delete_column(self, tx: Transaction, project: str, db: str, table: str, key: str) -> bool:
+        self._forget()
         return await tx.execute("DELETE FROM columns WHERE project=? AND db=? AND tbl=? AND key=?",
                                 (project, db, table, key)) > 0
 
