@@ -63,6 +63,19 @@ CORS_ALLOW_HEADERS = [
 ]
 
 
+class KeepServerSend:
+    """Keep the server's own ``send`` of a WebSocket in the scope (Starlette wraps it deeper in),
+    for the realtime adapter's direct-write fast path (see realtime.direct_writer)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "websocket":
+            scope["rtcli.server_send"] = send
+        await self.app(scope, receive, send)
+
+
 class EncodedSlashGuard:
     """Refuse ``%2F`` in a path: routing sees the decoded path, so an id holding an encoded
     slash could otherwise reach another route (ids may not contain '/' anyway)."""
@@ -312,7 +325,7 @@ def build_app(config: ServeConfig) -> Starlette:
             CORSMiddleware, allow_origin_regex=origins.regex, allow_credentials=True,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"], allow_headers=CORS_ALLOW_HEADERS,
             expose_headers=["X-Appwrite-Session", "X-Fallback-Cookies"], max_age=600),
-            Middleware(EncodedSlashGuard)],
+            Middleware(EncodedSlashGuard), Middleware(KeepServerSend)],
     )
     app.state.config = config
     app.state.store = store
