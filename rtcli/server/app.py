@@ -293,8 +293,10 @@ def build_app(config: ServeConfig) -> Starlette:
         try:
             yield
         finally:
-            pruner.cancel()
-            presence_keeper.cancel()
+            for task in (pruner, presence_keeper):
+                task.cancel()
+            # Let them finish cancelling before the store closes under them.
+            await asyncio.gather(pruner, presence_keeper, return_exceptions=True)
             await broker.close()
             await store.close()
 
