@@ -40,6 +40,8 @@ COMMANDS = (
     ("Filter", "Focus the filter: text, event-name globs like *.rows.*.delete, -exclude", "focus_filter"),
     ("Toggle detail pane", "Show or hide the selected event's JSON", "toggle_detail"),
     ("Toggle subscriptions panel", "Show or hide the subscriptions panel", "toggle_sidebar"),
+    ("Toggle presence pane", "Show or hide who is present (presences: status, source, metadata), live",
+     "toggle_presences"),
     ("Help", "Keys, filter syntax and states", "help"),
 )
 
@@ -50,12 +52,14 @@ class MonitorApp(App[int]):
     ENABLE_COMMAND_PALETTE = True
 
     def __init__(self, config: MonitorConfig, source: Source, rest: RestActions | None = None, *,
-                 clock: Callable[[], float] = time.monotonic, theme: str | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
+                 theme: str | None = None) -> None:
         super().__init__()
         self.config = config
         self.source = source
         self.rest = rest
         self.clock = clock
+        self.wall = wall
         if theme:
             self.theme = theme
 
@@ -78,7 +82,7 @@ class MonitorApp(App[int]):
         return self.get_screen("monitor")  # type: ignore[return-value]
 
     def on_mount(self) -> None:
-        self.install_screen(MonitorScreen(self.config, self.source, self.rest, self.clock), "monitor")
+        self.install_screen(MonitorScreen(self.config, self.source, self.rest, self.clock, self.wall), "monitor")
         self.push_screen("monitor")
         if not self.is_headless:
             self.call_after_refresh(self._freeze)
@@ -99,15 +103,16 @@ class MonitorApp(App[int]):
             gc.unfreeze()
 
     def _whoami(self) -> None:
-        """Name the signed-in user in the header (a session from the profile)."""
+        """Name the signed-in user (a session from the profile) in the header and the presence pane."""
         from rtcli.errors import RtcliError
 
+        account: dict | None
         try:
             account = self.rest.account()
             who = f"user {account.get('name') or account.get('email') or account.get('$id')}"
         except RtcliError:
-            who = "guest (session not valid)"
-        self.call_from_thread(lambda: self.monitor.query_one("StatusHeader").set_who(who))
+            account, who = None, "guest (session not valid)"
+        self.call_from_thread(self.monitor.set_account, account, who)
 
     async def action_quit(self) -> None:
         await self.source.close()

@@ -8,7 +8,11 @@ methods) and posts messages (``rtcli.tui.messages``) to the app:
   app redraws at most 20 times a second however fast events come, and a slow app never faces a
   growing queue of messages: while a batch is in flight new events wait in ``pending``, which is
   cut to the newest ``limit`` records (the rest are counted as ``skipped``, as if evicted);
-- any other item flushes the pending events first, then goes out as its own message, in order.
+- any other item flushes the pending events first, then goes out as its own message, in order;
+- events of the monitor's own presence subscription (``presence_subscription``) also go, in
+  order, into one ``PresenceEvents`` per flush, not held back by the acknowledgement (they are
+  few). Those listed for that subscription alone stay out of ``EventsArrived``: the table shows
+  what the user subscribed to.
 
 The reader yields to the event loop every ``yield_every`` items so that a burst already
 buffered in the socket cannot starve the UI, which runs on the same loop.
@@ -26,7 +30,7 @@ from textual.message import Message
 
 from rtcli.client.realtime import Event, Gap, Pong, RealtimeFatal, ServerError, StateChange, Subscribed
 from rtcli.tui.messages import (
-    ConnectionChanged, EventsArrived, PingMeasured, ServerWarning, SubscriptionsConfirmed,
+    ConnectionChanged, EventsArrived, PingMeasured, PresenceEvents, ServerWarning, SubscriptionsConfirmed,
 )
 from rtcli.tui.model import DEFAULT_BUFFER, EventRecord
 
@@ -66,12 +70,17 @@ class Feed:
         self.inflight = False
         self.seq = 0
         self.batches = 0
+        self.presence_subscription: str | None = None  # the monitor's own, for the presence pane
+        self.presence_pending: list[dict[str, Any]] = []
 
     def ack(self) -> None:
         """The app has handled the last batch; the next one may go."""
         self.inflight = False
 
     def flush(self, force: bool = False) -> None:
+        if self.presence_pending:
+            presence, self.presence_pending = self.presence_pending, []
+            self.post(PresenceEvents(presence))
         if not self.pending or (self.inflight and not force):
             return
         batch, self.pending = self.pending, []
@@ -106,6 +115,13 @@ class Feed:
         try:
             async for item in self.source.stream():
                 if isinstance(item, Event):
+                    own = self.presence_subscription
+                    if own is not None:
+                        subs = item.data.get("subscriptions") or ()
+                        if own in subs:
+                            self.presence_pending.append(item.data)
+                            if len(subs) == 1:
+                                continue
                     self.add(item.data)
                     n += 1
                     if n % self.yield_every == 0:

@@ -1,8 +1,10 @@
-"""Messages the feed posts to the app (one direction only: feed -> app).
+"""Messages the feed posts to the app (one direction only: feed -> app), and the presence
+pane's REST snapshot, which a worker posts.
 
 Events travel in batches (``EventsArrived``), at most one batch in flight at a time; everything
 else the realtime client reports becomes one message of its own, posted after the events that
-came before it so the order is kept.
+came before it so the order is kept. The presence pane's own events travel apart
+(``PresenceEvents``).
 """
 
 from __future__ import annotations
@@ -61,3 +63,23 @@ class ServerWarning(Message):
         self.text = text
         self.code = code
         self.dropped = dropped
+
+
+class PresenceEvents(Message):
+    """Events of the monitor's own ``presences`` subscription (the presence pane's), in order.
+    Sent with each flush, not held back by an unacknowledged ``EventsArrived``: they are few."""
+
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.events = events
+
+
+class PresencesLoaded(Message):
+    """The REST snapshot of presences for the load ``token`` (see ``PresenceBoard``), or why it
+    could not be read (``error``). Posted from a thread worker."""
+
+    def __init__(self, token: int, presences: list[dict[str, Any]] | None, error: str | None = None) -> None:
+        super().__init__()
+        self.token = token
+        self.presences = presences
+        self.error = error

@@ -1,4 +1,4 @@
-"""The monitor's REST actions: who am I, create a row, upload a file, run a function.
+"""The monitor's REST actions: who am I, the presences, create a row, upload a file, run a function.
 
 Blocking calls (httpx, sync), meant to run in a worker thread. JSON calls go through
 ``rtcli.client.api.ApiClient``; the upload lives here because the client library has no
@@ -13,6 +13,7 @@ Uploads follow the Appwrite SDKs: a file of at most 5 MiB is one ``multipart/for
 
 from __future__ import annotations
 
+import json
 import mimetypes
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -51,6 +52,23 @@ class RestActions:
         """The signed-in user (``GET /account``); an AppwriteError 401 for a guest."""
         with self._api() as api:
             return api.call("GET", "/account")
+
+    def presences(self, page: int = 100, most: int = 5000) -> list[dict[str, Any]]:
+        """The presences the caller may read (``GET /presences``), in the server's order, read in
+        pages of ``page`` (limit and offset), at most ``most`` of them."""
+        from rtcli.client.events import Presences
+
+        out: list[dict[str, Any]] = []
+        with self._api() as api:
+            while len(out) < most:
+                queries = [json.dumps({"method": "limit", "values": [page]}),
+                           json.dumps({"method": "offset", "values": [len(out)]})]
+                result = Presences(api).list(queries)
+                items = [p for p in result.get("presences") or [] if isinstance(p, dict)]
+                out += items
+                if len(items) < page or len(out) >= int(result.get("total") or 0):
+                    break
+        return out[:most]
 
     def create_row(self, database_id: str, table_id: str, data: Mapping[str, Any], row_id: str | None = None) -> dict:
         with self._api() as api:

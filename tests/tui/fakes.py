@@ -1,5 +1,5 @@
-"""A scripted realtime source with fixed ids and timestamps, for deterministic snapshots only
-(the pilot tests use a real `rtcli serve`)."""
+"""A scripted realtime source and presence list with fixed ids and timestamps, for deterministic
+snapshots only (the pilot tests use a real `rtcli serve`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from rtcli.client.realtime import Event, Pong, StateChange, Subscribed
+from rtcli.tui.rest import RestActions
 
 ACTIONS = ("create", "update", "upsert", "delete")
 
@@ -35,6 +36,48 @@ def file_event(i: int, subs: Iterable[str] = ("sub2",)) -> Event:
                   "payload": {"$id": fid, "bucketId": "uploads", "name": f"photo-{i}.png", "mimeType": "image/png",
                               "sizeOriginal": 1024 * i, "signature": "d41d8cd98f00b204e9800998ecf8427e"},
                   "subscriptions": list(subs), "cursor": f"c1.test.f{i}"})
+
+
+def presence_model(pid: str, user: str, status: str = "online", source: str = "realtime", *, created: str = "10:00:00",
+                   updated: str | None = None, expires: str = "", metadata: dict[str, Any] | None = None) -> dict:
+    """A presence as the server returns it, on 2026-01-15 (UTC) at the given times."""
+    day = "2026-01-15T"
+    return {"$id": pid, "$createdAt": f"{day}{created}.000+00:00", "$updatedAt": f"{day}{updated or created}.000+00:00",
+            "$permissions": ['read("users")'], "userId": user, "status": status, "source": source,
+            "expiresAt": expires or (f"{day}10:31:00.000+00:00" if source == "realtime" else ""),
+            "metadata": metadata or {}}
+
+
+def presence_event(model: dict, action: str, subs: Iterable[str] = ("rtcli-monitor-presences",)) -> Event:
+    pid = model["$id"]
+    return Event({"events": [f"presences.{pid}.{action}", f"presences.*.{action}", f"presences.{pid}", "presences.*"],
+                  "channels": ["presences", f"presences.{pid}", f"presences.{action}", f"presences.{pid}.{action}"],
+                  "timestamp": model["$updatedAt"], "payload": model, "subscriptions": list(subs),
+                  "cursor": f"c1.test.p.{pid}.{action}"})
+
+
+def sample_presences() -> list[dict]:
+    """Four presences: realtime ones with metadata, an API one that expires, one without a name."""
+    return [
+        presence_model("tab-ada-1", "ada", "online", created="09:12:00",
+                       metadata={"name": "Ada Lovelace", "page": "/orders", "typing": False}),
+        presence_model("tab-grace", "grace", "away", created="09:40:30",
+                       metadata={"name": "Grace Hopper", "page": "/"}),
+        presence_model("kiosk-3", "svc-kiosk", "busy", "api", created="08:00:00",
+                       expires="2026-01-15T12:00:00.000+00:00", metadata={"location": "lobby", "battery": 71}),
+        presence_model("tab-6f1c", "6f1c2e9a0b7d4c3e", "online", created="10:00:20"),
+    ]
+
+
+class ScriptedRest(RestActions):
+    """REST actions whose presence list is fixed (nothing is sent); the forms still open."""
+
+    def __init__(self, presences: list[dict] | None = None) -> None:
+        super().__init__("http://127.0.0.1:9/v1", "default")
+        self.listed = sample_presences() if presences is None else presences
+
+    def presences(self, page: int = 100, most: int = 5000) -> list[dict]:
+        return [dict(p) for p in self.listed]
 
 
 def sample_events(n: int = 30) -> list[Event]:

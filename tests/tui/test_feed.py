@@ -1,5 +1,5 @@
 """rtcli.tui.feed: batching with one batch in flight, the bound on pending events, the order of
-messages, and what a fatal error becomes. (Uses a scripted source: no server is needed to
+messages, the presence pane's events, and what a fatal error becomes. (Uses a scripted source: no server is needed to
 check the batching; the pilot tests run the same feed against a real one.)"""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import asyncio
 from rtcli.client.realtime import Gap, Pong, RealtimeFatal, ServerError, StateChange, Subscribed
 from rtcli.tui.feed import Feed
 from rtcli.tui.messages import (
-    ConnectionChanged, EventsArrived, PingMeasured, ServerWarning, SubscriptionsConfirmed,
+    ConnectionChanged, EventsArrived, PingMeasured, PresenceEvents, ServerWarning, SubscriptionsConfirmed,
 )
-from tests.tui.fakes import row_event
+from tests.tui.fakes import presence_event, presence_model, row_event
 
 
 class ListSource:
@@ -108,3 +108,20 @@ async def test_fatal_error_becomes_failed_state():
     assert isinstance(posted[1], EventsArrived)  # what came before the error is delivered
     assert isinstance(posted[-1], ConnectionChanged) and posted[-1].state == "failed"
     assert posted[-1].error == "Invalid API key (1008)"
+
+
+async def test_presence_events_go_to_the_pane_and_stay_out_of_the_table():
+    """Events listed only for the monitor's own presence subscription skip the table; one listed
+    for a user subscription too goes to both."""
+    own = "rtcli-monitor-presences"
+    model = presence_model("p1", "u1")
+    items = [row_event(1), presence_event(model, "create", subs=[own]),
+             presence_event({**model, "status": "away"}, "update", subs=[own, "mine"]), row_event(2)]
+    posted: list = []
+    feed = Feed(ListSource(items), lambda m: (posted.append(m), feed.ack()), interval=0.01)
+    feed.presence_subscription = own
+    await run_for(feed, 0.1)
+    table = [r for m in posted if isinstance(m, EventsArrived) for r in m.records]
+    pane = [e for m in posted if isinstance(m, PresenceEvents) for e in m.events]
+    assert [r.rid for r in table] == ["row0001", "p1", "row0002"]
+    assert [e["events"][0] for e in pane] == ["presences.p1.create", "presences.p1.update"]

@@ -1,6 +1,6 @@
 """`rtcli monitor` driven by Textual pilots against a real `rtcli serve`: events appear, filter,
 pause and resume, detail pane and copy, subscriptions, the create-row form, upload, run a
-function, export, and the connection state when the server goes away."""
+function, export, the presence pane, and the connection state when the server goes away."""
 
 from __future__ import annotations
 
@@ -411,6 +411,117 @@ async def test_guest_sees_what_guests_may_read(shared_server):
         assert "as guest" in screen_text(app)
         await add_rows(shared_server, db, table, {"text": "public"})
         await until(pilot, lambda: screen.view.visible == 1, "the public row")
+
+
+# --- the presence pane ----------------------------------------------------------------------
+
+
+class Client:
+    """A second realtime client, signed in as a user, that sets presences (like the Web SDK's
+    ``upsertPresence``) with the websockets library."""
+
+    def __init__(self, server, token: str) -> None:
+        self.server, self.token, self.ws = server, token, None
+
+    async def __aenter__(self) -> Client:
+        from websockets.asyncio.client import connect
+
+        self.ws = await connect(self.server.ws_url, additional_headers={"X-Appwrite-Session": self.token})
+        assert json.loads(await self.ws.recv())["type"] == "connected"
+        return self
+
+    async def presence(self, pid: str, status: str, metadata: dict | None = None) -> dict:
+        data: dict = {"status": status, "presenceId": pid}
+        if metadata is not None:
+            data["metadata"] = metadata
+        await self.ws.send(json.dumps({"type": "presence", "data": data}))
+        reply = json.loads(await asyncio.wait_for(self.ws.recv(), 5))
+        assert reply["data"].get("to") == "presence", reply
+        return reply["data"]["presence"]
+
+    async def __aexit__(self, *exc) -> None:
+        await self.ws.close()
+
+
+def pane_line(app, pid: str) -> str:
+    return next((line for line in screen_text(app).splitlines() if pid in line), "")
+
+
+async def test_presence_pane_loads_then_follows_presences(shared_server):
+    """A presence set before the monitor starts is loaded over REST; one set after it shows up
+    from the presences channel, an update changes it in place, and closing its socket removes
+    it. None of it enters the table or the subscriptions panel (the pane's own subscription)."""
+    from tests.server.test_users import signup
+
+    uid, token, client = signup(shared_server, "Ada")
+    client.close()
+    tag = secrets.token_hex(3)
+    early, p1 = f"p0-{tag}", f"p1-{tag}"
+    app = monitor_app(shared_server, "rows")
+    async with Client(shared_server, token) as first:
+        await first.presence(early, "online", {"name": "Ada L", "page": "/orders"})
+        async with app.run_test(size=(160, 48)) as pilot:
+            screen = await ready(pilot)
+            board = screen.presences
+            await until(pilot, lambda: board.loads == 1 and early in board.entries, "the presence loaded over REST")
+            assert screen.presence_pane.display  # shown by default at this width
+            await until(pilot, lambda: "Ada L" in pane_line(app, early), "the loaded presence in the pane")
+            line = pane_line(app, early)
+            assert "online" in line and "realtime" in line and "with socket" in line and "page=/orders" in line
+
+            async with Client(shared_server, token) as second:
+                await second.presence(p1, "online")
+                await until(pilot, lambda: p1 in board.entries, "the new presence's create event")
+                entry = board.entries[p1]
+                assert entry.user_id == uid and entry.status == "online" and entry.source == "realtime"
+                await until(pilot, lambda: "online" in pane_line(app, p1), "the new presence in the pane")
+                assert f"+ {uid[:12]}" in pane_line(app, p1)  # marked as new (and tinted)
+                row = [e.id for e in board.rows()].index(p1)
+
+                await second.presence(p1, "away")
+                await until(pilot, lambda: board.entries[p1].status == "away", "the update event")
+                assert [e.id for e in board.rows()].index(p1) == row and len(board) == 2  # in place
+                assert board.entries[p1].changed == {"status"}
+                await until(pilot, lambda: "away" in pane_line(app, p1), "the new status on screen")
+                assert f"~ {uid[:12]}" in pane_line(app, p1)
+                board.highlight = 0.5  # a departure lingers this long (3 s in use)
+            # The socket is closed: the presence leaves with it.
+            await until(pilot, lambda: p1 not in board.entries, "the delete event and the departure's highlight")
+            await until(pilot, lambda: not pane_line(app, p1), "the departed presence off the screen")
+            assert early in board.entries and len(board) == 1
+            assert screen.buffer.total == 0  # no presence event in the table: only `rows` was asked for
+            assert [s.channels for s in screen.subs.values()] == [["rows"]]
+
+
+async def test_presence_pane_toggles_and_names_the_signed_in_user(shared_server):
+    """Hidden at 80x24 until P; the signed-in user's own presence carries their name; the command
+    palette toggles it too; after a reconnect the list is loaded again."""
+    from tests.server.test_users import signup
+
+    _, token, client = signup(shared_server, "Grace")
+    client.close()
+    pid = f"me-{secrets.token_hex(3)}"
+    s = Settings(endpoint=shared_server.endpoint, project=shared_server.project, key=None, profile="default",
+                 session=token)
+    app = MonitorApp.connect(s, [(["account"], [])])
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        pane = screen.presence_pane
+        assert not pane.display
+        await pilot.press("P")
+        assert pane.display
+        async with Client(shared_server, token) as me:
+            await me.presence(pid, "coding", {"file": "monitor.py"})
+            await until(pilot, lambda: "Grace (you)" in pane_line(app, "coding"), "my presence, named")
+            # A reconnect loads the list again (and the presence is still there).
+            await app.source._ws.close()
+            await until(pilot, lambda: screen.presences.loads == 2 and screen.state == "connected", "the reload")
+            assert pid in screen.presences.entries and not screen.presences.entries[pid].gone
+        await pilot.press("ctrl+p")
+        app.screen.query_one("CommandInput", Input).value = "toggle presence"  # (typing it is slow)
+        await pilot.pause(0.3)  # the palette searches its providers in the background
+        await pilot.press("enter")
+        await until(pilot, lambda: not pane.display, "the pane hidden from the command palette")
 
 
 def test_monitor_command_does_not_import_textual_until_run():

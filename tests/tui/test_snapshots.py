@@ -6,8 +6,9 @@ of each state is compared with the one committed in ``tests/tui/snapshots/``. To
 pictures after a deliberate UI change, run with ``RTCLI_UPDATE_SNAPSHOTS=1`` and look at the
 changed SVGs (any browser opens them) before committing.
 
-Determinism: a scripted source (fixed ids, timestamps, subscription ids and RTT), a frozen clock
-for rates and sparklines, the UTC timezone, and no blinking cursors.
+Determinism: a scripted source (fixed ids, timestamps, subscription ids and RTT) and presence
+list, a frozen clock for rates, sparklines and highlights, a frozen wall clock for presence ages,
+the UTC timezone, and no blinking cursors.
 """
 
 from __future__ import annotations
@@ -22,15 +23,18 @@ from pathlib import Path
 import pytest
 
 from rtcli.tui.app import MonitorApp
-from rtcli.tui.rest import RestActions
 from rtcli.tui.screens.monitor import MonitorConfig
-from tests.tui.fakes import ScriptedSource, row_event, sample_events
+from tests.tui.fakes import (
+    ScriptedRest, ScriptedSource, presence_event, presence_model, row_event, sample_events, sample_presences,
+)
 from tests.tui.test_monitor import screen_text
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 UPDATE = os.environ.get("RTCLI_UPDATE_SNAPSHOTS") == "1"
 SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
 ORDERS_QUERY = '{"method":"greaterThan","attribute":"total","values":[50]}'
+CLOCK = 1000.5
+WALL = 1768471500.0  # 2026-01-15T10:05:00Z, five minutes after the scripted events
 
 
 @pytest.fixture(autouse=True)
@@ -47,8 +51,8 @@ def make_app(events: int = 30, buffer: int = 10_000, theme: str | None = None) -
                            [(["rows"], []), (["files"], []), (["tablesdb.main.tables.orders.rows"], [ORDERS_QUERY])],
                            buffer=buffer)
     source = ScriptedSource(sample_events(events))
-    rest = RestActions("http://127.0.0.1:9/v1", "default")  # the forms open; nothing is sent
-    return MonitorApp(config, source, rest, clock=lambda: 1000.5, theme=theme), source
+    rest = ScriptedRest()  # the forms open; nothing is sent
+    return MonitorApp(config, source, rest, clock=lambda: CLOCK, wall=lambda: WALL, theme=theme), source
 
 
 async def settle(pilot, condition: Callable[[], bool]) -> None:
@@ -101,7 +105,8 @@ async def shoot(name: str, size: str, tmp_path: Path, act: Callable[[object, Mon
     async with app.run_test(size=SIZES[size]) as pilot:
         screen = app.monitor
         total = len(source.items)
-        await settle(pilot, lambda: screen.buffer.total == total and screen.state == "connected")
+        await settle(pilot, lambda: screen.buffer.total == total and screen.state == "connected"
+                     and screen.presences.loaded)
         await act(pilot, app, source)
         await settle(pilot, lambda: True)
         check(app, f"{name}_{size}", tmp_path)
@@ -183,3 +188,28 @@ async def test_no_color(tmp_path, monkeypatch):
     greys = {f for f in fills if f[0:2] == f[2:4] == f[4:6]}
     chrome = {"ff5f57", "febc2e", "28c840", "c5c8c6"}  # the window's traffic lights and title
     assert fills - greys <= chrome, fills - greys - chrome
+
+
+async def change_presences(pilot, app, source) -> None:
+    """An update (status and metadata), a newcomer and a departure, all still highlighted
+    (the clock is frozen)."""
+    _, grace, _, anon = sample_presences()
+    source.push(
+        presence_event({**grace, "status": "online", "$updatedAt": "2026-01-15T10:04:58.000+00:00",
+                        "metadata": {"name": "Grace Hopper", "page": "/orders"}}, "update"),
+        presence_event(presence_model("tab-linus", "linus", "online", created="10:04:59",
+                                      metadata={"name": "Linus", "page": "/files", "typing": True}), "create"),
+        presence_event(anon, "delete"),
+    )
+    screen = app.monitor
+    await settle(pilot, lambda: screen.presences.loads == 1 and screen.presences.changes >= 4)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_presence_pane_with_changes(size, tmp_path):
+    async def act(pilot, app, source):
+        if size == "80x24":
+            await pilot.press("P")  # hidden by default when narrow
+        await change_presences(pilot, app, source)
+
+    await shoot("presences", size, tmp_path, act)

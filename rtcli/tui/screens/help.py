@@ -17,13 +17,14 @@ KEYS = (
     ("click  wheel", "select an event / scroll"),
     ("a", "add a subscription (channels, optional queries)"),
     ("m  x", "pause / remove the highlighted subscription"),
-    ("tab", "move between table, detail, filter and subscriptions"),
+    ("tab", "move between table, detail, presences, filter and subscriptions"),
     ("n", "create a row (database, table, JSON data)"),
     ("u", "upload a file to a bucket, with progress"),
     ("r", "run a function with a body"),
     ("c", "copy the selected event's JSON to the clipboard"),
     ("e", "export the events shown (after the filter) to JSON lines"),
     ("d  b", "show / hide the detail pane, the subscriptions panel"),
+    ("P", "show / hide the presence pane: who is present, live"),
     ("ctrl+p", "command palette: all of the above, and themes"),
     ("?  q", "this help / quit"),
 )
@@ -41,6 +42,16 @@ SECTIONS = (
         "The table keeps the last N events (--buffer, default 10,000). When older events leave it, the "
         "first line of the table says how many. While paused, events keep arriving (the status line "
         "counts them) and paused rows can still leave a full buffer.",
+    )),
+    ("Presence", (
+        "The presence pane lists the presences you may read: user (name when known), status, source "
+        "(realtime: lives as long as its connection; api: set over REST, until it expires), how long it has "
+        "been there, its expiry, ID and metadata. New presences, changed cells and leaving presences are "
+        "highlighted for a few seconds.",
+        "It loads the list over REST at start and after every reconnect, then follows the presences "
+        "channel on a subscription of its own: that one is not in the subscriptions panel and its events "
+        "are not in the table (subscribe to presences yourself to see them there). Shown from 120 columns "
+        "on; P shows or hides it at any width.",
     )),
     ("Connection", (
         "The header shows connected, reconnecting in N s (with the last error), or failed (the server "

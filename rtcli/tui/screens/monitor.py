@@ -1,13 +1,22 @@
 """The monitor's main screen: header, subscriptions, the event table, the detail pane, the
-filter line and the footer; it owns the model (buffer, view, subscriptions, rates) and the
-feed worker, and turns the feed's messages into widget updates.
+presence pane, the filter line and the footer; it owns the model (buffer, view, subscriptions,
+rates, presences) and the feed worker, and turns the feed's messages into widget updates.
 
 Layout: below 120 columns the detail pane sits under the table; from 120 columns on, to its
-right. ``b`` and ``d`` hide the subscriptions panel and the detail pane.
+right. The presence pane runs under both, shown by default from 120 columns on and hidden
+below. ``b``, ``d`` and ``P`` show or hide the subscriptions panel, the detail pane and the
+presence pane (``P`` is then the user's choice at every width).
+
+Presence: the screen makes a subscription of its own to ``presences`` (id ``PRESENCE_SUBSCRIPTION``),
+not listed in the subscriptions panel, whose events feed the pane and stay out of the table,
+so the table and panel show exactly what the user asked for; a user who subscribes to
+``presences`` too sees those events in the table as well. Each time that subscription is
+confirmed (at start and after every reconnect) the pane reloads the list over REST.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Container, Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
@@ -26,23 +35,29 @@ from textual.widgets import Footer, Input, Static
 from rtcli.errors import RtcliError
 from rtcli.tui.feed import Feed, Source
 from rtcli.tui.messages import (
-    ConnectionChanged, EventsArrived, PingMeasured, ServerWarning, SubscriptionsConfirmed,
+    ConnectionChanged, EventsArrived, PingMeasured, PresenceEvents, PresencesLoaded, ServerWarning,
+    SubscriptionsConfirmed,
 )
 from rtcli.tui.model import (
     EventBuffer, EventFilter, EventView, RateMeter, SubscriptionState, count_by_subscription,
     export_lines, human_rate,
 )
 from rtcli.tui.parse import row_target
+from rtcli.tui.presence import PresenceBoard
 from rtcli.tui.screens.forms import AddSubscriptionScreen, CreateRowScreen, PromptScreen, RunFunctionScreen
 from rtcli.tui.screens.help import HelpScreen
 from rtcli.tui.screens.upload import UploadScreen
 from rtcli.tui.widgets.detail import EventDetail
 from rtcli.tui.widgets.event_table import EventTable
 from rtcli.tui.widgets.header import StatusHeader
+from rtcli.tui.widgets.presences import PresencePane
 from rtcli.tui.widgets.subscriptions import SubscriptionList
 
 if TYPE_CHECKING:
     from rtcli.tui.rest import RestActions
+
+PRESENCE_SUBSCRIPTION = "rtcli-monitor-presences"
+log = logging.getLogger("rtcli.tui.monitor")
 
 
 @dataclass(frozen=True)
@@ -74,17 +89,20 @@ class MonitorScreen(Screen[None]):
         Binding("e", "export", "Export", show=False),
         Binding("d", "toggle_detail", "Detail", show=False),
         Binding("b", "toggle_sidebar", "Subscriptions panel", show=False),
+        Binding("P", "toggle_presences", "Presence"),
         Binding("question_mark,f1", "help", "Help"),
         Binding("q", "app.quit", "Quit"),
     ]
 
     def __init__(self, config: MonitorConfig, source: Source, rest: RestActions | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> None:
         super().__init__()
         self.config = config
         self.source = source
         self.rest = rest
         self.clock = clock
+        self.wall = wall  # Unix time, for presence ages and expiries
+        self.presences = PresenceBoard()
         self.buffer = EventBuffer(config.buffer)
         self.view = EventView(self.buffer)
         self.meter = RateMeter()
@@ -107,8 +125,10 @@ class MonitorScreen(Screen[None]):
                 sidebar.border_title = "Subscriptions"
                 yield SubscriptionList(id="subs")
             with Vertical(id="main"):
-                yield EventTable(self.view, self.buffer, id="events")
-                yield EventDetail(id="detail")
+                with Container(id="views"):
+                    yield EventTable(self.view, self.buffer, id="events")
+                    yield EventDetail(id="detail")
+                yield PresencePane(self.presences, id="presences")
         with Horizontal(id="filter-bar"):
             yield Input(placeholder="/ filter: text  *.rows.*.delete  -exclude", id="filter")
             yield Static("", id="stats", markup=False)
@@ -126,13 +146,21 @@ class MonitorScreen(Screen[None]):
     def sublist(self) -> SubscriptionList:
         return self.query_one(SubscriptionList)
 
+    @property
+    def presence_pane(self) -> PresencePane:
+        return self.query_one(PresencePane)
+
     async def on_mount(self) -> None:
         self.query_one("#detail").border_title = "Event"
         self.query_one("#events").border_title = "Events"
         for channels, queries in self.config.subscriptions:
             await self._subscribe(channels, queries, since=self.config.since)
+        # The presence pane's own subscription: see the module docstring.
+        await self.source.subscribe(["presences"], subscription_id=PRESENCE_SUBSCRIPTION)
+        self.feed.presence_subscription = PRESENCE_SUBSCRIPTION
         self.table.focus()
         self._refresh_side()
+        self._refresh_presences()
         self._refresh_stats()
         self.set_interval(0.5, self.refresh_status)
         self.run_worker(self.feed.run(), name="feed", group="feed", exit_on_error=False)
@@ -142,6 +170,8 @@ class MonitorScreen(Screen[None]):
         (every 0.5 s, rather than with every batch)."""
         self._refresh_side()
         self._refresh_stats()
+        self.presences.prune(self.clock())
+        self._refresh_presences()
         if self.state == "reconnecting":
             self._show_state()
 
@@ -191,6 +221,9 @@ class MonitorScreen(Screen[None]):
 
     def on_subscriptions_confirmed(self, message: SubscriptionsConfirmed) -> None:
         for item in message.items:
+            if item.get("subscriptionId") == PRESENCE_SUBSCRIPTION:
+                self._load_presences()  # a reload covers whatever a resume could not replay
+                continue
             sub = self.subs.get(str(item.get("subscriptionId")))
             if sub is not None:
                 sub.confirmed = True
@@ -206,6 +239,60 @@ class MonitorScreen(Screen[None]):
         if message.dropped:
             self.buffer.dropped += message.dropped
         self.notify(message.text, severity="warning")
+
+    # --- presences ---------------------------------------------------------------------------
+
+    def on_presence_events(self, message: PresenceEvents) -> None:
+        if self.presences.apply_many(message.events, self.clock()):
+            self._refresh_presences()
+
+    def _load_presences(self) -> None:
+        token = self.presences.begin_load()
+        if self.rest is None:
+            self.presences.fail_load(token, "no REST API in this session")
+        else:
+            self._fetch_presences(token)
+        self._refresh_presences()
+
+    @work(thread=True, group="presences")
+    def _fetch_presences(self, token: int) -> None:
+        try:
+            items = self.rest.presences()
+        except RtcliError as e:
+            self.post_message(PresencesLoaded(token, None, str(e)))
+            return
+        except Exception as e:  # e.g. a server that answers something else: say so in the pane, go on
+            log.exception("could not list the presences")
+            self.post_message(PresencesLoaded(token, None, f"{type(e).__name__}: {e}"))
+            return
+        self.post_message(PresencesLoaded(token, items))
+
+    def on_presences_loaded(self, message: PresencesLoaded) -> None:
+        if message.presences is None:
+            self.presences.fail_load(message.token, message.error or "unknown error")
+        else:
+            self.presences.finish_load(message.token, message.presences, self.clock())
+        self._refresh_presences()
+
+    def set_account(self, account: dict[str, Any] | None, who: str) -> None:
+        """The signed-in user (from ``GET /account``): named in the header and in the presence pane."""
+        self.query_one(StatusHeader).set_who(who)
+        if account and account.get("$id"):
+            name = str(account.get("name") or account.get("email") or account["$id"])
+            self.presences.set_name(str(account["$id"]), name, me=True)
+            self._refresh_presences()
+
+    def _refresh_presences(self) -> None:
+        pane = self.presence_pane
+        if pane.display:
+            pane.show(self.clock(), self.wall())
+
+    def action_toggle_presences(self) -> None:
+        """Show or hide the presence pane; from then on the choice holds at every width."""
+        shown = not self.presence_pane.display
+        self.set_class(shown, "-presences-on")
+        self.set_class(not shown, "-presences-off")
+        self.call_after_refresh(self._refresh_presences)
 
     # --- table, detail, filter ----------------------------------------------------------------
 
