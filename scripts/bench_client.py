@@ -20,6 +20,7 @@ import socket
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import orjson
 
@@ -94,6 +95,48 @@ class Usage:
                 # % of the window the process was runnable but another process had its CPU
                 "server_cpu_wait_pct": round(100 * (wait_seconds(self.pid) - self.ws) / dt, 1),
                 "client_cpu_wait_pct": round(100 * (wait_seconds() - self.wc) / dt, 1)}
+
+
+class ProcGroupUsage:
+    """CPU of a set of named processes over a window, each as % of one core (user + system, all
+    threads), with its kernel share and its run-queue wait. ``discover()`` returns ``{name: pid}``;
+    it is called at the start and again at the end, and a process that appeared in between (a
+    PostgreSQL backend opened by a growing pool) is counted from its birth, flagged ``new``.
+    A process gone by the end is reported as None."""
+
+    def __init__(self, discover: Callable[[], dict[str, int]]) -> None:
+        self.discover = discover
+        self.pids = discover()
+        self.snap = {name: self._read(pid) for name, pid in self.pids.items()}
+        self.t = now()
+
+    @staticmethod
+    def _read(pid: int) -> tuple[float, float, float] | None:
+        try:
+            user, system = cpu_split(pid)
+            return user, system, wait_seconds(pid)
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def done(self) -> dict[str, dict | None]:
+        ends = {name: self._read(pid) for name, pid in self.pids.items()}  # known ones first, then look
+        dt = now() - self.t
+        out: dict[str, dict | None] = {}
+
+        def pct(a, b) -> dict:
+            return {"cpu_pct": round(100 * (b[0] - a[0] + b[1] - a[1]) / dt, 1),
+                    "sys_pct": round(100 * (b[1] - a[1]) / dt, 1),
+                    "cpu_wait_pct": round(100 * (b[2] - a[2]) / dt, 1)}
+
+        for name, a in self.snap.items():
+            b = ends[name]
+            out[name] = pct(a, b) if a is not None and b is not None else None
+        for name, pid in self.discover().items():
+            if name not in out:
+                b = self._read(pid)
+                if b is not None:
+                    out[name] = {**pct((0.0, 0.0, 0.0), b), "new": True}
+        return out
 
 
 # --- the load client: a minimal WebSocket client ---------------------------------------------
