@@ -34,6 +34,8 @@ def serve(
     max_file_size: int = typer.Option(1024 * 1024 * 1024, help="Largest file, in bytes (buckets may allow less)."),
     upload_timeout: float = typer.Option(3600.0, help="Seconds before an unfinished chunked upload is removed."),
     allow_origin: list[str] = typer.Option([], "--allow-origin", help="Browser origin allowed besides localhost (repeatable; * for any)."),
+    ws_compression: bool = typer.Option(False, "--ws-compression/--no-ws-compression",
+                                        help="Offer permessage-deflate to realtime clients (less bandwidth, much more CPU per delivery)."),
     retention_days: float = typer.Option(7.0, help="Keep events in the log this many days."),
     retention_events: int = typer.Option(1_000_000, help="Keep at most this many events in the log."),
 ) -> None:
@@ -46,7 +48,7 @@ def serve(
                          api_key=api_key, projects=project, max_queue=max_queue, messages_per_minute=messages_per_minute,
                          max_subscriptions=max_subscriptions, max_connections_per_ip=max_connections_per_ip,
                          max_body=max_body, max_file_size=max_file_size, upload_timeout=upload_timeout,
-                         allow_origins=allow_origin,
+                         allow_origins=allow_origin, ws_compression=ws_compression,
                          retention_days=retention_days, retention_events=retention_events)
 
     def banner(cfg: ServeConfig) -> None:

@@ -319,3 +319,19 @@ def test_metrics_and_explain(env):
     with server.guest() as g:
         assert g.get(f"/events/{ev['cursor']}/explain").status_code == 401
     rt.close()
+
+
+def test_compression_is_off_unless_asked(shared_server, tmp_path):
+    from tests.conftest import start_server
+
+    ws = connect(f"ws://127.0.0.1:{shared_server.port}/v1/realtime?project=default")  # offers permessage-deflate
+    assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
+    ws.close()
+    srv = start_server(tmp_path / "data", extra=["--ws-compression"])
+    try:
+        ws = connect(f"ws://127.0.0.1:{srv.port}/v1/realtime?project=default")
+        assert "permessage-deflate" in ws.response.headers.get("Sec-WebSocket-Extensions", "")
+        assert recv(ws)["type"] == "connected"
+        ws.close()
+    finally:
+        srv.stop()
