@@ -80,6 +80,24 @@ class Event:
         return '{"type":"event","data":' + body[:-1] + ',"subscriptions":'
 
 
+class SplitFrame(tuple):
+    """An encoded event frame in two parts: the prefix shared by every connection (encoded once
+    per event) and the connection's own suffix (its subscription ids). A transport can write
+    both without joining them; ``text()`` joins them where one string is needed."""
+
+    __slots__ = ()
+
+    def __new__(cls, prefix: bytes, suffix: bytes):
+        return super().__new__(cls, (prefix, suffix))
+
+    def text(self) -> str:
+        return (self[0] + self[1]).decode()
+
+
+def suffix_of(subscription_ids: list[str]) -> bytes:
+    return ('["' + '","'.join(subscription_ids) + '"]}}').encode()
+
+
 def encode_frame(prefix: str, subscription_ids: list[str]) -> str:
     # Subscription ids are CustomIds ([A-Za-z0-9._-], checked by the session): they need no
     # JSON escaping, so joining them is exact and several times cheaper than a JSON encoder.
@@ -110,7 +128,8 @@ class Subscription:
 class HubConnection:
     """One live connection as the hub sees it.
 
-    ``sink(frame, seq, resource, ids)`` delivers an encoded frame; while ``holding`` (a replay
+    ``sink(frame, seq, resource, ids)`` delivers an encoded frame (a ``SplitFrame`` for live
+    events, a ``str`` otherwise); while ``holding`` (a replay
     is under way), deliveries are kept in ``held`` instead and released in order afterwards.
     """
 
@@ -371,10 +390,10 @@ class Hub:
         hits = self._hits(event)
         if not hits:
             return 0
-        prefix = event.frame_prefix()
+        prefix = event.frame_prefix().encode()
         resource = event.resource
-        # Connections with the same matching ids share one encoded frame.
-        frames: dict[tuple[str, ...], str] = {}
+        # Connections with the same matching ids share one frame; all share its prefix.
+        frames: dict[tuple[str, ...], SplitFrame] = {}
         n = 0
         scope = _scope_of(event)
         payload = event.payload
@@ -387,7 +406,7 @@ class Hub:
             key = tuple(ids)
             frame = frames.get(key)
             if frame is None:
-                frame = frames[key] = encode_frame(prefix, ids)
+                frame = frames[key] = SplitFrame(prefix, suffix_of(ids))
             conn.deliver(frame, event.seq, resource, ids)
             n += 1
         self.delivered += n

@@ -18,7 +18,7 @@ from collections import deque
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from rtcli import protocol
-from rtcli.core.hub import KEY_ROLE, Event, HubConnection, encode_frame
+from rtcli.core.hub import KEY_ROLE, Event, HubConnection, SplitFrame, encode_frame
 from rtcli.core.session import (Authenticate, Close, Limits, RealtimeSession, Replay, Send, SetPresence,
                                 connection_roles)
 from rtcli.errors import AppwriteError
@@ -110,7 +110,8 @@ class Outbox:
                 if self.closing and self.overflowed:
                     break  # drop what is queued: the client resumes from its cursor
                 while self.frames:
-                    await ws.send_text(self.frames.popleft()[0])
+                    frame = self.frames.popleft()[0]
+                    await ws.send_text(frame if isinstance(frame, str) else frame.text())
                     if not self.space.is_set() and len(self.frames) < self.max_frames // 2:
                         self.space.set()
                     if self.dropped and not self.frames:
@@ -146,12 +147,22 @@ def direct_writer(ws: WebSocket):
     if conn is None or transport is None or writable is None or not hasattr(conn, "data_to_send"):
         return None
 
-    def write(frame: str) -> bool:
+    def write(frame) -> bool:
         if (not writable.is_set() or transport.is_closing() or getattr(proto, "close_sent", True)
                 or getattr(proto, "disconnected", True)):
             return False
+        if isinstance(frame, SplitFrame) and not getattr(conn, "extensions", True):
+            # No extension negotiated (compression is off by default): an unmasked, unfragmented
+            # server text frame is the header and the payload, which we write as its two parts
+            # without joining them (websockets keeps no state for sent data frames).
+            prefix, suffix = frame
+            n = len(prefix) + len(suffix)
+            header = (b"\x81" + bytes([n]) if n < 126 else
+                      b"\x81\x7e" + n.to_bytes(2, "big") if n < 65536 else b"\x81\x7f" + n.to_bytes(8, "big"))
+            transport.writelines((header, prefix, suffix))
+            return True
         try:
-            conn.send_text(frame.encode())
+            conn.send_text(frame.encode() if isinstance(frame, str) else frame[0] + frame[1])
         except Exception:  # the connection changed state under us: let the queue path decide
             return False
         transport.write(b"".join(conn.data_to_send()))
