@@ -35,24 +35,6 @@ class Transaction(Protocol):
         """
 
 
-class EventLog(Protocol):
-    """The ordered, durable event log (positions only grow; an epoch tells databases apart)."""
-
-    epoch: str
-
-    def cursor(self, seq: int) -> str: ...
-
-    async def resolve_since(self, project: str, since: str) -> tuple[int | None, str | None]:
-        """Turn a ``since`` (cursor, 'beginning' or ISO date) into a position to replay after.
-
-        Returns ``(position, None)``, or ``(None, reason)`` when the position cannot be honoured
-        (pruned, another database's cursor, malformed): no partial replay passes for a full one.
-        """
-
-    async def read(self, project: str, after: int, upto: int, limit: int) -> list[Event]:
-        """Events with ``after < seq <= upto``, in order, at most ``limit``."""
-
-
 class Store(Protocol):
     """Owns the connections. Reads (``fetchone``/``fetchall``) see committed data only;
     ``on_commit`` receives each transaction's events after COMMIT, in log order."""
@@ -71,7 +53,12 @@ class Store(Protocol):
 
     async def read_events(self, project: str | None, after: int, upto: int, limit: int) -> list[Event]: ...
 
-    async def resolve_since(self, project: str, since: str) -> tuple[int | None, str | None]: ...
+    async def resolve_since(self, project: str, since: str) -> tuple[int | None, str | None]:
+        """Turn a ``since`` (cursor, 'beginning' or ISO date) into a position to replay after.
+
+        Returns ``(position, None)``, or ``(None, reason)`` when the position cannot be honoured
+        (pruned, another database's cursor, malformed): no partial replay passes for a full one.
+        """
 
     async def prune(self, max_age_s: float, max_count: int) -> int: ...
 
