@@ -124,3 +124,21 @@ def user_roles(user_id: str, verified: bool = False, teams: dict[str, tuple[str,
         roles.update(f"team:{team_id}/{r}" for r in team_roles)
     roles.update(f"label:{label}" for label in labels or [])
     return frozenset(roles)
+
+
+def grants(actor: Actor, action: str, container: list[str], item: list[str] | None, item_security: bool) -> bool:
+    """Appwrite's two-level model, for rows in tables and files in buckets: the container's
+    permissions apply to every item; with rowSecurity/fileSecurity on, an item's own permissions
+    grant too. (API keys are not role-checked: callers check their scopes instead.)"""
+    if actor.can(roles_for(action, container)):
+        return True
+    return bool(item is not None and item_security and actor.can(roles_for(action, item)))
+
+
+def read_roles(container: list[str], item: list[str], item_security: bool) -> list[str]:
+    """Who may read an item, as its events carry it: the container's readers, plus the item's
+    own with rowSecurity/fileSecurity on."""
+    roles = roles_for("read", container)
+    if item_security:
+        roles |= roles_for("read", item)
+    return sorted(roles)

@@ -43,9 +43,8 @@ class Rows:
         if ctx.actor.is_key:
             ctx.require_scope("rows.read" if action == "read" else "rows.write")
             return True
-        if ctx.actor.can(permissions.roles_for(action, table["permissions"])):
-            return True
-        return bool(row and table["row_security"] and ctx.actor.can(permissions.roles_for(action, row["permissions"])))
+        return permissions.grants(ctx.actor, action, table["permissions"], row and row["permissions"],
+                                  table["row_security"])
 
     @staticmethod
     def _read_roles(row_permissions: list[str]) -> list[str]:
@@ -53,10 +52,7 @@ class Rows:
 
     @staticmethod
     def _event_roles(table: dict, row: dict) -> list[str]:
-        roles = permissions.roles_for("read", table["permissions"])
-        if table["row_security"]:
-            roles |= permissions.roles_for("read", row["permissions"])
-        return sorted(roles)
+        return permissions.read_roles(table["permissions"], row["permissions"], table["row_security"])
 
     def _event(self, ctx: Ctx, table: dict, row: dict, action: str) -> Event:
         db, tbl, rid = row["db"], row["tbl"], row["id"]

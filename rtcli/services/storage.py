@@ -143,19 +143,16 @@ class Storage:
         if ctx.actor.is_key:
             ctx.require_scope("files.read" if action == "read" else "files.write")
             return True
-        if ctx.actor.can(permissions.roles_for(action, bucket["permissions"])):
-            return True
-        return bool(f and bucket["file_security"] and ctx.actor.can(permissions.roles_for(action, f["permissions"])))
+        return permissions.grants(ctx.actor, action, bucket["permissions"], f and f["permissions"],
+                                  bucket["file_security"])
 
     @staticmethod
     def _event(ctx: Ctx, bucket: dict, f: dict, action: str) -> Event:
         b, fid = bucket["id"], f["id"]
-        roles = permissions.roles_for("read", bucket["permissions"])
-        if bucket["file_security"]:
-            roles |= permissions.roles_for("read", f["permissions"])
+        roles = permissions.read_roles(bucket["permissions"], f["permissions"], bucket["file_security"])
         return Event(project=ctx.project, events=events.generate([("buckets", b), ("files", fid)], action),
                      channels=channels.with_action(["files", f"buckets.{b}.files", f"buckets.{b}.files.{fid}"], action),
-                     roles=sorted(roles), payload=file_model(f), timestamp=ids.format_datetime(),
+                     roles=roles, payload=file_model(f), timestamp=ids.format_datetime(),
                      user_id=ctx.actor.user_id)
 
     @staticmethod
