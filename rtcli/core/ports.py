@@ -19,8 +19,9 @@ class Transaction(Protocol):
     async def execute(self, sql: str, params: tuple | list = ()) -> int:
         """Run a statement; returns the number of rows it changed."""
 
-    async def insert(self, sql: str, params: tuple | list = ()) -> int:
-        """Run an INSERT into a table keyed by ``seq``; returns the new ``seq``."""
+    async def insert(self, sql: str, params: tuple | list = ()) -> int | None:
+        """Run an INSERT into a table keyed by ``seq``; returns the new ``seq`` (None when an
+        ``ON CONFLICT DO NOTHING`` skipped it)."""
 
     async def fetchone(self, sql: str, params: tuple | list = ()): ...
 

@@ -183,14 +183,15 @@ class TablesDBStore:
         return _row(r) if r else None
 
     async def insert_row(self, tx: Transaction, project: str, rec: dict, read_roles: list[str]) -> int:
-        if await tx.fetchone("SELECT 1 FROM rows WHERE project=? AND db=? AND tbl=? AND id=?",
-                             (project, rec["db"], rec["tbl"], rec["id"])):
-            raise AppwriteError("row_already_exists")
-        return await tx.insert(
+        # The unique key answers "does it exist?" in the same statement (one round trip less).
+        seq = await tx.insert(
             "INSERT INTO rows (project, db, tbl, id, created_at, updated_at, permissions, read_roles, data)"
-            " VALUES (?,?,?,?,?,?,?,?,?)",
+            " VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
             (project, rec["db"], rec["tbl"], rec["id"], rec["created_at"], rec["updated_at"],
              _j(rec["permissions"]), _j(read_roles), _j(rec["data"])))
+        if seq is None:
+            raise AppwriteError("row_already_exists")
+        return seq
 
     async def update_row(self, tx: Transaction, project: str, rec: dict, read_roles: list[str]) -> None:
         await tx.execute(

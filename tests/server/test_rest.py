@@ -38,6 +38,7 @@ def test_row_round_trip(shared_server, table):
         assert isinstance(row["$sequence"], str) and row["$tableId"] == t and row["$databaseId"] == db
         assert row["$createdAt"].endswith("+00:00") and row["$permissions"] == []
         assert c.get(f"/tablesdb/{db}/tables/{t}/rows/r1").json() == row
+        _err(c.post(f"/tablesdb/{db}/tables/{t}/rows", json={"rowId": "r1", "data": {}}), 409, "row_already_exists")
         r = c.patch(f"/tablesdb/{db}/tables/{t}/rows/r1", json={"data": {"n": 2}})
         assert r.status_code == 200 and r.json()["n"] == 2 and r.json()["title"] == "hi"
         r = c.put(f"/tablesdb/{db}/tables/{t}/rows/r2", json={"data": {"n": 7}})

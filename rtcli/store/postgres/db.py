@@ -88,8 +88,8 @@ class PostgresTransaction(LoggingTransaction):
     async def execute(self, sql: str, params: tuple | list = ()) -> int:
         return _rowcount(await self.conn.execute(to_pg(sql), *params))
 
-    async def insert(self, sql: str, params: tuple | list = ()) -> int:
-        return await self.conn.fetchval(to_pg(sql + " RETURNING seq"), *params)
+    async def insert(self, sql: str, params: tuple | list = ()) -> int | None:
+        return await self.conn.fetchval(to_pg(sql + " RETURNING seq"), *params)  # None: skipped on conflict
 
     async def fetchone(self, sql: str, params: tuple | list = ()):
         return await self.conn.fetchrow(to_pg(sql), *params)

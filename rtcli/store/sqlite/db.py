@@ -38,8 +38,9 @@ class SqliteTransaction(LoggingTransaction):
         cur = await self.conn.execute(sql, params)
         return cur.rowcount
 
-    async def insert(self, sql: str, params: tuple | list = ()) -> int:
-        return (await self.conn.execute_fetchall(sql + " RETURNING seq", params))[0][0]
+    async def insert(self, sql: str, params: tuple | list = ()) -> int | None:
+        rows = await self.conn.execute_fetchall(sql + " RETURNING seq", params)
+        return rows[0][0] if rows else None  # None: ON CONFLICT DO NOTHING skipped the row
 
     async def fetchone(self, sql: str, params: tuple | list = ()):
         rows = await self.conn.execute_fetchall(sql, params)
