@@ -24,14 +24,17 @@ def _reachable(host: str, port: int) -> bool:
         return False
 
 
+def unavailable(reason: str, what: str, remedy: str = "") -> None:
+    """A test's requirement is missing: skip here; fail under CI=true, where it must run."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: {what} must run{'; ' + remedy if remedy else ''})", pytrace=False)
+    pytest.skip(reason)
+
+
 def require(service: str) -> None:
     host, port = (PG_HOST, PG_PORT) if service == "postgres" else ("127.0.0.1", 6379)
-    if _reachable(host, port):
-        return
-    message = f"{service} is not reachable at {host}:{port}"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{message}, and CI=true requires the {service} tests to run", pytrace=False)
-    pytest.skip(f"{message} (these tests run in CI)")
+    if not _reachable(host, port):
+        unavailable(f"{service} is not reachable at {host}:{port} (these tests run in CI)", f"the {service} tests")
 
 
 def _psql(sql: str, db: str = PG_DB) -> None:

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.services import unavailable
+
 from tests.conftest import Server, start_server
 
 COMPAT_DIR = Path(__file__).resolve().parent / "compat"
@@ -59,11 +61,7 @@ KNOWN_SERVER_BUGS: dict[str, str] = {}
 
 
 def _unavailable(reason: str):
-    """Skip locally; fail under CI, where the SDKs are installed with `npm ci --prefix tests/compat`."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: the SDK compatibility suite must run; "
-                    f"install with `npm ci --prefix tests/compat`)", pytrace=False)
-    pytest.skip(reason)
+    unavailable(reason, "the SDK compatibility suite", "install with `npm ci --prefix tests/compat`")
 
 
 @pytest.fixture(scope="session")

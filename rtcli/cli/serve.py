@@ -32,6 +32,7 @@ def serve(
     max_connections_per_ip: int = typer.Option(1000, help="Concurrent realtime connections per client address (0: no limit)."),
     max_body: int = typer.Option(10 * 1024 * 1024, help="Largest JSON request body, in bytes (413 past it)."),
     max_file_size: int = typer.Option(1024 * 1024 * 1024, help="Largest file, in bytes (buckets may allow less)."),
+    max_executions: int = typer.Option(4, help="Function executions running at once; more wait their turn."),
     upload_timeout: float = typer.Option(3600.0, help="Seconds before an unfinished chunked upload is removed."),
     allow_origin: list[str] = typer.Option([], "--allow-origin", help="Browser origin allowed besides localhost (repeatable; * for any)."),
     ws_compression: bool = typer.Option(False, "--ws-compression/--no-ws-compression",
@@ -48,6 +49,7 @@ def serve(
                          api_key=api_key, projects=project, max_queue=max_queue, messages_per_minute=messages_per_minute,
                          max_subscriptions=max_subscriptions, max_connections_per_ip=max_connections_per_ip,
                          max_body=max_body, max_file_size=max_file_size, upload_timeout=upload_timeout,
+                         max_executions=max_executions,
                          allow_origins=allow_origin, ws_compression=ws_compression,
                          retention_days=retention_days, retention_events=retention_events)
 

@@ -37,6 +37,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.services import unavailable
+
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,10 +52,8 @@ pytestmark = pytest.mark.browser
 
 
 def _unavailable(reason: str):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: the browser end-to-end test must run; .ci/run installs chromium "
-                    f"with apt-get and playwright-core with `npm ci --prefix tests/browser`)", pytrace=False)
-    pytest.skip(reason)
+    unavailable(reason, "the browser end-to-end test", ".ci/run installs chromium with apt-get and playwright-core "
+                "with `npm ci --prefix tests/browser`")
 
 
 @pytest.fixture(scope="module")
