@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import Mount, Route
 
 from rtcli import APPWRITE_VERSION, __version__
 from rtcli.broker.memory import MemoryBroker
@@ -23,7 +23,7 @@ from rtcli.core.hub import Hub
 from rtcli.server.errors import HANDLERS
 from rtcli.server.http import json_response
 from rtcli.server.metrics import Metrics, metrics_endpoint
-from rtcli.server.realtime import realtime_endpoint
+from rtcli.server.realtime import Realtime
 from rtcli.server.routes import account as account_routes
 from rtcli.server.routes import events as events_routes
 from rtcli.server.routes import functions as functions_routes
@@ -61,19 +61,6 @@ CORS_ALLOW_HEADERS = [
     "X-Appwrite-Impersonate-User-Email", "X-Appwrite-Impersonate-User-Phone", "X-SDK-Version", "X-SDK-Name",
     "X-SDK-Language", "X-SDK-Platform", "X-SDK-GraphQL", "X-Fallback-Cookies", "X-Forwarded-User-Agent",
 ]
-
-
-class KeepServerSend:
-    """Keep the server's own ``send`` of a WebSocket in the scope (Starlette wraps it deeper in),
-    for the realtime adapter's direct-write fast path (see realtime.direct_writer)."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "websocket":
-            scope["rtcli.server_send"] = send
-        await self.app(scope, receive, send)
 
 
 class EncodedSlashGuard:
@@ -310,7 +297,6 @@ def build_app(config: ServeConfig) -> Starlette:
             Route("/metrics", metrics_endpoint, methods=["GET"]),
             Mount("/v1", routes=[
                 Route("/health", health, methods=["GET"]),
-                WebSocketRoute("/realtime", realtime_endpoint),
                 *openapi_routes.routes,
                 *tablesdb_routes.routes,
                 *account_routes.routes,
@@ -328,7 +314,7 @@ def build_app(config: ServeConfig) -> Starlette:
             CORSMiddleware, allow_origin_regex=origins.regex, allow_credentials=True,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"], allow_headers=CORS_ALLOW_HEADERS,
             expose_headers=["X-Appwrite-Session", "X-Fallback-Cookies"], max_age=600),
-            Middleware(EncodedSlashGuard), Middleware(KeepServerSend)],
+            Middleware(EncodedSlashGuard)],
     )
     app.state.config = config
     app.state.store = store
@@ -366,13 +352,11 @@ def serve(config: ServeConfig, banner=None) -> None:
             if banner and not self.should_exit:
                 banner(config)
 
+    # /v1/realtime is not an ASGI route: uvicorn hands every WebSocket upgrade to our own
+    # protocol (server/realtime.py), which keeps an idle connection small and writes frames
+    # without a task switch. REST stays on Starlette; both share the port.
     uv_config = uvicorn.Config(
-        app, host=config.host, port=config.port, log_level="warning", ws="websockets-sansio",
-        http="httptools", loop="auto", ws_max_size=1024 * 1024, ws_ping_interval=None, lifespan="on",
-        # Off by default: with permessage-deflate every event is compressed once per connection
-        # (~25 us for a row event's frame, as much as the rest of a delivery), while fan-out
-        # encodes each frame once for everyone. Worth it only on slow links.
-        ws_per_message_deflate=config.ws_compression,
-        timeout_graceful_shutdown=5,
+        app, host=config.host, port=config.port, log_level="warning", ws=Realtime(app.state).protocol,
+        http="httptools", loop="auto", lifespan="on", timeout_graceful_shutdown=5,
     )
     _Server(uv_config).run()

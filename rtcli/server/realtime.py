@@ -1,10 +1,21 @@
 """The WebSocket adapter for /v1/realtime: moves frames between the socket and core.session.
 
-Per connection: one reader loop (messages handled strictly in order) and one writer task that
-drains a bounded outbox. The hub enqueues encoded frames without awaiting; when a client cannot
-keep up and its outbox overflows, the connection is closed with 4008 (slow consumer) and the
-client resumes from its last cursor. Replays (rtcli's ``since``) await outbox space instead, so
-a long replay is flow-controlled rather than dropped.
+Each connection is one ``asyncio.Protocol`` around websockets' sans-I/O ``ServerProtocol``,
+outside ASGI. uvicorn hands an upgrade request over to it (``uvicorn.Config(ws=...)``), so REST
+and realtime still share one port. Why not an ASGI endpoint: an idle ASGI WebSocket holds two
+tasks, three ``asyncio.Event``s, a receive queue, the handshake and the coroutine frames of the
+middleware chain (~33 KiB); here an idle connection is a handful of small objects and no task,
+and a delivery is one ``transport.writelines`` with no task switch and no copy of the frame.
+
+Sending: while the transport takes data (TCP backpressure has not paused it), frames are
+written at once. Otherwise they wait in a bounded queue drained on ``resume_writing``; when
+the queue overflows, the policy of the frame's subscriptions applies (see ``push``). Replays
+(rtcli's ``since``) await room instead, so a long replay is flow-controlled, never dropped.
+
+Receiving: messages are handled strictly in order. What the session answers at once (most
+messages) is written at once; what needs I/O (authentication, presence, replays, the opening
+handshake's lookups) runs in one short-lived task per connection, and messages arriving
+meanwhile wait behind it (reading pauses if too many pile up).
 """
 
 from __future__ import annotations
@@ -15,7 +26,13 @@ import logging
 import time
 from collections import deque
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.datastructures import QueryParams
+from starlette.requests import cookie_parser
+from websockets.exceptions import InvalidState
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request
+from websockets.server import ServerProtocol
 
 from rtcli import protocol
 from rtcli.core.hub import KEY_ROLE, Event, HubConnection, SplitFrame, encode_frame
@@ -27,226 +44,426 @@ from rtcli.server.auth import authenticate
 from rtcli.server.http import project_of
 
 log = logging.getLogger("rtcli.realtime")
+_ws_log = logging.getLogger("rtcli.realtime.ws")
 _ids = itertools.count(1)
 
+PATH = "/v1/realtime"
 REPLAY_PAGE = 500
+MAX_INBOX = 64  # messages waiting behind a running task before reading pauses
+CLOSE_TIMEOUT = 10.0  # seconds to wait for the peer's close frame before dropping the socket
+_OPCODE_TEXT, _OPCODE_BINARY, _OPCODE_CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
 
 
-class Outbox:
-    """A bounded queue of encoded frames drained by one writer task.
+def _header(n: int) -> bytes:
+    """The header of an unmasked, unfragmented server text frame of ``n`` bytes (RFC 6455 5.2)."""
+    if n < 126:
+        return bytes((0x81, n))
+    if n < 65536:
+        return b"\x81\x7e" + n.to_bytes(2, "big")
+    return b"\x81\x7f" + n.to_bytes(8, "big")
 
-    Overflow follows the policy of the frame's subscriptions (see ``Subscription.policy``):
-    ``close`` closes with 4008 and drops the queue; ``drop`` skips the frame and later sends a
-    ``gap`` marker; ``latest`` replaces the queued frame of the same resource (or drops, with
-    a gap marker, when there is none).
-    """
 
-    def __init__(self, ws: WebSocket, max_frames: int, policy_of=lambda ids: "close", on_drop=None) -> None:
-        self.ws = ws
-        self.on_drop = on_drop or (lambda seq, reason: None)
-        self.max_frames = max_frames
-        self.policy_of = policy_of
-        self.frames: deque[list] = deque()  # [frame, resource]
-        self.wakeup = asyncio.Event()
-        self.space = asyncio.Event()
-        self.space.set()
-        self.overflowed = False
+class Realtime:
+    """What every connection shares: the app's state and the server-wide settings. Its
+    ``protocol`` is the factory uvicorn calls for each WebSocket upgrade."""
+
+    def __init__(self, state) -> None:
+        self.state = state
+        config = state.config
+        self.max_frames = config.max_queue
+        self.max_size = 1024 * 1024
+        self.limits = Limits(messages_per_minute=config.messages_per_minute, subscriptions=config.max_subscriptions)
+        # Off by default: with permessage-deflate every event is compressed once per connection
+        # (~25 us for a row event's frame, as much as the rest of a delivery), while fan-out
+        # encodes each frame once for everyone. Worth it only on slow links.
+        self.extensions = ([ServerPerMessageDeflateFactory(server_max_window_bits=12, client_max_window_bits=12,
+                                                           compress_settings={"memLevel": 5})]
+                           if config.ws_compression else [])
+
+    def protocol(self, config=None, server_state=None, app_state=None, _loop=None) -> "RealtimeProtocol":
+        return RealtimeProtocol(self, server_state.connections if server_state is not None else set(),
+                                server_state.tasks if server_state is not None else set())
+
+
+class RealtimeProtocol(asyncio.Protocol):
+    """One realtime connection. Its public face for the hub and ``_perform`` is the outbox's:
+    ``push`` (live, never blocks), ``put`` (replay, waits for room), ``close`` and ``closing``."""
+
+    __slots__ = ("rt", "connections", "tasks", "transport", "ws", "ip", "conn", "session", "plain",
+                 "queue", "writable", "closing", "close_sent", "overflowed", "dropped", "dropped_ids",
+                 "inbox", "worker", "space", "timer", "lost", "fragments", "read_paused", "counted")
+
+    def __init__(self, rt: Realtime, connections: set, tasks: set) -> None:
+        self.rt = rt
+        self.connections = connections  # uvicorn's: it shuts these down on exit
+        self.tasks = tasks  # uvicorn's: it waits for these on exit
+        self.transport: asyncio.Transport | None = None
+        self.ws = ServerProtocol(extensions=rt.extensions, max_size=rt.max_size, logger=_ws_log)
+        self.ip = ""
+        self.conn: HubConnection | None = None
+        self.session: RealtimeSession | None = None
+        self.plain = True  # no extension negotiated: frames are written as header + payload
+        self.queue: deque | None = None  # [frame, resource] waiting for the socket (None: empty)
+        self.writable = True
         self.closing: tuple[int, str] | None = None
+        self.close_sent = False
+        self.overflowed = False
         self.dropped = 0
-        self.dropped_ids: dict[str, None] = {}
-        self.direct = direct_writer(ws)
+        self.dropped_ids: dict[str, None] | None = None
+        self.inbox: deque | None = None  # messages waiting behind the worker task
+        self.worker: asyncio.Task | None = None
+        self.space: asyncio.Future | None = None  # a replay waiting for room in the queue
+        self.timer: asyncio.TimerHandle | None = None
+        self.lost = False
+        self.fragments: list | None = None
+        self.read_paused = False
+        self.counted = False
 
-    def push(self, frame: str, seq: int = 0, resource: str = "", ids: list[str] | None = None) -> None:
-        """Live delivery: never blocks."""
-        if self.overflowed:
-            return
-        if not self.frames and self.direct is not None and self.closing is None and self.direct(frame):
-            return  # nothing queued and the socket takes it now: no task switch, no ASGI hop
-        if len(self.frames) >= self.max_frames:
-            policy = self.policy_of(ids or [])
-            if policy == "close":
-                self.on_drop(seq, "close: the connection was closed as a slow consumer (4008)")
-                self.overflowed = True
-                self.close(protocol.CLOSE_SLOW_CONSUMER, "slow consumer: send queue overflow, resume from your cursor")
+    # --- the outbox face -----------------------------------------------------------------
+
+    def push(self, frame, seq: int = 0, resource: str = "", ids: list[str] | None = None) -> None:
+        """Live delivery (the hub's sink): never blocks."""
+        if self.closing is not None:
+            return  # a close is decided: nothing more may be sent (queued frames still go first)
+        q = self.queue
+        if q is None:
+            if self.writable:
+                self._write(frame)
                 return
-            if policy == "latest":
-                for entry in reversed(self.frames):
-                    if entry[1] == resource:
-                        entry[0] = frame
-                        self.on_drop(seq, "latest: replaced by a newer event of the same resource")
-                        return
-            self.on_drop(seq, f"{policy}: the send queue was full")
-            self.dropped += 1
-            self.dropped_ids.update(dict.fromkeys(ids or []))
+            q = self.queue = deque()
+        elif len(q) >= self.rt.max_frames:
+            self._overflow(frame, seq, resource, ids)
             return
-        self.frames.append([frame, resource])
-        self.wakeup.set()
+        q.append([frame, resource])
 
-    async def put(self, frame: str) -> None:
+    def _overflow(self, frame, seq: int, resource: str, ids: list[str] | None) -> None:
+        """The queue is full: apply the policy of the frame's subscriptions (``close`` closes
+        with 4008 and drops the queue; ``drop`` skips the frame and later sends a ``gap``
+        marker; ``latest`` replaces the queued frame of the same resource)."""
+        policy = self.session.policy(ids or []) if self.session is not None else "close"
+        metrics, conn = self.rt.state.metrics, self.conn
+        on_drop = (lambda reason: metrics.drop(seq, conn.id, conn.user_id, reason)) if conn else (lambda r: None)
+        if policy == "close":
+            on_drop("close: the connection was closed as a slow consumer (4008)")
+            self.overflowed = True
+            self.close(protocol.CLOSE_SLOW_CONSUMER, "slow consumer: send queue overflow, resume from your cursor")
+            return
+        if policy == "latest":
+            for entry in reversed(self.queue):
+                if entry[1] == resource:
+                    entry[0] = frame
+                    on_drop("latest: replaced by a newer event of the same resource")
+                    return
+        on_drop(f"{policy}: the send queue was full")
+        self.dropped += 1
+        if self.dropped_ids is None:
+            self.dropped_ids = {}
+        self.dropped_ids.update(dict.fromkeys(ids or []))
+
+    async def put(self, frame) -> None:
         """Replay delivery: waits for room instead of overflowing."""
-        while len(self.frames) >= self.max_frames // 2 and not self.closing:
-            self.space.clear()
-            await self.space.wait()
-        self.frames.append([frame, ""])
-        self.wakeup.set()
+        half = self.rt.max_frames // 2
+        while self.queue is not None and len(self.queue) >= half and self.closing is None and not self.lost:
+            self.space = asyncio.get_running_loop().create_future()
+            await self.space
+        if self.closing is not None or self.lost:
+            return
+        if self.queue is None and self.writable:
+            self._write(frame)
+        else:
+            if self.queue is None:
+                self.queue = deque()
+            self.queue.append([frame, ""])
 
     def close(self, code: int, reason: str = "") -> None:
+        """Close after what is queued (at once for a slow consumer: its queue is dropped)."""
         if self.closing is None:
             self.closing = (code, reason)
-        self.wakeup.set()
+        if self.overflowed:
+            self.queue = None
+        if not self.queue:
+            self._send_close()
+
+    def depth(self) -> int:
+        return len(self.queue) if self.queue else 0
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def _write(self, frame) -> None:
+        t = self.transport
+        if self.plain:
+            # Server frames are unmasked and websockets keeps no state for sent data frames, so
+            # a text frame is our header and the payload's parts, written without joining them.
+            if type(frame) is SplitFrame:
+                prefix, suffix = frame
+                t.writelines((_header(len(prefix) + len(suffix)), prefix, suffix))
+            else:
+                data = frame.encode()
+                t.writelines((_header(len(data)), data))
+            return
+        self.ws.send_text(frame.encode() if isinstance(frame, str) else frame[0] + frame[1])
+        self._flush()
+
+    def _flush(self) -> None:
+        """Write what websockets has to send (pongs, close frames, handshake responses); an
+        empty chunk means the server's side is done: close the TCP connection."""
+        for chunk in self.ws.data_to_send():
+            if chunk:
+                self.transport.write(chunk)
+            else:  # after a close frame (ours, the peer's, or a protocol error): send nothing more
+                self.close_sent = True
+                if self.closing is None:
+                    self.closing = (1000, "")
+                self.transport.close()
+
+    def _drain(self) -> None:
+        q = self.queue
+        while q and self.writable:
+            self._write(q.popleft()[0])
+            if self.dropped and not q:
+                self._write(self._gap_frame())
+        if q is not None and not q:
+            self.queue = None
+        if self.space is not None and (self.queue is None or len(self.queue) < self.rt.max_frames // 2):
+            self._wake_replay()
+        if self.queue is None and self.closing is not None:
+            self._send_close()
 
     def _gap_frame(self) -> str:
-        frame = protocol.dumps({"type": "gap", "data": {"subscriptions": list(self.dropped_ids),
+        frame = protocol.dumps({"type": "gap", "data": {"subscriptions": list(self.dropped_ids or ()),
                                                         "dropped": self.dropped}})
-        self.dropped, self.dropped_ids = 0, {}
+        self.dropped, self.dropped_ids = 0, None
         return frame
 
-    async def run(self) -> None:
+    def _wake_replay(self) -> None:
+        space, self.space = self.space, None
+        if space is not None and not space.done():
+            space.set_result(None)
+
+    def _send_close(self) -> None:
+        if self.close_sent or self.lost or self.transport is None:
+            return
+        self.close_sent = True
+        self._wake_replay()
+        code, reason = self.closing or (protocol.CLOSE_GOING_AWAY, "")
+        try:
+            self.ws.send_close(code, reason)
+        except InvalidState:  # the peer closed first; websockets has answered it
+            self.transport.close()
+            return
+        self._flush()
+        self.timer = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self.transport.close)
+
+    def pause_writing(self) -> None:
+        self.writable = False
+
+    def resume_writing(self) -> None:
+        self.writable = True
+        self._drain()
+
+    # --- connection life -------------------------------------------------------------------
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.connections.add(self)
+        peer = transport.get_extra_info("peername")
+        self.ip = peer[0] if isinstance(peer, tuple) and peer else ""
+
+    def connection_lost(self, exc) -> None:
+        self.lost = True
+        self.connections.discard(self)
+        if self.timer is not None:
+            self.timer.cancel()
+        self._wake_replay()
+        if self.worker is None:
+            self._release()
+        # else the running step finishes (never cut a write short) and releases in its finally
+
+    def shutdown(self) -> None:
+        """The server is stopping (uvicorn calls this): close with 1012 (service restart)."""
+        if self.ws.state.name == "OPEN" and not self.close_sent:
+            self.queue = None
+            self.closing = (1012, "")
+            self._send_close()
+        if self.transport is not None:
+            self.transport.close()
+
+    def _release(self) -> None:
+        conn, state = self.conn, self.rt.state
+        self.conn = None  # idempotent: the hub and the counters forget the connection once
+        if conn is not None:
+            state.hub.remove(conn)
+            state.metrics.outboxes.pop(conn.id, None)
+            presence = state.services.presence
+            key = state.node_id + conn.id
+            if key in presence.live:  # its presence leaves with it
+                self._spawn(self._presence_gone(presence, key))
+        if self.counted:
+            self.counted = False
+            by_ip = state.connections_by_ip
+            by_ip[self.ip] -= 1
+            if not by_ip[self.ip]:
+                del by_ip[self.ip]
+
+    @staticmethod
+    async def _presence_gone(presence, key: str) -> None:
+        try:
+            await presence.connection_closed(key)
+        except Exception:
+            log.exception("could not remove the presence of %s", key)
+
+    def _spawn(self, coro) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
         ws = self.ws
+        ws.receive_data(data)
+        for event in ws.events_received():
+            if type(event) is Frame:
+                op = event.opcode
+                if op is _OPCODE_TEXT or op is _OPCODE_BINARY:
+                    if event.fin:
+                        self._message(event.data, op is _OPCODE_BINARY)
+                    else:
+                        self.fragments = [op is _OPCODE_BINARY, event.data]
+                elif op is _OPCODE_CONT and self.fragments is not None:
+                    self.fragments.append(event.data)
+                    if event.fin:
+                        binary, *parts = self.fragments
+                        self.fragments = None
+                        self._message(b"".join(parts), binary)
+                # pings are answered and close frames acknowledged by websockets itself
+            elif isinstance(event, Request):
+                self._handshake(event)
+        self._flush()
+
+    def eof_received(self) -> None:
+        return None  # close the transport
+
+    def _handshake(self, request: Request) -> None:
+        path, _, query = request.path.partition("?")
+        ws = self.ws
+        if path.rstrip("/") != PATH:
+            body = protocol.dumps({"message": "Route not found.", "code": 404, "type": "general_route_not_found",
+                                   "version": ""})
+            response = ws.reject(404, body)
+            response.headers["Content-Type"] = "application/json"
+            ws.send_response(response)
+            return
+        response = ws.accept(request)
+        ws.send_response(response)
+        if response.status_code != 101:
+            return
+        self.plain = not ws.extensions
+        # Always accept: a refused upgrade makes the Web SDK's subscribe() reject; problems are
+        # reported in an error frame followed by a close, as Appwrite does.
+        self.worker = self._spawn(self._work(self._open(request.headers, QueryParams(query))))
+
+    def _message(self, data: bytes, binary: bool) -> None:
+        if self.closing is not None:
+            return
+        try:  # a text frame must be UTF-8 (RFC 6455: else close 1007); a binary one is read leniently
+            text = bytes(data).decode("utf-8", "replace" if binary else "strict")
+        except UnicodeDecodeError:
+            self.close(1007, "invalid UTF-8")
+            return
+        if self.worker is not None or self.session is None:
+            if self.inbox is None:
+                self.inbox = deque()
+            self.inbox.append(text)
+            if len(self.inbox) >= MAX_INBOX and not self.read_paused:
+                self.read_paused = True
+                self.transport.pause_reading()
+            return
+        outputs = self.session.receive(text, time.monotonic())
+        if all(type(o) is Send or type(o) is Close for o in outputs):
+            _perform_now(outputs, self)  # the common case: no I/O, no task
+        else:
+            self.worker = self._spawn(self._work(_perform(self.session, outputs, self, self.rt.state)))
+
+    async def _work(self, first) -> None:
+        """Run one step that needs I/O, then the messages that arrived meanwhile, in order."""
         try:
-            while True:
-                await self.wakeup.wait()
-                self.wakeup.clear()
-                if self.closing and self.overflowed:
-                    break  # drop what is queued: the client resumes from its cursor
-                while self.frames:
-                    frame = self.frames.popleft()[0]
-                    await ws.send_text(frame if isinstance(frame, str) else frame.text())
-                    if not self.space.is_set() and len(self.frames) < self.max_frames // 2:
-                        self.space.set()
-                    if self.dropped and not self.frames:
-                        await ws.send_text(self._gap_frame())
-                self.space.set()
-                if self.closing:
-                    break
-            code, reason = self.closing
-            await ws.close(code, reason)
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            pass  # the peer went away; the reader loop sees the disconnect
+            await first
+            while self.inbox and self.session is not None and self.closing is None and not self.lost:
+                text = self.inbox.popleft()
+                await _perform(self.session, self.session.receive(text, time.monotonic()), self, self.rt.state)
+                if self.read_paused and len(self.inbox) < MAX_INBOX // 2:
+                    self.read_paused = False
+                    self.transport.resume_reading()
+        except Exception:
+            log.exception("realtime connection %s failed", self.conn.id if self.conn else "?")
+            self.close(1011, "internal error")
         finally:
-            self.space.set()
+            self.worker = None
+            if self.lost:
+                self.inbox = None
+                self._release()  # after the step: a presence it set leaves with the connection
+            elif self.read_paused:
+                self.read_paused = False
+                self.transport.resume_reading()
 
-
-async def _fatal(ws: WebSocket, code: int, message: str) -> None:
-    """Error frame, then a real close frame: 1008 (the SDK stops reconnecting) for what retrying
-    cannot fix, 1013 (try again later; the SDK reconnects) when the server is unavailable."""
-    await ws.send_text(protocol.dumps(protocol.error_frame(code, message)))
-    await ws.close(protocol.CODE_TRY_AGAIN if 500 <= code < 1000 else protocol.CODE_POLICY_VIOLATION)
-
-
-def direct_writer(ws: WebSocket):
-    """A fast path for uvicorn's websockets-sansio protocol: write a text frame straight to the
-    transport when it can take it, returning False when it cannot (writes paused by TCP
-    backpressure, closing) so that the frame is queued instead. Through ASGI each frame costs a
-    task switch and several copies; this is the largest part of fan-out's per-delivery cost.
-    Any other server (or a changed uvicorn) simply gets no fast path."""
-    proto = getattr(ws.scope.get("rtcli.server_send"), "__self__", None)
-    conn = getattr(proto, "conn", None)
-    transport = getattr(proto, "transport", None)
-    writable = getattr(proto, "writable", None)
-    if conn is None or transport is None or writable is None or not hasattr(conn, "data_to_send"):
-        return None
-
-    def write(frame) -> bool:
-        if (not writable.is_set() or transport.is_closing() or getattr(proto, "close_sent", True)
-                or getattr(proto, "disconnected", True)):
-            return False
-        if isinstance(frame, SplitFrame) and not getattr(conn, "extensions", True):
-            # No extension negotiated (compression is off by default): an unmasked, unfragmented
-            # server text frame is the header and the payload, which we write as its two parts
-            # without joining them (websockets keeps no state for sent data frames).
-            prefix, suffix = frame
-            n = len(prefix) + len(suffix)
-            header = (b"\x81" + bytes([n]) if n < 126 else
-                      b"\x81\x7e" + n.to_bytes(2, "big") if n < 65536 else b"\x81\x7f" + n.to_bytes(8, "big"))
-            transport.writelines((header, prefix, suffix))
-            return True
+    async def _open(self, headers, query: QueryParams) -> None:
+        """The opening lookups: project, origin, credentials, the per-address limit."""
+        state = self.rt.state
+        project = project_of(headers, query)
+        if not project or project not in state.projects.known:
+            return self._fatal(protocol.CODE_POLICY_VIOLATION, "Missing or unknown project ID")
+        origin = headers.get("origin")
+        if not state.origins.allows(origin):
+            host = origin.split("://", 1)[-1] if origin else ""
+            return self._fatal(protocol.CODE_POLICY_VIOLATION, f"Invalid Origin. Register your new client ({host}) "
+                               "as a new Web platform on your project console dashboard")
         try:
-            conn.send_text(frame.encode() if isinstance(frame, str) else frame[0] + frame[1])
-        except Exception:  # the connection changed state under us: let the queue path decide
-            return False
-        transport.write(b"".join(conn.data_to_send()))
-        return True
+            actor, account = await authenticate(state, project, headers, cookie_parser(headers.get("cookie", "")),
+                                                query)
+        except AppwriteError as e:
+            # An invalid JWT or key: Appwrite sends the error (401) and disconnects.
+            return self._fatal(e.code, e.message)
+        if self.lost:
+            return
+        limit = state.config.max_connections_per_ip
+        if limit and state.connections_by_ip[self.ip] >= limit:
+            self.push(protocol.dumps(protocol.error_frame(
+                protocol.CODE_TRY_AGAIN, f"Too many connections from this address (limit {limit}).")))
+            self.close(protocol.CODE_TRY_AGAIN)
+            return
+        state.connections_by_ip[self.ip] += 1
+        self.counted = True
+        conn = self.conn = HubConnection(f"c{next(_ids)}", project, connection_roles(actor), self.push, actor.user_id,
+                                         session_id=actor.session_id, scopes=actor.scopes if actor.is_key else None)
+        self.session = RealtimeSession(state.hub, conn, actor, self.rt.limits)
+        state.metrics.outboxes[conn.id] = self
+        state.hub.add(conn)
+        url_channels = query.getlist("channels[]") or query.getlist("channels")
+        await _perform(self.session, self.session.connected(account, url_channels or None), self, state)
 
-    return write
+    def _fatal(self, code: int, message: str) -> None:
+        """Error frame, then a real close frame: 1008 (the SDK stops reconnecting) for what retrying
+        cannot fix, 1013 (try again later; the SDK reconnects) when the server is unavailable."""
+        self.push(protocol.dumps(protocol.error_frame(code, message)))
+        self.close(protocol.CODE_TRY_AGAIN if 500 <= code < 1000 else protocol.CODE_POLICY_VIOLATION)
 
 
 def _may_read(roles: frozenset[str], event: Event) -> bool:
     return KEY_ROLE in roles or "any" in event.roles or not roles.isdisjoint(event.roles)
 
 
-async def realtime_endpoint(ws: WebSocket) -> None:
-    state = ws.app.state
-    await ws.accept()  # always accept: a refused upgrade makes the Web SDK's subscribe() reject
-    project = project_of(ws.headers, ws.query_params)
-    if not project or project not in state.projects.known:
-        await _fatal(ws, protocol.CODE_POLICY_VIOLATION, "Missing or unknown project ID")
-        return
-    origin = ws.headers.get("origin")
-    if not state.origins.allows(origin):
-        host = origin.split("://", 1)[-1] if origin else ""
-        await _fatal(ws, protocol.CODE_POLICY_VIOLATION, f"Invalid Origin. Register your new client ({host}) as a new "
-                     "Web platform on your project console dashboard")
-        return
-    try:
-        actor, account = await authenticate(state, project, ws.headers, ws.cookies, ws.query_params)
-    except AppwriteError as e:
-        # An invalid JWT or key: Appwrite sends the error (401) and disconnects.
-        await _fatal(ws, e.code, e.message)
-        return
-
-    ip = ws.client.host if ws.client else ""
-    limit = state.config.max_connections_per_ip
-    if limit and state.connections_by_ip[ip] >= limit:
-        await ws.send_text(protocol.dumps(protocol.error_frame(
-            protocol.CODE_TRY_AGAIN, f"Too many connections from this address (limit {limit}).")))
-        await ws.close(protocol.CODE_TRY_AGAIN)
-        return
-    state.connections_by_ip[ip] += 1
-
-    outbox = Outbox(ws, state.config.max_queue)
-    conn = HubConnection(f"c{next(_ids)}", project, connection_roles(actor), outbox.push, actor.user_id,
-                         session_id=actor.session_id, scopes=actor.scopes if actor.is_key else None)
-    session = RealtimeSession(state.hub, conn, actor, Limits(messages_per_minute=state.config.messages_per_minute,
-                                                             subscriptions=state.config.max_subscriptions))
-    outbox.policy_of = session.policy
-    metrics = state.metrics
-    outbox.on_drop = lambda seq, reason: metrics.drop(seq, conn.id, conn.user_id, reason)
-    metrics.outboxes[conn.id] = outbox
-    state.hub.add(conn)
-    writer = asyncio.create_task(outbox.run())
-    url_channels = ws.query_params.getlist("channels[]") or ws.query_params.getlist("channels")
-    try:
-        await _perform(session, session.connected(account, url_channels or None), outbox, state)
-        while not outbox.closing:
-            msg = await ws.receive()
-            if msg["type"] == "websocket.disconnect":
-                break
-            text = msg.get("text")
-            if text is None:
-                text = (msg.get("bytes") or b"").decode("utf-8", "replace")
-            await _perform(session, session.receive(text, time.monotonic()), outbox, state)
-    except (WebSocketDisconnect, RuntimeError):
-        pass
-    finally:
-        state.hub.remove(conn)
-        metrics.outboxes.pop(conn.id, None)
-        try:  # its presence leaves with it
-            await state.services.presence.connection_closed(state.node_id + conn.id)
-        except Exception:
-            log.exception("could not remove the presence of %s", conn.id)
-        state.connections_by_ip[ip] -= 1
-        if not state.connections_by_ip[ip]:
-            del state.connections_by_ip[ip]
-        if not outbox.closing:
-            outbox.close(protocol.CLOSE_GOING_AWAY)
-        try:
-            await asyncio.wait_for(writer, 5)
-        except (asyncio.TimeoutError, Exception):
-            writer.cancel()
+def _perform_now(outputs: list, outbox: RealtimeProtocol) -> None:
+    """Carry out outputs that need no I/O (frames to send, a close)."""
+    for out in outputs:
+        if type(out) is Send:
+            outbox.push(protocol.dumps(out.frame))
+        else:
+            outbox.close(out.code, out.reason)
 
 
-async def _perform(session: RealtimeSession, outputs: list, outbox: Outbox, state) -> None:
+async def _perform(session: RealtimeSession, outputs: list, outbox: RealtimeProtocol, state) -> None:
     """Carry out a session's outputs in order."""
     replays = [o for o in outputs if isinstance(o, Replay)]
     resolved: dict[str, tuple[int | None, str | None]] = {}
@@ -292,11 +509,11 @@ async def _perform(session: RealtimeSession, outputs: list, outbox: Outbox, stat
                 outbox.push(frame, seq, resource, ids)
 
 
-async def _replay(session: RealtimeSession, r: Replay, after: int, outbox: Outbox, state) -> None:
+async def _replay(session: RealtimeSession, r: Replay, after: int, outbox: RealtimeProtocol, state) -> None:
     """Send the logged events in (after, upto] that match the subscription and may be read now."""
     conn, sub = session.conn, r.subscription
     pos = after
-    while pos < r.upto and not outbox.closing:
+    while pos < r.upto and outbox.closing is None and not outbox.lost:
         page = await state.store.read_events(conn.project, pos, r.upto, REPLAY_PAGE)
         if not page:
             break
