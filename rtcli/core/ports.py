@@ -16,8 +16,10 @@ class Transaction(Protocol):
     across every node on PostgreSQL), so a transaction sees no concurrent write and events are
     logged in commit order. SQL uses ``?`` placeholders and the store's ``dialect``."""
 
-    async def execute(self, sql: str, params: tuple | list = ()) -> int:
-        """Run a statement; returns the number of rows it changed."""
+    async def execute(self, sql: str, params: tuple | list = (), bulk: bool = False) -> int:
+        """Run a statement; returns the number of rows it changed. ``bulk``: it may touch many
+        rows (a whole table's), so a store that runs statements on the event loop runs this
+        one elsewhere."""
 
     async def insert(self, sql: str, params: tuple | list = ()) -> int | None:
         """Run an INSERT into a table keyed by ``seq``; returns the new ``seq`` (None when an

@@ -133,7 +133,7 @@ class EventLogStore:
             if not row or row[0] is None:
                 return 0
             upto, created = int(row[0]), float(row[1])
-            removed = await tx.execute("DELETE FROM events WHERE seq <= ?", (upto,))
+            removed = await tx.execute("DELETE FROM events WHERE seq <= ?", (upto,), bulk=True)
             for key, value in (("pruned_upto", str(upto)), ("pruned_created", str(created))):
                 await tx.execute("INSERT INTO meta (key, value) VALUES (?, ?)"
                                  " ON CONFLICT (key) DO UPDATE SET value=excluded.value", (key, value))

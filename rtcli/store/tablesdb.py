@@ -95,7 +95,7 @@ class TablesDBStore:
     async def delete_database(self, tx: Transaction, project: str, db: str) -> None:
         self._forget()
         for table in ("rows", "columns"):
-            await tx.execute(f"DELETE FROM {table} WHERE project=? AND db=?", (project, db))
+            await tx.execute(f"DELETE FROM {table} WHERE project=? AND db=?", (project, db), bulk=True)
         await tx.execute("DELETE FROM tables WHERE project=? AND db=?", (project, db))
         await tx.execute("DELETE FROM databases WHERE project=? AND id=?", (project, db))
 
@@ -139,7 +139,7 @@ class TablesDBStore:
 
     async def delete_table(self, tx: Transaction, project: str, db: str, table: str) -> None:
         self._forget()
-        await tx.execute("DELETE FROM rows WHERE project=? AND db=? AND tbl=?", (project, db, table))
+        await tx.execute("DELETE FROM rows WHERE project=? AND db=? AND tbl=?", (project, db, table), bulk=True)
         await tx.execute("DELETE FROM columns WHERE project=? AND db=? AND tbl=?", (project, db, table))
         await tx.execute("DELETE FROM tables WHERE project=? AND db=? AND id=?", (project, db, table))
 

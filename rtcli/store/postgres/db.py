@@ -85,7 +85,7 @@ class PostgresTransaction(LoggingTransaction):
         self.store = store
         self.events: list[Event] = []
 
-    async def execute(self, sql: str, params: tuple | list = ()) -> int:
+    async def execute(self, sql: str, params: tuple | list = (), bulk: bool = False) -> int:
         return _rowcount(await self.conn.execute(to_pg(sql), *params))
 
     async def insert(self, sql: str, params: tuple | list = ()) -> int | None:

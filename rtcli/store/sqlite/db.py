@@ -4,6 +4,13 @@ Writes go through ``transaction()``: an asyncio lock serializes them on the writ
 (BEGIN IMMEDIATE … COMMIT). Events appended in a transaction are written to the ``events``
 table in that same transaction and handed to ``on_commit`` only after COMMIT succeeds, still
 under the lock, so the broker sees them in log order (datasette's execute_write_fn pattern).
+
+The writer runs its statements on the event loop's own thread (stdlib ``sqlite3``): a keyed
+INSERT or a WAL COMMIT costs 10-30 us, less than one round trip to a worker thread (~65 us of
+queue, wake-up and GIL hand-offs). What could stall the loop stays off it: statements that
+touch many rows (``bulk=True``), WAL checkpoints (a thread with its own connection; automatic
+checkpoints are off on the writer), and every read outside a transaction (the reader
+connection, on aiosqlite's thread).
 """
 
 from __future__ import annotations
@@ -11,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import sqlite3
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator, Callable
@@ -25,29 +34,67 @@ log = logging.getLogger("rtcli.store")
 
 SCHEMA = (Path(__file__).parent / "schema.sql").read_text()
 
+# The writer waits for another process's write lock by sleeping on the loop, not in SQLite's
+# busy handler (which would block the loop): a short busy_timeout, then BEGIN is retried.
+WRITER_BUSY_MS = 20
+BUSY_TIMEOUT_S = 5.0
+# A checkpoint runs this long after the first commit it would copy: at ~2,000 commits/s the
+# WAL then holds a few MB at most, and an idle server leaves nothing uncheckpointed.
+CHECKPOINT_DELAY_S = 0.2
+
+
+def _is_busy(e: sqlite3.OperationalError) -> bool:
+    return getattr(e, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(e)
+
 
 class SqliteTransaction(LoggingTransaction):
-    def __init__(self, conn: aiosqlite.Connection, store: "SqliteStore") -> None:
+    """Statements run synchronously on the writer (the store's lock is held). The methods stay
+    ``async`` so that the repositories serve SQLite and PostgreSQL alike."""
+
+    def __init__(self, conn: sqlite3.Connection, store: "SqliteStore") -> None:
         self.conn = conn
         self.store = store
         self.events: list[Event] = []
 
-    # One thread hop per statement: aiosqlite's execute_fetchall runs the statement and reads
-    # its rows in one call (a cursor's execute, fetch and close would be three hops of ~65 us).
-    async def execute(self, sql: str, params: tuple | list = ()) -> int:
-        cur = await self.conn.execute(sql, params)
-        return cur.rowcount
+    async def execute(self, sql: str, params: tuple | list = (), bulk: bool = False) -> int:
+        if bulk:
+            return await self.store.off_loop(lambda: self.conn.execute(sql, params).rowcount)
+        return self.conn.execute(sql, params).rowcount
 
     async def insert(self, sql: str, params: tuple | list = ()) -> int | None:
-        rows = await self.conn.execute_fetchall(sql + " RETURNING seq", params)
+        # fetchall steps the statement to its end, so no statement is left open at COMMIT.
+        rows = self.conn.execute(sql + " RETURNING seq", params).fetchall()
         return rows[0][0] if rows else None  # None: ON CONFLICT DO NOTHING skipped the row
 
     async def fetchone(self, sql: str, params: tuple | list = ()):
-        rows = await self.conn.execute_fetchall(sql, params)
-        return rows[0] if rows else None
+        cur = self.conn.execute(sql, params)
+        row = cur.fetchone()
+        cur.close()
+        return row
 
     async def fetchall(self, sql: str, params: tuple | list = ()) -> list:
-        return list(await self.conn.execute_fetchall(sql, params))
+        return self.conn.execute(sql, params).fetchall()
+
+
+def _connect_writer(path: Path) -> tuple[sqlite3.Connection, str]:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode: a commit survives a process crash (kill -9); only a power loss
+    # may lose the last transactions. FULL would fsync every commit.
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+    conn.executescript(SCHEMA)
+    row = conn.execute("SELECT value FROM meta WHERE key='epoch'").fetchone()
+    if row is None:
+        epoch = secrets.token_hex(4)
+        conn.execute("INSERT INTO meta (key, value) VALUES ('epoch', ?)", (epoch,))
+    else:
+        epoch = row[0]
+    # From here on the writer works on the loop: checkpoints are ours (see _checkpoint).
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    conn.execute(f"PRAGMA busy_timeout={WRITER_BUSY_MS}")
+    return conn, epoch
 
 
 class SqliteStore(EventLogStore):
@@ -57,29 +104,24 @@ class SqliteStore(EventLogStore):
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.writer: aiosqlite.Connection | None = None
+        self.writer: sqlite3.Connection | None = None
         self.reader: aiosqlite.Connection | None = None
+        self._checkpointer: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
         self.epoch = ""
         self.on_commit: Callable[[list[Event]], None] = lambda events: None
+        self._commits = 0  # transactions committed; a checkpoint is due when it moves
+        self._checkpoint_due: asyncio.TimerHandle | None = None
+        self._checkpoint_task: asyncio.Task | None = None
+        self.checkpoints = 0  # completed, for tests and diagnostics
+        self._closing = False
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.writer = await aiosqlite.connect(self.path, isolation_level=None)
-        self.writer.row_factory = aiosqlite.Row
-        await self.writer.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode: a commit survives a process crash (kill -9); only a power loss
-        # may lose the last transactions. FULL would fsync every commit.
-        await self.writer.execute("PRAGMA synchronous=NORMAL")
-        await self.writer.execute("PRAGMA busy_timeout=5000")
-        await self.writer.executescript(SCHEMA)
-        async with self.writer.execute("SELECT value FROM meta WHERE key='epoch'") as cur:
-            row = await cur.fetchone()
-        if row is None:
-            self.epoch = secrets.token_hex(4)
-            await self.writer.execute("INSERT INTO meta (key, value) VALUES ('epoch', ?)", (self.epoch,))
-        else:
-            self.epoch = row[0]
+        self._closing, self._checkpoint_due = False, None
+        self.writer, self.epoch = await asyncio.to_thread(_connect_writer, self.path)
+        self._checkpointer = await asyncio.to_thread(
+            sqlite3.connect, self.path, isolation_level=None, check_same_thread=False)
         self.reader = await aiosqlite.connect(self.path, isolation_level=None)
         self.reader.row_factory = aiosqlite.Row
         await self.reader.execute("PRAGMA busy_timeout=5000")
@@ -87,25 +129,91 @@ class SqliteStore(EventLogStore):
 
     async def close(self) -> None:
         async with self._lock:
-            for conn in (self.reader, self.writer):
+            self._closing = True
+            if self._checkpoint_due is not None:
+                self._checkpoint_due.cancel()
+            if self._checkpoint_task is not None:
+                await asyncio.gather(self._checkpoint_task, return_exceptions=True)
+            if self.reader is not None:
+                await self.reader.close()
+            # The last connection to close checkpoints the WAL into the database: in a thread.
+            for conn in (self._checkpointer, self.writer):
                 if conn is not None:
-                    await conn.close()
-            self.reader = self.writer = None
+                    await asyncio.to_thread(conn.close)
+            self.reader = self.writer = self._checkpointer = None
+
+    async def off_loop(self, fn):
+        """Run ``fn`` (which uses the writer) in a thread. If the caller is cancelled, wait for
+        ``fn`` to finish all the same: the rollback that follows needs the connection."""
+        task = asyncio.ensure_future(asyncio.to_thread(fn))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            while not task.done():
+                try:
+                    await asyncio.wait({task})
+                except asyncio.CancelledError:
+                    pass
+            raise
+
+    async def _begin(self, conn: sqlite3.Connection) -> None:
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        delay = 0.001
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as e:
+                # Another process holds the write lock (this one has a single writer).
+                if not _is_busy(e) or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteTransaction]:
         async with self._lock:
-            assert self.writer is not None, "store is closed"
-            await self.writer.execute("BEGIN IMMEDIATE")
-            tx = SqliteTransaction(self.writer, self)
+            conn = self.writer
+            assert conn is not None, "store is closed"
+            await self._begin(conn)
+            tx = SqliteTransaction(conn, self)
             try:
                 yield tx
+                conn.execute("COMMIT")
             except BaseException:
-                await self.writer.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
-            await self.writer.execute("COMMIT")
+            self._commits += 1
+            self._schedule_checkpoint()
             if tx.events:
                 self.on_commit(tx.events)
+
+    # --- checkpoints ---------------------------------------------------------------------
+
+    def _schedule_checkpoint(self) -> None:
+        if self._checkpoint_due is None and not self._closing:
+            self._checkpoint_due = asyncio.get_running_loop().call_later(CHECKPOINT_DELAY_S, self._start_checkpoint)
+
+    def _start_checkpoint(self) -> None:
+        self._checkpoint_task = asyncio.get_running_loop().create_task(self._checkpoint())
+
+    async def _checkpoint(self) -> None:
+        """Copy the WAL into the database, in a thread. PASSIVE: never waits for the writer or
+        the readers; whatever it cannot copy now, the next one will."""
+        seen = self._commits
+        try:
+            if self._checkpointer is not None:
+                await asyncio.to_thread(self._checkpointer.execute, "PRAGMA wal_checkpoint(PASSIVE)")
+                self.checkpoints += 1
+        except Exception:  # the WAL only grows until the next one; never fail a write for it
+            log.exception("WAL checkpoint failed")
+        finally:
+            self._checkpoint_due = self._checkpoint_task = None
+            if self._commits != seen:
+                self._schedule_checkpoint()  # commits that came in while copying: another round
+
+    # --- reads (reader connection, off the loop) -----------------------------------------
 
     async def fetchall(self, sql: str, params: tuple | list = ()) -> list:
         assert self.reader is not None, "store is closed"
