@@ -81,14 +81,13 @@ class Event:
 
 
 class SplitFrame(tuple):
-    """An encoded event frame in two parts: the prefix shared by every connection (encoded once
-    per event) and the connection's own suffix (its subscription ids). A transport can write
-    both without joining them; ``text()`` joins them where one string is needed."""
+    """An encoded event frame in two parts, ``SplitFrame((prefix, suffix))``: the prefix shared
+    by every connection (encoded once per event) and the connection's own suffix (its
+    subscription ids). A transport can write both without joining them; ``text()`` joins them
+    where one string is needed. (No ``__new__`` of our own: tuple's C constructor is cheaper,
+    and one is built per delivery.)"""
 
     __slots__ = ()
-
-    def __new__(cls, prefix: bytes, suffix: bytes):
-        return super().__new__(cls, (prefix, suffix))
 
     def text(self) -> str:
         return (self[0] + self[1]).decode()
@@ -124,7 +123,7 @@ class Subscription:
         return any(c in channels if not is_pattern(c) else any(pattern_match(c, ch) for ch in channels) for c in mine)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class HubConnection:
     """One live connection as the hub sees it.
 
@@ -146,6 +145,10 @@ class HubConnection:
     patterns: dict[str, None] = field(default_factory=dict)  # the subscribed channel patterns
     holding: int = 0
     held: list[tuple[str, int, str, list[str]]] = field(default_factory=list)
+    # channel -> (ids, encoded suffix) for the channels whose subscriptions have no query:
+    # then the ids an event gets through that channel never depend on the event. Built on
+    # first use, dropped whenever the connection's subscriptions or roles change.
+    plain: dict[str, tuple[list[str], bytes]] | None = None
 
     def deliver(self, frame: str, seq: int, resource: str, ids: list[str]) -> None:
         if self.holding:
@@ -254,6 +257,7 @@ class Hub:
         return node.by_role if node is not None else None
 
     def _reindex(self, conn: HubConnection, sub: Subscription) -> None:
+        conn.plain = None
         for ch in sub.channels:
             subs = conn.by_channel.setdefault(ch, [])
             subs.append(sub)
@@ -265,6 +269,7 @@ class Hub:
                     by_role.setdefault(role, {})[conn] = None
 
     def _unindex(self, conn: HubConnection, sub: Subscription) -> None:
+        conn.plain = None
         for ch in sub.channels:
             subs = conn.by_channel.get(ch)
             if not subs:
@@ -392,25 +397,49 @@ class Hub:
             return 0
         prefix = event.frame_prefix().encode()
         resource = event.resource
-        # Connections with the same matching ids share one frame; all share its prefix.
-        frames: dict[tuple[str, ...], SplitFrame] = {}
+        seq = event.seq
         n = 0
         scope = _scope_of(event)
         payload = event.payload
+        # The hot loop of fan-out: per connection, ideally two dict lookups and the sink call.
         for conn, keys in hits.items():
             if conn.scopes is not None and "*" not in conn.scopes and scope not in conn.scopes:
                 continue
-            ids = self._ids(conn, keys, payload)
-            if not ids:
-                continue
-            key = tuple(ids)
-            frame = frames.get(key)
-            if frame is None:
-                frame = frames[key] = SplitFrame(prefix, suffix_of(ids))
-            conn.deliver(frame, event.seq, resource, ids)
+            cached = None
+            if len(keys) == 1:
+                plain = conn.plain
+                cached = plain.get(keys[0]) if plain is not None else None
+                if cached is None:
+                    cached = self._plain(conn, keys[0])
+            if cached is not None:
+                ids, suffix = cached
+            else:
+                ids = self._ids(conn, keys, payload)
+                if not ids:
+                    continue
+                suffix = suffix_of(ids)
+            frame = SplitFrame((prefix, suffix))
+            if conn.holding:
+                conn.held.append((frame, seq, resource, ids))
+            else:
+                conn.sink(frame, seq, resource, ids)
             n += 1
         self.delivered += n
         return n
+
+    @staticmethod
+    def _plain(conn: HubConnection, key: str) -> tuple[list[str], bytes] | None:
+        """The cache entry of one channel of a connection, if none of its subscriptions there
+        has a query (the ids then never depend on the event)."""
+        subs = conn.by_channel.get(key, ())
+        if not subs or any(sub.matcher is not None for sub in subs):
+            return None
+        ids = list(dict.fromkeys(sub.id for sub in subs))
+        entry = (ids, suffix_of(ids))
+        if conn.plain is None:
+            conn.plain = {}
+        conn.plain[key] = entry
+        return entry
 
 
 _SCOPES = {"tablesdb": "rows.read", "databases": "rows.read", "buckets": "files.read", "functions": "executions.read",

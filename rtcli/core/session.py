@@ -83,7 +83,7 @@ def _invalid(message: str) -> Send:
     return _error(protocol.CODE_INVALID_MESSAGE, message)
 
 
-@dataclass
+@dataclass(slots=True)
 class RealtimeSession:
     hub: Hub
     conn: HubConnection

@@ -52,6 +52,9 @@ REPLAY_PAGE = 500
 MAX_INBOX = 64  # messages waiting behind a running task before reading pauses
 CLOSE_TIMEOUT = 10.0  # seconds to wait for the peer's close frame before dropping the socket
 _OPCODE_TEXT, _OPCODE_BINARY, _OPCODE_CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
+# What _open reads (project, origin, credentials: see server/auth.py), lowercased.
+_OPENING_HEADERS = frozenset({"x-appwrite-project", "origin", "cookie", "x-appwrite-key", "x-appwrite-jwt",
+                              "x-appwrite-session", "x-fallback-cookies"})
 
 
 def _header(n: int) -> bytes:
@@ -360,9 +363,14 @@ class RealtimeProtocol(asyncio.Protocol):
         if response.status_code != 101:
             return
         self.plain = not ws.extensions
+        # Keep only the headers the opening needs: websockets' parser holds on to the request
+        # for the connection's lifetime (1.7 KB of an idle connection's ~8).
+        headers = {k.lower(): v for k, v in request.headers.raw_items() if k.lower() in _OPENING_HEADERS}
+        request.headers.clear()
+        request.path = ""
         # Always accept: a refused upgrade makes the Web SDK's subscribe() reject; problems are
         # reported in an error frame followed by a close, as Appwrite does.
-        self.worker = self._spawn(self._work(self._open(request.headers, QueryParams(query))))
+        self.worker = self._spawn(self._work(self._open(headers, QueryParams(query))))
 
     def _message(self, data: bytes, binary: bool) -> None:
         if self.closing is not None:
