@@ -13,13 +13,13 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.routing import Mount, Route
 
 from rtcli import APPWRITE_VERSION, __version__
 from rtcli.broker.memory import MemoryBroker
 from rtcli.core.hub import Hub
+from rtcli.server.cors import Cors
 from rtcli.server.errors import HANDLERS
 from rtcli.server.http import json_response
 from rtcli.server.metrics import Metrics, metrics_endpoint
@@ -311,7 +311,7 @@ def build_app(config: ServeConfig) -> Starlette:
         exception_handlers=HANDLERS,
         lifespan=lifespan,
         middleware=[Middleware(
-            CORSMiddleware, allow_origin_regex=origins.regex, allow_credentials=True,
+            Cors, allow_origin_regex=origins.regex, allow_credentials=True,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"], allow_headers=CORS_ALLOW_HEADERS,
             expose_headers=["X-Appwrite-Session", "X-Fallback-Cookies"], max_age=600),
             Middleware(EncodedSlashGuard)],

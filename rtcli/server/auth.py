@@ -28,14 +28,19 @@ def session_tokens(project: str, headers, cookies) -> list[str]:
     return [t for t in tokens if isinstance(t, str) and t]
 
 
+def key_actor(state, project: str, key: str) -> Actor:
+    """The actor of an ``X-Appwrite-Key``; 401 when the key is not one of this project's."""
+    actor = state.projects.key_actor(project, key)
+    if actor is None:
+        raise AppwriteError("user_unauthorized", "The API key is not valid for this project.")
+    return actor
+
+
 async def authenticate(state, project: str, headers, cookies, query_params) -> tuple[Actor, dict | None]:
     """Returns the actor and, for a user, the Account model."""
     key = headers.get("x-appwrite-key")
     if key:
-        scopes = state.projects.key_scopes(project, key)
-        if scopes is None:
-            raise AppwriteError("user_unauthorized", "The API key is not valid for this project.")
-        return Actor("key", roles=frozenset(), scopes=scopes, origin=state.projects.key_origin(key)), None
+        return key_actor(state, project, key), None
     jwt = headers.get("x-appwrite-jwt") or query_params.get("jwt")
     if jwt:
         if session_tokens(project, headers, cookies) and headers.get("x-appwrite-jwt"):

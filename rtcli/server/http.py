@@ -26,18 +26,21 @@ def no_content() -> Response:
     return Response(status_code=204)
 
 
+def _too_large(limit: int) -> AppwriteError:
+    return AppwriteError("general_payload_too_large", f"The request body is larger than the {limit} bytes limit.")
+
+
 async def body(request: Request) -> dict:
     """The request's JSON object ({} when empty). Over the size limit: 413; not JSON: 400."""
     limit = getattr(request.app.state.config, "max_body", MAX_JSON_BODY)
-    too_large = AppwriteError("general_payload_too_large", f"The request body is larger than the {limit} bytes limit.")
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > limit:
-        raise too_large
+        raise _too_large(limit)
     raw = bytearray()
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > limit:
-            raise too_large
+            raise _too_large(limit)
     if not raw.strip():
         return {}
     try:
@@ -69,14 +72,20 @@ def project_of(headers, query_params) -> str | None:
 
 async def ctx(request: Request) -> Ctx:
     """The caller's context. Unknown project: 404 project_not_found."""
-    from rtcli.server.auth import authenticate
+    from rtcli.server.auth import authenticate, key_actor
 
     state = request.app.state
-    project = project_of(request.headers, request.query_params)
+    headers = request.headers
+    # The query string and the cookies are parsed only when the headers do not answer.
+    project = headers.get("x-appwrite-project") or request.query_params.get("project") or None
     if not project or project not in state.projects.known:
         raise AppwriteError("project_not_found",
                             f"Project with the requested ID '{project or ''}' could not be found.")
-    actor, _ = await authenticate(state, project, request.headers, request.cookies, request.query_params)
+    key = headers.get("x-appwrite-key")
+    if key:
+        actor = key_actor(state, project, key)
+    else:
+        actor, _ = await authenticate(state, project, headers, request.cookies, request.query_params)
     if actor.origin is not None:
         event_origin.set(actor.origin)  # this request's events come from a function execution
     return Ctx(project, actor)

@@ -267,6 +267,38 @@ def test_api_key_scopes(shared_server, users_table):
     ws.close()
 
 
+def test_deleted_key_is_refused_at_once(shared_server, users_table):
+    """A key's actor is remembered between requests; creating or deleting a key forgets it."""
+    db = users_table
+    with shared_server.admin() as admin:
+        made = [admin.post("/keys", json={"name": f"k{i}", "scopes": ["rows.read"]}).json() for i in range(2)]
+    clients = [httpx.Client(base_url=shared_server.endpoint,
+                            headers={"X-Appwrite-Project": "default", "X-Appwrite-Key": k["secret"]}) for k in made]
+    try:
+        for _ in range(3):  # the same key again and again, as a server calls
+            assert all(c.get(f"/tablesdb/{db}/tables/notes/rows").status_code == 200 for c in clients)
+        with shared_server.admin() as admin:
+            assert admin.delete(f"/keys/{made[0]['$id']}").status_code == 204
+        gone = clients[0].get(f"/tablesdb/{db}/tables/notes/rows")
+        assert gone.status_code == 401 and gone.json()["type"] == "user_unauthorized"
+        assert clients[1].get(f"/tablesdb/{db}/tables/notes/rows").status_code == 200
+    finally:
+        for c in clients:
+            c.close()
+
+
+def test_remembered_key_is_refused_by_another_project(tmp_path):
+    srv = start_server(tmp_path / "data", extra=["--project", "other"])
+    try:
+        with httpx.Client(base_url=srv.endpoint, headers={"X-Appwrite-Key": srv.api_key}) as c:
+            for _ in range(2):
+                assert c.get("/tablesdb", headers={"X-Appwrite-Project": "default"}).status_code == 200
+                r = c.get("/tablesdb", headers={"X-Appwrite-Project": "other"})
+                assert r.status_code == 401 and r.json()["type"] == "user_unauthorized"
+    finally:
+        srv.stop()
+
+
 def test_cors_and_origin(shared_server):
     with shared_server.guest() as g:
         pre = g.options("/account", headers={"Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST",
@@ -277,6 +309,8 @@ def test_cors_and_origin(shared_server):
         r = g.get("/health", headers={"Origin": "http://localhost:5173"})
         assert "X-Fallback-Cookies" in r.headers["access-control-expose-headers"]
         assert "access-control-allow-origin" not in g.get("/health", headers={"Origin": "https://evil.example"}).headers
+        plain = g.get("/health")  # no Origin (a server, the CLI): only Vary, as Starlette's CORS does
+        assert plain.headers["vary"] == "Origin" and "access-control-allow-origin" not in plain.headers
     ws = connect(f"ws://127.0.0.1:{shared_server.port}/v1/realtime?project=default",
                  additional_headers={"Origin": "https://evil.example"})
     err = recv(ws)
