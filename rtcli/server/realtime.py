@@ -82,6 +82,18 @@ class Realtime:
         self.extensions = ([ServerPerMessageDeflateFactory(server_max_window_bits=12, client_max_window_bits=12,
                                                            compress_settings={"memLevel": 5})]
                            if config.ws_compression else [])
+        self._dirty: list[RealtimeProtocol] = []
+
+    def mark(self, proto: "RealtimeProtocol") -> None:
+        """``proto`` has pending frames: write them once this turn's dispatches are done."""
+        if not self._dirty:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._dirty.append(proto)
+
+    def flush(self) -> None:
+        dirty, self._dirty = self._dirty, []
+        for proto in dirty:
+            proto.send_pending()
 
     def protocol(self, config=None, server_state=None, app_state=None, _loop=None) -> "RealtimeProtocol":
         return RealtimeProtocol(self, server_state.connections if server_state is not None else set(),
@@ -93,7 +105,7 @@ class RealtimeProtocol(asyncio.Protocol):
     ``push`` (live, never blocks), ``put`` (replay, waits for room), ``close`` and ``closing``."""
 
     __slots__ = ("rt", "connections", "tasks", "transport", "ws", "ip", "conn", "session", "plain",
-                 "queue", "writable", "closing", "close_sent", "overflowed", "dropped", "dropped_ids",
+                 "pending", "queue", "writable", "closing", "close_sent", "overflowed", "dropped", "dropped_ids",
                  "inbox", "worker", "space", "timer", "lost", "fragments", "read_paused", "counted")
 
     def __init__(self, rt: Realtime, connections: set, tasks: set) -> None:
@@ -106,6 +118,7 @@ class RealtimeProtocol(asyncio.Protocol):
         self.conn: HubConnection | None = None
         self.session: RealtimeSession | None = None
         self.plain = True  # no extension negotiated: frames are written as header + payload
+        self.pending: list[bytes] | None = None  # coalesced fan-out frames, written at the turn's end
         self.queue: deque | None = None  # [frame, resource] waiting for the socket (None: empty)
         self.writable = True
         self.closing: tuple[int, str] | None = None
@@ -131,6 +144,19 @@ class RealtimeProtocol(asyncio.Protocol):
         q = self.queue
         if q is None:
             if self.writable:
+                if self.plain and type(frame) is SplitFrame:
+                    # Fan-out: coalesced. The frame joins what this connection is sent in this
+                    # turn of the event loop, written as one writev after every event of the
+                    # turn is dispatched (see Realtime.flush): one syscall per connection per
+                    # turn, not per event.
+                    prefix, suffix = frame
+                    pending = self.pending
+                    if pending is None:
+                        self.pending = [_header(len(prefix) + len(suffix)), prefix, suffix]
+                        self.rt.mark(self)
+                    else:
+                        pending += (_header(len(prefix) + len(suffix)), prefix, suffix)
+                    return
                 self._write(frame)
                 return
             q = self.queue = deque()
@@ -192,7 +218,17 @@ class RealtimeProtocol(asyncio.Protocol):
 
     # --- writing ---------------------------------------------------------------------------
 
+    def send_pending(self) -> None:
+        pending = self.pending
+        if pending is not None:
+            self.pending = None
+            if not self.lost:
+                self.transport.writelines(pending)
+
     def _write(self, frame) -> None:
+        """Write one frame now (after what is pending, to keep the order)."""
+        if self.pending is not None:
+            self.send_pending()
         t = self.transport
         if self.plain:
             # Server frames are unmasked and websockets keeps no state for sent data frames, so
@@ -210,6 +246,8 @@ class RealtimeProtocol(asyncio.Protocol):
     def _flush(self) -> None:
         """Write what websockets has to send (pongs, close frames, handshake responses); an
         empty chunk means the server's side is done: close the TCP connection."""
+        if self.pending is not None:
+            self.send_pending()
         for chunk in self.ws.data_to_send():
             if chunk:
                 self.transport.write(chunk)
