@@ -1,0 +1,251 @@
+"""The realtime transport (server/realtime.py: one asyncio.Protocol per connection, outside
+ASGI) against a real `rtcli serve`: coalesced writes, ordering while the opening lookups run,
+fragments, other paths, per-address limits, the drop policy's gap marker, shutdown."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import time
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
+from tests.conftest import start_server
+from tests.server.test_durability import HEADERS, setup_table
+
+
+def _url(server, path: str = "/v1/realtime") -> str:
+    return f"ws://127.0.0.1:{server.port}{path}?project=default"
+
+
+def _masked(payload: bytes, opcode: int = 0x1, fin: bool = True) -> bytes:
+    """A client frame (clients must mask), for payloads under 126 bytes."""
+    assert len(payload) < 126
+    mask = os.urandom(4)
+    return (bytes([(0x80 if fin else 0) | opcode, 0x80 | len(payload)]) + mask
+            + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+
+def _raw_connect(port: int, rcvbuf: int | None = None) -> socket.socket:
+    s = socket.socket()
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def _handshake(port: int) -> bytes:
+    key = base64.b64encode(os.urandom(16)).decode()
+    return (f"GET /v1/realtime?project=default HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+
+
+class FrameReader:
+    """Reads the server's (unmasked) frames from a raw socket, after the 101 response."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.buf, self.head = sock, b"", None
+
+    def _fill(self, timeout: float) -> bool:
+        self.sock.settimeout(timeout)
+        try:
+            chunk = self.sock.recv(1 << 20)
+        except (TimeoutError, socket.timeout):
+            return False
+        if not chunk:
+            raise EOFError("the server closed the connection")
+        self.buf += chunk
+        return True
+
+    def frame(self, timeout: float = 5.0) -> tuple[int, bytes]:
+        deadline = time.monotonic() + timeout
+        while self.head is None:
+            if b"\r\n\r\n" in self.buf:
+                self.head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+                assert self.head.startswith(b"HTTP/1.1 101"), self.head
+            elif not self._fill(max(0.01, deadline - time.monotonic())):
+                raise TimeoutError("no upgrade response")
+        while True:
+            b = self.buf
+            if len(b) >= 2:
+                opcode, n, i = b[0] & 0x0F, b[1] & 0x7F, 2
+                if n == 126 and len(b) >= 4:
+                    n, i = int.from_bytes(b[2:4], "big"), 4
+                elif n == 127 and len(b) >= 10:
+                    n, i = int.from_bytes(b[2:10], "big"), 10
+                if n < 126 or i > 2:
+                    if len(b) >= i + n:
+                        assert b[0] & 0x80, "server frames are not fragmented"
+                        self.buf = b[i + n:]
+                        return opcode, b[i:i + n]
+            if time.monotonic() > deadline or not self._fill(max(0.01, deadline - time.monotonic())):
+                raise TimeoutError("no complete frame")
+
+    def message(self, timeout: float = 5.0) -> dict:
+        opcode, data = self.frame(timeout)
+        assert opcode == 0x1, f"expected a text frame, got opcode {opcode}"
+        return json.loads(data)
+
+
+def test_events_of_one_turn_arrive_whole_and_in_order(shared_server):
+    """A bulk create commits 300 events at once: they are dispatched in one turn of the loop and
+    written to each connection coalesced (one writev). Every frame must still arrive whole, in
+    order, to every subscriber (the websockets client checks the framing strictly)."""
+    server = shared_server
+    db = "co" + os.urandom(3).hex()
+    with httpx.Client(base_url=server.endpoint, headers=HEADERS) as c:
+        c.post("/tablesdb", json={"databaseId": db, "name": db}).raise_for_status()
+        c.post(f"/tablesdb/{db}/tables", json={"tableId": "t", "name": "t",
+                                               "permissions": ['read("any")']}).raise_for_status()
+        subs = []
+        for i in range(3):
+            ws = connect(_url(server))
+            assert json.loads(ws.recv(timeout=5))["type"] == "connected"
+            ws.send(json.dumps({"type": "subscribe", "data": [
+                {"subscriptionId": f"s{i}", "channels": [f"tablesdb.{db}.tables.t.rows"]}]}))
+            assert json.loads(ws.recv(timeout=5))["type"] == "response"
+            subs.append(ws)
+        rows = [{"$id": f"r{i:03d}", "n": i} for i in range(300)]
+        r = c.post(f"/tablesdb/{db}/tables/t/rows", json={"rows": rows})
+        assert r.status_code == 201, r.text
+    for i, ws in enumerate(subs):
+        got = [json.loads(ws.recv(timeout=10)) for _ in range(300)]
+        assert [e["data"]["payload"]["$id"] for e in got] == [f"r{k:03d}" for k in range(300)]
+        assert all(e["data"]["subscriptions"] == [f"s{i}"] for e in got)
+        seqs = [int(e["data"]["cursor"].rsplit(".", 1)[1]) for e in got]
+        assert seqs == sorted(seqs) and len(set(seqs)) == 300
+        ws.close()
+
+
+def test_messages_sent_before_connected_keep_their_order(shared_server):
+    """A client may write as soon as the upgrade is answered, before the server's opening lookups
+    (project, credentials) are done: its messages wait, then are answered in order, after the
+    `connected` frame."""
+    s = _raw_connect(shared_server.port)
+    try:
+        sub = json.dumps({"type": "subscribe", "data": [{"subscriptionId": "early", "channels": ["account"]}]})
+        s.sendall(_handshake(shared_server.port))
+        seen = b""
+        while b"\r\n\r\n" not in seen:  # the 101 only, not the connected frame
+            seen += s.recv(1)
+        s.sendall(_masked(sub.encode()) + _masked(b'{"type":"ping"}'))
+        reader = FrameReader(s)
+        reader.buf = seen
+        kinds = [reader.message() for _ in range(3)]
+        assert [k["type"] for k in kinds] == ["connected", "response", "pong"]
+        assert kinds[1]["data"]["subscriptions"][0]["subscriptionId"] == "early"
+    finally:
+        s.close()
+
+
+def test_fragmented_message_is_reassembled(shared_server):
+    with connect(_url(shared_server)) as ws:
+        assert json.loads(ws.recv(timeout=5))["type"] == "connected"
+        text = json.dumps({"type": "subscribe", "data": [{"subscriptionId": "frag", "channels": ["account"]}]})
+        ws.send(iter([text[:10], text[10:30], text[30:]]))  # one message in three frames
+        reply = json.loads(ws.recv(timeout=5))
+        assert reply["type"] == "response"
+        assert reply["data"]["subscriptions"][0]["subscriptionId"] == "frag"
+
+
+def test_a_text_frame_that_is_not_utf8_closes_with_1007(shared_server):
+    s = _raw_connect(shared_server.port)
+    try:
+        s.sendall(_handshake(shared_server.port))
+        reader = FrameReader(s)
+        assert reader.message()["type"] == "connected"
+        s.sendall(_masked(b"\xff\xfe"))
+        opcode, data = reader.frame()
+        assert opcode == 0x8 and int.from_bytes(data[:2], "big") == 1007
+    finally:
+        s.close()
+
+
+def test_other_websocket_paths_get_404(shared_server):
+    with pytest.raises(InvalidStatus) as e:
+        connect(_url(shared_server, "/v1/nothing-here"))
+    assert e.value.response.status_code == 404
+    assert json.loads(e.value.response.body)["type"] == "general_route_not_found"
+    # The port still serves REST and realtime.
+    assert httpx.get(f"{shared_server.endpoint}/health").status_code == 200
+    with connect(_url(shared_server)) as ws:
+        assert json.loads(ws.recv(timeout=5))["type"] == "connected"
+
+
+def test_connections_per_address_are_limited(tmp_path):
+    server = start_server(tmp_path / "data", extra=["--max-connections-per-ip", "2"])
+    try:
+        held = [connect(_url(server)) for _ in range(2)]
+        for ws in held:
+            assert json.loads(ws.recv(timeout=5))["type"] == "connected"
+        with connect(_url(server)) as third:
+            err = json.loads(third.recv(timeout=5))
+            assert err["type"] == "error" and err["data"]["code"] == 1013
+            with pytest.raises(ConnectionClosed) as closed:
+                third.recv(timeout=5)
+            assert closed.value.rcvd.code == 1013
+        held[0].close()
+        time.sleep(0.3)  # the server counts the closed one out
+        with connect(_url(server)) as again:
+            assert json.loads(again.recv(timeout=5))["type"] == "connected"
+        held[1].close()
+    finally:
+        server.stop()
+
+
+def test_drop_policy_skips_then_sends_a_gap_marker(tmp_path):
+    """A subscriber that cannot keep up, with policy "drop": events beyond its queue are skipped,
+    the connection stays open, and a `gap` frame says how many were dropped."""
+    server = start_server(tmp_path / "data", extra=["--max-queue", "16"])
+    try:
+        channel = setup_table(server.endpoint)
+        s = _raw_connect(server.port, rcvbuf=4096)
+        s.sendall(_handshake(server.port))
+        reader = FrameReader(s)
+        assert reader.message()["type"] == "connected"
+        sub = {"type": "subscribe", "data": [{"subscriptionId": "d", "channels": [channel], "policy": "drop"}]}
+        payload = json.dumps(sub, separators=(",", ":")).encode()
+        s.sendall(_masked(payload))
+        assert reader.message()["type"] == "response"
+        big = "x" * 20_000
+        n = 200
+        with httpx.Client(base_url=server.endpoint, headers=HEADERS) as c:
+            for i in range(n):
+                assert c.post("/tablesdb/d/tables/t/rows",
+                              json={"rowId": f"r{i}", "data": {"big": big}}).status_code == 201
+        ids, gaps = [], []
+        while True:
+            try:
+                msg = reader.message(timeout=3)
+            except TimeoutError:
+                break
+            if msg["type"] == "event":
+                ids.append(msg["data"]["payload"]["$id"])
+            elif msg["type"] == "gap":
+                gaps.append(msg["data"])
+        dropped = sum(g["dropped"] for g in gaps)
+        assert gaps and all(g["subscriptions"] == ["d"] for g in gaps)
+        assert len(ids) + dropped == n, "every event was either delivered or counted as dropped"
+        assert ids == sorted(ids, key=lambda r: int(r[1:])), "what was delivered stays in order"
+        # Still open and serving: one more event arrives.
+        with httpx.Client(base_url=server.endpoint, headers=HEADERS) as c:
+            c.post("/tablesdb/d/tables/t/rows", json={"rowId": "after", "data": {"big": "y"}}).raise_for_status()
+        assert reader.message()["data"]["payload"]["$id"] == "after"
+        s.close()
+    finally:
+        server.stop()
+
+
+def test_shutdown_closes_connections_with_1012(tmp_path):
+    server = start_server(tmp_path / "data")
+    ws = connect(_url(server))
+    assert json.loads(ws.recv(timeout=5))["type"] == "connected"
+    assert server.stop() in (0, -15)  # uvicorn re-raises SIGTERM once it has shut down cleanly
+    with pytest.raises(ConnectionClosed) as closed:
+        ws.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
