@@ -332,6 +332,20 @@ def test_compression_is_off_unless_asked(shared_server, tmp_path):
         ws = connect(f"ws://127.0.0.1:{srv.port}/v1/realtime?project=default")
         assert "permessage-deflate" in ws.response.headers.get("Sec-WebSocket-Extensions", "")
         assert recv(ws)["type"] == "connected"
+        # Events go through websockets' compressor (not the plain fast path) and arrive intact.
+        admin = srv.admin()
+        admin.post("/tablesdb", json={"databaseId": "z", "name": "z"}).raise_for_status()
+        admin.post("/tablesdb/z/tables", json={"tableId": "t", "name": "t",
+                                               "permissions": ['read("any")']}).raise_for_status()
+        ws.send(json.dumps({"type": "subscribe", "data": [{"subscriptionId": "z1",
+                                                           "channels": ["tablesdb.z.tables.t.rows"]}]}))
+        assert recv(ws)["type"] == "response"
+        rows = [{"$id": f"r{i}", "text": "compress me " * 50} for i in range(20)]
+        admin.post("/tablesdb/z/tables/t/rows", json={"rows": rows}).raise_for_status()
+        got = [recv(ws) for _ in range(20)]
+        assert [e["data"]["payload"]["$id"] for e in got] == [f"r{i}" for i in range(20)]
+        assert got[0]["data"]["payload"]["text"] == "compress me " * 50
+        admin.close()
         ws.close()
     finally:
         srv.stop()
