@@ -21,13 +21,11 @@ meanwhile wait behind it (reading pauses if too many pile up).
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import time
 from collections import deque
 
 from starlette.datastructures import QueryParams
-from starlette.requests import cookie_parser
 from websockets.exceptions import InvalidState
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.frames import Frame, Opcode
@@ -35,24 +33,18 @@ from websockets.http11 import Request
 from websockets.server import ServerProtocol
 
 from rtcli import protocol
-from rtcli.core.hub import KEY_ROLE, Event, HubConnection, SplitFrame, encode_frame
-from rtcli.core.session import (Authenticate, Close, Limits, RealtimeSession, Replay, Send, SetPresence,
-                                connection_roles)
-from rtcli.errors import AppwriteError
-from rtcli.services.account import account_model
-from rtcli.server.auth import authenticate
-from rtcli.server.http import project_of
+from rtcli.core.hub import HubConnection, SplitFrame
+from rtcli.core.session import Close, Limits, RealtimeSession, Send
+from rtcli.server import realtime_steps as steps
 
 log = logging.getLogger("rtcli.realtime")
 _ws_log = logging.getLogger("rtcli.realtime.ws")
-_ids = itertools.count(1)
 
 PATH = "/v1/realtime"
-REPLAY_PAGE = 500
 MAX_INBOX = 64  # messages waiting behind a running task before reading pauses
 CLOSE_TIMEOUT = 10.0  # seconds to wait for the peer's close frame before dropping the socket
 _OPCODE_TEXT, _OPCODE_BINARY, _OPCODE_CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
-# What _open reads (project, origin, credentials: see server/auth.py), lowercased.
+# What steps.open_connection reads (project, origin, credentials: see server/auth.py), lowercased.
 _OPENING_HEADERS = frozenset({"x-appwrite-project", "origin", "cookie", "x-appwrite-key", "x-appwrite-jwt",
                               "x-appwrite-session", "x-fallback-cookies"})
 
@@ -101,7 +93,7 @@ class Realtime:
 
 
 class RealtimeProtocol(asyncio.Protocol):
-    """One realtime connection. Its public face for the hub and ``_perform`` is the outbox's:
+    """One realtime connection. Its public face for the hub and ``realtime_steps`` is an outbox's:
     ``push`` (live, never blocks), ``put`` (replay, waits for room), ``close`` and ``closing``."""
 
     __slots__ = ("rt", "connections", "tasks", "transport", "ws", "ip", "conn", "session", "plain",
@@ -408,7 +400,7 @@ class RealtimeProtocol(asyncio.Protocol):
         request.path = ""
         # Always accept: a refused upgrade makes the Web SDK's subscribe() reject; problems are
         # reported in an error frame followed by a close, as Appwrite does.
-        self.worker = self._spawn(self._work(self._open(headers, QueryParams(query))))
+        self.worker = self._spawn(self._work(steps.open_connection(self, headers, QueryParams(query))))
 
     def _message(self, data: bytes, binary: bool) -> None:
         if self.closing is not None:
@@ -428,9 +420,9 @@ class RealtimeProtocol(asyncio.Protocol):
             return
         outputs = self.session.receive(text, time.monotonic())
         if all(type(o) is Send or type(o) is Close for o in outputs):
-            _perform_now(outputs, self)  # the common case: no I/O, no task
+            steps.perform_now(outputs, self)  # the common case: no I/O, no task
         else:
-            self.worker = self._spawn(self._work(_perform(self.session, outputs, self, self.rt.state)))
+            self.worker = self._spawn(self._work(steps.perform(self.session, outputs, self, self.rt.state)))
 
     async def _work(self, first) -> None:
         """Run one step that needs I/O, then the messages that arrived meanwhile, in order."""
@@ -438,7 +430,7 @@ class RealtimeProtocol(asyncio.Protocol):
             await first
             while self.inbox and self.session is not None and self.closing is None and not self.lost:
                 text = self.inbox.popleft()
-                await _perform(self.session, self.session.receive(text, time.monotonic()), self, self.rt.state)
+                await steps.perform(self.session, self.session.receive(text, time.monotonic()), self, self.rt.state)
                 if self.read_paused and len(self.inbox) < MAX_INBOX // 2:
                     self.read_paused = False
                     self.transport.resume_reading()
@@ -453,119 +445,3 @@ class RealtimeProtocol(asyncio.Protocol):
             elif self.read_paused:
                 self.read_paused = False
                 self.transport.resume_reading()
-
-    async def _open(self, headers, query: QueryParams) -> None:
-        """The opening lookups: project, origin, credentials, the per-address limit."""
-        state = self.rt.state
-        project = project_of(headers, query)
-        if not project or project not in state.projects.known:
-            return self._fatal(protocol.CODE_POLICY_VIOLATION, "Missing or unknown project ID")
-        origin = headers.get("origin")
-        if not state.origins.allows(origin):
-            host = origin.split("://", 1)[-1] if origin else ""
-            return self._fatal(protocol.CODE_POLICY_VIOLATION, f"Invalid Origin. Register your new client ({host}) "
-                               "as a new Web platform on your project console dashboard")
-        try:
-            actor, account = await authenticate(state, project, headers, cookie_parser(headers.get("cookie", "")),
-                                                query)
-        except AppwriteError as e:
-            # An invalid JWT or key: Appwrite sends the error (401) and disconnects.
-            return self._fatal(e.code, e.message)
-        if self.lost:
-            return
-        limit = state.config.max_connections_per_ip
-        if limit and state.connections_by_ip[self.ip] >= limit:
-            self.push(protocol.dumps(protocol.error_frame(
-                protocol.CODE_TRY_AGAIN, f"Too many connections from this address (limit {limit}).")))
-            self.close(protocol.CODE_TRY_AGAIN)
-            return
-        state.connections_by_ip[self.ip] += 1
-        self.counted = True
-        conn = self.conn = HubConnection(f"c{next(_ids)}", project, connection_roles(actor), self.push, actor.user_id,
-                                         session_id=actor.session_id, scopes=actor.scopes if actor.is_key else None)
-        self.session = RealtimeSession(state.hub, conn, actor, self.rt.limits)
-        state.metrics.outboxes[conn.id] = self
-        state.hub.add(conn)
-        url_channels = query.getlist("channels[]") or query.getlist("channels")
-        await _perform(self.session, self.session.connected(account, url_channels or None), self, state)
-
-    def _fatal(self, code: int, message: str) -> None:
-        """Error frame, then a real close frame: 1008 (the SDK stops reconnecting) for what retrying
-        cannot fix, 1013 (try again later; the SDK reconnects) when the server is unavailable."""
-        self.push(protocol.dumps(protocol.error_frame(code, message)))
-        self.close(protocol.CODE_TRY_AGAIN if 500 <= code < 1000 else protocol.CODE_POLICY_VIOLATION)
-
-
-def _may_read(roles: frozenset[str], event: Event) -> bool:
-    return KEY_ROLE in roles or "any" in event.roles or not roles.isdisjoint(event.roles)
-
-
-def _perform_now(outputs: list, outbox: RealtimeProtocol) -> None:
-    """Carry out outputs that need no I/O (frames to send, a close)."""
-    for out in outputs:
-        if type(out) is Send:
-            outbox.push(protocol.dumps(out.frame))
-        else:
-            outbox.close(out.code, out.reason)
-
-
-async def _perform(session: RealtimeSession, outputs: list, outbox: RealtimeProtocol, state) -> None:
-    """Carry out a session's outputs in order."""
-    replays = [o for o in outputs if isinstance(o, Replay)]
-    resolved: dict[str, tuple[int | None, str | None]] = {}
-    for r in replays:
-        resolved[r.subscription.id] = await state.store.resolve_since(session.conn.project, r.since)
-        state.metrics.counts["resumed" if resolved[r.subscription.id][0] is not None else "not_resumed"] += 1
-    for out in outputs:
-        if isinstance(out, Send):
-            frame = out.frame
-            if replays and frame.get("type") == protocol.RESPONSE and frame["data"].get("to") == protocol.SUBSCRIBE:
-                for item in frame["data"]["subscriptions"]:
-                    if item["subscriptionId"] in resolved:
-                        pos, reason = resolved[item["subscriptionId"]]
-                        item["resumed"] = pos is not None
-                        if reason:
-                            item["reason"] = reason
-            outbox.push(protocol.dumps(frame))
-        elif isinstance(out, Close):
-            outbox.close(out.code, out.reason)
-        elif isinstance(out, Authenticate):
-            found = await state.auth.from_session_token(session.conn.project, out.token)
-            if found:
-                actor, user = found
-                session.conn.session_id = actor.session_id
-                await _perform(session, session.authenticated(actor, account_model(user)), outbox, state)
-            else:
-                await _perform(session, session.authenticated(None, None), outbox, state)
-        elif isinstance(out, SetPresence):
-            try:
-                model = await state.services.presence.from_connection(
-                    session.conn.project, session.actor, state.node_id + session.conn.id, out.data)
-            except AppwriteError as e:
-                outbox.push(protocol.dumps(protocol.error_frame(
-                    e.code if e.code == 401 else protocol.CODE_INVALID_MESSAGE, e.message)))
-            else:
-                outbox.push(protocol.dumps({"type": protocol.RESPONSE, "data": {"to": protocol.PRESENCE,
-                                                                               "presence": model}}))
-        elif isinstance(out, Replay):
-            pos, _ = resolved[out.subscription.id]
-            if pos is not None:
-                await _replay(session, out, pos, outbox, state)
-            for frame, seq, resource, ids in session.replay_done():
-                outbox.push(frame, seq, resource, ids)
-
-
-async def _replay(session: RealtimeSession, r: Replay, after: int, outbox: RealtimeProtocol, state) -> None:
-    """Send the logged events in (after, upto] that match the subscription and may be read now."""
-    conn, sub = session.conn, r.subscription
-    pos = after
-    while pos < r.upto and outbox.closing is None and not outbox.lost:
-        page = await state.store.read_events(conn.project, pos, r.upto, REPLAY_PAGE)
-        if not page:
-            break
-        for ev in page:
-            pos = ev.seq
-            if not sub.on_channels(ev.channels) or not _may_read(conn.roles, ev) or not sub.accepts(ev.payload):
-                continue
-            await outbox.put(encode_frame(ev.frame_prefix(), [sub.id]))
-        state.metrics.counts["replayed"] += len(page)

@@ -1,0 +1,145 @@
+"""What a realtime connection does beyond moving bytes: the opening lookups (project, origin,
+credentials, the per-address limit) and carrying out the session's outputs in order (frames,
+closes, authentication, presence, replays from the event log).
+
+``proto`` / ``outbox`` is a server.realtime.RealtimeProtocol: ``push`` (live, never blocks),
+``put`` (replay, waits for room), ``close``, ``closing`` and ``lost``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from starlette.datastructures import QueryParams
+from starlette.requests import cookie_parser
+
+from rtcli import protocol
+from rtcli.core.hub import KEY_ROLE, Event, HubConnection, encode_frame
+from rtcli.core.session import Authenticate, Close, RealtimeSession, Replay, Send, SetPresence, connection_roles
+from rtcli.errors import AppwriteError
+from rtcli.services.account import account_model
+from rtcli.server.auth import authenticate
+from rtcli.server.http import project_of
+
+Outbox = Any  # server.realtime.RealtimeProtocol (not imported: it imports this module)
+REPLAY_PAGE = 500
+_ids = itertools.count(1)
+
+
+async def open_connection(proto, headers, query: QueryParams) -> None:
+    """The opening lookups: project, origin, credentials, the per-address limit."""
+    state = proto.rt.state
+    project = project_of(headers, query)
+    if not project or project not in state.projects.known:
+        return fatal(proto, protocol.CODE_POLICY_VIOLATION, "Missing or unknown project ID")
+    origin = headers.get("origin")
+    if not state.origins.allows(origin):
+        host = origin.split("://", 1)[-1] if origin else ""
+        return fatal(proto, protocol.CODE_POLICY_VIOLATION, f"Invalid Origin. Register your new client ({host}) "
+                     "as a new Web platform on your project console dashboard")
+    try:
+        actor, account = await authenticate(state, project, headers, cookie_parser(headers.get("cookie", "")),
+                                            query)
+    except AppwriteError as e:
+        # An invalid JWT or key: Appwrite sends the error (401) and disconnects.
+        return fatal(proto, e.code, e.message)
+    if proto.lost:
+        return
+    limit = state.config.max_connections_per_ip
+    if limit and state.connections_by_ip[proto.ip] >= limit:
+        proto.push(protocol.dumps(protocol.error_frame(
+            protocol.CODE_TRY_AGAIN, f"Too many connections from this address (limit {limit}).")))
+        proto.close(protocol.CODE_TRY_AGAIN)
+        return
+    state.connections_by_ip[proto.ip] += 1
+    proto.counted = True
+    conn = proto.conn = HubConnection(f"c{next(_ids)}", project, connection_roles(actor), proto.push, actor.user_id,
+                                      session_id=actor.session_id, scopes=actor.scopes if actor.is_key else None)
+    proto.session = RealtimeSession(state.hub, conn, actor, proto.rt.limits)
+    state.metrics.outboxes[conn.id] = proto
+    state.hub.add(conn)
+    url_channels = query.getlist("channels[]") or query.getlist("channels")
+    await perform(proto.session, proto.session.connected(account, url_channels or None), proto, state)
+
+
+def fatal(proto, code: int, message: str) -> None:
+    """Error frame, then a real close frame: 1008 (the SDK stops reconnecting) for what retrying
+    cannot fix, 1013 (try again later; the SDK reconnects) when the server is unavailable."""
+    proto.push(protocol.dumps(protocol.error_frame(code, message)))
+    proto.close(protocol.CODE_TRY_AGAIN if 500 <= code < 1000 else protocol.CODE_POLICY_VIOLATION)
+
+
+def may_read(roles: frozenset[str], event: Event) -> bool:
+    return KEY_ROLE in roles or "any" in event.roles or not roles.isdisjoint(event.roles)
+
+
+def perform_now(outputs: list, outbox: Outbox) -> None:
+    """Carry out outputs that need no I/O (frames to send, a close)."""
+    for out in outputs:
+        if type(out) is Send:
+            outbox.push(protocol.dumps(out.frame))
+        else:
+            outbox.close(out.code, out.reason)
+
+
+async def perform(session: RealtimeSession, outputs: list, outbox: Outbox, state) -> None:
+    """Carry out a session's outputs in order."""
+    replays = [o for o in outputs if isinstance(o, Replay)]
+    resolved: dict[str, tuple[int | None, str | None]] = {}
+    for r in replays:
+        resolved[r.subscription.id] = await state.store.resolve_since(session.conn.project, r.since)
+        state.metrics.counts["resumed" if resolved[r.subscription.id][0] is not None else "not_resumed"] += 1
+    for out in outputs:
+        if isinstance(out, Send):
+            frame = out.frame
+            if replays and frame.get("type") == protocol.RESPONSE and frame["data"].get("to") == protocol.SUBSCRIBE:
+                for item in frame["data"]["subscriptions"]:
+                    if item["subscriptionId"] in resolved:
+                        pos, reason = resolved[item["subscriptionId"]]
+                        item["resumed"] = pos is not None
+                        if reason:
+                            item["reason"] = reason
+            outbox.push(protocol.dumps(frame))
+        elif isinstance(out, Close):
+            outbox.close(out.code, out.reason)
+        elif isinstance(out, Authenticate):
+            found = await state.auth.from_session_token(session.conn.project, out.token)
+            if found:
+                actor, user = found
+                session.conn.session_id = actor.session_id
+                await perform(session, session.authenticated(actor, account_model(user)), outbox, state)
+            else:
+                await perform(session, session.authenticated(None, None), outbox, state)
+        elif isinstance(out, SetPresence):
+            try:
+                model = await state.services.presence.from_connection(
+                    session.conn.project, session.actor, state.node_id + session.conn.id, out.data)
+            except AppwriteError as e:
+                outbox.push(protocol.dumps(protocol.error_frame(
+                    e.code if e.code == 401 else protocol.CODE_INVALID_MESSAGE, e.message)))
+            else:
+                outbox.push(protocol.dumps({"type": protocol.RESPONSE, "data": {"to": protocol.PRESENCE,
+                                                                               "presence": model}}))
+        elif isinstance(out, Replay):
+            pos, _ = resolved[out.subscription.id]
+            if pos is not None:
+                await replay(session, out, pos, outbox, state)
+            for frame, seq, resource, ids in session.replay_done():
+                outbox.push(frame, seq, resource, ids)
+
+
+async def replay(session: RealtimeSession, r: Replay, after: int, outbox: Outbox, state) -> None:
+    """Send the logged events in (after, upto] that match the subscription and may be read now."""
+    conn, sub = session.conn, r.subscription
+    pos = after
+    while pos < r.upto and outbox.closing is None and not outbox.lost:
+        page = await state.store.read_events(conn.project, pos, r.upto, REPLAY_PAGE)
+        if not page:
+            break
+        for ev in page:
+            pos = ev.seq
+            if not sub.on_channels(ev.channels) or not may_read(conn.roles, ev) or not sub.accepts(ev.payload):
+                continue
+            await outbox.put(encode_frame(ev.frame_prefix(), [sub.id]))
+        state.metrics.counts["replayed"] += len(page)
