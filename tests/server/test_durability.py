@@ -244,3 +244,52 @@ def _rss_kb(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+def test_sqlite_wal_is_checkpointed_while_writing(tmp_path):
+    """The writer leaves checkpoints to a thread (none on the write path): the WAL must still be
+    copied into the database file as writes go on, so it stays small, and soon after they stop."""
+    import shutil
+    import sqlite3
+
+    data = tmp_path / "data"
+    server = start_server(data)
+    setup_table(server.endpoint)
+    wal = data / "rtcli.db-wal"
+    text = "x" * 2000  # each row is written twice (row and event): ~4 KB, ~20 MB in all,
+    # and ~190 MB of WAL frames if no checkpoint ever caught up (measured)
+    largest = 0
+    stop = threading.Event()
+
+    def watch() -> None:
+        nonlocal largest
+        while not stop.is_set():
+            largest = max(largest, wal.stat().st_size if wal.exists() else 0)
+            time.sleep(0.01)
+
+    def writer(n: int) -> None:
+        with httpx.Client(base_url=server.endpoint, headers=HEADERS, timeout=10) as c:
+            for i in range(1200):
+                c.post("/tablesdb/d/tables/t/rows", json={"rowId": f"w{n}x{i}", "data": {"text": text}}).raise_for_status()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        time.sleep(1.0)  # idle: the last checkpoint is due within a fraction of a second
+        stop.set()
+        watcher.join()
+        assert largest < 32 * 1024 * 1024, f"the WAL grew to {largest} bytes (~20 MB were written)"
+        # The database file alone (no WAL next to it) holds every committed row.
+        copy = tmp_path / "copy.db"
+        shutil.copyfile(data / "rtcli.db", copy)
+        with sqlite3.connect(copy) as db:
+            assert db.execute("SELECT COUNT(*) FROM rows").fetchone()[0] == 4800
+            assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] >= 4800
+    finally:
+        stop.set()
+        server.stop()

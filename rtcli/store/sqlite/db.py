@@ -38,9 +38,11 @@ SCHEMA = (Path(__file__).parent / "schema.sql").read_text()
 # busy handler (which would block the loop): a short busy_timeout, then BEGIN is retried.
 WRITER_BUSY_MS = 20
 BUSY_TIMEOUT_S = 5.0
-# A checkpoint runs this long after the first commit it would copy: at ~2,000 commits/s the
-# WAL then holds a few MB at most, and an idle server leaves nothing uncheckpointed.
+# Checkpoints: one is due this long after the first commit it would copy (an idle server leaves
+# nothing behind), or at once after this many commits (a few thousand WAL frames under load).
 CHECKPOINT_DELAY_S = 0.2
+CHECKPOINT_COMMITS = 256
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 
 def _is_busy(e: sqlite3.OperationalError) -> bool:
@@ -76,6 +78,12 @@ class SqliteTransaction(LoggingTransaction):
         return self.conn.execute(sql, params).fetchall()
 
 
+def _checkpoint_pass(conn: sqlite3.Connection) -> tuple[int, int, int]:
+    """(busy, frames in the WAL, frames copied). Read to the end: a statement left open would
+    hold a read snapshot, and SQLite does not start the WAL over under a reader."""
+    return tuple(conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0])
+
+
 def _connect_writer(path: Path) -> tuple[sqlite3.Connection, str]:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
@@ -93,6 +101,8 @@ def _connect_writer(path: Path) -> tuple[sqlite3.Connection, str]:
         epoch = row[0]
     # From here on the writer works on the loop: checkpoints are ours (see _checkpoint).
     conn.execute("PRAGMA wal_autocheckpoint=0")
+    # The WAL file keeps the size of its largest burst; after one, it is cut back when it starts over.
+    conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     conn.execute(f"PRAGMA busy_timeout={WRITER_BUSY_MS}")
     return conn, epoch
 
@@ -110,7 +120,8 @@ class SqliteStore(EventLogStore):
         self._lock = asyncio.Lock()
         self.epoch = ""
         self.on_commit: Callable[[list[Event]], None] = lambda events: None
-        self._commits = 0  # transactions committed; a checkpoint is due when it moves
+        self._commits = 0  # transactions committed
+        self._checkpointed = 0  # ... of which the last checkpoint copied
         self._checkpoint_due: asyncio.TimerHandle | None = None
         self._checkpoint_task: asyncio.Task | None = None
         self.checkpoints = 0  # completed, for tests and diagnostics
@@ -128,12 +139,12 @@ class SqliteStore(EventLogStore):
         await self.reader.execute("PRAGMA query_only=1")
 
     async def close(self) -> None:
+        self._closing = True
+        if self._checkpoint_due is not None:
+            self._checkpoint_due.cancel()
+        if self._checkpoint_task is not None:  # before taking the lock: the checkpoint takes it too
+            await asyncio.gather(self._checkpoint_task, return_exceptions=True)
         async with self._lock:
-            self._closing = True
-            if self._checkpoint_due is not None:
-                self._checkpoint_due.cancel()
-            if self._checkpoint_task is not None:
-                await asyncio.gather(self._checkpoint_task, return_exceptions=True)
             if self.reader is not None:
                 await self.reader.close()
             # The last connection to close checkpoints the WAL into the database: in a thread.
@@ -185,33 +196,52 @@ class SqliteStore(EventLogStore):
                     conn.execute("ROLLBACK")
                 raise
             self._commits += 1
-            self._schedule_checkpoint()
+            if self._checkpoint_task is None:
+                self._schedule_checkpoint()
             if tx.events:
                 self.on_commit(tx.events)
 
     # --- checkpoints ---------------------------------------------------------------------
 
     def _schedule_checkpoint(self) -> None:
-        if self._checkpoint_due is None and not self._closing:
-            self._checkpoint_due = asyncio.get_running_loop().call_later(CHECKPOINT_DELAY_S, self._start_checkpoint)
+        if self._closing:
+            return
+        loop = asyncio.get_running_loop()
+        if self._commits - self._checkpointed >= CHECKPOINT_COMMITS:
+            if self._checkpoint_due is not None:
+                self._checkpoint_due.cancel()
+            self._checkpoint_due = None
+            self._start_checkpoint()
+        elif self._checkpoint_due is None:
+            self._checkpoint_due = loop.call_later(CHECKPOINT_DELAY_S, self._start_checkpoint)
 
     def _start_checkpoint(self) -> None:
+        self._checkpoint_due = None
         self._checkpoint_task = asyncio.get_running_loop().create_task(self._checkpoint())
 
     async def _checkpoint(self) -> None:
-        """Copy the WAL into the database, in a thread. PASSIVE: never waits for the writer or
-        the readers; whatever it cannot copy now, the next one will."""
+        """Copy the WAL into the database, in a thread with its own connection.
+
+        SQLite starts the WAL over only when a write begins after a checkpoint copied it to
+        its end; under a steady stream of writes a checkpoint never catches up on its own, and
+        the WAL would grow without bound. So: a first pass while writes go on copies most of
+        it, a second pass with writes held (the store's lock) copies the few frames left."""
         seen = self._commits
         try:
             if self._checkpointer is not None:
-                await asyncio.to_thread(self._checkpointer.execute, "PRAGMA wal_checkpoint(PASSIVE)")
+                await asyncio.to_thread(_checkpoint_pass, self._checkpointer)
+                async with self._lock:
+                    if self._checkpointer is not None:
+                        seen = self._commits
+                        await asyncio.to_thread(_checkpoint_pass, self._checkpointer)
                 self.checkpoints += 1
         except Exception:  # the WAL only grows until the next one; never fail a write for it
             log.exception("WAL checkpoint failed")
         finally:
-            self._checkpoint_due = self._checkpoint_task = None
+            self._checkpoint_task = None
+            self._checkpointed = seen
             if self._commits != seen:
-                self._schedule_checkpoint()  # commits that came in while copying: another round
+                self._schedule_checkpoint()  # commits that came in meanwhile: another round
 
     # --- reads (reader connection, off the loop) -----------------------------------------
 
