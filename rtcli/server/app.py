@@ -335,6 +335,7 @@ def build_app(config: ServeConfig) -> Starlette:
     triggers = EventTriggers(app.state.services.functions)
     app.state.services.functions.on_change = triggers.load
     app.state.metrics = metrics
+    app.state.realtime = metrics.realtime = Realtime(app.state)
     app.state.connections_by_ip = Counter()
     app.state.node_id = secrets.token_hex(4) + ":"  # connection ids are unique across nodes
     return app
@@ -356,7 +357,7 @@ def serve(config: ServeConfig, banner=None) -> None:
     # protocol (server/realtime.py), which keeps an idle connection small and writes frames
     # without a task switch. REST stays on Starlette; both share the port.
     uv_config = uvicorn.Config(
-        app, host=config.host, port=config.port, log_level="warning", ws=Realtime(app.state).protocol,
+        app, host=config.host, port=config.port, log_level="warning", ws=app.state.realtime.protocol,
         http="httptools", loop="auto", lifespan="on", timeout_graceful_shutdown=5,
     )
     _Server(uv_config).run()

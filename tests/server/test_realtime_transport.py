@@ -110,6 +110,7 @@ def test_events_of_one_turn_arrive_whole_and_in_order(shared_server):
                 {"subscriptionId": f"s{i}", "channels": [f"tablesdb.{db}.tables.t.rows"]}]}))
             assert json.loads(ws.recv(timeout=5))["type"] == "response"
             subs.append(ws)
+        before = _counters(server)
         rows = [{"$id": f"r{i:03d}", "n": i} for i in range(300)]
         r = c.post(f"/tablesdb/{db}/tables/t/rows", json={"rows": rows})
         assert r.status_code == 201, r.text
@@ -120,6 +121,18 @@ def test_events_of_one_turn_arrive_whole_and_in_order(shared_server):
         seqs = [int(e["data"]["cursor"].rsplit(".", 1)[1]) for e in got]
         assert seqs == sorted(seqs) and len(set(seqs)) == 300
         ws.close()
+    after = _counters(server)
+    deliveries = after["rtcli_deliveries_total"] - before["rtcli_deliveries_total"]
+    writes = after["rtcli_fanout_writes_total"] - before["rtcli_fanout_writes_total"]
+    assert deliveries == 900
+    assert 3 <= writes <= 30, f"{deliveries} frames took {writes} socket writes: not coalesced"
+
+
+def _counters(server) -> dict[str, float]:
+    text = httpx.get(f"http://127.0.0.1:{server.port}/metrics").text
+    return {name: float(value) for name, _, value in
+            (line.partition(" ") for line in text.splitlines() if line and not line.startswith("#"))
+            if name in ("rtcli_deliveries_total", "rtcli_fanout_writes_total")}
 
 
 def test_messages_sent_before_connected_keep_their_order(shared_server):
