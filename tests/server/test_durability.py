@@ -293,3 +293,37 @@ def test_sqlite_wal_is_checkpointed_while_writing(tmp_path):
     finally:
         stop.set()
         server.stop()
+
+
+def test_sqlite_write_waits_for_another_process_without_blocking_the_server(tmp_path):
+    """Another process holding the write lock: a write waits for it (as it did with SQLite's
+    busy timeout) by sleeping on the event loop, so the server keeps answering meanwhile."""
+    import sqlite3
+
+    data = tmp_path / "data"
+    server = start_server(data)
+    setup_table(server.endpoint)
+    other = sqlite3.connect(data / "rtcli.db", isolation_level=None)
+    result: dict = {}
+
+    def write() -> None:
+        with httpx.Client(base_url=server.endpoint, headers=HEADERS, timeout=10) as c:
+            result["status"] = c.post("/tablesdb/d/tables/t/rows", json={"rowId": "late", "data": {}}).status_code
+
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        t = threading.Thread(target=write)
+        t.start()
+        time.sleep(0.3)
+        assert "status" not in result, "the write cannot commit while another process holds the lock"
+        with httpx.Client(base_url=server.endpoint, headers=HEADERS, timeout=2) as c:
+            started = time.monotonic()
+            assert c.get("/health").status_code == 200
+            assert c.get("/tablesdb/d/tables/t/rows").status_code == 200
+            assert time.monotonic() - started < 0.5, "reads must not wait for the write lock"
+        other.execute("COMMIT")
+        t.join(10)
+        assert result["status"] == 201
+    finally:
+        other.close()
+        server.stop()

@@ -124,7 +124,6 @@ class SqliteStore(EventLogStore):
         self._checkpointed = 0  # ... of which the last checkpoint copied
         self._checkpoint_due: asyncio.TimerHandle | None = None
         self._checkpoint_task: asyncio.Task | None = None
-        self.checkpoints = 0  # completed, for tests and diagnostics
         self._closing = False
 
     async def open(self) -> None:
@@ -234,7 +233,6 @@ class SqliteStore(EventLogStore):
                     if self._checkpointer is not None:
                         seen = self._commits
                         await asyncio.to_thread(_checkpoint_pass, self._checkpointer)
-                self.checkpoints += 1
         except Exception:  # the WAL only grows until the next one; never fail a write for it
             log.exception("WAL checkpoint failed")
         finally:
