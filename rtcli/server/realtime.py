@@ -21,6 +21,7 @@ meanwhile wait behind it (reading pauses if too many pile up).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import deque
@@ -49,6 +50,7 @@ _OPENING_HEADERS = frozenset({"x-appwrite-project", "origin", "cookie", "x-appwr
                               "x-appwrite-session", "x-fallback-cookies"})
 
 
+@functools.lru_cache(maxsize=1024)  # one event's frames differ in length only by their ids' lengths
 def _header(n: int) -> bytes:
     """The header of an unmasked, unfragmented server text frame of ``n`` bytes (RFC 6455 5.2)."""
     if n < 126:
