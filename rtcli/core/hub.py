@@ -422,7 +422,11 @@ class Hub:
             if conn.holding:
                 conn.held.append((frame, seq, resource, ids))
             else:
-                conn.sink(frame, seq, resource, ids)
+                try:
+                    conn.sink(frame, seq, resource, ids)
+                except Exception:  # one broken connection must not cost the others this event
+                    log.exception("delivery to %s failed", conn.id)
+                    continue
             n += 1
         self.delivered += n
         return n

@@ -89,7 +89,10 @@ class Realtime:
         dirty, self._dirty = self._dirty, []
         self.writes += len(dirty)
         for proto in dirty:
-            proto.send_pending()
+            try:
+                proto.send_pending()
+            except Exception:  # one broken socket must not keep the frames of the others
+                log.exception("could not write to a realtime connection")
 
     def protocol(self, config=None, server_state=None, app_state=None, _loop=None) -> "RealtimeProtocol":
         return RealtimeProtocol(self, server_state.connections if server_state is not None else set(),
@@ -218,7 +221,7 @@ class RealtimeProtocol(asyncio.Protocol):
         pending = self.pending
         if pending is not None:
             self.pending = None
-            if not self.lost:
+            if not self.lost and not self.transport.is_closing():
                 self.transport.writelines(pending)
 
     def _write(self, frame) -> None:
@@ -226,6 +229,8 @@ class RealtimeProtocol(asyncio.Protocol):
         if self.pending is not None:
             self.send_pending()
         t = self.transport
+        if self.lost or t.is_closing():
+            return  # going away (the peer's EOF, our close): connection_lost follows
         if self.plain:
             # Server frames are unmasked and websockets keeps no state for sent data frames, so
             # a text frame is our header and the payload's parts, written without joining them.
@@ -246,7 +251,8 @@ class RealtimeProtocol(asyncio.Protocol):
             self.send_pending()
         for chunk in self.ws.data_to_send():
             if chunk:
-                self.transport.write(chunk)
+                if not self.transport.is_closing():
+                    self.transport.write(chunk)
             else:  # after a close frame (ours, the peer's, or a protocol error): send nothing more
                 self.close_sent = True
                 if self.closing is None:

@@ -134,3 +134,48 @@ def test_channel_patterns():
     got.clear()
     hub.dispatch(make_event(["users"], channels=["tablesdb.d.tables.t.rows"]))
     assert set(got) == {0, 4}
+
+
+def test_a_failing_sink_does_not_cost_the_others_the_event():
+    hub = Hub()
+    got: dict[int, list] = {}
+    for i in range(3):
+        connect(hub, i, ["guests"], ["rows"], got)
+
+    def broken(frame, seq, res, ids):
+        raise RuntimeError("socket went away")
+    hub.connections["c1"].sink = broken
+    assert hub.dispatch(make_event(["any"])) == 2
+    assert set(got) == {0, 2}
+
+
+def test_cached_ids_follow_subscription_changes():
+    """The per-(connection, channel) cache of ids and suffix must never serve stale ids."""
+    from rtcli.core.queries import compile_realtime
+
+    hub = Hub()
+    got: dict[int, list] = {}
+    conn = connect(hub, 0, ["guests"], ["rows"], got)
+
+    def ids_now(payload=None) -> list[str] | None:
+        got.clear()
+        hub.dispatch(make_event(["any"], payload=payload))
+        return got.get(0, [None])[0]
+
+    assert ids_now() == ["s0"]
+    assert ids_now() == ["s0"]  # from the cache
+    hub.subscribe(conn, Subscription("s1", ["rows"], []))
+    assert ids_now() == ["s0", "s1"]
+    hub.unsubscribe(conn, "s0")
+    assert ids_now() == ["s1"]
+    normalised, matcher = compile_realtime(['{"method":"equal","attribute":"n","values":[1]}'])
+    hub.subscribe(conn, Subscription("s1", ["rows"], normalised, matcher))  # replaced, now with a query
+    assert ids_now({"$id": "r", "n": 2}) is None
+    assert ids_now({"$id": "r", "n": 1}) == ["s1"]
+    hub.subscribe(conn, Subscription("s2", ["rows"], []))
+    assert ids_now({"$id": "r", "n": 2}) == ["s2"]
+    hub.set_roles(conn, frozenset({"users"}), "u")
+    assert ids_now({"$id": "r", "n": 1}) == ["s1", "s2"]
+    got.clear()
+    hub.dispatch(make_event(["guests"]))
+    assert got == {}, "no longer a guest: the cache must not deliver by the old roles"
