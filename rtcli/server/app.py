@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import secrets
 import logging
 import os
@@ -350,14 +351,32 @@ def serve(config: ServeConfig, banner=None) -> None:
     class _Server(uvicorn.Server):
         async def startup(self, sockets=None):
             await super().startup(sockets)
+            tune_gc()
             if banner and not self.should_exit:
                 banner(config)
+
+    _Server(uvicorn_config(app, config)).run()
+
+
+def uvicorn_config(app: Starlette, config: ServeConfig):
+    import uvicorn
 
     # /v1/realtime is not an ASGI route: uvicorn hands every WebSocket upgrade to our own
     # protocol (server/realtime.py), which keeps an idle connection small and writes frames
     # without a task switch. REST stays on Starlette; both share the port.
-    uv_config = uvicorn.Config(
+    return uvicorn.Config(
         app, host=config.host, port=config.port, log_level="warning", ws=app.state.realtime.protocol,
         http="httptools", loop="auto", lifespan="on", timeout_graceful_shutdown=5,
     )
-    _Server(uv_config).run()
+
+
+def tune_gc() -> None:
+    """For the serving process, once started. What is alive then (modules, the app, caches)
+    lives as long as the server: keep it out of the cyclic collector's full passes, which would
+    rescan it all (~40 ms with 1,000 connections, landing in the middle of a fan-out: that was
+    the p99 of delivery latency). Young collections run less often too: what a request or a
+    fan-out allocates dies by reference counting; Python's defaults ran a full pass every
+    ~70,000 net allocations."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 50)
