@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from contextvars import ContextVar
+from itertools import repeat
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -179,6 +180,9 @@ class Hub:
 
     def __init__(self) -> None:
         self._index: dict[tuple[str, str], dict[str, dict[HubConnection, None]]] = {}
+        # (project, exact channel) -> every connection subscribed to it, whatever its roles:
+        # an event readable by ``any`` visits each connection once, not once per role bucket.
+        self._all: dict[tuple[str, str], dict[HubConnection, None]] = {}
         self._patterns: dict[str, _Node] = {}
         self.connections: dict[str, HubConnection] = {}
         self.by_user: dict[tuple[str, str], dict[HubConnection, None]] = {}
@@ -264,6 +268,8 @@ class Hub:
             if len(subs) == 1:
                 if is_pattern(ch):
                     conn.patterns[ch] = None
+                else:
+                    self._all.setdefault((conn.project, ch), {})[conn] = None
                 by_role = self._by_role(conn.project, ch, True)
                 for role in conn.index_roles():
                     by_role.setdefault(role, {})[conn] = None
@@ -282,6 +288,11 @@ class Hub:
                 continue
             del conn.by_channel[ch]
             conn.patterns.pop(ch, None)
+            everyone = self._all.get((conn.project, ch))
+            if everyone is not None:
+                everyone.pop(conn, None)
+                if not everyone:
+                    del self._all[(conn.project, ch)]
             by_role = self._by_role(conn.project, ch, False)
             if by_role is None:
                 continue
@@ -321,25 +332,38 @@ class Hub:
             walk(root, ch.split("."), 0, [])
         return found
 
-    def _hits(self, event: Event) -> dict[HubConnection, list[str]]:
+    def _hits(self, event: Event):
         """Each connection that may receive the event, with the channels (or patterns) it is
-        subscribed through. One pass over the index buckets: no per-connection scan of the
-        event's channels."""
-        hits: dict[HubConnection, list[str]] = {}
+        subscribed through, as ``(connection, keys)`` pairs. One pass over the index buckets:
+        no per-connection scan of the event's channels.
+
+        The common case of fan-out, an event readable by ``any`` whose subscribers all came
+        through one channel, walks that channel's bucket as it is, with no per-connection
+        bookkeeping at all."""
         everyone = "any" in event.roles
-        roles = event.roles
         project = event.project
-        indexes = [(ch, self._index.get((project, ch))) for ch in event.channels]
-        if self._patterns:
-            indexes += self._pattern_buckets(project, event.channels)
-        for key, by_role in indexes:
-            if not by_role:
-                continue
+        patterns = self._pattern_buckets(project, event.channels) if self._patterns else []
+        if everyone and not patterns:
+            found = [(ch, bucket) for ch in event.channels if (bucket := self._all.get((project, ch)))]
+            if len(found) == 1:
+                ch, bucket = found[0]
+                return zip(bucket, repeat([ch]))
+        hits: dict[HubConnection, list[str]] = {}
+        roles = event.roles
+        buckets_of = []
+        for ch in event.channels:
             if everyone:
-                buckets = by_role.values()
+                bucket = self._all.get((project, ch))
+                if bucket:
+                    buckets_of.append((ch, (bucket,)))
             else:
-                buckets = [by_role.get(role) for role in roles]
-                buckets.append(by_role.get(KEY_ROLE))
+                by_role = self._index.get((project, ch))
+                if by_role:
+                    buckets_of.append((ch, [by_role.get(role) for role in (*roles, KEY_ROLE)]))
+        for key, by_role in patterns:
+            buckets_of.append((key, by_role.values() if everyone else
+                               [by_role.get(role) for role in (*roles, KEY_ROLE)]))
+        for key, buckets in buckets_of:
             for bucket in buckets:
                 if not bucket:
                     continue
@@ -349,11 +373,11 @@ class Hub:
                         hits[conn] = [key]
                     elif key not in keys:  # a connection sits in one bucket per role
                         keys.append(key)
-        return hits
+        return hits.items()
 
     def candidates(self, event: Event) -> dict[HubConnection, None]:
         """Connections subscribed to one of the event's channels under a role that may read it."""
-        return dict.fromkeys(self._hits(event))
+        return {conn: None for conn, _ in self._hits(event)}
 
     @staticmethod
     def _ids(conn: HubConnection, keys: list[str], payload: dict) -> list[str]:
@@ -392,17 +416,13 @@ class Hub:
         if event.seq:
             self.last_seq[event.project] = max(self.last_seq.get(event.project, 0), event.seq)
         self.dispatched += 1
-        hits = self._hits(event)
-        if not hits:
-            return 0
-        prefix = event.frame_prefix().encode()
-        resource = event.resource
-        seq = event.seq
+        prefix = None
         n = 0
-        scope = _scope_of(event)
-        payload = event.payload
         # The hot loop of fan-out: per connection, ideally two dict lookups and the sink call.
-        for conn, keys in hits.items():
+        for conn, keys in self._hits(event):
+            if prefix is None:  # encoded once, only for an event that has an audience
+                prefix = event.frame_prefix().encode()
+                resource, seq, scope, payload = event.resource, event.seq, _scope_of(event), event.payload
             if conn.scopes is not None and "*" not in conn.scopes and scope not in conn.scopes:
                 continue
             cached = None
