@@ -43,7 +43,23 @@ class Attr:
         return self.d.json_text("data", self.key, params) if self.json else self.column
 
     def value(self, v, params: list) -> str:
+        if not self.json and self.key in SYSTEM:
+            v = _system_value(self.key, v)
         return self.d.value(v, params, self.json)
+
+
+def _system_value(attribute: str, v):
+    """System attributes are typed columns: a value of another type is the caller's mistake
+    (PostgreSQL would refuse to bind it; SQLite would silently match nothing)."""
+    if attribute == "$sequence":
+        if isinstance(v, str) and v.isdigit():
+            return int(v)
+        if isinstance(v, int) and not isinstance(v, bool):
+            return v
+    elif isinstance(v, str):
+        return v
+    raise AppwriteError("general_query_invalid",
+                        f"Invalid query: {v!r} is not a valid value for {attribute}.")
 
 
 def where_clause(dialect, q: Query, params: list, arrays: set[str], columns: dict[str, str] | None = None) -> str:

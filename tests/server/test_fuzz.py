@@ -406,6 +406,13 @@ ROWS = "/tablesdb/reg/tables/t/rows"
      "general_query_invalid"),
     ("GET", ROWS, {"queries[0]": '{"method":"equal","attribute":"n","values":["\\ud800"]}'},
      "general_query_invalid"),
+    # A system attribute compared with a value of another type: PostgreSQL cannot bind it, 500.
+    ("GET", ROWS, {"queries[0]": '{"method": "equal", "attribute": "$id", "values": false}'},
+     "general_query_invalid"),
+    ("GET", ROWS, {"queries[0]": '{"method":"greaterThan","attribute":"$sequence","values":["x"]}'},
+     "general_query_invalid"),
+    ("GET", ROWS, {"queries[0]": '{"method":"lessThan","attribute":"$createdAt","values":[5]}'},
+     "general_query_invalid"),
     ("POST", ROWS, '{"rowId":"unique()","data":{"s":"a\\u0000"}}', "row_invalid_structure"),
     ("POST", ROWS, '{"rowId":"unique()","data":{"a\\u0000":1}}', "row_invalid_structure"),
     # NUL where only PostgreSQL objects (a name, an id in the path): 500 there; any 4xx will do.

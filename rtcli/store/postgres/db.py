@@ -49,6 +49,9 @@ UNAVAILABLE = (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError, a
                asyncpg.CannotConnectNowError)
 # A string PostgreSQL cannot hold (a NUL character, in an id, a name or a path): the request is wrong.
 BAD_TEXT = (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError)
+# A value of the wrong type for its column (refused by asyncpg before it reaches the server, or
+# by PostgreSQL): the request is wrong, whatever check above missed it.
+BAD_VALUE = asyncpg.DataError
 
 
 def to_pg(sql: str) -> str:
@@ -72,6 +75,10 @@ def _unavailable(e: BaseException) -> AppwriteError:
 
 def _bad_text() -> AppwriteError:
     return AppwriteError("general_argument_invalid", "Strings must not contain NUL characters.")
+
+
+def _bad_value(e: BaseException) -> AppwriteError:
+    return AppwriteError("general_argument_invalid", f"A value does not fit its column: {str(e)[:200]}")
 
 
 def _rowcount(status: str) -> int:
@@ -173,6 +180,8 @@ class PostgresStore(EventLogStore):
             return await self.pool.fetch(to_pg(sql), *params, timeout=30)
         except BAD_TEXT:
             raise _bad_text() from None
+        except BAD_VALUE as e:
+            raise _bad_value(e) from None
         except UNAVAILABLE as e:
             raise _unavailable(e) from None
 
@@ -182,5 +191,7 @@ class PostgresStore(EventLogStore):
             return await self.pool.fetchrow(to_pg(sql), *params, timeout=30)
         except BAD_TEXT:
             raise _bad_text() from None
+        except BAD_VALUE as e:
+            raise _bad_value(e) from None
         except UNAVAILABLE as e:
             raise _unavailable(e) from None
