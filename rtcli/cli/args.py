@@ -13,19 +13,10 @@ from typing import Any
 
 import typer
 
-# Two-character operators first, so `a>=1` is not read as `a>` `=1`.
-_SHORT_OPS = (("!=", "notEqual"), (">=", "greaterThanEqual"), ("<=", "lessThanEqual"),
-              ("=", "equal"), (">", "greaterThan"), ("<", "lessThan"))
-_ATTRIBUTE = re.compile(r"^\$?[A-Za-z0-9_.-]+$")
+from rtcli.client import queries
+from rtcli.client.queries import parse_value
+
 _PERMISSION_SHORT = re.compile(r"^(read|create|update|delete|write):(.+)$")
-
-
-def parse_value(text: str) -> Any:
-    """A value typed on the command line: JSON when it parses (``1``, ``true``, ``[1]``), else the text."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 def parse_data(data: str | None, pairs: Iterable[str] = ()) -> dict[str, Any] | None:
@@ -48,31 +39,12 @@ def parse_data(data: str | None, pairs: Iterable[str] = ()) -> dict[str, Any] | 
 
 
 def parse_query(text: str) -> str:
-    """One query as the SDK sends it (a JSON string).
-
-    Accepts the Query JSON itself (``{"method":"equal","attribute":"n","values":[1]}``) or a short
-    comparison ``n=1``, ``n!=1``, ``n>1``, ``n>=1``, ``n<1``, ``n<=1`` (value parsed like ``parse_value``;
-    a JSON list gives several values, which the server ORs).
-    """
-    text = text.strip()
-    if text.startswith("{"):
-        try:
-            obj = json.loads(text)
-        except ValueError as e:
-            raise typer.BadParameter(f"not valid JSON: {e}", param_hint="--query") from None
-        if not isinstance(obj, dict) or not isinstance(obj.get("method"), str):
-            raise typer.BadParameter('a query needs a "method", e.g. {"method":"limit","values":[10]}',
-                                     param_hint="--query")
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
-    for op, method in _SHORT_OPS:
-        attribute, sep, value = text.partition(op)
-        if sep and _ATTRIBUTE.match(attribute.strip()):
-            parsed = parse_value(value.strip())
-            values = parsed if isinstance(parsed, list) else [parsed]
-            return json.dumps({"method": method, "attribute": attribute.strip(), "values": values},
-                              separators=(",", ":"), ensure_ascii=False)
-    raise typer.BadParameter(f"{text!r} is neither Query JSON nor a comparison like n=1 or n>=2",
-                             param_hint="--query")
+    """One query as the SDK sends it (a JSON string): Query JSON or a short comparison like
+    ``n>=2`` (see ``rtcli.client.queries.parse_query``)."""
+    try:
+        return queries.parse_query(text)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--query") from None
 
 
 def limit_query(limit: int) -> str:

@@ -1,6 +1,6 @@
-"""Parsing what people type into the monitor's forms: channels, realtime queries, JSON data;
-and the short labels the subscriptions panel shows for queries. Pure functions; errors are
-ValueError with a message for people."""
+"""Parsing what people type into the monitor's forms: channels, realtime queries (the CLI's
+syntax, from rtcli.client.queries), JSON data; and the short labels the subscriptions panel
+shows for queries. Pure functions; errors are ValueError with a message for people."""
 
 from __future__ import annotations
 
@@ -8,44 +8,13 @@ import json
 import re
 from typing import Any
 
+from rtcli.client.queries import parse_query  # noqa: F401  (the forms' queries: the CLI's syntax)
 from rtcli.tui.model import EventRecord
-
-# Two-character operators first, so `a>=1` is not read as `a>` `=1`.
-_SHORT_OPS = (("!=", "notEqual"), (">=", "greaterThanEqual"), ("<=", "lessThanEqual"),
-              ("=", "equal"), (">", "greaterThan"), ("<", "lessThan"))
-_ATTRIBUTE = re.compile(r"^\$?[A-Za-z0-9_.-]+$")
 
 
 def parse_channels(text: str) -> list[str]:
     """Channels separated by spaces or commas, duplicates removed."""
     return list(dict.fromkeys(c for c in re.split(r"[\s,]+", text.strip()) if c))
-
-
-def parse_query(text: str) -> str:
-    """One realtime query as the SDK sends it: Query JSON, or a comparison ``n=1``, ``n>=2``, ``s!=x``.
-
-    The same forms as the CLI's ``--query``. Raises ValueError with a message for people.
-    """
-    text = text.strip()
-    if text.startswith("{"):
-        try:
-            obj = json.loads(text)
-        except ValueError as e:
-            raise ValueError(f"not valid JSON: {e}") from None
-        if not isinstance(obj, dict) or not isinstance(obj.get("method"), str):
-            raise ValueError('a query needs a "method", e.g. {"method":"equal","attribute":"n","values":[1]}')
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
-    for op, method in _SHORT_OPS:
-        attribute, sep, value = text.partition(op)
-        if sep and _ATTRIBUTE.match(attribute.strip()):
-            try:
-                parsed = json.loads(value.strip())
-            except ValueError:
-                parsed = value.strip()
-            values = parsed if isinstance(parsed, list) else [parsed]
-            return json.dumps({"method": method, "attribute": attribute.strip(), "values": values},
-                              separators=(",", ":"), ensure_ascii=False)
-    raise ValueError(f"{text!r} is neither Query JSON nor a comparison like n=1 or n>=2")
 
 
 def parse_json_object(text: str, what: str = "data") -> dict[str, Any]:

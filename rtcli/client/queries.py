@@ -1,0 +1,47 @@
+"""Queries as people type them (the CLI's ``--query``, the monitor's forms), turned into the
+Query JSON strings the SDKs send. Pure functions; errors are ValueError with a message for people."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+# Two-character operators first, so `a>=1` is not read as `a>` `=1`.
+_SHORT_OPS = (("!=", "notEqual"), (">=", "greaterThanEqual"), ("<=", "lessThanEqual"),
+              ("=", "equal"), (">", "greaterThan"), ("<", "lessThan"))
+_ATTRIBUTE = re.compile(r"^\$?[A-Za-z0-9_.-]+$")
+
+
+def parse_value(text: str) -> Any:
+    """A typed value: JSON when it parses (``1``, ``true``, ``[1]``), else the text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_query(text: str) -> str:
+    """One query as the SDK sends it (a JSON string).
+
+    Accepts the Query JSON itself (``{"method":"equal","attribute":"n","values":[1]}``) or a short
+    comparison ``n=1``, ``n!=1``, ``n>1``, ``n>=1``, ``n<1``, ``n<=1`` (the value parsed like
+    ``parse_value``; a JSON list gives several values, which the server ORs).
+    """
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            obj = json.loads(text)
+        except ValueError as e:
+            raise ValueError(f"not valid JSON: {e}") from None
+        if not isinstance(obj, dict) or not isinstance(obj.get("method"), str):
+            raise ValueError('a query needs a "method", e.g. {"method":"equal","attribute":"n","values":[1]}')
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    for op, method in _SHORT_OPS:
+        attribute, sep, value = text.partition(op)
+        if sep and _ATTRIBUTE.match(attribute.strip()):
+            parsed = parse_value(value.strip())
+            values = parsed if isinstance(parsed, list) else [parsed]
+            return json.dumps({"method": method, "attribute": attribute.strip(), "values": values},
+                              separators=(",", ":"), ensure_ascii=False)
+    raise ValueError(f"{text!r} is neither Query JSON nor a comparison like n=1 or n>=2")
