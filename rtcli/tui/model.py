@@ -96,17 +96,10 @@ class EventRecord:
     def summary(self) -> str:
         return (self._cells or self._compute())[5]
 
-    @property
-    def events(self) -> list[str]:
-        return list(self.data.get("events") or [])
-
-    @property
-    def channels(self) -> list[str]:
-        return list(self.data.get("channels") or [])
-
-    @property
-    def subscriptions(self) -> list[str]:
-        return list(self.data.get("subscriptions") or [])
+    # The frame's own fields, read as the client library reads them.
+    events = property(lambda self: Event(self.data).events)
+    channels = property(lambda self: Event(self.data).channels)
+    subscriptions = property(lambda self: Event(self.data).subscriptions)
 
     @property
     def hay(self) -> str:
