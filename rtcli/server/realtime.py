@@ -60,6 +60,19 @@ def _header(n: int) -> bytes:
     return b"\x81\x7f" + n.to_bytes(8, "big")
 
 
+def _trusted_proxies(config):
+    """The proxies whose X-Forwarded-For uvicorn trusts for REST (``--forwarded-allow-ips``,
+    by default the local host), so that the per-address limit counts the same clients there and
+    here. False when uvicorn trusts none or its helper moved."""
+    if config is None or not getattr(config, "proxy_headers", False):
+        return False
+    try:
+        from uvicorn.middleware.proxy_headers import _TrustedHosts
+    except ImportError:
+        return False
+    return _TrustedHosts(config.forwarded_allow_ips)
+
+
 def _forget(http_protocol) -> None:
     if getattr(http_protocol, "transport", None) is not None and http_protocol.transport.get_protocol() is http_protocol:
         return  # still in charge of its transport: not ours to touch
@@ -83,6 +96,7 @@ class Realtime:
                                                            compress_settings={"memLevel": 5})]
                            if config.ws_compression else [])
         self._dirty: list[RealtimeProtocol] = []
+        self.proxies = None  # uvicorn's trusted proxies (X-Forwarded-For), once known; False: none
         self.writes = 0  # coalesced socket writes (/metrics: deliveries / writes = frames per write)
 
     def mark(self, proto: "RealtimeProtocol") -> None:
@@ -101,6 +115,8 @@ class Realtime:
                 log.exception("could not write to a realtime connection")
 
     def protocol(self, config=None, server_state=None, app_state=None, _loop=None) -> "RealtimeProtocol":
+        if self.proxies is None:
+            self.proxies = _trusted_proxies(config)
         return RealtimeProtocol(self, server_state.connections if server_state is not None else set(),
                                 server_state.tasks if server_state is not None else set())
 
@@ -420,6 +436,10 @@ class RealtimeProtocol(asyncio.Protocol):
         # Keep only the headers the opening needs: websockets' parser holds on to the request
         # for the connection's lifetime (1.7 KB of an idle connection's ~8).
         headers = {k.lower(): v for k, v in request.headers.raw_items() if k.lower() in _OPENING_HEADERS}
+        forwarded = ", ".join(request.headers.get_all("X-Forwarded-For"))
+        if forwarded and self.rt.proxies and self.ip in self.rt.proxies:
+            host, _ = self.rt.proxies.get_trusted_client_address(forwarded)
+            self.ip = host or self.ip
         request.headers.clear()
         request.path = ""
         # Always accept: a refused upgrade makes the Web SDK's subscribe() reject; problems are

@@ -211,6 +211,24 @@ def test_connections_per_address_are_limited(tmp_path):
         server.stop()
 
 
+def test_the_limit_counts_clients_behind_a_local_proxy(tmp_path):
+    """Behind a reverse proxy on the same host every connection comes from 127.0.0.1: the limit
+    counts the address the proxy forwards (X-Forwarded-For), as uvicorn does for REST."""
+    server = start_server(tmp_path / "data", extra=["--max-connections-per-ip", "1"])
+    try:
+        a = connect(_url(server), additional_headers={"X-Forwarded-For": "203.0.113.1"})
+        b = connect(_url(server), additional_headers={"X-Forwarded-For": "203.0.113.2"})
+        for ws in (a, b):
+            assert json.loads(ws.recv(timeout=5))["type"] == "connected"
+        with connect(_url(server), additional_headers={"X-Forwarded-For": "203.0.113.1"}) as again:
+            err = json.loads(again.recv(timeout=5))
+            assert err["type"] == "error" and err["data"]["code"] == 1013
+        a.close()
+        b.close()
+    finally:
+        server.stop()
+
+
 def test_drop_policy_skips_then_sends_a_gap_marker(tmp_path):
     """A subscriber that cannot keep up, with policy "drop": events beyond its queue are skipped,
     the connection stays open, and a `gap` frame says how many were dropped."""
