@@ -437,7 +437,7 @@ async def scenario_fanout(args, workdir: Path) -> list[Result]:
                details={"rtcli": rt, "reference": ref, "raw": raw}),
         Result("fanout", "server CPU per delivery", "us", rt["server_us_per_delivery"],
                ref.get("server_us_per_delivery"), "websockets.broadcast", "-", None, "lower"),
-        Result("fanout", f"deliveries/s vs the raw floor", "deliveries/s", rt["deliveries_per_s"],
+        Result("fanout", "deliveries/s vs the raw floor", "deliveries/s", rt["deliveries_per_s"],
                raw.get("deliveries_per_s"), "prebuilt frame, transport.write", "-", None),
     ]
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rtcli import ids
-from rtcli.core import channels, events, permissions, schema
-from rtcli.core.hub import Event
+from rtcli.core import permissions, schema
 from rtcli.core.queries import parse_many
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services.context import Ctx

@@ -16,7 +16,6 @@ from rtcli.core.hub import Event
 from rtcli.core.queries import parse_many
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services import auth
-from rtcli.services.account import account_model
 from rtcli.services.context import Ctx
 from rtcli.core.queries import plan as list_plan
 
