@@ -180,6 +180,13 @@ class RealtimeProtocol(Outbox):
     def _release(self) -> None:
         conn, state = self.conn, self.rt.state
         self.conn = None  # idempotent: the hub and the counters forget the connection once
+        # Break the reference cycles a connection is made of (our session -> its hub connection
+        # -> our push; websockets' protocol <-> its parser generator), so that reference counting
+        # frees it now: the serving process runs full collections rarely (app.tune_gc).
+        self.session = None
+        self.pending = self.queue = self.inbox = None
+        self.ws.parser = None
+        self.timer = None
         if conn is not None:
             state.hub.remove(conn)
             state.metrics.outboxes.pop(conn.id, None)
