@@ -31,7 +31,6 @@ def _header(n: int) -> bytes:
     return b"\x81\x7f" + n.to_bytes(8, "big")
 
 
-
 class Outbox(asyncio.Protocol):
     """Sending: ``push`` (live, never blocks), ``put`` (replay, waits for room), ``close`` and
     ``closing``; TCP flow control through ``pause_writing``/``resume_writing``. The attributes
