@@ -150,3 +150,26 @@ def test_errors_never_500(shared_server):
         _err(g.get("/tablesdb", headers={"X-Appwrite-Project": "nope"}), 404, "project_not_found")
         _err(g.get("/tablesdb", headers={"X-Appwrite-Key": "wrong"}), 401, "user_unauthorized")
     assert shared_server.proc.poll() is None
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GET /v1/health?x=" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",  # over the parser's 64 KiB
+    b"GARBAGE\r\n\r\n",
+    b"GET /v1/health HTTP/1.1\r\nBad Header\r\n\r\n",
+])
+def test_unparsable_requests_get_the_error_shape(shared_server, request_bytes):
+    """What the HTTP parser itself refuses is still answered like every other client error."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", shared_server.port)) as s:
+        s.sendall(request_bytes)
+        s.settimeout(5)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), head
+    assert b"content-type: application/json" in head.lower()
+    err = json.loads(body)
+    assert err["code"] == 400 and err["type"] == "general_bad_request" and "64 KiB" in err["message"]
+    assert shared_server.proc.poll() is None
