@@ -54,6 +54,8 @@ class Event:
     # membership change, and a session whose connections fall back to guests.
     refresh_roles: tuple[str, frozenset[str]] | None = None
     revoke_session: str | None = None
+    # The project's API keys changed: every node reloads them (they are kept in memory).
+    reload_keys: bool = False
     origin: tuple[str, int] | None = None  # (function id, depth) when written by an execution
     created: float = 0.0  # unix time of the commit (for the commit-to-delivery latency metric)
 

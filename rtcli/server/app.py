@@ -244,8 +244,20 @@ def build_app(config: ServeConfig) -> Starlette:
     hub = Hub()
     metrics = Metrics(hub)
 
+    reloads: set[asyncio.Task] = set()
+
+    async def reload_keys() -> None:
+        try:
+            await projects.load()
+        except Exception:  # the next key change reloads again; the old keys stay meanwhile
+            log.exception("could not reload the API keys")
+
     def deliver(event) -> None:
         metrics.dispatched(event)
+        if event.reload_keys:  # keys are kept in memory: a change on any node reaches every node here
+            task = asyncio.get_running_loop().create_task(reload_keys())
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
         hub.dispatch(event)
     projects = Projects(store)
 

@@ -13,6 +13,7 @@ import secrets
 import orjson
 
 from rtcli import ids
+from rtcli.core.hub import Event
 from rtcli.core.permissions import Actor
 
 ALL_SCOPES = ["*"]
@@ -39,8 +40,11 @@ class Projects:
 
     async def load(self) -> None:
         self.known = {r[0] for r in await self.store.fetchall("SELECT id FROM projects")}
-        self.keys = {r["secret_hash"]: (r["project"], frozenset(orjson.loads(r["scopes"])))
-                     for r in await self.store.fetchall("SELECT * FROM api_keys")}
+        keys = {r["secret_hash"]: (r["project"], frozenset(orjson.loads(r["scopes"])))
+                for r in await self.store.fetchall("SELECT * FROM api_keys")}
+        # The keys of this node's running executions are never stored: keep them.
+        keys.update((h, self.keys[h]) for h in self.origins if h in self.keys)
+        self.keys = keys
         self._actors.clear()
 
     async def ensure(self, project: str) -> None:
@@ -101,6 +105,13 @@ SCOPES = (
 )
 
 
+def _keys_changed(project: str, key_id: str, action: str) -> Event:
+    """The log entry of a key change: on no channel and readable by no role (only API keys see it
+    in the event log); every node reloads its keys when it dispatches it (server.app)."""
+    return Event(project=project, events=[f"keys.{key_id}.{action}", f"keys.*.{action}", "keys.*"], channels=[],
+                 roles=[], payload={"$id": key_id}, timestamp=ids.format_datetime(), reload_keys=True)
+
+
 class Keys:
     """API keys of a project (rtcli extension: /v1/keys). The secret is shown once, at creation."""
 
@@ -128,6 +139,7 @@ class Keys:
              "created_at": ids.format_datetime()}
         async with self.store.transaction() as tx:
             await self.users.insert_key(tx, ctx.project, k)
+            await tx.append_event(_keys_changed(ctx.project, k["id"], "create"))
         self.projects.add_key(k["secret_hash"], ctx.project, frozenset(k["scopes"]))
         return {**self._model(k), "secret": secret}
 
@@ -145,4 +157,5 @@ class Keys:
             raise AppwriteError("key_not_found", f"Key with the requested ID '{key_id}' could not be found.")
         async with self.store.transaction() as tx:
             await self.users.delete_key(tx, ctx.project, key_id)
+            await tx.append_event(_keys_changed(ctx.project, key_id, "delete"))
         self.projects.drop_key(keys[key_id]["secret_hash"])

@@ -25,6 +25,8 @@ def _controls(event: Event) -> str | None:
         c["refresh_roles"] = [event.refresh_roles[0], sorted(event.refresh_roles[1])]
     if event.revoke_session is not None:
         c["revoke_session"] = event.revoke_session
+    if event.reload_keys:
+        c["reload_keys"] = True
     if event.origin is not None:
         c["origin"] = list(event.origin)
     return _dumps(c) if c else None
@@ -120,6 +122,7 @@ class EventLogStore:
             permissions_changed=bool(r["permissions_changed"]),
             refresh_roles=(refresh[0], frozenset(refresh[1])) if refresh else None,
             revoke_session=controls.get("revoke_session"), origin=tuple(origin) if origin else None,
+            reload_keys=bool(controls.get("reload_keys")),
             created=r["created"],
         )
 

@@ -264,3 +264,33 @@ def test_postgres_outage_writes_503_realtime_survives(tmp_path, redis_server):
         assert reconnects_during == 0, "the realtime connection stayed up during the outage"
         assert [e["payload"]["$id"] for e in sub.events] == ["a-0", "a-1", "b-0", "b-1"]
         assert node.proc.poll() is None
+
+
+def test_api_keys_made_or_deleted_on_one_node_hold_on_every_node(tmp_path, redis_server):
+    """Each node keeps the project's keys in memory; a key created on one node must work on the
+    others, and a key deleted on one must stop working everywhere (not only after a restart)."""
+
+    def until(check, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return True
+            time.sleep(0.05)
+        return False
+
+    with ExitStack() as stack:
+        a, b = start_nodes(stack, tmp_path, 2, redis_server.url)
+        with httpx.Client(base_url=a.endpoint, headers=HEADERS) as admin:
+            made = admin.post("/keys", json={"name": "reader", "scopes": ["databases.read"]})
+            assert made.status_code == 201, made.text
+            key = made.json()
+        as_new_key = {"X-Appwrite-Project": "default", "X-Appwrite-Key": key["secret"]}
+
+        def status_on_b() -> int:
+            return httpx.get(f"{b.endpoint}/tablesdb", headers=as_new_key).status_code
+
+        assert until(lambda: status_on_b() == 200), "a key made on node a works on node b"
+        with httpx.Client(base_url=a.endpoint, headers=HEADERS) as admin:
+            assert admin.delete(f"/keys/{key['$id']}").status_code == 204
+        assert until(lambda: status_on_b() == 401), "a key deleted on node a is refused on node b"
+        assert httpx.get(f"{a.endpoint}/tablesdb", headers=as_new_key).status_code == 401
