@@ -373,11 +373,12 @@ def serve(config: ServeConfig, banner=None) -> None:
 def uvicorn_config(app: Starlette, config: ServeConfig):
     import uvicorn
 
-    # /v1/realtime is not an ASGI route: uvicorn hands every WebSocket upgrade to our own
-    # protocol (server/realtime.py), which keeps an idle connection small and writes frames
-    # without a task switch. REST stays on Starlette; both share the port.
     from rtcli.server.httpproto import HttpProtocol
 
+    # /v1/realtime is not an ASGI route: uvicorn hands every WebSocket upgrade to our own
+    # protocol (server/realtime.py), which keeps an idle connection small and writes frames
+    # without a task switch. REST stays on Starlette; both share the port. HttpProtocol is
+    # uvicorn's own, answering unparsable requests in Appwrite's error shape.
     return uvicorn.Config(
         app, host=config.host, port=config.port, log_level="warning", ws=app.state.realtime.protocol,
         http=HttpProtocol, loop="auto", lifespan="on", timeout_graceful_shutdown=5,
