@@ -15,9 +15,9 @@ import asyncio
 import logging
 import re
 import secrets
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import AsyncIterator, Callable
+from typing import AsyncIterator, Callable, Iterator
 
 import asyncpg
 
@@ -79,6 +79,20 @@ def _bad_text() -> AppwriteError:
 
 def _bad_value(e: BaseException) -> AppwriteError:
     return AppwriteError("general_argument_invalid", f"A value does not fit its column: {str(e)[:200]}")
+
+
+@contextmanager
+def _read_errors() -> Iterator[None]:
+    """A read's failures in the API's terms: the caller's bad string or value (400), or the
+    database out of reach (503)."""
+    try:
+        yield
+    except BAD_TEXT:
+        raise _bad_text() from None
+    except BAD_VALUE as e:
+        raise _bad_value(e) from None
+    except UNAVAILABLE as e:
+        raise _unavailable(e) from None
 
 
 def _rowcount(status: str) -> int:
@@ -176,22 +190,10 @@ class PostgresStore(EventLogStore):
 
     async def fetchall(self, sql: str, params: tuple | list = ()) -> list:
         assert self.pool is not None, "store is closed"
-        try:
+        with _read_errors():
             return await self.pool.fetch(to_pg(sql), *params, timeout=30)
-        except BAD_TEXT:
-            raise _bad_text() from None
-        except BAD_VALUE as e:
-            raise _bad_value(e) from None
-        except UNAVAILABLE as e:
-            raise _unavailable(e) from None
 
     async def fetchone(self, sql: str, params: tuple | list = ()):
         assert self.pool is not None, "store is closed"
-        try:
+        with _read_errors():
             return await self.pool.fetchrow(to_pg(sql), *params, timeout=30)
-        except BAD_TEXT:
-            raise _bad_text() from None
-        except BAD_VALUE as e:
-            raise _bad_value(e) from None
-        except UNAVAILABLE as e:
-            raise _unavailable(e) from None
