@@ -47,6 +47,16 @@ def parse_query(text: str) -> str:
         raise typer.BadParameter(str(e), param_hint="--query") from None
 
 
+def parse_since(since: str | None) -> str | None:
+    """``--since`` as the server takes it (see ``rtcli.client.realtime.parse_since``)."""
+    from rtcli.client.realtime import parse_since as parse  # lazy: the realtime client is not cheap to import
+
+    try:
+        return parse(since)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--since") from None
+
+
 def limit_query(limit: int) -> str:
     return json.dumps({"method": "limit", "values": [limit]}, separators=(",", ":"))
 

@@ -44,12 +44,9 @@ def events_list(
     json_: JsonOpt = False,
 ) -> None:
     """Read the event log: rtcli events list --since 10m -c rows"""
-    from rtcli.client.realtime import Event, parse_since
+    from rtcli.client.realtime import Event
 
-    try:
-        since_value = parse_since(since)
-    except ValueError as e:
-        raise typer.BadParameter(str(e), param_hint="--since") from None
+    since_value = args.parse_since(since)
     if limit is not None and limit < 1:
         raise typer.BadParameter("must be at least 1", param_hint="--limit")
     as_json = want_json(ctx, json_)

@@ -40,13 +40,8 @@ def monitor(
         show_default=False)] = None,
 ) -> None:
     """Watch events live in a full-screen TUI: filter, pause, inspect, and cause events (rows, files, functions)."""
-    from rtcli.client.realtime import parse_since
-
     queries = [args.parse_query(q) for q in query or []]
-    try:
-        since_value = parse_since(since)
-    except ValueError as e:
-        raise typer.BadParameter(str(e), param_hint="--since") from None
+    since_value = args.parse_since(since)
     settings = state(ctx).settings()
     subscriptions = [([channel], queries) for channel in (channels or DEFAULT_CHANNELS)]
 

@@ -12,7 +12,6 @@ was not possible. Ctrl-C exits 0; a fatal server error (1008) or a rejected subs
 
 import json
 import sys
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -47,13 +46,8 @@ def subscribe(
     = False,
 ) -> None:
     """Stream events from CHANNEL(s) until Ctrl-C, reconnecting and resuming when the server goes away."""
-    from rtcli.client.realtime import parse_since
-
     queries = [args.parse_query(q) for q in query or []]
-    try:
-        since_value = parse_since(since)
-    except ValueError as e:
-        raise typer.BadParameter(str(e), param_hint="--since") from None
+    since_value = args.parse_since(since)
     if policy is not None and policy not in ("close", "drop", "latest"):
         raise typer.BadParameter("must be close, drop or latest", param_hint="--policy")
     settings = state(ctx).settings()
@@ -132,17 +126,6 @@ def _json_line(event: "Event") -> None:
     output.emit_json(event.data)
 
 
-def local_time(timestamp: str | None) -> str:
-    """``2026-08-21T13:42:57.123+00:00`` -> ``15:42:57.123`` in local time (the input if unparseable)."""
-    if not timestamp:
-        return "--:--:--.---"
-    try:
-        dt = datetime.fromisoformat(timestamp).astimezone()
-    except ValueError:
-        return timestamp
-    return dt.strftime("%H:%M:%S.") + f"{dt.microsecond // 1000:03d}"
-
-
 def summary(payload: dict[str, Any], width: int = SUMMARY_WIDTH) -> str:
     """The user's fields of a payload as ``key=value`` pairs, cut to ``width`` characters."""
     parts = []
@@ -161,6 +144,8 @@ def summary(payload: dict[str, Any], width: int = SUMMARY_WIDTH) -> str:
 
 def describe(event: "Event") -> tuple[str, str, str, str]:
     """(time, action, resource path, summary) for one event line."""
+    from rtcli.client.stream import local_time  # not at import: `rtcli --help` imports this module
+
     resource = event.resource or ",".join(event.channels)
     rid = event.payload.get("$id")
     if isinstance(rid, str) and rid and not resource.endswith("." + rid):

@@ -166,6 +166,18 @@ def format_since_time(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}+00:00"
 
 
+def local_time(timestamp: str | None, unreadable_width: int | None = None) -> str:
+    """``2026-08-21T13:42:57.123+00:00`` -> ``15:42:57.123`` in local time. An unparseable
+    input is shown as it is, cut to ``unreadable_width`` characters if given."""
+    if not timestamp:
+        return "--:--:--.---"
+    try:
+        dt = datetime.fromisoformat(timestamp).astimezone()
+    except ValueError:
+        return timestamp[:unreadable_width]
+    return dt.strftime("%H:%M:%S.") + f"{dt.microsecond // 1000:03d}"
+
+
 def parse_since(value: str | None, now: datetime | None = None) -> str | None:
     """Turn a user's ``--since`` into what the server takes.
 

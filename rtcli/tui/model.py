@@ -20,11 +20,11 @@ from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
 from rtcli.client.realtime import Event
+from rtcli.client.stream import local_time
 
 DEFAULT_BUFFER = 10_000
 SUMMARY_WIDTH = 120
@@ -66,7 +66,7 @@ class EventRecord:
         rid = rid if isinstance(rid, str) else ""
         if rid and resource.endswith("." + rid):
             resource = resource[: -len(rid) - 1]
-        self._cells = (local_time(event.timestamp), action, resource, compact_channel(resource), rid,
+        self._cells = (local_time(event.timestamp, 12), action, resource, compact_channel(resource), rid,
                        summarize(payload, resource))
         return self._cells
 
@@ -133,17 +133,6 @@ def compact_channel(channel: str) -> str:
         if m:
             return short(m)
     return channel
-
-
-def local_time(timestamp: str | None) -> str:
-    """``2026-08-21T13:42:57.123+00:00`` -> ``15:42:57.123`` in local time (the input if unparseable)."""
-    if not timestamp:
-        return "--:--:--.---"
-    try:
-        dt = datetime.fromisoformat(timestamp).astimezone()
-    except ValueError:
-        return timestamp[:12]
-    return dt.strftime("%H:%M:%S.") + f"{dt.microsecond // 1000:03d}"
 
 
 def summarize(payload: dict[str, Any], resource: str = "", width: int = SUMMARY_WIDTH) -> str:
