@@ -160,9 +160,4 @@ def presence_list(ctx: typer.Context, query: QueryOpt = None, json_: JsonOpt = F
 
         return Presences(client).list(queries)
 
-    result = api(ctx, get)
-    if want_json(ctx, json_):
-        output.emit_json(result)
-        return
-    items = result.get("presences") or []
-    output.print_table(items, PRESENCE_COLUMNS, caption=f"{len(items)} of {result.get('total', len(items))} presences")
+    output.render_list(api(ctx, get), want_json(ctx, json_), "presences", PRESENCE_COLUMNS)

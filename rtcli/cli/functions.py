@@ -49,12 +49,8 @@ def _call(ctx: typer.Context, fn: "Callable[[Functions], T]") -> T:
     return call(ctx, run)
 
 
-def _render_list(value: dict, as_json: bool, kind: str, columns: list[str]) -> None:
-    if as_json:
-        output.emit_json(value)
-        return
-    items = [{**item, "code": item.get("responseStatusCode")} for item in value.get(kind) or []]
-    output.print_table(items, columns, caption=f"{len(items)} of {value.get('total', len(items))} {kind}")
+def _with_code(item: dict) -> dict:
+    return {**item, "code": item.get("responseStatusCode")}  # a short column for executions
 
 
 def _list_or_none(values: list[str] | None) -> list[str] | None:
@@ -129,7 +125,8 @@ def function_update(
 def function_list(ctx: typer.Context, query: QueryOpt = None, json_: JsonOpt = False) -> None:
     """List functions."""
     queries = [args.parse_query(q) for q in query or []]
-    _render_list(_call(ctx, lambda f: f.list(queries)), want_json(ctx, json_), "functions", FUNCTION_COLUMNS)
+    output.render_list(_call(ctx, lambda f: f.list(queries)), want_json(ctx, json_), "functions", FUNCTION_COLUMNS,
+                       _with_code)
 
 
 @function_app.command("get")
@@ -301,8 +298,8 @@ def execution_list(
     queries = [args.parse_query(q) for q in query or []]
     if limit is not None:
         queries.append(args.limit_query(limit))
-    _render_list(_call(ctx, lambda f: f.list_executions(function_id, queries)), want_json(ctx, json_),
-                 "executions", EXECUTION_COLUMNS)
+    output.render_list(_call(ctx, lambda f: f.list_executions(function_id, queries)), want_json(ctx, json_),
+                       "executions", EXECUTION_COLUMNS, _with_code)
 
 
 @execution_app.command("get")

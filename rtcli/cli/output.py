@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NoReturn
 
 import typer
@@ -158,6 +158,19 @@ def render(value: Any, as_json: bool, *, kind: str | None = None, title: str | N
         print_record(value, title=title)
         return
     _console().print(cell(value))
+
+
+def render_list(value: dict, as_json: bool, kind: str, columns: Sequence[str],
+                row: Callable[[dict], dict] | None = None) -> None:
+    """A list response ``{total, <kind>: [...]}``: raw JSON with ``as_json``, else a table of
+    ``columns`` (each item through ``row`` first, if given) captioned with the counts."""
+    if as_json:
+        emit_json(value)
+        return
+    items = value.get(kind) or []
+    if row is not None:
+        items = [row(item) for item in items]
+    print_table(items, columns, caption=f"{len(items)} of {value.get('total', len(items))} {kind}")
 
 
 def done(message: str, as_json: bool) -> None:

@@ -89,15 +89,6 @@ def _file_row(f: dict) -> dict:
     return {**f, "size": human_size(f.get("sizeOriginal"))}
 
 
-def _render_list(value: dict, as_json: bool, kind: str, columns: list[str],
-                 row: Callable[[dict], dict] = lambda x: x) -> None:
-    if as_json:
-        output.emit_json(value)
-        return
-    items = [row(item) for item in value.get(kind) or []]
-    output.print_table(items, columns, caption=f"{len(items)} of {value.get('total', len(items))} {kind}")
-
-
 class _Quiet:
     """Progress for a stderr that is not a terminal: nothing to draw (and rich.progress not loaded)."""
 
@@ -177,7 +168,7 @@ def bucket_create(
 def bucket_list(ctx: typer.Context, query: QueryOpt = None, json_: JsonOpt = False) -> None:
     """List buckets."""
     queries = [args.parse_query(q) for q in query or []]
-    _render_list(_call(ctx, lambda s: s.list_buckets(queries)), want_json(ctx, json_), "buckets", BUCKET_COLUMNS)
+    output.render_list(_call(ctx, lambda s: s.list_buckets(queries)), want_json(ctx, json_), "buckets", BUCKET_COLUMNS)
 
 
 @bucket_app.command("get")
@@ -321,7 +312,7 @@ def file_list(
     if limit is not None:
         queries.append(args.limit_query(limit))
     result = _call(ctx, lambda s: s.list_files(bucket_id, queries, search))
-    _render_list(result, want_json(ctx, json_), "files", FILE_COLUMNS, _file_row)
+    output.render_list(result, want_json(ctx, json_), "files", FILE_COLUMNS, _file_row)
 
 
 @file_app.command("get")

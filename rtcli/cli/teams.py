@@ -68,7 +68,7 @@ def team_list(ctx: typer.Context, query: QueryOpt = None, json_: JsonOpt = False
     """List the teams (a user sees the teams it belongs to; a key sees all)."""
     queries = [args.parse_query(q) for q in query or []]
     result = api(ctx, lambda c: _teams(c).list(queries))
-    _render_list(result, want_json(ctx, json_), "teams", TEAM_COLUMNS)
+    output.render_list(result, want_json(ctx, json_), "teams", TEAM_COLUMNS)
 
 
 @team_app.command("get")
@@ -113,7 +113,7 @@ def member_list(ctx: typer.Context, team: TeamOpt, query: QueryOpt = None, json_
     """List the members of a team."""
     queries = [args.parse_query(q) for q in query or []]
     result = api(ctx, lambda c: _teams(c).list_memberships(team, queries))
-    _render_list(result, want_json(ctx, json_), "memberships", MEMBER_COLUMNS)
+    output.render_list(result, want_json(ctx, json_), "memberships", MEMBER_COLUMNS)
 
 
 @member_app.command("update")
@@ -163,7 +163,7 @@ def key_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
     trim_httpx_imports()  # before rtcli.client imports httpx
     from rtcli.client.account import Keys
 
-    _render_list(api(ctx, lambda c: Keys(c).list()), want_json(ctx, json_), "keys", KEY_COLUMNS)
+    output.render_list(api(ctx, lambda c: Keys(c).list()), want_json(ctx, json_), "keys", KEY_COLUMNS)
 
 
 @key_app.command("delete")
@@ -176,11 +176,3 @@ def key_delete(ctx: typer.Context, key_id: Annotated[str, typer.Argument(metavar
 
     api(ctx, lambda c: Keys(c).delete(key_id))
     output.done(f"deleted key {key_id}", want_json(ctx, json_))
-
-
-def _render_list(result: dict, as_json: bool, kind: str, columns: list[str]) -> None:
-    if as_json:
-        output.emit_json(result)
-        return
-    items = result.get(kind) or []
-    output.print_table(items, columns, caption=f"{len(items)} of {result.get('total', len(items))} {kind}")
