@@ -53,9 +53,19 @@ class Server:
     def guest(self) -> httpx.Client:
         return httpx.Client(base_url=self.endpoint, headers={"X-Appwrite-Project": self.project}, timeout=10)
 
-    def cli_env(self) -> dict:
+    def cli_env(self, config: Path | None = None, key: bool = True, columns: int | None = None) -> dict:
+        """The environment of a CLI run against this server (with its API key unless ``key`` is
+        False). With ``config``: its own config dir, no profile from outside, no colours, and
+        ``columns`` wide tables if given."""
         env = dict(os.environ)
         env.update(RTCLI_ENDPOINT=self.endpoint, RTCLI_PROJECT=self.project, RTCLI_KEY=self.api_key)
+        if not key:
+            env.pop("RTCLI_KEY")
+        if config is not None:
+            env.pop("RTCLI_PROFILE", None)
+            env.update(RTCLI_CONFIG_DIR=str(config), NO_COLOR="1")
+            if columns:
+                env["COLUMNS"] = str(columns)  # tables wide enough that IDs are not folded
         return env
 
     def log(self) -> str:

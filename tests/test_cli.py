@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -45,11 +44,7 @@ def ok_json(*argv: str, env: dict):
 
 @pytest.fixture
 def env(shared_server, tmp_path):
-    e = shared_server.cli_env()
-    e["RTCLI_CONFIG_DIR"] = str(tmp_path / "config")
-    e.pop("RTCLI_PROFILE", None)
-    e["NO_COLOR"] = "1"
-    return e
+    return shared_server.cli_env(tmp_path / "config")
 
 
 @pytest.fixture
@@ -151,7 +146,7 @@ def test_row_round_trip(env, table):
     assert ok_json("row", "delete", *table, "--id", "r1", env=env) is None
     r = run("row", "get", *table, "--id", "r1", env=env)
     assert r.returncode == 1 and r.stdout == ""
-    assert r.stderr.strip() == f"error: Row with the requested ID 'r1' could not be found. (row_not_found, 404)"
+    assert r.stderr.strip() == "error: Row with the requested ID 'r1' could not be found. (row_not_found, 404)"
 
 
 def test_pretty_output_is_a_table(env, table):

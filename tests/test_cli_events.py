@@ -34,12 +34,7 @@ def json_lines(text: str) -> list[dict]:
 
 
 def cli_env(server, tmp_path: Path, key: bool = True) -> dict:
-    env = server.cli_env()
-    env.pop("RTCLI_PROFILE", None)
-    if not key:
-        env.pop("RTCLI_KEY", None)
-    env.update(RTCLI_CONFIG_DIR=str(tmp_path / "config"), NO_COLOR="1", COLUMNS="200")
-    return env
+    return server.cli_env(tmp_path / "config", key=key, columns=200)
 
 
 def seq(cursor: str) -> int:

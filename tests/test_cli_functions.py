@@ -10,7 +10,6 @@ import os
 import subprocess
 import time
 
-import httpx
 import pytest
 
 from rtcli import ids
@@ -36,12 +35,7 @@ else:
 
 @pytest.fixture
 def env(shared_server, tmp_path):
-    e = shared_server.cli_env()
-    e["RTCLI_CONFIG_DIR"] = str(tmp_path / "config")
-    e.pop("RTCLI_PROFILE", None)
-    e["NO_COLOR"] = "1"
-    e["COLUMNS"] = "200"  # tables wide enough that IDs are not folded
-    return e
+    return shared_server.cli_env(tmp_path / "config", columns=200)
 
 
 @pytest.fixture

@@ -22,12 +22,7 @@ MiB = 1024 * 1024
 
 @pytest.fixture
 def env(shared_server, tmp_path):
-    e = shared_server.cli_env()
-    e["RTCLI_CONFIG_DIR"] = str(tmp_path / "config")
-    e.pop("RTCLI_PROFILE", None)
-    e["NO_COLOR"] = "1"
-    e["COLUMNS"] = "200"  # tables wide enough that IDs are not folded
-    return e
+    return shared_server.cli_env(tmp_path / "config", columns=200)
 
 
 @pytest.fixture

@@ -116,10 +116,7 @@ def make_table(server, db: str = "live", table: str = "t") -> str:
 
 
 def cli_env(server, tmp_path) -> dict:
-    env = server.cli_env()
-    env.update(RTCLI_CONFIG_DIR=str(tmp_path / "config"), NO_COLOR="1")
-    env.pop("RTCLI_PROFILE", None)
-    return env
+    return server.cli_env(tmp_path / "config")
 
 
 def create_row(env: dict, row_id: str, n: int, db: str = "live") -> None:

@@ -39,11 +39,7 @@ def ok_json(*argv: str, env: dict, input: str | None = None):
 
 def user_env(server, config: Path) -> dict:
     """A CLI environment with no API key and its own config dir (so its own login)."""
-    env = server.cli_env()
-    env.pop("RTCLI_KEY", None)
-    env.pop("RTCLI_PROFILE", None)
-    env.update(RTCLI_CONFIG_DIR=str(config), NO_COLOR="1")
-    return env
+    return server.cli_env(config, key=False)
 
 
 def email(name: str) -> str:
