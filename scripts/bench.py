@@ -7,7 +7,7 @@
     python scripts/bench.py --commit HEAD --wait-idle 2.0    # a git snapshot, on a quiet machine
     python scripts/bench.py --only writes --profile /tmp/prof # py-spy the server while measuring
 
-Scenarios (targets from the issue "Fast: a benchmark suite, and the speed to lead"):
+Scenarios (the targets are in docs/performance.md):
 
 - fanout    one row event (REST write, SQLite commit, permission check) to N subscribers, at
             saturation: deliveries/s and server CPU per delivery, vs ``websockets.broadcast``

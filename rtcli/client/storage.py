@@ -1,6 +1,6 @@
 """The Storage service (``/v1/storage``): buckets, files, uploads as the SDKs send them, downloads.
 
-Uploads follow the Appwrite SDKs (PROTOCOL.md §3.5), so they work against any Appwrite server:
+Uploads follow the Appwrite SDKs, so they work against any Appwrite server:
 
 - a file of at most ``CHUNK`` (5 MiB) bytes is one multipart request (``fileId``, ``file``,
   ``permissions[]``);

@@ -1,4 +1,4 @@
-"""Permissions and roles (Appwrite §2.9).
+"""Permissions and roles (Appwrite's permission and role strings).
 
 A permission string is ``action("role")``; actions are read, create, update, delete and write
 (write = update + delete, plus create on tables and buckets). Roles: ``any``, ``guests``,

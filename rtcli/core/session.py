@@ -4,7 +4,7 @@
 to send, a close, or a request for I/O the adapter must perform and report back (verify a
 session token; replay the event log for a subscription). The adapter (server/realtime.py) only
 moves bytes, owns timers, and handles one message at a time so that ``authentication`` followed
-at once by ``subscribe`` is applied in order (PROTOCOL.md pitfall 3).
+at once by ``subscribe`` is applied in order (the SDKs send unsubscribe and subscribe back to back).
 """
 
 from __future__ import annotations

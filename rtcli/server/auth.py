@@ -1,4 +1,4 @@
-"""Who is calling, from every place the SDKs put credentials (PROTOCOL.md §1.7, §2.1).
+"""Who is calling, from every place the SDKs put credentials (headers, cookies, the X-Fallback-Cookies header, JWTs; see docs/protocol.md).
 
 Order: ``X-Appwrite-Key`` (server key, with scopes); ``X-Appwrite-JWT`` or ``?jwt=`` (invalid:
 401); then a session token from the ``a_session_<project>`` cookie, its ``_legacy`` twin,

@@ -26,7 +26,7 @@ class Ctx:
             raise AppwriteError("general_unauthorized_scope", f'The API key is missing the scope "{scope}".')
 
     def assert_can_grant(self, permissions: list[str]) -> None:
-        """A client may only grant roles it holds (or ``any``), PROTOCOL.md §2.9."""
+        """A client may only grant roles it holds (or ``any``), as Appwrite rules."""
         if self.actor.is_key:
             return
         from rtcli.core.permissions import parse

@@ -1,4 +1,4 @@
-// Functions issue with the real SDKs: executions by a signed-in Web SDK user with realtime
+// Functions with the real SDKs: executions by a signed-in Web SDK user with realtime
 // events, response formats, and event-triggered functions.
 // - Functions are rtcli local commands (tests/compat/functions/*.mjs run with this Node),
 //   created with the API key through node-appwrite's generic client.call (node-appwrite's
@@ -7,7 +7,7 @@
 //   `waiting`; the user's subscriptions on `executions` and `functions.<F>` get a `create` event,
 //   then `update` events ending in `completed` with the echoed body (10 event names, 8 channels);
 //   another user and a guest get nothing. A sync execution returns 201 `completed` with the
-//   responseBody; `xpath` reaches the function as RTCLI_PATH (PROTOCOL.md pitfall 14).
+//   responseBody; `xpath` reaches the function as RTCLI_PATH.
 // - The Web SDK (format 2.0.0) sees resourceId/resourceType; node-appwrite (1.9.5) sees
 //   functionId instead. API-key executions publish nothing; a user lists only its own.
 // - A row create (node-appwrite) triggers the event function

@@ -2,7 +2,7 @@
 //
 // - Makes the browser SDK (`appwrite`) run under Node 20: `ws` as globalThis.WebSocket
 //   (wrapped so every socket and frame is recorded) and a small `window` shim with timers,
-//   console and localStorage (PROTOCOL.md §6).
+//   console and localStorage.
 // - Records every HTTP request made through undici (node-appwrite's fetch) with its status,
 //   so drivers can assert status codes the SDK itself hides (201/202/204).
 // - Reads RTCLI_ENDPOINT, RTCLI_PROJECT, RTCLI_KEY.
@@ -490,7 +490,7 @@ export function checkStatus(method, suffix, status, what) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Row-event expectations (PROTOCOL.md §2.5, §2.6)
+// Row-event expectations
 
 export const ACTIONS = ['create', 'update', 'upsert', 'delete'];
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00$/;
@@ -637,7 +637,7 @@ export async function waitClosed(i, ms = 5000, what = `socket #${i} to close`) {
 
 /**
  * Appwrite's event names for a resource path: every combination of each id or `*`, with
- * `.action.attr`, `.action` and bare, plus the bare parent levels (PROTOCOL.md §2.6).
+ * `.action.attr`, `.action` and bare, plus the bare parent levels.
  * path: [['users', U], ['sessions', S]]; e.g. 10 names for a session create.
  */
 export function resourceEvents(path, action, attr) {
@@ -805,13 +805,13 @@ export function nodeCommand(scriptPath) {
   return `${q(process.execPath)} ${q(scriptPath)}`;
 }
 
-/** The 6 channels of a file event (PROTOCOL.md §2.5). */
+/** The 6 channels of a file event. */
 export function fileChannels(bucketId, fileId, action) {
   const base = ['files', `buckets.${bucketId}.files`, `buckets.${bucketId}.files.${fileId}`];
   return [...base, ...base.map((c) => `${c}.${action}`)];
 }
 
-/** The 8 channels of an execution event (PROTOCOL.md §2.5): console and projects.<p> get no action sibling. */
+/** The 8 channels of an execution event: console and projects.<p> get no action sibling. */
 export function executionChannels(project, functionId, executionId, action) {
   const suffixed = ['executions', `executions.${executionId}`, `functions.${functionId}`];
   return ['console', `projects.${project}`, ...suffixed, ...suffixed.map((c) => `${c}.${action}`)];

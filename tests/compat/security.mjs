@@ -1,4 +1,4 @@
-// Users issue, scenario 5: credentials that must not work, and no event leaks when they are used.
+// Credentials that must not work, and no event leaks when they are used.
 // Needs a server started with a second project (`rtcli serve --project other`); its ID comes
 // from RTCLI_OTHER_PROJECT (default "other").
 // - Wrong password / unknown email: 401 user_invalid_credentials, no session, no event.
@@ -10,7 +10,7 @@
 // - A tampered token (one character of the secret changed) is a guest on REST and realtime.
 // - A JWT issued by another project (same user id and email there) is refused: 401
 //   user_jwt_invalid on REST; on realtime an error frame (401), then close 1008, no reconnect
-//   (Appwrite drops the TCP connection instead; rtcli closes with 1008, PROTOCOL.md §2.8).
+//   (Appwrite drops the TCP connection instead; rtcli closes with 1008).
 //   Also refused: an expired JWT, a JWT whose session was deleted, a JWT with a forged payload.
 // - An API key with only the rows.read scope can list rows but gets 401
 //   general_unauthorized_scope on row writes, table creation and key creation.

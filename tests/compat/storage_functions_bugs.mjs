@@ -1,6 +1,6 @@
-// Known server bugs found by the storage/functions SDK drivers, one case each (RTCLI_CASE selects
-// one; without it every case runs). tests/test_sdk_compat.py runs each case as its own
-// xfail(strict=True) test, so fixing a bug turns exactly that case into an XPASS to un-mark.
+// Regression cases for server bugs once found by the storage/functions SDK drivers, one case each
+// (RTCLI_CASE selects one; without it every case runs). tests/test_sdk_compat.py runs each case as
+// its own test. Each entry below says what was wrong and what the server now does.
 //
 // - encoded_slash_in_ids: the SDKs encodeURIComponent path parameters, but the server routes on
 //   the decoded path, so an id holding "/" reaches another route: getFile({fileId:'a/download'})

@@ -1,4 +1,4 @@
-// Storage issue with the real SDKs: chunked uploads by a signed-in Web SDK user, realtime file
+// Storage with the real SDKs: chunked uploads by a signed-in Web SDK user, realtime file
 // events, downloads, and bad input.
 // - node-appwrite (API key) creates a bucket granting create("users") and read("users").
 // - A user signs up and logs in with the Web SDK and uploads, with storage.createFile, a 12 MiB

@@ -1,6 +1,6 @@
-// Users issue, scenario 2: team rows and membership changes on live connections.
+// Team rows and membership changes on live connections.
 // - A (cookieFallback) creates a team with the Web SDK and becomes its owner; A's `teams`
-//   subscription gets teams.T.create (the creator's connection is re-roled first, §2.4).
+//   subscription gets teams.T.create (the creator's connection is re-roled first).
 // - The admin (API key) adds B as a confirmed member: B's live connection gets team:T before
 //   the membership event is matched, so B's `memberships` subscription receives the create
 //   event about itself (as on Appwrite: permissionsChanged re-subscribes the user first).

@@ -1,4 +1,4 @@
-// Users issue, scenarios 1, 3 and 4, with the real Web SDK in several simulated browsers.
+// Users and sessions with the real Web SDK in several simulated browsers.
 // - Two users sign up and log in (account.create, createEmailPasswordSession). User A uses the
 //   cookieFallback path (X-Fallback-Cookies kept in A's localStorage, the SDK sends
 //   `authentication` after `connected`); user B uses client.setSession(token) with an empty
@@ -26,7 +26,7 @@ import * as node from 'node-appwrite';
 const cfg = env();
 const { Permission, Role, ID } = web;
 const PASSWORD = 'correct horse battery';
-// PROTOCOL.md §3.9: the Account and Session models.
+// The Account and Session models as Appwrite returns them.
 const ACCOUNT_KEYS = ['$id', '$createdAt', '$updatedAt', 'name', 'registration', 'status', 'labels', 'passwordUpdate', 'email',
   'phone', 'emailVerification', 'emailCanonical', 'emailIsFree', 'emailIsDisposable', 'emailIsCorporate', 'emailIsCanonical',
   'phoneVerification', 'mfa', 'prefs', 'targets', 'accessedAt', 'impersonator', 'impersonatorUserId'];

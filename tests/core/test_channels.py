@@ -1,4 +1,4 @@
-"""Channels (PROTOCOL.md §2.3, §2.5, §4, pitfall 5): exact channel sets and subscribe-time conversion."""
+"""Channels: exact channel sets and subscribe-time conversion."""
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def test_with_action_none_keeps_the_base_and_does_not_alias_it():
     assert base == ["account", "account.U"]
 
 
-# --- convert_subscribed (§2.3) -------------------------------------------------------------------
+# --- convert_subscribed -------------------------------------------------------------------
 
 
 def test_account_gains_the_user_channel_for_a_user():

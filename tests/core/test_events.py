@@ -1,4 +1,4 @@
-"""Event names (PROTOCOL.md §2.6, pitfall 12): every id/* combination, with the TablesDB mirrors."""
+"""Event names: every id/* combination, with the TablesDB mirrors."""
 
 from __future__ import annotations
 
@@ -172,7 +172,7 @@ def test_membership_create_has_10_names():
 
 
 def test_membership_update_status_has_16_names():
-    # §2.6: "Membership: 10 names (16 for update.status)". Appwrite's Event::generateEvents also
+    # A membership event has 10 names (16 for update.status). Appwrite's Event::generateEvents also
     # builds the pattern type.resource.action.attribute, i.e. teams.[teamId].update.status.
     names = generate([("teams", "T"), ("memberships", "M")], "update", "status")
     assert len(names) == len(set(names)) == 16

@@ -1,4 +1,4 @@
-"""Permissions and roles (PROTOCOL.md §2.1 roles, §2.4 matching, §2.9 strings, pitfall 6)."""
+"""Permissions and roles: roles, matching and permission strings as Appwrite parses them."""
 
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ def test_parse_list_rejects_one_bad_item():
 
 
 def test_parse_list_restricts_actions():
-    row_actions = ("read", "update", "delete", "write")  # §2.9: rows may not carry create
+    row_actions = ("read", "update", "delete", "write")  # rows may not carry create
     assert parse_list(['write("users")'], allowed=row_actions) == ['write("users")']
     with pytest.raises(AppwriteError) as info:
         parse_list(['create("users")'], allowed=row_actions)

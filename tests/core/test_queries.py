@@ -1,4 +1,4 @@
-"""Realtime queries (PROTOCOL.md §2.4 "Realtime queries", §3.2 serialisation, pitfall 11).
+"""Realtime queries: compiled from the SDKs' JSON serialisation, evaluated strictly as Appwrite does.
 
 Queries are written as the real Web SDK sends them: one JSON string per query, with nested
 query *objects* (not strings) inside and/or.

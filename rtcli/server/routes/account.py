@@ -18,7 +18,7 @@ def _svc(request: Request):
 
 
 def _set_session(request: Request, resp: Response, project: str, token: str) -> None:
-    """Appwrite's cookies, plus X-Fallback-Cookies for localhost and cross-site apps (§1.7)."""
+    """Appwrite's cookies, plus X-Fallback-Cookies for localhost and cross-site apps."""
     secure = request.url.scheme == "https" or request.url.hostname in ("localhost", "127.0.0.1", "::1")
     name = f"a_session_{project}"
     resp.set_cookie(name, token, max_age=authsvc.SESSION_SECONDS, path="/", httponly=True,
