@@ -15,7 +15,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import cookie_parser
 
 from rtcli import protocol
-from rtcli.core.hub import KEY_ROLE, Event, HubConnection, encode_frame
+from rtcli.core.hub import KEY_ROLE, Event, HubConnection, encode_frame, key_may_receive
 from rtcli.core.session import Authenticate, Close, RealtimeSession, Replay, Send, SetPresence, connection_roles
 from rtcli.errors import AppwriteError
 from rtcli.services.account import account_model
@@ -70,8 +70,11 @@ def fatal(proto, code: int, message: str) -> None:
     proto.close(protocol.CODE_TRY_AGAIN if 500 <= code < 1000 else protocol.CODE_POLICY_VIOLATION)
 
 
-def may_read(roles: frozenset[str], event: Event) -> bool:
-    return KEY_ROLE in roles or "any" in event.roles or not roles.isdisjoint(event.roles)
+def may_read(conn: HubConnection, event: Event) -> bool:
+    """The live dispatch rule, for replay: a key connection by its scopes, others by role."""
+    if KEY_ROLE in conn.roles:
+        return key_may_receive(conn.scopes, event)
+    return "any" in event.roles or not conn.roles.isdisjoint(event.roles)
 
 
 def perform_now(outputs: list, outbox: Outbox) -> None:
@@ -139,7 +142,7 @@ async def replay(session: RealtimeSession, r: Replay, after: int, outbox: Outbox
             break
         for ev in page:
             pos = ev.seq
-            if not sub.on_channels(ev.channels) or not may_read(conn.roles, ev) or not sub.accepts(ev.payload):
+            if not sub.on_channels(ev.channels) or not may_read(conn, ev) or not sub.accepts(ev.payload):
                 continue
             await outbox.put(encode_frame(ev.frame_prefix(), [sub.id]))
         state.metrics.counts["replayed"] += len(page)

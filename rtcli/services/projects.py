@@ -125,7 +125,7 @@ class Keys:
         return {"$id": k["id"], "$createdAt": k["created_at"], "name": k["name"], "scopes": k["scopes"]}
 
     async def create(self, ctx, body: dict) -> dict:
-        from rtcli.errors import invalid
+        from rtcli.errors import AppwriteError, invalid
 
         ctx.require_key("keys.write")
         name = body.get("name") or "key"
@@ -134,6 +134,13 @@ class Keys:
             raise invalid("Invalid `name` param: Value must be a string of at most 128 characters.")
         if not isinstance(scopes, list) or not scopes or not all(s in SCOPES or s == "*" for s in scopes):
             raise invalid(f"Invalid `scopes` param: a non-empty list of: {', '.join(SCOPES)} (or *).")
+        held = ctx.actor.scopes
+        if "*" not in held and not set(scopes) <= held:
+            # A key cannot mint a key stronger than itself ("*" included).
+            extra = sorted(set(scopes) - held)
+            raise AppwriteError("general_unauthorized_scope",
+                                f"This API key cannot grant scopes it does not hold: {', '.join(extra)}. "
+                                f"Ask for a subset of its own ({', '.join(sorted(held))}).")
         secret = new_key()
         k = {"id": ids.unique(), "name": name, "secret_hash": hash_key(secret), "scopes": list(dict.fromkeys(scopes)),
              "created_at": ids.format_datetime()}

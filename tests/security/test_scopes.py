@@ -1,0 +1,59 @@
+"""A narrow API key gets only what its scopes allow: live, replayed from the log, and when it
+makes other keys."""
+
+from __future__ import annotations
+
+from tests.security.probe import Responsive, drain, keyed, make_key, realtime, subscribe
+from tests.server.test_users import signup
+
+
+def _activity(server) -> None:
+    """One of each kind of event a narrow key must not see: an account with a session, a team
+    with its membership, a file, a row."""
+    _, _, user = signup(server, "victim")
+    with user:
+        assert user.post("/teams", json={"teamId": "unique()", "name": "t"}).status_code == 201
+    with server.admin() as a:
+        a.post("/storage/buckets", json={"bucketId": "b", "name": "b"}).raise_for_status()
+        a.post("/storage/buckets/b/files", data={"fileId": "f"},
+               files={"file": ("f.txt", b"secret", "text/plain")}).raise_for_status()
+        a.post("/tablesdb", json={"databaseId": "d", "name": "d"}).raise_for_status()
+        a.post("/tablesdb/d/tables", json={"tableId": "t", "name": "t"}).raise_for_status()
+        a.post("/tablesdb/d/tables/t/rows", json={"rowId": "r", "data": {"x": 1}}).raise_for_status()
+
+
+def test_replay_and_live_apply_the_key_scopes(server):
+    _activity(server)
+    writer = make_key(server, ["rows.write"]).json()["secret"]
+    reader = make_key(server, ["users.read"]).json()["secret"]
+    with Responsive(server) as watch:
+        ws, hello = realtime(server, {"X-Appwrite-Key": writer})
+        ack = subscribe(ws, {"subscriptionId": "all", "channels": [">"], "since": "beginning"})
+        assert ack["data"]["subscriptions"][0]["resumed"] is True
+        assert drain(ws) == []  # nothing replayed: rows.write reads nothing
+        signup(server, "later")[2].close()
+        assert drain(ws) == []  # nothing live either
+        ws.close()
+
+        # Beside it, a key with users.read gets the account and session events (and only those).
+        ws, _ = realtime(server, {"X-Appwrite-Key": reader})
+        subscribe(ws, {"subscriptionId": "all", "channels": [">"], "since": "beginning"})
+        names = [f["data"]["events"][0] for f in drain(ws)]
+        assert any(".sessions." in n for n in names) and all(n.startswith("users.") for n in names), names
+        ws.close()
+    watch.assert_prompt()
+
+
+def test_a_key_mints_only_keys_within_its_own_scopes(server):
+    minter = make_key(server, ["keys.write", "rows.read"]).json()["secret"]
+    for wanted in (["*"], ["rows.read", "users.read"], ["keys.write", "events.read"]):
+        r = make_key(server, wanted, using=minter)
+        assert r.status_code == 401, r.text
+        body = r.json()
+        assert body["type"] == "general_unauthorized_scope" and "subset" in body["message"], body
+    with keyed(server, minter) as k:
+        assert all(key["scopes"] != ["*"] for key in k.get("/keys").json()["keys"][1:])
+    # Beside it: a subset of its scopes is fine, and the server's own key still makes any key.
+    made = make_key(server, ["rows.read"], using=minter)
+    assert made.status_code == 201 and made.json()["scopes"] == ["rows.read"]
+    assert make_key(server, ["*"]).status_code == 201
