@@ -13,11 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from rtcli import protocol
+from rtcli.core import formats
 from rtcli.errors import AppwriteError
 
 COLUMN_TYPES = ("string", "integer", "float", "boolean", "datetime", "email", "enum", "url", "ip")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/?#]+[^\s]*$")
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
 
@@ -36,10 +35,10 @@ def _check_value(col: dict, v: Any) -> str | None:
         return "must be a string"
     if t == "string" and len(v) > col.get("size", 255):
         return f"must be at most {col.get('size', 255)} characters"
-    if t == "email" and not _EMAIL.match(v):
-        return "must be a valid email address"
-    if t == "url" and not _URL.match(v):
-        return "must be a valid URL"
+    if t == "email" and not formats.is_email(v):
+        return f"must be a valid email address of at most {formats.EMAIL_MAX} characters"
+    if t == "url" and not formats.is_url(v):
+        return f"must be a valid URL of at most {formats.URL_MAX} characters"
     if t == "enum" and v not in col.get("elements", []):
         return f"must be one of: {', '.join(col.get('elements', []))}"
     if t == "ip":

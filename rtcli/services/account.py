@@ -7,18 +7,15 @@ Every write emits its event in the same transaction: ``users.U.create``, ``users
 
 from __future__ import annotations
 
-import re
 import time
 
 from rtcli import ids
-from rtcli.core import channels, events
+from rtcli.core import channels, events, formats
 from rtcli.core.hub import Event
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services import auth
 from rtcli.services.context import Ctx
 from rtcli.services.ratelimit import RateLimiter
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def account_model(u: dict) -> dict:
@@ -88,8 +85,9 @@ class Account:
             raise invalid("Invalid `userId` param: Parameter must contain at most 36 chars. Valid chars are a-z, "
                           "A-Z, 0-9, period, hyphen, and underscore. Can't start with a special char")
         email = body.get("email")
-        if not isinstance(email, str) or not _EMAIL.match(email) or len(email) > 320:
-            raise invalid("Invalid `email` param: Value must be a valid email address")
+        if not isinstance(email, str) or not formats.is_email(email, formats.ACCOUNT_EMAIL_MAX):
+            raise invalid("Invalid `email` param: Value must be a valid email address of at most "
+                          f"{formats.ACCOUNT_EMAIL_MAX} characters")
         email = email.strip().lower()
         password = self._password(body.get("password"))
         name = body.get("name") or ""
