@@ -78,25 +78,27 @@ class Server:
 
 
 def start_server(data_dir: Path, port: int | None = None, extra: list[str] | None = None,
-                 api_key: str = API_KEY, timeout: float = 15) -> Server:
-    """Start `python -m rtcli serve` and wait until /v1/health answers."""
+                 api_key: str | None = API_KEY, timeout: float = 15) -> Server:
+    """Start `python -m rtcli serve` and wait until /v1/health answers. With ``api_key=None``
+    the server makes its own (kept in the data dir), as with a bare `rtcli serve`."""
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"server-{port}.log"
     log = open(log_path, "ab")
     cmd = [sys.executable, "-m", "rtcli", "serve", "--port", str(port), "--data-dir", str(data_dir),
-           "--api-key", api_key, *(extra or [])]
+           *(["--api-key", api_key] if api_key else []), *(extra or [])]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     database = None
     if extra and "--database" in extra:
         database = extra[extra.index("--database") + 1]
-    server = Server(proc, port, data_dir, api_key, log_path=log_path, database=database)
+    server = Server(proc, port, data_dir, api_key or "", log_path=log_path, database=database)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"rtcli serve exited with {proc.returncode}:\n{server.log()}")
         try:
             if httpx.get(f"{server.endpoint}/health", timeout=0.5).status_code == 200:
+                server.api_key = api_key or (data_dir / "api-key").read_text().strip()
                 return server
         except httpx.HTTPError:
             pass

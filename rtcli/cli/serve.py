@@ -54,8 +54,8 @@ def serve(
                          retention_days=retention_days, retention_events=retention_events)
 
     def banner(cfg: ServeConfig) -> None:
-        endpoint = f"http://{cfg.host}:{cfg.port}/v1"
-        typer.echo(f"rtcli serving on {endpoint}  (realtime: ws://{cfg.host}:{cfg.port}/v1/realtime)", err=True)
+        url = f"{url_host(cfg.host)}:{cfg.port}"
+        typer.echo(f"rtcli serving on http://{url}/v1  (realtime: ws://{url}/v1/realtime)", err=True)
         typer.echo(f"  project:  default{''.join(', ' + p for p in cfg.projects)}", err=True)
         typer.echo(f"  api key:  {cfg.api_key}", err=True)
         if cfg.database:
@@ -65,10 +65,45 @@ def serve(
             typer.echo(f"  database: {u.scheme}://{u.hostname}:{u.port or 5432}{u.path}"
                        f"{'  broker: ' + cfg.broker.split('@')[-1] if cfg.broker else ''}", err=True)
         typer.echo(f"  data:     {cfg.data_dir.resolve()}", err=True)
-        typer.echo(f"  try:      RTCLI_KEY={cfg.api_key} rtcli db create main --name Main", err=True)
+        typer.echo("try, in another terminal:", err=True)
+        for line in try_lines(cfg):
+            typer.echo(f"  {line}", err=True)
+
+    from rtcli.server.startup import StartupError
 
     try:
         run(config, banner)
+    except StartupError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
     except ValueError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
+
+
+def url_host(host: str) -> str:
+    """The host as it goes in a URL (IPv6 addresses in brackets)."""
+    return f"[{host}]" if ":" in host else host
+
+
+def client_endpoint(host: str, port: int) -> str:
+    """The endpoint a client on this machine uses: a wildcard address is not one to connect to."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"http://{url_host(host)}:{port}/v1"
+
+
+def try_lines(cfg) -> list[str]:
+    """Shell lines that work when pasted, whatever the host, port and data directory: the
+    endpoint, and the key read from its file (or as given, when it came from --api-key)."""
+    import shlex
+
+    from rtcli.server.app import key_file
+
+    path = key_file(cfg.data_dir).resolve()
+    try:
+        kept = path.read_text().strip() == cfg.api_key
+    except OSError:
+        kept = False
+    key = f"$(cat {shlex.quote(str(path))})" if kept else shlex.quote(cfg.api_key)
+    return [f"export RTCLI_ENDPOINT={client_endpoint(cfg.host, cfg.port)} RTCLI_KEY={key}",
+            "rtcli db create main --name Main"]

@@ -358,16 +358,32 @@ def serve(config: ServeConfig, banner=None) -> None:
     """Run the server until Ctrl-C or SIGTERM (uvicorn closes connections, then the store)."""
     import uvicorn
 
-    app = build_app(config)
+    from rtcli.server.startup import DataDirLock, bind
 
-    class _Server(uvicorn.Server):
-        async def startup(self, sockets=None):
-            await super().startup(sockets)
-            tune_gc()
-            if banner and not self.should_exit:
-                banner(config)
+    # With SQLite the data directory is one server's: see server/startup.py. PostgreSQL nodes
+    # share theirs (file bytes), their events meet in the shared log.
+    lock = DataDirLock(config.data_dir) if not config.database else None
+    if lock:
+        lock.check()  # before binding: "in use by the server on port N" says more than "port in use"
+    sock = bind(config.host, config.port)  # before creating anything on disk
+    try:
+        config.port = sock.getsockname()[1]  # --port 0: the one the system picked
+        if lock:
+            lock.acquire(config.port)
+        app = build_app(config)
 
-    _Server(uvicorn_config(app, config)).run()
+        class _Server(uvicorn.Server):
+            async def startup(self, sockets=None):
+                await super().startup(sockets)
+                tune_gc()
+                if banner and not self.should_exit:
+                    banner(config)
+
+        _Server(uvicorn_config(app, config)).run(sockets=[sock])
+    finally:
+        sock.close()
+        if lock:
+            lock.release()
 
 
 def uvicorn_config(app: Starlette, config: ServeConfig):
