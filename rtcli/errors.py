@@ -12,6 +12,8 @@ The HTTP status of each type lives in ``ERROR_TYPES`` so that every boundary agr
 
 from __future__ import annotations
 
+from typing import Any
+
 # type -> (HTTP status, default message). Messages follow Appwrite's app/config/errors.php.
 ERROR_TYPES: dict[str, tuple[int, str]] = {
     "general_argument_invalid": (400, "Invalid argument."),
@@ -94,7 +96,7 @@ class AppwriteError(RtcliError):
         # Appwrite sends statuses outside its known set as 500; so do we.
         return self.code if self.code in _STATUS_ALLOWED else 500
 
-    def to_dict(self, version: str) -> dict:
+    def to_dict(self, version: str) -> dict[str, Any]:
         return {"message": self.message, "code": self.http_status, "type": self.type, "version": version}
 
     def __repr__(self) -> str:

@@ -27,7 +27,7 @@ def resolve_id(value: object) -> str | None:
     """Turn a requested id into a real one: 'unique()' mints one; invalid ids give None."""
     if value == "unique()":
         return unique()
-    return value if is_custom_id(value) else None
+    return value if isinstance(value, str) and is_custom_id(value) else None
 
 
 def format_datetime(ts: float | None = None) -> str:

@@ -322,7 +322,7 @@ async def _drive_closed_loop(publish, agg: Agg, n_subs: int, window: int, warmup
         if agg.events < need:
             try:
                 await asyncio.wait_for(agg.until(need), 10)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise RuntimeError(f"fan-out stalled: {agg.events} of {need} deliveries") from None
             continue
         task = asyncio.ensure_future(publish(k))
@@ -339,7 +339,7 @@ async def _drive_closed_loop(publish, agg: Agg, n_subs: int, window: int, warmup
     try:
         await asyncio.wait_for(agg.until(k * n_subs), 15)
         drained = True
-    except asyncio.TimeoutError:
+    except TimeoutError:
         drained = False
     prof_path = profile.finish() if profile else None
     deliveries = ev1 - ev0
@@ -495,7 +495,7 @@ async def scenario_latency(args, workdir: Path) -> list[Result]:
             await asyncio.gather(*tasks)
             try:
                 await asyncio.wait_for(agg.until(base + count * n), 15)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             use = usage.done()
             lat = sorted(agg.lat)
@@ -767,7 +767,7 @@ def scenario_matching(args) -> list[Result]:
             roles = frozenset({KEY_ROLE})
         conn = HubConnection(f"c{i}", "p", roles, sink, f"u{i}")
         hub.add(conn)
-        for j in range(per):
+        for _ in range(per):
             chans = [channel() for _ in range(rng.choice((1, 1, 1, 2, 3)))]
             normalised, matcher = query if rng.random() < 0.1 else ([], None)
             hub.subscribe(conn, Subscription(secrets.token_hex(10), list(dict.fromkeys(chans)), normalised, matcher))
@@ -889,10 +889,10 @@ async def scenario_cli(args, workdir: Path) -> list[Result]:
         cmd = cli + ["--endpoint", endpoint, "--project", PROJECT, "--key", API_KEY, "row", "create",
                      "--db", DB, "--table", TABLE, "n=1", "text=hello"]
         t_row, row_runs, rc, cpu_row = _median_wall(cmd, runs, env)
-        floor_code = ("import http.client,json;c=http.client.HTTPConnection('127.0.0.1',%d);"
-                      "c.request('POST','%s',json.dumps({'rowId':'unique()','data':{'n':1,'text':'hello'}}),"
-                      "{'Content-Type':'application/json','X-Appwrite-Project':'%s','X-Appwrite-Key':'%s'});"
-                      "r=c.getresponse();print(r.read().decode())" % (srv.port, ROWS, PROJECT, API_KEY))
+        floor_code = (f"import http.client,json;c=http.client.HTTPConnection('127.0.0.1',{srv.port});"
+                      f"c.request('POST','{ROWS}',json.dumps({{'rowId':'unique()','data':{{'n':1,'text':'hello'}}}}),"
+                      f"{{'Content-Type':'application/json','X-Appwrite-Project':'{PROJECT}','X-Appwrite-Key':'{API_KEY}'}});"
+                      "r=c.getresponse();print(r.read().decode())")
         t_ref, _, _, cpu_ref = _median_wall([sys.executable, "-c", floor_code], runs, env)
     finally:
         srv.stop()
@@ -957,7 +957,7 @@ class BenchRedis:
     pid: int | None = None
 
     @classmethod
-    def start(cls, args) -> "BenchRedis":
+    def start(cls, args) -> BenchRedis:
         """``--redis-url`` if given; else a private ``redis-server`` (no persistence, its CPU is ours
         alone) when installed; else the one at 127.0.0.1:6379."""
         if args.redis_url:
@@ -1085,7 +1085,7 @@ async def _cluster_once(label: str, n_nodes: int, redis: BenchRedis | None, args
             await asyncio.gather(*tasks)
             try:
                 await asyncio.wait_for(agg.until(base + count * n), 15)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             lat_procs = procs.done()
             lat = sorted(agg.lat)

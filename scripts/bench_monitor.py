@@ -333,7 +333,7 @@ async def _measure(args: argparse.Namespace, app: MonitorApp, source, width: int
     print(f"  loop lag      p50 {pct(lags, 50):.1f} ms  p95 {pct(lags, 95):.1f} ms  max {max(lags, default=0):.1f} ms")
     print(f"  buffer        {final['buffer']:,} kept (bound {args.buffer:,}), {final['dropped']:,} left it; "
           f"view {final['view']:,}")
-    print("  memory (RSS)  start {:.0f} MiB; ".format(rss_start)
+    print(f"  memory (RSS)  start {rss_start:.0f} MiB; "
           + ", ".join(f"{t:.0f}s {m:.0f} MiB ({n:,})" for t, m, n in rss))
     ok = True
     if received < source.sent:

@@ -11,7 +11,7 @@ import asyncio
 import json
 import os
 import stat
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 
@@ -99,7 +99,7 @@ def test_realtime_url():
     assert realtime_url("https://h/v1", "a b") == "wss://h/v1/realtime?project=a%20b"
 
 
-NOW = datetime(2026, 11, 28, 1, 0, 0, 250_000, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 1, 0, 0, 250_000, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -121,7 +121,7 @@ def test_parse_since(value, expected):
 
 def test_parse_since_naive_datetime_is_local_time():
     local = datetime(2026, 11, 28, 12, 0, 0).astimezone()
-    expected = local.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000+00:00")
+    expected = local.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+00:00")
     assert parse_since("2026-11-28T12:00:00") == expected
 
 
@@ -385,4 +385,4 @@ async def test_reconnect_without_events_resumes_from_last_contact_time():
         await client.close()
     assert "since" not in items[0][0]
     since = datetime.fromisoformat(items[1][0]["since"])
-    assert timedelta(0) < datetime.now(timezone.utc) - since < timedelta(seconds=10)
+    assert timedelta(0) < datetime.now(UTC) - since < timedelta(seconds=10)

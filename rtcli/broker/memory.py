@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from collections.abc import Callable
 
 from rtcli.core.hub import Event
 

@@ -209,7 +209,8 @@ def function_run(
     body: Annotated[str | None, typer.Option("--body", metavar="TEXT", help="Request body (the command's stdin).")] = None,
     body_file: Annotated[str | None, typer.Option("--body-file", metavar="FILE", help="Read the body from FILE (- for stdin).")] = None,
     path: Annotated[str | None, typer.Option("--path", metavar="PATH", help="Request path (default /).")] = None,
-    method: Annotated[str | None, typer.Option("--method", metavar="METHOD", help="GET, POST (default), PUT, PATCH, DELETE, OPTIONS or HEAD.")] = None,
+    method: Annotated[str | None, typer.Option(
+        "--method", metavar="METHOD", help="GET, POST (default), PUT, PATCH, DELETE, OPTIONS or HEAD.")] = None,
     header: Annotated[list[str] | None, typer.Option("--header", "-H", metavar="NAME=VALUE", help="Request header (repeatable).")] = None,
     asynchronous: Annotated[bool, typer.Option("--async", help="Return at once and follow the status until it ends.")] = False,
     json_: JsonOpt = False,

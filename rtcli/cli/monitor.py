@@ -36,7 +36,8 @@ def monitor(
     buffer: Annotated[int, typer.Option(
         "--buffer", metavar="N", min=1, help="Events kept in memory; older ones leave the table.")] = 10_000,
     theme: Annotated[str | None, typer.Option(
-        "--theme", metavar="THEME", help="dark (default), light, ansi-dark / ansi-light (the terminal's own colours), or any Textual theme.",
+        "--theme", metavar="THEME",
+        help="dark (default), light, ansi-dark / ansi-light (the terminal's own colours), or any Textual theme.",
         show_default=False)] = None,
 ) -> None:
     """Watch events live in a full-screen TUI: filter, pause, inspect, and cause events (rows, files, functions)."""

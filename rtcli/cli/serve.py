@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -16,14 +15,15 @@ def register(app: typer.Typer) -> None:
 
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-    database: Optional[str] = typer.Option(None, "--database", envvar="RTCLI_DATABASE",
-                                           help="postgresql://… to keep data and the event log in PostgreSQL (default: SQLite in the data dir)."),
-    broker: Optional[str] = typer.Option(None, "--broker", envvar="RTCLI_BROKER",
+    database: str | None = typer.Option(None, "--database", envvar="RTCLI_DATABASE",
+                                           help="postgresql://… to keep data and the event log in PostgreSQL "
+                                                "(default: SQLite in the data dir)."),
+    broker: str | None = typer.Option(None, "--broker", envvar="RTCLI_BROKER",
                                          help="redis://… to join other nodes on the same database (default: in-process)."),
     port: int = typer.Option(8787, help="TCP port for REST and WebSocket."),
     data_dir: Path = typer.Option(Path(".rtcli"), "--data-dir", envvar="RTCLI_DATA_DIR",
                                   help="Where the SQLite database and the generated API key live."),
-    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="RTCLI_API_KEY",
+    api_key: str | None = typer.Option(None, "--api-key", envvar="RTCLI_API_KEY",
                                           help="The default project's server key (else generated and kept in the data dir)."),
     project: list[str] = typer.Option([], "--project", help="Make sure this project exists (repeatable); 'default' always does."),
     max_queue: int = typer.Option(1024, help="Frames queued per connection before a slow client is closed (code 4008)."),

@@ -192,7 +192,8 @@ def file_upload(
     ctx: typer.Context, bucket_id: BucketArg,
     paths: Annotated[list[str], typer.Argument(metavar="PATH", help="Files to upload.", show_default=False)],
     file_id: Annotated[str | None, typer.Option("--id", metavar="ID", help="File ID (one file only; default: a new unique ID).")] = None,
-    name: Annotated[str | None, typer.Option("--name", metavar="NAME", help="File name to record (one file only; default: the path's base name).")] = None,
+    name: Annotated[str | None, typer.Option(
+        "--name", metavar="NAME", help="File name to record (one file only; default: the path's base name).")] = None,
     permission: PermissionOpt = None,
     json_: JsonOpt = False,
 ) -> None:

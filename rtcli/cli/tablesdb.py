@@ -3,7 +3,7 @@
 # No `from __future__ import annotations` here: typer reads these signatures at start-up, and
 # string annotations would cost a compile+eval each (~15 ms over all commands).
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -113,7 +113,7 @@ def table_delete(ctx: typer.Context, db: DbOpt, table_id: IdArg = None, id_: IdO
 # --- columns --------------------------------------------------------------------------------------
 
 
-class ColumnType(str, Enum):
+class ColumnType(StrEnum):
     string = "string"
     integer = "integer"
     float = "float"

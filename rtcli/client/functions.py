@@ -145,7 +145,7 @@ class Functions:
             while True:
                 try:
                     item = await asyncio.wait_for(inbox.get(), check_every)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     item = None
                 if isinstance(item, BaseException):
                     raise item

@@ -33,7 +33,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 from rtcli import ids, protocol
@@ -118,7 +118,7 @@ class RealtimeClient:
                 elif self._alive_at is not None:
                     # Nothing received at all yet: replay from shortly before the link went quiet;
                     # the dedupe drops anything we did get.
-                    since = format_since_time(datetime.fromtimestamp(self._alive_at - 1.0, timezone.utc))
+                    since = format_since_time(datetime.fromtimestamp(self._alive_at - 1.0, UTC))
         if since:
             item["since"] = since
         if sub.policy:
@@ -201,7 +201,7 @@ class RealtimeClient:
                     raise RealtimeFatal(f"{self.url} rejected the WebSocket upgrade with HTTP {status} "
                                         "(is the endpoint right? it should end in /v1)", status) from None
                 error = f"HTTP {status}"
-            except (OSError, asyncio.TimeoutError, WebSocketException, ValueError) as e:
+            except (TimeoutError, OSError, WebSocketException, ValueError) as e:
                 error = _describe(e)
             finally:
                 self._ws, self._ready = None, False

@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from typing import Any, Literal
 
 from rtcli.errors import RtcliError
@@ -162,7 +162,7 @@ def realtime_url(endpoint: str, project: str) -> str:
 
 def format_since_time(dt: datetime) -> str:
     """The server's datetime format: ``YYYY-MM-DDTHH:MM:SS.mmm+00:00`` in UTC."""
-    dt = dt.astimezone(timezone.utc)
+    dt = dt.astimezone(UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}+00:00"
 
 
@@ -193,7 +193,7 @@ def parse_since(value: str | None, now: datetime | None = None) -> str | None:
         raise ValueError("--since must not be empty")
     if value.lower() == BEGINNING:
         return BEGINNING
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     m = _DURATION.match(value)
     if m:
         return format_since_time(now - timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)]))

@@ -18,7 +18,7 @@ import logging
 from contextvars import ContextVar
 from itertools import repeat
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 from rtcli import protocol
 from rtcli.core.channels import is_pattern, pattern_match

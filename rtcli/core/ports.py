@@ -6,7 +6,9 @@ PostgreSQL and Redis implement the same contracts for several nodes.
 
 from __future__ import annotations
 
-from typing import AsyncContextManager, Callable, Protocol
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager as AsyncContextManager
+from typing import Any, Protocol
 
 from rtcli.core.hub import Event
 
@@ -16,18 +18,18 @@ class Transaction(Protocol):
     across every node on PostgreSQL), so a transaction sees no concurrent write and events are
     logged in commit order. SQL uses ``?`` placeholders and the store's ``dialect``."""
 
-    async def execute(self, sql: str, params: tuple | list = (), bulk: bool = False) -> int:
+    async def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = (), bulk: bool = False) -> int:
         """Run a statement; returns the number of rows it changed. ``bulk``: it may touch many
         rows (a whole table's), so a store that runs statements on the event loop runs this
         one elsewhere."""
 
-    async def insert(self, sql: str, params: tuple | list = ()) -> int | None:
+    async def insert(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> int | None:
         """Run an INSERT into a table keyed by ``seq``; returns the new ``seq`` (None when an
         ``ON CONFLICT DO NOTHING`` skipped it)."""
 
-    async def fetchone(self, sql: str, params: tuple | list = ()): ...
+    async def fetchone(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> Any: ...
 
-    async def fetchall(self, sql: str, params: tuple | list = ()) -> list: ...
+    async def fetchall(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[Any]: ...
 
     async def append_event(self, event: Event) -> Event:
         """Write ``event`` to the event log inside this transaction; sets ``seq`` and ``cursor``.
@@ -48,9 +50,9 @@ class Store(Protocol):
 
     def transaction(self) -> AsyncContextManager[Transaction]: ...
 
-    async def fetchone(self, sql: str, params: tuple | list = ()): ...
+    async def fetchone(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> Any: ...
 
-    async def fetchall(self, sql: str, params: tuple | list = ()) -> list: ...
+    async def fetchall(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[Any]: ...
 
     async def head(self) -> int: ...
 

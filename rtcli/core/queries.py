@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from rtcli import protocol
 from rtcli.errors import AppwriteError
@@ -34,7 +35,7 @@ class Query:
     attribute: str | None
     values: tuple[Any, ...]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"method": self.method}
         if self.attribute is not None:
             out["attribute"] = self.attribute
@@ -67,7 +68,7 @@ def _decode(raw: Any) -> Any:
     return raw
 
 
-def parse(raw: str | dict) -> Query:
+def parse(raw: str | dict[str, Any]) -> Query:
     """Parse one query (a JSON string or an already decoded object), checking its shape."""
     raw = _decode(raw)
     if not isinstance(raw, dict):
@@ -102,7 +103,7 @@ def parse(raw: str | dict) -> Query:
     return Query(method, attribute, tuple(values))
 
 
-def parse_many(raws: list) -> list[Query]:
+def parse_many(raws: list[Any]) -> list[Query]:
     if not isinstance(raws, list):
         raise _bad("queries must be an array.")
     return [parse(r) for r in raws]
@@ -110,7 +111,7 @@ def parse_many(raws: list) -> list[Query]:
 
 # --- realtime -------------------------------------------------------------------------------
 
-Matcher = Callable[[dict], bool]
+Matcher = Callable[[dict[str, Any]], bool]
 
 
 def _unsupported(method: str) -> AppwriteError:
@@ -155,7 +156,7 @@ def strict_equal(a: Any, b: Any) -> bool:
         return len(a) == len(b) and all(strict_equal(x, y) for x, y in zip(a, b))
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(strict_equal(a[k], b[k]) for k in a)
-    return a == b
+    return bool(a == b)
 
 
 def _number(v: Any) -> float | int | None:
@@ -184,12 +185,12 @@ def _compare(a: Any, b: Any) -> int | None:
         if a is None or b is None:
             return None
     try:
-        return (a > b) - (a < b)
+        return int((a > b) - (a < b))
     except TypeError:
         return None
 
 
-_ORDER = {
+_ORDER: dict[str, Callable[[int], bool]] = {
     "lessThan": lambda c: c < 0,
     "lessThanEqual": lambda c: c <= 0,
     "greaterThan": lambda c: c > 0,
@@ -197,7 +198,7 @@ _ORDER = {
 }
 
 
-def _leaf(q: Query, payload: dict) -> bool:
+def _leaf(q: Query, payload: dict[str, Any]) -> bool:
     if q.attribute not in payload:
         return False  # a missing attribute never matches, not even isNull
     value = payload[q.attribute]
@@ -218,7 +219,7 @@ def _leaf(q: Query, payload: dict) -> bool:
     return False
 
 
-def _evaluate(q: Query, payload: dict) -> bool:
+def _evaluate(q: Query, payload: dict[str, Any]) -> bool:
     if q.method == "select":
         return True
     if q.method == "and":
@@ -228,7 +229,7 @@ def _evaluate(q: Query, payload: dict) -> bool:
     return _leaf(q, payload)
 
 
-def compile_realtime(raws: list) -> tuple[list[str], Matcher | None]:
+def compile_realtime(raws: list[Any]) -> tuple[list[str], Matcher | None]:
     """Validate a subscription's queries; return them normalised and a matcher (None = all).
 
     Raises ``AppwriteError(general_query_invalid)`` naming the first unsupported method.
@@ -279,7 +280,7 @@ def plan(queries: list[Query]) -> ListPlan:
     return p
 
 
-def explain_realtime(raws: list, payload: dict) -> list[dict]:
+def explain_realtime(raws: list[Any], payload: dict[str, Any]) -> list[dict[str, Any]]:
     """Each top-level realtime query's verdict on ``payload``, with the reason (for `explain`)."""
     out = []
     for q in parse_many(raws):

@@ -28,7 +28,7 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _check_value(col: dict, v: Any) -> str | None:
+def _check_value(col: dict[str, Any], v: Any) -> str | None:
     """None if ``v`` fits the column, else what is wrong."""
     t = col["type"]
     if t in ("string", "email", "enum", "url", "ip", "datetime") and not isinstance(v, str):
@@ -68,7 +68,7 @@ def _check_value(col: dict, v: Any) -> str | None:
     return None
 
 
-def validate_value(col: dict, v: Any) -> None:
+def validate_value(col: dict[str, Any], v: Any) -> None:
     if v is None:
         if col.get("required"):
             raise _bad(f'Missing required attribute "{col["key"]}"')
@@ -82,7 +82,7 @@ def validate_value(col: dict, v: Any) -> None:
             raise _bad(f'Attribute "{col["key"]}" has invalid {"element" if col.get("array") else "value"}: {problem}')
 
 
-def validate_row(columns: list[dict], data: dict, creating: bool) -> dict:
+def validate_row(columns: list[dict[str, Any]], data: dict[str, Any], creating: bool) -> dict[str, Any]:
     """Check ``data`` against ``columns``; on create, fill defaults. Returns the row's data."""
     if not isinstance(data, dict):
         raise _bad("data must be a JSON object")
@@ -111,7 +111,7 @@ def validate_row(columns: list[dict], data: dict, creating: bool) -> dict:
     return out
 
 
-def make_column(kind: str, body: dict, now: str) -> dict:
+def make_column(kind: str, body: dict[str, Any], now: str) -> dict[str, Any]:
     """Validate a create-column request; returns the stored column spec (Appwrite's Column model)."""
     if kind not in COLUMN_TYPES:
         raise AppwriteError("column_type_invalid", f"Unknown column type '{kind}'. Use one of: {', '.join(COLUMN_TYPES)}.")
@@ -162,10 +162,10 @@ def make_column(kind: str, body: dict, now: str) -> dict:
     return spec
 
 
-def public_column(spec: dict) -> dict:
+def public_column(spec: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in spec.items() if not k.startswith("_")}
 
 
-def checker(spec: dict) -> dict:
+def checker(spec: dict[str, Any]) -> dict[str, Any]:
     """The spec as the validator wants it (the format types validate as themselves)."""
     return {**spec, "type": spec.get("_kind", spec["type"])}

@@ -10,7 +10,7 @@ at once by ``subscribe`` is applied in order (the SDKs send unsubscribe and subs
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from rtcli import ids, protocol
 from rtcli.core import channels as chan
@@ -22,7 +22,7 @@ from rtcli.errors import AppwriteError
 
 @dataclass
 class Send:
-    frame: dict
+    frame: dict[str, Any]
 
 
 @dataclass
@@ -52,10 +52,10 @@ class Replay:
 class SetPresence:
     """The adapter must upsert the connection's presence and answer with its model."""
 
-    data: dict
+    data: dict[str, Any]
 
 
-Output = Union[Send, Close, Authenticate, Replay, SetPresence]
+Output = Send | Close | Authenticate | Replay | SetPresence
 
 POLICIES = ("close", "drop", "latest")
 
@@ -99,7 +99,7 @@ class RealtimeSession:
         # The hub may change a connection's user (a revoked session), so ask the connection.
         return self.conn.user_id
 
-    def connected(self, account: dict | None, url_channels: list[str] | None = None) -> list[Output]:
+    def connected(self, account: dict[str, Any] | None, url_channels: list[str] | None = None) -> list[Output]:
         """The first frame. In legacy URL mode (``channels[]=`` in the URL), subscribe at once."""
         data: dict[str, Any] = {"channels": [], "subscriptions": [], "user": account}
         if url_channels:
@@ -240,7 +240,7 @@ class RealtimeSession:
 
     # --- results of I/O the adapter performed -----------------------------------------------
 
-    def authenticated(self, actor: Actor | None, account: dict | None) -> list[Output]:
+    def authenticated(self, actor: Actor | None, account: dict[str, Any] | None) -> list[Output]:
         """Apply a verified session: move subscriptions to the user's roles, rebind ``account``."""
         if actor is None:
             return [_invalid("Session is not valid.")]

@@ -83,9 +83,9 @@ def loads(text: str | bytes) -> Any:
     return orjson.loads(text)
 
 
-def error_frame(code: int, message: str) -> dict:
+def error_frame(code: int, message: str) -> dict[str, Any]:
     return {"type": ERROR, "data": {"code": code, "message": message}}
 
 
-def response_frame(to: str, **data: Any) -> dict:
+def response_frame(to: str, **data: Any) -> dict[str, Any]:
     return {"type": RESPONSE, "data": {"to": to, "success": True, **data}}

@@ -164,7 +164,7 @@ def load_or_create_key(data_dir: Path, given: str | None) -> str:
     return key
 
 
-async def _housekeeping(store, services: "Services", config: ServeConfig) -> None:
+async def _housekeeping(store, services: Services, config: ServeConfig) -> None:
     """Every minute, in short transactions: event-log retention, unfinished uploads."""
     while True:
         try:

@@ -85,7 +85,7 @@ class Realtime:
         self.proxies = None  # uvicorn's trusted proxies (X-Forwarded-For), once known; False: none
         self.writes = 0  # coalesced socket writes (/metrics: deliveries / writes = frames per write)
 
-    def mark(self, proto: "RealtimeProtocol") -> None:
+    def mark(self, proto: RealtimeProtocol) -> None:
         """``proto`` has pending frames: write them once this turn's dispatches are done."""
         if not self._dirty:
             asyncio.get_running_loop().call_soon(self.flush)
@@ -100,7 +100,7 @@ class Realtime:
             except Exception:  # one broken socket must not keep the frames of the others
                 log.exception("could not write to a realtime connection")
 
-    def protocol(self, config=None, server_state=None, app_state=None, _loop=None) -> "RealtimeProtocol":
+    def protocol(self, config=None, server_state=None, app_state=None, _loop=None) -> RealtimeProtocol:
         if self.proxies is None:
             self.proxies = _trusted_proxies(config)
         return RealtimeProtocol(self, server_state.connections if server_state is not None else set(),

@@ -60,7 +60,7 @@ class Runner:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the function does not read its body; that is its right
                 await asyncio.wait_for(proc.wait(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 timed_out = True
             finally:
                 if proc.returncode is None or timed_out:
@@ -71,7 +71,7 @@ class Runner:
                     await proc.wait()
             try:  # a grandchild that left the group could hold the pipes open: do not wait forever
                 stdout, stderr = await asyncio.wait_for(asyncio.gather(out_task, err_task), 5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 out_task.cancel()
                 err_task.cancel()
                 stdout, stderr = b"", b"output lost: a child process kept the pipes open"

@@ -26,8 +26,8 @@ import os
 import secrets
 import tempfile
 import time
-from datetime import datetime, timezone
-from typing import Awaitable, Callable
+from datetime import datetime, UTC
+from collections.abc import Awaitable, Callable
 
 from rtcli import ids
 from rtcli.core import channels, events, permissions
@@ -211,7 +211,7 @@ class Functions:
                 raise invalid("Scheduled executions must run asynchronously: pass async true with scheduledAt.")
             try:
                 when = datetime.fromisoformat(str(scheduled).replace("Z", "+00:00"))
-                when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+                when = when if when.tzinfo else when.replace(tzinfo=UTC)
             except ValueError:
                 raise invalid("Invalid `scheduledAt` param: an ISO 8601 date.") from None
             model = self._new_model(ctx.project, f, "schedule", method, path, headers, uid)

@@ -14,7 +14,7 @@ the presence's read roles (default ``read("users")``) and always by its user.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from rtcli import ids
 from rtcli.core import channels, events, permissions
@@ -71,7 +71,7 @@ class Presence:
                 when = datetime.fromisoformat(str(body["expiresAt"]).replace("Z", "+00:00"))
             except ValueError:
                 raise invalid("Invalid `expiresAt` param: an ISO 8601 date.") from None
-            when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+            when = when if when.tzinfo else when.replace(tzinfo=UTC)
             p["expires_ts"] = when.timestamp()
             p["expires_at"] = ids.format_datetime(p["expires_ts"])
         return p

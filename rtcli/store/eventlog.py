@@ -35,7 +35,7 @@ def _controls(event: Event) -> str | None:
 class LoggingTransaction:
     """Base of both stores' transactions: ``append_event`` on top of ``insert``."""
 
-    store: "EventLogStore"
+    store: EventLogStore
     events: list[Event]
 
     async def insert(self, sql: str, params: tuple | list = ()) -> int:

@@ -7,7 +7,7 @@ no user string becomes SQL.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from rtcli.core.queries import Query
 from rtcli.errors import AppwriteError

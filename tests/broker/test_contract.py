@@ -48,7 +48,7 @@ def backend(request, tmp_path):
 
 async def run_nodes(make_store, make_broker, nodes: int, batches: list[list[int]]):
     stores, brokers, got = [], [], []
-    for n in range(nodes):
+    for _ in range(nodes):
         store = make_store()
         await store.open()
         broker = make_broker(store)

@@ -33,7 +33,7 @@ def redis_server():
 def start_nodes(stack: ExitStack, tmp_path, n: int, redis_url: str, dsn: str | None = None):
     dsn = dsn or stack.enter_context(pg_database())
     nodes = []
-    for i in range(n):
+    for _ in range(n):
         node = start_server(tmp_path / "shared-data", extra=["--database", dsn, "--broker", redis_url])
         stack.callback(node.stop)
         nodes.append(node)
@@ -248,7 +248,7 @@ def test_postgres_outage_writes_503_realtime_survives(tmp_path, redis_server):
             deadline = time.monotonic() + 20
             while True:  # the pool reconnects on its own
                 try:
-                    ids = await asyncio.to_thread(write, node, "open", "b-", 2)
+                    await asyncio.to_thread(write, node, "open", "b-", 2)
                     break
                 except AssertionError:
                     if time.monotonic() > deadline:

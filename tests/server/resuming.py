@@ -39,7 +39,7 @@ class ResumingSubscriber:
                         elif msg["type"] == "event":
                             self.events.append(msg["data"])
                             self.cursor = msg["data"]["cursor"]
-            except (OSError, websockets.ConnectionClosed, asyncio.TimeoutError, websockets.InvalidHandshake):
+            except (TimeoutError, OSError, websockets.ConnectionClosed, websockets.InvalidHandshake):
                 pass
             if not self._stop:
                 self.subscribed.clear()

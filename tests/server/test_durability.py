@@ -11,7 +11,6 @@ import threading
 import time
 
 import httpx
-import pytest
 
 from tests.conftest import API_KEY, start_server
 from tests.server.resuming import ResumingSubscriber
@@ -70,7 +69,7 @@ def test_kill_9_during_burst_loses_nothing(tmp_path):
             while True:
                 q = {"queries[0]": '{"method":"limit","values":[5000]}'}
                 if cursor:
-                    q["queries[1]"] = '{"method":"cursorAfter","values":["%s"]}' % cursor
+                    q["queries[1]"] = json.dumps({"method": "cursorAfter", "values": [cursor]})
                 rows = c.get("/tablesdb/d/tables/t/rows", params=q).json()["rows"]
                 if not rows:
                     break
@@ -200,7 +199,6 @@ def test_slow_consumer_is_closed_and_others_unaffected(tmp_path):
         task = asyncio.create_task(good.run())
         await good.subscribed.wait()
         rss_before = _rss_kb(server.proc.pid)
-        latencies = []
 
         def burst():
             with httpx.Client(base_url=server.endpoint, headers=HEADERS) as c:

@@ -10,10 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from tests.server.test_realtime import nothing, recv
 from tests.server.test_users import rt, signup, sub
+from datetime import UTC
 
 HERE = Path(__file__).parent / "functions"
 
@@ -150,13 +150,13 @@ def test_function_admin_errors(shared_server):
 
 
 def test_scheduled_execution(shared_server):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     with shared_server.admin() as a:
         fid = make_function(a, "echo", "echo.py")
         sync = a.post(f"/functions/{fid}/executions", json={"scheduledAt": "2030-01-01T00:00:00Z"})
         assert sync.status_code == 400
-        when = (datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat()
+        when = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
         r = a.post(f"/functions/{fid}/executions", json={"body": "soon", "async": True, "scheduledAt": when})
         assert r.status_code == 202 and r.json()["status"] == "scheduled" and r.json()["trigger"] == "schedule"
         eid = r.json()["$id"]

@@ -55,7 +55,7 @@ class FrameReader:
         self.sock.settimeout(timeout)
         try:
             chunk = self.sock.recv(1 << 20)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             return False
         if not chunk:
             raise EOFError("the server closed the connection")

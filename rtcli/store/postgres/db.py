@@ -17,7 +17,7 @@ import re
 import secrets
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import asyncpg
 
@@ -101,7 +101,7 @@ def _rowcount(status: str) -> int:
 
 
 class PostgresTransaction(LoggingTransaction):
-    def __init__(self, conn: asyncpg.Connection, store: "PostgresStore") -> None:
+    def __init__(self, conn: asyncpg.Connection, store: PostgresStore) -> None:
         self.conn = conn
         self.store = store
         self.events: list[Event] = []

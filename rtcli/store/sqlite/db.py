@@ -22,7 +22,7 @@ import sqlite3
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 
 import aiosqlite
 
@@ -53,7 +53,7 @@ class SqliteTransaction(LoggingTransaction):
     """Statements run synchronously on the writer (the store's lock is held). The methods stay
     ``async`` so that the repositories serve SQLite and PostgreSQL alike."""
 
-    def __init__(self, conn: sqlite3.Connection, store: "SqliteStore") -> None:
+    def __init__(self, conn: sqlite3.Connection, store: SqliteStore) -> None:
         self.conn = conn
         self.store = store
         self.events: list[Event] = []

@@ -2,7 +2,6 @@
 loop guard this would trigger itself forever."""
 import json
 import os
-import sys
 import urllib.request
 
 payload = json.loads(os.environ["RTCLI_EVENT_PAYLOAD"])
