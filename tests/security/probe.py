@@ -37,7 +37,7 @@ class Responsive:
                 self.answers += ok
                 self._stop.wait(0.05)
 
-    def __enter__(self) -> "Responsive":
+    def __enter__(self) -> Responsive:
         self._thread.start()
         return self
 
