@@ -163,7 +163,14 @@ def make_column(kind: str, body: dict[str, Any], now: str) -> dict[str, Any]:
 
 
 def public_column(spec: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in spec.items() if not k.startswith("_")}
+    """Appwrite's Column model: a float column is of type ``double``, a datetime column has
+    ``format: "datetime"`` (the SDKs pick the column model by these)."""
+    out = {k: v for k, v in spec.items() if not k.startswith("_")}
+    if out["type"] == "float":
+        out["type"] = "double"
+    elif out["type"] == "datetime":
+        out["format"] = "datetime"
+    return out
 
 
 def checker(spec: dict[str, Any]) -> dict[str, Any]:

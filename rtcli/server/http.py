@@ -23,7 +23,10 @@ def json_response(data: Any, status: int = 200) -> Response:
 
 
 def no_content() -> Response:
-    return Response(status_code=204)
+    """A 204 with a Content-Type, as Appwrite's server sends it (its HTTP server's default,
+    ``text/html``): the Python SDK reads the header on every response and fails without one,
+    and ``application/json`` would make the JavaScript SDKs parse the empty body as JSON."""
+    return Response(status_code=204, media_type="text/html")
 
 
 def _too_large(limit: int) -> AppwriteError:
@@ -52,11 +55,14 @@ async def body(request: Request) -> dict:
     return data
 
 
-def array_param(request: Request, name: str) -> list[str]:
-    """An array query parameter as the SDKs send it: ``name[0]=…&name[1]=…`` (or ``name[]``)."""
+def indexed_array(items, name: str) -> list[str]:
+    """An array as HTTP libraries encode it in a query string or a form: ``name[0]=…&name[1]=…``
+    (the Python SDK, PHP), ``name[]=…`` (the JavaScript SDKs) or a repeated ``name=…``."""
     indexed: list[tuple[int, str]] = []
     plain: list[str] = []
-    for key, value in request.query_params.multi_items():
+    for key, value in items:
+        if not isinstance(value, str):
+            continue
         if key == name:
             plain.append(value)
             continue
@@ -64,6 +70,11 @@ def array_param(request: Request, name: str) -> list[str]:
         if m and m.group(1) == name:
             indexed.append((int(m.group(2)) if m.group(2) else len(indexed) + 10**9, value))
     return [v for _, v in sorted(indexed, key=lambda t: t[0])] + plain
+
+
+def array_param(request: Request, name: str) -> list[str]:
+    """An array query parameter as the SDKs send it (see ``indexed_array``)."""
+    return indexed_array(request.query_params.multi_items(), name)
 
 
 def project_of(headers, query_params) -> str | None:

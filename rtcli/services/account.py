@@ -145,12 +145,15 @@ class Account:
         s = {"id": ids.unique(), "user_id": user["id"], "secret_hash": auth.hash_secret(secret), "provider": provider,
              "ip": ip, "user_agent": user_agent or "", "expire": ids.format_datetime(expire_ts),
              "expire_ts": expire_ts, "created_at": now, "updated_at": now}
-        model = session_model(s, s["id"], secret if ctx.actor.is_key else "")
+        token = auth.encode_token(user["id"], secret)
+        # An API key (server-side login) gets the session token itself, which the server then
+        # accepts in X-Appwrite-Session; anyone else gets it only as a cookie.
+        model = session_model(s, s["id"], token if ctx.actor.is_key else "")
         async with self.store.transaction() as tx:
             await self.users.insert_session(tx, ctx.project, s)
             await tx.append_event(user_event(ctx.project, user["id"], f"users.{user['id']}.sessions.{s['id']}.create",
                                              session_model(s, s["id"])))
-        return model, auth.encode_token(user["id"], secret)
+        return model, token
 
     async def list_sessions(self, ctx: Ctx) -> dict:
         user = await self.current_user(ctx)

@@ -92,6 +92,11 @@ async def update(request: Request):
     return json_response(await _svc(request).update(c, request.path_params["field"], await body(request)))
 
 
+async def prefs(request: Request):
+    c = await ctx(request)
+    return json_response((await _svc(request).get(c))["prefs"])
+
+
 routes = [
     Route("/account", account, methods=["GET", "POST"]),
     Route("/account/sessions/email", email_session, methods=["POST"]),
@@ -100,5 +105,6 @@ routes = [
     Route("/account/sessions/{session}", session, methods=["GET", "DELETE"]),
     Route("/account/jwts", jwts, methods=["POST"]),
     Route("/account/jwt", jwts, methods=["POST"]),
+    Route("/account/prefs", prefs, methods=["GET"]),
     Route("/account/{field:str}", update, methods=["PATCH"]),
 ]

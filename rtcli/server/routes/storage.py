@@ -7,7 +7,7 @@ from starlette.responses import FileResponse
 from starlette.routing import Route
 
 from rtcli.errors import AppwriteError
-from rtcli.server.http import array_param, body, ctx, json_response, no_content
+from rtcli.server.http import array_param, body, ctx, indexed_array, json_response, no_content
 from rtcli.services.storage import CHUNK
 
 
@@ -51,7 +51,7 @@ async def files(request: Request):
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise AppwriteError("storage_invalid_file", "The `file` field with the file's bytes is missing.")
-        perms = form.getlist("permissions[]") or form.getlist("permissions") or None
+        perms = indexed_array(form.multi_items(), "permissions") or None
         model, status = await svc.upload(
             c, bid, form.get("fileId"), request.headers.get("x-appwrite-id"), upload.filename or "",
             upload.content_type, upload.file, upload.size or 0, content_range, perms)
