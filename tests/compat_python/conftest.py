@@ -43,7 +43,7 @@ class Sdk:
     email: str = ""
 
     @classmethod
-    def of(cls, client: Client, **extra) -> "Sdk":
+    def of(cls, client: Client, **extra) -> Sdk:
         return cls(client, TablesDB(client), Teams(client), Account(client), Storage(client), Functions(client),
                    Presences(client), **extra)
 

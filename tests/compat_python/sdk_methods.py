@@ -59,9 +59,9 @@ def placeholder(annotation: Any, name: str) -> Any:
     args = typing.get_args(annotation)
     if origin is typing.Union:
         return placeholder(next(a for a in args if a is not type(None)), name)
-    if origin in (list, typing.List):
+    if origin is list:
         return []
-    if origin in (dict, typing.Dict):
+    if origin is dict:
         return {}
     if inspect.isclass(annotation):
         if issubclass(annotation, enum.Enum):  # sent as its value; a string keeps a path's {param} visible
