@@ -24,9 +24,15 @@ def _reachable(host: str, port: int) -> bool:
         return False
 
 
+def in_ci() -> bool:
+    """True under CI: the CI variable set to any true value (``true``, ``1``, ``yes``, ``on``), as
+    CI systems set it. Every CI-only rule of the suite asks this one function."""
+    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes", "on"}
+
+
 def unavailable(reason: str, what: str, remedy: str = "") -> None:
-    """A test's requirement is missing: skip here; fail under CI=true, where it must run."""
-    if os.environ.get("CI", "").lower() == "true":
+    """A test's requirement is missing: skip here; fail under CI, where it must run."""
+    if in_ci():
         pytest.fail(f"{reason} (CI=true: {what} must run{'; ' + remedy if remedy else ''})", pytrace=False)
     pytest.skip(reason)
 

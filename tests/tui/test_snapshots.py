@@ -24,6 +24,7 @@ import pytest
 
 from rtcli.tui.app import MonitorApp
 from rtcli.tui.screens.monitor import MonitorConfig
+from tests.services import in_ci
 from tests.tui.fakes import (
     ScriptedRest, ScriptedSource, presence_event, presence_model, row_event, sample_events, sample_presences,
 )
@@ -76,7 +77,7 @@ def check(app: MonitorApp, name: str, tmp_path: Path) -> None:
     svg = app.export_screenshot(title="rtcli monitor")
     expected_path = SNAPSHOTS / f"{name}.svg"
     if UPDATE or not expected_path.exists():
-        if not UPDATE and os.environ.get("CI"):
+        if not UPDATE and in_ci():
             pytest.fail(f"missing snapshot {expected_path.name}; run with RTCLI_UPDATE_SNAPSHOTS=1 and commit it")
         SNAPSHOTS.mkdir(exist_ok=True)
         expected_path.write_text(svg, encoding="utf-8")
