@@ -70,14 +70,33 @@ async def file(request: Request):
     return no_content()
 
 
+# Types a browser shows without running anything of the file's: only these are served inline by
+# /view. Anything else (HTML, SVG, XML, JavaScript, unknown types) could run script on the API's
+# origin, where it would act with the viewer's session: it is always an attachment.
+_INLINE_TYPES = frozenset({
+    "image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp", "image/x-icon",
+    "image/vnd.microsoft.icon", "text/plain", "application/pdf", "application/json"})
+_INLINE_PREFIXES = ("audio/", "video/")
+# On every file body: no type sniffing (a "text/plain" file is never run as HTML), and a sandbox
+# (an opaque origin without scripts, forms or plugins) should a browser render it all the same.
+FILE_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"}
+
+
+def inline_safe(mime: str) -> bool:
+    """Whether a file of this type may be shown in the browser (``/view``) rather than saved."""
+    base = mime.split(";", 1)[0].strip().lower()
+    return base in _INLINE_TYPES or base.startswith(_INLINE_PREFIXES)
+
+
 async def content(request: Request):
     c, bid, fid = await ctx(request), request.path_params["bucket"], request.path_params["file"]
     kind = request.path_params["kind"]
     if kind not in ("download", "view"):
         raise AppwriteError("general_route_not_found")
     f, path = await _svc(request).open(c, bid, fid)
-    return FileResponse(path, media_type=f["mime_type"], filename=f["name"],
-                        content_disposition_type="attachment" if kind == "download" else "inline")
+    inline = kind == "view" and inline_safe(f["mime_type"])
+    return FileResponse(path, media_type=f["mime_type"], filename=f["name"], headers=FILE_HEADERS,
+                        content_disposition_type="inline" if inline else "attachment")
 
 
 routes = [
