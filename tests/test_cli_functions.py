@@ -218,3 +218,45 @@ def test_run_imports_nothing_heavy(env, function, tmp_path):
     code, modules = modules_after(["function", "run", function, "--body", "x"], env, tmp_path)
     assert code in (0, None)
     assert heavy_in(modules) == [] and "pydantic" not in modules and "websockets" not in modules
+
+
+# --- the command line is a shell command --------------------------------------------------------
+
+
+def make(env, tmp_path, command: str) -> str:
+    fid = "sh" + os.urandom(4).hex()
+    r = subprocess.run([*rtcli_cmd(), "function", "create", fid, "--command", command], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return fid
+
+
+def test_command_runs_in_a_shell(env, tmp_path):
+    fid = make(env, tmp_path, 'echo "hi $(cat)"; echo log >&2')
+    r = run("function", "run", fid, "--body", "there", env=env)
+    assert (r.returncode, r.stdout) == (0, "hi there\n"), r.stderr
+    e = ok_json("execution", "list", fid, env=env)["executions"][0]
+    assert (e["status"], e["logs"], e["errors"]) == ("completed", "log\n", "")
+
+
+def test_non_zero_exit_fails_with_status_and_stderr(env, tmp_path):
+    fid = make(env, tmp_path, "echo nope; echo 'disk full' >&2; exit 3")
+    r = run("function", "run", fid, env=env)
+    assert r.returncode == 1 and r.stdout == "nope\n"
+    head, rest = r.stderr.split("\n", 1)
+    assert head.startswith("error: failed 500 in ")
+    assert rest == "errors:\nExit status 3: disk full\n"  # the logs are the same line: shown once
+
+
+def test_missing_program_is_named(env, tmp_path):
+    fid = make(env, tmp_path, "nosuchprog --flag")
+    r = run("function", "run", fid, env=env)
+    assert r.returncode == 1
+    assert r.stderr.split("\n")[1:3] == [
+        "errors:", "cannot start: program 'nosuchprog' not found (exit status 127; is it installed and on the "
+                   "server's PATH?)"]
+
+
+def test_create_help_says_it_is_a_shell_command(env):
+    r = run("function", "create", "--help", env=env)
+    assert r.returncode == 0 and "/bin/sh -c" in " ".join(r.stdout.split())

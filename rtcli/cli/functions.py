@@ -69,8 +69,10 @@ TimeoutOpt = Annotated[float | None, typer.Option("--timeout", metavar="S", help
 ExecuteOpt = Annotated[list[str] | None, typer.Option(
     "--execute", metavar="ROLE", help="Who may run it besides API keys: any, users, guests, user:ID, team:ID (repeatable).")]
 CommandOpt = Annotated[str, typer.Option(
-    "--command", metavar="COMMAND", help='What to run, e.g. "python3 handler.py" (request body on stdin, '
-                                         "response body from stdout).", show_default=False)]
+    "--command", metavar="COMMAND", help='What to run: a shell command line, run by /bin/sh -c on the server '
+                                         '(pipes, $VARS, && work), e.g. "python3 handler.py". Request body on stdin, '
+                                         "response body from stdout; a non-zero exit fails the execution.",
+    show_default=False)]
 
 
 # --- functions --------------------------------------------------------------------------------
@@ -195,10 +197,12 @@ def _finish(e: dict, as_json: bool, json_emitted: bool = False) -> None:
         sys.stdout.flush()
     if failed:
         output.error(_status_line(e))
-        for name in ("errors", "logs"):
-            text = (e.get(name) or "").rstrip()
-            if text:
-                sys.stderr.write(f"{name}:\n{text}\n")
+        errors = (e.get("errors") or "").rstrip()
+        logs = (e.get("logs") or "").rstrip()
+        if errors:
+            sys.stderr.write(f"errors:\n{errors}\n")
+        if logs and not errors.endswith(logs):  # errors quote the end of stderr: do not print it twice
+            sys.stderr.write(f"logs:\n{logs}\n")
         raise typer.Exit(1)
     output.info(_status_line(e))
 

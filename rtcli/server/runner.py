@@ -1,5 +1,8 @@
 """Runs a function's command as a local subprocess, in its own process group.
 
+The command is a shell command line, run by ``/bin/sh -c`` as Procfiles and ``npm run`` do:
+pipes, ``$VARIABLES``, ``&&`` and ``exit 3`` mean what they mean in a shell.
+
 The body goes to stdin; stdout becomes the response body and stderr the logs, each capped at
 ``max_output`` bytes (the rest is read and discarded so the child never blocks on a full pipe).
 On timeout the whole process group is killed. A crashing or hanging function never harms the
@@ -10,10 +13,32 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shlex
+import re
 import signal
 import time
 from dataclasses import dataclass
+
+
+SHELL = "/bin/sh"
+
+# How sh reports a program it cannot find (exit status 127): dash "sh: 1: prog: not found",
+# bash "sh: line 1: prog: command not found", busybox "sh: prog: not found".
+_NOT_FOUND = re.compile(r"^.*?:(?: line)? ?\d*:? ?(?P<program>[^:\n]+): (?:command )?not found$", re.M)
+_TAIL = 500  # characters of stderr quoted in an execution's errors
+
+
+def failure(code: int, stderr: bytes) -> str:
+    """What went wrong with a command that exited ``code`` (empty for 0): the program sh could
+    not find, or the exit status and the end of stderr."""
+    if code == 0:
+        return ""
+    text = stderr.decode("utf-8", "replace").strip()
+    if code == 127 and (m := _NOT_FOUND.search(text)):
+        return (f"cannot start: program '{m.group('program').strip()}' not found "
+                f"(exit status 127; is it installed and on the server's PATH?)")
+    if code == 126:
+        return f"cannot start: not executable (exit status 126): {text[-_TAIL:]}"
+    return f"Exit status {code}" + (f": {text[-_TAIL:]}" if text else "")
 
 
 @dataclass
@@ -43,9 +68,8 @@ class Runner:
         async with self.slots:
             start = time.monotonic()
             try:
-                argv = shlex.split(command)
                 proc = await asyncio.create_subprocess_exec(
-                    *argv, cwd=cwd or None, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                    SHELL, "-c", command, cwd=cwd or None, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                     stderr=asyncio.subprocess.PIPE, env={**os.environ, **env}, start_new_session=True)
             except (OSError, ValueError) as e:
                 return RunResult(127, b"", str(e).encode(), False, time.monotonic() - start, f"cannot start: {e}")
@@ -75,5 +99,6 @@ class Runner:
                 out_task.cancel()
                 err_task.cancel()
                 stdout, stderr = b"", b"output lost: a child process kept the pipes open"
-            return RunResult(proc.returncode if not timed_out else -9, stdout, stderr, timed_out,
-                             time.monotonic() - start)
+            code = proc.returncode if not timed_out else -9
+            return RunResult(code, stdout, stderr, timed_out, time.monotonic() - start,
+                             "" if timed_out else failure(code, stderr))

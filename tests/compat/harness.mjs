@@ -799,7 +799,7 @@ export async function rawFetch({ endpoint, project }, method, path, { headers = 
   return { status: res.status, headers: res.headers, json, text };
 }
 
-/** A command line for `rtcli serve` that runs a Node script with this Node (paths quoted for shlex). */
+/** A command line for `rtcli serve` that runs a Node script with this Node (paths quoted for /bin/sh). */
 export function nodeCommand(scriptPath) {
   const q = (s) => `'${String(s).replace(/'/g, `'"'"'`)}'`;
   return `${q(process.execPath)} ${q(scriptPath)}`;
