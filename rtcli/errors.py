@@ -58,6 +58,8 @@ ERROR_TYPES: dict[str, tuple[int, str]] = {
     "storage_bucket_disabled": (403, "The bucket is disabled."),
     "function_not_found": (404, "Function with the requested ID could not be found."),
     "function_already_exists": (409, "Function with the requested ID already exists."),
+    "topic_not_found": (404, "Topic with the requested ID could not be found."),
+    "topic_already_exists": (409, "A topic with the requested ID already exists."),
     "presence_not_found": (404, "Presence with the requested ID could not be found."),
     "execution_not_found": (404, "Execution with the requested ID could not be found."),
     "database_not_found": (404, "Database not found."),

@@ -27,5 +27,11 @@ class MemoryBroker:
         for ev in events:
             self._loop.call_soon(self._deliver, ev)
 
+    def publish_live(self, event: Event) -> None:
+        """An event in no log (an ephemeral topic's message): to the local hub, after the
+        events already scheduled."""
+        if self._deliver is not None and self._loop is not None:
+            self._loop.call_soon(self._deliver, event)
+
     async def close(self) -> None:
         self._deliver = None

@@ -9,22 +9,46 @@ order cluster-wide (see store/postgres), so "everything after the last position 
 always the exact next batch.
 
 Contract (same as the memory broker): ``deliver`` sees every committed event once, in log order.
+
+Events in no log (an ephemeral topic's messages, ``publish_live``) travel whole, on a second
+channel: there is no log to read them from. They are at most once and unordered relative to
+logged events: a node that is away or a Redis outage loses them, as their mode promises.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
+from collections import deque
 from collections.abc import Callable
 
+import orjson
 import redis.asyncio as aioredis
 
+from rtcli.core.events import expand
 from rtcli.core.hub import Event
 
 log = logging.getLogger("rtcli.broker.redis")
 
 POLL_SECONDS = 1.0
 PAGE = 1000
+LIVE_BACKLOG = 10_000  # live events waiting for Redis; past it the oldest are dropped
+
+
+def encode_live(node: str, event: Event) -> bytes:
+    """A live event as it crosses Redis: its most specific name stands for all of them."""
+    return orjson.dumps({"node": node, "project": event.project, "name": event.events[0], "channels": event.channels,
+                         "roles": event.roles, "payload": event.payload, "timestamp": event.timestamp,
+                         "user": event.user_id, "exclude": event.exclude, "created": event.created})
+
+
+def decode_live(raw: bytes) -> tuple[str, Event]:
+    """(sending node, event); raises ValueError or KeyError on a message of another shape."""
+    d = orjson.loads(raw)
+    return d["node"], Event(project=d["project"], events=expand(d["name"]), channels=d["channels"],
+                            roles=d["roles"], payload=d["payload"], timestamp=d["timestamp"], user_id=d["user"],
+                            exclude=d["exclude"], created=d["created"])
 
 
 class RedisBroker:
@@ -32,6 +56,10 @@ class RedisBroker:
         self.url = url
         self.store = store
         self.channel = channel or ""
+        self.live_channel = ""
+        self.node = secrets.token_hex(8)  # to know our own live events when Redis echoes them
+        self._live: deque[bytes] = deque(maxlen=LIVE_BACKLOG)
+        self._live_wake = asyncio.Event()
         self.redis: aioredis.Redis | None = None
         self.deliver: Callable[[Event], None] | None = None
         self.last = 0  # the last position delivered to the hub
@@ -44,10 +72,12 @@ class RedisBroker:
         self.deliver = deliver
         # One channel per database (its epoch), so clusters sharing a Redis do not wake each other.
         self.channel = self.channel or f"rtcli:{self.store.epoch}:events"
+        self.live_channel = self.channel + ":live"
         self.last = await self.store.head()  # live delivery starts after what is already logged
         self.redis = aioredis.from_url(self.url, socket_connect_timeout=2, socket_timeout=5,
                                        health_check_interval=10)
-        self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._follow())]
+        self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._follow()),
+                       asyncio.create_task(self._send_live())]
 
     def publish(self, events: list[Event]) -> None:
         """After commit: tell every node (fire and forget; the log is the source of truth)."""
@@ -57,6 +87,39 @@ class RedisBroker:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
         self._wake.set()  # this node delivers its own events without waiting for the echo
+
+    def publish_live(self, event: Event) -> None:
+        """Deliver here at once; send to the other nodes in the background (one pipeline a burst)."""
+        if self.deliver is None:
+            return
+        asyncio.get_running_loop().call_soon(self.deliver, event)
+        self._live.append(encode_live(self.node, event))
+        self._live_wake.set()
+
+    async def _send_live(self) -> None:
+        while True:
+            await self._live_wake.wait()
+            self._live_wake.clear()
+            while self._live:
+                batch = [self._live.popleft() for _ in range(min(len(self._live), 500))]
+                try:
+                    async with self.redis.pipeline(transaction=False) as pipe:
+                        for raw in batch:
+                            pipe.publish(self.live_channel, raw)
+                        await pipe.execute()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:  # Redis down: live events are at most once, these are lost
+                    log.debug("live publish failed: %s", e)
+
+    def _receive_live(self, raw: bytes) -> None:
+        try:
+            node, event = decode_live(raw)
+        except (ValueError, KeyError, TypeError) as e:
+            log.warning("ignored a live event of an unknown shape: %s", e)
+            return
+        if node != self.node:
+            self.deliver(event)
 
     async def _publish(self, seq: int) -> None:
         try:
@@ -70,13 +133,18 @@ class RedisBroker:
         while True:
             try:
                 pubsub = self.redis.pubsub()
-                await pubsub.subscribe(self.channel)
+                await pubsub.subscribe(self.channel, self.live_channel)
                 if not self.connected:
                     log.info("connected to Redis at %s", self.url)
                 self.connected, delay = True, 0.2
                 self._wake.set()  # catch up on whatever was published while we were away
                 async for message in pubsub.listen():
-                    if message.get("type") == "message":
+                    if message.get("type") != "message":
+                        continue
+                    channel = message.get("channel")
+                    if channel == self.live_channel or channel == self.live_channel.encode():
+                        self._receive_live(message["data"])
+                    else:
                         self._wake.set()
             except asyncio.CancelledError:
                 raise

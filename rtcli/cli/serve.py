@@ -39,6 +39,11 @@ def serve(
                                         help="Offer permessage-deflate to realtime clients (less bandwidth, much more CPU per delivery)."),
     retention_days: float = typer.Option(7.0, help="Keep events in the log this many days."),
     retention_events: int = typer.Option(1_000_000, help="Keep at most this many events in the log."),
+    max_message_size: int = typer.Option(16 * 1024, min=2, max=10 * 1024 * 1024,
+                                         help="Largest topic message, in bytes of its JSON data (realtime frames stay within 64,000)."),
+    publish_rate: int = typer.Option(20, min=0, help="Topic messages a realtime connection may publish per second (0: no limit)."),
+    publish_rate_user: int = typer.Option(50, min=0, help="Topic messages a user (a guest: an address) may publish per second on this node, "
+                                                          "over REST and every connection together; API keys are exempt (0: no limit)."),
 ) -> None:
     import logging
 
@@ -51,7 +56,8 @@ def serve(
                          max_body=max_body, max_file_size=max_file_size, upload_timeout=upload_timeout,
                          max_executions=max_executions,
                          allow_origins=allow_origin, ws_compression=ws_compression,
-                         retention_days=retention_days, retention_events=retention_events)
+                         retention_days=retention_days, retention_events=retention_events,
+                         max_message_size=max_message_size, publish_rate=publish_rate, publish_rate_user=publish_rate_user)
 
     def banner(cfg: ServeConfig) -> None:
         url = f"{url_host(cfg.host)}:{cfg.port}"

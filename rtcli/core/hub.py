@@ -57,6 +57,7 @@ class Event:
     # The project's API keys changed: every node reloads them (they are kept in memory).
     reload_keys: bool = False
     origin: tuple[str, int] | None = None  # (function id, depth) when written by an execution
+    exclude: str | None = None  # the connection that published it and asked not to receive it
     created: float = 0.0  # unix time of the commit (for the commit-to-delivery latency metric)
 
     def data(self) -> dict:
@@ -420,8 +421,11 @@ class Hub:
         self.dispatched += 1
         prefix = None
         n = 0
+        hits = self._hits(event)
+        if event.exclude is not None:  # a topic message whose publisher asked not to get it back
+            hits = [hit for hit in hits if hit[0].id != event.exclude]
         # The hot loop of fan-out: per connection, ideally two dict lookups and the sink call.
-        for conn, keys in self._hits(event):
+        for conn, keys in hits:
             if prefix is None:  # encoded once, only for an event that has an audience
                 prefix = event.frame_prefix().encode()
                 resource, seq, scope, payload = event.resource, event.seq, _scope_of(event), event.payload
@@ -469,7 +473,7 @@ class Hub:
 
 
 _SCOPES = {"tablesdb": "rows.read", "databases": "rows.read", "buckets": "files.read", "functions": "executions.read",
-           "teams": "teams.read", "users": "users.read", "presences": "presences.read"}
+           "teams": "teams.read", "users": "users.read", "presences": "presences.read", "topics": "topics.read"}
 
 
 def _scope_of(event: Event) -> str:

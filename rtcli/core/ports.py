@@ -11,6 +11,7 @@ from contextlib import AbstractAsyncContextManager as AsyncContextManager
 from typing import Any, Protocol
 
 from rtcli.core.hub import Event
+from rtcli.core.topics import Topic
 
 
 class Transaction(Protocol):
@@ -84,4 +85,28 @@ class Broker(Protocol):
     def publish(self, events: list[Event]) -> None:
         """Called right after commit, under the writer lock, so calls arrive in log order."""
 
+    def publish_live(self, event: Event) -> None:
+        """Carry an event that is in no log (an ephemeral topic's message) to every node's hub.
+
+        Delivery is at most once per node, with no order relative to logged events and no
+        resume: a node that is away, or a broker that is down, loses it."""
+
     async def close(self) -> None: ...
+
+
+class TopicRepository(Protocol):
+    """Topic records (store/topics.py), on either database. No policy: the service decides."""
+
+    async def get(self, project: str, topic_id: str, tx: Transaction | None = None) -> Topic | None: ...
+
+    async def insert(self, tx: Transaction, topic: Topic) -> None:
+        """Raises ``topic_already_exists`` when the id is taken."""
+
+    async def update(self, tx: Transaction, topic: Topic) -> None: ...
+
+    async def delete(self, tx: Transaction, project: str, topic_id: str) -> None: ...
+
+    async def list(self, project: str, limit: int, offset: int,
+                   visible_to: list[str] | None) -> tuple[int, list[Topic]]:
+        """A page of the project's topics, oldest first; with ``visible_to``, only those on
+        which one of these roles holds a permission."""

@@ -17,6 +17,7 @@ from rtcli.core import channels as chan
 from rtcli.core.hub import KEY_ROLE, Hub, HubConnection, Subscription
 from rtcli.core.permissions import Actor
 from rtcli.core.queries import compile_realtime
+from rtcli.core.topics import DEFAULT_MAX_MESSAGE_SIZE, PublishRequest, parse_publish, publish_error
 from rtcli.errors import AppwriteError
 
 
@@ -55,7 +56,15 @@ class SetPresence:
     data: dict[str, Any]
 
 
-Output = Send | Close | Authenticate | Replay | SetPresence
+@dataclass
+class Publish:
+    """The adapter must publish ``request`` as the connection's actor, then send the
+    acknowledgement, or an error frame (``core.topics.publish_error``)."""
+
+    request: PublishRequest
+
+
+Output = Send | Close | Authenticate | Replay | SetPresence | Publish
 
 POLICIES = ("close", "drop", "latest")
 
@@ -68,6 +77,10 @@ class Limits:
     subscriptions: int = 1000
     channels_per_subscription: int = 100
     queries_per_subscription: int = 100
+    # Publishing to topics has limits of its own (and does not count in messages_per_minute):
+    # typing indicators and cursors send several messages a second.
+    publishes_per_second: int = 20
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
 
 
 def connection_roles(actor: Actor) -> frozenset[str]:
@@ -91,6 +104,8 @@ class RealtimeSession:
     limits: Limits = field(default_factory=Limits)
     _window_start: float = 0.0
     _window_count: int = 0
+    _publish_window: float = 0.0
+    _publish_count: int = 0
     # Channels as the client asked for them, per subscription id (to rebind on authentication).
     _requested: dict[str, list[str]] = field(default_factory=dict)
 
@@ -122,11 +137,15 @@ class RealtimeSession:
         if len(text) > protocol.MAX_INCOMING_FRAME:
             return [_error(protocol.CODE_MESSAGE_TOO_BIG,
                            f"Message is too large: the limit is {protocol.MAX_INCOMING_FRAME} bytes.")]
-        if self._rate_limited(now):
-            return [_error(protocol.CODE_TRY_AGAIN, "Too many messages.")]
         try:
             msg = protocol.loads(text)
         except ValueError:
+            msg = None
+        if isinstance(msg, dict) and msg.get("type") == protocol.PUBLISH:
+            return self._publish(msg.get("data"), now)
+        if self._rate_limited(now):
+            return [_error(protocol.CODE_TRY_AGAIN, "Too many messages.")]
+        if msg is None:
             return [_invalid("Message format is not valid.")]
         if not isinstance(msg, dict) or ("type" not in msg and "data" not in msg):
             return [_invalid("Message format is not valid.")]
@@ -154,6 +173,24 @@ class RealtimeSession:
         if self.actor.kind != "user" or not self.conn.user_id:
             return [_error(protocol.CODE_UNAUTHORIZED, "Sign in to set a presence.")]
         return [SetPresence(data)]
+
+    def _publish(self, data: Any, now: float) -> list[Output]:
+        """A ``publish`` frame (rtcli extension): checked here, carried out by the adapter."""
+        message_id = data.get("messageId") if isinstance(data, dict) else None
+        message_id = message_id if isinstance(message_id, str) and len(message_id) <= 36 else None
+        if now - self._publish_window >= 1:
+            self._publish_window, self._publish_count = now, 0
+        self._publish_count += 1
+        if 0 < self.limits.publishes_per_second < self._publish_count:
+            return [Send(publish_error(None, protocol.CODE_TRY_AGAIN, "Too many messages published: the limit is "
+                                       f"{self.limits.publishes_per_second} a second per connection.", message_id))]
+        try:
+            request = parse_publish(data.get("topic") if isinstance(data, dict) else None, data,
+                                    self.limits.max_message_size)
+        except AppwriteError as e:
+            code = protocol.CODE_MESSAGE_TOO_BIG if e.code == 413 else protocol.CODE_INVALID_MESSAGE
+            return [Send(publish_error(e, code, e.message, message_id))]
+        return [Publish(request)]
 
     # --- subscribe / unsubscribe ---------------------------------------------------------
 

@@ -17,7 +17,8 @@ SUBSCRIBE = "subscribe"
 UNSUBSCRIBE = "unsubscribe"
 AUTHENTICATION = "authentication"
 PRESENCE = "presence"
-CLIENT_TYPES = frozenset({PING, SUBSCRIBE, UNSUBSCRIBE, AUTHENTICATION, PRESENCE})
+PUBLISH = "publish"  # rtcli: a message to a topic
+CLIENT_TYPES = frozenset({PING, SUBSCRIBE, UNSUBSCRIBE, AUTHENTICATION, PRESENCE, PUBLISH})
 
 # Message types, server -> client.
 CONNECTED = "connected"

@@ -34,6 +34,7 @@ from rtcli.server.routes import openapi as openapi_routes
 from rtcli.server.routes import tablesdb as tablesdb_routes
 from rtcli.server.routes import storage as storage_routes
 from rtcli.server.routes import teams as teams_routes
+from rtcli.server.routes import topics as topics_routes
 from rtcli.services.account import Account
 from rtcli.server.runner import Runner
 from rtcli.services.auth import Auth
@@ -46,11 +47,13 @@ from rtcli.services.rows import Rows
 from rtcli.services.storage import Storage
 from rtcli.services.tablesdb import TablesDB
 from rtcli.services.teams import Teams
+from rtcli.services.topics import PublishLimits, Topics
 from rtcli.store.functions import FunctionsStore
 from rtcli.store.presence import PresenceStore
 from rtcli.store.sqlite.db import SqliteStore
 from rtcli.store.storage import StorageStore
 from rtcli.store.tablesdb import TablesDBStore
+from rtcli.store.topics import TopicStore
 from rtcli.store.users import UsersStore
 
 log = logging.getLogger("rtcli.server")
@@ -124,6 +127,9 @@ class ServeConfig:
     ws_compression: bool = False  # permessage-deflate: compresses every frame for every client
     retention_days: float = 7.0
     retention_events: int = 1_000_000
+    max_message_size: int = 16 * 1024  # bytes of a topic message's JSON data
+    publish_rate: int = 20  # topic messages a second per realtime connection; 0 = no limit
+    publish_rate_user: int = 50  # topic messages a second per user (guests: per address), per node; 0 = none
 
 
 @dataclass
@@ -138,6 +144,7 @@ class Services:
     events: EventLog
     explain: Explain
     presence: Presence
+    topics: Topics
 
 
 async def health(request: Request):
@@ -258,6 +265,7 @@ def build_app(config: ServeConfig) -> Starlette:
             task = asyncio.get_running_loop().create_task(reload_keys())
             reloads.add(task)
             task.add_done_callback(reloads.discard)
+        topics.changed(event)  # topics are kept in memory too: a change on any node reaches every node here
         hub.dispatch(event)
     projects = Projects(store)
 
@@ -305,6 +313,7 @@ def build_app(config: ServeConfig) -> Starlette:
     users = UsersStore(store)
     authn = Auth(store, users)
     origins = OriginPolicy(config.allow_origins)
+    topics = Topics(store, TopicStore(store), broker, PublishLimits(config.max_message_size, config.publish_rate_user))
     app = Starlette(
         routes=[
             Route("/metrics", metrics_endpoint, methods=["GET"]),
@@ -319,6 +328,7 @@ def build_app(config: ServeConfig) -> Starlette:
                 *functions_routes.routes,
                 *events_routes.routes,
                 *presences_routes.routes,
+                *topics_routes.routes,
             ]),
         ],
         exception_handlers=HANDLERS,
@@ -344,7 +354,7 @@ def build_app(config: ServeConfig) -> Starlette:
         functions=Functions(store, FunctionsStore(store), Runner(config.max_executions),
                             lambda: f"http://{config.host}:{config.port}/v1", projects),
         events=EventLog(store), explain=Explain(store, users, authn, metrics),
-        presence=Presence(store, PresenceStore(store)))
+        presence=Presence(store, PresenceStore(store)), topics=topics)
     triggers = EventTriggers(app.state.services.functions)
     app.state.services.functions.on_change = triggers.load
     app.state.metrics = metrics

@@ -74,7 +74,8 @@ class Realtime:
         config = state.config
         self.max_frames = config.max_queue
         self.max_size = 1024 * 1024
-        self.limits = Limits(messages_per_minute=config.messages_per_minute, subscriptions=config.max_subscriptions)
+        self.limits = Limits(messages_per_minute=config.messages_per_minute, subscriptions=config.max_subscriptions,
+                             publishes_per_second=config.publish_rate, max_message_size=config.max_message_size)
         # Off by default: with permessage-deflate every event is compressed once per connection
         # (~25 us for a row event's frame, as much as the rest of a delivery), while fan-out
         # encodes each frame once for everyone. Worth it only on slow links.
@@ -191,9 +192,8 @@ class RealtimeProtocol(Outbox):
             state.hub.remove(conn)
             state.metrics.outboxes.pop(conn.id, None)
             presence = state.services.presence
-            key = state.node_id + conn.id
-            if key in presence.live:  # its presence leaves with it
-                self._spawn(self._presence_gone(presence, key))
+            if conn.id in presence.live:  # its presence leaves with it
+                self._spawn(self._presence_gone(presence, conn.id))
         if self.counted:
             self.counted = False
             by_ip = state.connections_by_ip

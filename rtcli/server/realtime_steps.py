@@ -16,11 +16,15 @@ from starlette.requests import cookie_parser
 
 from rtcli import protocol
 from rtcli.core.hub import KEY_ROLE, Event, HubConnection, encode_frame, key_may_receive
-from rtcli.core.session import Authenticate, Close, RealtimeSession, Replay, Send, SetPresence, connection_roles
+from rtcli.core.session import (
+    Authenticate, Close, Publish, RealtimeSession, Replay, Send, SetPresence, connection_roles,
+)
+from rtcli.core.topics import publish_error
 from rtcli.errors import AppwriteError
 from rtcli.services.account import account_model
 from rtcli.server.auth import authenticate
 from rtcli.server.http import project_of
+from rtcli.services.context import Ctx
 
 Outbox = Any  # server.realtime.RealtimeProtocol (not imported: it imports this module)
 REPLAY_PAGE = 500
@@ -54,8 +58,10 @@ async def open_connection(proto, headers, query: QueryParams) -> None:
         return
     state.connections_by_ip[proto.ip] += 1
     proto.counted = True
-    conn = proto.conn = HubConnection(f"c{next(_ids)}", project, connection_roles(actor), proto.push, actor.user_id,
-                                      session_id=actor.session_id, scopes=actor.scopes if actor.is_key else None)
+    # Unique across nodes: a message's publisher is named by it on every node (``self: false``).
+    conn = proto.conn = HubConnection(f"{state.node_id}{next(_ids)}", project, connection_roles(actor), proto.push,
+                                      actor.user_id, session_id=actor.session_id,
+                                      scopes=actor.scopes if actor.is_key else None)
     proto.session = RealtimeSession(state.hub, conn, actor, proto.rt.limits)
     state.metrics.outboxes[conn.id] = proto
     state.hub.add(conn)
@@ -117,19 +123,32 @@ async def perform(session: RealtimeSession, outputs: list, outbox: Outbox, state
         elif isinstance(out, SetPresence):
             try:
                 model = await state.services.presence.from_connection(
-                    session.conn.project, session.actor, state.node_id + session.conn.id, out.data)
+                    session.conn.project, session.actor, session.conn.id, out.data)
             except AppwriteError as e:
                 outbox.push(protocol.dumps(protocol.error_frame(
                     e.code if e.code == 401 else protocol.CODE_INVALID_MESSAGE, e.message)))
             else:
                 outbox.push(protocol.dumps({"type": protocol.RESPONSE, "data": {"to": protocol.PRESENCE,
                                                                                "presence": model}}))
+        elif isinstance(out, Publish):
+            outbox.push(protocol.dumps(await publish(session, out, outbox.ip, state)))
         elif isinstance(out, Replay):
             pos, _ = resolved[out.subscription.id]
             if pos is not None:
                 await replay(session, out, pos, outbox, state)
             for frame, seq, resource, ids in session.replay_done():
                 outbox.push(frame, seq, resource, ids)
+
+
+async def publish(session: RealtimeSession, out: Publish, address: str, state) -> dict:
+    """Publish to a topic as the connection's actor: the acknowledgement, or the error frame."""
+    request = out.request
+    try:
+        published = await state.services.topics.publish(Ctx(session.conn.project, session.actor), request, address,
+                                                         session.conn.id)
+    except AppwriteError as e:
+        return publish_error(e, e.code, e.message, request.message_id)
+    return protocol.response_frame(protocol.PUBLISH, message=published.model())
 
 
 async def replay(session: RealtimeSession, r: Replay, after: int, outbox: Outbox, state) -> None:

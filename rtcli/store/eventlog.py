@@ -29,6 +29,8 @@ def _controls(event: Event) -> str | None:
         c["reload_keys"] = True
     if event.origin is not None:
         c["origin"] = list(event.origin)
+    if event.exclude is not None:
+        c["exclude"] = event.exclude
     return _dumps(c) if c else None
 
 
@@ -122,7 +124,7 @@ class EventLogStore:
             permissions_changed=bool(r["permissions_changed"]),
             refresh_roles=(refresh[0], frozenset(refresh[1])) if refresh else None,
             revoke_session=controls.get("revoke_session"), origin=tuple(origin) if origin else None,
-            reload_keys=bool(controls.get("reload_keys")),
+            reload_keys=bool(controls.get("reload_keys")), exclude=controls.get("exclude"),
             created=r["created"],
         )
 

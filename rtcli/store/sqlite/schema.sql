@@ -134,3 +134,12 @@ CREATE TABLE IF NOT EXISTS presences (
   created_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (project, id)
 );
 CREATE INDEX IF NOT EXISTS presences_expiry ON presences (expires_ts);
+
+-- Topics (rtcli extension): streams clients and servers publish to. A durable topic's messages
+-- are events in the log; an ephemeral topic's are never stored. `roles`: every role that holds
+-- a permission on the topic (who may see it in a list).
+CREATE TABLE IF NOT EXISTS topics (
+  project TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, mode TEXT NOT NULL,
+  permissions TEXT NOT NULL, read_roles TEXT NOT NULL,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (project, id)
+);

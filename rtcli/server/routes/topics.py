@@ -1,0 +1,36 @@
+"""Topics (/v1/topics…, an rtcli extension): manage topics and publish messages to them."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from rtcli.server.http import array_param, body, client_ip, ctx, json_response, no_content
+
+
+async def topics(request: Request):
+    c, svc = await ctx(request), request.app.state.services.topics
+    if request.method == "POST":
+        return json_response((await svc.create(c, await body(request))).model(), 201)
+    return json_response((await svc.list(c, array_param(request, "queries"))).model())
+
+
+async def topic(request: Request):
+    c, svc, tid = await ctx(request), request.app.state.services.topics, request.path_params["topic"]
+    if request.method == "GET":
+        return json_response((await svc.get(c, tid)).model())
+    if request.method in ("PUT", "PATCH"):
+        return json_response((await svc.update(c, tid, await body(request))).model())
+    await svc.delete(c, tid)
+    return no_content()
+
+
+async def messages(request: Request):
+    c, svc = await ctx(request), request.app.state.services.topics
+    published = await svc.publish_body(c, request.path_params["topic"], await body(request), client_ip(request))
+    return json_response(published.model(), 201)
+
+
+routes = [Route("/topics", topics, methods=["GET", "POST"]),
+          Route("/topics/{topic}", topic, methods=["GET", "PUT", "PATCH", "DELETE"]),
+          Route("/topics/{topic}/messages", messages, methods=["POST"])]
