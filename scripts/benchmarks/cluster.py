@@ -1,0 +1,351 @@
+"""fanout-cluster: the fanout and latency measurements on 1 node and on N nodes sharing PostgreSQL
+and Redis, with each process's CPU."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench_client import WS, Agg, HttpPool, ProcGroupUsage, free_port, now, open_subscribers
+from benchmarks.fanout import _best, _drive_closed_loop
+from benchmarks.harness import ADMIN, CHANNEL, PIN, ROWS, RT_PATH, Result, Server, row_body, setup_table, start_rtcli
+
+
+# --- fanout-cluster: the same fan-out on 1 node and on N nodes sharing PostgreSQL + Redis -------
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _pg_admin(args) -> dict:
+    """Host, port, user and the existing database (``--pg-url``) to run CREATE/DROP DATABASE from."""
+    u = urllib.parse.urlsplit(args.pg_url)
+    return {"host": u.hostname or "127.0.0.1", "port": u.port or 5432, "user": u.username or "postgres",
+            "db": u.path.lstrip("/") or "postgres"}
+
+
+def _psql(args, sql: str) -> str:
+    pg = _pg_admin(args)
+    out = subprocess.run(["psql", "-h", pg["host"], "-p", str(pg["port"]), "-U", pg["user"], "-d", pg["db"],
+                          "-X", "-q", "-At", "-c", sql], capture_output=True, text=True, timeout=30)
+    if out.returncode != 0:
+        raise RuntimeError(f"psql: {out.stderr.strip()}")
+    return out.stdout
+
+
+@contextlib.contextmanager
+def bench_pg_database(args):
+    """A fresh database ``rtcli_bench_<random>`` for one setup (its own event log); dropped after."""
+    pg = _pg_admin(args)
+    name = "rtcli_bench_" + secrets.token_hex(5)
+    _psql(args, f"CREATE DATABASE {name}")
+    try:
+        yield name, f"postgresql://{pg['user']}@{pg['host']}:{pg['port']}/{name}"
+    finally:
+        for _ in range(5):
+            try:
+                _psql(args, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                break
+            except (RuntimeError, subprocess.TimeoutExpired):
+                time.sleep(0.5)
+
+
+@dataclass
+class BenchRedis:
+    url: str
+    proc: subprocess.Popen | None = None  # a private redis-server this run started
+    pid: int | None = None
+
+    @classmethod
+    def start(cls, args) -> BenchRedis:
+        """``--redis-url`` if given; else a private ``redis-server`` (no persistence, its CPU is ours
+        alone) when installed; else the one at 127.0.0.1:6379."""
+        if args.redis_url:
+            return cls(args.redis_url, pid=cls._server_pid(args.redis_url))
+        exe = shutil.which("redis-server")
+        if exe is None:
+            return cls("redis://127.0.0.1:6379", pid=cls._server_pid("redis://127.0.0.1:6379"))
+        port = free_port()
+        all_cpus = os.sched_getaffinity(0) | set(PIN.server or ()) | set(PIN.client or ())
+        proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                preexec_fn=lambda: os.sched_setaffinity(0, all_cpus))  # not pinned, like PostgreSQL
+        deadline = time.monotonic() + 10
+        while not _reachable("127.0.0.1", port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+        return cls(f"redis://127.0.0.1:{port}", proc, proc.pid)
+
+    @staticmethod
+    def _server_pid(url: str) -> int | None:
+        try:
+            import redis
+            r = redis.Redis.from_url(url, socket_timeout=2)
+            pid = int(r.info("server")["process_id"])
+            r.close()
+            return pid if Path(f"/proc/{pid}").exists() else None
+        except Exception:
+            return None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def _cluster_unavailable(args) -> str | None:
+    """Why the cluster setups cannot run here, or None."""
+    pg = _pg_admin(args)
+    if shutil.which("psql") is None:
+        return "psql is not installed (it creates and drops the benchmark's PostgreSQL database)"
+    if not _reachable(pg["host"], pg["port"]):
+        return f"PostgreSQL is not reachable at {pg['host']}:{pg['port']} (--pg-url {args.pg_url})"
+    try:
+        _psql(args, "SELECT 1")
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        return f"PostgreSQL at {pg['host']}:{pg['port']} refused psql: {e}"
+    if args.redis_url:
+        u = urllib.parse.urlsplit(args.redis_url)
+        if not _reachable(u.hostname or "127.0.0.1", u.port or 6379):
+            return f"Redis is not reachable at {args.redis_url}"
+    elif shutil.which("redis-server") is None and not _reachable("127.0.0.1", 6379):
+        return "Redis is not reachable at 127.0.0.1:6379 and redis-server is not installed"
+    return None
+
+
+async def _cluster_once(label: str, n_nodes: int, redis: BenchRedis | None, args, workdir: Path) -> dict:
+    """One setup: ``n_nodes`` nodes (on PostgreSQL + ``redis``; or the default SQLite node when
+    ``redis`` is None), the subscribers spread evenly over the nodes, every write to node 1.
+    First the fan-out at saturation (as ``fanout``), then write->delivery latency at
+    ``--latency-rate`` events/s on the same subscribers."""
+    n, window = args.subscribers, args.fanout_window
+    nodes: list[Server] = []
+    subs_by_node: list[list[WS]] = []
+    pool = None
+    dbname = None
+    with contextlib.ExitStack() as stack:
+        try:
+            if redis is None:
+                nodes.append(start_rtcli(workdir))
+            else:
+                dbname, dsn = stack.enter_context(bench_pg_database(args))
+                shared = Path(tempfile.mkdtemp(prefix="cluster-", dir=workdir))  # one --data-dir, as documented
+                for _ in range(n_nodes):
+                    nodes.append(start_rtcli(workdir, ["--database", dsn, "--broker", redis.url], shared=shared))
+            await setup_table(nodes[0].port)
+            agg = Agg()
+            counts = [n // n_nodes + (1 if i < n % n_nodes else 0) for i in range(n_nodes)]
+            subs_by_node = list(await asyncio.gather(*(
+                open_subscribers(node.port, RT_PATH, c, agg, CHANNEL, kernel_time=args.latency_clock == "kernel")
+                for node, c in zip(nodes, counts))))
+            pool = HttpPool(nodes[0].port, window, ADMIN)
+            errors: collections.Counter = collections.Counter()
+
+            async def publish(k: int) -> None:
+                status, _ = await pool.request("POST", ROWS, row_body(f"f{k:09d}", k))
+                if status != 201:
+                    errors[status] += 1
+
+            def discover() -> dict[str, int]:
+                found = {"client": os.getpid()}
+                found.update({f"node{i + 1}": node.pid for i, node in enumerate(nodes)})
+                if redis is not None and redis.pid:
+                    found["redis"] = redis.pid
+                if dbname:  # the backends serving this database (the pools of all nodes)
+                    for pid in _psql(args, f"SELECT pid FROM pg_stat_activity WHERE datname = '{dbname}'").split():
+                        found[f"pg:{pid}"] = int(pid)
+                return found
+
+            sat = await _drive_closed_loop(publish, agg, n, window, args.warmup, args.duration, nodes[0].pid,
+                                           group=lambda: ProcGroupUsage(discover))
+            sat_procs = sat.pop("processes")
+
+            # Latency at a fixed rate (as ``latency``), after the saturation run has drained.
+            await asyncio.sleep(0.5)
+            rate, count = args.latency_rate, max(1, int(args.latency_rate * args.cluster_latency_duration))
+            agg.t0, agg.lat, agg.last = {}, [], {}
+            base = agg.events
+
+            async def timed(k: int, rid: str) -> None:
+                agg.t0[rid.encode()] = now()
+                status, body = await pool.request("POST", ROWS, row_body(rid, k))
+                if status != 201:
+                    errors[status] += 1
+
+            procs = ProcGroupUsage(discover)
+            start = now() + 0.05
+            tasks = []
+            for k in range(count):
+                delay = start + k / rate - now()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.ensure_future(timed(k, f"l{k:09d}")))
+            await asyncio.gather(*tasks)
+            try:
+                await asyncio.wait_for(agg.until(base + count * n), 15)
+            except TimeoutError:
+                pass
+            lat_procs = procs.done()
+            lat = sorted(agg.lat)
+            last = sorted(agg.last[r] - agg.t0[r] for r in agg.last)
+            agg.t0 = None
+
+            def q(xs, p):
+                return round(xs[min(len(xs) - 1, int(p * len(xs)))] * 1000, 2) if xs else None
+
+            per_node_deliveries = [sum(s.events for s in group) for group in subs_by_node]
+            closed = sum(1 for group in subs_by_node for s in group if s.closed.done())
+        finally:
+            if pool is not None:
+                pool.close()
+            for group in subs_by_node:
+                for s in group:
+                    s.abort()
+            for node in nodes:
+                node.stop()
+        # (leaving the ExitStack drops the database, after the nodes have stopped)
+
+    def share(procs: dict, prefix: str) -> float:
+        return round(sum(v["cpu_pct"] for k, v in procs.items() if k.startswith(prefix) and v), 1)
+
+    d = sat["deliveries_per_s"]
+    node_cpu = [(sat_procs.get(f"node{i + 1}") or {}) for i in range(n_nodes)]
+    nodes_pct = round(sum(p.get("cpu_pct", 0) for p in node_cpu), 1)
+    pg_pct, redis_pct = share(sat_procs, "pg:"), share(sat_procs, "redis")
+    r = {"setup": label, "nodes": n_nodes, "backend": "sqlite" if redis is None else "postgresql+redis",
+         "deliveries_per_s": d, "events_per_s": sat["events_per_s"], "window_s": sat["window_s"],
+         "events_published": sat["events_published"], "all_delivered": sat["all_delivered"],
+         "subscribers": n, "subscribers_per_node": counts, "deliveries_per_node": per_node_deliveries,
+         "window": window, "http_errors": dict(errors), "closed_connections": closed,
+         "node_cpu_pct": [p.get("cpu_pct") for p in node_cpu],
+         "node_sys_pct": [p.get("sys_pct") for p in node_cpu],
+         "node_cpu_wait_pct": [p.get("cpu_wait_pct") for p in node_cpu],
+         "nodes_cpu_pct": nodes_pct, "postgres_cpu_pct": pg_pct, "redis_cpu_pct": redis_pct,
+         "postgres_backends": sorted(k for k in sat_procs if k.startswith("pg:")),
+         "client_cpu_pct": (sat_procs.get("client") or {}).get("cpu_pct"),
+         "client_cpu_wait_pct": (sat_procs.get("client") or {}).get("cpu_wait_pct"),
+         "nodes_us_per_delivery": round(nodes_pct * 1e4 / d, 2),
+         "total_us_per_delivery": round((nodes_pct + pg_pct + redis_pct) * 1e4 / d, 2),
+         "processes_saturation": sat_procs,
+         "latency": {"rate": rate, "events": count, "p50_ms": q(lat, 0.50), "p90_ms": q(lat, 0.90),
+                     "p99_ms": q(lat, 0.99), "max_ms": q(lat, 1.0), "last_delivery_p50_ms": q(last, 0.5),
+                     "last_delivery_p99_ms": q(last, 0.99), "samples": len(lat), "missing": count * n - len(lat),
+                     "delivery_clock": args.latency_clock, "nodes_cpu_pct": share(lat_procs, "node"),
+                     "postgres_cpu_pct": share(lat_procs, "pg:"), "redis_cpu_pct": share(lat_procs, "redis"),
+                     "processes": lat_procs}}
+    lt = r["latency"]
+    print(f"  {label}: {d:,.0f} deliveries/s; rtcli CPU {r['nodes_us_per_delivery']} us/delivery "
+          f"(nodes {' + '.join(f'{x}%' for x in r['node_cpu_pct'])}, waited "
+          f"{' / '.join(f'{x}%' for x in r['node_cpu_wait_pct'])}), with PostgreSQL {pg_pct}% and Redis "
+          f"{redis_pct}%: {r['total_us_per_delivery']} us/delivery; client {r['client_cpu_pct']}%; "
+          f"latency p50 {lt['p50_ms']} ms p99 {lt['p99_ms']} ms ({lt['missing']} missing)", file=sys.stderr)
+    return r
+
+
+def _two_cores_note(n_nodes: int) -> str:
+    cpus = len(os.sched_getaffinity(0) | set(PIN.server or ()) | set(PIN.client or ()))
+    where = (f"every rtcli node runs on CPU {sorted(PIN.server)} (the load client on CPU {sorted(PIN.client or [])}; "
+             "PostgreSQL and Redis are not pinned), so the nodes share the one core that the single node has"
+             if PIN.server else "nothing is pinned, so nodes, load client, PostgreSQL and Redis share the CPUs")
+    if cpus >= n_nodes + 2:
+        return f"{cpus} CPUs: {where}."
+    return (f"NOTE: this machine has {cpus} CPUs: {where}. {n_nodes} nodes on {cpus} cores measure the "
+            f"coordination overhead (a Redis wake-up, and every node reading each event back from the "
+            f"PostgreSQL log), not a real scale-out, which needs a core per node besides the load client's "
+            f"and the database's.")
+
+
+async def scenario_fanout_cluster(args, workdir: Path) -> list[Result]:
+    """The ``fanout`` measurement on 1 node and on ``--cluster-nodes`` nodes on one PostgreSQL
+    database + Redis (subscribers spread evenly, writes to node 1), and the default SQLite node for
+    context; alternating, best of ``--cluster-repeat`` by deliveries/s."""
+    k = args.cluster_nodes
+    why = _cluster_unavailable(args)
+    if why:
+        print(f"  fanout-cluster skipped: {why}", file=sys.stderr)
+        return [Result("fanout-cluster", f"skipped: {why}", "", None, details={"skipped": why})]
+    note = _two_cores_note(k)
+    print(f"  {note}", file=sys.stderr)
+    redis = BenchRedis.start(args)
+    setups = [("SQLite, 1 node (default)", 1, None), ("PostgreSQL + Redis, 1 node", 1, redis),
+              (f"PostgreSQL + Redis, {k} nodes", k, redis)]
+    runs: dict[str, list[dict]] = {label: [] for label, _, _ in setups}
+    try:
+        for _ in range(args.cluster_repeat):
+            for label, nodes, broker in setups:
+                runs[label].append(await _cluster_once(label, nodes, broker, args, workdir))
+    finally:
+        redis.stop()
+    best = {label: _best(rs, "deliveries_per_s") for label, rs in runs.items()}
+    sq, one, many = (best[label] for label, _, _ in setups)
+    for b, label in ((sq, setups[0][0]), (one, setups[1][0]), (many, setups[2][0])):
+        b["latency_all_runs_p50_p99_ms"] = [(r["latency"]["p50_ms"], r["latency"]["p99_ms"]) for r in runs[label]]
+    redis_kind = "private redis-server" if redis.proc else redis.url
+    report = _cluster_report(setups, best, k, note, redis_kind)
+    n = args.subscribers
+    details = {"rtcli": many, "reference": one, "sqlite": sq, "report": report, "note": note, "redis": redis_kind,
+               "runs": runs}
+    rate = f"{args.latency_rate:g} ev/s"
+    return [
+        Result("fanout-cluster", f"deliveries/s, 1 event -> {n:,} subs, {k} nodes vs 1", "deliveries/s",
+               many["deliveries_per_s"], one["deliveries_per_s"], "1 node, PostgreSQL + Redis", "-", None,
+               details=details),
+        Result("fanout-cluster", f"rtcli CPU per delivery (all nodes), {k} nodes vs 1", "us",
+               many["nodes_us_per_delivery"], one["nodes_us_per_delivery"], "1 node", "-", None, "lower"),
+        Result("fanout-cluster", f"  + PostgreSQL + Redis CPU per delivery, {k} nodes vs 1", "us",
+               many["total_us_per_delivery"], one["total_us_per_delivery"], "1 node", "-", None, "lower"),
+        Result("fanout-cluster", f"p50 write->delivery, {rate}, {k} nodes vs 1", "ms",
+               many["latency"]["p50_ms"], one["latency"]["p50_ms"], "1 node", "-", None, "lower"),
+        Result("fanout-cluster", f"p99 write->delivery, {rate}, {k} nodes vs 1", "ms",
+               many["latency"]["p99_ms"], one["latency"]["p99_ms"], "1 node", "-", None, "lower"),
+        Result("fanout-cluster", "deliveries/s, 1 node: PostgreSQL + Redis vs SQLite", "deliveries/s",
+               one["deliveries_per_s"], sq["deliveries_per_s"], "SQLite, 1 node (context)", "-", None),
+    ]
+
+
+def _cluster_report(setups, best: dict, k: int, note: str, redis_kind: str) -> str:
+    head = ["setup", "deliveries/s", "rtcli CPU/delivery", "+ PG + Redis", "CPU % per node (waited %)",
+            "PostgreSQL %", "Redis %", "client %", "p50 / p99 at rate"]
+    rows = []
+    for label, _, broker in setups:
+        b = best[label]
+        lt = b["latency"]
+        rows.append([label, f"{b['deliveries_per_s']:,.0f}", f"{b['nodes_us_per_delivery']:.1f} us",
+                     f"{b['total_us_per_delivery']:.1f} us" if broker else "(in process)",
+                     " + ".join(f"{c} ({w})" for c, w in zip(b["node_cpu_pct"], b["node_cpu_wait_pct"])),
+                     f"{b['postgres_cpu_pct']}" if broker else "-", f"{b['redis_cpu_pct']}" if broker else "-",
+                     f"{b['client_cpu_pct']}", f"{lt['p50_ms']} / {lt['p99_ms']} ms"])
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    one, many = best[setups[1][0]], best[setups[2][0]]
+
+    def ratio(a, b):
+        return f"{a / b:.2f}x" if a and b else "-"
+
+    out = [f"fanout-cluster ({redis_kind}; CPU % of one core in the saturated window; latency at the fixed rate)",
+           line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *[line(r) for r in rows],
+           f"{k} nodes / 1 node (PostgreSQL + Redis): deliveries/s {ratio(many['deliveries_per_s'], one['deliveries_per_s'])}, "
+           f"rtcli CPU per delivery {ratio(many['nodes_us_per_delivery'], one['nodes_us_per_delivery'])}, "
+           f"with PostgreSQL + Redis {ratio(many['total_us_per_delivery'], one['total_us_per_delivery'])}, "
+           f"latency p50 {ratio(many['latency']['p50_ms'], one['latency']['p50_ms'])}, "
+           f"p99 {ratio(many['latency']['p99_ms'], one['latency']['p99_ms'])}", note]
+    return "\n".join(out)

@@ -1,0 +1,319 @@
+"""The shared parts of the benchmark scenarios: constants, starting and pinning servers, profiles,
+the bench table and its rows, results and the report."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench_client import Http, free_port, now
+
+
+ROOT = Path(__file__).resolve().parents[2]  # the repository
+REFERENCE = Path(__file__).resolve().parents[1] / "bench_reference.py"
+API_KEY = "bench-key-" + "0" * 22
+PROJECT = "default"
+DB, TABLE = "bench", "t"
+ADMIN = {"X-Appwrite-Project": PROJECT, "X-Appwrite-Key": API_KEY}  # REST calls act as the server
+SCENARIOS = ("fanout", "latency", "idle", "matching", "writes", "resume", "cli", "fanout-cluster")
+# --- processes: start, pin, measure ----------------------------------------------------------
+
+
+@dataclass
+class Pinning:
+    server: set[int] | None = None
+    client: set[int] | None = None
+
+    def describe(self) -> str:
+        if not self.server:
+            return "not pinned"
+        return f"server on CPU {sorted(self.server)}, load client on CPU {sorted(self.client or [])}"
+
+
+PIN = Pinning()
+SERVE_CMD = [sys.executable, "-m", "rtcli", "serve"]  # --serve-cmd: benchmark a branch or a prototype
+SRC: Path | None = None  # --commit: the rtcli sources exported from git, used instead of the work tree
+
+
+def src_env(env: dict | None = None) -> dict:
+    env = dict(os.environ if env is None else env)
+    if SRC is not None:
+        env["PYTHONPATH"] = str(SRC) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def export_commit(ref: str, dest: Path) -> tuple[Path, str]:
+    """``git archive`` of rtcli/ at ``ref`` into ``dest`` (the shared work tree may be mid-edit)."""
+    sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", ref], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", sha, "rtcli"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return dest, sha
+
+
+@dataclass
+class Server:
+    kind: str  # "rtcli", "ref-ws", "ref-http"
+    proc: subprocess.Popen
+    port: int
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def _preexec():
+    if PIN.server:
+        os.sched_setaffinity(0, PIN.server)
+
+
+def start_rtcli(workdir: Path, extra: list[str] | None = None, shared: Path | None = None) -> Server:
+    """A fresh `rtcli serve` (new data dir, fixed API key, no per-IP connection limit).
+    ``shared``: the data dir's parent, shared by the nodes of a cluster (one log file per node)."""
+    port = free_port()
+    data = shared or Path(tempfile.mkdtemp(prefix="rtcli-", dir=workdir))
+    log_path = data / (f"server-{port}.log" if shared else "server.log")
+    cmd = [*SERVE_CMD, "--port", str(port), "--data-dir", str(data / "data"),
+           "--api-key", API_KEY, "--max-connections-per-ip", "0", *(extra or [])]
+    proc = subprocess.Popen(cmd, stdout=open(log_path, "wb"), stderr=subprocess.STDOUT, preexec_fn=_preexec,
+                            cwd=SRC or ROOT, env=src_env())
+    srv = Server("rtcli", proc, port, log_path)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"rtcli serve exited with {proc.returncode}:\n{srv.log()}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/health", timeout=0.5) as r:
+                if r.status == 200:
+                    return srv
+        except OSError:
+            pass
+        time.sleep(0.05)
+    srv.stop()
+    raise RuntimeError(f"rtcli serve did not become ready:\n{srv.log()}")
+
+
+def start_reference(kind: str, workdir: Path) -> Server:
+    port = free_port()
+    data = Path(tempfile.mkdtemp(prefix="ref-", dir=workdir))
+    log_path = data / "server.log"
+    cmd = [sys.executable, str(REFERENCE), kind, "--port", str(port)]
+    if kind.startswith("http"):
+        cmd += ["--db", str(data / "ref.db")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(log_path, "wb"), preexec_fn=_preexec)
+    line = proc.stdout.readline().decode()
+    if not line.startswith("READY"):
+        proc.kill()
+        raise RuntimeError(f"reference {kind} failed to start: {line}\n{log_path.read_text()}")
+    return Server(f"ref-{kind}", proc, port, log_path)
+
+
+class Profiler:
+    """py-spy on the server for the measured window (``--profile DIR``); raw collapsed stacks.
+
+    ``--gil``: only the thread holding the GIL is sampled, so the profile is where Python time
+    goes (aiosqlite's worker threads, idle in ``queue.get``, and the loop's epoll wait drop out);
+    a C call made with the GIL held (``transport.write`` and its send syscall) counts as its caller."""
+
+    def __init__(self, out_dir: Path | None, name: str, pid: int, seconds: float) -> None:
+        self.proc = None
+        self.path = None
+        if out_dir is None:
+            return
+        exe = shutil.which("py-spy")
+        if exe is None:
+            print("  (py-spy not found: pip install py-spy)", file=sys.stderr)
+            return
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.path = out_dir / f"{name}.txt"
+        self.proc = subprocess.Popen([exe, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))),
+                                      "--format", "raw", "--rate", "250", "--gil", "-o", str(self.path)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def finish(self) -> str | None:
+        if self.proc is None:
+            return None
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        if self.path and self.path.exists():
+            print(summarize_profile(self.path), file=sys.stderr)
+            return str(self.path)
+        return None
+
+
+def summarize_profile(path: Path, top: int = 25) -> str:
+    """Top frames of a py-spy raw (collapsed) profile, by self and by inclusive samples."""
+    own: collections.Counter = collections.Counter()
+    incl: collections.Counter = collections.Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        count = int(n)
+        total += count
+        frames = [re.sub(r":\d+\)$", ")", f) for f in stack.split(";")]
+        frames = [re.sub(r"\(/.*?/(site-packages|lib/python3\.\d+|work/main)/", "(", f) for f in frames]
+        own[frames[-1]] += count
+        for f in set(frames):
+            incl[f] += count
+    out = [f"profile {path} ({total} samples)", "  self %   frame"]
+    out += [f"  {100 * c / total:6.1f}  {f}" for f, c in own.most_common(top)]
+    out += ["  incl %   frame"]
+    out += [f"  {100 * c / total:6.1f}  {f}" for f, c in incl.most_common(top)]
+    return "\n".join(out)
+
+
+ROWS = f"/v1/tablesdb/{DB}/tables/{TABLE}/rows"
+CHANNEL = f"tablesdb.{DB}.tables.{TABLE}.rows"
+RT_PATH = f"/v1/realtime?project={PROJECT}"
+
+
+async def setup_table(port: int) -> None:
+    """Database ``bench`` with table ``t`` (read("any")), columns n (integer) and text (string)."""
+    h = Http(port, ADMIN)
+    for path, body in [("/v1/tablesdb", {"databaseId": DB, "name": DB}),
+                       (f"/v1/tablesdb/{DB}/tables", {"tableId": TABLE, "name": TABLE,
+                                                     "permissions": ['read("any")']}),
+                       (f"/v1/tablesdb/{DB}/tables/{TABLE}/columns/integer", {"key": "n", "required": False}),
+                       (f"/v1/tablesdb/{DB}/tables/{TABLE}/columns/string", {"key": "text", "size": 255})]:
+        status, out = await h.request("POST", path, body)
+        if status >= 300:
+            raise RuntimeError(f"setup {path}: {status} {out[:300]!r}")
+    h.close()
+
+
+def row_body(rid: str, n: int) -> dict:
+    return {"rowId": rid, "data": {"n": n, "text": "the quick brown fox jumps over the lazy dog"}}
+
+
+# Frames captured from rtcli (the reference sends the same bytes, with the row id swapped).
+SAMPLE: dict[str, bytes] = {}
+
+
+def ref_frame(rid: str) -> bytes:
+    frame, old = SAMPLE["frame"], SAMPLE["rid"]
+    return frame.replace(old.encode(), rid.encode())
+
+
+# --- scenarios ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    scenario: str
+    metric: str
+    unit: str
+    rtcli: float | None
+    reference: float | None = None
+    reference_name: str = ""
+    target: str = ""
+    passed: bool | None = None
+    better: str = "higher"  # which direction is better, for the ratio's reading
+    details: dict = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.rtcli is None or not self.reference:
+            return None
+        return self.rtcli / self.reference
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+async def wait_for_quiet(limit: float, patience: float = 600) -> None:
+    """On a shared machine: wait (up to ``patience`` s) for the 1-minute load to drop below ``limit``."""
+    deadline = now() + patience
+    while now() < deadline:
+        load = float(open("/proc/loadavg").read().split()[0])
+        if load < limit:
+            return
+        print(f"  waiting for the load ({load}) to drop below {limit}", file=sys.stderr)
+        await asyncio.sleep(15)
+
+
+def machine() -> dict:
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        model = platform.processor()
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "rtcli"], capture_output=True,
+                                    text=True).stdout.strip())
+    except OSError:
+        commit, dirty = "", False
+    versions = {}
+    for mod in ("websockets", "uvicorn", "starlette", "aiosqlite", "uvloop", "httptools", "orjson"):
+        try:
+            versions[mod] = __import__(mod).__version__
+        except (ImportError, AttributeError):
+            versions[mod] = None
+    import sqlite3
+    versions["sqlite"] = sqlite3.sqlite_version
+    return {"nproc": os.cpu_count(), "cpu": model, "loadavg_at_start": open("/proc/loadavg").read().split()[:3],
+            "mem_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+            "python": platform.python_version(), "kernel": platform.release(), "pinning": PIN.describe(),
+            "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0], "git": commit + ("+dirty" if dirty else ""),
+            "versions": versions}
+
+
+def fmt(v: float | None, unit: str) -> str:
+    if v is None:
+        return "-"
+    if unit in ("deliveries/s", "creates/s"):
+        return f"{v:,.0f}"
+    if v >= 100:
+        return f"{v:,.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}" if v >= 1 else f"{v:.3f}"
+
+
+def table(results: list[Result]) -> str:
+    head = ["scenario", "rtcli", "reference", "ratio", "target", "pass"]
+    rows = []
+    for r in results:
+        ratio = r.ratio
+        rows.append([f"{r.scenario}: {r.metric}",
+                     f"{fmt(r.rtcli, r.unit)} {r.unit}" if r.rtcli is not None else "skipped",
+                     f"{fmt(r.reference, r.unit)} ({r.reference_name})" if r.reference is not None else "-",
+                     f"{ratio:.2f}x" if ratio is not None else "-", r.target or "-",
+                     {True: "PASS", False: "FAIL", None: "-"}[r.passed]])
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    out = [line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += [line(r) for r in rows]
+    out.append("(pass is '-' where there is no numeric target, or where the run was smaller than the target's sizes)")
+    return "\n".join(out)
