@@ -28,6 +28,7 @@ ERROR_TYPES: dict[str, tuple[int, str]] = {
     "general_bad_request": (400, "The request is malformed."),
     "general_server_error": (500, "Server Error"),
     "general_service_unavailable": (503, "The service is unavailable."),
+    "health_queue_size_exceeded": (503, "Queue size threshold hit."),
     "project_not_found": (404, "Project with the requested ID could not be found."),
     "user_unauthorized": (401, "The current user is not authorized to perform the requested action."),
     "user_invalid_credentials": (401, "Invalid credentials. Please check the email and password."),

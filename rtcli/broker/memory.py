@@ -13,6 +13,8 @@ from rtcli.core.hub import Event
 
 
 class MemoryBroker:
+    name = "in-process"
+
     def __init__(self) -> None:
         self._deliver: Callable[[Event], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -32,6 +34,9 @@ class MemoryBroker:
         events already scheduled."""
         if self._deliver is not None and self._loop is not None:
             self._loop.call_soon(self._deliver, event)
+
+    async def ping(self) -> None:
+        """Always answers: the broker is this process."""
 
     async def close(self) -> None:
         self._deliver = None

@@ -52,6 +52,8 @@ def decode_live(raw: bytes) -> tuple[str, Event]:
 
 
 class RedisBroker:
+    name = "redis"
+
     def __init__(self, url: str, store, channel: str | None = None) -> None:
         self.url = url
         self.store = store
@@ -175,6 +177,12 @@ class RedisBroker:
                 raise
             except Exception as e:  # the database is unreachable: try again on the next round
                 log.warning("cannot read the event log: %s", e)
+
+    async def ping(self) -> None:
+        """Raises when Redis does not answer (the health API reports it)."""
+        if self.redis is None:
+            raise ConnectionError("not started")
+        await self.redis.ping()
 
     async def close(self) -> None:
         for t in self._tasks:

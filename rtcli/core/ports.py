@@ -80,6 +80,8 @@ class Broker(Protocol):
     The in-process broker loops back to the local hub.
     """
 
+    name: str  # what the health API calls it: "in-process", "redis"
+
     async def start(self, deliver: Callable[[Event], None]) -> None: ...
 
     def publish(self, events: list[Event]) -> None:
@@ -90,6 +92,9 @@ class Broker(Protocol):
 
         Delivery is at most once per node, with no order relative to logged events and no
         resume: a node that is away, or a broker that is down, loses it."""
+
+    async def ping(self) -> None:
+        """Returns when the broker answers; raises when it cannot be reached."""
 
     async def close(self) -> None: ...
 

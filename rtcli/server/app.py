@@ -14,20 +14,18 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
 from starlette.routing import Mount, Route
 
-from rtcli import APPWRITE_VERSION, __version__
 from rtcli.broker.memory import MemoryBroker
 from rtcli.core.hub import Hub
 from rtcli.server.cors import Cors
 from rtcli.server.errors import HANDLERS
-from rtcli.server.http import json_response
 from rtcli.server.metrics import Metrics, metrics_endpoint
 from rtcli.server.realtime import Realtime
 from rtcli.server.routes import account as account_routes
 from rtcli.server.routes import events as events_routes
 from rtcli.server.routes import functions as functions_routes
+from rtcli.server.routes import health as health_routes
 from rtcli.server.routes import keys as keys_routes
 from rtcli.server.routes import presences as presences_routes
 from rtcli.server.routes import openapi as openapi_routes
@@ -145,11 +143,6 @@ class Services:
     explain: Explain
     presence: Presence
     topics: Topics
-
-
-async def health(request: Request):
-    return json_response({"name": "http", "status": "pass", "ping": 0, "version": __version__,
-                          "appwrite": APPWRITE_VERSION})
 
 
 def key_file(data_dir: Path) -> Path:
@@ -318,7 +311,7 @@ def build_app(config: ServeConfig) -> Starlette:
         routes=[
             Route("/metrics", metrics_endpoint, methods=["GET"]),
             Mount("/v1", routes=[
-                Route("/health", health, methods=["GET"]),
+                *health_routes.routes,
                 *openapi_routes.routes,
                 *tablesdb_routes.routes,
                 *account_routes.routes,
@@ -341,6 +334,7 @@ def build_app(config: ServeConfig) -> Starlette:
     )
     app.state.config = config
     app.state.store = store
+    app.state.broker = broker
     app.state.hub = hub
     app.state.projects = projects
     app.state.auth = authn

@@ -12,10 +12,12 @@ server: at most ``concurrency`` run at once, the others wait their turn.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 
@@ -54,6 +56,7 @@ class RunResult:
 class Runner:
     def __init__(self, concurrency: int = 4, max_output: int = 1024 * 1024) -> None:
         self.slots = asyncio.Semaphore(concurrency)
+        self.queued = 0  # runs waiting for a slot: what the health API reports as the functions queue
         self.max_output = max_output
 
     async def _drain(self, stream: asyncio.StreamReader) -> bytes:
@@ -64,8 +67,20 @@ class Runner:
                 kept += chunk[:room]
         return bytes(kept)
 
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        self.queued += 1
+        try:
+            await self.slots.acquire()
+        finally:
+            self.queued -= 1
+        try:
+            yield
+        finally:
+            self.slots.release()
+
     async def run(self, command: str, cwd: str | None, stdin: bytes, env: dict[str, str], timeout: float) -> RunResult:
-        async with self.slots:
+        async with self._slot():
             start = time.monotonic()
             try:
                 proc = await asyncio.create_subprocess_exec(

@@ -102,7 +102,7 @@ SCOPES = (
     "databases.read", "databases.write", "rows.read", "rows.write", "files.read", "files.write",
     "users.read", "users.write", "teams.read", "teams.write", "functions.read", "functions.write",
     "executions.read", "executions.write", "events.read", "keys.write", "presences.read", "presences.write",
-    "topics.read", "topics.write",
+    "topics.read", "topics.write", "health.read",
 )
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import platform
+
 from starlette.requests import Request
 from starlette.routing import Route
 
+from rtcli import __version__
 from rtcli.server.http import array_param, body, ctx, json_response, no_content
 from rtcli.services.functions import for_format
 
@@ -15,6 +19,22 @@ def _svc(request: Request):
 
 def _fmt(request: Request, model: dict) -> dict:
     return for_format(model, request.headers.get("x-appwrite-response-format"))
+
+
+async def runtimes(request: Request):
+    """One runtime, honestly: a function is a command run on the server's own machine."""
+    await ctx(request)
+    local = {"$id": "local", "key": "local", "name": "Local command (runs on the server's machine, no container)",
+             "version": __version__, "base": "", "image": "", "logo": "", "supports": [platform.machine()]}
+    return json_response({"total": 1, "runtimes": [local]})
+
+
+async def specifications(request: Request):
+    """One specification: the server's machine, shared by every execution (--max-executions at once)."""
+    await ctx(request)
+    pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    spec = {"memory": pages * page_size // (1024 * 1024), "cpus": os.cpu_count() or 1, "enabled": True, "slug": "local"}
+    return json_response({"total": 1, "specifications": [spec]})
 
 
 async def functions(request: Request):
@@ -52,6 +72,8 @@ async def execution(request: Request):
 
 routes = [
     Route("/functions", functions, methods=["GET", "POST"]),
+    Route("/functions/runtimes", runtimes, methods=["GET"]),
+    Route("/functions/specifications", specifications, methods=["GET"]),
     Route("/functions/{function}", function, methods=["GET", "PUT", "DELETE"]),
     Route("/functions/{function}/executions", executions, methods=["GET", "POST"]),
     Route("/functions/{function}/executions/{execution}", execution, methods=["GET"]),
