@@ -33,6 +33,8 @@ ERROR_TYPES: dict[str, tuple[int, str]] = {
     "user_unauthorized": (401, "The current user is not authorized to perform the requested action."),
     "user_invalid_credentials": (401, "Invalid credentials. Please check the email and password."),
     "user_already_exists": (409, "A user with the same id, email, or phone already exists in this project."),
+    "user_email_already_exists": (409, "A user with the same email already exists in the current project."),
+    "user_phone_already_exists": (409, "A user with the same phone number already exists in the current project."),
     "user_jwt_invalid": (401, "The JWT token is invalid."),
     "user_not_found": (404, "User with the requested ID could not be found."),
     "user_session_not_found": (404, "The current user session could not be found."),

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from rtcli.cli import output
-from rtcli.cli.common import JsonOpt, api, state, trim_httpx_imports, want_json
+from rtcli.cli.common import JsonOpt, api, ask, state, trim_httpx_imports, want_json
 
 EmailArg = Annotated[str | None, typer.Argument(metavar="EMAIL", help="Email address (prompted when absent).",
                                                 show_default=False)]
@@ -29,16 +29,6 @@ def register(app: typer.Typer) -> None:
     app.command("login")(login)
     app.command("logout")(logout)
     app.command("whoami")(whoami)
-
-
-def _ask(label: str, *, hide: bool = False, confirm: bool = False) -> str:
-    """A prompted value (on stderr, so stdout stays clean); one line of stdin when it is no terminal."""
-    if sys.stdin.isatty():
-        return typer.prompt(label, hide_input=hide, confirmation_prompt=confirm, err=True)
-    line = sys.stdin.readline()
-    if not line:
-        output.fail(f"no {label.lower()} given (stdin is empty)", code=2)
-    return line.rstrip("\r\n")
 
 
 def _key_note(settings: Any) -> str:
@@ -113,8 +103,8 @@ def signup(
     from rtcli.client.account import Account
 
     settings = state(ctx).settings()
-    email = email or _ask("Email")
-    password = _ask("Password", hide=True, confirm=True)
+    email = email or ask("Email")
+    password = ask("Password", hide=True, confirm=True)
     uid = user_id or unique_id()
     user = api(ctx, lambda c: Account(c, settings.project).create(uid, email, password, name), key=False, session=False)
     as_json = want_json(ctx, json_)
@@ -145,8 +135,8 @@ def login(ctx: typer.Context, email: EmailArg = None, json_: JsonOpt = False) ->
     from rtcli.client.account import Account
 
     settings = state(ctx).settings()
-    email = email or _ask("Email")
-    password = _ask("Password", hide=True)
+    email = email or ask("Email")
+    password = ask("Password", hide=True)
     session, token = api(ctx, lambda c: Account(c, settings.project).create_email_session(email, password),
                          key=False, session=False)
     previous = settings.login

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -89,7 +90,6 @@ def trim_httpx_imports() -> None:
     (``sys.modules[name] = None`` makes ``import trio`` raise ImportError, which httpcore handles).
     Both are no-ops once httpx or trio are imported, and harmless if a future httpx changes.
     """
-    import sys
 
     if "httpx" in sys.modules:
         return
@@ -104,6 +104,16 @@ def trim_httpx_imports() -> None:
         stub.main = main  # type: ignore[attr-defined]
         sys.modules["httpx._main"] = stub
     sys.modules.setdefault("trio", None)  # type: ignore[arg-type]
+
+
+def ask(label: str, *, hide: bool = False, confirm: bool = False) -> str:
+    """A prompted value (on stderr, so stdout stays clean); one line of stdin when it is no terminal."""
+    if sys.stdin.isatty():
+        return typer.prompt(label, hide_input=hide, confirmation_prompt=confirm, err=True)
+    line = sys.stdin.readline()
+    if not line:
+        output.fail(f"no {label.lower()} given (stdin is empty)", code=2)
+    return line.rstrip("\r\n")
 
 
 # --- option types shared by several commands ------------------------------------------------------

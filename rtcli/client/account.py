@@ -115,3 +115,38 @@ class Keys:
 
     def delete(self, key_id: str) -> None:
         self.client.call("DELETE", f"/keys/{_seg(key_id)}")
+
+
+class Users:
+    """Users of the project, as a server manages them (needs an API key with users.read/users.write)."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self.client = client
+
+    def create(self, user_id: str, email: str | None = None, password: str | None = None,
+               name: str | None = None, phone: str | None = None) -> dict:
+        return self.client.call("POST", "/users", body=_drop_none(
+            {"userId": user_id, "email": email, "password": password, "name": name, "phone": phone}))
+
+    def list(self, queries: Sequence[str] = (), search: str | None = None) -> dict:
+        return self.client.call("GET", "/users", params=_drop_none({"queries": list(queries), "search": search}))
+
+    def get(self, user_id: str) -> dict:
+        return self.client.call("GET", f"/users/{_seg(user_id)}")
+
+    def delete(self, user_id: str) -> None:
+        self.client.call("DELETE", f"/users/{_seg(user_id)}")
+
+    def update(self, user_id: str, field: str, body: dict) -> dict:
+        """One field: name, email, phone (``number``), password, status, prefs, verification, labels."""
+        method = "PUT" if field == "labels" else "PATCH"
+        return self.client.call(method, f"/users/{_seg(user_id)}/{field}", body=body)
+
+    def list_sessions(self, user_id: str) -> dict:
+        return self.client.call("GET", f"/users/{_seg(user_id)}/sessions")
+
+    def create_session(self, user_id: str) -> dict:
+        return self.client.call("POST", f"/users/{_seg(user_id)}/sessions")
+
+    def delete_sessions(self, user_id: str) -> None:
+        self.client.call("DELETE", f"/users/{_seg(user_id)}/sessions")

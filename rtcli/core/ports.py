@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 from rtcli.core.hub import Event
 from rtcli.core.topics import Topic
+from rtcli.core.queries import ListPlan
+from rtcli.core.records import TokenRecord, UserRecord
 
 
 class Transaction(Protocol):
@@ -115,3 +117,39 @@ class TopicRepository(Protocol):
                    visible_to: list[str] | None) -> tuple[int, list[Topic]]:
         """A page of the project's topics, oldest first; with ``visible_to``, only those on
         which one of these roles holds a permission."""
+class UserRepository(Protocol):
+    """Users, their sessions and tokens, as the Users API reads and writes them. Writes take the
+    caller's transaction; reads outside one see committed data."""
+
+    async def get_user(self, project: str, uid: str, tx: Transaction | None = None) -> UserRecord | None: ...
+
+    async def list_users(self, project: str, plan: ListPlan, search: str) -> tuple[int, list[UserRecord]]:
+        """Users matching the plan's filters and every word of ``search`` (in id, email, phone or
+        name), in the plan's order, paged; with the total before paging."""
+
+    async def add_user(self, tx: Transaction, project: str, user: UserRecord) -> None:
+        """Raises 409 ``user_already_exists`` when the id, email or phone is taken."""
+
+    async def save_user(self, tx: Transaction, project: str, user: UserRecord) -> None: ...
+
+    async def delete_user(self, tx: Transaction, project: str, uid: str) -> None:
+        """The user with its sessions, tokens and memberships."""
+
+    async def taken(self, project: str, column: str, value: str, uid: str, tx: Transaction) -> bool:
+        """Does another user than ``uid`` have this email or phone?"""
+
+    async def sessions_of(self, project: str, uid: str) -> list[dict]: ...
+
+    async def session(self, project: str, sid: str, tx: Transaction | None = None) -> dict | None: ...
+
+    async def insert_session(self, tx: Transaction, project: str, s: dict) -> None: ...
+
+    async def delete_session(self, tx: Transaction, project: str, sid: str) -> None: ...
+
+    async def add_token(self, tx: Transaction, project: str, token: TokenRecord) -> None: ...
+
+    async def tokens_of(self, project: str, uid: str, tx: Transaction) -> list[TokenRecord]: ...
+
+    async def delete_token(self, tx: Transaction, project: str, token_id: str) -> None: ...
+
+    async def memberships_of(self, project: str, uid: str) -> list[dict]: ...

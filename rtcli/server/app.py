@@ -33,6 +33,7 @@ from rtcli.server.routes import tablesdb as tablesdb_routes
 from rtcli.server.routes import storage as storage_routes
 from rtcli.server.routes import teams as teams_routes
 from rtcli.server.routes import topics as topics_routes
+from rtcli.server.routes import users as users_routes
 from rtcli.services.account import Account
 from rtcli.server.runner import Runner
 from rtcli.services.auth import Auth
@@ -46,6 +47,7 @@ from rtcli.services.storage import Storage
 from rtcli.services.tablesdb import TablesDB
 from rtcli.services.teams import Teams
 from rtcli.services.topics import PublishLimits, Topics
+from rtcli.services.users import Users
 from rtcli.store.functions import FunctionsStore
 from rtcli.store.presence import PresenceStore
 from rtcli.store.sqlite.db import SqliteStore
@@ -143,6 +145,7 @@ class Services:
     explain: Explain
     presence: Presence
     topics: Topics
+    users: Users
 
 
 def key_file(data_dir: Path) -> Path:
@@ -316,6 +319,7 @@ def build_app(config: ServeConfig) -> Starlette:
                 *tablesdb_routes.routes,
                 *account_routes.routes,
                 *teams_routes.routes,
+                *users_routes.routes,
                 *keys_routes.routes,
                 *storage_routes.routes,
                 *functions_routes.routes,
@@ -348,7 +352,8 @@ def build_app(config: ServeConfig) -> Starlette:
         functions=Functions(store, FunctionsStore(store), Runner(config.max_executions),
                             lambda: f"http://{config.host}:{config.port}/v1", projects),
         events=EventLog(store), explain=Explain(store, users, authn, metrics),
-        presence=Presence(store, PresenceStore(store)), topics=topics)
+        presence=Presence(store, PresenceStore(store)), topics=topics,
+        users=Users(store, users, authn))
     triggers = EventTriggers(app.state.services.functions)
     app.state.services.functions.on_change = triggers.load
     app.state.metrics = metrics

@@ -7,6 +7,7 @@ Every write emits its event in the same transaction: ``users.U.create``, ``users
 
 from __future__ import annotations
 
+import hmac
 import time
 
 from rtcli import ids
@@ -117,11 +118,34 @@ class Account:
         if ctx.actor.kind == "user":
             raise AppwriteError("user_session_already_exists")
         user = await self.users.user_by_email(ctx.project, email)
-        if user is None or not await auth.verify_password(user["password_hash"], password):
+        if user is None or not await auth.verify_password(user, password):
             raise AppwriteError("user_invalid_credentials")
         if not user["status"]:
             raise AppwriteError("user_blocked")
         return await self._new_session(ctx, user, "email", ip, user_agent)
+
+    async def create_token_session(self, ctx: Ctx, body: dict, ip: str, user_agent: str) -> tuple[dict, str]:
+        """Exchange a token a server made for the user (Users API ``createToken``) for a session."""
+        uid, secret = body.get("userId"), body.get("secret")
+        if not isinstance(uid, str) or not isinstance(secret, str) or not secret or len(secret) > 256:
+            raise invalid("Invalid `userId` or `secret` param: pass the token's userId and secret.")
+        if not self.ip_limit.hit(ip):
+            raise AppwriteError("general_rate_limit_exceeded")
+        if ctx.actor.kind == "user":
+            raise AppwriteError("user_session_already_exists")
+        digest = auth.hash_secret(secret)
+        async with self.store.transaction() as tx:
+            token = next((t for t in await self.users.tokens_of(ctx.project, uid, tx)
+                          if hmac.compare_digest(t.secret_hash, digest) and t.expire_ts > time.time()), None)
+            if token is None:
+                raise AppwriteError("user_invalid_token")
+            await self.users.delete_token(tx, ctx.project, token.id)  # a token is good for one session
+        user = await self.users.user(ctx.project, uid)
+        if user is None:
+            raise AppwriteError("user_invalid_token")
+        if not user["status"]:
+            raise AppwriteError("user_blocked")
+        return await self._new_session(ctx, user, "token", ip, user_agent)
 
     async def create_anonymous_session(self, ctx: Ctx, ip: str, user_agent: str) -> tuple[dict, str]:
         if not self.ip_limit.hit(ip):
@@ -210,9 +234,10 @@ class Account:
             user["name"] = name
         elif field == "password":
             password = self._password(body.get("password"))
-            if user["password_hash"] and not await auth.verify_password(user["password_hash"], body.get("oldPassword") or ""):
+            if user["password_hash"] and not await auth.verify_password(user, body.get("oldPassword") or ""):
                 raise AppwriteError("user_invalid_credentials", "Invalid credentials. Please check the old password.")
             user["password_hash"] = await auth.hash_password(password)
+            user["hash"], user["hash_options"] = "argon2", {}
             user["password_update"] = ids.format_datetime()
         elif field == "prefs":
             prefs = body.get("prefs")

@@ -7,7 +7,6 @@ database, and name their project, so one project's JWT is refused by another.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -16,29 +15,24 @@ import secrets
 import time
 
 import jwt as pyjwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-
 from rtcli.core.permissions import Actor, user_roles
 from rtcli.errors import AppwriteError
+from rtcli.services import hashes
 
-# OWASP's minimum for argon2id: 19 MiB, 2 iterations, 1 lane.
-_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 SESSION_SECONDS = 365 * 86400
 JWT_SECONDS = 15 * 60
 
 
 async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(_hasher.hash, password)
+    """A new password's hash (argon2id)."""
+    return (await hashes.argon2(password)).value or ""
 
 
-async def verify_password(stored: str | None, password: str) -> bool:
-    if not stored:
-        return False
-    try:
-        return await asyncio.to_thread(_hasher.verify, stored, password)
-    except (VerificationError, InvalidHashError):
-        return False
+async def verify_password(user: dict, password: str) -> bool:
+    """Does ``password`` match the user's, whatever algorithm its hash was imported with?"""
+    stored = hashes.PasswordHash(user.get("password_hash"), hashes.Algorithm(user.get("hash") or "argon2"),
+                                 user.get("hash_options") or {})
+    return await hashes.verify(stored, password)
 
 
 def new_secret() -> str:

@@ -58,6 +58,15 @@ async def anonymous_session(request: Request):
     return resp
 
 
+async def token_session(request: Request):
+    c = await ctx(request)
+    model, token = await _svc(request).create_token_session(c, await body(request), client_ip(request),
+                                                           request.headers.get("user-agent", ""))
+    resp = json_response(model, 201)
+    _set_session(request, resp, c.project, token)
+    return resp
+
+
 async def sessions(request: Request):
     c = await ctx(request)
     if request.method == "GET":
@@ -101,6 +110,7 @@ routes = [
     Route("/account", account, methods=["GET", "POST"]),
     Route("/account/sessions/email", email_session, methods=["POST"]),
     Route("/account/sessions/anonymous", anonymous_session, methods=["POST"]),
+    Route("/account/sessions/token", token_session, methods=["POST"]),
     Route("/account/sessions", sessions, methods=["GET", "DELETE"]),
     Route("/account/sessions/{session}", session, methods=["GET", "DELETE"]),
     Route("/account/jwts", jwts, methods=["POST"]),

@@ -25,12 +25,13 @@ from rtcli.core.hub import Event
 from rtcli.errors import AppwriteError
 from rtcli.store.dialect import PostgresDialect
 from rtcli.store.eventlog import EventLogStore, LoggingTransaction
+from rtcli.store.upgrade import pg_upgrade_sql
 
 log = logging.getLogger("rtcli.store.postgres")
 
 # Columns that hold JSON (jsonb here, JSON text on SQLite).
 JSON_COLUMNS = ("permissions", "read_roles", "data", "channels", "roles", "payload", "controls", "spec", "scopes",
-                "labels", "prefs", "model", "metadata")
+                "labels", "prefs", "model", "metadata", "hash_options")
 
 
 def pg_schema(sqlite_schema: str) -> str:
@@ -41,7 +42,7 @@ def pg_schema(sqlite_schema: str) -> str:
     return re.sub(rf"\b({'|'.join(JSON_COLUMNS)}) TEXT\b", r"\1 JSONB", sql)
 
 
-SCHEMA = pg_schema((Path(__file__).parent.parent / "sqlite" / "schema.sql").read_text())
+SCHEMA = pg_schema((Path(__file__).parent.parent / "sqlite" / "schema.sql").read_text()) + pg_upgrade_sql(pg_schema)
 WRITE_LOCK = 0x72746C69  # "rtli": the advisory lock that serializes writes across nodes
 
 # Connection-level failures: the database is unreachable, not the request wrong.

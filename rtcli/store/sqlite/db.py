@@ -29,6 +29,7 @@ import aiosqlite
 from rtcli.core.hub import Event
 from rtcli.store.dialect import SqliteDialect
 from rtcli.store.eventlog import EventLogStore, LoggingTransaction
+from rtcli.store.upgrade import sqlite_upgrade
 
 log = logging.getLogger("rtcli.store")
 
@@ -93,6 +94,7 @@ def _connect_writer(path: Path) -> tuple[sqlite3.Connection, str]:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
     conn.executescript(SCHEMA)
+    sqlite_upgrade(conn)
     row = conn.execute("SELECT value FROM meta WHERE key='epoch'").fetchone()
     if row is None:
         epoch = secrets.token_hex(4)

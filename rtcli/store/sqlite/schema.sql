@@ -67,6 +67,13 @@ CREATE TABLE IF NOT EXISTS users (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS users_email ON users (project, email) WHERE email IS NOT NULL;
 
+-- Tokens a server made for a user (Users API); exchanged once for a session. Secrets hashed.
+CREATE TABLE IF NOT EXISTS tokens (
+  project TEXT NOT NULL, id TEXT NOT NULL, user_id TEXT NOT NULL, secret_hash TEXT NOT NULL,
+  expire TEXT NOT NULL, expire_ts REAL NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (project, id)
+);
+CREATE INDEX IF NOT EXISTS tokens_user ON tokens (project, user_id);
+
 CREATE TABLE IF NOT EXISTS sessions (
   project TEXT NOT NULL, id TEXT NOT NULL, user_id TEXT NOT NULL, secret_hash TEXT NOT NULL,
   provider TEXT NOT NULL, ip TEXT NOT NULL DEFAULT '', user_agent TEXT NOT NULL DEFAULT '',

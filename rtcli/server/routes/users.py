@@ -1,0 +1,114 @@
+"""Users routes (/v1/users…): thin adapters from HTTP to services.users."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from rtcli.errors import AppwriteError
+from rtcli.server.http import array_param, body, client_ip, ctx, json_response, no_content
+from rtcli.services.hashes import Algorithm
+
+# POST /users/<path>: a user whose password is already hashed with that algorithm.
+IMPORTS = {"argon2": Algorithm.ARGON2, "bcrypt": Algorithm.BCRYPT, "md5": Algorithm.MD5, "sha": Algorithm.SHA,
+           "phpass": Algorithm.PHPASS, "scrypt": Algorithm.SCRYPT, "scrypt-modified": Algorithm.SCRYPT_MODIFIED}
+FIELDS = frozenset({"name", "email", "phone", "password", "status", "prefs", "verification"})
+
+
+def _svc(request: Request):
+    return request.app.state.services.users
+
+
+async def users(request: Request):
+    c = await ctx(request)
+    if request.method == "POST":
+        return json_response(await _svc(request).create(c, await body(request)), 201)
+    return json_response(await _svc(request).list(c, array_param(request, "queries"),
+                                                  request.query_params.get("search", "")))
+
+
+async def import_user(request: Request):
+    kind = IMPORTS.get(request.path_params["algorithm"])
+    if kind is None:
+        raise AppwriteError("general_route_not_found")
+    c = await ctx(request)
+    return json_response(await _svc(request).create(c, await body(request), kind), 201)
+
+
+async def user(request: Request):
+    c, uid = await ctx(request), request.path_params["user"]
+    if request.method == "GET":
+        return json_response(await _svc(request).get(c, uid))
+    await _svc(request).delete(c, uid)
+    return no_content()
+
+
+async def update(request: Request):
+    field = request.path_params["field"]
+    if field not in FIELDS:
+        raise AppwriteError("general_route_not_found")
+    if request.method == "GET" and field != "prefs":
+        raise AppwriteError("general_route_not_found")
+    c, uid = await ctx(request), request.path_params["user"]
+    if request.method == "GET":
+        return json_response(await _svc(request).prefs(c, uid))
+    model = await _svc(request).update(c, uid, field, await body(request))
+    return json_response(model["prefs"] if field == "prefs" else model)  # PATCH …/prefs answers the prefs
+
+
+async def labels(request: Request):
+    c, uid = await ctx(request), request.path_params["user"]
+    return json_response(await _svc(request).update(c, uid, "labels", await body(request)))
+
+
+async def phone_verification(request: Request):
+    c, uid = await ctx(request), request.path_params["user"]
+    return json_response(await _svc(request).update(c, uid, "verification/phone", await body(request)))
+
+
+async def sessions(request: Request):
+    c, uid = await ctx(request), request.path_params["user"]
+    if request.method == "GET":
+        return json_response(await _svc(request).list_sessions(c, uid))
+    if request.method == "POST":
+        return json_response(await _svc(request).create_session(c, uid, client_ip(request),
+                                                                request.headers.get("user-agent", "")), 201)
+    await _svc(request).delete_sessions(c, uid)
+    return no_content()
+
+
+async def session(request: Request):
+    c = await ctx(request)
+    await _svc(request).delete_session(c, request.path_params["user"], request.path_params["session"])
+    return no_content()
+
+
+async def tokens(request: Request):
+    c = await ctx(request)
+    return json_response(await _svc(request).create_token(c, request.path_params["user"], await body(request)), 201)
+
+
+async def jwts(request: Request):
+    c = await ctx(request)
+    return json_response(await _svc(request).create_jwt(c, request.path_params["user"], await body(request)), 201)
+
+
+async def memberships(request: Request):
+    c = await ctx(request)
+    return json_response(await _svc(request).memberships(c, request.path_params["user"]))
+
+
+_U = "/users/{user}"
+routes = [
+    Route("/users", users, methods=["GET", "POST"]),
+    Route(_U, user, methods=["GET", "DELETE"]),
+    Route(_U + "/labels", labels, methods=["PUT"]),
+    Route(_U + "/verification/phone", phone_verification, methods=["PATCH"]),
+    Route(_U + "/sessions", sessions, methods=["GET", "POST", "DELETE"]),
+    Route(_U + "/sessions/{session}", session, methods=["DELETE"]),
+    Route(_U + "/tokens", tokens, methods=["POST"]),
+    Route(_U + "/jwts", jwts, methods=["POST"]),
+    Route(_U + "/memberships", memberships, methods=["GET"]),
+    Route(_U + "/{field}", update, methods=["GET", "PATCH"]),
+    Route("/users/{algorithm}", import_user, methods=["POST"]),
+]
