@@ -15,11 +15,11 @@ from argon2 import extract_parameters
 from argon2.exceptions import InvalidHashError
 
 from rtcli import ids
+from rtcli.core import formats
 from rtcli.core.records import UserRecord
 from rtcli.errors import invalid
 from rtcli.services import hashes
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+[1-9][0-9]{5,14}$")
 _LABEL = re.compile(r"^[A-Za-z0-9]{1,36}$")
 _HEX = re.compile(r"^[0-9a-fA-F]{16,256}$")
@@ -44,7 +44,7 @@ def user_id(value: Any) -> str:
 def email(value: Any, required: bool) -> str | None:
     if value is None and not required:
         return None
-    if not isinstance(value, str) or len(value) > 320 or not _EMAIL.match(value.strip()):
+    if not isinstance(value, str) or not formats.is_email(value.strip(), formats.ACCOUNT_EMAIL_MAX):
         raise invalid("Invalid `email` param: Value must be a valid email address")
     return value.strip().lower()
 
