@@ -66,19 +66,6 @@ def convert_subscribed(channels: list[str], user_id: str | None) -> list[str]:
     return list(out)
 
 
-def rebind_account(channels: list[str], user_id: str | None) -> list[str]:
-    """After authentication, re-convert the channels as first requested (guest forms included)."""
-    original = []
-    for ch in channels:
-        parts = ch.split(".")
-        if parts[0] == "account" and len(parts) >= 2 and parts[1] not in _ACCOUNT_ACTIONS:
-            # 'account.<old uid>[.<action>]': back to the user-neutral form
-            original.append("account" if len(parts) == 2 else f"account.{parts[2]}")
-        else:
-            original.append(ch)
-    return convert_subscribed(original, user_id)
-
-
 # --- channel patterns (rtcli extension) ------------------------------------------------------
 # A subscribed channel may use "*" for exactly one segment and ">" (last) for one or more
 # trailing segments: "tablesdb.*.tables.messages.rows", "buckets.>". Appwrite channel names never

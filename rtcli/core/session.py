@@ -291,11 +291,6 @@ class RealtimeSession:
                     self.hub.subscribe(self.conn, Subscription(sub_id, converted, sub.queries, sub.matcher, sub.policy))
         return [Send(protocol.response_frame(protocol.AUTHENTICATION, user=account))]
 
-    def roles_changed(self, actor: Actor) -> None:
-        """A membership change: same subscriptions, fresh roles (before the causing event matches)."""
-        self.actor = actor
-        self.hub.set_roles(self.conn, connection_roles(actor), actor.user_id)
-
     def policy(self, ids: list[str]) -> str:
         """The overflow policy for a frame: 'close' wins, then 'drop', then 'latest'."""
         found = {self.conn.subscriptions[i].policy for i in ids if i in self.conn.subscriptions}

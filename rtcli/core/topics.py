@@ -76,7 +76,7 @@ class Topic:
         """Who may see the topic itself: whoever may receive, publish or manage."""
         return sorted(frozenset().union(*self._roles.values()))
 
-    def model(self) -> dict:
+    def model(self) -> dict[str, Any]:
         return {"$id": self.id, "$createdAt": self.created_at, "$updatedAt": self.updated_at,
                 "$permissions": list(self.permissions), "name": self.name, "mode": self.mode.value}
 
@@ -86,7 +86,7 @@ class PublishRequest:
     """A validated publish, from a REST body or a realtime ``publish`` frame."""
 
     topic_id: str
-    data: dict
+    data: dict[str, Any]
     event: str | None = None
     message_id: str = ""
     echo: bool = True  # whether the publishing connection receives its own message
@@ -96,12 +96,12 @@ class PublishRequest:
 class Message:
     id: str
     topic_id: str
-    data: dict
+    data: dict[str, Any]
     event: str | None
     user_id: str | None
     created_at: str
 
-    def payload(self) -> dict:
+    def payload(self) -> dict[str, Any]:
         return {"$id": self.id, "$topicId": self.topic_id, "$event": self.event, "$userId": self.user_id,
                 "$createdAt": self.created_at, **self.data}
 
@@ -115,7 +115,7 @@ class Published:
     cursor: str | None
     created_at: str
 
-    def model(self) -> dict:
+    def model(self) -> dict[str, Any]:
         return {"$id": self.id, "topicId": self.topic_id, "cursor": self.cursor, "$createdAt": self.created_at}
 
 
@@ -176,7 +176,7 @@ def parse_publish(topic: Any, body: Any, max_size: int) -> PublishRequest:
     return PublishRequest(topic, data, event or None, message_id, echo)
 
 
-def publish_error(error: AppwriteError | None, code: int, message: str, message_id: str | None) -> dict:
+def publish_error(error: AppwriteError | None, code: int, message: str, message_id: str | None) -> dict[str, Any]:
     """The error frame refusing a realtime publish: the usual ``{code, message}`` plus the
     error's ``type``, ``to: "publish"`` and the message id, so a client can tell which failed."""
     frame = protocol.error_frame(code, message)

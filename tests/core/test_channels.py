@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rtcli.core.channels import convert_subscribed, rebind_account, row_channels, with_action
+from rtcli.core.channels import convert_subscribed, row_channels, with_action
 
 ACTIONS = ["create", "update", "upsert", "delete"]
 
@@ -157,32 +157,10 @@ def test_duplicates_are_removed_and_order_is_kept():
     ]
 
 
-# --- rebind_account (after authentication) -------------------------------------------------------
+# --- after authentication: the session re-converts the channels as first requested ------------
 
 
-def test_rebind_after_authentication_turns_guest_forms_into_the_users():
-    guest = convert_subscribed(["account", "account.update", "documents"], None)
-    assert guest == ["account", "account.update", "documents"]
-    assert rebind_account(guest, "B") == ["account", "account.B", "account.B.update", "documents"]
-
-
-@pytest.mark.parametrize("action", ACTIONS)
-def test_rebind_promotes_every_guest_action_filter(action):
-    assert rebind_account([f"account.{action}"], "B") == [f"account.B.{action}"]
-
-
-def test_rebind_from_one_user_to_another():
-    before = ["account", "account.A", "account.A.create", "account.A.update", "documents", "documents.A.something"]
-    after = rebind_account(before, "B")
-    assert after == ["account", "account.B", "account.B.create", "account.B.update", "documents", "documents.A.something"]
-    assert not [c for c in after if c.startswith("account.A")]
-
-
-def test_rebind_to_the_same_user_changes_nothing():
-    channels = convert_subscribed(["account", "account.create", "rows"], "A")
-    assert rebind_account(channels, "A") == channels
-
-
-def test_rebind_leaves_non_account_channels_alone():
-    channels = ["tables.1.rows", "rows", "teams.T", "accounts", "accountX.create"]
-    assert rebind_account(channels, "B") == channels
+def test_guest_forms_become_the_users_once_converted_for_them():
+    requested = ["account", "account.update", "documents"]
+    assert convert_subscribed(requested, None) == ["account", "account.update", "documents"]
+    assert convert_subscribed(requested, "B") == ["account", "account.B", "account.B.update", "documents"]
