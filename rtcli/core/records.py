@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -19,11 +20,11 @@ class UserRecord:
     accessed_at: str
     password_hash: str | None = None
     hash: str = "argon2"
-    hash_options: dict = field(default_factory=dict)
+    hash_options: dict[str, Any] = field(default_factory=dict)
     password_update: str = ""
     status: bool = True
     labels: list[str] = field(default_factory=list)
-    prefs: dict = field(default_factory=dict)
+    prefs: dict[str, Any] = field(default_factory=dict)
     email_verification: bool = False
     phone: str | None = None
     phone_verification: bool = False
