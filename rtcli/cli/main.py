@@ -14,7 +14,7 @@ import typer
 
 from rtcli import __version__
 from rtcli.cli import coerce, functions, monitor, profile, serve, storage, subscribe, tablesdb
-from rtcli.cli import account, events, replay, teams, users
+from rtcli.cli import account, events, replay, teams, topics, users
 from rtcli.cli.common import CliState
 
 coerce.install()  # simple parameters skip typer's pydantic coercion (see coerce.py for why)
@@ -68,6 +68,7 @@ functions.register(app)
 account.register(app)
 teams.register(app)
 users.register(app)
+topics.register(app)
 events.register(app)
 replay.register(app)
 profile.register(app)
