@@ -22,6 +22,7 @@ from appwrite.services.presences import Presences  # noqa: E402
 from appwrite.services.storage import Storage  # noqa: E402
 from appwrite.services.tables_db import TablesDB  # noqa: E402
 from appwrite.services.teams import Teams  # noqa: E402
+from appwrite.services.users import Users  # noqa: E402
 
 from tests.conftest import Server, start_server  # noqa: E402
 
@@ -39,13 +40,14 @@ class Sdk:
     storage: Storage
     functions: Functions
     presences: Presences
+    users: Users
     user_id: str = ""
     email: str = ""
 
     @classmethod
     def of(cls, client: Client, **extra) -> Sdk:
         return cls(client, TablesDB(client), Teams(client), Account(client), Storage(client), Functions(client),
-                   Presences(client), **extra)
+                   Presences(client), Users(client), **extra)
 
 
 def client_for(server: Server) -> Client:

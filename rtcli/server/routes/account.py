@@ -111,6 +111,9 @@ routes = [
     Route("/account/sessions/email", email_session, methods=["POST"]),
     Route("/account/sessions/anonymous", anonymous_session, methods=["POST"]),
     Route("/account/sessions/token", token_session, methods=["POST"]),
+    # The magic-URL and phone flows end the same way: a token's userId and secret for a session.
+    Route("/account/sessions/magic-url", token_session, methods=["PUT"]),
+    Route("/account/sessions/phone", token_session, methods=["PUT"]),
     Route("/account/sessions", sessions, methods=["GET", "DELETE"]),
     Route("/account/sessions/{session}", session, methods=["GET", "DELETE"]),
     Route("/account/jwts", jwts, methods=["POST"]),
