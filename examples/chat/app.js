@@ -1,8 +1,10 @@
 // rtcli chat: the official Appwrite Web SDK (appwrite 27) against `rtcli serve`, no bundler.
 //
 // Query parameters: endpoint (default http://localhost:8787/v1), project (default "default"),
-// db (default "chat") and table (default "messages").
+// db (default "chat"), table (default "messages") and typing (default "typing": the ephemeral
+// topic of the typing indicator).
 import { Account, Channel, Client, ID, Permission, Query, Realtime, Role, TablesDB } from 'appwrite';
+import { TopicPublisher } from 'rtcli-publish';
 
 const params = new URLSearchParams(location.search);
 const config = {
@@ -10,6 +12,7 @@ const config = {
   project: params.get('project') || 'default',
   db: params.get('db') || 'chat',
   table: params.get('table') || 'messages',
+  typing: params.get('typing') || 'typing',
 };
 
 const client = new Client().setEndpoint(config.endpoint).setProject(config.project);
@@ -31,6 +34,7 @@ const ui = {
   sendForm: $('send-form'),
   noteForm: $('note-form'),
   chatError: $('chat-error'),
+  typing: $('typing'),
 };
 
 let me = null; // the signed-in Account
@@ -134,6 +138,47 @@ function onEvent(event) {
   if (!row || !row.$id) return;
   if (event.events.some((e) => e.endsWith('.delete'))) removeRow(row.$id);
   else upsertRow(row);
+  if (row.authorId) stoppedTyping(row.authorId); // their message is here: they are done typing
+}
+
+// --- typing indicator: an ephemeral topic, live only and never stored ---------------------------
+
+const TYPING_EVERY_MS = 2000; // publish at most this often while typing
+const TYPING_SHOWN_MS = 4000; // show someone as typing this long after their last message
+const typers = new Map(); // user id -> { name, timer }
+let publisher = null; // our own socket for publishing (the Web SDK cannot publish)
+let lastTyping = 0;
+
+function renderTyping() {
+  const names = [...typers.values()].map((t) => t.name);
+  ui.typing.textContent = names.length === 0 ? ''
+    : names.length === 1 ? `${names[0]} is typing…` : `${names.join(', ')} are typing…`;
+}
+
+function stoppedTyping(userId) {
+  const t = typers.get(userId);
+  if (!t) return;
+  clearTimeout(t.timer);
+  typers.delete(userId);
+  renderTyping();
+}
+
+function onTyping(event) {
+  const p = event.payload;
+  if (!p || !p.$userId || (me && p.$userId === me.$id)) return; // not ourselves (another tab, say)
+  clearTimeout(typers.get(p.$userId)?.timer);
+  typers.set(p.$userId, { name: p.name || 'someone', timer: setTimeout(() => stoppedTyping(p.$userId), TYPING_SHOWN_MS) });
+  renderTyping();
+}
+
+function typing() {
+  const now = Date.now();
+  if (!me || !publisher || now - lastTyping < TYPING_EVERY_MS) return;
+  lastTyping = now;
+  // self: false, we never show ourselves typing. A refusal (no such topic, say) costs the
+  // indicator only, never the chat.
+  publisher.publish(config.typing, { name: me.name || me.email }, { self: false })
+    .catch((err) => console.warn(`typing indicator: ${err.message}`));
 }
 
 // --- session ----------------------------------------------------------------------------------
@@ -156,6 +201,7 @@ async function enterChat(user) {
   const channel = Channel.tablesdb(config.db).table(config.table).row().toString();
   try {
     await realtime.subscribe(channel, onEvent);
+    await realtime.subscribe(`topics.${config.typing}`, onTyping);
     const list = await tablesDB.listRows({
       databaseId: config.db,
       tableId: config.table,
@@ -165,6 +211,7 @@ async function enterChat(user) {
   } catch (err) {
     showError(ui.chatError, err);
   }
+  publisher = new TopicPublisher({ endpoint: config.endpoint, project: config.project });
   ui.sendForm.elements.text.focus();
 }
 
@@ -173,6 +220,9 @@ function leaveChat() {
   const rt = realtime;
   realtime = null;
   if (rt) rt.disconnect();
+  publisher?.close();
+  publisher = null;
+  for (const id of [...typers.keys()]) stoppedTyping(id);
   setConnection('offline');
   rows.clear();
   ui.list.replaceChildren();
@@ -257,6 +307,8 @@ function composer(form, permissions) {
     input.focus();
   });
 }
+
+ui.sendForm.elements.text.addEventListener('input', typing);
 
 // A message: every signed-in user may read it.
 composer(ui.sendForm, () => [Permission.read(Role.users())]);

@@ -3,7 +3,8 @@
     python examples/chat/serve.py --port 8000
     # then open http://localhost:8000/?endpoint=http://localhost:8787/v1&project=default
 
-It serves this directory, plus three module URLs that index.html's import map points at:
+It serves this directory, plus /lib/publish.js (examples/publish.js, the helper that publishes to
+topics), plus three module URLs that index.html's import map points at:
 
 - /vendor/appwrite.js    -> <node_modules>/appwrite/dist/esm/sdk.js (the SDK's own ESM build, unchanged)
 - /vendor/bignumber.mjs  -> <node_modules>/bignumber.js/bignumber.mjs (ESM build shipped by bignumber.js)
@@ -24,6 +25,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+PUBLISH_HELPER = HERE.parent / "publish.js"  # shared by the examples: publishing to topics
 DEFAULT_NODE_MODULES = HERE.parent.parent / "tests" / "compat" / "node_modules"
 
 # json-bigint's files, in the order they are defined; index.js is the package entry.
@@ -85,11 +87,12 @@ class ChatHandler(SimpleHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         path = self.path.split("?", 1)[0]
-        if path.startswith("/vendor/"):
+        if path == "/lib/publish.js" or path.startswith("/vendor/"):
             try:
-                found = self.vendor(path[len("/vendor/"):])
+                found = ((PUBLISH_HELPER.read_bytes(), "text/javascript") if path == "/lib/publish.js"
+                         else self.vendor(path[len("/vendor/"):]))
             except OSError as e:
-                self.send_error(500, f"cannot read the SDK from {self.node_modules}: {e}")
+                self.send_error(500, f"cannot read {path}: {e}")
                 return
             if found is None:
                 self.send_error(404, f"not in {self.node_modules} (run: npm ci --prefix tests/compat)")

@@ -216,6 +216,35 @@ async function main() {
       }
       step(`auth paths: ${users.map((u) => `${u.key}=${summary.users[u.key].path}`).join(', ')}`);
 
+      // Typing indicator: typing publishes to the ephemeral topic over the page's own socket
+      // (examples/publish.js); the other page hears it through the Web SDK's subscription.
+      const typingText = (u) => u.page.getByTestId('typing').textContent();
+      for (const [writer, reader] of [[a, b], [b, a]]) {
+        await writer.page.getByTestId('send-text').fill('Hel');
+        await waitFor(`${reader.key} to show "${writer.name} is typing…"`,
+          async () => (await typingText(reader)) === `${writer.name} is typing…`)
+          .catch(async (e) => fail(`${e.message}; it shows ${short(await typingText(reader))}`));
+        const heard = recv(reader.trace, 'event').find((f) => f.msg.data?.channels?.includes('topics.typing')
+          && f.msg.data.payload?.$userId === writer.userId);
+        if (!heard || 'cursor' in heard.msg.data) {
+          fail(`${reader.key}: no cursor-less topics.typing event from ${writer.key}: ${short(heard)}`);
+        }
+        const acks = recv(writer.trace, 'response').filter((f) => f.msg.data?.to === 'publish');
+        if (!acks.length || acks[0].msg.data.message?.cursor !== null) {
+          fail(`${writer.key}: the publish was not acknowledged as ephemeral: ${short(acks)}`);
+        }
+        if ((await typingText(writer)).includes(writer.name)) {
+          fail(`${writer.key} shows itself typing: ${await typingText(writer)}`);
+        }
+        // self: false keeps the message from the socket that published it (the page's other
+        // socket, the SDK's, does receive it, and the page ignores its own user).
+        const publishing = writer.trace.sockets.find((s) => s.frames.some((f) => f.dir === 'sent' && f.msg?.type === 'publish'));
+        if (!publishing || publishing.frames.some((f) => f.dir === 'recv' && f.msg?.type === 'event')) {
+          fail(`${writer.key}'s publishing socket received its own message despite self: false: ${short(publishing)}`);
+        }
+      }
+      step('typing: each page shows the other typing (ephemeral topic, no cursor), never itself');
+
       const nonce = Math.random().toString(36).slice(2, 8);
       const helloA = `Hello from ${a.name} ${nonce}`;
       const helloB = `Hi ${a.name}, ${b.name} here ${nonce}`;
@@ -225,6 +254,10 @@ async function main() {
       await send(a, 'message', helloA);
       await waitLive(b, helloA, a.key);
       step(`${a.key}'s message appeared live in ${b.key}`);
+      // Its message is here: A is no longer shown typing (well before the indicator would expire).
+      await waitFor(`${b.key} to stop showing ${a.name} typing once the message is in`,
+        async () => !(await typingText(b)).includes(a.name), 1500);
+      step(`${b.key} stopped showing ${a.key} typing when ${a.key}'s message arrived`);
 
       await send(b, 'message', helloB);
       await waitLive(a, helloB, b.key);

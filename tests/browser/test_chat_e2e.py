@@ -85,6 +85,10 @@ def _setup_chat(server) -> None:
         ]:
             r = admin.post(path, json=body)
             assert r.status_code in (201, 202), f"POST {path} -> {r.status_code} {r.text}"
+        # The typing indicator's topic: live only, signed-in users publish and receive.
+        r = admin.post("/topics", json={"topicId": "typing", "mode": "ephemeral",
+                                        "permissions": ['read("users")', 'create("users")']})
+        assert r.status_code == 201, r.text
 
 
 @pytest.fixture
@@ -162,10 +166,12 @@ def test_two_users_chat_live_and_private_note_stays_private(node_bin, server, st
     # The server's own view agrees with what the pages showed.
     with server.admin() as admin:
         rows = admin.get("/tablesdb/chat/tables/messages/rows").json()["rows"]
+        typing = admin.get("/events", params={"since": "beginning", "channels[]": "topics.typing"}).json()
     by_author = {u["key"]: summary["users"][u["key"]]["userId"] for u in users}
     notes = [r for r in rows if r["$permissions"] and 'read("users")' not in r["$permissions"]]
     assert len(rows) == 4 and len(notes) == 1, rows
     assert notes[0]["$permissions"] == [f'read("user:{by_author["A"]}")', f'update("user:{by_author["A"]}")',
                                         f'delete("user:{by_author["A"]}")'], notes[0]
+    assert typing["events"] == [], "typing messages are ephemeral: never in the log"
     for key in by_author:
         assert summary["users"][key]["pageErrors"] == [], (key, summary["users"][key]["pageErrors"], shots)
