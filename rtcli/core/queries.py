@@ -19,14 +19,18 @@ from rtcli.errors import AppwriteError
 FILTERS = frozenset({
     "equal", "notEqual", "lessThan", "lessThanEqual", "greaterThan", "greaterThanEqual",
     "isNull", "isNotNull", "between", "startsWith", "endsWith", "contains", "and", "or",
+    "notContains", "notBetween", "notStartsWith", "notEndsWith", "containsAny", "containsAll", "exists", "notExists",
+    "search", "notSearch",
 })
-MODIFIERS = frozenset({"orderAsc", "orderDesc", "limit", "offset", "cursorAfter", "cursorBefore", "select"})
+MODIFIERS = frozenset({"orderAsc", "orderDesc", "orderRandom", "limit", "offset", "cursorAfter", "cursorBefore",
+                       "select"})
 REALTIME_ALLOWED = (
     "equal", "notEqual", "lessThan", "lessThanEqual", "greaterThan", "greaterThanEqual",
     "isNull", "isNotNull", "and", "or", "select",
 )
-_NO_VALUES = frozenset({"isNull", "isNotNull", "orderAsc", "orderDesc"})
-_NO_ATTRIBUTE = frozenset({"limit", "offset", "cursorAfter", "cursorBefore", "select", "and", "or"})
+_NO_VALUES = frozenset({"isNull", "isNotNull", "orderAsc", "orderDesc", "orderRandom"})
+_NO_ATTRIBUTE = frozenset({"limit", "offset", "cursorAfter", "cursorBefore", "select", "and", "or", "orderRandom",
+                           "exists", "notExists"})
 
 
 @dataclass(frozen=True)
@@ -94,12 +98,17 @@ def parse(raw: str | dict[str, Any]) -> Query:
             raise _bad(f"'{method}' takes one non-negative integer.")
     if method in ("cursorAfter", "cursorBefore") and (len(values) != 1 or not isinstance(values[0], str)):
         raise _bad(f"'{method}' takes one row id.")
-    if method == "between" and len(values) != 2:
-        raise _bad("'between' takes exactly two values.")
-    if method in ("lessThan", "lessThanEqual", "greaterThan", "greaterThanEqual", "startsWith", "endsWith") and not values:
+    if method in ("between", "notBetween") and len(values) != 2:
+        raise _bad(f"'{method}' takes exactly two values.")
+    if method in ("lessThan", "lessThanEqual", "greaterThan", "greaterThanEqual", "startsWith", "endsWith",
+                  "notStartsWith", "notEndsWith") and not values:
         raise _bad(f"'{method}' needs a value.")
-    if method in ("equal", "notEqual", "contains") and not values:
+    if method in ("equal", "notEqual", "contains", "notContains", "containsAny", "containsAll") and not values:
         raise _bad(f"'{method}' needs at least one value.")
+    if method in ("search", "notSearch") and (len(values) != 1 or not isinstance(values[0], str)):
+        raise _bad(f"'{method}' takes one string of words to search for.")
+    if method in ("exists", "notExists") and (not values or not all(isinstance(v, str) and v for v in values)):
+        raise _bad(f"'{method}' takes the names of one or more attributes.")
     return Query(method, attribute, tuple(values))
 
 
@@ -258,6 +267,7 @@ class ListPlan:
     offset: int = 0
     cursor: tuple[str, str] | None = None  # ("after"|"before", row id)
     select: list[str] | None = None
+    random: bool = False  # orderRandom: a random order (no cursor then)
 
 
 def plan(queries: list[Query]) -> ListPlan:
@@ -275,8 +285,13 @@ def plan(queries: list[Query]) -> ListPlan:
             p.cursor = ("after" if q.method == "cursorAfter" else "before", str(q.values[0]))
         elif q.method == "select":
             p.select = [str(v) for v in q.values]
+        elif q.method == "orderRandom":
+            p.random = True
         else:
             p.filters.append(q)
+    if p.random and (p.cursor or p.orders):
+        raise AppwriteError("general_query_invalid",
+                            "Invalid query: orderRandom cannot be combined with other orders or a cursor.")
     return p
 
 

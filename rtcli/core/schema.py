@@ -16,7 +16,13 @@ from rtcli import protocol
 from rtcli.core import formats
 from rtcli.errors import AppwriteError
 
-COLUMN_TYPES = ("string", "integer", "float", "boolean", "datetime", "email", "enum", "url", "ip")
+COLUMN_TYPES = ("string", "integer", "float", "boolean", "datetime", "email", "enum", "url", "ip",
+                "varchar", "text", "mediumtext", "longtext")
+# Text columns of a fixed size (in characters), as MariaDB's TEXT types; varchar takes a size up to
+# VARCHAR_MAX. (A value is bounded by the request size long before a mediumtext or longtext is full.)
+TEXT_SIZES = {"text": 65_535, "mediumtext": 16_777_215, "longtext": 4_294_967_295}
+VARCHAR_MAX = 16_381
+STRING_TYPES = frozenset({"string", "varchar", *TEXT_SIZES})
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
 
@@ -31,9 +37,9 @@ def _is_int(v: Any) -> bool:
 def _check_value(col: dict[str, Any], v: Any) -> str | None:
     """None if ``v`` fits the column, else what is wrong."""
     t = col["type"]
-    if t in ("string", "email", "enum", "url", "ip", "datetime") and not isinstance(v, str):
+    if (t in STRING_TYPES or t in ("email", "enum", "url", "ip", "datetime")) and not isinstance(v, str):
         return "must be a string"
-    if t == "string" and len(v) > col.get("size", 255):
+    if t in STRING_TYPES and len(v) > col.get("size", 255):
         return f"must be at most {col.get('size', 255)} characters"
     if t == "email" and not formats.is_email(v):
         return f"must be a valid email address of at most {formats.EMAIL_MAX} characters"
@@ -133,6 +139,16 @@ def make_column(kind: str, body: dict[str, Any], now: str) -> dict[str, Any]:
         if not _is_int(size) or size < 1:
             raise AppwriteError("general_argument_invalid", "Invalid `size` param: must be a positive integer.")
         spec["size"] = size
+        spec["encrypt"] = bool(body.get("encrypt", False))
+    if kind == "varchar":
+        size = body.get("size")
+        if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= VARCHAR_MAX:
+            raise AppwriteError("general_argument_invalid",
+                                f"Invalid `size` param: Value must be a valid range between 1 and {VARCHAR_MAX:,}")
+        spec["size"] = size
+    if kind in TEXT_SIZES:
+        spec["size"] = TEXT_SIZES[kind]
+    if kind == "varchar" or kind in TEXT_SIZES:
         spec["encrypt"] = bool(body.get("encrypt", False))
     if kind in ("integer", "float"):
         for bound in ("min", "max"):

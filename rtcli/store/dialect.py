@@ -54,6 +54,11 @@ class SqliteDialect:
             return f"instr(lower({text_expr}), lower(?)) > 0"
         return f"instr({text_expr}, ?) > 0"
 
+    def json_has(self, col: str, key: str, params: list) -> str:
+        """The JSON object in ``col`` has ``key`` (even when its value is null)."""
+        params.append('$."' + key.replace('"', "") + '"')
+        return f"json_type({col}, ?) IS NOT NULL"
+
     def field(self, col: str, key: str) -> str:
         """A JSON field as text, for a trusted literal key."""
         return f"json_extract({col}, '$.{key}')"
@@ -105,6 +110,10 @@ class PostgresDialect:
         if ci:
             return f"strpos(lower({text_expr}), lower(?::text)) > 0"
         return f"strpos({text_expr}, ?::text) > 0"
+
+    def json_has(self, col: str, key: str, params: list) -> str:
+        params.append(key)
+        return f"jsonb_exists({col}, ?::text)"
 
     def field(self, col: str, key: str) -> str:
         return f"({col} ->> '{key}')"

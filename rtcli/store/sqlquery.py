@@ -8,11 +8,17 @@ no user string becomes SQL.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
+from rtcli import ids
 from rtcli.core.queries import Query
 from rtcli.errors import AppwriteError
 
 SYSTEM = {"$id": "id", "$createdAt": "created_at", "$updatedAt": "updated_at", "$sequence": "seq"}
+# Negations of a filter: NOT of the positive condition (a row without the attribute matches
+# neither, as in SQL).
+_NEGATED = {"notContains": "contains", "notBetween": "between", "notStartsWith": "startsWith",
+            "notEndsWith": "endsWith"}
 _OPS = {"lessThan": "<", "lessThanEqual": "<=", "greaterThan": ">", "greaterThanEqual": ">="}
 
 Emit = Callable[[list], str]
@@ -56,18 +62,38 @@ def _system_value(attribute: str, v):
             return int(v)
         if isinstance(v, int) and not isinstance(v, bool):
             return v
+    elif attribute in ("$createdAt", "$updatedAt") and isinstance(v, str):
+        return _stored_datetime(v)
     elif isinstance(v, str):
         return v
     raise AppwriteError("general_query_invalid",
                         f"Invalid query: {v!r} is not a valid value for {attribute}.")
 
 
+def _stored_datetime(v: str) -> str:
+    """An ISO 8601 date (``Z``, any offset, any precision) as dates are stored (UTC, ms, +00:00), so
+    that createdBefore/After compare instants, not strings; other strings are kept as given."""
+    try:
+        dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except ValueError:
+        return v
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return ids.format_datetime(dt.timestamp())
+
+
 def where_clause(dialect, q: Query, params: list, arrays: set[str], columns: dict[str, str] | None = None) -> str:
     m = q.method
     if m in ("and", "or"):
         return "(" + f" {m.upper()} ".join(where_clause(dialect, s, params, arrays, columns) for s in q.values) + ")"
+    if m in ("exists", "notExists"):
+        tests = []
+        for name in q.values:
+            a = Attr(dialect, str(name), columns)
+            tests.append(dialect.json_has("data", a.key, params) if a.json else f"{a.column} IS NOT NULL")
+        return ("(" if m == "exists" else "NOT (") + " AND ".join(tests) + ")"
     attr = Attr(dialect, q.attribute or "", columns)
-    if attr.json and attr.key in arrays and m in ("equal", "contains"):
+    if attr.json and attr.key in arrays and m in ("equal", "contains", "containsAny"):
         return dialect.array_has_any("data", attr.key, list(q.values), params)
     if m in ("equal", "notEqual"):
         expr = attr.emit(params)
@@ -91,6 +117,13 @@ def where_clause(dialect, q: Query, params: list, arrays: set[str], columns: dic
         return dialect.starts_with(attr.text(params), str(q.values[0]), params)
     if m == "endsWith":
         return dialect.ends_with(attr.text(params), str(q.values[0]), params)
-    if m == "contains":
+    if m in ("contains", "containsAny"):
         return "(" + " OR ".join(dialect.contains(attr.text(params), str(v), params) for v in q.values) + ")"
+    if m == "containsAll":
+        if attr.json and attr.key in arrays:
+            return "(" + " AND ".join(dialect.array_has_any("data", attr.key, [v], params) for v in q.values) + ")"
+        return "(" + " AND ".join(dialect.contains(attr.text(params), str(v), params) for v in q.values) + ")"
+    if m in _NEGATED:
+        positive = where_clause(dialect, Query(_NEGATED[m], q.attribute, q.values), params, arrays, columns)
+        return f"NOT {positive}"
     raise AppwriteError("general_query_invalid", f"Invalid query: method '{m}' is not supported here.")

@@ -227,8 +227,10 @@ class TablesDBStore:
                 raise AppwriteError("general_cursor_not_found",
                                     f"Invalid query: Cursor row with ID '{plan.cursor[1]}' could not be found.")
             page_where.append(self._after(anchor, orders, page_params))
-        sql = (f"SELECT * FROM rows WHERE {' AND '.join(page_where)} ORDER BY "
-               + ", ".join(f"{e} {d}" for e, d in order_exprs) + " LIMIT ? OFFSET ?")
+        order_sql = "random()" if plan.random else ", ".join(f"{e} {d}" for e, d in order_exprs)
+        if plan.random:
+            order_params = []
+        sql = f"SELECT * FROM rows WHERE {' AND '.join(page_where)} ORDER BY {order_sql} LIMIT ? OFFSET ?"
         rows = await self.s.fetchall(sql, page_params + order_params + [plan.limit, plan.offset])
         out = [_row(r) for r in rows]
         if reverse:
