@@ -49,6 +49,7 @@ ERROR_TYPES: dict[str, tuple[int, str]] = {
     "team_membership_mismatch": (401, "The membership ID does not belong to the current user."),
     "membership_not_found": (404, "Membership with the requested ID could not be found."),
     "membership_already_confirmed": (409, "Membership is already confirmed."),
+    "team_limit_exceeded": (400, "The user is a member of as many teams as the server allows."),
     "key_not_found": (404, "Key with the requested ID could not be found."),
     "storage_bucket_not_found": (404, "Storage bucket with the requested ID could not be found."),
     "storage_bucket_already_exists": (409, "A storage bucket with the requested ID already exists."),

@@ -9,8 +9,8 @@ import typer
 
 def register(app: typer.Typer) -> None:
     app.command(help="Run the realtime server (REST + WebSocket on one port, SQLite in the data dir). "
-                     "Fixed limits: incoming realtime frames up to 64,000 bytes (as Appwrite; larger ones get "
-                     "error 1009), 100 channels and 100 queries per subscription.")(serve)
+                     "Fixed limits: incoming realtime messages up to 64,000 bytes (as Appwrite; a larger one "
+                     "closes the connection with 1009), 100 channels and 100 queries per subscription.")(serve)
 
 
 def serve(
@@ -26,7 +26,7 @@ def serve(
     api_key: str | None = typer.Option(None, "--api-key", envvar="RTCLI_API_KEY",
                                           help="The default project's server key (else generated and kept in the data dir)."),
     project: list[str] = typer.Option([], "--project", help="Make sure this project exists (repeatable); 'default' always does."),
-    max_queue: int = typer.Option(1024, help="Frames queued per connection before a slow client is closed (code 4008)."),
+    max_queue: int = typer.Option(1024, help="Frames queued per connection before a slow client is closed (code 4008); also the live frames held while a replay runs."),
     messages_per_minute: int = typer.Option(120, help="Incoming realtime messages allowed per connection per minute (Appwrite: 32)."),
     max_subscriptions: int = typer.Option(1000, help="Subscriptions allowed per realtime connection."),
     max_connections_per_ip: int = typer.Option(1000, help="Concurrent realtime connections per client address (0: no limit)."),
@@ -44,6 +44,12 @@ def serve(
     publish_rate: int = typer.Option(20, min=0, help="Topic messages a realtime connection may publish per second (0: no limit)."),
     publish_rate_user: int = typer.Option(50, min=0, help="Topic messages a user (a guest: an address) may publish per second on this node, "
                                                           "over REST and every connection together; API keys are exempt (0: no limit)."),
+    events_scan_limit: int = typer.Option(10_000, min=1, help="Log events one GET /v1/events request reads, readable or "
+                                          "not; past it the page ends with a cursor to continue from."),
+    replay_limit: int = typer.Option(100_000, min=0, help="Log events the replays (since) of one subscribe message may cover; "
+                                     "a subscription further behind gets resumed: false."),
+    max_teams_per_user: int = typer.Option(100, min=1, help="Teams one user may be a confirmed member of."),
+    max_roles_per_membership: int = typer.Option(20, min=1, max=100, help="Roles one team membership may have (Appwrite: 100)."),
 ) -> None:
     import logging
 
@@ -57,7 +63,9 @@ def serve(
                          max_executions=max_executions,
                          allow_origins=allow_origin, ws_compression=ws_compression,
                          retention_days=retention_days, retention_events=retention_events,
-                         max_message_size=max_message_size, publish_rate=publish_rate, publish_rate_user=publish_rate_user)
+                         max_message_size=max_message_size, publish_rate=publish_rate, publish_rate_user=publish_rate_user,
+                         events_scan_limit=events_scan_limit, replay_limit=replay_limit,
+                         max_teams_per_user=max_teams_per_user, max_roles_per_membership=max_roles_per_membership)
 
     def banner(cfg: ServeConfig) -> None:
         url = f"{url_host(cfg.host)}:{cfg.port}"

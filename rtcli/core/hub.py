@@ -1,9 +1,13 @@
 """The subscription hub: indexes live subscriptions and fans events out to them.
 
-Index: ``(project, channel) -> role -> {connection}``. A connection is stored under each of its
-roles, so an event touches only the connections subscribed to one of its channels under a role
-that may read it; an event readable by ``any`` touches every role bucket of its channels. The
-cost of an event is proportional to its candidate subscribers, never to all connections.
+Two indexes, each paid once: ``(project, channel) -> {connection}`` (a subscription costs one
+entry per channel, whatever its connection's roles) and ``(project, role) -> {connection}`` (a
+connection costs one entry per role when it connects or its roles change, whatever it
+subscribes to). An event readable by ``any`` visits the subscribers of its channels. Any other
+event intersects the two: it walks whichever side is smaller, the subscribers of a channel
+(keeping those holding one of the event's roles) or the holders of the event's roles (keeping
+those subscribed to the channel). So a private event on a busy channel touches its few readers,
+and a connection with thousands of team roles costs no more to subscribe than a guest.
 
 Each event is encoded once: the frame up to its ``subscriptions`` list is a shared prefix, and
 each connection gets that prefix plus its own list of matching subscription ids.
@@ -15,96 +19,16 @@ bytes on a bounded queue and never blocks).
 from __future__ import annotations
 
 import logging
-from contextvars import ContextVar
-from itertools import repeat
 from dataclasses import dataclass, field
 from collections.abc import Callable
+from itertools import repeat
 
-from rtcli import protocol
 from rtcli.core.channels import is_pattern, pattern_match
+from rtcli.core.event import (KEY_ROLE, Event, SplitFrame, encode_frame, event_origin, key_may_receive,  # noqa: F401
+                              scope_of, suffix_of)
 from rtcli.core.queries import Matcher
 
 log = logging.getLogger("rtcli.hub")
-
-# Pseudo-role under which API-key connections are indexed: they may read every event.
-KEY_ROLE = "#key"
-
-# The function execution (id, trigger depth) on whose behalf the current request writes, if
-# any: set by the HTTP adapter for an execution's key, stamped on events by the store. It lets
-# the trigger guard stop a function from triggering itself.
-event_origin: ContextVar[tuple[str, int] | None] = ContextVar("event_origin", default=None)
-
-
-@dataclass(slots=True)
-class Event:
-    """A published event. ``roles`` are the roles that may read it (``any`` admits everyone;
-    an empty list admits only API-key connections). ``seq`` is its position in the event log."""
-
-    project: str
-    events: list[str]
-    channels: list[str]
-    roles: list[str]
-    payload: dict
-    timestamp: str
-    seq: int = 0
-    cursor: str | None = None
-    user_id: str | None = None
-    permissions_changed: bool = False
-    # Applied by the hub before matching (not part of the frame): a user's fresh roles after a
-    # membership change, and a session whose connections fall back to guests.
-    refresh_roles: tuple[str, frozenset[str]] | None = None
-    revoke_session: str | None = None
-    # The project's API keys changed: every node reloads them (they are kept in memory).
-    reload_keys: bool = False
-    origin: tuple[str, int] | None = None  # (function id, depth) when written by an execution
-    exclude: str | None = None  # the connection that published it and asked not to receive it
-    created: float = 0.0  # unix time of the commit (for the commit-to-delivery latency metric)
-
-    def data(self) -> dict:
-        """The event frame's ``data`` without ``subscriptions``."""
-        d = {"events": self.events, "channels": self.channels, "timestamp": self.timestamp,
-             "payload": self.payload}
-        if self.cursor is not None:
-            d["cursor"] = self.cursor
-        return d
-
-    @property
-    def resource(self) -> str:
-        """The resource this event is about (its most specific name without the action)."""
-        primary = self.events[0]
-        for action in (".create", ".update", ".upsert", ".delete"):
-            i = primary.rfind(action)
-            if i > 0:
-                return primary[:i]
-        return primary
-
-    def frame_prefix(self) -> str:
-        """The encoded event frame up to (and including) ``"subscriptions":``."""
-        body = protocol.dumps(self.data())
-        return '{"type":"event","data":' + body[:-1] + ',"subscriptions":'
-
-
-class SplitFrame(tuple):
-    """An encoded event frame in two parts, ``SplitFrame((prefix, suffix))``: the prefix shared
-    by every connection (encoded once per event) and the connection's own suffix (its
-    subscription ids). A transport can write both without joining them; ``text()`` joins them
-    where one string is needed. (No ``__new__`` of our own: tuple's C constructor is cheaper,
-    and one is built per delivery.)"""
-
-    __slots__ = ()
-
-    def text(self) -> str:
-        return (self[0] + self[1]).decode()
-
-
-def suffix_of(subscription_ids: list[str]) -> bytes:
-    return ('["' + '","'.join(subscription_ids) + '"]}}').encode()
-
-
-def encode_frame(prefix: str, subscription_ids: list[str]) -> str:
-    # Subscription ids are CustomIds ([A-Za-z0-9._-], checked by the session): they need no
-    # JSON escaping, so joining them is exact and several times cheaper than a JSON encoder.
-    return prefix + '["' + '","'.join(subscription_ids) + '"]}}'
 
 
 @dataclass(slots=True, eq=False)
@@ -132,8 +56,10 @@ class HubConnection:
     """One live connection as the hub sees it.
 
     ``sink(frame, seq, resource, ids)`` delivers an encoded frame (a ``SplitFrame`` for live
-    events, a ``str`` otherwise); while ``holding`` (a replay
-    is under way), deliveries are kept in ``held`` instead and released in order afterwards.
+    events, a ``str`` otherwise); while ``holding`` (a replay is under way), deliveries are
+    kept in ``held`` instead and released in order afterwards. At most ``max_held`` of them (0:
+    no limit): past that the held frames are dropped and ``held_overflow`` set, and the adapter
+    closes the connection as a slow consumer (the client resumes from its cursor).
     """
 
     id: str
@@ -149,6 +75,8 @@ class HubConnection:
     patterns: dict[str, None] = field(default_factory=dict)  # the subscribed channel patterns
     holding: int = 0
     held: list[tuple[str, int, str, list[str]]] = field(default_factory=list)
+    max_held: int = 0
+    held_overflow: bool = False
     # channel -> (ids, encoded suffix) for the channels whose subscriptions have no query:
     # then the ids an event gets through that channel never depend on the event. Built on
     # first use, dropped whenever the connection's subscriptions or roles change.
@@ -156,39 +84,47 @@ class HubConnection:
 
     def deliver(self, frame: str, seq: int, resource: str, ids: list[str]) -> None:
         if self.holding:
-            self.held.append((frame, seq, resource, ids))
+            self.hold((frame, seq, resource, ids))
         else:
             self.sink(frame, seq, resource, ids)
 
-    def index_roles(self) -> frozenset[str]:
-        return self.roles
+    def hold(self, entry: tuple) -> None:
+        if self.held_overflow:
+            return
+        if self.max_held and len(self.held) >= self.max_held:
+            self.held.clear()
+            self.held_overflow = True
+            return
+        self.held.append(entry)
 
 
 class _Node:
     """A node of the pattern trie: one channel segment ("*" and ">" included)."""
 
-    __slots__ = ("children", "by_role")
+    __slots__ = ("children", "conns")
 
     def __init__(self) -> None:
         self.children: dict[str, _Node] = {}
-        self.by_role: dict[str, dict[HubConnection, None]] = {}
+        self.conns: dict[HubConnection, None] = {}
+
+
+Conns = dict[HubConnection, None]
 
 
 class Hub:
     """Subscription index and fan-out. Single-threaded (one event loop); no awaits inside.
 
     Exact channels are looked up in a dict; channel patterns (``*``, ``>``) in a trie walked
-    once per event channel, so patterns too cost in proportion to what can match.
+    once per event channel, so patterns too cost in proportion to what can match. Trie nodes
+    go when their last subscriber does.
     """
 
     def __init__(self) -> None:
-        self._index: dict[tuple[str, str], dict[str, dict[HubConnection, None]]] = {}
-        # (project, exact channel) -> every connection subscribed to it, whatever its roles:
-        # an event readable by ``any`` visits each connection once, not once per role bucket.
-        self._all: dict[tuple[str, str], dict[HubConnection, None]] = {}
+        self._subscribers: dict[tuple[str, str], Conns] = {}  # (project, exact channel) -> subscribers
+        self._holders: dict[tuple[str, str], Conns] = {}  # (project, role) -> connections holding it
         self._patterns: dict[str, _Node] = {}
         self.connections: dict[str, HubConnection] = {}
-        self.by_user: dict[tuple[str, str], dict[HubConnection, None]] = {}
+        self.by_user: dict[tuple[str, str], Conns] = {}
         # The highest log position dispatched so far, per project: a replay covers the log up
         # to this position, and live events after it are held until the replay is done.
         self.last_seq: dict[str, int] = {}
@@ -199,41 +135,34 @@ class Hub:
 
     def add(self, conn: HubConnection) -> None:
         self.connections[conn.id] = conn
-        self._index_user(conn)
+        self._index_holder(conn)
 
-    def _index_user(self, conn: HubConnection) -> None:
+    def _index_holder(self, conn: HubConnection) -> None:
+        for role in conn.roles:
+            self._holders.setdefault((conn.project, role), {})[conn] = None
         if conn.user_id:
             self.by_user.setdefault((conn.project, conn.user_id), {})[conn] = None
 
-    def _unindex_user(self, conn: HubConnection) -> None:
+    def _unindex_holder(self, conn: HubConnection) -> None:
+        for role in conn.roles:
+            _discard(self._holders, (conn.project, role), conn)
         if conn.user_id:
-            conns = self.by_user.get((conn.project, conn.user_id))
-            if conns is not None:
-                conns.pop(conn, None)
-                if not conns:
-                    del self.by_user[(conn.project, conn.user_id)]
+            _discard(self.by_user, (conn.project, conn.user_id), conn)
 
     def remove(self, conn: HubConnection) -> None:
         for sub in list(conn.subscriptions.values()):
             self._unindex(conn, sub)
         conn.subscriptions.clear()
         conn.by_channel.clear()
-        self._unindex_user(conn)
-        self.connections.pop(conn.id, None)
+        if self.connections.pop(conn.id, None) is not None:
+            self._unindex_holder(conn)
 
     def set_roles(self, conn: HubConnection, roles: frozenset[str], user_id: str | None) -> None:
-        """Move a connection (and its subscriptions) to new roles, keeping subscription ids."""
-        subs = list(conn.subscriptions.values())
-        for sub in subs:
-            self._unindex(conn, sub)
-        self._unindex_user(conn)
+        """Give a connection new roles (its subscriptions stay as they are)."""
+        self._unindex_holder(conn)
         conn.roles = roles
         conn.user_id = user_id
-        self._index_user(conn)
-        # Rebuild the per-channel lists from scratch (they were emptied by _unindex).
-        conn.by_channel.clear()
-        for sub in subs:
-            self._reindex(conn, sub)
+        self._index_holder(conn)
 
     # --- subscriptions -----------------------------------------------------------------
 
@@ -252,17 +181,6 @@ class Hub:
         self._unindex(conn, sub)
         return True
 
-    def _by_role(self, project: str, ch: str, create: bool) -> dict | None:
-        """Where the connections subscribed to ``ch`` are indexed by role (a pattern's trie node)."""
-        if not is_pattern(ch):
-            return self._index.setdefault((project, ch), {}) if create else self._index.get((project, ch))
-        node = self._patterns.setdefault(project, _Node()) if create else self._patterns.get(project)
-        for seg in ch.split("."):
-            if node is None:
-                return None
-            node = node.children.setdefault(seg, _Node()) if create else node.children.get(seg)
-        return node.by_role if node is not None else None
-
     def _reindex(self, conn: HubConnection, sub: Subscription) -> None:
         conn.plain = None
         for ch in sub.channels:
@@ -271,11 +189,12 @@ class Hub:
             if len(subs) == 1:
                 if is_pattern(ch):
                     conn.patterns[ch] = None
+                    node = self._patterns.setdefault(conn.project, _Node())
+                    for seg in ch.split("."):
+                        node = node.children.setdefault(seg, _Node())
+                    node.conns[conn] = None
                 else:
-                    self._all.setdefault((conn.project, ch), {})[conn] = None
-                by_role = self._by_role(conn.project, ch, True)
-                for role in conn.index_roles():
-                    by_role.setdefault(role, {})[conn] = None
+                    self._subscribers.setdefault((conn.project, ch), {})[conn] = None
 
     def _unindex(self, conn: HubConnection, sub: Subscription) -> None:
         conn.plain = None
@@ -290,42 +209,46 @@ class Hub:
             if subs:
                 continue
             del conn.by_channel[ch]
-            conn.patterns.pop(ch, None)
-            everyone = self._all.get((conn.project, ch))
-            if everyone is not None:
-                everyone.pop(conn, None)
-                if not everyone:
-                    del self._all[(conn.project, ch)]
-            by_role = self._by_role(conn.project, ch, False)
-            if by_role is None:
-                continue
-            for role in conn.index_roles():
-                bucket = by_role.get(role)
-                if bucket is not None:
-                    bucket.pop(conn, None)
-                    if not bucket:
-                        del by_role[role]
-            if not by_role and not is_pattern(ch):
-                del self._index[(conn.project, ch)]
-            # (empty trie nodes are left in place: bounded by the patterns ever used)
+            if ch in conn.patterns:
+                del conn.patterns[ch]
+                self._unindex_pattern(conn, ch)
+            else:
+                _discard(self._subscribers, (conn.project, ch), conn)
+
+    def _unindex_pattern(self, conn: HubConnection, pattern: str) -> None:
+        """Remove a connection from a pattern's node, then the nodes left with nothing below."""
+        root = self._patterns.get(conn.project)
+        path = [(None, "", root)]
+        for seg in pattern.split("."):
+            node = path[-1][2].children.get(seg) if path[-1][2] is not None else None
+            if node is None:
+                return
+            path.append((path[-1][2], seg, node))
+        path[-1][2].conns.pop(conn, None)
+        for parent, seg, node in reversed(path[1:]):
+            if node.conns or node.children:
+                break
+            del parent.children[seg]
+        if root is not None and not root.children:
+            del self._patterns[conn.project]
 
     # --- matching and fan-out ----------------------------------------------------------
 
-    def _pattern_buckets(self, project: str, channels: list[str]) -> list[tuple[str, dict]]:
-        """(pattern, by-role index) of every subscribed pattern that matches one of the channels."""
+    def _pattern_buckets(self, project: str, channels: list[str]) -> list[tuple[str, Conns]]:
+        """(pattern, subscribers) of every subscribed pattern that matches one of the channels."""
         root = self._patterns.get(project)
         if root is None:
             return []
-        found: list[tuple[str, dict]] = []
+        found: list[tuple[str, Conns]] = []
 
         def walk(node: _Node, parts: list[str], i: int, path: list[str]) -> None:
             if i == len(parts):
-                if node.by_role:
-                    found.append((".".join(path), node.by_role))
+                if node.conns:
+                    found.append((".".join(path), node.conns))
                 return
             tail = node.children.get(">")
-            if tail is not None and tail.by_role:
-                found.append((".".join([*path, ">"]), tail.by_role))
+            if tail is not None and tail.conns:
+                found.append((".".join([*path, ">"]), tail.conns))
             for key in (parts[i], "*"):
                 child = node.children.get(key)
                 if child is not None:
@@ -337,45 +260,46 @@ class Hub:
 
     def _hits(self, event: Event):
         """Each connection that may receive the event, with the channels (or patterns) it is
-        subscribed through, as ``(connection, keys)`` pairs. One pass over the index buckets:
-        no per-connection scan of the event's channels.
+        subscribed through, as ``(connection, keys)`` pairs.
 
         The common case of fan-out, an event readable by ``any`` whose subscribers all came
-        through one channel, walks that channel's bucket as it is, with no per-connection
-        bookkeeping at all."""
-        everyone = "any" in event.roles
+        through one channel, walks that channel's subscribers as they are, with no
+        per-connection bookkeeping at all."""
         project = event.project
-        patterns = self._pattern_buckets(project, event.channels) if self._patterns else []
-        if everyone and not patterns:
-            found = [(ch, bucket) for ch in event.channels if (bucket := self._all.get((project, ch)))]
-            if len(found) == 1:
-                ch, bucket = found[0]
-                return zip(bucket, repeat([ch]))
+        buckets = [(ch, bucket) for ch in event.channels if (bucket := self._subscribers.get((project, ch)))]
+        if self._patterns:
+            buckets += self._pattern_buckets(project, event.channels)
+        if not buckets:
+            return ()
         hits: dict[HubConnection, list[str]] = {}
-        roles = event.roles
-        buckets_of = []
-        for ch in event.channels:
-            if everyone:
-                bucket = self._all.get((project, ch))
-                if bucket:
-                    buckets_of.append((ch, (bucket,)))
-            else:
-                by_role = self._index.get((project, ch))
-                if by_role:
-                    buckets_of.append((ch, [by_role.get(role) for role in (*roles, KEY_ROLE)]))
-        for key, by_role in patterns:
-            buckets_of.append((key, by_role.values() if everyone else
-                               [by_role.get(role) for role in (*roles, KEY_ROLE)]))
-        for key, buckets in buckets_of:
-            for bucket in buckets:
-                if not bucket:
-                    continue
+        if "any" in event.roles:
+            if len(buckets) == 1:
+                ch, bucket = buckets[0]
+                return zip(bucket, repeat([ch]))
+            for key, bucket in buckets:
                 for conn in bucket:
                     keys = hits.get(conn)
                     if keys is None:
                         hits[conn] = [key]
-                    elif key not in keys:  # a connection sits in one bucket per role
+                    elif key not in keys:
                         keys.append(key)
+            return hits.items()
+        granted = {*event.roles, KEY_ROLE}
+        readers = [holders for role in granted if (holders := self._holders.get((project, role)))]
+        n_readers = sum(map(len, readers))
+        if not n_readers:
+            return ()
+        for key, bucket in buckets:
+            if len(bucket) <= n_readers:  # fewer subscribers than readers: filter the subscribers
+                found = [conn for conn in bucket if not conn.roles.isdisjoint(granted)]
+            else:  # filter the readers (one holding two of the roles comes twice: deduplicated below)
+                found = [conn for holders in readers for conn in holders if conn in bucket]
+            for conn in found:
+                keys = hits.get(conn)
+                if keys is None:
+                    hits[conn] = [key]
+                elif key not in keys:
+                    keys.append(key)
         return hits.items()
 
     def candidates(self, event: Event) -> dict[HubConnection, None]:
@@ -428,7 +352,7 @@ class Hub:
         for conn, keys in hits:
             if prefix is None:  # encoded once, only for an event that has an audience
                 prefix = event.frame_prefix().encode()
-                resource, seq, scope, payload = event.resource, event.seq, _scope_of(event), event.payload
+                resource, seq, scope, payload = event.resource, event.seq, scope_of(event), event.payload
             if conn.scopes is not None and "*" not in conn.scopes and scope not in conn.scopes:
                 continue  # (key_may_receive, inlined on the hot path)
             cached = None
@@ -446,7 +370,7 @@ class Hub:
                 suffix = suffix_of(ids)
             frame = SplitFrame((prefix, suffix))
             if conn.holding:
-                conn.held.append((frame, seq, resource, ids))
+                conn.hold((frame, seq, resource, ids))
             else:
                 try:
                     conn.sink(frame, seq, resource, ids)
@@ -472,16 +396,9 @@ class Hub:
         return entry
 
 
-_SCOPES = {"tablesdb": "rows.read", "databases": "rows.read", "buckets": "files.read", "functions": "executions.read",
-           "teams": "teams.read", "users": "users.read", "presences": "presences.read", "topics": "topics.read"}
-
-
-def _scope_of(event: Event) -> str:
-    """The API-key scope needed to receive an event over a key-authenticated connection."""
-    return _SCOPES.get(event.events[0].split(".", 1)[0], "events.read")
-
-
-def key_may_receive(scopes: frozenset[str] | None, event: Event) -> bool:
-    """Whether a connection with these key scopes (None: not a key) may receive the event: the
-    same rule for live delivery and for replay from the log."""
-    return scopes is None or "*" in scopes or _scope_of(event) in scopes
+def _discard(index: dict, key: tuple[str, str], conn: HubConnection) -> None:
+    conns = index.get(key)
+    if conns is not None:
+        conns.pop(conn, None)
+        if not conns:
+            del index[key]

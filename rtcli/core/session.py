@@ -81,6 +81,9 @@ class Limits:
     # typing indicators and cursors send several messages a second.
     publishes_per_second: int = 20
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    # Log positions the replays (since) of one subscribe message may cover together: a replay
+    # reads every row of that range, readable or not.
+    replay_events: int = 100_000
 
 
 def connection_roles(actor: Actor) -> frozenset[str]:

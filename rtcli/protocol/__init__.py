@@ -30,7 +30,7 @@ RESPONSE = "response"
 # Error codes carried in error frames; 1008 is also sent as the close code (fatal).
 CODE_INVALID_MESSAGE = 1003  # bad message: the socket stays open
 CODE_POLICY_VIOLATION = 1008  # fatal: error frame, then close 1008 (the SDK stops reconnecting)
-CODE_MESSAGE_TOO_BIG = 1009  # rtcli: an incoming frame over the size limit (socket stays open)
+CODE_MESSAGE_TOO_BIG = 1009  # an incoming message over the size limit: error frame, then close 1009
 CODE_TRY_AGAIN = 1013  # rate limited: the socket stays open
 CODE_UNAUTHORIZED = 401
 

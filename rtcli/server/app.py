@@ -45,7 +45,7 @@ from rtcli.services.projects import Keys, Projects, new_key
 from rtcli.services.rows import Rows
 from rtcli.services.storage import Storage
 from rtcli.services.tablesdb import TablesDB
-from rtcli.services.teams import Teams
+from rtcli.services.teams import TeamLimits, Teams
 from rtcli.services.topics import PublishLimits, Topics
 from rtcli.services.users import Users
 from rtcli.store.functions import FunctionsStore
@@ -130,6 +130,10 @@ class ServeConfig:
     max_message_size: int = 16 * 1024  # bytes of a topic message's JSON data
     publish_rate: int = 20  # topic messages a second per realtime connection; 0 = no limit
     publish_rate_user: int = 50  # topic messages a second per user (guests: per address), per node; 0 = none
+    events_scan_limit: int = 10_000  # log rows one GET /v1/events reads (then a cursor to go on)
+    replay_limit: int = 100_000  # log positions the replays (since) of one subscribe message cover
+    max_teams_per_user: int = 100  # confirmed memberships of one user
+    max_roles_per_membership: int = 20
 
 
 @dataclass
@@ -346,12 +350,13 @@ def build_app(config: ServeConfig) -> Starlette:
     app.state.services = Services(
         tablesdb=tables, rows=Rows(tables),
         account=Account(store, users, authn, config.session_limit_per_email, config.session_limit_per_ip),
-        teams=Teams(store, users, authn), keys=Keys(store, users, projects),
+        teams=Teams(store, users, authn, TeamLimits(config.max_teams_per_user, config.max_roles_per_membership)),
+        keys=Keys(store, users, projects),
         storage=Storage(store, StorageStore(store), config.data_dir / "files", config.max_file_size,
                         config.upload_timeout),
         functions=Functions(store, FunctionsStore(store), Runner(config.max_executions),
                             lambda: f"http://{config.host}:{config.port}/v1", projects),
-        events=EventLog(store), explain=Explain(store, users, authn, metrics),
+        events=EventLog(store, config.events_scan_limit), explain=Explain(store, users, authn, metrics),
         presence=Presence(store, PresenceStore(store)), topics=topics,
         users=Users(store, users, authn))
     triggers = EventTriggers(app.state.services.functions)

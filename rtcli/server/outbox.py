@@ -159,7 +159,14 @@ class Outbox(asyncio.Protocol):
                 self.close_sent = True
                 if self.closing is None:
                     self.closing = (1000, "")
-                self.transport.close()
+                if self.closing[0] == protocol.CODE_MESSAGE_TOO_BIG and self.transport.can_write_eof():
+                    # The peer may still be sending the refused message: closing now, with its
+                    # bytes unread, would reset the connection and lose the frames that say why.
+                    # Half-close, read and discard until the peer closes (or the timeout).
+                    self.transport.write_eof()
+                    self.timer = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self.transport.close)
+                else:
+                    self.transport.close()
 
     def _drain(self) -> None:
         q = self.queue

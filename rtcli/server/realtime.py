@@ -25,6 +25,7 @@ from collections import deque
 
 from starlette.datastructures import QueryParams
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.exceptions import PayloadTooBig
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
 from websockets.server import ServerProtocol
@@ -73,9 +74,12 @@ class Realtime:
         self.state = state
         config = state.config
         self.max_frames = config.max_queue
-        self.max_size = 1024 * 1024
+        # websockets refuses a larger message from its frame header (close 1009), before
+        # reading or buffering its payload.
+        self.max_size = protocol.MAX_INCOMING_FRAME
         self.limits = Limits(messages_per_minute=config.messages_per_minute, subscriptions=config.max_subscriptions,
-                             publishes_per_second=config.publish_rate, max_message_size=config.max_message_size)
+                             publishes_per_second=config.publish_rate, max_message_size=config.max_message_size,
+                             replay_events=config.replay_limit)
         # Off by default: with permessage-deflate every event is compressed once per connection
         # (~25 us for a row event's frame, as much as the rest of a delivery), while fan-out
         # encodes each frame once for everyone. Worth it only on slow links.
@@ -236,7 +240,19 @@ class RealtimeProtocol(Outbox):
                 # pings are answered and close frames acknowledged by websockets itself
             elif isinstance(event, Request):
                 self._handshake(event)
+        if type(ws.parser_exc) is PayloadTooBig and self.closing is None:
+            self._too_big()
         self._flush()
+
+    def _too_big(self) -> None:
+        """websockets failed the connection (1009) on a message over ``max_size``: say why in an
+        error frame first, ahead of its close frame (plain frames only: with compression,
+        websockets' state no longer allows a data frame)."""
+        self.closing = (protocol.CODE_MESSAGE_TOO_BIG, "")
+        if self.plain and not self.lost and not self.transport.is_closing():
+            self._write(protocol.dumps(protocol.error_frame(
+                protocol.CODE_MESSAGE_TOO_BIG, f"Message is too large: the limit is {self.rt.max_size} bytes. "
+                "The connection is closed; reconnect and send smaller messages.")))
 
     def eof_received(self) -> None:
         return None  # close the transport

@@ -61,7 +61,8 @@ async def open_connection(proto, headers, query: QueryParams) -> None:
     # Unique across nodes: a message's publisher is named by it on every node (``self: false``).
     conn = proto.conn = HubConnection(f"{state.node_id}{next(_ids)}", project, connection_roles(actor), proto.push,
                                       actor.user_id, session_id=actor.session_id,
-                                      scopes=actor.scopes if actor.is_key else None)
+                                      scopes=actor.scopes if actor.is_key else None,
+                                      max_held=state.config.max_queue)
     proto.session = RealtimeSession(state.hub, conn, actor, proto.rt.limits)
     state.metrics.outboxes[conn.id] = proto
     state.hub.add(conn)
@@ -96,9 +97,18 @@ async def perform(session: RealtimeSession, outputs: list, outbox: Outbox, state
     """Carry out a session's outputs in order."""
     replays = [o for o in outputs if isinstance(o, Replay)]
     resolved: dict[str, tuple[int | None, str | None]] = {}
+    budget = session.limits.replay_events  # log positions one message's replays may cover together
     for r in replays:
-        resolved[r.subscription.id] = await state.store.resolve_since(session.conn.project, r.since)
-        state.metrics.counts["resumed" if resolved[r.subscription.id][0] is not None else "not_resumed"] += 1
+        pos, reason = await state.store.resolve_since(session.conn.project, r.since)
+        if pos is not None:
+            if r.upto - pos > budget:
+                pos, reason = None, (f"more than {session.limits.replay_events} events to replay in one subscribe "
+                                     "message; read them with GET /v1/events, then subscribe with since set to "
+                                     "its last cursor")
+            else:
+                budget -= r.upto - pos
+        resolved[r.subscription.id] = pos, reason
+        state.metrics.counts["resumed" if pos is not None else "not_resumed"] += 1
     for out in outputs:
         if isinstance(out, Send):
             frame = out.frame
@@ -136,7 +146,12 @@ async def perform(session: RealtimeSession, outputs: list, outbox: Outbox, state
             pos, _ = resolved[out.subscription.id]
             if pos is not None:
                 await replay(session, out, pos, outbox, state)
-            for frame, seq, resource, ids in session.replay_done():
+            held = session.replay_done()
+            if session.conn.held_overflow:  # more live events than the queue holds came during the replay
+                outbox.overflowed = True
+                outbox.close(protocol.CLOSE_SLOW_CONSUMER,
+                             "slow consumer: too many live events during the replay, resume from your cursor")
+            for frame, seq, resource, ids in held:
                 outbox.push(frame, seq, resource, ids)
 
 
@@ -155,7 +170,7 @@ async def replay(session: RealtimeSession, r: Replay, after: int, outbox: Outbox
     """Send the logged events in (after, upto] that match the subscription and may be read now."""
     conn, sub = session.conn, r.subscription
     pos = after
-    while pos < r.upto and outbox.closing is None and not outbox.lost:
+    while pos < r.upto and outbox.closing is None and not outbox.lost and not conn.held_overflow:
         page = await state.store.read_events(conn.project, pos, r.upto, REPLAY_PAGE)
         if not page:
             break

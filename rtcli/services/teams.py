@@ -9,6 +9,7 @@ log, as a local development server's mail catcher would show it.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from rtcli import ids
 from rtcli.core import channels, events
@@ -35,20 +36,41 @@ def membership_model(m: dict, user: dict | None, team: dict) -> dict:
             "roles": m["roles"]}
 
 
-def _roles_param(value) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(r, str) and 0 < len(r) <= 32 for r in value) or len(value) > 100:
-        raise invalid("Invalid `roles` param: Value must be an array of up to 100 strings of 1-32 chars.")
+def _roles_param(value, limit: int) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(r, str) and 0 < len(r) <= 32 for r in value) or len(value) > limit:
+        raise invalid(f"Invalid `roles` param: Value must be an array of up to {limit} strings of 1-32 chars.")
     for r in value:
         if not ids.is_custom_id(r):
             raise invalid(f"Invalid `roles` param: role '{r}' may only contain a-z, A-Z, 0-9, period, hyphen, underscore.")
     return list(dict.fromkeys(value))
 
 
+@dataclass(frozen=True)
+class TeamLimits:
+    """Each role of a user is a role of every connection they open (the hub indexes them, every
+    event's read check intersects them): bounded, so that free sign-ups cannot make thousands."""
+
+    teams_per_user: int = 100  # confirmed memberships (pending invitations do not count)
+    roles_per_membership: int = 20
+
+
 class Teams:
-    def __init__(self, store, users, authn: auth.Auth) -> None:
+    def __init__(self, store, users, authn: auth.Auth, limits: TeamLimits = TeamLimits()) -> None:
         self.store = store
         self.users = users
         self.auth = authn
+        self.limits = limits
+
+    def _roles(self, value) -> list[str]:
+        return _roles_param(value, self.limits.roles_per_membership)
+
+    async def _room_for_team(self, ctx: Ctx, uid: str, tx) -> None:
+        """Raise unless the user may join one more team."""
+        limit = self.limits.teams_per_user
+        if await self.users.count_confirmed_memberships(ctx.project, uid, tx) >= limit:
+            raise AppwriteError("team_limit_exceeded",
+                                f"User '{uid}' is already a member of {limit} teams, the most this server allows: "
+                                "leave a team first (the operator sets the limit with --max-teams-per-user).")
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -96,7 +118,7 @@ class Teams:
         name = body.get("name")
         if not isinstance(name, str) or not name or len(name) > 128:
             raise invalid("Invalid `name` param: Value must be a string of 1-128 characters.")
-        roles = _roles_param(body.get("roles", ["owner"]))
+        roles = self._roles(body.get("roles", ["owner"]))
         now = ids.format_datetime()
         team = {"id": tid, "name": name, "prefs": {}, "created_at": now, "updated_at": now}
         async with self.store.transaction() as tx:
@@ -105,6 +127,7 @@ class Teams:
             await self.users.insert_team(tx, ctx.project, team)
             refresh = None
             if ctx.actor.kind == "user":
+                await self._room_for_team(ctx, ctx.actor.user_id, tx)
                 m = {"id": ids.unique(), "team_id": tid, "user_id": ctx.actor.user_id,
                      "roles": list(dict.fromkeys([*roles, "owner"])), "invited": now, "joined": now, "confirm": True,
                      "secret_hash": "", "created_at": now, "updated_at": now}
@@ -170,7 +193,7 @@ class Teams:
     async def create_membership(self, ctx: Ctx, tid: str, body: dict) -> dict:
         t = await self._team(ctx, tid)
         self._require(ctx, tid, "teams.write", owner=True)
-        roles = _roles_param(body.get("roles"))
+        roles = self._roles(body.get("roles"))
         uid, email = body.get("userId"), body.get("email")
         now = ids.format_datetime()
         async with self.store.transaction() as tx:
@@ -188,6 +211,8 @@ class Teams:
                 raise AppwriteError("team_invite_already_exists")
             secret = auth.new_secret()
             confirm = ctx.actor.is_key
+            if confirm:
+                await self._room_for_team(ctx, user["id"], tx)
             m = {"id": ids.unique(), "team_id": tid, "user_id": user["id"], "roles": roles, "invited": now,
                  "joined": now if confirm else "", "confirm": confirm,
                  "secret_hash": "" if confirm else auth.hash_secret(secret), "created_at": now, "updated_at": now}
@@ -225,7 +250,7 @@ class Teams:
     async def update_membership(self, ctx: Ctx, tid: str, mid: str, body: dict) -> dict:
         t = await self._team(ctx, tid)
         self._require(ctx, tid, "teams.write", owner=True)
-        roles = _roles_param(body.get("roles"))
+        roles = self._roles(body.get("roles"))
         async with self.store.transaction() as tx:
             m = await self._membership(ctx, tid, mid, tx)
             m["roles"] = roles
@@ -250,6 +275,7 @@ class Teams:
                 raise AppwriteError("team_invalid_secret")
             if m["confirm"]:
                 raise AppwriteError("membership_already_confirmed")
+            await self._room_for_team(ctx, m["user_id"], tx)
             now = ids.format_datetime()
             m.update(confirm=True, joined=now, secret_hash="", updated_at=now)
             await self.users.update_membership(tx, ctx.project, m)

@@ -271,6 +271,10 @@ class UsersStore:
         rows = await (tx or self.s).fetchall(sql, (project, uid))
         return [_membership(r) for r in rows]
 
+    async def count_confirmed_memberships(self, project: str, uid: str, tx=None) -> int:
+        sql = "SELECT COUNT(*) FROM memberships WHERE project=? AND user_id=? AND confirm=1"
+        return (await (tx or self.s).fetchone(sql, (project, uid)))[0]
+
     async def insert_membership(self, tx: Transaction, project: str, m: dict) -> None:
         await tx.execute(
             "INSERT INTO memberships (project, id, team_id, user_id, roles, invited, joined, confirm, secret_hash,"

@@ -105,11 +105,40 @@ def test_event_touches_only_candidates():
 def test_unsubscribe_and_remove_clean_the_index():
     hub = Hub()
     got: dict[int, list] = {}
-    a = connect(hub, 0, {"users"}, ["rows"], got)
-    connect(hub, 1, {"users"}, ["rows"], got)
+    a = connect(hub, 0, {"users"}, ["rows", "tablesdb.*.tables.t.rows", "buckets.>"], got)
+    connect(hub, 1, {"users", "team:t"}, ["rows", "tablesdb.d.>"], got)
     assert hub.unsubscribe(a, "s0") and not hub.unsubscribe(a, "s0")
+    hub.remove(a)
     hub.remove(hub.connections["c1"])
-    assert hub._index == {}
+    # Nothing is left behind: exact channels, roles, users and the pattern trie are all empty.
+    assert hub._subscribers == {} and hub._holders == {} and hub.by_user == {} and hub._patterns == {}
+
+
+def test_subscribing_costs_the_same_whatever_the_roles():
+    """A connection with thousands of roles adds one index entry per channel, not per role."""
+    hub = Hub()
+    got: dict[int, list] = {}
+    roles = {"users"} | {f"team:t{i}" for i in range(100)} | {f"team:t{i}/r{j}" for i in range(100) for j in range(50)}
+    conn = connect(hub, 0, roles, [f"tablesdb.d.tables.t{i}.rows" for i in range(100)], got)
+    assert sum(map(len, hub._subscribers.values())) == 100
+    hub.subscribe(conn, Subscription("more", [f"c{i}" for i in range(100)], []))
+    assert sum(map(len, hub._subscribers.values())) == 200
+    hub.dispatch(make_event(["team:t42/r7"], channels=["tablesdb.d.tables.t3.rows"]))
+    assert got == {0: [["s0"]]}
+
+
+def test_held_frames_are_bounded():
+    hub = Hub()
+    got: dict[int, list] = {}
+    conn = connect(hub, 0, {"guests"}, ["rows"], got)
+    conn.max_held, conn.holding = 3, 1
+    for _ in range(3):
+        hub.dispatch(make_event(["any"]))
+    assert len(conn.held) == 3 and not conn.held_overflow
+    hub.dispatch(make_event(["any"]))
+    assert conn.held == [] and conn.held_overflow
+    hub.dispatch(make_event(["any"]))
+    assert conn.held == [] and got == {}
 
 
 def test_channel_patterns():

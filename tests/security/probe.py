@@ -42,6 +42,9 @@ class Responsive:
         return self
 
     def __exit__(self, *exc) -> None:
+        deadline = time.monotonic() + self.limit * 5
+        while not self.answers and not self.failures and time.monotonic() < deadline:
+            time.sleep(0.02)  # a short attack: the first answer must still come, and promptly
         self._stop.set()
         self._thread.join(timeout=30)
 

@@ -2,7 +2,7 @@
 
 - WebSocket frames (hypothesis): any text, invalid UTF-8, deep nesting, huge values, and the right
   message shapes with wrong types. Every reply is an error frame (1003/1009/1013) or a legitimate
-  response/pong; the process stays up; a neighbour subscribed before the fuzzing still gets events.
+  response/pong (a message over 64,000 bytes: error 1009, then close 1009); the process stays up; a neighbour subscribed before the fuzzing still gets events.
 - REST operations (schemathesis, from GET /v1/openapi.json): no 5xx, responses match the schema.
 - REST queries and bodies (hypothesis): odd query JSON and row data (huge numbers, deep nesting,
   wrong types) get a 4xx error body, never a 5xx.
@@ -146,6 +146,7 @@ FRAMES = st.one_of(
 ERROR_CODES = {1003, 1009, 1013}
 LEGIT_CLOSES = {1007}  # a text frame that is not UTF-8 (RFC 6455 §8.1)
 PER_CONNECTION = 100  # frames per connection: under the default 120 messages a minute
+MAX_MESSAGE = 64_000  # bytes: a larger message closes the connection (1009)
 
 
 def _recv(ws, timeout: float = 10) -> dict:
@@ -169,14 +170,22 @@ class FrameFuzzer:
         if self.ws is None or self.sent >= PER_CONNECTION:
             self.connect()
         self.sent += 1
+        too_big = len(payload.encode() if isinstance(payload, str) else payload) > MAX_MESSAGE
         try:
             self.ws.send(payload, text=kind != "binary")
-            return self.reply()
+            frame = self.reply()
         except ConnectionClosed as e:
             code = e.rcvd.code if e.rcvd else None
             self.ws = None
             assert code in LEGIT_CLOSES and kind == "badtext", f"closed with {code} after {kind} {payload[:300]!r}"
             return None
+        if too_big:  # refused from its header: the error frame, then close 1009
+            assert frame["type"] == "error" and frame["data"]["code"] == 1009, frame
+            with pytest.raises(ConnectionClosed) as closed:
+                self.ws.recv(timeout=10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+            self.ws = None
+        return frame
 
     def reply(self) -> dict:
         """The reply to the frame just sent; events of earlier subscriptions may come first."""

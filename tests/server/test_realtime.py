@@ -173,13 +173,16 @@ def test_bad_frames_get_1003_and_socket_stays_open(shared_server, frame, message
 
 
 def test_oversized_frame(shared_server):
+    """A message over 64,000 bytes is refused from its frame header: error frame, then close 1009."""
     rt = RT(shared_server)
+    rt.ws.send(json.dumps({"type": "ping", "pad": "x" * 63_000}))  # just under: fine
+    assert recv(rt.ws) == {"type": "pong"}
     rt.ws.send(json.dumps({"type": "ping", "pad": "x" * 70_000}))
     err = recv(rt.ws)
-    assert err["data"]["code"] == 1009
-    rt.ws.send(json.dumps({"type": "ping"}))
-    assert recv(rt.ws) == {"type": "pong"}
-    rt.close()
+    assert err["data"]["code"] == 1009 and "64000" in err["data"]["message"]
+    with pytest.raises(Exception):
+        rt.ws.recv(timeout=2)
+    assert rt.ws.close_code == 1009
 
 
 def test_unknown_project_is_1008(shared_server):
