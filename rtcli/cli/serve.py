@@ -26,7 +26,8 @@ def serve(
     api_key: str | None = typer.Option(None, "--api-key", envvar="RTCLI_API_KEY",
                                           help="The default project's server key (else generated and kept in the data dir)."),
     project: list[str] = typer.Option([], "--project", help="Make sure this project exists (repeatable); 'default' always does."),
-    max_queue: int = typer.Option(1024, help="Frames queued per connection before a slow client is closed (code 4008); also the live frames held while a replay runs."),
+    max_queue: int = typer.Option(1024, help="Frames queued per connection before a slow client is closed (code 4008); "
+                                  "also the live frames held while a replay runs."),
     messages_per_minute: int = typer.Option(120, help="Incoming realtime messages allowed per connection per minute (Appwrite: 32)."),
     max_subscriptions: int = typer.Option(1000, help="Subscriptions allowed per realtime connection."),
     max_connections_per_ip: int = typer.Option(1000, help="Concurrent realtime connections per client address (0: no limit)."),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 from rtcli import protocol
 
@@ -31,7 +32,7 @@ class Event:
     events: list[str]
     channels: list[str]
     roles: list[str]
-    payload: dict
+    payload: dict[str, Any]
     timestamp: str
     seq: int = 0
     cursor: str | None = None
@@ -47,9 +48,9 @@ class Event:
     exclude: str | None = None  # the connection that published it and asked not to receive it
     created: float = 0.0  # unix time of the commit (for the commit-to-delivery latency metric)
 
-    def data(self) -> dict:
+    def data(self) -> dict[str, Any]:
         """The event frame's ``data`` without ``subscriptions``."""
-        d = {"events": self.events, "channels": self.channels, "timestamp": self.timestamp,
+        d: dict[str, Any] = {"events": self.events, "channels": self.channels, "timestamp": self.timestamp,
              "payload": self.payload}
         if self.cursor is not None:
             d["cursor"] = self.cursor
@@ -67,11 +68,11 @@ class Event:
 
     def frame_prefix(self) -> str:
         """The encoded event frame up to (and including) ``"subscriptions":``."""
-        body = protocol.dumps(self.data())
+        body: str = protocol.dumps(self.data())
         return '{"type":"event","data":' + body[:-1] + ',"subscriptions":'
 
 
-class SplitFrame(tuple):
+class SplitFrame(tuple[bytes, bytes]):
     """An encoded event frame in two parts, ``SplitFrame((prefix, suffix))``: the prefix shared
     by every connection (encoded once per event) and the connection's own suffix (its
     subscription ids). A transport can write both without joining them; ``text()`` joins them
@@ -82,6 +83,10 @@ class SplitFrame(tuple):
 
     def text(self) -> str:
         return (self[0] + self[1]).decode()
+
+
+# What a connection's sink is given: a ``SplitFrame`` for live events, a ``str`` otherwise.
+Frame = str | SplitFrame
 
 
 def suffix_of(subscription_ids: list[str]) -> bytes:

@@ -20,15 +20,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from itertools import repeat
+from typing import Any
 
 from rtcli.core.channels import is_pattern, pattern_match
-from rtcli.core.event import (KEY_ROLE, Event, SplitFrame, encode_frame, event_origin, key_may_receive,  # noqa: F401
+from rtcli.core.event import (KEY_ROLE, Event, Frame, SplitFrame, encode_frame, event_origin, key_may_receive,
                               scope_of, suffix_of)
 from rtcli.core.queries import Matcher
 
+# The event values live in core.event; importing them from here keeps working.
+__all__ = ["KEY_ROLE", "Event", "Frame", "Held", "Hub", "HubConnection", "SplitFrame", "Subscription", "encode_frame",
+           "event_origin", "key_may_receive", "scope_of", "suffix_of"]
+
 log = logging.getLogger("rtcli.hub")
+Held = tuple[Frame, int, str, list[str]]  # (frame, seq, resource, subscription ids) kept during a replay
 
 
 @dataclass(slots=True, eq=False)
@@ -42,7 +48,7 @@ class Subscription:
     # "latest" (keep only the newest queued event per resource).
     policy: str = "close"
 
-    def accepts(self, payload: dict) -> bool:
+    def accepts(self, payload: dict[str, Any]) -> bool:
         return self.matcher is None or self.matcher(payload)
 
     def on_channels(self, channels: list[str]) -> bool:
@@ -65,7 +71,7 @@ class HubConnection:
     id: str
     project: str
     roles: frozenset[str]
-    sink: Callable[[str, int, str, list[str]], None]
+    sink: Callable[[Frame, int, str, list[str]], None]
     user_id: str | None = None
     session_id: str | None = None
     scopes: frozenset[str] | None = None  # for API-key connections: what they may receive
@@ -74,7 +80,7 @@ class HubConnection:
     by_channel: dict[str, list[Subscription]] = field(default_factory=dict)
     patterns: dict[str, None] = field(default_factory=dict)  # the subscribed channel patterns
     holding: int = 0
-    held: list[tuple[str, int, str, list[str]]] = field(default_factory=list)
+    held: list[Held] = field(default_factory=list)
     max_held: int = 0
     held_overflow: bool = False
     # channel -> (ids, encoded suffix) for the channels whose subscriptions have no query:
@@ -82,13 +88,13 @@ class HubConnection:
     # first use, dropped whenever the connection's subscriptions or roles change.
     plain: dict[str, tuple[list[str], bytes]] | None = None
 
-    def deliver(self, frame: str, seq: int, resource: str, ids: list[str]) -> None:
+    def deliver(self, frame: Frame, seq: int, resource: str, ids: list[str]) -> None:
         if self.holding:
             self.hold((frame, seq, resource, ids))
         else:
             self.sink(frame, seq, resource, ids)
 
-    def hold(self, entry: tuple) -> None:
+    def hold(self, entry: Held) -> None:
         if self.held_overflow:
             return
         if self.max_held and len(self.held) >= self.max_held:
@@ -218,18 +224,22 @@ class Hub:
     def _unindex_pattern(self, conn: HubConnection, pattern: str) -> None:
         """Remove a connection from a pattern's node, then the nodes left with nothing below."""
         root = self._patterns.get(conn.project)
-        path = [(None, "", root)]
+        if root is None:
+            return
+        path: list[tuple[_Node, str, _Node]] = []  # (parent, segment, node) from the root down
+        node = root
         for seg in pattern.split("."):
-            node = path[-1][2].children.get(seg) if path[-1][2] is not None else None
-            if node is None:
+            child = node.children.get(seg)
+            if child is None:
                 return
-            path.append((path[-1][2], seg, node))
-        path[-1][2].conns.pop(conn, None)
-        for parent, seg, node in reversed(path[1:]):
-            if node.conns or node.children:
+            path.append((node, seg, child))
+            node = child
+        node.conns.pop(conn, None)
+        for parent, seg, child in reversed(path):
+            if child.conns or child.children:
                 break
             del parent.children[seg]
-        if root is not None and not root.children:
+        if not root.children:
             del self._patterns[conn.project]
 
     # --- matching and fan-out ----------------------------------------------------------
@@ -258,7 +268,7 @@ class Hub:
             walk(root, ch.split("."), 0, [])
         return found
 
-    def _hits(self, event: Event):
+    def _hits(self, event: Event) -> Iterable[tuple[HubConnection, list[str]]]:
         """Each connection that may receive the event, with the channels (or patterns) it is
         subscribed through, as ``(connection, keys)`` pairs.
 
@@ -307,7 +317,7 @@ class Hub:
         return {conn: None for conn, _ in self._hits(event)}
 
     @staticmethod
-    def _ids(conn: HubConnection, keys: list[str], payload: dict) -> list[str]:
+    def _ids(conn: HubConnection, keys: list[str], payload: dict[str, Any]) -> list[str]:
         ids: list[str] = []
         for key in keys:
             for sub in conn.by_channel.get(key, ()):
@@ -396,7 +406,7 @@ class Hub:
         return entry
 
 
-def _discard(index: dict, key: tuple[str, str], conn: HubConnection) -> None:
+def _discard(index: dict[tuple[str, str], Conns], key: tuple[str, str], conn: HubConnection) -> None:
     conns = index.get(key)
     if conns is not None:
         conns.pop(conn, None)

@@ -14,7 +14,7 @@ from typing import Any
 
 from rtcli import ids, protocol
 from rtcli.core import channels as chan
-from rtcli.core.hub import KEY_ROLE, Hub, HubConnection, Subscription
+from rtcli.core.hub import KEY_ROLE, Held, Hub, HubConnection, Subscription
 from rtcli.core.permissions import Actor
 from rtcli.core.queries import compile_realtime
 from rtcli.core.topics import DEFAULT_MAX_MESSAGE_SIZE, PublishRequest, parse_publish, publish_error
@@ -302,7 +302,7 @@ class RealtimeSession:
                 return p
         return "close"
 
-    def replay_done(self) -> list[tuple[str, int, str, list[str]]]:
+    def replay_done(self) -> list[Held]:
         """End one replay; when none is left, return the held live frames to send, in order."""
         self.conn.holding -= 1
         if self.conn.holding:
