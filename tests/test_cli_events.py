@@ -176,8 +176,8 @@ def test_presence_list(logged, tmp_path):
         assert r.status_code == 200, r.text
     listed = json.loads(ok("presence", "list", "--json", env=env).stdout)
     assert [(p["$id"], p["userId"], p["status"]) for p in listed["presences"]] == [("desk", "u1", "online")]
-    pretty = ok("presence", "list", env=env).stdout
-    assert "desk" in pretty and "online" in pretty and "1 of 1 presences" in pretty
+    pretty = ok("presence", "list", env=env)
+    assert "desk" in pretty.stdout and "online" in pretty.stdout and pretty.stderr == "1 of 1 presences\n"
 
 
 # --- replay ---------------------------------------------------------------------------------------

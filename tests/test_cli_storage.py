@@ -55,7 +55,7 @@ def test_bucket_round_trip(env, bucket):
     secure = ok_json("bucket", "create", "--file-security", "--disabled", env=env)  # no ID: a new unique one
     assert len(secure["$id"]) == 20 and secure["fileSecurity"] is True and secure["enabled"] is False
     r = run("bucket", "list", env=env)
-    assert r.returncode == 0 and bucket in r.stdout and "buckets" in r.stdout
+    assert r.returncode == 0 and bucket in r.stdout and "buckets" in r.stderr
     r = run("bucket", "delete", secure["$id"], env=env)
     assert r.returncode == 0 and f"deleted bucket {secure['$id']}" in r.stdout
     r = run("bucket", "get", secure["$id"], env=env)
@@ -134,7 +134,7 @@ def test_file_commands(env, bucket, tmp_path):
     assert [x["$id"] for x in ok_json("file", "list", bucket, "-q", "name=renamed.txt", env=env)["files"]] == ["notes"]
     assert len(ok_json("file", "list", bucket, "--limit", "1", env=env)["files"]) == 1
     r = run("file", "list", bucket, env=env)
-    assert r.returncode == 0 and "renamed.txt" in r.stdout and "6 B" in r.stdout and "2 of 2 files" in r.stdout
+    assert r.returncode == 0 and "renamed.txt" in r.stdout and "6 B" in r.stdout and r.stderr == "2 of 2 files\n"
     r = run("file", "delete", bucket, "notes", env=env)
     assert r.returncode == 0 and "deleted file notes" in r.stdout
     r = run("file", "get", bucket, "notes", env=env)

@@ -226,7 +226,7 @@ def test_team_and_member_commands(shared_server, env):
     assert (team["$id"], team["name"], team["total"]) == (tid, "Editors", 0)
     assert ok_json("team", "get", tid, env=keyed)["name"] == "Editors"
     assert tid in [t["$id"] for t in ok_json("team", "list", env=keyed)["teams"]]
-    assert f" {tid} " in ok("team", "list", env=keyed).stdout
+    assert f"\n{tid}\tEditors\t" in ok("team", "list", env=keyed).stdout
 
     addr = email("bob")
     ok("signup", addr, "--name", "Bob", "--no-login", env=env, input=PASSWORD + "\n")

@@ -70,13 +70,7 @@ def events_list(
                 break
         return count, page
 
-    try:
-        count, last = api(ctx, read)
-    except BrokenPipeError:
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return
+    count, last = api(ctx, read)  # a reader that goes away (`| head -1`): see main.RtcliGroup
     cursor = last.get("cursor")
     if last.get("more"):
         output.info(f"{count} event(s); more after them: rtcli events list --since {cursor}")

@@ -8,19 +8,35 @@ need them.
 # No `from __future__ import annotations` here: typer reads these signatures at start-up, and
 # string annotations would cost a compile+eval each (~15 ms over all commands).
 
-from typing import Annotated
+from typing import Annotated, Any
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from rtcli import __version__
 from rtcli.cli import coerce, functions, monitor, profile, serve, storage, subscribe, tablesdb
-from rtcli.cli import account, events, replay, teams, topics, users
+from rtcli.cli import account, events, output, replay, teams, topics, users
 from rtcli.cli.common import CliState
 
 coerce.install()  # simple parameters skip typer's pydantic coercion (see coerce.py for why)
 
+
+class RtcliGroup(TyperGroup):
+    """The root command. A reader that stops reading (`rtcli events list | head -1`) is not an
+    error: exit 0 quietly, where click would say nothing and exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            output.quiet_stdout()
+            raise typer.Exit(0) from None
+
+
 app = typer.Typer(
     name="rtcli",
+    cls=RtcliGroup,
     help="A realtime backend (Appwrite REST + Realtime compatible) and its client, in one program.",
     no_args_is_help=True,
     add_completion=False,

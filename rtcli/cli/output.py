@@ -85,14 +85,51 @@ def display(value: Any) -> str:
     return cell(value)
 
 
-def _console() -> Any:
+def console(**options: Any) -> Any:
+    """A rich Console on stdout whose broken pipe is the reader's choice, not an error: rich
+    would exit 1; this raises BrokenPipeError, which the root command turns into exit 0."""
     from rich.console import Console  # lazy: only pretty output needs rich
 
-    return Console(highlight=False, soft_wrap=False)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    return _Console(**options)
+
+
+def _console() -> Any:
+    return console(highlight=False, soft_wrap=False)
+
+
+def plain() -> bool:
+    """stdout is not a terminal (a pipe, a file): tables become tab-separated lines, one per
+    item after a header line, never wrapped, as gh prints them, for cut, sort and awk; their
+    captions go to stderr. ``--json`` remains the exact form."""
+    return not sys.stdout.isatty()
+
+
+def _tsv(values: Iterable[str]) -> str:
+    # A tab or a line break inside a value would start a new column or line.
+    return "\t".join(v.replace("\t", " ").replace("\r", " ").replace("\n", " ") for v in values) + "\n"
+
+
+def quiet_stdout() -> None:
+    """After a broken pipe (``rtcli … | head -1``): point stdout at /dev/null, so that the
+    interpreter's final flush does not fail too."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def print_table(items: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None = None,
                 caption: str | None = None) -> None:
+    if plain():
+        sys.stdout.write(_tsv(columns))
+        for item in items:
+            sys.stdout.write(_tsv(display(item.get(name)) if name in item else "" for name in columns))
+        sys.stdout.flush()
+        if caption:
+            info(caption)
+        return
     from rich.table import Table
 
     table = Table(title=title, caption=caption, show_lines=False, header_style="bold")
@@ -104,7 +141,14 @@ def print_table(items: Sequence[dict[str, Any]], columns: Sequence[str], title: 
 
 
 def print_record(record: dict[str, Any], title: str | None = None) -> None:
-    """One resource as a two-column key/value table."""
+    """One resource as a two-column key/value table (``key<TAB>value`` lines when ``plain()``)."""
+    if plain():
+        for key, value in record.items():
+            if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+                value = f"{len(value)} item(s)"
+            sys.stdout.write(_tsv((key, display(value))))
+        sys.stdout.flush()
+        return
     from rich.table import Table
 
     table = Table(title=title, show_header=False, box=None, padding=(0, 2))

@@ -8,6 +8,7 @@ when stderr is a terminal.
 # No `from __future__ import annotations` here: typer reads these signatures at start-up, and
 # string annotations would cost a compile+eval each (~15 ms over all commands).
 
+import errno
 import os
 import re
 import sys
@@ -243,9 +244,10 @@ def file_download(
     out: Annotated[str | None, typer.Option(
         "--output", "-o", metavar="PATH",
         help="Where to write: a file, a directory, or - for stdout (default: the file's name, here).")] = None,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing file at the target.")] = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Download a file, streaming it to disk (an existing file at the target is replaced)."""
+    """Download a file, streaming it to disk; an existing file is kept unless --force."""
     as_json = want_json(ctx, json_)
     to_stdout = out == "-"
     state: dict[str, Any] = {}
@@ -262,6 +264,8 @@ def file_download(
                 if os.path.isdir(target):
                     target = os.path.join(target, filename or file_id)
                 state["path"] = os.path.abspath(target)
+                if not force and os.path.lexists(state["path"]):
+                    raise FileExistsError(errno.EEXIST, "already exists", state["path"])
                 # Written next to the target and renamed at the end: no half file under its name.
                 state["tmp"] = os.path.join(os.path.dirname(state["path"]), f".{os.path.basename(target)}.part")
                 try:
@@ -290,6 +294,8 @@ def file_download(
     started = time.perf_counter()
     try:
         size = _call(ctx, download)
+    except FileExistsError as e:
+        output.fail(f"{e.filename} already exists: add --force to replace it, or choose another path with -o", code=1)
     except OSError as e:
         output.fail(f"cannot write {e.filename or out}: {e.strerror}")
     took = time.perf_counter() - started

@@ -4,14 +4,16 @@ stdout carries only events: with ``--json`` exactly one JSON object per event pe
 frame's ``data`` unchanged), flushed after each line. Everything else goes to stderr, in
 particular a line starting with ``subscribed`` each time the server confirms the subscription
 (scripts and tests wait for it), ``reconnected`` after a reconnect, and warnings when a resume
-was not possible. Ctrl-C exits 0; a fatal server error (1008) or a rejected subscription exits 1.
+was not possible. Ctrl-C (SIGINT) and SIGTERM stop it with exit 0, in a terminal or as a
+background job of a script; so do ``--count N`` once N events are printed and ``--timeout S``
+without ``--count``. A fatal server error (1008), a rejected subscription, or ``--timeout``
+before ``--count`` events exits 1.
 """
 
 # No `from __future__ import annotations` here: typer reads these signatures at start-up, and
 # string annotations would cost a compile+eval each (~15 ms over all commands).
 
 import json
-import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -42,6 +44,11 @@ def subscribe(
         "--policy", metavar="POLICY", help="When this client is too slow: close (default; reconnect and resume), "
                                             "drop (skip events, warn) or latest (keep the newest per resource).",
     )] = None,
+    count: Annotated[int | None, typer.Option(
+        "--count", metavar="N", min=1, help="Exit (0) after N events.", show_default=False)] = None,
+    timeout: Annotated[float | None, typer.Option(
+        "--timeout", metavar="S", min=0.0, help="Stop after S seconds: exit 0, or 1 if --count events have not come.",
+        show_default=False)] = None,
     json_: Annotated[bool, typer.Option("--json", help="One JSON object per event per line (the event's data).")]
     = False,
 ) -> None:
@@ -54,22 +61,43 @@ def subscribe(
     as_json = want_json(ctx, json_)
     import asyncio  # lazy: ~30 ms that `rtcli --help` should not pay
 
+    _stop_on_signals()
     try:
-        code = asyncio.run(_run(settings, channels, queries, since_value, policy, as_json))
+        code = asyncio.run(_bounded(_run(settings, channels, queries, since_value, policy, as_json, count),
+                                    timeout, count))
     except KeyboardInterrupt:
         code = 0
-    except BrokenPipeError:
-        # The reader went away (e.g. `| head -1`): not an error. Point stdout at /dev/null so
-        # the interpreter's final flush does not complain either.
-        import os
+    raise typer.Exit(code)  # a reader that goes away (`| head -1`) ends it too: see main.RtcliGroup
 
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        code = 0
-    raise typer.Exit(code)
+
+def _stop_on_signals() -> None:
+    """SIGINT and SIGTERM both stop the stream cleanly. Set explicitly: a shell running a script
+    starts background jobs (`rtcli subscribe … &`) with SIGINT ignored, and Python keeps an
+    ignored SIGINT ignored; SIGTERM would otherwise kill the process before stdout is flushed."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # asyncio.run then cancels the stream
+    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
+
+
+async def _bounded(run: Any, timeout: float | None, count: int | None) -> int:
+    """``run`` stopped after ``timeout`` seconds: exit 0, unless --count events were still awaited."""
+    import asyncio
+
+    if timeout is None:
+        return await run
+    try:
+        async with asyncio.timeout(timeout):
+            return await run
+    except TimeoutError:
+        if count is None:
+            return 0
+        output.error(f"timed out after {timeout:g} s before {count} event(s) came")
+        return 1
 
 
 async def _run(settings: Any, channels: list[str], queries: list[str], since: str | None, policy: str | None,
-               as_json: bool) -> int:
+               as_json: bool, count: int | None = None) -> int:
     from rtcli.client.realtime import (
         Event, Gap, RealtimeClient, RealtimeFatal, ServerError, StateChange, Subscribed,
     )
@@ -79,10 +107,14 @@ async def _run(settings: Any, channels: list[str], queries: list[str], since: st
     printer = _json_line if as_json else _Pretty().line
     confirmed = False
     failures = 0  # consecutive failed attempts, to word the retry message
+    printed = 0
     try:
         async for item in client.stream():
             if isinstance(item, Event):
                 printer(item)
+                printed += 1
+                if printed == count:
+                    return 0
             elif isinstance(item, StateChange):
                 if item.state == "connected":
                     failures = 0
@@ -157,9 +189,7 @@ class _Pretty:
     """One colored line per event; rich is imported on first use."""
 
     def __init__(self) -> None:
-        from rich.console import Console
-
-        self.console = Console(highlight=False, soft_wrap=True)
+        self.console = output.console(highlight=False, soft_wrap=True)
 
     def line(self, event: "Event") -> None:
         from rich.markup import escape
