@@ -24,6 +24,7 @@ ERROR_TYPES: dict[str, tuple[int, str]] = {
     "general_route_not_found": (404, "The requested route was not found."),
     "general_not_implemented": (405, "This method is not implemented."),
     "general_payload_too_large": (413, "The request body is too large."),
+    "general_unknown_origin": (403, "The request originated from an unknown origin."),
     "general_rate_limit_exceeded": (429, "Rate limit for the current endpoint has been exceeded."),
     "general_bad_request": (400, "The request is malformed."),
     "general_server_error": (500, "Server Error"),

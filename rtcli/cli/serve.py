@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from rtcli.server.cookies import SameSite
+
 
 def register(app: typer.Typer) -> None:
     app.command(help="Run the realtime server (REST + WebSocket on one port, SQLite in the data dir). "
@@ -35,7 +37,15 @@ def serve(
     max_file_size: int = typer.Option(1024 * 1024 * 1024, help="Largest file, in bytes (buckets may allow less)."),
     max_executions: int = typer.Option(4, help="Function executions running at once; more wait their turn."),
     upload_timeout: float = typer.Option(3600.0, help="Seconds before an unfinished chunked upload is removed."),
-    allow_origin: list[str] = typer.Option([], "--allow-origin", help="Browser origin allowed besides localhost (repeatable; * for any)."),
+    allow_origin: list[str] = typer.Option([], "--allow-origin", help="Browser origin allowed besides localhost "
+                                           "(repeatable; * for any, null for sandboxed pages, which * leaves out). "
+                                           "Other origins cannot open realtime connections or make REST writes."),
+    cookie_samesite: SameSite = typer.Option(SameSite.LAX, "--cookie-samesite", case_sensitive=False,
+                                             help="SameSite of the session cookie. lax: other sites' pages cannot use it; "
+                                                  "none: for an app on another site (HTTPS or localhost only)."),
+    forwarded_allow_ips: str = typer.Option("127.0.0.1", "--forwarded-allow-ips", envvar="FORWARDED_ALLOW_IPS",
+                                            help="Comma-separated proxy addresses (or networks, or *) whose X-Forwarded-For "
+                                                 "and X-Forwarded-Proto are believed: client address, HTTPS for Secure cookies."),
     ws_compression: bool = typer.Option(False, "--ws-compression/--no-ws-compression",
                                         help="Offer permessage-deflate to realtime clients (less bandwidth, much more CPU per delivery)."),
     retention_days: float = typer.Option(7.0, help="Keep events in the log this many days."),
@@ -62,7 +72,8 @@ def serve(
                          max_subscriptions=max_subscriptions, max_connections_per_ip=max_connections_per_ip,
                          max_body=max_body, max_file_size=max_file_size, upload_timeout=upload_timeout,
                          max_executions=max_executions,
-                         allow_origins=allow_origin, ws_compression=ws_compression,
+                         allow_origins=allow_origin, cookie_samesite=cookie_samesite,
+                         forwarded_allow_ips=forwarded_allow_ips, ws_compression=ws_compression,
                          retention_days=retention_days, retention_events=retention_events,
                          max_message_size=max_message_size, publish_rate=publish_rate, publish_rate_user=publish_rate_user,
                          events_scan_limit=events_scan_limit, replay_limit=replay_limit,

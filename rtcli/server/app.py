@@ -18,9 +18,11 @@ from starlette.routing import Mount, Route
 
 from rtcli.broker.memory import MemoryBroker
 from rtcli.core.hub import Hub
+from rtcli.server.cookies import SameSite
 from rtcli.server.cors import Cors
 from rtcli.server.errors import HANDLERS
 from rtcli.server.metrics import Metrics, metrics_endpoint
+from rtcli.server.origins import OriginGuard, OriginPolicy
 from rtcli.server.realtime import Realtime
 from rtcli.server.routes import account as account_routes
 from rtcli.server.routes import events as events_routes
@@ -87,23 +89,6 @@ class EncodedSlashGuard:
         await self.app(scope, receive, send)
 
 
-class OriginPolicy:
-    """Allowed browser origins: any localhost origin, plus those given with --allow-origin
-    (exact origins like https://app.example.com, or * for any)."""
-
-    LOCAL = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
-
-    def __init__(self, extra: list[str]) -> None:
-        import re
-
-        parts = [self.LOCAL] + [".*" if o == "*" else re.escape(o.rstrip("/")) for o in extra]
-        self.regex = "^(" + "|".join(parts) + ")$"
-        self._re = re.compile(self.regex)
-
-    def allows(self, origin: str | None) -> bool:
-        return origin is None or origin == "null" or bool(self._re.match(origin))
-
-
 @dataclass
 class ServeConfig:
     database: str | None = None  # postgresql://… (default: SQLite in data_dir)
@@ -119,6 +104,8 @@ class ServeConfig:
     max_body: int = 10 * 1024 * 1024  # bytes of a JSON request body
     max_connections_per_ip: int = 1000  # concurrent realtime connections; 0 = no limit
     allow_origins: list[str] = field(default_factory=list)  # besides any localhost origin
+    cookie_samesite: SameSite = SameSite.LAX
+    forwarded_allow_ips: str = "127.0.0.1"  # proxies whose X-Forwarded-For/-Proto are believed
     session_limit_per_email: int = 10  # session creations per minute
     session_limit_per_ip: int = 100
     max_file_size: int = 1024 * 1024 * 1024  # server-wide; buckets may set less
@@ -338,7 +325,7 @@ def build_app(config: ServeConfig) -> Starlette:
             Cors, allow_origin_regex=origins.regex, allow_credentials=True,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"], allow_headers=CORS_ALLOW_HEADERS,
             expose_headers=["X-Appwrite-Session", "X-Fallback-Cookies"], max_age=600),
-            Middleware(EncodedSlashGuard)],
+            Middleware(EncodedSlashGuard), Middleware(OriginGuard, policy=origins)],
     )
     app.state.config = config
     app.state.store = store
@@ -412,6 +399,7 @@ def uvicorn_config(app: Starlette, config: ServeConfig):
     return uvicorn.Config(
         app, host=config.host, port=config.port, log_level="warning", ws=app.state.realtime.protocol,
         http=HttpProtocol, loop="auto", lifespan="on", timeout_graceful_shutdown=5,
+        forwarded_allow_ips=config.forwarded_allow_ips,
     )
 
 

@@ -28,3 +28,23 @@ def signed_up(server: Server, email: str, password: str = "password123") -> http
     r = c.post("/account/sessions/email", json={"email": email, "password": password})
     assert r.status_code == 201, r.text
     return c
+
+
+def session_token(server: Server, email: str, password: str = "password123") -> str:
+    """A fresh user's session token, the value of the ``a_session_<project>`` cookie."""
+    with server.guest() as c:
+        assert c.post("/account", json={"userId": "unique()", "email": email, "password": password}).status_code == 201
+        r = c.post("/account/sessions/email", json={"email": email, "password": password})
+        assert r.status_code == 201, r.text
+        return r.cookies[f"a_session_{server.project}"]
+
+
+def browser_request(server: Server, method: str, path: str, origin: str | None, token: str,
+                    body: bytes = b"{}") -> httpx.Response:
+    """What a page on ``origin`` can send without a CORS preflight: a ``text/plain`` body, the
+    project in the query string, and the cookie the browser attaches."""
+    headers = {"Content-Type": "text/plain", "Cookie": f"a_session_{server.project}={token}"}
+    if origin is not None:
+        headers["Origin"] = origin
+    return httpx.request(method, f"{server.endpoint}{path}", params={"project": server.project},
+                         content=body, headers=headers, timeout=10)

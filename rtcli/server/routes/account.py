@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from rtcli.errors import AppwriteError
 from rtcli.services import auth as authsvc
+from rtcli.server import cookies
 from rtcli.server.http import body, client_ip, ctx, json_response, no_content
 
 
@@ -18,19 +17,12 @@ def _svc(request: Request):
 
 
 def _set_session(request: Request, resp: Response, project: str, token: str) -> None:
-    """Appwrite's cookies, plus X-Fallback-Cookies for localhost and cross-site apps."""
-    secure = request.url.scheme == "https" or request.url.hostname in ("localhost", "127.0.0.1", "::1")
-    name = f"a_session_{project}"
-    resp.set_cookie(name, token, max_age=authsvc.SESSION_SECONDS, path="/", httponly=True,
-                    secure=secure, samesite="none" if secure else "lax")
-    resp.set_cookie(f"{name}_legacy", token, max_age=authsvc.SESSION_SECONDS, path="/", httponly=True)
-    resp.headers["X-Fallback-Cookies"] = json.dumps({name: token}, separators=(",", ":"))
+    cookies.set_session(request, resp, project, token, request.app.state.config.cookie_samesite,
+                        authsvc.SESSION_SECONDS)
 
 
-def _clear_session(resp: Response, project: str) -> None:
-    for name in (f"a_session_{project}", f"a_session_{project}_legacy"):
-        resp.delete_cookie(name, path="/")
-    resp.headers["X-Fallback-Cookies"] = "[]"
+def _clear_session(request: Request, resp: Response, project: str) -> None:
+    cookies.clear_session(request, resp, project, request.app.state.config.cookie_samesite)
 
 
 async def account(request: Request):
@@ -73,7 +65,7 @@ async def sessions(request: Request):
         return json_response(await _svc(request).list_sessions(c))
     await _svc(request).delete_sessions(c)
     resp = no_content()
-    _clear_session(resp, c.project)
+    _clear_session(request, resp, c.project)
     return resp
 
 
@@ -85,7 +77,7 @@ async def session(request: Request):
     was_current = await _svc(request).delete_session(c, sid)
     resp = no_content()
     if was_current:
-        _clear_session(resp, c.project)
+        _clear_session(request, resp, c.project)
     return resp
 
 
