@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from enum import Enum
+
 import typer
 
-from rtcli.server.cookies import SameSite
+
+class CookieSameSite(str, Enum):
+    """server.cookies.SameSite's values, repeated: --help imports nothing of the server."""
+
+    LAX = "lax"
+    STRICT = "strict"
+    NONE = "none"
 
 
 def register(app: typer.Typer) -> None:
@@ -40,7 +48,7 @@ def serve(
     allow_origin: list[str] = typer.Option([], "--allow-origin", help="Browser origin allowed besides localhost "
                                            "(repeatable; * for any, null for sandboxed pages, which * leaves out). "
                                            "Other origins cannot open realtime connections or make REST writes."),
-    cookie_samesite: SameSite = typer.Option(SameSite.LAX, "--cookie-samesite", case_sensitive=False,
+    cookie_samesite: CookieSameSite = typer.Option(CookieSameSite.LAX, "--cookie-samesite", case_sensitive=False,
                                              help="SameSite of the session cookie. lax: other sites' pages cannot use it; "
                                                   "none: for an app on another site (HTTPS or localhost only)."),
     forwarded_allow_ips: str = typer.Option("127.0.0.1", "--forwarded-allow-ips", envvar="FORWARDED_ALLOW_IPS",
@@ -65,6 +73,7 @@ def serve(
     import logging
 
     from rtcli.server.app import ServeConfig, serve as run
+    from rtcli.server.cookies import SameSite
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = ServeConfig(database=database, broker=broker, host=host, port=port, data_dir=data_dir,
@@ -72,7 +81,7 @@ def serve(
                          max_subscriptions=max_subscriptions, max_connections_per_ip=max_connections_per_ip,
                          max_body=max_body, max_file_size=max_file_size, upload_timeout=upload_timeout,
                          max_executions=max_executions,
-                         allow_origins=allow_origin, cookie_samesite=cookie_samesite,
+                         allow_origins=allow_origin, cookie_samesite=SameSite(cookie_samesite.value),
                          forwarded_allow_ips=forwarded_allow_ips, ws_compression=ws_compression,
                          retention_days=retention_days, retention_events=retention_events,
                          max_message_size=max_message_size, publish_rate=publish_rate, publish_rate_user=publish_rate_user,
