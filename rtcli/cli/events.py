@@ -111,36 +111,14 @@ def explain(
     sys.stdout.write("".join(line + "\n" for line in verdict_lines(result)))
 
 
-def _yes(ok: Any) -> str:
-    return "yes" if ok else "no "
-
-
 def verdict_lines(r: dict) -> list[str]:
     """The explain response as aligned ``label  yes/no  reason`` lines, the verdict last."""
-    lines = [f"{'event':<11} {r.get('event')}  (cursor {r.get('cursor')})"]
-    roles = ", ".join(r.get("roles") or []) or "none"
-    lines.append(f"{'subscriber':<11} {r.get('subscriber')}  (roles: {roles})")
-    ch = r.get("channel") or {}
-    matched = ", ".join(ch.get("matched_channels") or [])
-    if ch.get("channel") is None:
-        text = ch.get("note") or "no channel given"
-    elif ch.get("matches"):
-        text = f"{ch['channel']} matches {matched}"
-    else:
-        text = f"{ch['channel']} matches none of the event's channels"
-    lines.append(f"{'channel':<11} {_yes(ch.get('matches'))} {text}")
-    perm = r.get("permission") or {}
-    readable = ", ".join(r.get("event_roles") or []) or "nobody but API keys"
-    lines.append(f"{'permission':<11} {_yes(perm.get('matches'))} {perm.get('reason')} (event readable by: {readable})")
-    for i, q in enumerate(r.get("queries") or [], 1):
-        lines.append(f"{f'query {i}':<11} {_yes(q.get('matches'))} {q.get('reason')}  {q.get('query')}")
-    drops = r.get("drops") or []
-    if drops:
-        for d in drops:
-            lines.append(f"{'dropped':<11} connection {d.get('connection')}: {d.get('reason')}")
-    else:
-        lines.append(f"{'drops':<11} none on this node")
-    lines.append(f"{'verdict':<11} {str(r.get('verdict')).upper()}")
+    from rtcli.client.events import explain_checks
+
+    lines = []
+    for label, passed, text in explain_checks(r):
+        mark = "" if passed is None or label in ("verdict", "dropped") else ("yes " if passed else "no  ")
+        lines.append(f"{label:<11} {mark}{text}")
     return lines
 
 

@@ -48,6 +48,36 @@ class Events:
         return self.client.call("GET", f"/events/{_seg(cursor)}/explain", params=params)
 
 
+def explain_checks(r: dict) -> list[tuple[str, bool | None, str]]:
+    """An explain response as ``(label, passed, text)`` checks in the hub's order (``passed`` is
+    None for a line that is not a check), the verdict last: what ``rtcli explain`` prints and the
+    monitor's explain pane shows."""
+    out: list[tuple[str, bool | None, str]] = [
+        ("event", None, f"{r.get('event')}  (cursor {r.get('cursor')})"),
+        ("subscriber", None, f"{r.get('subscriber')}  (roles: {', '.join(r.get('roles') or []) or 'none'})"),
+    ]
+    ch = r.get("channel") or {}
+    if ch.get("channel") is None:
+        text = ch.get("note") or "no channel given"
+    elif ch.get("matches"):
+        text = f"{ch['channel']} matches {', '.join(ch.get('matched_channels') or [])}"
+    else:
+        text = f"{ch['channel']} matches none of the event's channels"
+    out.append(("channel", bool(ch.get("matches")), text))
+    perm = r.get("permission") or {}
+    readable = ", ".join(r.get("event_roles") or []) or "nobody but API keys"
+    out.append(("permission", bool(perm.get("matches")), f"{perm.get('reason')} (event readable by: {readable})"))
+    for i, q in enumerate(r.get("queries") or [], 1):
+        out.append((f"query {i}", bool(q.get("matches")), f"{q.get('reason')}  {q.get('query')}"))
+    drops = r.get("drops") or []
+    for d in drops:
+        out.append(("dropped", False, f"connection {d.get('connection')}: {d.get('reason')}"))
+    if not drops:
+        out.append(("drops", None, "none on this node"))
+    out.append(("verdict", r.get("verdict") == "delivered", str(r.get("verdict")).upper()))
+    return out
+
+
 class Presences:
     def __init__(self, client: ApiClient) -> None:
         self.client = client

@@ -9,8 +9,9 @@ builds the real thing from resolved CLI settings.
 from __future__ import annotations
 
 import gc
+import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
@@ -24,25 +25,33 @@ if TYPE_CHECKING:
     from rtcli.client.config import Settings
     from rtcli.tui.rest import RestActions
 
-# (title, help, MonitorScreen action) for the command palette.
+# (title, key, help, action) for the command palette; "subs." actions are the subscriptions panel's
+# (on its highlighted subscription), the others the screen's.
 COMMANDS = (
-    ("Create row", "Create a row from a form (database, table, JSON data)", "create_row"),
-    ("Upload file", "Upload a file to a storage bucket, with progress", "upload"),
-    ("Run function", "Run a function with a request body", "run_function"),
-    ("Add subscription", "Subscribe to more channels, with optional queries", "add_subscription"),
-    ("Remove subscription", "Unsubscribe the highlighted subscription", "remove_subscription"),
-    ("Pause or resume subscription", "Unsubscribe the highlighted subscription but keep it listed",
-     "toggle_subscription"),
-    ("Pause or resume the table", "Stop or restart showing new events (they are still counted)", "toggle_pause"),
-    ("Follow the newest events", "Jump to the end of the table and follow it", "follow"),
-    ("Copy event JSON", "Copy the selected event's JSON to the clipboard", "copy_event"),
-    ("Export to JSON lines", "Write the events shown (filtered) to a file", "export"),
-    ("Filter", "Focus the filter: text, event-name globs like *.rows.*.delete, -exclude", "focus_filter"),
-    ("Toggle detail pane", "Show or hide the selected event's JSON", "toggle_detail"),
-    ("Toggle subscriptions panel", "Show or hide the subscriptions panel", "toggle_sidebar"),
-    ("Toggle presence pane", "Show or hide who is present (presences: status, source, metadata), live",
+    ("Create row", "n", "Create a row from a form (database, table, JSON data)", "create_row"),
+    ("Upload file", "u", "Upload a file to a storage bucket, with progress", "upload"),
+    ("Run function", "r", "Run a function with a request body", "run_function"),
+    ("Explain the selected event", "w", "Did it reach a key, a guest or a user, on which channel and queries: "
+     "the server's verdict", "explain"),
+    ("Add subscription", "a", "Subscribe to more channels, with optional queries", "add_subscription"),
+    ("Remove subscription", "x", "Unsubscribe the highlighted subscription (asks first)", "subs.remove"),
+    ("Pause or resume subscription", "m", "Unsubscribe the highlighted subscription but keep it listed",
+     "subs.pause"),
+    ("Pause or resume the table", "p", "Stop or restart showing new events (they are still counted)",
+     "toggle_pause"),
+    ("Follow the newest events", "end", "Jump to the end of the table and follow it", "follow"),
+    ("Expand the selected event", "enter", "Its fields under its row in the table", "expand"),
+    ("Full screen event", "f", "The selected event full screen, every event name and channel", "full_detail"),
+    ("Copy event JSON", "c", "Copy the selected event's JSON to the clipboard", "copy_event"),
+    ("Export to JSON lines", "e", "Write the events shown (filtered) to a file", "export"),
+    ("Filter", "/", "Focus the filter: words, action:delete, key=value, \"a phrase\", sub:NAME, globs, -exclude",
+     "focus_filter"),
+    ("Toggle detail pane", "d", "Show or hide the selected event's detail", "toggle_detail"),
+    ("Toggle subscriptions panel", "b", "Show or hide the subscriptions panel", "toggle_sidebar"),
+    ("Toggle presence pane", "P", "Show or hide who is present (presences: status, source, metadata), live",
      "toggle_presences"),
-    ("Help", "Keys, filter syntax and states", "help"),
+    ("Save a screenshot", "S", "An SVG of the screen, in the current directory", "app.screenshot"),
+    ("Help", "?", "Keys, filter syntax and states", "help"),
 )
 
 
@@ -118,8 +127,29 @@ class MonitorApp(App[int]):
         await self.source.close()
         self.exit(0)
 
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save an SVG of the screen in the current directory (not the Downloads folder, which
+        may not exist), and say where."""
+        try:
+            saved = self.save_screenshot(filename, path or os.getcwd())
+        except OSError as e:
+            self.notify(f"cannot save the screenshot: {e.strerror or e}", severity="error")
+            return
+        self.notify(f"screenshot saved to {saved}")
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title != "Screenshot":  # ours, below, saves where the user is
+                yield command
         if isinstance(screen, MonitorScreen):
-            for title, help_text, action in COMMANDS:
-                yield SystemCommand(title, help_text, lambda a=action: self.run_action(a, screen))
+            for title, key, help_text, action in COMMANDS:
+                yield SystemCommand(f"{title}  ({key})", help_text, lambda a=action: self._palette(screen, a))
+
+    def _palette(self, screen: MonitorScreen, action: str) -> Awaitable[bool]:
+        if action.startswith("subs."):
+            return self.run_action(action.removeprefix("subs."), screen.sublist)
+        if action == "expand":
+            return self.run_action("expand", screen.table)
+        if action.startswith("app."):
+            return self.run_action(action.removeprefix("app."))
+        return self.run_action(action, screen)

@@ -32,7 +32,8 @@ from rtcli.client.realtime import Event, Gap, Pong, RealtimeFatal, ServerError, 
 from rtcli.tui.messages import (
     ConnectionChanged, EventsArrived, PingMeasured, PresenceEvents, ServerWarning, SubscriptionsConfirmed,
 )
-from rtcli.tui.model import DEFAULT_BUFFER, EventRecord
+from rtcli.tui.model import DEFAULT_BUFFER
+from rtcli.tui.records import EventRecord
 
 log = logging.getLogger("rtcli.tui.feed")
 
@@ -88,6 +89,11 @@ class Feed:
         self.inflight = True
         self.batches += 1
         self.post(EventsArrived(batch, skipped))
+
+    def next_seq(self) -> int:
+        """A seq for a record the app makes itself (a marker row), in order with the events."""
+        self.seq += 1
+        return self.seq
 
     def add(self, data: dict[str, Any]) -> None:
         """One event's data, into the pending batch (the reader calls it; so can a benchmark)."""

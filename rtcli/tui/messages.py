@@ -13,7 +13,7 @@ from typing import Any
 
 from textual.message import Message
 
-from rtcli.tui.model import EventRecord
+from rtcli.tui.records import EventRecord
 
 
 class EventsArrived(Message):

@@ -1,221 +1,31 @@
-"""The monitor's state, without Textual: event records, the ring buffer, the filtered view,
-filters, rates and subscriptions. Pure Python; every function that needs the time takes ``now``.
+"""The monitor's state, without Textual: the ring buffer, the filtered view and rates. Pure
+Python; every function that needs the time takes ``now``. (Records are in ``records``, the filter
+in ``filter``, subscriptions in ``subs``.)
 
 Contracts:
 
 - ``EventBuffer`` keeps at most ``capacity`` records, oldest first; ``dropped`` counts every record
-  that ever left it (evicted, or skipped before it arrived because the UI fell behind).
+  that ever left it (evicted, or skipped before it arrived because the UI fell behind). Marker
+  rows (``mark``) take a place like an event but are not counted in ``total``.
 - ``EventView`` is the buffer seen through an ``EventFilter``: records in arrival order, never more
   than the buffer holds. While frozen (paused) it still takes new records but hides them:
-  ``visible`` stops at the freeze point and ``hidden`` counts what arrived since.
+  ``visible`` stops at the freeze point and ``hidden`` counts what arrived since. ``resources``
+  counts the rows per resource (``EventRecord.short``), so the table can tell which columns vary.
 - ``RateMeter`` counts events in one-second buckets; ``rate()`` is events per second over the
   last few seconds, ``history()`` the per-second counts for a sparkline.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from bisect import bisect_left
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
-from typing import Any
 
-from rtcli.client.realtime import Event
-from rtcli.client.stream import local_time
+from rtcli.tui.filter import EventFilter
+from rtcli.tui.records import EventRecord
 
 DEFAULT_BUFFER = 10_000
-SUMMARY_WIDTH = 120
 SPARK = "▁▂▃▄▅▆▇█"
-
-# Fields worth showing first in a summary, per kind of resource (the rest follow).
-_SUMMARY_KEYS = {
-    "files": ("name", "mimeType", "sizeOriginal"),
-    "executions": ("status", "responseStatusCode", "duration", "trigger"),
-}
-
-
-# --- records ---------------------------------------------------------------------------------
-
-
-class EventRecord:
-    """One received event. ``seq`` orders records locally.
-
-    The table cells (time, action, channel, id, summary) are computed on first use: at 1,000
-    events a second most records are never drawn (only the rows on screen are), so creating a
-    record must cost next to nothing.
-    """
-
-    __slots__ = ("seq", "received", "data", "_cells", "_hay")
-
-    def __init__(self, seq: int, received: float, data: dict[str, Any]) -> None:
-        self.seq = seq
-        self.received = received
-        self.data = data
-        self._cells: tuple[str, str, str, str, str, str] | None = None
-        self._hay: str | None = None
-
-    def _compute(self) -> tuple[str, str, str, str, str, str]:
-        event = Event(self.data)
-        action = event.action or "event"
-        resource = event.resource or ",".join(event.channels)
-        payload = event.payload
-        rid = payload.get("$id")
-        rid = rid if isinstance(rid, str) else ""
-        if rid and resource.endswith("." + rid):
-            resource = resource[: -len(rid) - 1]
-        self._cells = (local_time(event.timestamp, 12), action, resource, compact_channel(resource), rid,
-                       summarize(payload, resource))
-        return self._cells
-
-    @property
-    def time(self) -> str:
-        return (self._cells or self._compute())[0]
-
-    @property
-    def action(self) -> str:
-        return (self._cells or self._compute())[1]
-
-    @property
-    def channel(self) -> str:
-        """The resource's channel without its ID, e.g. ``tablesdb.main.tables.messages.rows``."""
-        return (self._cells or self._compute())[2]
-
-    @property
-    def short(self) -> str:
-        """``channel`` for narrow tables (see ``compact_channel``)."""
-        return (self._cells or self._compute())[3]
-
-    @property
-    def rid(self) -> str:
-        return (self._cells or self._compute())[4]
-
-    @property
-    def summary(self) -> str:
-        return (self._cells or self._compute())[5]
-
-    # The frame's own fields, read as the client library reads them.
-    events = property(lambda self: Event(self.data).events)
-    channels = property(lambda self: Event(self.data).channels)
-    subscriptions = property(lambda self: Event(self.data).subscriptions)
-
-    @property
-    def hay(self) -> str:
-        """Lower-case text the text filter searches: cells, event names and the payload's JSON."""
-        if self._hay is None:
-            payload = json.dumps(self.data.get("payload"), ensure_ascii=False, separators=(",", ":"))
-            self._hay = " ".join((self.action, self.channel, self.rid, *self.events, payload)).lower()
-        return self._hay
-
-    def json(self, indent: int | None = 2) -> str:
-        """The event frame's ``data`` as JSON (what export and copy produce)."""
-        if indent is None:
-            return json.dumps(self.data, ensure_ascii=False, separators=(",", ":"))
-        return json.dumps(self.data, ensure_ascii=False, indent=indent)
-
-
-_COMPACT = (
-    (re.compile(r"^(?:tablesdb\.([^.]+)\.tables|databases\.([^.]+)\.collections)\.([^.]+)\.(?:rows|documents)$"),
-     lambda m: f"{m.group(1) or m.group(2)}/{m.group(3)}"),
-    (re.compile(r"^buckets\.([^.]+)\.files$"), lambda m: f"files:{m.group(1)}"),
-    (re.compile(r"^functions\.([^.]+)\.executions$"), lambda m: f"exec:{m.group(1)}"),
-    (re.compile(r"^teams\.([^.]+)\.memberships$"), lambda m: f"team:{m.group(1)}"),
-)
-
-
-def compact_channel(channel: str) -> str:
-    """A short name for a resource channel, for narrow tables: ``tablesdb.main.tables.t.rows`` -> ``main/t``,
-    ``buckets.b.files`` -> ``files:b``, ``functions.f.executions`` -> ``exec:f``; else unchanged."""
-    for pattern, short in _COMPACT:
-        m = pattern.match(channel)
-        if m:
-            return short(m)
-    return channel
-
-
-def summarize(payload: dict[str, Any], resource: str = "", width: int = SUMMARY_WIDTH) -> str:
-    """The payload's own fields as ``key=value`` pairs (system ``$`` fields left out), cut to ``width``."""
-    kind = next((k for k in _SUMMARY_KEYS if f".{k}" in f".{resource}"), None)
-    keys = [k for k in _SUMMARY_KEYS.get(kind, ()) if k in payload]
-    keys += [k for k in payload if not k.startswith("$") and k not in keys]
-    parts = []
-    used = 0
-    for key in keys:
-        value = payload[key]
-        if isinstance(value, str):
-            shown = value if value and " " not in value else json.dumps(value, ensure_ascii=False)
-        elif value is None or isinstance(value, bool):
-            shown = "null" if value is None else ("true" if value else "false")
-        elif isinstance(value, (int, float)):
-            shown = repr(value)
-        else:
-            shown = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        parts.append(f"{key}={shown}")
-        used += len(parts[-1]) + 1
-        if used > width:
-            break
-    text = " ".join(parts)
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-# --- filter ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EventFilter:
-    """A live filter, parsed from what the user types (whitespace-separated terms).
-
-    - a term with ``*``, ``?`` or ``[`` is an event-name glob (``*.rows.*.delete``, ``buckets.*``):
-      ``*`` matches any run of characters, dots included; an event passes when **any** glob
-      matches **any** of its event names;
-    - any other term is text, matched case-insensitively against the row and the payload's JSON;
-      **every** text term must match;
-    - a leading ``-`` negates a term: the event must not match it.
-    """
-
-    text: str = ""
-    words: tuple[str, ...] = ()
-    globs: tuple[str, ...] = ()
-    not_words: tuple[str, ...] = ()
-    not_globs: tuple[str, ...] = ()
-
-    @classmethod
-    def parse(cls, text: str) -> EventFilter:
-        words: list[str] = []
-        globs: list[str] = []
-        not_words: list[str] = []
-        not_globs: list[str] = []
-        for term in text.split():
-            negate = term.startswith("-") and len(term) > 1
-            if negate:
-                term = term[1:]
-            is_glob = any(c in term for c in "*?[")
-            target = (not_globs if is_glob else not_words) if negate else (globs if is_glob else words)
-            target.append(term if is_glob else term.lower())
-        return cls(text.strip(), tuple(words), tuple(globs), tuple(not_words), tuple(not_globs))
-
-    @property
-    def empty(self) -> bool:
-        return not (self.words or self.globs or self.not_words or self.not_globs)
-
-    def matches(self, record: EventRecord) -> bool:
-        if self.empty:
-            return True
-        if self.globs or self.not_globs:
-            names = record.events
-            if self.globs and not any(fnmatchcase(n, g) for g in self.globs for n in names):
-                return False
-            if any(fnmatchcase(n, g) for g in self.not_globs for n in names):
-                return False
-        if self.words or self.not_words:
-            hay = record.hay
-            if not all(w in hay for w in self.words):
-                return False
-            if any(w in hay for w in self.not_words):
-                return False
-        return True
 
 
 # --- buffer and view -------------------------------------------------------------------------
@@ -244,6 +54,14 @@ class EventBuffer:
         self.total += len(records) + skipped
         return left
 
+    def mark(self, record: EventRecord) -> int:
+        """Append a marker row (not an event: ``total`` does not count it); returns how many left."""
+        before = len(self.records)
+        self.records.append(record)
+        left = before + 1 - len(self.records)
+        self.dropped += left
+        return left
+
     @property
     def first_seq(self) -> int:
         return self.records[0].seq if self.records else 0
@@ -262,11 +80,13 @@ class EventView:
         self.rows: deque[EventRecord] = deque()
         self.frozen_at: int | None = None  # seq of the last visible record while paused
         self.hidden = 0  # matching records that arrived while frozen
+        self.resources: Counter[str] = Counter()
         self.rebuild()
 
     def rebuild(self) -> None:
         f = self.filter
         self.rows = deque(r for r in self.buffer.records if f.matches(r))
+        self.resources = Counter(r.short for r in self.rows if not r.is_marker)
         self._count_hidden()
 
     def set_filter(self, filter: EventFilter) -> None:
@@ -276,20 +96,27 @@ class EventView:
     def add(self, records: Iterable[EventRecord]) -> tuple[int, int]:
         """Take new records (already in the buffer); returns (added, trimmed from the front)."""
         f = self.filter
-        before = len(self.rows)
-        if f.empty:
-            self.rows.extend(records)
-        else:
-            self.rows.extend(r for r in records if f.matches(r))
-        added = len(self.rows) - before
+        new = list(records) if f.empty else [r for r in records if f.matches(r)]
+        self.rows.extend(new)
+        added = len(new)
+        resources = self.resources
+        for r in new:
+            if not r.is_marker:
+                resources[r.short] += 1
         if self.frozen_at is not None:
             self.hidden += added
         first = self.buffer.first_seq
         trimmed = 0
         rows = self.rows
         while rows and rows[0].seq < first:
-            rows.popleft()
+            r = rows.popleft()
             trimmed += 1
+            if not r.is_marker:
+                left = resources[r.short] - 1
+                if left:
+                    resources[r.short] = left
+                else:
+                    del resources[r.short]
         if self.frozen_at is not None and len(rows) < self.hidden:
             self.hidden = len(rows)
         return added, trimmed
@@ -395,38 +222,3 @@ def human_rate(rate: float) -> str:
     if rate >= 10:
         return f"{rate:,.0f}/s"
     return f"{rate:.1f}/s"
-
-
-# --- subscriptions ---------------------------------------------------------------------------
-
-
-@dataclass
-class SubscriptionState:
-    """One subscription as the monitor shows it. ``paused`` ones are unsubscribed on the server."""
-
-    id: str
-    channels: list[str]
-    queries: list[str] = field(default_factory=list)
-    paused: bool = False
-    confirmed: bool = False
-    count: int = 0
-    meter: RateMeter = field(default_factory=RateMeter)
-
-    @property
-    def label(self) -> str:
-        return ", ".join(self.channels)
-
-
-def count_by_subscription(records: Iterable[EventRecord]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for r in records:
-        for sid in r.data.get("subscriptions") or ():
-            out[sid] = out.get(sid, 0) + 1
-    return out
-
-
-def export_lines(records: Iterable[EventRecord]) -> Iterator[str]:
-    """One compact JSON object per record (the event's ``data``), newline-terminated."""
-    for r in records:
-        yield r.json(indent=None) + "\n"
-

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from rtcli.client.queries import parse_query  # noqa: F401  (the forms' queries: the CLI's syntax)
-from rtcli.tui.model import EventRecord
+from rtcli.tui.records import EventRecord
 
 
 def parse_channels(text: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""The monitor's REST actions: who am I, the presences, create a row, upload a file, run a function.
+"""The monitor's REST actions: who am I, the presences, create a row, upload a file, run a
+function, explain an event.
 
 Blocking calls (httpx, sync), meant to run in a worker thread. JSON calls go through
 ``rtcli.client.api.ApiClient``; the upload lives here because the client library has no
@@ -69,6 +70,16 @@ class RestActions:
                 if len(items) < page or len(out) >= int(result.get("total") or 0):
                     break
         return out[:most]
+
+    def explain(self, cursor: str, *, user: str | None = None, key: bool = False, channel: str | None = None,
+                queries: list[str] | None = None) -> dict[str, Any]:
+        """Why the event at ``cursor`` did or did not reach user ``user``, an API key (``key``) or a
+        guest, on ``channel`` with ``queries`` (``GET /events/{cursor}/explain``; needs a key with
+        ``events.read``)."""
+        from rtcli.client.events import Events
+
+        with self._api() as api:
+            return Events(api).explain(cursor, user=user, key=key, channel=channel, queries=queries or ())
 
     def create_row(self, database_id: str, table_id: str, data: Mapping[str, Any], row_id: str | None = None) -> dict:
         with self._api() as api:

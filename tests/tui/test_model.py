@@ -1,5 +1,6 @@
-"""rtcli.tui.model and rtcli.tui.parse: the ring buffer's bound, the filtered view (with pause), filter globs and
-text, rates and sparklines, and the parsing of what people type into the forms."""
+"""rtcli.tui.model, records and parse: the ring buffer's bound (with marker rows), the filtered view (with pause
+and the resources it holds), records' cells, rates and sparklines, and the parsing of what people type into the
+forms. (The filter's terms: test_filter.py.)"""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import json
 
 import pytest
 
-from rtcli.tui.model import (
-    EventBuffer, EventFilter, EventRecord, EventView, RateMeter, compact_channel, count_by_subscription,
-    export_lines, human_rate, sparkline, summarize,
-)
+from rtcli.tui.filter import EventFilter
+from rtcli.tui.model import EventBuffer, EventView, RateMeter, human_rate, sparkline
+from rtcli.tui.records import EventRecord, compact_channel, export_lines, summarize
+from rtcli.tui.subs import count_by_subscription
 from rtcli.tui.parse import parse_channels, parse_json_object, parse_query, query_label, row_target
 from tests.tui.fakes import file_event, row_event
 
@@ -115,6 +116,36 @@ def test_view_with_a_filter_and_rebuild():
     assert view.visible == 6
 
 
+def test_markers_take_a_place_but_are_not_events():
+    buf = EventBuffer(3)
+    view = EventView(buf, EventFilter.parse("action:delete"))
+    rs = records(2)
+    buf.extend(rs)
+    view.add(rs)
+    marker = EventRecord.marker(3, 3.0, "reconnected")
+    assert buf.mark(marker) == 0 and buf.total == 2 and len(buf) == 3
+    view.add([marker])
+    assert [r.seq for r in view.shown()] == [3]  # a marker passes every filter
+    assert marker.is_marker and marker.summary == "reconnected" and marker.action == ""
+    assert list(export_lines([*rs, marker])) == list(export_lines(rs))
+    assert buf.mark(EventRecord.marker(4, 4.0, "gap")) == 1 and buf.dropped == 1
+
+
+def test_view_counts_its_resources():
+    buf = EventBuffer(3)
+    view = EventView(buf)
+    rs = [rec(1), rec(2, table="orders"), rec(3)]
+    buf.extend(rs)
+    view.add(rs)
+    assert view.resources == {"main/messages": 2, "main/orders": 1}
+    more = [rec(4), rec(5)]
+    buf.extend(more)
+    view.add(more)  # 1 and 2 leave the buffer: orders is gone
+    assert view.resources == {"main/messages": 3}
+    view.set_filter(EventFilter.parse("row0005"))
+    assert view.resources == {"main/messages": 1}
+
+
 def test_frozen_view_hides_and_counts_new_rows():
     buf = EventBuffer(6)
     view = EventView(buf)
@@ -138,39 +169,6 @@ def test_frozen_view_hides_and_counts_new_rows():
     assert [r.seq for r in view.shown()] == [] and view.hidden == 6
     view.thaw()
     assert view.visible == 6 and view.hidden == 0
-
-
-# --- filter ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("text, expected", [
-    ("", [1, 2, 3, 4, 5]),
-    ("*.rows.*.delete", [2, 5]),
-    ("*.delete", [2, 5]),
-    ("tablesdb.main.tables.orders.rows.*", [3, 4]),
-    ("*.update *.delete", [2, 4, 5]),          # globs: any
-    ("-*.create", [2, 4, 5]),
-    ("hello", [1, 2, 5]),                      # text: in the payload
-    ("HELLO Row0002", [2]),                    # text: all terms, case-insensitive
-    ("orders -delete", [3, 4]),
-    ("row0003", [3]),
-    ("*.delete -row0005", [2]),
-    ("databases.*.documents.*.update", [4]),   # the mirrored event names match too
-    ("buckets.*", []),
-])
-def test_filter(text, expected):
-    rs = [rec(1, "create"), rec(2, "delete"), rec(3, "create", table="orders", data={"total": 1}),
-          rec(4, "update", table="orders", data={"total": 2}), rec(5, "delete")]
-    f = EventFilter.parse(text)
-    assert [r.seq for r in rs if f.matches(r)] == expected
-    assert f.empty == (text == "")
-
-
-def test_filter_parse():
-    f = EventFilter.parse("  Foo *.x -bar -[ab].* ")
-    assert f.words == ("foo",) and f.globs == ("*.x",) and f.not_words == ("bar",) and f.not_globs == ("[ab].*",)
-    assert f.text == "Foo *.x -bar -[ab].*"
-    assert EventFilter.parse("-").words == ("-",)
 
 
 # --- rates ----------------------------------------------------------------------------------

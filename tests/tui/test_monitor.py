@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 import sys
 from collections.abc import Callable
@@ -15,7 +16,9 @@ import pytest
 
 from rtcli.client.config import Settings
 from rtcli.tui.app import MonitorApp
-from rtcli.tui.screens.forms import AddSubscriptionScreen, CreateRowScreen, PromptScreen, RunFunctionScreen
+from rtcli.tui.screens.forms import (
+    AddSubscriptionScreen, ConfirmScreen, CreateRowScreen, PromptScreen, RunFunctionScreen,
+)
 from rtcli.tui.screens.monitor import MonitorScreen
 from rtcli.tui.screens.upload import UploadScreen
 from textual.widgets import Input, TextArea
@@ -191,11 +194,11 @@ async def test_scroll_back_detail_and_copy(shared_server):
         await pilot.pause(0.1)
         detail = screen.detail
         assert detail.record.rid == ids[0]
-        body = str(detail.query_one("#detail-json").render())
-        assert '"text": "first"' in body
-        meta = str(detail.query_one("#detail-meta").render())
-        assert f"tablesdb.{db}.tables.{table}.rows.{ids[0]}.create" in meta
-        assert f"tablesdb.{db}.tables.{table}.rows" in meta
+        body = str(detail.query_one("#detail-body").render())
+        assert re.search(r'^text +"first"$', body, re.M) and body.index("text") < body.index("$createdAt")
+        names = body.replace("\n  ", "")  # long names are broken after dots to fit the pane
+        assert f"tablesdb.{db}.tables.{table}.rows.{ids[0]}.create" in names  # the most telling name first
+        assert f"tablesdb.{db}.tables.{table}.rows" in names and "more (f: full screen)" in body
         # New events do not move a scrolled-back cursor.
         await add_rows(shared_server, db, table, {"text": "third"})
         await until(pilot, lambda: screen.view.visible == 3, "the third event")
@@ -245,9 +248,13 @@ async def test_add_pause_and_remove_a_subscription(shared_server):
         await until(pilot, lambda: added.confirmed, "resubscribed")
         await add_rows(shared_server, db, table, {"n": 10})
         await until(pilot, lambda: added.count == 3, "events again after resuming")
-        await pilot.press("x")
-        assert list(screen.subs) == [s for s in screen.subs if s != added.id] and len(screen.subs) == 1
-        assert screen.sublist.option_count == 1
+        await pilot.press("x")  # asks first
+        assert isinstance(app.screen, ConfirmScreen) and len(screen.subs) == 2
+        await pilot.press("n")
+        assert app.screen is screen and len(screen.subs) == 2
+        await pilot.press("x", "y")
+        await until(pilot, lambda: len(screen.subs) == 1, "the subscription removed")
+        assert added.id not in [s.id for s in screen.subs] and screen.sublist.option_count == 1
 
 
 async def test_create_row_from_the_form(shared_server):
@@ -265,7 +272,7 @@ async def test_create_row_from_the_form(shared_server):
         assert app.screen is form and "not valid JSON" in str(form.query_one("#form-error").render())
         form.query_one("#data", TextArea).text = '{"text": "from the form", "n": 7}'
         await pilot.press("ctrl+s")
-        assert app.screen is screen
+        await until(pilot, lambda: app.screen is screen, "the row created and the form closed")
         await until(pilot, lambda: screen.view.visible == 1, "the created row's event")
         record = screen.view.rows[0]
         assert record.action == "create" and record.data["payload"]["text"] == "from the form"

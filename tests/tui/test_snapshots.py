@@ -32,7 +32,7 @@ from tests.tui.test_monitor import screen_text
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 UPDATE = os.environ.get("RTCLI_UPDATE_SNAPSHOTS") == "1"
-SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
+SIZES = {"80x24": (80, 24), "120x35": (120, 35)}
 ORDERS_QUERY = '{"method":"greaterThan","attribute":"total","values":[50]}'
 CLOCK = 1000.5
 WALL = 1768471500.0  # 2026-01-15T10:05:00Z, five minutes after the scripted events
@@ -63,10 +63,6 @@ async def settle(pilot, condition: Callable[[], bool]) -> None:
         await pilot.pause(0.02)
     assert condition(), "the app did not reach the state to snapshot"
     screen = pilot.app.monitor
-    for _ in range(100):  # a throttled redraw of the detail pane may be due
-        if not screen.detail.pending:
-            break
-        await pilot.pause(0.05)
     screen.refresh_status()  # counts and rates, without waiting for the 0.5 s tick
     for widget in pilot.app.screen.query("Input, TextArea"):
         widget.cursor_blink = False

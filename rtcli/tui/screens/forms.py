@@ -1,21 +1,31 @@
-"""Modal forms: add a subscription, create a row, run a function, a one-line prompt.
+"""Modal forms: add a subscription, create a row, run a function, a one-line prompt, and a
+yes/no confirmation.
 
 Each form dismisses with a dict of validated values, or None when cancelled (escape). Validation
 errors stay on the form, in red under the fields. Enter in a one-line field submits; in a
-multi-line field ctrl+s submits.
+multi-line field ctrl+s submits; the form's footer says so.
+
+A form given a ``send`` (a blocking call, e.g. a REST request) runs it in a thread worker when
+submitted and stays open until it succeeds: a server error is shown on the form with the input
+kept, so it can be corrected and sent again. It then dismisses with ``{**values, "result": …}``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Static, TextArea
+from textual.widgets import Button, Checkbox, Footer, Input, Label, Static, TextArea
 
+from rtcli.errors import RtcliError
 from rtcli.tui.parse import parse_channels, parse_json_object, parse_query
+
+Send = Callable[[dict[str, Any]], Any]
 
 
 class FormScreen(ModalScreen[dict[str, Any] | None]):
@@ -23,11 +33,13 @@ class FormScreen(ModalScreen[dict[str, Any] | None]):
     and ``values()`` (which raises ValueError with a message for people)."""
 
     BINDINGS = [
+        Binding("ctrl+s", "submit", "Submit", priority=True),
         Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+s", "submit", "Submit"),
     ]
     TITLE = ""
     SUBMIT = "OK"
+    send: Send | None = None
+    busy = False
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as dialog:
@@ -37,6 +49,7 @@ class FormScreen(ModalScreen[dict[str, Any] | None]):
             with Horizontal(classes="buttons"):
                 yield Button(self.SUBMIT, variant="primary", id="submit", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
+        yield Footer(compact=True, show_command_palette=False)
 
     def fields(self) -> ComposeResult:
         yield from ()
@@ -56,12 +69,42 @@ class FormScreen(ModalScreen[dict[str, Any] | None]):
         self.action_submit()
 
     def action_submit(self) -> None:
+        if self.busy:
+            return
         try:
             values = self.values()
         except ValueError as e:
             self.query_one("#form-error", Static).update(str(e))
             return
-        self.dismiss(values)
+        if self.send is None:
+            self.dismiss(values)
+            return
+        self.set_busy(True, "sending…")
+        self._send(values)
+
+    def set_busy(self, busy: bool, note: str = "") -> None:
+        """While a send runs, the fields and the button are disabled (the input stays)."""
+        self.busy = busy
+        self.query_one("#form-error", Static).update(note)
+        for widget in self.query("Input, TextArea, Checkbox"):
+            widget.disabled = busy
+        self.query_one("#submit").disabled = busy
+
+    @work(thread=True, exclusive=True, group="form")
+    def _send(self, values: dict[str, Any]) -> None:
+        try:
+            result = self.send(values)  # type: ignore[misc]
+        except (RtcliError, OSError) as e:
+            self.app.call_from_thread(self.failed, str(e))
+            return
+        self.app.call_from_thread(self.succeeded, values, result)
+
+    def succeeded(self, values: dict[str, Any], result: Any) -> None:
+        self.dismiss({**values, "result": result})
+
+    def failed(self, message: str) -> None:
+        self.set_busy(False)
+        self.query_one("#form-error", Static).update(f"{self.SUBMIT.lower()} failed: {message}")
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -77,7 +120,7 @@ class AddSubscriptionScreen(FormScreen):
 
     def fields(self) -> ComposeResult:
         yield Label("Channels (spaces or commas between them)")
-        yield Input(placeholder="tablesdb.main.tables.messages.rows", id="channels", compact=True)
+        yield Input(placeholder="e.g. rows, or tablesdb.DB.tables.TABLE.rows", id="channels", compact=True)
         yield Label("Queries, one per line: n>=2, status=open, or Query JSON (optional)")
         yield TextArea(id="queries", classes="short", compact=True)
 
@@ -93,20 +136,21 @@ class CreateRowScreen(FormScreen):
     TITLE = "Create a row"
     SUBMIT = "Create"
 
-    def __init__(self, database: str = "", table: str = "") -> None:
+    def __init__(self, database: str = "", table: str = "", send: Send | None = None) -> None:
         super().__init__()
         self.database, self.table = database, table
+        self.send = send
 
     def fields(self) -> ComposeResult:
         with Horizontal(classes="pair"):
             with Vertical():
                 yield Label("Database")
-                yield Input(self.database, placeholder="main", id="db", compact=True)
+                yield Input(self.database, placeholder="database ID", id="db", compact=True)
             with Vertical():
                 yield Label("Table")
-                yield Input(self.table, placeholder="messages", id="table", compact=True)
+                yield Input(self.table, placeholder="table ID", id="table", compact=True)
         yield Label("Row ID (empty: a new unique ID)")
-        yield Input(placeholder="unique()", id="row-id", compact=True)
+        yield Input(placeholder="(a new unique ID)", id="row-id", compact=True)
         yield Label("Data (a JSON object)")
         yield TextArea('{\n  \n}', id="data", compact=True)
 
@@ -128,9 +172,13 @@ class RunFunctionScreen(FormScreen):
     TITLE = "Run a function"
     SUBMIT = "Run"
 
+    def __init__(self, send: Send | None = None) -> None:
+        super().__init__()
+        self.send = send
+
     def fields(self) -> ComposeResult:
         yield Label("Function ID")
-        yield Input(placeholder="hello", id="function", compact=True)
+        yield Input(placeholder="function ID", id="function", compact=True)
         yield Label("Body (sent to the function's stdin)")
         yield TextArea(id="body", classes="short", compact=True)
         yield Checkbox("Asynchronous (do not wait for the result)", id="async")
@@ -163,3 +211,35 @@ class PromptScreen(FormScreen):
         if not value:
             raise ValueError("this cannot be empty")
         return {"value": value}
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A question with yes (y) and no (n, escape; enter on the focused No); dismisses with True or False."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, title: str, question: str, yes: str = "Yes") -> None:
+        super().__init__()
+        self.title_text, self.question, self.yes = title, question, yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog confirm") as dialog:
+            dialog.border_title = self.title_text
+            yield Static(self.question, markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button(self.yes, variant="error", id="yes", compact=True)
+                yield Button("No", id="no", compact=True)
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)

@@ -10,35 +10,45 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 KEYS = (
+    ("Anywhere", None),
     ("/", "filter, applied as you type (enter or escape: back to the table)"),
     ("p  space", "pause / resume the table; new events are counted, not shown"),
-    ("↑ ↓ pgup pgdn", "scroll back; the detail pane shows the selected event"),
-    ("home  end", "oldest event / follow the newest again"),
-    ("click  wheel", "select an event / scroll"),
     ("a", "add a subscription (channels, optional queries)"),
-    ("m  x", "pause / remove the highlighted subscription"),
-    ("tab", "move between table, detail, presences, filter and subscriptions"),
-    ("n", "create a row (database, table, JSON data)"),
-    ("u", "upload a file to a bucket, with progress"),
-    ("r", "run a function with a body"),
-    ("c", "copy the selected event's JSON to the clipboard"),
+    ("n  u  r", "create a row / upload a file / run a function (a form; ctrl+s sends it)"),
     ("e", "export the events shown (after the filter) to JSON lines"),
-    ("d  b", "show / hide the detail pane, the subscriptions panel"),
-    ("P", "show / hide the presence pane: who is present, live"),
-    ("ctrl+p", "command palette: all of the above, and themes"),
+    ("d  b  P", "show / hide the detail pane, the subscriptions panel, the presence pane"),
+    ("S", "save a screenshot (SVG) in the current directory"),
+    ("tab", "next panel: table, detail, presences, filter, subscriptions"),
+    ("ctrl+p", "command palette: all of the above, with their keys, and themes"),
     ("?  q", "this help / quit"),
+    ("Event table", None),
+    ("↑ ↓ pgup pgdn", "scroll back; the detail pane follows the selected event"),
+    ("home  end", "oldest event / follow the newest again"),
+    ("enter", "expand the selected event: its fields under its row (again: fold)"),
+    ("f", "the selected event full screen, every event name and channel (f or escape: back)"),
+    ("w", "explain: did it reach an API key, a guest or a user, on which channel and queries"),
+    ("c", "copy the selected event's JSON to the clipboard"),
+    ("Subscriptions panel", None),
+    ("enter", "filter the table to this subscription (again: every event)"),
+    ("m", "pause / resume it (unsubscribed on the server meanwhile)"),
+    ("x", "unsubscribe (asks first)"),
 )
 
 SECTIONS = (
     ("Filter", (
-        "Terms are separated by spaces.",
-        "A term with * ? or [..] is an event-name glob, e.g. *.rows.*.delete or buckets.*; "
-        "* matches anything, dots included. An event passes when any glob matches any of its event names.",
-        "Any other term is text, matched case-insensitively against the action, channel, ID and the "
-        "payload's JSON. Every text term must match.",
-        "-term excludes what matches: -delete, -*.update.",
+        "Terms are separated by spaces; every term must match, -term must not.",
+        "word: in the row as shown (action, resource, ID, the fields of the summary), not in the $ fields "
+        "nor the event names: create finds creates. \"a phrase\": the same, with spaces.",
+        "key=value: a field as the summary shows it: n=1000, done=true, text=\"two words\", name=photo*. "
+        "key= : the field is there.",
+        "action:delete, action:create,update: the action. id:6b13: IDs starting so.",
+        "sub:NAME: delivered to that subscription (its name in the panel, its ID or a channel). Enter on "
+        "a subscription does it for you. Events on its channels that its queries left out stay in view, "
+        "greyed and marked ✗; w asks the server why.",
+        "A term with * ? or [..] is an event-name glob, e.g. *.rows.*.delete or buckets.*; * matches "
+        "anything, dots included; several globs: any of them.",
     )),
-    ("Buffer", (
+("Buffer", (
         "The table keeps the last N events (--buffer, default 10,000). When older events leave it, the "
         "first line of the table says how many. While paused, events keep arriving (the status line "
         "counts them) and paused rows can still leave a full buffer.",
@@ -54,19 +64,26 @@ SECTIONS = (
         "on; P shows or hides it at any width.",
     )),
     ("Connection", (
-        "The header shows connected, reconnecting in N s (with the last error), or failed (the server "
-        "refused for good), and the ping round trip. After a reconnect the missed events are replayed "
-        "from the last cursor when the server supports it (rtcli serve does). A paused subscription is "
-        "unsubscribed on the server until resumed.",
+        "The header shows connected (with the ping round trip), reconnecting in N s (with the last "
+        "error), or failed (the server refused for good). While the connection is down the panes are "
+        "dimmed, the subscriptions say offline and the presence pane says it is not live. When it comes "
+        "back a marker row in the table says when it was lost; the missed events follow it, replayed "
+        "from the last cursor when the server supports it (rtcli serve does).",
+        "A paused subscription is unsubscribed on the server until resumed. A subscription marked ! "
+        "cannot receive anything as this monitor's identity (e.g. an API key on executions: only "
+        "executions users start send events); its note says why.",
     )),
 )
 
 
 def help_content() -> Content:
     width = max(len(k) for k, _ in KEYS) + 2
-    parts: list = [("Keys", "bold $text-accent"), "\n"]
+    parts: list = []
     for keys, text in KEYS:
-        parts += [(keys.ljust(width), "bold"), text, "\n"]
+        if text is None:
+            parts += ["\n" if parts else "", (f"Keys: {keys.lower()}", "bold $text-accent"), "\n"]
+        else:
+            parts += [(keys.ljust(width), "bold"), text, "\n"]
     for title, paragraphs in SECTIONS:
         parts += ["\n", (title, "bold $text-accent"), "\n"]
         for paragraph in paragraphs:

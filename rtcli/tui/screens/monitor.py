@@ -1,17 +1,15 @@
 """The monitor's main screen: header, subscriptions, the event table, the detail pane, the
-presence pane, the filter line and the footer; it owns the model (buffer, view, subscriptions,
-rates, presences) and the feed worker, and turns the feed's messages into widget updates.
+presence pane, the filter line and the footer. It owns the model (buffer, view, rates) and the
+feed worker, turns the feed's messages into widget updates, and holds its collaborators: the
+``Subscriptions`` and their ``SubscriptionFlows``, the ``PresenceFeed``, the ``Panes`` (layout)
+and the ``Actions``.
 
-Layout: below 120 columns the detail pane sits under the table; from 120 columns on, to its
-right. The presence pane runs under both, shown by default from 120 columns on and hidden
-below. ``b``, ``d`` and ``P`` show or hide the subscriptions panel, the detail pane and the
-presence pane (``P`` is then the user's choice at every width).
+Keys are contextual: the footer shows the focused panel's keys (the table's, the subscriptions
+panel's, a form's) before the few that work everywhere.
 
-Presence: the screen makes a subscription of its own to ``presences`` (id ``PRESENCE_SUBSCRIPTION``),
-not listed in the subscriptions panel, whose events feed the pane and stay out of the table,
-so the table and panel show exactly what the user asked for; a user who subscribes to
-``presences`` too sees those events in the table as well. Each time that subscription is
-confirmed (at start and after every reconnect) the pane reloads the list over REST.
+Connection (``rtcli.tui.link``): while it is down the panes are dimmed, and the ping, the
+subscriptions' dots and the presence pane say they are not live; when it comes back a marker row
+in the table says when it was lost, and the missed events follow it.
 """
 
 from __future__ import annotations
@@ -22,29 +20,31 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal, Vertical
+from textual.events import Resize
 from textual.screen import Screen
-from textual.timer import Timer
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Footer, Input
 
-from rtcli.errors import RtcliError
 from rtcli.tui.feed import Feed, Source
+from rtcli.tui.filter import EventFilter, Kind
+from rtcli.tui.link import Connection, Link
 from rtcli.tui.messages import (
     ConnectionChanged, EventsArrived, PingMeasured, PresenceEvents, PresencesLoaded, ServerWarning,
     SubscriptionsConfirmed,
 )
-from rtcli.tui.model import (
-    EventBuffer, EventFilter, EventView, RateMeter, SubscriptionState, count_by_subscription, human_rate,
-)
-from rtcli.tui.presence import PresenceBoard
-from rtcli.tui.screens.forms import AddSubscriptionScreen
+from rtcli.tui.model import EventBuffer, EventView, RateMeter, human_rate
+from rtcli.tui.records import EventRecord
 from rtcli.tui.screens.help import HelpScreen
-from rtcli.tui.screens.monitor_actions import MonitorActions
+from rtcli.tui.screens.monitor_actions import Actions
+from rtcli.tui.screens.monitor_panes import Panes
+from rtcli.tui.screens.monitor_presence import PRESENCE_SUBSCRIPTION, PresenceFeed
+from rtcli.tui.screens.monitor_subs import SubscriptionFlows, Subscriptions
+from rtcli.tui.subs import count_by_subscription
 from rtcli.tui.widgets.detail import EventDetail
 from rtcli.tui.widgets.event_table import EventTable
+from rtcli.tui.widgets.filter_bar import FilterBar
 from rtcli.tui.widgets.header import StatusHeader
 from rtcli.tui.widgets.presences import PresencePane
 from rtcli.tui.widgets.subscriptions import SubscriptionList
@@ -52,13 +52,17 @@ from rtcli.tui.widgets.subscriptions import SubscriptionList
 if TYPE_CHECKING:
     from rtcli.tui.rest import RestActions
 
-PRESENCE_SUBSCRIPTION = "rtcli-monitor-presences"
 log = logging.getLogger("rtcli.tui.monitor")
+__all__ = ["PRESENCE_SUBSCRIPTION", "MonitorConfig", "MonitorScreen"]
+
+# Actions that type a letter: off while the filter line has the focus (so its footer is its own).
+_LETTER_ACTIONS = {"toggle_pause", "add_subscription", "create_row", "upload", "run_function", "export",
+                   "toggle_detail", "toggle_sidebar", "toggle_presences", "help", "screenshot", "focus_filter"}
 
 
 @dataclass(frozen=True)
 class MonitorConfig:
-    """What the monitor shows and where it connects; ``who`` is 'key', 'guest' or a user."""
+    """What the monitor shows and where it connects; ``who`` is 'key', 'guest' or 'session'."""
 
     endpoint: str
     project: str
@@ -69,23 +73,20 @@ class MonitorConfig:
     interval: float = 0.05
 
 
-class MonitorScreen(MonitorActions, Screen[None]):
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
-
+class MonitorScreen(Screen[None]):
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter"),
         Binding("p,space", "toggle_pause", "Pause"),
-        Binding("a", "add_subscription", "Sub+"),
-        Binding("x", "remove_subscription", "Remove subscription", show=False),
-        Binding("m", "toggle_subscription", "Pause subscription", show=False),
-        Binding("n", "create_row", "Row+"),
+        Binding("a", "add_subscription", "Subscribe", show=False),
+        Binding("n", "create_row", "Row+", show=False),
         Binding("u", "upload", "Upload", show=False),
         Binding("r", "run_function", "Run function", show=False),
-        Binding("c", "copy_event", "Copy"),
         Binding("e", "export", "Export", show=False),
         Binding("d", "toggle_detail", "Detail", show=False),
         Binding("b", "toggle_sidebar", "Subscriptions panel", show=False),
-        Binding("P", "toggle_presences", "Presence"),
+        Binding("P", "toggle_presences", "Presence", show=False),
+        Binding("S", "app.screenshot", "Screenshot", show=False),
+        Binding("escape", "back", "Back", show=False),
         Binding("question_mark,f1", "help", "Help"),
         Binding("q", "app.quit", "Quit"),
     ]
@@ -97,20 +98,31 @@ class MonitorScreen(MonitorActions, Screen[None]):
         self.source = source
         self.rest = rest
         self.clock = clock
-        self.wall = wall  # Unix time, for presence ages and expiries
-        self.presences = PresenceBoard()
+        self.wall = wall  # Unix time, for presence ages, expiries and markers
         self.buffer = EventBuffer(config.buffer)
         self.view = EventView(self.buffer)
         self.meter = RateMeter()
-        self.subs: dict[str, SubscriptionState] = {}
         self.feed = Feed(source, self.post_message, clock=clock, interval=config.interval, limit=config.buffer)
+        self.subs = Subscriptions(source, config.who, lambda: self.feed.seq)
+        self.flows = SubscriptionFlows(self)
+        self.presence = PresenceFeed(self)
+        self.actions = Actions(self)
+        self.account_id: str | None = None
         self.paused = False
-        self.state = "connecting"
-        self.state_at = 0.0
-        self.retry_delay: float | None = None
-        self.state_error: str | None = None
-        self._filter_timer: Timer | None = None
-        self._stats_text = ""
+        self.connection = Connection()
+        self.panes = Panes(self)
+
+    @property
+    def link(self) -> Link:
+        return self.connection.link
+
+    @property
+    def state(self) -> str:
+        return self.link.value
+
+    @property
+    def presences(self):
+        return self.presence.board
 
     # --- layout ----------------------------------------------------------------------------
 
@@ -120,14 +132,12 @@ class MonitorScreen(MonitorActions, Screen[None]):
             with Vertical(id="sidebar") as sidebar:
                 sidebar.border_title = "Subscriptions"
                 yield SubscriptionList(id="subs")
-            with Vertical(id="main"):
-                with Container(id="views"):
-                    yield EventTable(self.view, self.buffer, id="events")
-                    yield EventDetail(id="detail")
-                yield PresencePane(self.presences, id="presences")
-        with Horizontal(id="filter-bar"):
-            yield Input(placeholder="/ filter: text  *.rows.*.delete  -exclude", id="filter")
-            yield Static("", id="stats", markup=False)
+            with Container(id="main"):
+                yield EventTable(self.view, self.buffer, id="events")
+                yield EventDetail(id="detail", name_of=self.subs.name_of,
+                                  excluded_by=lambda r: self.subs.excluded_by(r, self.view.filter))
+                yield PresencePane(self.presence.board, id="presences")
+        yield FilterBar(id="filter-bar")
         yield Footer(compact=True)
 
     @property
@@ -146,87 +156,86 @@ class MonitorScreen(MonitorActions, Screen[None]):
     def presence_pane(self) -> PresencePane:
         return self.query_one(PresencePane)
 
+    @property
+    def filter_bar(self) -> FilterBar:
+        return self.query_one(FilterBar)
+
     async def on_mount(self) -> None:
-        self.query_one("#detail").border_title = "Event"
-        self.query_one("#events").border_title = "Events"
+        self.detail.border_title = "Event"
+        self.table.border_title = "Events"
         for channels, queries in self.config.subscriptions:
-            await self._subscribe(channels, queries, since=self.config.since)
-        # The presence pane's own subscription: see the module docstring.
-        await self.source.subscribe(["presences"], subscription_id=PRESENCE_SUBSCRIPTION)
-        self.feed.presence_subscription = PRESENCE_SUBSCRIPTION
+            await self.subs.add(channels, queries, since=self.config.since)
+        await self.presence.subscribe()
         self.table.focus()
-        self._refresh_side()
-        self._refresh_presences()
+        self.panes.relayout()
+        self.refresh_side()
         self._refresh_stats()
         self.set_interval(0.5, self.refresh_status)
         self.run_worker(self.feed.run(), name="feed", group="feed", exit_on_error=False)
 
+    def on_resize(self, event: Resize) -> None:
+        self.panes.relayout()
+
     def refresh_status(self) -> None:
         """Redraw what changes with time: rates, counts, sparklines, the reconnect countdown
         (every 0.5 s, rather than with every batch)."""
-        self._refresh_side()
+        self.refresh_side()
         self._refresh_stats()
-        self.presences.prune(self.clock())
-        self._refresh_presences()
-        if self.state == "reconnecting":
+        self.presence.tick()
+        if self.link is Link.RECONNECTING:
             self._show_state()
 
     # --- feed messages ---------------------------------------------------------------------
 
     def on_events_arrived(self, message: EventsArrived) -> None:
         try:
-            self._take(message)
+            self._take(message.records, message.skipped)
+            self.meter.add(len(message.records) + message.skipped, self.clock())
+            self.subs.count(count_by_subscription(message.records), self.clock())
         finally:
             self.feed.ack()  # even if drawing failed: the feed must not wait forever
-
-    def _take(self, message: EventsArrived) -> None:
-        now = self.clock()
-        records = message.records
-        self.buffer.extend(records, message.skipped)
-        _, trimmed = self.view.add(records)
-        self.meter.add(len(records) + message.skipped, now)
-        for sid, n in count_by_subscription(records).items():
-            sub = self.subs.get(sid)
-            if sub is not None:
-                sub.count += n
-                sub.meter.add(n, now)
-        self.table.update_rows(trimmed)
         # The status line is redrawn by the 0.5 s tick, not per batch: a change at the bottom
         # of the screen in the same frame as the table would widen the repainted area to
         # everything in between.
 
+    def _take(self, records: list[EventRecord], skipped: int = 0) -> None:
+        self.buffer.extend(records, skipped)
+        _, trimmed = self.view.add(records)
+        self.table.update_rows(trimmed)
+
+    def add_marker(self, text: str) -> None:
+        """A row of the table's own (a gap, a reconnect), in order with the events around it."""
+        record = EventRecord.marker(self.feed.next_seq(), self.clock(), text)
+        self.buffer.mark(record)
+        _, trimmed = self.view.add([record])
+        self.table.update_rows(trimmed)
+
     def on_connection_changed(self, message: ConnectionChanged) -> None:
-        self.state, self.state_at = message.state, message.at
-        self.retry_delay, self.state_error = message.delay, message.error
-        if message.state == "connected" and message.reconnect:
-            self.notify("reconnected; missed events are replayed from the last cursor", timeout=3)
-        if message.state == "failed":
+        was_live = self.link.live
+        marker = self.connection.change(message.state, at=message.at, wall=self.wall(), delay=message.delay,
+                                        error=message.error, reconnect=message.reconnect)
+        if was_live and not self.link.live:
+            self.subs.disconnected()
+        if marker:
+            self.add_marker(marker)
+        if self.link is Link.FAILED:
             self.notify(f"the server refused the connection: {message.error}", severity="error", timeout=10)
         self._show_state()
 
     def _show_state(self) -> None:
-        header = self.query_one(StatusHeader)
-        if self.state == "reconnecting" and self.retry_delay is not None:
-            left = max(0.0, self.state_at + self.retry_delay - self.clock())
-            why = f" ({self.state_error})" if self.state_error else ""
-            header.set_state("reconnecting", f"in {left:.0f} s{why}")
-        elif self.state == "failed":
-            header.set_state("failed", self.state_error or "")
-        else:
-            header.set_state(self.state)
+        self.query_one(StatusHeader).set_state(*self.connection.header(self.clock()))
+        self.set_class(self.link.down, "-offline")
+        self.presence_pane.live = not self.link.down
+        self.refresh_side()
+        self.presence.refresh_pane()
 
     def on_subscriptions_confirmed(self, message: SubscriptionsConfirmed) -> None:
-        for item in message.items:
-            if item.get("subscriptionId") == PRESENCE_SUBSCRIPTION:
-                self._load_presences()  # a reload covers whatever a resume could not replay
-                continue
-            sub = self.subs.get(str(item.get("subscriptionId")))
-            if sub is not None:
-                sub.confirmed = True
-            if item.get("resumed") is False:
-                self.notify(f"could not resume: {item.get('reason') or 'unknown reason'}; events may have been missed",
-                            severity="warning")
-        self._refresh_side()
+        if any(item.get("subscriptionId") == PRESENCE_SUBSCRIPTION for item in message.items):
+            self.presence.load()  # a reload covers whatever a resume could not replay
+        for sub, reason in self.subs.confirm(message.items):
+            name = sub.name if sub is not None else "a subscription"
+            self.add_marker(f"could not resume {name}: {reason}; events may be missing here")
+        self.refresh_side()
 
     def on_ping_measured(self, message: PingMeasured) -> None:
         self.query_one(StatusHeader).set_rtt(message.rtt)
@@ -234,159 +243,102 @@ class MonitorScreen(MonitorActions, Screen[None]):
     def on_server_warning(self, message: ServerWarning) -> None:
         if message.dropped:
             self.buffer.dropped += message.dropped
+            self.add_marker(f"the server dropped {message.dropped:,} event(s) here: this monitor was too slow")
         self.notify(message.text, severity="warning")
 
-    # --- presences ---------------------------------------------------------------------------
-
     def on_presence_events(self, message: PresenceEvents) -> None:
-        if self.presences.apply_many(message.events, self.clock()):
-            self._refresh_presences()
-
-    def _load_presences(self) -> None:
-        token = self.presences.begin_load()
-        if self.rest is None:
-            self.presences.fail_load(token, "no REST API in this session")
-        else:
-            self._fetch_presences(token)
-        self._refresh_presences()
-
-    @work(thread=True, group="presences")
-    def _fetch_presences(self, token: int) -> None:
-        try:
-            items = self.rest.presences()
-        except RtcliError as e:
-            self.post_message(PresencesLoaded(token, None, str(e)))
-            return
-        except Exception as e:  # e.g. a server that answers something else: say so in the pane, go on
-            log.exception("could not list the presences")
-            self.post_message(PresencesLoaded(token, None, f"{type(e).__name__}: {e}"))
-            return
-        self.post_message(PresencesLoaded(token, items))
+        self.presence.apply(message.events)
 
     def on_presences_loaded(self, message: PresencesLoaded) -> None:
-        if message.presences is None:
-            self.presences.fail_load(message.token, message.error or "unknown error")
-        else:
-            self.presences.finish_load(message.token, message.presences, self.clock())
-        self._refresh_presences()
+        self.presence.loaded(message)
 
     def set_account(self, account: dict[str, Any] | None, who: str) -> None:
         """The signed-in user (from ``GET /account``): named in the header and in the presence pane."""
         self.query_one(StatusHeader).set_who(who)
         if account and account.get("$id"):
-            name = str(account.get("name") or account.get("email") or account["$id"])
-            self.presences.set_name(str(account["$id"]), name, me=True)
-            self._refresh_presences()
-
-    def _refresh_presences(self) -> None:
-        pane = self.presence_pane
-        if pane.display:
-            pane.show(self.clock(), self.wall())
-
-    def action_toggle_presences(self) -> None:
-        """Show or hide the presence pane; from then on the choice holds at every width."""
-        shown = not self.presence_pane.display
-        self.set_class(shown, "-presences-on")
-        self.set_class(not shown, "-presences-off")
-        self.call_after_refresh(self._refresh_presences)
+            self.account_id = str(account["$id"])
+            self.presence.set_me(account)
 
     # --- table, detail, filter ----------------------------------------------------------------
 
     def on_event_table_selected(self, message: EventTable.Selected) -> None:
-        # While following, the selection changes with every batch: redraw the detail at most
-        # once a second (an explicit selection redraws at once).
-        self.detail.show(message.record, immediate=not message.following)
+        self.detail.show(message.record)
 
     def on_event_table_follow_changed(self, message: EventTable.FollowChanged) -> None:
         self._refresh_stats()
 
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        if self._filter_timer is not None:
-            self._filter_timer.stop()
-        self._filter_timer = self.set_timer(0.15, self._apply_filter)
+    def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
+        self._apply_filter(message.text)
+        if message.submitted:
+            self.table.focus()
 
-    @on(Input.Submitted, "#filter")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
-        self._apply_filter()
-        self.table.focus()
-
-    def _apply_filter(self) -> None:
-        self._filter_timer = None
-        text = self.query_one("#filter", Input).value
-        if text.strip() == self.view.filter.text:
+    def _apply_filter(self, text: str, force: bool = False) -> None:
+        if text.strip() == self.view.filter.text and not force:
             return
-        self.view.set_filter(EventFilter.parse(text))
+        f = EventFilter.parse(text, self.subs.refs())
+        self.view.set_filter(f)
+        self.sublist.filtered = next((s.id for t in f.terms if t.kind is Kind.SUB and not t.negate for s in t.subs),
+                                     None)
+        if f.unknown:
+            self.notify(f"no subscription named {', '.join(f.unknown)} (names are in the subscriptions panel)",
+                        severity="warning", timeout=4)
         self.table.reset_rows()
         self._refresh_stats()
+        self.refresh_side()
 
     def _refresh_stats(self) -> None:
-        now = self.clock()
         if self.paused:
             mode = f"‖ paused, {self.view.hidden:,} new"
         elif self.table.following:
             mode = "▼ following"
         else:
             mode = "↑ scrolled (end: follow)"
-        text = (f"{human_rate(self.meter.rate(now))} · {self.view.visible:,}/{len(self.buffer):,}"
-                f" · {mode}")
-        stats = self.query_one("#stats", Static)
-        # Its width is automatic, and a layout costs a full repaint: pad to steps of 8 cells so
-        # that the layout changes only when the text's length crosses one.
-        text = text.rjust((len(text) + 7) // 8 * 8)
-        if text != self._stats_text:
-            stats.update(text, layout=len(text) != len(self._stats_text))
-            self._stats_text = text
-        stats.set_class(self.paused, "paused")
+        rate = human_rate(self.meter.rate(self.clock())) if self.link.live else "offline"
+        self.filter_bar.show_stats(f"{rate} · {self.view.visible:,}/{len(self.buffer):,} · {mode}", self.paused)
 
-    def _refresh_side(self) -> None:
+    def refresh_side(self) -> None:
         if self.query_one("#sidebar").display:
-            self.sublist.show(list(self.subs.values()), self.clock())
+            self.sublist.show(list(self.subs), self.clock(), live=self.link.live)
 
-    # --- subscriptions ---------------------------------------------------------------------
-
-    async def _subscribe(self, channels: list[str], queries: list[str], since: str | None = None) -> str:
-        sid = await self.source.subscribe(channels, queries, since=since)
-        self.subs[sid] = SubscriptionState(sid, list(channels), list(queries))
-        return sid
+    # --- subscriptions (see SubscriptionFlows) ----------------------------------------------
 
     def action_add_subscription(self) -> None:
-        async def done(values: dict[str, Any] | None) -> None:
-            if values:
-                await self._subscribe(values["channels"], values["queries"])
-                self._refresh_side()
-                self.notify(f"subscribed to {', '.join(values['channels'])}")
+        self.flows.add()
 
-        self.app.push_screen(AddSubscriptionScreen(), done)
+    def on_subscription_list_chosen(self, message: SubscriptionList.Chosen) -> None:
+        self.flows.filter_to(message.sid)
 
-    def _highlighted_sub(self) -> SubscriptionState | None:
-        sid = self.sublist.selected_id
-        sub = self.subs.get(sid) if sid else None
-        if sub is None:
-            self.notify("no subscription highlighted (tab to the panel, or click one)", severity="warning")
-        return sub
+    async def on_subscription_list_pause_asked(self, message: SubscriptionList.PauseAsked) -> None:
+        await self.flows.pause(message.sid)
 
-    async def action_remove_subscription(self) -> None:
-        sub = self._highlighted_sub()
-        if sub is None:
-            return
-        await self.source.unsubscribe(sub.id)
-        del self.subs[sub.id]
-        self._refresh_side()
-        self.notify(f"unsubscribed from {sub.label}")
+    def on_subscription_list_remove_asked(self, message: SubscriptionList.RemoveAsked) -> None:
+        self.flows.remove(message.sid)
 
-    async def action_toggle_subscription(self) -> None:
-        """Pause: unsubscribe on the server but keep it listed; resume: subscribe again (same ID)."""
-        sub = self._highlighted_sub()
-        if sub is None:
-            return
-        if sub.paused:
-            await self.source.subscribe(sub.channels, sub.queries, subscription_id=sub.id)
-            sub.paused, sub.confirmed = False, False
-        else:
-            await self.source.unsubscribe(sub.id)
-            sub.paused = True
-        self._refresh_side()
+    # --- actions ---------------------------------------------------------------------------
+
+    def action_copy_event(self) -> None:
+        self.actions.copy_event()
+
+    def action_export(self) -> None:
+        self.actions.export()
+
+    def action_create_row(self) -> None:
+        self.actions.create_row()
+
+    def action_upload(self) -> None:
+        self.actions.upload()
+
+    def action_run_function(self) -> None:
+        self.actions.run_function()
+
+    def action_explain(self) -> None:
+        self.actions.explain()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While the filter line is focused its keys are its own (and so is the footer)."""
+        if action in _LETTER_ACTIONS and isinstance(self.focused, Input):
+            return False
+        return True
 
     # --- pause, panels, help -----------------------------------------------------------------
 
@@ -408,21 +360,23 @@ class MonitorScreen(MonitorActions, Screen[None]):
             self.table.set_following(True)
 
     def action_focus_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
+        self.filter_bar.input.focus()
 
-    def on_key(self, event: Any) -> None:
-        if event.key == "escape" and self.focused is self.query_one("#filter", Input):
-            event.stop()
-            self.table.focus()
+    # Where the panes go, and full screen: see Panes.
+    def action_back(self) -> None:
+        self.panes.back()
+
+    def action_full_detail(self) -> None:
+        self.panes.full_detail()
 
     def action_toggle_detail(self) -> None:
-        detail = self.detail
-        detail.display = not detail.display
+        self.panes.toggle_detail()
 
     def action_toggle_sidebar(self) -> None:
-        sidebar = self.query_one("#sidebar")
-        sidebar.display = not sidebar.display
-        self._refresh_side()
+        self.panes.toggle_sidebar()
+
+    def action_toggle_presences(self) -> None:
+        self.panes.toggle_presences()
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen())

@@ -33,11 +33,11 @@ class UploadScreen(FormScreen):
 
     def fields(self) -> ComposeResult:
         yield Label("Bucket ID")
-        yield Input(self.bucket, placeholder="uploads", id="bucket", compact=True)
+        yield Input(self.bucket, placeholder="bucket ID", id="bucket", compact=True)
         yield Label("File path")
-        yield Input(placeholder="~/Pictures/cat.png", id="path", compact=True)
+        yield Input(placeholder="path to a file", id="path", compact=True)
         yield Label("File ID (empty: a new unique ID)")
-        yield Input(placeholder="unique()", id="file-id", compact=True)
+        yield Input(placeholder="(a new unique ID)", id="file-id", compact=True)
         yield ProgressBar(total=None, show_eta=False, id="progress")
         yield Static("", id="progress-text", markup=False)
 

@@ -1,87 +1,94 @@
-"""The detail pane: the selected event's payload as highlighted JSON, then its events,
-channels, subscriptions and cursor.
+"""The detail pane: the selected event described (``rtcli.tui.describe``): its payload first,
+the user's fields before the ``$`` fields, then how it was delivered, with the subscriptions by
+name and the event names and channels collapsed (all of them in full screen).
 
-Redraws are throttled (at most one per ``interval``, 1 s: the first at once, the latest
-selection at the end of the interval) because while the table follows the tail the selection
-changes with every batch; an explicit selection redraws at once.
+It follows the cursor at once, and each new event starts at the top (the scroll is reset). While
+the table follows a flood, the selection changes with every batch (20 a second at most): the
+pane then redraws once per batch, not once per event.
 """
 
 from __future__ import annotations
 
-import json
-import time
+from collections.abc import Callable
 
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.highlight import highlight
-from textual.timer import Timer
+from textual.events import Resize
 from textual.widgets import Static
 
-from rtcli.tui.model import EventRecord
+from rtcli.tui.describe import Line, detail_lines
+from rtcli.tui.records import EventRecord
+
+STYLE_OF = {"title": "bold", "action": "bold $text-accent", "key": "bold", "system": "$text-muted",
+            "value": "", "muted": "$text-muted", "section": "bold $text-secondary", "warn": "$text-warning",
+            "error": "$text-error"}
+
+EMPTY = "No event selected. Events appear as they arrive; ↑/↓ or a click selects one."
 
 
 class EventDetail(VerticalScroll, can_focus=True):
+    ALLOW_MAXIMIZE = True
+
+    BINDINGS = [
+        Binding("f", "screen.full_detail", "Full screen"),
+        Binding("w", "screen.explain", "Explain"),
+        Binding("c", "screen.copy_event", "Copy"),
+    ]
+
     DEFAULT_CSS = """
     EventDetail {
-        & > #detail-title { text-style: bold; }
-        & > #detail-json { margin: 1 0; }
-        & > .detail-meta { color: $text-muted; }
+        & > #detail-body { width: 1fr; }
     }
     """
 
-    def __init__(self, *, id: str | None = None, interval: float = 1.0) -> None:
+    def __init__(self, *, id: str | None = None, name_of: Callable[[str], str] = str,
+                 excluded_by: Callable[[EventRecord], str | None] = lambda r: None) -> None:
         super().__init__(id=id)
         self.record: EventRecord | None = None
-        self.interval = interval
-        self._timer: Timer | None = None
-        self._shown: int | None = None
-        self._last = 0.0  # monotonic time of the last redraw
+        self.name_of = name_of
+        self.excluded_by = excluded_by
+        self.full = False
+        self._shown: tuple | None = None
 
     def compose(self):
-        yield Static("No event selected. Events appear as they arrive; ↑/↓ or a click selects one.",
-                     id="detail-title", markup=False)
-        yield Static(id="detail-json")
-        yield Static(id="detail-meta", classes="detail-meta")
+        yield Static(EMPTY, id="detail-body", markup=False)
 
-    def show(self, record: EventRecord | None, immediate: bool = False) -> None:
+    def show(self, record: EventRecord | None, *, force: bool = False) -> None:
+        """Show ``record`` now; a different event than the last one starts at the top."""
+        new = record is not self.record
         self.record = record
-        if self._timer is not None:
-            return  # a redraw is due; it will show this record
-        wait = self._last + self.interval - time.monotonic()
-        if immediate or wait <= 0:
-            self._render_now()
-        else:
-            self._timer = self.set_timer(wait, self._render_now)
+        self._redraw(force)
+        if new:
+            self.scroll_home(animate=False, immediate=True)
 
-    @property
-    def pending(self) -> bool:
-        """A throttled redraw is still to come."""
-        return self._timer is not None
+    def set_full(self, full: bool) -> None:
+        """Full screen lists every event name and channel."""
+        self.full = full
+        self._redraw(force=True)
 
-    def _render_now(self, force: bool = False) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-        self._timer = None
-        self._last = time.monotonic()
+    def on_resize(self, event: Resize) -> None:
+        self._redraw()
+
+    def _redraw(self, force: bool = False) -> None:
         r = self.record
-        seq = r.seq if r is not None else None
-        if seq == self._shown and not force:
+        width = self.scrollable_content_region.width - 2  # room for a scrollbar that may come
+        key = (r.seq if r is not None else None, width, self.full)
+        if key == self._shown and not force:
             return
-        self._shown = seq
-        title, body, meta = self.query_one("#detail-title", Static), self.query_one("#detail-json", Static), \
-            self.query_one("#detail-meta", Static)
+        self._shown = key
+        body = self.query_one("#detail-body", Static)
         if r is None:
-            title.update("No event selected.")
-            body.update("")
-            meta.update("")
+            body.update(EMPTY)
             return
-        title.update(Content.assemble((r.action, "$text-accent"), " ", r.rid or r.channel, "  ", (r.time, "$text-muted")))
-        text = json.dumps(r.data.get("payload"), ensure_ascii=False, indent=2)
-        body.update(highlight(text, language="json"))
-        meta.update(Content.assemble(
-            ("channel", "bold"), "  " + r.channel, "\n", ("timestamp", "bold"), "  " + str(r.data.get("timestamp")), "\n",
-            ("events", "bold"), f" ({len(r.events)})\n", "\n".join(r.events),
-            "\n", ("channels", "bold"), f" ({len(r.channels)})\n", "\n".join(r.channels),
-            "\n", ("subscriptions", "bold"), "  " + ", ".join(r.subscriptions),
-            "\n", ("cursor", "bold"), "  " + str(r.data.get("cursor") or "—"),
-        ))
+        lines = detail_lines(r, width, self.name_of, full=self.full, excluded_by=self.excluded_by(r))
+        body.update(to_content(lines))
+
+
+def to_content(lines: list[Line]) -> Content:
+    parts: list = []
+    for i, line in enumerate(lines):
+        if i:
+            parts.append("\n")
+        parts += [(text, STYLE_OF.get(style, "")) if style else text for text, style in line]
+    return Content.assemble(*parts)

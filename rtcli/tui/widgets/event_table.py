@@ -3,15 +3,16 @@
 It renders an ``EventView`` (which may hold 10,000 rows) one visible line at a time, so a batch
 of new events costs a size update and a redraw of the visible lines, whatever the buffer size.
 
-Line 0 is a fixed column header. When events have left the ring buffer, the first content line
-is a marker saying how many. A cursor selects one row; while ``following``, the cursor sits on
-the newest row and the view scrolls with it. Moving up, clicking a row or scrolling the wheel
-up stops following; ``end`` (or moving down past the last row) follows again.
+Line 0 is a fixed column header; the columns follow the width and what varies (``layout``). When
+events have left the ring buffer, the first content line is a marker saying how many. A cursor
+selects one row; while ``following``, the cursor sits on the newest row and the view scrolls with
+it. Moving up, clicking a row or scrolling the wheel up stops following; ``end`` (or moving down
+past the last row) follows again. Enter expands the selected row: its fields on the lines under
+it (one row at a time).
 """
 
 from __future__ import annotations
 
-from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
 from textual.events import Click, MouseScrollDown, MouseScrollUp, Resize
@@ -21,33 +22,13 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 
-from rtcli.tui.model import EventBuffer, EventRecord, EventView
+from rtcli.tui.describe import expansion_lines
+from rtcli.tui.filter import Verdict
+from rtcli.tui.layout import table_columns
+from rtcli.tui.model import EventBuffer, EventView
+from rtcli.tui.records import EventRecord
+from rtcli.tui.widgets.table_rows import RowPainter
 
-TIME_W = 12
-ACTION_W = 6
-
-
-def column_widths(width: int) -> tuple[int, int, int, int, int]:
-    """(time, action, channel, id, summary) widths for a table ``width`` cells wide (1-cell gaps)."""
-    rest = max(0, width - TIME_W - ACTION_W - 4)
-    rid = 20 if rest >= 72 else (10 if rest >= 40 else 8)
-    channel = max(14, min(28, int(rest * 0.3)))
-    summary = rest - channel - rid
-    if summary < 8:
-        channel = max(8, channel - (8 - summary))
-        summary = max(0, rest - channel - rid)
-    return TIME_W, ACTION_W, channel, rid, summary
-
-
-def fit(text: str, width: int, *, left: bool = False) -> str:
-    """Pad or cut ``text`` to ``width`` cells; ``left`` keeps the end (``…tables.t.rows``)."""
-    if width <= 0:
-        return ""
-    if len(text) <= width:
-        return text.ljust(width)
-    if left:
-        return "…" + text[len(text) - width + 1:]
-    return text[: width - 1] + "…"
 
 
 class EventTable(ScrollView, can_focus=True):
@@ -60,12 +41,17 @@ class EventTable(ScrollView, can_focus=True):
         Binding("pagedown", "page_down", "Page down", show=False),
         Binding("home", "first", "Oldest", show=False),
         Binding("end,G", "follow", "Follow", show=False),
+        Binding("enter", "expand", "Expand"),
+        Binding("f", "screen.full_detail", "Full"),
+        Binding("w", "screen.explain", "Explain"),
+        Binding("c", "screen.copy_event", "Copy"),
     ]
 
     COMPONENT_CLASSES = {
         "event-table--header", "event-table--cursor", "event-table--marker", "event-table--time",
         "event-table--id", "event-table--summary", "event-table--create", "event-table--update",
-        "event-table--upsert", "event-table--delete", "event-table--event",
+        "event-table--upsert", "event-table--delete", "event-table--event", "event-table--excluded",
+        "event-table--expanded",
     }
 
     DEFAULT_CSS = """
@@ -86,6 +72,8 @@ class EventTable(ScrollView, can_focus=True):
         & > .event-table--upsert { color: $text-accent; }
         & > .event-table--delete { color: $text-error; text-style: bold; }
         & > .event-table--event { color: $text-primary; }
+        & > .event-table--excluded { color: $text-disabled; text-style: italic; }
+        & > .event-table--expanded { color: $text-muted; background: $boost; }
     }
     """
 
@@ -110,8 +98,15 @@ class EventTable(ScrollView, can_focus=True):
         self.following = True
         self._selected_seq: int | None = None
         self._styles: dict[str, Style] | None = None
+        self.painter = RowPainter(self._style)
+        self.columns = table_columns(0, ())
+        self._cols_width = 0
+        self.expanded: int | None = None  # seq of the expanded row
+        self._expansion: list[str] = []
+        self._title_resource: str | None = None
         # Rendered rows by (seq, width, is cursor): a row never changes once received, and while
-        # following every frame shows the rows of the previous one shifted by the new ones.
+        # following every frame shows the rows of the previous one shifted by the new ones. (The
+        # cache is cleared when the columns, the filter or the styles change.)
         self._strips: dict[tuple[int, int, bool], Strip] = {}
 
     def on_focus(self) -> None:
@@ -128,9 +123,36 @@ class EventTable(ScrollView, can_focus=True):
     def marker_lines(self) -> int:
         return 1 if self.buffer.dropped else 0
 
+    def _expanded_row(self) -> int | None:
+        """The view index of the expanded row, if it is shown."""
+        if self.expanded is None:
+            return None
+        i = self.view.index_of(self.expanded)
+        return i if i is not None and i < self.view.visible else None
+
     @property
     def content_lines(self) -> int:
-        return self.view.visible + self.marker_lines
+        extra = len(self._expansion) if self._expanded_row() is not None else 0
+        return self.view.visible + self.marker_lines + extra
+
+    def line_of(self, row: int) -> int:
+        """The content line (0: the first under the header) of view row ``row``."""
+        e = self._expanded_row()
+        return row + self.marker_lines + (len(self._expansion) if e is not None and e < row else 0)
+
+    def locate(self, line: int) -> tuple[str, int]:
+        """What content line ``line`` shows: ("marker", 0), ("row", index), ("more", index into the
+        expansion) or ("none", 0)."""
+        if self.marker_lines:
+            if line == 0:
+                return "marker", 0
+            line -= 1
+        e = self._expanded_row()
+        if e is not None and line > e:
+            if line <= e + len(self._expansion):
+                return "more", line - e - 1
+            line -= len(self._expansion)
+        return ("row", line) if 0 <= line < self.view.visible else ("none", 0)
 
     @property
     def page(self) -> int:
@@ -140,6 +162,7 @@ class EventTable(ScrollView, can_focus=True):
         """Set the scrollable size. Assigning ``virtual_size`` would lay out the whole screen on
         every batch; only the scrollbar changes, so update it alone (and lay out only when the
         scrollbar appears or disappears)."""
+        self._fit_columns()
         size = Size(self.scrollable_content_region.width, self.content_lines + 1)
         if size == self.virtual_size:
             return
@@ -148,6 +171,26 @@ class EventTable(ScrollView, can_focus=True):
         self._scroll_update(size)
         if self.show_vertical_scrollbar != had_scrollbar:
             self.refresh(layout=True)
+
+    def _fit_columns(self) -> None:
+        """Columns for the width and the resources in view; the title names a lone resource."""
+        resources = self.view.resources
+        self._cols_width = self.scrollable_content_region.width
+        cols = table_columns(self._cols_width, resources)
+        if cols != self.columns:
+            self.columns = cols
+            self._strips.clear()
+            self._expansion = self._expand_lines()
+        lone = next(iter(resources)) if len(resources) == 1 else None
+        if lone != self._title_resource:
+            self._title_resource = lone
+            self.border_title = f"Events · {lone}" if lone else "Events"
+
+    def _expand_lines(self) -> list[str]:
+        e = self._expanded_row()
+        if e is None:
+            return []
+        return expansion_lines(self.view[e], max(8, self.scrollable_content_region.width - self.columns.time - 1))
 
     def on_resize(self, event: Resize) -> None:
         self._styles = None
@@ -184,6 +227,7 @@ class EventTable(ScrollView, can_focus=True):
 
     def reset_rows(self) -> None:
         """The view was rebuilt (new filter): keep the selected record if it is still shown."""
+        self._strips.clear()  # a row's look depends on the filter (greyed when excluded)
         n = self.view.visible
         i = self.view.index_of(self._selected_seq) if self._selected_seq is not None else None
         if self.following or i is None or i >= n:
@@ -222,12 +266,13 @@ class EventTable(ScrollView, can_focus=True):
         if end:
             self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
             return
-        line = self.cursor + self.marker_lines
+        line = self.line_of(self.cursor)
+        last = line + (len(self._expansion) if self._expanded_row() == self.cursor else 0)
         top = round(self.scroll_y)
         if line < top:
             self.scroll_to(y=line, animate=False, immediate=True)
-        elif line >= top + self.page:
-            self.scroll_to(y=line - self.page + 1, animate=False, immediate=True)
+        elif last >= top + self.page:
+            self.scroll_to(y=min(line, last - self.page + 1), animate=False, immediate=True)
 
     def move_cursor(self, row: int) -> None:
         n = self.view.visible
@@ -265,12 +310,26 @@ class EventTable(ScrollView, can_focus=True):
     def action_follow(self) -> None:
         self.set_following(True)
 
+    def action_expand(self) -> None:
+        """Expand the selected row (its fields under it), or fold it back."""
+        record = self.selected
+        if record is None or record.is_marker:
+            return
+        self.expanded = None if self.expanded == record.seq else record.seq
+        self._expansion = self._expand_lines()
+        self._strips.clear()
+        self._resize_virtual()
+        if self.expanded is not None and self.following:
+            self.set_following(False)  # stay on it while new rows arrive
+        self._scroll_to_cursor(end=self.following)
+        self.refresh()
+
     def on_click(self, event: Click) -> None:
         offset = event.get_content_offset(self)
         if offset is None or offset.y <= 0:  # outside the rows, or the column header
             return
-        row = round(self.scroll_y) + offset.y - 1 - self.marker_lines
-        if 0 <= row < self.view.visible:
+        kind, row = self.locate(round(self.scroll_y) + offset.y - 1)
+        if kind == "row":
             self.move_cursor(row)
 
     def on_mouse_scroll_up(self, event: MouseScrollUp) -> None:
@@ -296,50 +355,26 @@ class EventTable(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
+        if width != self._cols_width:  # the scrollbar came or went
+            self._fit_columns()
+        cols = self.columns
         if y == 0:
-            return self._header(width)
-        line = round(self.scroll_y) + y - 1
-        if self.marker_lines:
-            if line == 0:
-                return self._marker(width)
-            line -= 1
-        if line < 0 or line >= self.view.visible:
+            return self.painter.header(cols, width)
+        kind, index = self.locate(round(self.scroll_y) + y - 1)
+        if kind == "marker":
+            n = self.buffer.dropped
+            return self.painter.text(f"▲ {n:,} older event{'s' if n != 1 else ''} left the buffer "
+                                     f"(it keeps the last {self.buffer.capacity:,})", width, "marker")
+        if kind == "more":
+            return self.painter.expansion(self._expansion[index], cols, width)
+        if kind == "none":
             return Strip.blank(width, self._style(""))
-        record = self.view[line]
-        key = (record.seq, width, line == self.cursor)
+        record = self.view[index]
+        key = (record.seq, width, index == self.cursor)
         strip = self._strips.get(key)
         if strip is None:
             if len(self._strips) > 4 * max(self.size.height, 10):
                 self._strips.clear()
-            strip = self._strips[key] = self._row(record, width, line == self.cursor)
+            excluded = not self.view.filter.empty and self.view.filter.verdict(record) is Verdict.EXCLUDED
+            strip = self._strips[key] = self.painter.row(record, cols, width, index == self.cursor, excluded)
         return strip
-
-    def _header(self, width: int) -> Strip:
-        t, a, c, i, s = column_widths(width)
-        text = " ".join((fit("time", t), fit("action", a), fit("resource", c), fit("id", i), fit("summary", s)))
-        return Strip([Segment(fit(text, width), self._style("header"))], width)
-
-    def _marker(self, width: int) -> Strip:
-        text = (f"▲ {self.buffer.dropped:,} older event{'s' if self.buffer.dropped != 1 else ''} left the buffer "
-                f"(it keeps the last {self.buffer.capacity:,})")
-        return Strip([Segment(fit(text, width), self._style("marker"))], width)
-
-    def _row(self, r: EventRecord, width: int, cursor: bool) -> Strip:
-        t, a, c, i, s = column_widths(width)
-        style = self._style
-        gap = Segment(" ", style(""))
-        channel = r.short  # the detail pane shows the whole channel
-        segments = [
-            Segment(fit(r.time, t), style("time")), gap,
-            Segment(fit(r.action, a), style(r.action)), gap,
-            Segment(fit(channel, c, left=True), style("")), gap,
-            Segment(fit(r.rid, i, left=True), style("id")), gap,
-            Segment(fit(r.summary, s), style("summary")),
-        ]
-        used = t + a + c + i + s + 4
-        if used < width:
-            segments.append(Segment(" " * (width - used), style("")))
-        if cursor:
-            segments = list(Segment.apply_style(segments, post_style=style("cursor")))
-        strip = Strip(segments, max(used, width))
-        return strip.crop(0, width) if used > width else strip

@@ -46,7 +46,7 @@ class StatusHeader(Horizontal):
         mark, style = marks.get(self.state, ("?", ""))
         text = self.state + (f" {self.detail}" if self.detail else "")
         parts: list = [(f"{mark} {text}", style)]
-        if self.rtt is not None:
+        if self.rtt is not None and self.state == "connected":  # an old round trip is not a live one
             parts += ["  ", ("rtt ", "$text-muted"), f"{self.rtt * 1000:.0f} ms"]
         return Content.assemble(*parts)
 

@@ -17,7 +17,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from rtcli.tui.presence import CREATE, DELETE, UPDATE, PresenceBoard, PresenceEntry
-from rtcli.tui.widgets.event_table import fit
+from rtcli.tui.layout import fit
 
 # Status words coloured like a traffic light; any other status is shown plainly.
 _ON = {"online", "available", "active", "here", "open", "present"}
@@ -33,8 +33,10 @@ def presence_columns(width: int) -> tuple[int, int, int, int, int, int, int, int
         cols = [1, 20, 12, 8, 5, 11, 16]
     elif width >= 76:
         cols = [1, 18, 10, 8, 5, 11, 0]
-    else:
+    elif width >= 44:
         cols = [1, 14, 9, 3, 5, 0, 0]
+    else:  # beside the detail pane on a small terminal
+        cols = [1, max(6, width - 19), 9, 0, 5, 0, 0]
     gaps = sum(1 for c in cols if c)
     meta = max(0, width - sum(cols) - gaps)
     return (*cols, meta)  # type: ignore[return-value]
@@ -86,6 +88,7 @@ class PresencePane(ScrollView, can_focus=True):
         self._strips: list[Strip] = []
         self._styles: dict[str, Style] | None = None
         self._title = ""
+        self.live = True  # false while the connection is down: the list may be out of date
 
     # --- updates from the screen -------------------------------------------------------------
 
@@ -96,6 +99,8 @@ class PresencePane(ScrollView, can_focus=True):
         title = f"Presences · {len(board)}" if board.loaded or board.entries else "Presences"
         if board.loading:
             title += " · loading"
+        if not self.live:
+            title += " · not live: the connection is down"
         if title != self._title:
             self._title = self.border_title = title
         width = self.scrollable_content_region.width
