@@ -48,6 +48,7 @@ from rtcli.services.rows import Rows
 from rtcli.services.storage import Storage
 from rtcli.services.tablesdb import TablesDB
 from rtcli.services.teams import TeamLimits, Teams
+from rtcli.services.visibility import LogVisibility
 from rtcli.services.topics import PublishLimits, Topics
 from rtcli.services.users import Users
 from rtcli.store.functions import FunctionsStore
@@ -297,6 +298,7 @@ def build_app(config: ServeConfig) -> Starlette:
             await store.close()
 
     tables = TablesDB(store, TablesDBStore(store))
+    files = StorageStore(store)
     users = UsersStore(store)
     authn = Auth(store, users)
     origins = OriginPolicy(config.allow_origins)
@@ -339,11 +341,12 @@ def build_app(config: ServeConfig) -> Starlette:
         account=Account(store, users, authn, config.session_limit_per_email, config.session_limit_per_ip),
         teams=Teams(store, users, authn, TeamLimits(config.max_teams_per_user, config.max_roles_per_membership)),
         keys=Keys(store, users, projects),
-        storage=Storage(store, StorageStore(store), config.data_dir / "files", config.max_file_size,
+        storage=Storage(store, files, config.data_dir / "files", config.max_file_size,
                         config.upload_timeout),
         functions=Functions(store, FunctionsStore(store), Runner(config.max_executions),
                             lambda: f"http://{config.host}:{config.port}/v1", projects),
-        events=EventLog(store, config.events_scan_limit), explain=Explain(store, users, authn, metrics),
+        events=EventLog(store, config.events_scan_limit, lambda: LogVisibility(tables.repo, files)),
+        explain=Explain(store, users, authn, metrics),
         presence=Presence(store, PresenceStore(store)), topics=topics,
         users=Users(store, users, authn))
     triggers = EventTriggers(app.state.services.functions)

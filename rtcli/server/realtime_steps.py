@@ -77,11 +77,12 @@ def fatal(proto, code: int, message: str) -> None:
     proto.close(protocol.CODE_TRY_AGAIN if 500 <= code < 1000 else protocol.CODE_POLICY_VIOLATION)
 
 
-def may_read(conn: HubConnection, event: Event) -> bool:
-    """The live dispatch rule, for replay: a key connection by its scopes, others by role."""
+async def may_read(conn: HubConnection, event: Event, visible) -> bool:
+    """The live dispatch rule, for replay: a key connection by its scopes, others by role, with
+    the current read permissions of the event's table or bucket (services.visibility)."""
     if KEY_ROLE in conn.roles:
         return key_may_receive(conn.scopes, event)
-    return "any" in event.roles or not conn.roles.isdisjoint(event.roles)
+    return await visible.readable(conn.roles, event)
 
 
 def perform_now(outputs: list, outbox: Outbox) -> None:
@@ -170,13 +171,14 @@ async def replay(session: RealtimeSession, r: Replay, after: int, outbox: Outbox
     """Send the logged events in (after, upto] that match the subscription and may be read now."""
     conn, sub = session.conn, r.subscription
     pos = after
+    visible = state.services.events.visibility()
     while pos < r.upto and outbox.closing is None and not outbox.lost and not conn.held_overflow:
         page = await state.store.read_events(conn.project, pos, r.upto, REPLAY_PAGE)
         if not page:
             break
         for ev in page:
             pos = ev.seq
-            if not sub.on_channels(ev.channels) or not may_read(conn, ev) or not sub.accepts(ev.payload):
+            if not sub.on_channels(ev.channels) or not await may_read(conn, ev, visible) or not sub.accepts(ev.payload):
                 continue
             await outbox.put(encode_frame(ev.frame_prefix(), [sub.id]))
         state.metrics.counts["replayed"] += len(page)

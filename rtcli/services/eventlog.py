@@ -7,17 +7,20 @@ empty, with ``more: true`` and the ``cursor`` to go on from, instead of a scan o
 
 from __future__ import annotations
 
-from rtcli.core.permissions import allows
+from collections.abc import Callable
+
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services.context import Ctx
+from rtcli.services.visibility import LogVisibility
 
 MAX_LIMIT = 1000
 
 
 class EventLog:
-    def __init__(self, store, scan_limit: int = 10_000) -> None:
+    def __init__(self, store, scan_limit: int, visibility: Callable[[], LogVisibility]) -> None:
         self.store = store
         self.scan_limit = scan_limit
+        self.visibility = visibility  # a fresh LogVisibility per request or replay
 
     async def list(self, ctx: Ctx, since: str | None, limit: int, channels: list[str]) -> dict:
         if ctx.actor.is_key:
@@ -32,6 +35,7 @@ class EventLog:
             if after is None:
                 raise AppwriteError("general_cursor_not_found", f"Cannot read the log from {since!r}: {reason}.")
         wanted = set(channels)
+        visible = self.visibility()
         out, last = [], after
         upto = min(head, after + self.scan_limit)  # positions are shared by all projects: an upper bound
         while len(out) < limit and last < upto:
@@ -43,7 +47,7 @@ class EventLog:
                 last = ev.seq
                 if wanted and wanted.isdisjoint(ev.channels):
                     continue
-                if not ctx.actor.is_key and not allows(set(ev.roles), ctx.actor.roles):
+                if not ctx.actor.is_key and not await visible.readable(ctx.actor.roles, ev):
                     continue
                 out.append(ev.data())
                 if len(out) == limit:

@@ -222,7 +222,14 @@ class TablesDBStore:
         order_exprs = [(Attr(self.d, a, None).emit(order_params), d) for a, d in orders]
         page_where, page_params = list(where), list(params)
         if plan.cursor is not None:
-            anchor = await self.get_row(project, db, table, plan.cursor[1])
+            # The anchor passes the same read filter as the rows listed: a row the caller may
+            # not read is "not found" here too, or its position (and, by bisection over
+            # orders, its values) would leak.
+            anchor_params: list = [project, db, table, plan.cursor[1]]
+            visible = f" AND {self.d.any_role('read_roles', read_filter, anchor_params)}" if read_filter is not None else ""
+            found = await self.s.fetchone(
+                f"SELECT * FROM rows WHERE project=? AND db=? AND tbl=? AND id=?{visible}", anchor_params)
+            anchor = _row(found) if found else None
             if anchor is None:
                 raise AppwriteError("general_cursor_not_found",
                                     f"Invalid query: Cursor row with ID '{plan.cursor[1]}' could not be found.")
