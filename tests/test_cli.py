@@ -64,7 +64,7 @@ def test_database_round_trip(env):
     assert db["$id"] == "cli_db" and db["name"] == "CLI DB" and db["type"] == "tablesdb"
     assert ok_json("db", "get", "--id", "cli_db", env=env)["name"] == "CLI DB"
     assert "cli_db" in [d["$id"] for d in ok_json("db", "list", env=env)["databases"]]
-    generated = ok_json("db", "create", env=env)  # no id: a new unique one
+    generated = ok_json("db", "create", "unique()", env=env)  # a new unique one, asked for
     assert len(generated["$id"]) == 20
     assert ok_json("db", "delete", generated["$id"], env=env) is None
     r = run("db", "get", generated["$id"], env=env)
@@ -185,7 +185,7 @@ def test_unauthorized_without_key(env):
     (["row", "create", "--db", "d"], "--table"),
     (["row", "create", "--db", "d", "--table", "t", "--data", "{nope"], "not valid JSON"),
     (["row", "create", "--db", "d", "--table", "t", "--data", "[1]"], "JSON object"),
-    (["row", "create", "--db", "d", "--table", "t", "novalue"], "key=value"),
+    (["row", "create", "--db", "d", "--table", "t", "r1", "novalue"], "key=value"),
     (["row", "list", "--db", "d", "--table", "t", "-q", "what?"], "--query"),
     (["row", "update", "--db", "d", "--table", "t", "--id", "x"], "nothing to update"),
     (["column", "create", "--db", "d", "--table", "t", "--key", "k", "--type", "blob"], "--type"),

@@ -52,7 +52,7 @@ def sha256(path) -> str:
 def test_bucket_round_trip(env, bucket):
     assert ok_json("bucket", "get", bucket, env=env)["fileSecurity"] is False
     assert bucket in [b["$id"] for b in ok_json("bucket", "list", env=env)["buckets"]]
-    secure = ok_json("bucket", "create", "--file-security", "--disabled", env=env)  # no ID: a new unique one
+    secure = ok_json("bucket", "create", "unique()", "--file-security", "--disabled", env=env)  # a new unique one
     assert len(secure["$id"]) == 20 and secure["fileSecurity"] is True and secure["enabled"] is False
     r = run("bucket", "list", env=env)
     assert r.returncode == 0 and bucket in r.stdout and "buckets" in r.stderr
@@ -167,7 +167,7 @@ def test_upload_errors(env, bucket, tmp_path):
         (["file", "upload", bucket, str(tmp_path / "missing.txt")], "does not exist"),
         (["file", "upload", bucket, str(tmp_path)], "is a directory"),
         (["file", "upload", bucket, str(path), str(path), "--id", "x"], "single PATH"),
-        (["bucket", "create", "--max-size", "lots"], "--max-size"),
+        (["bucket", "create", "b1", "--max-size", "lots"], "--max-size"),
     ]:
         r = run(*argv, env=env)
         assert r.returncode == 2 and needle in r.stderr and r.stdout == "", (argv, r.stderr)

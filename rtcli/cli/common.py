@@ -132,7 +132,8 @@ QueryOpt = Annotated[
                  help='Query JSON ({"method":"equal","attribute":"n","values":[1]}) '
                       "or a comparison like n=1, n>=2; repeatable."),
 ]
-IdOpt = Annotated[str | None, typer.Option("--id", metavar="ID", help="The ID (instead of the argument).")]
+# IDs are positional arguments; --id is kept, hidden, for scripts written with it.
+IdOpt = Annotated[str | None, typer.Option("--id", metavar="ID", help="The ID (instead of the argument).", hidden=True)]
 
 
 def pick_id(argument: str | None, option: str | None, what: str, *, required: bool) -> str:
@@ -145,6 +146,17 @@ def pick_id(argument: str | None, option: str | None, what: str, *, required: bo
     if required:
         output.fail(f"missing the {what} ID (an argument or --id)", code=2)
     return unique_id()
+
+
+def pick_new_id(argument: str | None, option: str | None, what: str, example: str) -> str:
+    """The ID of a new container (database, table, bucket): required, since a random one would
+    have to be looked up before every later command; ``unique()`` asks for a generated one, as
+    in the SDKs."""
+    value = pick_id(argument, option, what, required=False) if (argument or option) else None
+    if value is None:
+        output.fail(f"missing the {what} ID: give one, as in `{example}`, or unique() for a generated one",
+                    code=2)
+    return unique_id() if value == "unique()" else value
 
 
 def unique_id() -> str:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from rtcli.cli import args, output
-from rtcli.cli.common import IdOpt, JsonOpt, PermissionOpt, QueryOpt, call, maybe, pick_id, want_json
+from rtcli.cli.common import IdOpt, JsonOpt, PermissionOpt, QueryOpt, call, maybe, pick_new_id, want_json
 
 if TYPE_CHECKING:
     from rtcli.client.storage import Storage
@@ -140,7 +140,7 @@ FileIdArg = Annotated[str, typer.Argument(metavar="FILE_ID", help="File ID.", sh
 @bucket_app.command("create")
 def bucket_create(
     ctx: typer.Context,
-    bucket_id: Annotated[str | None, typer.Argument(metavar="ID", help="The ID (default: a new unique ID).",
+    bucket_id: Annotated[str | None, typer.Argument(metavar="ID", help="The new ID, or unique() for a generated one.",
                                                     show_default=False)] = None,
     id_: IdOpt = None,
     name: Annotated[str | None, typer.Option("--name", metavar="NAME", help="Display name (default: the ID).")] = None,
@@ -156,7 +156,7 @@ def bucket_create(
     json_: JsonOpt = False,
 ) -> None:
     """Create a bucket: rtcli bucket create photos -p read:any -p create:users -e png -e jpg --max-size 10M"""
-    bucket_id = pick_id(bucket_id, id_, "bucket", required=False)
+    bucket_id = pick_new_id(bucket_id, id_, "bucket", "rtcli bucket create photos")
     perms = [args.parse_permission(p) for p in permission] if permission else None
     size = parse_size(max_size) if max_size is not None else None
     exts = parse_extensions(extension)

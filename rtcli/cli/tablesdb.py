@@ -10,7 +10,7 @@ import typer
 
 from rtcli.cli import args, output
 from rtcli.cli.common import (
-    DbOpt, IdOpt, JsonOpt, PermissionOpt, QueryOpt, TableOpt, call, maybe, pick_id, unique_id, want_json,
+    DbOpt, IdOpt, JsonOpt, PermissionOpt, QueryOpt, TableOpt, call, maybe, pick_id, pick_new_id, want_json,
 )
 
 db_app = typer.Typer(help="Databases (TablesDB).", no_args_is_help=True)
@@ -27,9 +27,9 @@ def register(app: typer.Typer) -> None:
 
 
 NameOpt = Annotated[str | None, typer.Option("--name", metavar="NAME", help="Display name (default: the ID).")]
-NewIdArg = Annotated[str | None, typer.Argument(metavar="ID", help="The ID (default: a new unique ID).",
+NewIdArg = Annotated[str | None, typer.Argument(metavar="ID", help="The new ID, or unique() for a generated one.",
                                                 show_default=False)]
-IdArg = Annotated[str | None, typer.Argument(metavar="ID", help="The ID (or --id).", show_default=False)]
+IdArg = Annotated[str | None, typer.Argument(metavar="ID", help="The ID.", show_default=False)]
 DisabledOpt = Annotated[bool, typer.Option("--disabled", help="Create it disabled.")]
 
 # --- databases ------------------------------------------------------------------------------------
@@ -40,7 +40,7 @@ def db_create(ctx: typer.Context,
               database_id: NewIdArg = None, id_: IdOpt = None,
               name: NameOpt = None, disabled: DisabledOpt = False, json_: JsonOpt = False) -> None:
     """Create a database: rtcli db create main --name Main"""
-    database_id = pick_id(database_id, id_, "database", required=False)
+    database_id = pick_new_id(database_id, id_, "database", "rtcli db create main --name Main")
     result = call(ctx, lambda t: t.create(database_id, name or database_id, enabled=False if disabled else None))
     output.render(result, want_json(ctx, json_))
 
@@ -79,7 +79,7 @@ def table_create(
     disabled: DisabledOpt = False, json_: JsonOpt = False,
 ) -> None:
     """Create a table: rtcli table create --db main posts -p read:any"""
-    table_id = pick_id(table_id, id_, "table", required=False)
+    table_id = pick_new_id(table_id, id_, "table", f"rtcli table create --db {db} messages")
     perms = [args.parse_permission(p) for p in permission] if permission else None
     result = call(ctx, lambda t: t.create_table(db, table_id, name or table_id, permissions=perms,
                                                 row_security=row_security, enabled=False if disabled else None))
@@ -163,32 +163,45 @@ def column_list(ctx: typer.Context, db: DbOpt, table: TableOpt, json_: JsonOpt =
 
 # --- rows -----------------------------------------------------------------------------------------
 
-RowIdOpt = Annotated[str, typer.Option("--id", metavar="ID", help="Row ID.", show_default=False)]
+RowIdArg = Annotated[str | None, typer.Argument(metavar="ROW_ID", help="Row ID.", show_default=False)]
 DataOpt = Annotated[str | None, typer.Option("--data", metavar="JSON", help="Row data as a JSON object.")]
-PairsArg = Annotated[list[str] | None, typer.Argument(
-    metavar="KEY=VALUE",
-    help="key=value pairs (value parsed as JSON when it parses, else a string); override --data.",
+PAIRS_HELP = "key=value pairs (value parsed as JSON when it parses, else a string); override --data."
+RowArgs = Annotated[list[str] | None, typer.Argument(
+    metavar="ROW_ID [KEY=VALUE]...", help=f"The row ID, then {PAIRS_HELP}", show_default=False)]
+NewRowArgs = Annotated[list[str] | None, typer.Argument(
+    metavar="[ROW_ID] [KEY=VALUE]...", help=f"The row ID (default: a new unique ID), then {PAIRS_HELP}",
     show_default=False)]
+
+
+def _row_and_pairs(values: list[str] | None, option: str | None, *, required: bool) -> tuple[str, list[str]]:
+    """``ROW_ID key=value…``: the first argument is the row ID unless it holds '=' (an ID never
+    does) or --id gave it."""
+    values = list(values or [])
+    argument = values.pop(0) if values and "=" not in values[0] else None
+    if required and not (argument or option):
+        output.fail("missing the row ID: rtcli row … --db D --table T ROW_ID [key=value…]", code=2)
+    return pick_id(argument, option, "row", required=False), values
 
 
 @row_app.command("create")
 def row_create(
     ctx: typer.Context, db: DbOpt, table: TableOpt,
-    pairs: PairsArg = None,
-    row_id: Annotated[str | None, typer.Option("--id", metavar="ID", help="Row ID (default: a new unique ID).")] = None,
+    values: NewRowArgs = None, id_: IdOpt = None,
     data: DataOpt = None, permission: PermissionOpt = None, json_: JsonOpt = False,
 ) -> None:
-    """Create a row: rtcli row create --db D --table T title=hello n=1"""
-    values = args.parse_data(data, pairs or []) or {}
+    """Create a row: rtcli row create --db D --table T title=hello n=1 (or: … ROW_ID title=hello)"""
+    rid, pairs = _row_and_pairs(values, id_, required=False)
+    row = args.parse_data(data, pairs) or {}
     perms = maybe([args.parse_permission(p) for p in permission or []])
-    rid = row_id or unique_id()
-    output.render(call(ctx, lambda t: t.create_row(db, table, rid, values, perms)), want_json(ctx, json_))
+    output.render(call(ctx, lambda t: t.create_row(db, table, rid, row, perms)), want_json(ctx, json_))
 
 
 @row_app.command("get")
-def row_get(ctx: typer.Context, db: DbOpt, table: TableOpt, row_id: RowIdOpt, json_: JsonOpt = False) -> None:
-    """Show one row."""
-    output.render(call(ctx, lambda t: t.get_row(db, table, row_id)), want_json(ctx, json_))
+def row_get(ctx: typer.Context, db: DbOpt, table: TableOpt, row_id: RowIdArg = None, id_: IdOpt = None,
+            json_: JsonOpt = False) -> None:
+    """Show one row: rtcli row get --db D --table T ROW_ID"""
+    rid = pick_id(row_id, id_, "row", required=True)
+    output.render(call(ctx, lambda t: t.get_row(db, table, rid)), want_json(ctx, json_))
 
 
 @row_app.command("list")
@@ -204,40 +217,43 @@ def row_list(
     output.render(call(ctx, lambda t: t.list_rows(db, table, queries)), want_json(ctx, json_), kind="rows")
 
 
-def _write(ctx: typer.Context, method: str, db: str, table: str, row_id: str, data: str | None,
-           pairs: list[str] | None, permission: list[str] | None, as_json: bool) -> None:
-    values = args.parse_data(data, pairs or [])
+def _write(ctx: typer.Context, method: str, db: str, table: str, values: list[str] | None, id_: str | None,
+           data: str | None, permission: list[str] | None, as_json: bool) -> None:
+    row_id, pairs = _row_and_pairs(values, id_, required=True)
+    row = args.parse_data(data, pairs)
     perms = maybe([args.parse_permission(p) for p in permission or []])
-    if values is None and perms is None and method == "update":
+    if row is None and perms is None and method == "update":
         raise typer.BadParameter("nothing to update: give key=value pairs, --data or --permission",
                                  param_hint="DATA")
-    result = call(ctx, lambda t: getattr(t, f"{method}_row")(db, table, row_id, values, perms))
+    result = call(ctx, lambda t: getattr(t, f"{method}_row")(db, table, row_id, row, perms))
     output.render(result, as_json)
 
 
 @row_app.command("update")
-def row_update(ctx: typer.Context, db: DbOpt, table: TableOpt, row_id: RowIdOpt, pairs: PairsArg = None,
+def row_update(ctx: typer.Context, db: DbOpt, table: TableOpt, values: RowArgs = None, id_: IdOpt = None,
                data: DataOpt = None, permission: PermissionOpt = None, json_: JsonOpt = False) -> None:
-    """Change some columns (and/or permissions) of a row."""
-    _write(ctx, "update", db, table, row_id, data, pairs, permission, want_json(ctx, json_))
+    """Change some columns (and/or permissions) of a row: rtcli row update --db D --table T ROW_ID n=2"""
+    _write(ctx, "update", db, table, values, id_, data, permission, want_json(ctx, json_))
 
 
 @row_app.command("upsert")
-def row_upsert(ctx: typer.Context, db: DbOpt, table: TableOpt, row_id: RowIdOpt, pairs: PairsArg = None,
+def row_upsert(ctx: typer.Context, db: DbOpt, table: TableOpt, values: RowArgs = None, id_: IdOpt = None,
                data: DataOpt = None, permission: PermissionOpt = None, json_: JsonOpt = False) -> None:
-    """Create the row, or update it if it exists."""
-    _write(ctx, "upsert", db, table, row_id, data, pairs, permission, want_json(ctx, json_))
+    """Create the row, or update it if it exists: rtcli row upsert --db D --table T ROW_ID n=2"""
+    _write(ctx, "upsert", db, table, values, id_, data, permission, want_json(ctx, json_))
 
 
 @row_app.command("delete")
-def row_delete(ctx: typer.Context, db: DbOpt, table: TableOpt, row_id: RowIdOpt, json_: JsonOpt = False) -> None:
-    """Delete a row."""
-    call(ctx, lambda t: t.delete_row(db, table, row_id))
-    output.done(f"deleted row {row_id}", want_json(ctx, json_))
+def row_delete(ctx: typer.Context, db: DbOpt, table: TableOpt, row_id: RowIdArg = None, id_: IdOpt = None,
+               json_: JsonOpt = False) -> None:
+    """Delete a row: rtcli row delete --db D --table T ROW_ID"""
+    rid = pick_id(row_id, id_, "row", required=True)
+    call(ctx, lambda t: t.delete_row(db, table, rid))
+    output.done(f"deleted row {rid}", want_json(ctx, json_))
 
 
 ColumnOpt = Annotated[str, typer.Option("--column", metavar="KEY", help="Numeric column to change.", show_default=False)]
-ValueOpt = Annotated[float | None, typer.Option("--value", metavar="N", help="Amount (default 1).")]
+ByOpt = Annotated[float | None, typer.Option("--by", "--value", metavar="N", help="Amount (default 1).")]
 
 
 def _number(x: float | None) -> float | int | None:
@@ -246,20 +262,22 @@ def _number(x: float | None) -> float | int | None:
 
 
 @row_app.command("increment")
-def row_increment(ctx: typer.Context, db: DbOpt, table: TableOpt, row_id: RowIdOpt, column: ColumnOpt,
-                  value: ValueOpt = None,
+def row_increment(ctx: typer.Context, db: DbOpt, table: TableOpt, column: ColumnOpt,
+                  row_id: RowIdArg = None, id_: IdOpt = None, by: ByOpt = None,
                   max_: Annotated[float | None, typer.Option("--max", metavar="N", help="Do not go above this.")] = None,
                   json_: JsonOpt = False) -> None:
-    """Add to a numeric column atomically."""
-    result = call(ctx, lambda t: t.increment_row_column(db, table, row_id, column, _number(value), _number(max_)))
+    """Add to a numeric column atomically: rtcli row increment --db D --table T ROW_ID --column n --by 2"""
+    rid = pick_id(row_id, id_, "row", required=True)
+    result = call(ctx, lambda t: t.increment_row_column(db, table, rid, column, _number(by), _number(max_)))
     output.render(result, want_json(ctx, json_))
 
 
 @row_app.command("decrement")
-def row_decrement(ctx: typer.Context, db: DbOpt, table: TableOpt, row_id: RowIdOpt, column: ColumnOpt,
-                  value: ValueOpt = None,
+def row_decrement(ctx: typer.Context, db: DbOpt, table: TableOpt, column: ColumnOpt,
+                  row_id: RowIdArg = None, id_: IdOpt = None, by: ByOpt = None,
                   min_: Annotated[float | None, typer.Option("--min", metavar="N", help="Do not go below this.")] = None,
                   json_: JsonOpt = False) -> None:
-    """Subtract from a numeric column atomically."""
-    result = call(ctx, lambda t: t.decrement_row_column(db, table, row_id, column, _number(value), _number(min_)))
+    """Subtract from a numeric column atomically: rtcli row decrement --db D --table T ROW_ID --column n --by 2"""
+    rid = pick_id(row_id, id_, "row", required=True)
+    result = call(ctx, lambda t: t.decrement_row_column(db, table, rid, column, _number(by), _number(min_)))
     output.render(result, want_json(ctx, json_))
