@@ -36,6 +36,7 @@ from rtcli.server.routes import storage as storage_routes
 from rtcli.server.routes import teams as teams_routes
 from rtcli.server.routes import topics as topics_routes
 from rtcli.server.routes import users as users_routes
+from rtcli.server.routes import unsupported as unsupported_routes
 from rtcli.services.account import Account
 from rtcli.server.runner import Runner
 from rtcli.services.auth import Auth
@@ -319,6 +320,7 @@ def build_app(config: ServeConfig) -> Starlette:
                 *events_routes.routes,
                 *presences_routes.routes,
                 *topics_routes.routes,
+                *unsupported_routes.routes,  # last: what no route above took
             ]),
         ],
         exception_handlers=HANDLERS,

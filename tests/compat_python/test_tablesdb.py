@@ -65,3 +65,54 @@ def test_datetime_and_float_columns_parse(admin, db, table):
         admin.tables_db.create_row(db, table, ID.unique(), {"ratio": 2.5})
     assert err.value.code == 400 and err.value.type == "row_invalid_structure"
     assert admin.tables_db.delete_column(db, table, "when") == b""
+
+
+def test_typed_columns_validate_rows(admin, db, table):
+    tables_db = admin.tables_db
+    assert tables_db.create_string_column(db, table, "title", 20, True).size == 20
+    assert tables_db.create_integer_column(db, table, "n", False, min=0, max=10, default=1).default == 1
+    assert tables_db.create_boolean_column(db, table, "done", False, default=False).type == "boolean"
+    assert tables_db.create_email_column(db, table, "mail", False).format == "email"
+    assert tables_db.create_enum_column(db, table, "color", ["red", "blue"], False).elements == ["red", "blue"]
+    assert tables_db.create_url_column(db, table, "link", False).format == "url"
+    assert tables_db.create_ip_column(db, table, "addr", False).format == "ip"
+    row = tables_db.create_row(db, table, "r1", {"title": "a", "mail": "a@example.com", "color": "red",
+                                         "link": "https://example.com", "addr": "127.0.0.1"})
+    assert row.data["n"] == 1 and row.data["done"] is False
+    for bad in ({"title": "x" * 21}, {"title": "a", "n": 11}, {"title": "a", "mail": "nope"},
+                {"title": "a", "color": "green"}, {"title": "a", "addr": "300.1.1.1"}, {"n": 1}):
+        with pytest.raises(AppwriteException) as err:
+            tables_db.create_row(db, table, ID.unique(), bad)
+        assert err.value.code == 400 and err.value.type == "row_invalid_structure", bad
+
+
+def test_rows(admin, db, table):
+    tables_db = admin.tables_db
+    created = tables_db.create_rows(db, table, [{"$id": f"r{i}", "n": i, "tag": "even" if i % 2 == 0 else "odd"}
+                                        for i in range(5)])
+    assert created.total == 5
+    listed = tables_db.list_rows(db, table, queries=[Query.equal("tag", "even"), Query.order_desc("n")])
+    assert [r.id for r in listed.rows] == ["r4", "r2", "r0"] and listed.total == 3
+    assert tables_db.get_row(db, table, "r1").data["tag"] == "odd"
+    assert tables_db.update_row(db, table, "r1", {"tag": "one"}).data["tag"] == "one"
+    assert tables_db.upsert_row(db, table, "r9", {"n": 9}).data["n"] == 9
+    assert tables_db.upsert_row(db, table, "r9", {"n": 10}).data["n"] == 10
+    assert tables_db.increment_row_column(db, table, "r9", "n", value=5).data["n"] == 15
+    assert tables_db.decrement_row_column(db, table, "r9", "n", value=5, min=0).data["n"] == 10
+    with pytest.raises(AppwriteException) as err:
+        tables_db.decrement_row_column(db, table, "r9", "n", value=20, min=0)
+    assert err.value.code == 400 and "min of 0" in err.value.message
+    assert tables_db.delete_row(db, table, "r9") == b""
+    with pytest.raises(AppwriteException) as err:
+        tables_db.get_row(db, table, "r9")
+    assert err.value.code == 404 and err.value.type == "row_not_found"
+
+
+def test_row_permissions_gate_users(admin, user, db):
+    tables_db = admin.tables_db
+    tables_db.create_table(db, "notes", "Notes", permissions=[Permission.create(Role.users())], row_security=True)
+    mine = user.tables_db.create_row(db, "notes", ID.unique(), {"text": "mine"},
+                                     permissions=[Permission.read(Role.user(user.user_id))])
+    assert user.tables_db.get_row(db, "notes", mine.id).data["text"] == "mine"
+    tables_db.create_row(db, "notes", ID.unique(), {"text": "not yours"})
+    assert [r.id for r in user.tables_db.list_rows(db, "notes").rows] == [mine.id]

@@ -6,9 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from rtcli.errors import AppwriteError
 from rtcli.services import auth as authsvc
 from rtcli.server import cookies
+from rtcli.server.routes.unsupported import not_offered
 from rtcli.server.http import body, client_ip, ctx, json_response, no_content
 
 
@@ -88,7 +88,7 @@ async def jwts(request: Request):
 
 async def update(request: Request):
     if request.path_params["field"] not in ("name", "password", "prefs"):
-        raise AppwriteError("general_route_not_found")
+        raise not_offered(request)
     c = await ctx(request)
     return json_response(await _svc(request).update(c, request.path_params["field"], await body(request)))
 

@@ -7,6 +7,7 @@ from starlette.responses import FileResponse
 from starlette.routing import Route
 
 from rtcli.errors import AppwriteError
+from rtcli.server.routes.unsupported import not_offered
 from rtcli.server.http import array_param, body, ctx, indexed_array, json_response, no_content
 from rtcli.services.storage import CHUNK
 
@@ -92,7 +93,7 @@ async def content(request: Request):
     c, bid, fid = await ctx(request), request.path_params["bucket"], request.path_params["file"]
     kind = request.path_params["kind"]
     if kind not in ("download", "view"):
-        raise AppwriteError("general_route_not_found")
+        raise not_offered(request)
     f, path = await _svc(request).open(c, bid, fid)
     inline = kind == "view" and inline_safe(f["mime_type"])
     return FileResponse(path, media_type=f["mime_type"], filename=f["name"], headers=FILE_HEADERS,

@@ -6,6 +6,8 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from rtcli.errors import AppwriteError
+from rtcli.core.schema import COLUMN_TYPES
+from rtcli.server.routes.unsupported import not_offered
 from rtcli.server.http import array_param, body, ctx, json_response, no_content
 
 
@@ -25,6 +27,8 @@ async def databases(request: Request):
 
 
 async def database(request: Request):
+    if _p(request, "db") in ("specifications", "transactions"):  # Appwrite paths, not database ids
+        raise not_offered(request)
     c, s, db = await ctx(request), _svc(request), _p(request, "db")
     if request.method == "GET":
         return json_response(await s.tablesdb.get_database(c, db))
@@ -57,6 +61,8 @@ async def columns(request: Request):
 
 
 async def create_column(request: Request):
+    if _p(request, "kind") not in COLUMN_TYPES:
+        raise not_offered(request)
     c, s = await ctx(request), _svc(request)
     spec = await s.tablesdb.create_column(c, _p(request, "db"), _p(request, "table"), _p(request, "kind"),
                                           await body(request))
