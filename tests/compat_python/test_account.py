@@ -60,3 +60,16 @@ def test_anonymous_session_and_jwt(sdk_server):
     with pytest.raises(AppwriteException) as err:
         guest.account.get()  # a client session lives in a cookie the Python SDK does not keep
     assert err.value.type == "general_unauthorized_scope"
+
+
+def test_token_exchanged_at_the_magic_url_and_phone_routes(sdk_server, admin):
+    """rtcli sends no email or SMS: a token made with the key is what these routes exchange."""
+    user = new_user(sdk_server, admin, "tok")
+    guest = Sdk.of(client_for(sdk_server))
+    token = admin.users.create_token(user.user_id)
+    assert guest.account.update_magic_url_session(user.user_id, token.secret).userid == user.user_id
+    token = admin.users.create_token(user.user_id)
+    assert guest.account.update_phone_session(user.user_id, token.secret).userid == user.user_id
+    with pytest.raises(AppwriteException) as err:
+        guest.account.update_phone_session(user.user_id, token.secret)  # a token is used once
+    assert err.value.code == 401 and err.value.type == "user_invalid_token"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.routing import Route
 
-from rtcli.errors import AppwriteError
+from rtcli.server.routes.unsupported import not_offered
 from rtcli.server.http import array_param, body, client_ip, ctx, json_response, no_content
 from rtcli.services.hashes import Algorithm
 
@@ -30,12 +30,14 @@ async def users(request: Request):
 async def import_user(request: Request):
     kind = IMPORTS.get(request.path_params["algorithm"])
     if kind is None:
-        raise AppwriteError("general_route_not_found")
+        raise not_offered(request)
     c = await ctx(request)
     return json_response(await _svc(request).create(c, await body(request), kind), 201)
 
 
 async def user(request: Request):
+    if request.path_params["user"] == "identities":  # Appwrite's /users/identities, not a user id
+        raise not_offered(request)
     c, uid = await ctx(request), request.path_params["user"]
     if request.method == "GET":
         return json_response(await _svc(request).get(c, uid))
@@ -45,10 +47,8 @@ async def user(request: Request):
 
 async def update(request: Request):
     field = request.path_params["field"]
-    if field not in FIELDS:
-        raise AppwriteError("general_route_not_found")
-    if request.method == "GET" and field != "prefs":
-        raise AppwriteError("general_route_not_found")
+    if field not in FIELDS or (request.method == "GET" and field != "prefs"):
+        raise not_offered(request)
     c, uid = await ctx(request), request.path_params["user"]
     if request.method == "GET":
         return json_response(await _svc(request).prefs(c, uid))
