@@ -116,3 +116,16 @@ def test_row_permissions_gate_users(admin, user, db):
     assert user.tables_db.get_row(db, "notes", mine.id).data["text"] == "mine"
     tables_db.create_row(db, "notes", ID.unique(), {"text": "not yours"})
     assert [r.id for r in user.tables_db.list_rows(db, "notes").rows] == [mine.id]
+
+
+def test_text_columns(admin, db, table):
+    tables_db = admin.tables_db
+    assert tables_db.create_varchar_column(db, table, "code", 8, False).size == 8
+    assert tables_db.create_text_column(db, table, "body", False).type == "text"
+    assert tables_db.create_mediumtext_column(db, table, "longer", False).type == "mediumtext"
+    assert tables_db.create_longtext_column(db, table, "longest", False).type == "longtext"
+    row = tables_db.create_row(db, table, ID.unique(), {"code": "abc", "body": "x" * 1000})
+    assert row.data["body"] == "x" * 1000
+    with pytest.raises(AppwriteException) as err:
+        tables_db.create_row(db, table, ID.unique(), {"code": "x" * 9})
+    assert err.value.code == 400 and err.value.type == "row_invalid_structure"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.routing import Route
 
+from rtcli.errors import AppwriteError
 from rtcli.server.routes.unsupported import not_offered
 from rtcli.server.http import array_param, body, client_ip, ctx, json_response, no_content
 from rtcli.services.hashes import Algorithm
@@ -47,8 +48,10 @@ async def user(request: Request):
 
 async def update(request: Request):
     field = request.path_params["field"]
-    if field not in FIELDS or (request.method == "GET" and field != "prefs"):
-        raise not_offered(request)
+    if field not in FIELDS:
+        raise not_offered(request)  # targets, mfa, passkeys, impersonator…: Appwrite's, not rtcli's
+    if request.method == "GET" and field != "prefs":
+        raise AppwriteError("general_route_not_found")
     c, uid = await ctx(request), request.path_params["user"]
     if request.method == "GET":
         return json_response(await _svc(request).prefs(c, uid))
