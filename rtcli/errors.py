@@ -77,6 +77,14 @@ ERROR_TYPES: dict[str, tuple[int, str]] = {
     "column_type_invalid": (400, "The column type is invalid."),
     "row_not_found": (404, "Row with the requested ID could not be found."),
     "row_already_exists": (409, "Row with the requested ID already exists."),
+    "row_unique_constraint_violation": (409, "Row violates a unique column constraint. Try again with different "
+                                              "value(s)."),
+    "document_unique_constraint_violation": (409, "Document violates a unique attribute constraint. Try again with "
+                                                  "different value(s)."),
+    "column_index_not_found": (404, "Index with the requested key could not be found."),
+    "column_index_already_exists": (409, "Index with the requested key already exists."),
+    "column_index_invalid": (400, "Index invalid."),
+    "column_index_limit_exceeded": (400, "The maximum number of indexes for the table has been reached."),
     "row_invalid_structure": (400, "The row structure is invalid."),
     "row_missing_data": (400, "The row data is missing."),
 }

@@ -43,6 +43,7 @@ from rtcli.services.auth import Auth
 from rtcli.services.eventlog import EventLog
 from rtcli.services.explain import Explain
 from rtcli.services.functions import Functions
+from rtcli.services.indexes import Indexes
 from rtcli.services.presence import Presence
 from rtcli.services.projects import Keys, Projects, new_key
 from rtcli.services.rows import Rows
@@ -139,6 +140,7 @@ class Services:
     presence: Presence
     topics: Topics
     users: Users
+    indexes: Indexes
 
 
 def key_file(data_dir: Path) -> Path:
@@ -350,7 +352,7 @@ def build_app(config: ServeConfig) -> Starlette:
         events=EventLog(store, config.events_scan_limit, lambda: LogVisibility(tables.repo, files)),
         explain=Explain(store, users, authn, metrics),
         presence=Presence(store, PresenceStore(store)), topics=topics,
-        users=Users(store, users, authn))
+        users=Users(store, users, authn), indexes=Indexes(tables))
     triggers = EventTriggers(app.state.services.functions)
     app.state.services.functions.on_change = triggers.load
     app.state.metrics = metrics

@@ -33,6 +33,12 @@ def row_model(row: dict) -> dict:
             **row["data"]}
 
 
+def index_model(spec: dict) -> dict:
+    return {"$id": spec["key"], "$createdAt": spec["$createdAt"], "$updatedAt": spec["$updatedAt"],
+            "key": spec["key"], "description": "", "type": spec["type"], "status": "available", "error": "",
+            "columns": spec["columns"], "lengths": spec["lengths"], "orders": spec["orders"]}
+
+
 class TablesDB:
     def __init__(self, store, repo) -> None:
         self.store = store  # SqliteStore: transactions and the event log
@@ -95,7 +101,9 @@ class TablesDB:
         return {"$id": rec["id"], "$createdAt": rec["created_at"], "$updatedAt": rec["updated_at"],
                 "$permissions": rec["permissions"], "databaseId": rec["db"], "name": rec["name"],
                 "enabled": rec["enabled"], "rowSecurity": rec["row_security"],
-                "columns": [schema.public_column(c) for c in cols], "indexes": [], "bytesMax": 0, "bytesUsed": 0}
+                "columns": [schema.public_column(c) for c in cols],
+                "indexes": [index_model(i) for i in await self.repo.indexes.list(ctx.project, rec["db"], rec["id"])],
+                "bytesMax": 0, "bytesUsed": 0}
 
     async def table(self, ctx: Ctx, db: str, table: str) -> dict:
         await self.database(ctx, db)

@@ -8,7 +8,39 @@ way Python reads and writes JSON strings.
 
 from __future__ import annotations
 
+import re
+
 import orjson
+
+# A column key that may be written into SQL as a literal (column keys are [A-Za-z0-9._-], checked
+# when the column is made): the same expression then appears in an index and in the queries that
+# should use it. Any other key is a bound parameter.
+_LITERAL_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
+
+
+class UniqueViolation(Exception):
+    """A write broke a unique index (raised by both stores' transactions, whatever the driver)."""
+
+
+def literal_key(key: str) -> bool:
+    return bool(_LITERAL_KEY.match(key))
+
+
+Scope = tuple[str, str, str]  # (project, database, table) of an index
+
+
+def scope_sql(scope: Scope, prefix: str = "") -> str:
+    """The rows of one table, as an index's WHERE (ids are [A-Za-z0-9._-]; quotes doubled all the same)."""
+    p, d, t = (v.replace("'", "''") for v in scope)
+    return f"{prefix}project='{p}' AND {prefix}db='{d}' AND {prefix}tbl='{t}'"
+
+
+def fts_words(text: str) -> tuple[list[str], bool]:
+    """A search string as Appwrite reads it: its words (operators and quotes dropped), and
+    whether it was one quoted phrase."""
+    phrase = len(text) > 1 and text.startswith('"') and text.endswith('"')
+    words = re.sub(r"[^\w]+", " ", text).split()
+    return words[:32], phrase
 
 
 class SqliteDialect:
@@ -17,8 +49,51 @@ class SqliteDialect:
 
     def json_value(self, col: str, key: str, params: list) -> str:
         """A typed value of one top-level key of a JSON column (for comparisons and ordering)."""
+        if literal_key(key):
+            return f"json_extract({col}, '$.\"{key}\"')"
         params.append('$."' + key.replace('"', "") + '"')
         return f"json_extract({col}, ?)"
+
+    # --- indexes ---------------------------------------------------------------------------
+
+    def index_ddl(self, name: str, unique: bool, keys: list[str], orders: list[str], scope: Scope) -> list[str]:
+        # Led by the table's own columns, which every row query binds: the planner then prefers
+        # it to the (project, db, tbl, id) key even without statistics.
+        exprs = ", ".join(f"{self.json_value('data', k, [])} {o}" for k, o in zip(keys, orders))
+        return [f"CREATE {'UNIQUE ' if unique else ''}INDEX {name} ON rows (project, db, tbl, {exprs}) "
+                f"WHERE {scope_sql(scope)}"]
+
+    def fulltext_ddl(self, name: str, key: str, scope: Scope) -> list[str]:
+        """An FTS5 table of the column's text, keyed by the row's seq, kept by triggers in the
+        writing transaction; then filled from the rows already there."""
+        new, old, cur = (self.json_value(f"{t}.data", key, []) for t in ("new", "old", "rows"))
+        in_new, in_old = scope_sql(scope, "new."), scope_sql(scope, "old.")
+        return [
+            f"CREATE VIRTUAL TABLE {name} USING fts5(value)",
+            f"CREATE TRIGGER {name}_i AFTER INSERT ON rows WHEN {in_new} AND {new} IS NOT NULL BEGIN "
+            f"INSERT INTO {name}(rowid, value) VALUES (new.seq, {new}); END",
+            f"CREATE TRIGGER {name}_u AFTER UPDATE OF data ON rows WHEN {in_new} BEGIN "
+            f"DELETE FROM {name} WHERE rowid = old.seq; INSERT INTO {name}(rowid, value) "
+            f"SELECT new.seq, {new} WHERE {new} IS NOT NULL; END",
+            f"CREATE TRIGGER {name}_d AFTER DELETE ON rows WHEN {in_old} BEGIN "
+            f"DELETE FROM {name} WHERE rowid = old.seq; END",
+            f"INSERT INTO {name}(rowid, value) SELECT seq, {cur} FROM rows WHERE {scope_sql(scope, 'rows.')} "
+            f"AND {cur} IS NOT NULL",
+        ]
+
+    def drop_ddl(self, name: str, fulltext: bool) -> list[str]:
+        if fulltext:
+            return [f"DROP TRIGGER IF EXISTS {name}_{t}" for t in "iud"] + [f"DROP TABLE IF EXISTS {name}"]
+        return [f"DROP INDEX IF EXISTS {name}"]
+
+    def search(self, name: str, key: str, text: str, params: list) -> str:
+        """Rows whose column holds any of the words (the last one as a prefix), or the phrase."""
+        words, phrase = fts_words(text)
+        if not words:
+            return "0"
+        quoted = ['"' + w + '"' for w in words]
+        params.append(f'"{" ".join(words)}"' if phrase else " OR ".join(quoted[:-1] + [quoted[-1] + "*"]))
+        return f"seq IN (SELECT rowid FROM {name} WHERE {name} MATCH ?)"
 
     json_text = json_value  # SQLite's json_extract already gives text for strings
 
@@ -73,12 +148,41 @@ class PostgresDialect:
     same = "IS NOT DISTINCT FROM"
 
     def json_value(self, col: str, key: str, params: list) -> str:
+        if literal_key(key):
+            return f"({col} -> '{key}')"
         params.append(key)
         return f"({col} -> ?::text)"
 
     def json_text(self, col: str, key: str, params: list) -> str:
+        if literal_key(key):
+            return f"({col} ->> '{key}')"
         params.append(key)
         return f"({col} ->> ?::text)"
+
+    # --- indexes ---------------------------------------------------------------------------
+
+    def index_ddl(self, name: str, unique: bool, keys: list[str], orders: list[str], scope: Scope) -> list[str]:
+        exprs = ", ".join(f"{self.json_value('data', k, [])} {o}" for k, o in zip(keys, orders))
+        where = scope_sql(scope)
+        if unique:  # a JSON null is a value to jsonb; as in SQL, rows holding null are not bound
+            where += "".join(f" AND {self.json_value('data', k, [])} <> 'null'::jsonb" for k in keys)
+        return [f"CREATE {'UNIQUE ' if unique else ''}INDEX {name} ON rows (project, db, tbl, {exprs}) WHERE {where}"]
+
+    def _tsvector(self, key: str) -> str:
+        return f"to_tsvector('simple', COALESCE({self.json_text('data', key, [])}, ''))"
+
+    def fulltext_ddl(self, name: str, key: str, scope: Scope) -> list[str]:
+        return [f"CREATE INDEX {name} ON rows USING GIN ({self._tsvector(key)}) WHERE {scope_sql(scope)}"]
+
+    def drop_ddl(self, name: str, fulltext: bool) -> list[str]:
+        return [f"DROP INDEX IF EXISTS {name}"]
+
+    def search(self, name: str, key: str, text: str, params: list) -> str:
+        words, phrase = fts_words(text)
+        if not words:
+            return "FALSE"
+        params.append(" <-> ".join(words) if phrase else " | ".join(words[:-1] + [words[-1] + ":*"]))
+        return f"{self._tsvector(key)} @@ to_tsquery('simple', ?::text)"
 
     def value(self, v, params: list, json: bool) -> str:
         if json:

@@ -82,10 +82,20 @@ def _stored_datetime(v: str) -> str:
     return ids.format_datetime(dt.timestamp())
 
 
-def where_clause(dialect, q: Query, params: list, arrays: set[str], columns: dict[str, str] | None = None) -> str:
+def where_clause(dialect, q: Query, params: list, arrays: set[str], columns: dict[str, str] | None = None,
+                 fulltext: dict[str, str] | None = None) -> str:
+    """``fulltext``: column key -> its fulltext index (``search`` needs one, as in Appwrite)."""
     m = q.method
     if m in ("and", "or"):
-        return "(" + f" {m.upper()} ".join(where_clause(dialect, s, params, arrays, columns) for s in q.values) + ")"
+        return "(" + f" {m.upper()} ".join(where_clause(dialect, s, params, arrays, columns, fulltext)
+                                           for s in q.values) + ")"
+    if m in ("search", "notSearch"):
+        name = (fulltext or {}).get(q.attribute or "")
+        if name is None:
+            raise AppwriteError("general_query_invalid",
+                                f'Invalid query: Searching by attribute "{q.attribute}" requires a fulltext index.')
+        cond = dialect.search(name, q.attribute, str(q.values[0]), params)
+        return cond if m == "search" else f"NOT ({cond})"
     if m in ("exists", "notExists"):
         tests = []
         for name in q.values:
@@ -124,6 +134,6 @@ def where_clause(dialect, q: Query, params: list, arrays: set[str], columns: dic
             return "(" + " AND ".join(dialect.array_has_any("data", attr.key, [v], params) for v in q.values) + ")"
         return "(" + " AND ".join(dialect.contains(attr.text(params), str(v), params) for v in q.values) + ")"
     if m in _NEGATED:
-        positive = where_clause(dialect, Query(_NEGATED[m], q.attribute, q.values), params, arrays, columns)
+        positive = where_clause(dialect, Query(_NEGATED[m], q.attribute, q.values), params, arrays, columns, fulltext)
         return f"NOT {positive}"
     raise AppwriteError("general_query_invalid", f"Invalid query: method '{m}' is not supported here.")

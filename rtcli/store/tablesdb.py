@@ -12,6 +12,8 @@ from rtcli.core.ports import Transaction
 
 from rtcli.core.queries import ListPlan
 from rtcli.errors import AppwriteError
+from rtcli.store.dialect import UniqueViolation
+from rtcli.store.indexes import IndexStore
 from rtcli.store.sqlquery import Attr, where_clause
 
 
@@ -40,6 +42,7 @@ class TablesDBStore:
     def __init__(self, store) -> None:
         self.s = store
         self.d = store.dialect
+        self.indexes = IndexStore(store)
         # Databases, tables and columns are read on every row request and rarely change: on a
         # single node (SQLite) keep them in memory, dropped on any change to them. Several nodes
         # (PostgreSQL) could change them behind our back, so there every read goes to the store.
@@ -94,6 +97,7 @@ class TablesDBStore:
 
     async def delete_database(self, tx: Transaction, project: str, db: str) -> None:
         self._forget()
+        await self.indexes.drop_all(tx, project, db)
         for table in ("rows", "columns"):
             await tx.execute(f"DELETE FROM {table} WHERE project=? AND db=?", (project, db), bulk=True)
         await tx.execute("DELETE FROM tables WHERE project=? AND db=?", (project, db))
@@ -139,6 +143,7 @@ class TablesDBStore:
 
     async def delete_table(self, tx: Transaction, project: str, db: str, table: str) -> None:
         self._forget()
+        await self.indexes.drop_all(tx, project, db, table)
         await tx.execute("DELETE FROM rows WHERE project=? AND db=? AND tbl=?", (project, db, table), bulk=True)
         await tx.execute("DELETE FROM columns WHERE project=? AND db=? AND tbl=?", (project, db, table))
         await tx.execute("DELETE FROM tables WHERE project=? AND db=? AND id=?", (project, db, table))
@@ -170,6 +175,7 @@ class TablesDBStore:
 
     async def delete_column(self, tx: Transaction, project: str, db: str, table: str, key: str) -> bool:
         self._forget()
+        await self.indexes.drop_all(tx, project, db, table, column=key)
         return await tx.execute("DELETE FROM columns WHERE project=? AND db=? AND tbl=? AND key=?",
                                 (project, db, table, key)) > 0
 
@@ -189,20 +195,27 @@ class TablesDBStore:
             " VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
             (project, rec["db"], rec["tbl"], rec["id"], rec["created_at"], rec["updated_at"],
              _j(rec["permissions"]), _j(read_roles), _j(rec["data"])))
-        if seq is None:
-            raise AppwriteError("row_already_exists")
+        if seq is None:  # the id is taken, or a unique index refused the values
+            if await tx.fetchone("SELECT 1 FROM rows WHERE project=? AND db=? AND tbl=? AND id=?",
+                                 (project, rec["db"], rec["tbl"], rec["id"])):
+                raise AppwriteError("row_already_exists")
+            raise AppwriteError("row_unique_constraint_violation")
         return seq
 
     async def update_row(self, tx: Transaction, project: str, rec: dict, read_roles: list[str]) -> None:
-        await tx.execute(
-            "UPDATE rows SET updated_at=?, permissions=?, read_roles=?, data=? WHERE seq=?",
-            (rec["updated_at"], _j(rec["permissions"]), _j(read_roles), _j(rec["data"]), rec["seq"]))
+        try:
+            await tx.execute(
+                "UPDATE rows SET updated_at=?, permissions=?, read_roles=?, data=? WHERE seq=?",
+                (rec["updated_at"], _j(rec["permissions"]), _j(read_roles), _j(rec["data"]), rec["seq"]))
+        except UniqueViolation:
+            raise AppwriteError("row_unique_constraint_violation") from None
 
     async def delete_row(self, tx: Transaction, seq: int) -> None:
         await tx.execute("DELETE FROM rows WHERE seq=?", (seq,))
 
     async def list_rows(self, project: str, db: str, table: str, plan: ListPlan,
-                        read_filter: list[str] | None, arrays: set[str]) -> tuple[int, list[dict]]:
+                        read_filter: list[str] | None, arrays: set[str],
+                        fulltext: dict[str, str] | None = None) -> tuple[int, list[dict]]:
         """List rows. ``read_filter``: the caller's roles when rows must be filtered by their
         read roles (rowSecurity without table-level read); None means no row filter."""
         where = ["project=?", "db=?", "tbl=?"]
@@ -210,7 +223,7 @@ class TablesDBStore:
         if read_filter is not None:
             where.append(self.d.any_role("read_roles", read_filter, params))
         for q in plan.filters:
-            where.append(where_clause(self.d, q, params, arrays))
+            where.append(where_clause(self.d, q, params, arrays, fulltext=fulltext or {}))
         count_sql = f"SELECT COUNT(*) FROM rows WHERE {' AND '.join(where)}"
         total = (await self.s.fetchone(count_sql, params))[0]
 

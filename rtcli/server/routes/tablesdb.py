@@ -109,6 +109,21 @@ async def increment(request: Request):
     return json_response(out)
 
 
+async def indexes(request: Request):
+    c, s, db, t = await ctx(request), _svc(request), _p(request, "db"), _p(request, "table")
+    if request.method == "POST":
+        return json_response(await s.indexes.create(c, db, t, await body(request)), 202)
+    return json_response(await s.indexes.list(c, db, t, array_param(request, "queries")))
+
+
+async def index(request: Request):
+    c, s, db, t = await ctx(request), _svc(request), _p(request, "db"), _p(request, "table")
+    if request.method == "GET":
+        return json_response(await s.indexes.get(c, db, t, _p(request, "key")))
+    await s.indexes.delete(c, db, t, _p(request, "key"))
+    return no_content()
+
+
 _T = "/tablesdb/{db}/tables/{table}"
 routes = [
     Route("/tablesdb", databases, methods=["GET", "POST"]),
@@ -118,6 +133,8 @@ routes = [
     Route(_T + "/columns", columns, methods=["GET"]),
     Route(_T + "/columns/{kind}", create_column, methods=["POST"]),
     Route(_T + "/columns/{key}", column, methods=["GET", "DELETE"]),
+    Route(_T + "/indexes", indexes, methods=["GET", "POST"]),
+    Route(_T + "/indexes/{key}", index, methods=["GET", "DELETE"]),
     Route(_T + "/rows", rows, methods=["GET", "POST"]),
     Route(_T + "/rows/{row}", row, methods=["GET", "PATCH", "PUT", "DELETE"]),
     Route(_T + "/rows/{row}/{column}/{op:str}", increment, methods=["PATCH"]),

@@ -23,7 +23,7 @@ import asyncpg
 
 from rtcli.core.hub import Event
 from rtcli.errors import AppwriteError
-from rtcli.store.dialect import PostgresDialect
+from rtcli.store.dialect import PostgresDialect, UniqueViolation
 from rtcli.store.eventlog import EventLogStore, LoggingTransaction
 from rtcli.store.upgrade import pg_upgrade_sql
 
@@ -108,7 +108,10 @@ class PostgresTransaction(LoggingTransaction):
         self.events: list[Event] = []
 
     async def execute(self, sql: str, params: tuple | list = (), bulk: bool = False) -> int:
-        return _rowcount(await self.conn.execute(to_pg(sql), *params))
+        try:
+            return _rowcount(await self.conn.execute(to_pg(sql), *params))
+        except asyncpg.UniqueViolationError as e:
+            raise UniqueViolation(str(e)) from None
 
     async def insert(self, sql: str, params: tuple | list = ()) -> int | None:
         return await self.conn.fetchval(to_pg(sql + " RETURNING seq"), *params)  # None: skipped on conflict

@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Callable
 import aiosqlite
 
 from rtcli.core.hub import Event
-from rtcli.store.dialect import SqliteDialect
+from rtcli.store.dialect import SqliteDialect, UniqueViolation
 from rtcli.store.eventlog import EventLogStore, LoggingTransaction
 from rtcli.store.upgrade import sqlite_upgrade
 
@@ -60,9 +60,14 @@ class SqliteTransaction(LoggingTransaction):
         self.events: list[Event] = []
 
     async def execute(self, sql: str, params: tuple | list = (), bulk: bool = False) -> int:
-        if bulk:
-            return await self.store.off_loop(lambda: self.conn.execute(sql, params).rowcount)
-        return self.conn.execute(sql, params).rowcount
+        try:
+            if bulk:
+                return await self.store.off_loop(lambda: self.conn.execute(sql, params).rowcount)
+            return self.conn.execute(sql, params).rowcount
+        except sqlite3.IntegrityError as e:
+            if "UNIQUE" in str(e):
+                raise UniqueViolation(str(e)) from None
+            raise
 
     async def insert(self, sql: str, params: tuple | list = ()) -> int | None:
         # fetchall steps the statement to its end, so no statement is left open at COMMIT.

@@ -150,3 +150,11 @@ CREATE TABLE IF NOT EXISTS topics (
   permissions TEXT NOT NULL, read_roles TEXT NOT NULL,
   created_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (project, id)
 );
+
+-- Indexes of TablesDB tables (key, unique, fulltext): the definition here, the database index
+-- itself on `rows` (an expression index over the column's JSON value, partial to the table;
+-- for fulltext an FTS5 table kept by triggers on SQLite, a GIN tsvector index on PostgreSQL).
+CREATE TABLE IF NOT EXISTS indexes (
+  project TEXT NOT NULL, db TEXT NOT NULL, tbl TEXT NOT NULL, key TEXT NOT NULL,
+  spec TEXT NOT NULL, position INTEGER NOT NULL, PRIMARY KEY (project, db, tbl, key)
+);

@@ -1,0 +1,100 @@
+"""Index use cases of TablesDB tables: key, unique and fulltext indexes over a table's columns.
+
+An index is made at once, in the request's transaction, over the rows already there (so it is
+``available`` when the 202 answers). A unique index makes a write that repeats its values fail
+with 409 ``row_unique_constraint_violation``; a fulltext index is what ``Query.search`` needs.
+Only API keys (``databases.write``/``databases.read``) manage indexes, as Appwrite's console.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rtcli import ids
+from rtcli.core.queries import parse_many
+from rtcli.core.queries import plan as list_plan
+from rtcli.errors import AppwriteError, invalid
+from rtcli.services.context import Ctx
+from rtcli.services.tablesdb import TablesDB, index_model
+from rtcli.store.dialect import literal_key
+
+TYPES = ("key", "unique", "fulltext")
+MAX_INDEXES = 64
+MAX_COLUMNS = 8
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,35}$")
+
+
+def _not_found(key: str) -> AppwriteError:
+    return AppwriteError("column_index_not_found", f"Index with the requested key '{key}' could not be found.")
+
+
+class Indexes:
+    def __init__(self, tables: TablesDB) -> None:
+        self.tables = tables
+        self.store = tables.store
+        self.repo = tables.repo.indexes
+
+    async def _spec(self, ctx: Ctx, db: str, table: str, body: dict) -> dict[str, Any]:
+        key, kind = body.get("key"), body.get("type")
+        if not isinstance(key, str) or not _KEY.match(key):
+            raise invalid("Invalid `key` param: must be 1-36 chars of a-z, A-Z, 0-9, period, hyphen and underscore.")
+        if kind not in TYPES:
+            raise AppwriteError("column_index_invalid",
+                                f"Index type '{kind}' is not supported here; use one of: {', '.join(TYPES)}.")
+        cols = body.get("columns")
+        if not isinstance(cols, list) or not 1 <= len(cols) <= MAX_COLUMNS or not all(isinstance(c, str) for c in cols):
+            raise invalid(f"Invalid `columns` param: an array of 1 to {MAX_COLUMNS} column keys.")
+        if kind == "fulltext" and len(cols) != 1:
+            raise AppwriteError("column_index_invalid", "A fulltext index covers one column here; make one per column.")
+        known = {c["key"]: c for c in await self.tables.repo.list_columns(ctx.project, db, table)}
+        for c in cols:
+            if known and c not in known:
+                raise AppwriteError("column_not_found", f"Column with the requested key '{c}' could not be found.")
+            if not literal_key(c) or c.startswith("$"):
+                raise AppwriteError("column_index_invalid", f"'{c}' cannot be indexed: index the table's own columns.")
+            if kind != "key" and known.get(c, {}).get("array"):
+                raise AppwriteError("column_index_invalid", f"A {kind} index cannot cover the array column '{c}'.")
+        orders = body.get("orders") or []
+        if not isinstance(orders, list) or (orders and len(orders) != len(cols)) or \
+                not all(o in ("ASC", "DESC") for o in orders):
+            raise invalid("Invalid `orders` param: ASC or DESC for each column (or none).")
+        lengths = body.get("lengths") or []
+        if not isinstance(lengths, list) or not all(isinstance(n, int) and not isinstance(n, bool) for n in lengths):
+            raise invalid("Invalid `lengths` param: an array of integers.")
+        now = ids.format_datetime()
+        return {"key": key, "type": kind, "columns": list(cols), "orders": orders or ["ASC"] * len(cols),
+                "lengths": lengths, "$createdAt": now, "$updatedAt": now}
+
+    async def create(self, ctx: Ctx, db: str, table: str, body: dict) -> dict[str, Any]:
+        ctx.require_key()
+        await self.tables.table(ctx, db, table)
+        spec = await self._spec(ctx, db, table, body)
+        async with self.store.transaction() as tx:
+            if len(await self.repo.list(ctx.project, db, table, tx)) >= MAX_INDEXES:
+                raise AppwriteError("column_index_limit_exceeded",
+                                    f"The maximum number of indexes for table '{table}' ({MAX_INDEXES}) has been reached.")
+            await self.repo.insert(tx, ctx.project, db, table, spec)
+        return index_model(spec)
+
+    async def list(self, ctx: Ctx, db: str, table: str, queries: list) -> dict[str, Any]:
+        ctx.require_key("databases.read")
+        await self.tables.table(ctx, db, table)
+        p = list_plan(parse_many(queries))
+        specs = await self.repo.list(ctx.project, db, table)
+        return {"total": len(specs), "indexes": [index_model(s) for s in specs[p.offset:p.offset + p.limit]]}
+
+    async def get(self, ctx: Ctx, db: str, table: str, key: str) -> dict[str, Any]:
+        ctx.require_key("databases.read")
+        await self.tables.table(ctx, db, table)
+        for spec in await self.repo.list(ctx.project, db, table):
+            if spec["key"] == key:
+                return index_model(spec)
+        raise _not_found(key)
+
+    async def delete(self, ctx: Ctx, db: str, table: str, key: str) -> None:
+        ctx.require_key()
+        await self.tables.table(ctx, db, table)
+        async with self.store.transaction() as tx:
+            if not await self.repo.delete(tx, ctx.project, db, table, key):
+                raise _not_found(key)
