@@ -50,3 +50,11 @@ def test_repository_refers_to_nothing_outside_it():
     readme = (ROOT / "README.md").read_text()
     offenders += [f"README.md: {m.group(0)}" for m in _OUTSIDE.finditer(readme)]
     assert not offenders, "\n".join(offenders)
+
+
+def test_no_installed_packages_are_tracked():
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    if tracked.returncode != 0:
+        pytest.skip("not a git checkout")
+    offenders = [p for p in tracked.stdout.splitlines() if "node_modules" in p.split("/")]
+    assert not offenders, f"installed packages (or links to them) are tracked: {offenders}"
