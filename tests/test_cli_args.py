@@ -51,5 +51,5 @@ def test_new_container_needs_an_id(env, argv, message):  # noqa: F811
 
 def test_unique_asks_for_a_generated_id(env):  # noqa: F811
     db = ok_json("db", "create", "unique()", env=env)["$id"]
-    table = ok_json("table", "create", "--db", db, "unique()", env=env)
-    assert len(db) == 20 and len(table["$id"]) == 20 and table["$id"] != db
+    made = ok_json("table", "create", "--db", db, "unique()", env=env)
+    assert len(db) == 20 and len(made["$id"]) == 20 and made["$id"] != db

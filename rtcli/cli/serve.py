@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from enum import Enum
+from enum import StrEnum
 
 import typer
 
 
-class CookieSameSite(str, Enum):
+class CookieSameSite(StrEnum):
     """server.cookies.SameSite's values, repeated: --help imports nothing of the server."""
 
     LAX = "lax"
@@ -61,8 +61,9 @@ def serve(
     max_message_size: int = typer.Option(16 * 1024, min=2, max=10 * 1024 * 1024,
                                          help="Largest topic message, in bytes of its JSON data (realtime frames stay within 64,000)."),
     publish_rate: int = typer.Option(20, min=0, help="Topic messages a realtime connection may publish per second (0: no limit)."),
-    publish_rate_user: int = typer.Option(50, min=0, help="Topic messages a user (a guest: an address) may publish per second on this node, "
-                                                          "over REST and every connection together; API keys are exempt (0: no limit)."),
+    publish_rate_user: int = typer.Option(50, min=0, help="Topic messages a user (a guest: an address) may publish per second "
+                                                          "on this node, over REST and every connection together; "
+                                                          "API keys are exempt (0: no limit)."),
     events_scan_limit: int = typer.Option(10_000, min=1, help="Log events one GET /v1/events request reads, readable or "
                                           "not; past it the page ends with a cursor to continue from."),
     replay_limit: int = typer.Option(100_000, min=0, help="Log events the replays (since) of one subscribe message may cover; "

@@ -16,12 +16,12 @@ localhost, which browsers treat as secure.
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
-class SameSite(str, Enum):
+class SameSite(StrEnum):
     LAX = "lax"
     STRICT = "strict"
     NONE = "none"

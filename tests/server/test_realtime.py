@@ -180,7 +180,7 @@ def test_oversized_frame(shared_server):
     rt.ws.send(json.dumps({"type": "ping", "pad": "x" * 70_000}))
     err = recv(rt.ws)
     assert err["data"]["code"] == 1009 and "64000" in err["data"]["message"]
-    with pytest.raises(Exception):
+    with pytest.raises(websockets.exceptions.ConnectionClosed):
         rt.ws.recv(timeout=2)
     assert rt.ws.close_code == 1009
 
