@@ -70,6 +70,9 @@ def serve(
                                      "a subscription further behind gets resumed: false."),
     max_teams_per_user: int = typer.Option(100, min=1, help="Teams one user may be a confirmed member of."),
     max_roles_per_membership: int = typer.Option(20, min=1, max=100, help="Roles one team membership may have (Appwrite: 100)."),
+    max_execution_queue: int = typer.Option(100, min=1, help="Asynchronous, scheduled and event-triggered executions "
+                                            "waiting or running at once (each holds its body in memory); more are "
+                                            "refused with 503."),
 ) -> None:
     import logging
 
@@ -87,7 +90,8 @@ def serve(
                          retention_days=retention_days, retention_events=retention_events,
                          max_message_size=max_message_size, publish_rate=publish_rate, publish_rate_user=publish_rate_user,
                          events_scan_limit=events_scan_limit, replay_limit=replay_limit,
-                         max_teams_per_user=max_teams_per_user, max_roles_per_membership=max_roles_per_membership)
+                         max_teams_per_user=max_teams_per_user, max_roles_per_membership=max_roles_per_membership,
+                         max_execution_queue=max_execution_queue)
 
     def banner(cfg: ServeConfig) -> None:
         url = f"{url_host(cfg.host)}:{cfg.port}"

@@ -124,6 +124,7 @@ class ServeConfig:
     replay_limit: int = 100_000  # log positions the replays (since) of one subscribe message cover
     max_teams_per_user: int = 100  # confirmed memberships of one user
     max_roles_per_membership: int = 20
+    max_execution_queue: int = 100  # asynchronous, scheduled and event executions waiting or running
 
 
 @dataclass
@@ -348,7 +349,7 @@ def build_app(config: ServeConfig) -> Starlette:
         storage=Storage(store, files, config.data_dir / "files", config.max_file_size,
                         config.upload_timeout),
         functions=Functions(store, FunctionsStore(store), Runner(config.max_executions),
-                            lambda: f"http://{config.host}:{config.port}/v1", projects),
+                            lambda: f"http://{config.host}:{config.port}/v1", projects, config.max_execution_queue),
         events=EventLog(store, config.events_scan_limit, lambda: LogVisibility(tables.repo, files)),
         explain=Explain(store, users, authn, metrics),
         presence=Presence(store, PresenceStore(store)), topics=topics,

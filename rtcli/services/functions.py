@@ -70,13 +70,16 @@ async def _nothing() -> None:
 
 
 class Functions:
-    def __init__(self, store, repo, runner, endpoint: Callable[[], str], keys) -> None:
+    def __init__(self, store, repo, runner, endpoint: Callable[[], str], keys, max_pending: int = 100) -> None:
         self.store = store
         self.repo = repo
         self.runner = runner
         self.endpoint = endpoint
         self.keys = keys  # Projects: registers the per-execution keys
+        # Asynchronous, scheduled and event-triggered executions waiting or running, each with its
+        # request body in memory: at most max_pending; more are refused (503), not queued.
         self.tasks: set[asyncio.Task] = set()
+        self.max_pending = max_pending
         self.on_change: Callable[[], Awaitable[None]] = _nothing  # reloads the event triggers
 
     # --- functions ---------------------------------------------------------------------------
@@ -204,6 +207,10 @@ class Functions:
         if not isinstance(path, str) or not path.startswith("/") or not isinstance(headers, dict):
             raise invalid("Invalid `path` or `headers` param: a path starting with / and an object of headers.")
         asynchronous = bool(body.get("async", False))
+        if asynchronous and len(self.tasks) >= self.max_pending:
+            raise AppwriteError("general_service_unavailable",
+                                f"Too many executions are waiting ({self.max_pending}, the server's "
+                                "--max-execution-queue): try again later, or run this one synchronously.")
         uid = ctx.actor.user_id
         scheduled = body.get("scheduledAt")
         if scheduled is not None:
@@ -348,6 +355,12 @@ class Functions:
             if event.events[0].startswith(f"functions.{f['id']}."):
                 continue  # nor do its own executions' events
             model = self._new_model(event.project, f, "event", "POST", "/", {}, None)
+            if len(self.tasks) >= self.max_pending:
+                model.update(status="failed", errors=f"Not run: {self.max_pending} executions were already waiting "
+                                                     "(the server's --max-execution-queue).")
+                await self._save(event.project, model, None, None)
+                log.warning("execution of %s for %s not run: the execution queue is full", f["id"], event.events[0])
+                continue
             await self._save(event.project, model, None, None)
             self._spawn(event.project, f, model, json.dumps(event.payload).encode(), None, event, depth)
 

@@ -169,15 +169,20 @@ class Storage:
 
     # --- upload ----------------------------------------------------------------------------
 
-    async def upload(self, ctx: Ctx, bid: str, file_id: str | None, upload_id: str | None, filename: str,
-                     content_type: str | None, data, data_size: int, content_range: str | None,
-                     perms) -> tuple[dict, int]:
-        """One upload request: a whole file, or one chunk of a chunked upload; (File, status)."""
+    async def authorize_upload(self, ctx: Ctx, bid: str) -> dict:
+        """The bucket, if the caller may upload to it: checked before the request body is read."""
         bucket = await self.bucket(ctx, bid)
         if not bucket["enabled"]:
             raise AppwriteError("storage_bucket_disabled")
         if not self._grants(ctx, bucket, None, "create"):
             raise AppwriteError("user_unauthorized")
+        return bucket
+
+    async def upload(self, ctx: Ctx, bid: str, file_id: str | None, upload_id: str | None, filename: str,
+                     content_type: str | None, data, data_size: int, content_range: str | None,
+                     perms) -> tuple[dict, int]:
+        """One upload request: a whole file, or one chunk of a chunked upload; (File, status)."""
+        bucket = await self.authorize_upload(ctx, bid)
         fid = upload_id or ids.resolve_id(file_id or "unique()")
         if not fid or not ids.is_custom_id(fid):
             raise invalid("Invalid `fileId` param: Parameter must contain at most 36 chars. Valid chars are a-z, "

@@ -200,3 +200,59 @@ def test_an_oversized_message_is_refused_before_it_is_read(server):
     ws.send(json.dumps({"type": "ping", "pad": "x" * 60_000}))
     assert recv(ws) == {"type": "pong"}
     ws.close()
+
+
+def test_the_execution_queue_is_capped(tmp_path):
+    server = start_server(tmp_path / "data", extra=["--max-execution-queue", "2"])
+    try:
+        with server.admin() as a, Responsive(server) as watch:
+            for fid, command in (("slow", "sleep 3"), ("quick", "echo hi")):
+                r = a.post("/functions", json={"functionId": fid, "name": fid, "command": command,
+                                               "execute": ["any"], "timeout": 10})
+                assert r.status_code == 201, r.text
+            queued = [a.post("/functions/slow/executions", json={"async": True}) for _ in range(2)]
+            assert [r.status_code for r in queued] == [202, 202]
+            with server.guest() as g:
+                refused = g.post("/functions/slow/executions", json={"async": True, "body": "x" * 1_000_000})
+            body = refused.json()
+            assert refused.status_code == 503 and body["type"] == "general_service_unavailable", body
+            assert "--max-execution-queue" in body["message"]
+            # Beside it: a synchronous execution still runs, and the queue takes work again once drained.
+            now = a.post("/functions/quick/executions", json={})
+            assert now.status_code == 201 and now.json()["responseBody"].strip() == "hi"
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                r = a.post("/functions/quick/executions", json={"async": True})
+                if r.status_code == 202:
+                    break
+                time.sleep(0.2)
+            assert r.status_code == 202
+        watch.assert_prompt()
+    finally:
+        server.stop()
+
+
+def test_an_upload_is_authorized_before_its_body_is_read(server):
+    """A guest announces a 100 MB upload to a bucket it may not write to: the refusal comes at
+    once, without waiting for (or spooling) the body."""
+    import socket
+
+    with server.admin() as a:
+        a.post("/storage/buckets", json={"bucketId": "private", "name": "p"}).raise_for_status()
+    head = (f"POST /v1/storage/buckets/private/files HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"X-Appwrite-Project: {server.project}\r\n"
+            "Content-Type: multipart/form-data; boundary=xyz\r\nContent-Length: 100000000\r\n\r\n")
+    with Responsive(server) as watch, socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        t = time.monotonic()
+        s.sendall(head.encode() + b"--xyz\r\n")
+        answer = s.recv(65536).decode("latin-1")
+        assert time.monotonic() - t < 2
+        while "user_unauthorized" not in answer and (more := s.recv(65536)):
+            answer += more.decode("latin-1")
+    assert answer.startswith("HTTP/1.1 401"), answer[:200]
+    assert '"type":"user_unauthorized"' in answer.replace(" ", "")
+    watch.assert_prompt()
+    # Beside it: the owner of the data (the API key) uploads to that bucket.
+    with server.admin() as a:
+        r = a.post("/storage/buckets/private/files", data={"fileId": "f"}, files={"file": ("f.txt", b"ok", "text/plain")})
+        assert r.status_code == 201, r.text

@@ -47,6 +47,7 @@ async def files(request: Request):
         raise AppwriteError("storage_invalid_file_size", f"The request body is larger than {limit} bytes.")
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise AppwriteError("storage_invalid_file", "Upload files as multipart/form-data with a `file` field.")
+    await svc.authorize_upload(c, bid)  # before the body is read and spooled to disk
     form = await request.form(max_files=1, max_fields=200)
     try:
         upload = form.get("file")
