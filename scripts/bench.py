@@ -32,6 +32,9 @@ Scenarios (the targets are in docs/performance.md):
             dropped after) and Redis (a private redis-server, or ``--redis-url``); skipped, with
             the reason, otherwise. All nodes share the server CPU: with fewer CPUs than nodes + 2
             this measures coordination overhead, not scale-out (the output says so).
+- topics    publish->delivery p50/p99 over the realtime publish path at ``--latency-rate``
+            messages/s to ``--subscribers`` (durable and ephemeral topics), and REST publishes/s
+            against REST row creates/s (``--writers`` clients) on the same server, same run.
 
 The load client is this process (see bench_client.py): one asyncio loop on uvloop with a
 minimal WebSocket client and a minimal HTTP/1.1 client, cheaper per delivery than the server.
@@ -55,7 +58,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bench_client import now
-from benchmarks import cli, cluster, fanout, harness, idle, latency, matching, resume, writes
+from benchmarks import cli, cluster, fanout, harness, idle, latency, matching, resume, topics, writes
 from benchmarks.harness import PIN, SCENARIOS, SERVE_CMD, Result, export_commit, machine, table, wait_for_quiet
 
 
@@ -73,6 +76,7 @@ SCENARIO_RUNNERS: dict[str, Callable[[argparse.Namespace, Path], Awaitable[list[
     "resume": resume.scenario_resume,
     "cli": cli.scenario_cli,
     "fanout-cluster": cluster.scenario_fanout_cluster,
+    "topics": topics.scenario_topics,
 }
 assert tuple(SCENARIO_RUNNERS) == SCENARIOS
 

@@ -1,0 +1,179 @@
+"""topics: publish-to-delivery latency over the realtime publish path, and REST publishes/s
+against REST row creates/s on the same server in the same run.
+
+- latency: one API-key connection publishes (``publish`` frames, ``self: false``) at
+  ``--latency-rate`` messages/s to a topic that ``--subscribers`` connections subscribe to
+  (10 x 1,000 = 10,000 deliveries/s by default), once for a durable topic (each message
+  committed to the log first) and once for an ephemeral one (straight to the broker); p50/p99
+  from the publish frame's send to each delivery, timed by kernel receive timestamps.
+- writes: ``--writers`` concurrent keep-alive clients for ``--writes-duration`` seconds each:
+  row creates (table validation, row + event in one transaction), then durable topic messages
+  (event only), then ephemeral ones (no transaction); one subscriber each, so every event is
+  dispatched as in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import orjson
+
+from bench_client import Agg, Http, Usage, now, open_subscribers, open_ws
+from benchmarks.harness import ADMIN, API_KEY, CHANNEL, ROWS, RT_PATH, Result, row_body, setup_table, start_rtcli
+
+TEXT = "the quick brown fox jumps over the lazy dog"
+TOPICS = {"durable": "bench-durable", "ephemeral": "bench-ephemeral"}
+
+
+async def _setup_topics(port: int) -> None:
+    h = Http(port, ADMIN)
+    for mode, tid in TOPICS.items():
+        status, out = await h.request("POST", "/v1/topics", {"topicId": tid, "mode": mode,
+                                                             "permissions": ['read("any")']})
+        if status != 201:
+            raise RuntimeError(f"topic {tid}: {status} {out[:300]!r}")
+    h.close()
+
+
+def _publish_frame(topic: str, mid: str, k: int) -> bytes:
+    return orjson.dumps({"type": "publish", "data": {"topic": topic, "messageId": mid, "self": False,
+                                                     "data": {"n": k, "text": TEXT}}})
+
+
+def _q(xs: list[float], p: float) -> float | None:
+    return xs[min(len(xs) - 1, int(p * len(xs)))] * 1000 if xs else None
+
+
+async def _latency(srv, mode: str, args) -> dict:
+    n, rate, duration = args.subscribers, args.latency_rate, args.latency_duration
+    topic, port = TOPICS[mode], srv.port
+    agg = Agg()
+    subs = await open_subscribers(port, RT_PATH, n, agg, f"topics.{topic}", kernel_time=args.latency_clock == "kernel")
+    publisher = await open_ws(port, RT_PATH, Agg(), headers=f"X-Appwrite-Key: {API_KEY}\r\n".encode())
+    await publisher.recv()  # connected
+    try:
+        for k in range(3):  # first-message costs (imports, caches) before measuring
+            publisher.send_text(_publish_frame(topic, f"w{k:09d}", k))
+        await asyncio.wait_for(agg.until(3 * n), 20)
+        base, agg.t0, agg.lat = agg.events, {}, []
+        count = int(rate * duration)
+        usage = Usage(srv.pid)
+        start = now() + 0.05
+        late = []
+        for k in range(count):
+            delay = start + k / rate - now()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            late.append(now() - (start + k / rate))
+            mid = f"l{k:09d}"
+            agg.t0[mid.encode()] = now()
+            publisher.send_text(_publish_frame(topic, mid, k))
+        try:
+            await asyncio.wait_for(agg.until(base + count * n), 15)
+        except TimeoutError:
+            pass
+        use = usage.done()
+        acks = [orjson.loads(f) for f in publisher.inbox]
+        refused = [a for a in acks if a.get("type") != "response"]
+        lat = sorted(agg.lat)
+        return {"p50_ms": _q(lat, 0.5), "p90_ms": _q(lat, 0.9), "p99_ms": _q(lat, 0.99), "max_ms": _q(lat, 1.0),
+                "samples": len(lat), "missing": count * n - len(lat), "refused": len(refused),
+                "refusal": refused[0] if refused else None, "messages": count, "rate": rate, "subscribers": n,
+                "sender_late_max_ms": round(max(late) * 1000, 2), **use}
+    finally:
+        publisher.abort()
+        for s in subs:
+            s.abort()
+
+
+async def _rate(srv, path: str, body, channel: str, writers: int, warmup: float, duration: float) -> dict:
+    """Requests/s of ``POST path`` from ``writers`` keep-alive clients, with one subscriber on ``channel``."""
+    port = srv.port
+    agg = Agg()
+    watcher = (await open_subscribers(port, RT_PATH, 1, agg, channel))[0]
+    conns = [Http(port, ADMIN) for _ in range(writers)]
+    state = {"measuring": False, "stop": False, "ok": 0, "err": 0, "error": None}
+    seq = iter(range(10**9))
+
+    async def client(h: Http) -> None:
+        while not state["stop"]:
+            k = next(seq)
+            status, out = await h.request("POST", path, body(k))
+            if state["measuring"]:
+                if status == 201:
+                    state["ok"] += 1
+                else:
+                    state["err"] += 1
+                    state["error"] = f"{status} {out[:120]!r}"
+
+    tasks = [asyncio.ensure_future(client(h)) for h in conns]
+    try:
+        await asyncio.sleep(warmup)
+        ev0 = agg.events
+        state["measuring"] = True
+        usage = Usage(srv.pid)
+        t0 = now()
+        await asyncio.sleep(duration)
+        state["measuring"] = False
+        dt = now() - t0
+        use = usage.done()
+        events = agg.events - ev0
+        state["stop"] = True
+        await asyncio.gather(*tasks)
+    finally:
+        for h in conns:
+            h.close()
+        watcher.abort()
+    rate = state["ok"] / dt
+    return {"per_s": rate, "errors": state["err"], "error": state["error"], "events_seen_in_window": events,
+            "server_us_each": round(use["server_cpu_pct"] * 1e4 / rate, 1) if rate else None, **use}
+
+
+async def scenario_topics(args, workdir: Path) -> list[Result]:
+    srv = start_rtcli(workdir)
+    try:
+        await setup_table(srv.port)
+        await _setup_topics(srv.port)
+        lat = {}
+        for mode in TOPICS:
+            lat[mode] = o = await _latency(srv, mode, args)
+            print(f"  topics latency {mode}: p50 {o['p50_ms']:.2f} ms p99 {o['p99_ms']:.2f} ms, missing {o['missing']}, "
+                  f"refused {o['refused']} (server {o['server_cpu_pct']}% CPU, waited for a CPU "
+                  f"{o['server_cpu_wait_pct']}%)", file=sys.stderr)
+        w = args.writers
+        rates = {"rows": await _rate(srv, ROWS, lambda k: row_body(f"r{k:09d}", k), CHANNEL, w, args.warmup,
+                                     args.writes_duration)}
+        for mode, tid in TOPICS.items():
+            rates[mode] = await _rate(srv, f"/v1/topics/{tid}/messages",
+                                      lambda k: {"data": {"n": k, "text": TEXT}}, f"topics.{tid}", w, args.warmup,
+                                      args.writes_duration)
+        for name, r in rates.items():
+            print(f"  topics REST {name}: {r['per_s']:,.0f}/s, {r['server_us_each']} us server CPU each, "
+                  f"errors {r['errors']} (server {r['server_cpu_pct']}% CPU, waited {r['server_cpu_wait_pct']}%)",
+                  file=sys.stderr)
+    finally:
+        srv.stop()
+    n, rate = args.subscribers, args.latency_rate
+    sized = n >= 1000 and rate >= 10
+    d, e = lat["durable"], lat["ephemeral"]
+    clean = all(o["missing"] == 0 and o["refused"] == 0 for o in lat.values())
+    rows, pd, pe = rates["rows"], rates["durable"], rates["ephemeral"]
+    details = {"latency": lat, "rest": rates}
+    return [
+        Result("topics", f"p50 publish->delivery, durable, {rate:g} msg/s x {n} subs", "ms", d["p50_ms"], None, "",
+               "<= 10 ms", (clean and d["p50_ms"] <= 10) if sized else None, "lower", details),
+        Result("topics", f"p99 publish->delivery, durable, {rate:g} msg/s x {n} subs", "ms", d["p99_ms"], None, "",
+               "<= 25 ms", (clean and d["p99_ms"] <= 25) if sized else None, "lower"),
+        Result("topics", f"p50 publish->delivery, ephemeral, {rate:g} msg/s x {n} subs", "ms", e["p50_ms"], None, "",
+               "<= 10 ms", (clean and e["p50_ms"] <= 10) if sized else None, "lower"),
+        Result("topics", f"p99 publish->delivery, ephemeral, {rate:g} msg/s x {n} subs", "ms", e["p99_ms"], None, "",
+               "<= 25 ms", (clean and e["p99_ms"] <= 25) if sized else None, "lower"),
+        Result("topics", f"REST durable publishes/s vs row creates/s ({w} clients)", "req/s", pd["per_s"],
+               rows["per_s"], "row creates, same server", "> row creates",
+               pd["per_s"] > rows["per_s"] and pd["errors"] == 0, "higher"),
+        Result("topics", f"REST ephemeral publishes/s vs row creates/s ({w} clients)", "req/s", pe["per_s"],
+               rows["per_s"], "row creates, same server", "> row creates",
+               pe["per_s"] > rows["per_s"] and pe["errors"] == 0, "higher"),
+    ]
