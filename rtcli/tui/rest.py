@@ -1,5 +1,5 @@
 """The monitor's REST actions: who am I, the presences, create a row, upload a file, run a
-function, explain an event.
+function, explain an event, list topics and publish to one.
 
 Blocking calls (httpx, sync), meant to run in a worker thread. JSON calls go through
 ``rtcli.client.api.ApiClient``; the upload lives here because the client library has no
@@ -84,6 +84,20 @@ class RestActions:
     def create_row(self, database_id: str, table_id: str, data: Mapping[str, Any], row_id: str | None = None) -> dict:
         with self._api() as api:
             return TablesDB(api).create_row(database_id, table_id, row_id or ids.unique(), data)
+
+    def topics(self) -> list[dict[str, Any]]:
+        """The topics the caller may see (``GET /topics``, the first 100)."""
+        from rtcli.client.topics import Topics
+
+        with self._api() as api:
+            return list(Topics(api).list([json.dumps({"method": "limit", "values": [100]})]).get("topics") or [])
+
+    def publish(self, topic_id: str, data: Mapping[str, Any], event: str | None = None) -> dict:
+        """``POST /topics/{id}/messages``; returns the acknowledgement (``$id``, ``cursor``)."""
+        from rtcli.client.topics import Topics
+
+        with self._api() as api:
+            return Topics(api).publish(topic_id, data, event)
 
     def run_function(self, function_id: str, body: str = "", asynchronous: bool = False) -> dict:
         """``POST /functions/{id}/executions`` with ``{body, async}``; returns the execution."""

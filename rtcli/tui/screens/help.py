@@ -15,6 +15,7 @@ KEYS = (
     ("p  space", "pause / resume the table; new events are counted, not shown"),
     ("a", "add a subscription (channels, optional queries)"),
     ("n  u  r", "create a row / upload a file / run a function (a form; ctrl+s sends it)"),
+    ("t", "publish to a topic (subscribing to it first, so the message shows here)"),
     ("e", "export the events shown (after the filter) to JSON lines"),
     ("d  b  P", "show / hide the detail pane, the subscriptions panel, the presence pane"),
     ("S", "save a screenshot (SVG) in the current directory"),

@@ -41,6 +41,7 @@ from rtcli.tui.screens.monitor_actions import Actions
 from rtcli.tui.screens.monitor_panes import Panes
 from rtcli.tui.screens.monitor_presence import PRESENCE_SUBSCRIPTION, PresenceFeed
 from rtcli.tui.screens.monitor_subs import SubscriptionFlows, Subscriptions
+from rtcli.tui.screens.publish import Publishing
 from rtcli.tui.subs import count_by_subscription
 from rtcli.tui.widgets.detail import EventDetail
 from rtcli.tui.widgets.event_table import EventTable
@@ -56,7 +57,7 @@ log = logging.getLogger("rtcli.tui.monitor")
 __all__ = ["PRESENCE_SUBSCRIPTION", "MonitorConfig", "MonitorScreen"]
 
 # Actions that type a letter: off while the filter line has the focus (so its footer is its own).
-_LETTER_ACTIONS = {"toggle_pause", "add_subscription", "create_row", "upload", "run_function", "export",
+_LETTER_ACTIONS = {"toggle_pause", "add_subscription", "create_row", "upload", "run_function", "publish", "export",
                    "toggle_detail", "toggle_sidebar", "toggle_presences", "help", "screenshot", "focus_filter"}
 
 
@@ -81,6 +82,7 @@ class MonitorScreen(Screen[None]):
         Binding("n", "create_row", "Row+", show=False),
         Binding("u", "upload", "Upload", show=False),
         Binding("r", "run_function", "Run function", show=False),
+        Binding("t", "publish", "Publish", show=False),
         Binding("e", "export", "Export", show=False),
         Binding("d", "toggle_detail", "Detail", show=False),
         Binding("b", "toggle_sidebar", "Subscriptions panel", show=False),
@@ -107,6 +109,7 @@ class MonitorScreen(Screen[None]):
         self.flows = SubscriptionFlows(self)
         self.presence = PresenceFeed(self)
         self.actions = Actions(self)
+        self.publishing = Publishing(self)
         self.account_id: str | None = None
         self.paused = False
         self.connection = Connection()
@@ -333,6 +336,9 @@ class MonitorScreen(Screen[None]):
 
     def action_explain(self) -> None:
         self.actions.explain()
+
+    def action_publish(self) -> None:
+        self.publishing.open()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """While the filter line is focused its keys are its own (and so is the footer)."""
