@@ -18,6 +18,7 @@ from rtcli.core.hub import KEY_ROLE, Held, Hub, HubConnection, Subscription
 from rtcli.core.permissions import Actor
 from rtcli.core.queries import compile_realtime
 from rtcli.core.topics import DEFAULT_MAX_MESSAGE_SIZE, PublishRequest, parse_publish, publish_error
+from rtcli.core.url_subscriptions import UrlSubscription
 from rtcli.errors import AppwriteError
 
 
@@ -117,17 +118,43 @@ class RealtimeSession:
         # The hub may change a connection's user (a revoked session), so ask the connection.
         return self.conn.user_id
 
-    def connected(self, account: dict[str, Any] | None, url_channels: list[str] | None = None) -> list[Output]:
-        """The first frame. In legacy URL mode (``channels[]=`` in the URL), subscribe at once."""
+    def connected(self, account: dict[str, Any] | None,
+                  url_subs: dict[int, UrlSubscription] | None = None) -> list[Output]:
+        """The first frame. In URL mode (channels, and maybe queries, in the URL: see
+        core.url_subscriptions), subscribe at once, one subscription per slot; an invalid query
+        is fatal (1008), as in Appwrite."""
         data: dict[str, Any] = {"channels": [], "subscriptions": [], "user": account}
-        if url_channels:
+        if not url_subs:
+            return [Send({"type": protocol.CONNECTED, "data": data})]
+        if len(url_subs) > self.limits.subscriptions:
+            return self._refuse_url(f"Too many subscriptions: the limit is {self.limits.subscriptions} per connection.")
+        planned = []
+        for index, url_sub in url_subs.items():
+            if len(url_sub.queries) > self.limits.queries_per_subscription:
+                return self._refuse_url(f"At most {self.limits.queries_per_subscription} queries per subscription.")
+            if len(url_sub.channels) > self.limits.channels_per_subscription:
+                return self._refuse_url(f"At most {self.limits.channels_per_subscription} channels per subscription.")
+            try:
+                normalised, matcher = compile_realtime(url_sub.queries)
+            except AppwriteError as e:
+                return self._refuse_url(e.message)
+            planned.append((index, url_sub.channels, normalised, matcher))
+        mapping: dict[int, str] = {}
+        for index, channels, normalised, matcher in planned:
             sub_id = ids.unique()
-            converted = chan.convert_subscribed(url_channels, self.user_id)
-            self._requested[sub_id] = list(url_channels)
-            self.hub.subscribe(self.conn, Subscription(sub_id, converted, [], None))
-            data["channels"] = converted
-            data["subscriptions"] = [sub_id]
+            converted = chan.convert_subscribed(channels, self.user_id)
+            self._requested[sub_id] = list(channels)
+            self.hub.subscribe(self.conn, Subscription(sub_id, converted, normalised, matcher))
+            data["channels"] = list(dict.fromkeys([*data["channels"], *converted]))
+            mapping[index] = sub_id
+        # PHP's json_encode: a list when the slots are 0..n-1, else an object keyed by slot.
+        data["subscriptions"] = (list(mapping.values()) if list(mapping) == list(range(len(mapping)))
+                                 else {str(k): v for k, v in mapping.items()})
         return [Send({"type": protocol.CONNECTED, "data": data})]
+
+    @staticmethod
+    def _refuse_url(message: str) -> list[Output]:
+        return [_error(protocol.CODE_POLICY_VIOLATION, message), Close(protocol.CODE_POLICY_VIOLATION)]
 
     def _rate_limited(self, now: float) -> bool:
         if now - self._window_start >= 60:

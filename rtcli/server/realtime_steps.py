@@ -19,6 +19,7 @@ from rtcli.core.hub import KEY_ROLE, Event, HubConnection, encode_frame, key_may
 from rtcli.core.session import (
     Authenticate, Close, Publish, RealtimeSession, Replay, Send, SetPresence, connection_roles,
 )
+from rtcli.core import url_subscriptions
 from rtcli.core.topics import publish_error
 from rtcli.errors import AppwriteError
 from rtcli.services.account import account_model
@@ -66,8 +67,10 @@ async def open_connection(proto, headers, query: QueryParams) -> None:
     proto.session = RealtimeSession(state.hub, conn, actor, proto.rt.limits)
     state.metrics.outboxes[conn.id] = proto
     state.hub.add(conn)
-    url_channels = query.getlist("channels[]") or query.getlist("channels")
-    await perform(proto.session, proto.session.connected(account, url_channels or None), proto, state)
+    items = query.multi_items()
+    url_channels = url_subscriptions.channels(items)
+    url_subs = url_subscriptions.subscriptions(url_channels, items) if url_channels else None
+    await perform(proto.session, proto.session.connected(account, url_subs), proto, state)
 
 
 def fatal(proto, code: int, message: str) -> None:
