@@ -51,6 +51,10 @@ def serve(
     cookie_samesite: CookieSameSite = typer.Option(CookieSameSite.LAX, "--cookie-samesite", case_sensitive=False,
                                              help="SameSite of the session cookie. lax: other sites' pages cannot use it; "
                                                   "none: for an app on another site (HTTPS or localhost only)."),
+    function_env: list[str] = typer.Option([], "--function-env", metavar="NAME",
+                                           help="A variable of the server's environment that functions get (repeatable). "
+                                                "Otherwise they get only PATH, HOME, USER, LOGNAME, SHELL, LANG, LC_ALL, TZ, TMPDIR and their own "
+                                                "RTCLI_*/APPWRITE_* variables: never the server's key or database URL."),
     forwarded_allow_ips: str = typer.Option("127.0.0.1", "--forwarded-allow-ips", envvar="FORWARDED_ALLOW_IPS",
                                             help="Comma-separated proxy addresses (or networks, or *) whose X-Forwarded-For "
                                                  "and X-Forwarded-Proto are believed: client address, HTTPS for Secure cookies."),
@@ -85,7 +89,7 @@ def serve(
                          max_subscriptions=max_subscriptions, max_connections_per_ip=max_connections_per_ip,
                          max_body=max_body, max_file_size=max_file_size, upload_timeout=upload_timeout,
                          max_executions=max_executions,
-                         allow_origins=allow_origin, cookie_samesite=SameSite(cookie_samesite.value),
+                         allow_origins=allow_origin, cookie_samesite=SameSite(cookie_samesite.value), function_env=function_env,
                          forwarded_allow_ips=forwarded_allow_ips, ws_compression=ws_compression,
                          retention_days=retention_days, retention_events=retention_events,
                          max_message_size=max_message_size, publish_rate=publish_rate, publish_rate_user=publish_rate_user,

@@ -108,6 +108,7 @@ class ServeConfig:
     max_connections_per_ip: int = 1000  # concurrent realtime connections; 0 = no limit
     allow_origins: list[str] = field(default_factory=list)  # besides any localhost origin
     cookie_samesite: SameSite = SameSite.LAX
+    function_env: list[str] = field(default_factory=list)  # server variables functions get, besides runner.PASSED_ENV
     forwarded_allow_ips: str = "127.0.0.1"  # proxies whose X-Forwarded-For/-Proto are believed
     session_limit_per_email: int = 10  # session creations per minute
     session_limit_per_ip: int = 100
@@ -348,7 +349,8 @@ def build_app(config: ServeConfig) -> Starlette:
         keys=Keys(store, users, projects),
         storage=Storage(store, files, config.data_dir / "files", config.max_file_size,
                         config.upload_timeout),
-        functions=Functions(store, FunctionsStore(store), Runner(config.max_executions),
+        functions=Functions(store, FunctionsStore(store),
+                            Runner(config.max_executions, passed_env=tuple(config.function_env)),
                             lambda: f"http://{config.host}:{config.port}/v1", projects, config.max_execution_queue),
         events=EventLog(store, config.events_scan_limit, lambda: LogVisibility(tables.repo, files)),
         explain=Explain(store, users, authn, metrics),

@@ -7,6 +7,10 @@ The body goes to stdin; stdout becomes the response body and stderr the logs, ea
 ``max_output`` bytes (the rest is read and discarded so the child never blocks on a full pipe).
 On timeout the whole process group is killed. A crashing or hanging function never harms the
 server: at most ``concurrency`` run at once, the others wait their turn.
+
+The command does not inherit the server's environment, which holds its secrets (the API key,
+the database URL with its password): only the variables in ``PASSED_ENV`` and those the
+operator names (``--function-env``) pass, beside the ones each execution sets.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ SHELL = "/bin/sh"
 # bash "sh: line 1: prog: command not found", busybox "sh: prog: not found".
 _NOT_FOUND = re.compile(r"^.*?:(?: line)? ?\d*:? ?(?P<program>[^:\n]+): (?:command )?not found$", re.M)
 _TAIL = 500  # characters of stderr quoted in an execution's errors
+# What a command needs to find its programs and behave like in a shell, and nothing secret.
+PASSED_ENV = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
 
 
 def failure(code: int, stderr: bytes) -> str:
@@ -54,8 +60,9 @@ class RunResult:
 
 
 class Runner:
-    def __init__(self, concurrency: int = 4, max_output: int = 1024 * 1024) -> None:
+    def __init__(self, concurrency: int = 4, max_output: int = 1024 * 1024, passed_env: tuple[str, ...] = ()) -> None:
         self.slots = asyncio.Semaphore(concurrency)
+        self.passed_env = tuple(dict.fromkeys(PASSED_ENV + tuple(passed_env)))
         self.queued = 0  # runs waiting for a slot: what the health API reports as the functions queue
         self.max_output = max_output
 
@@ -66,6 +73,10 @@ class Runner:
             if room > 0:
                 kept += chunk[:room]
         return bytes(kept)
+
+    def base_env(self) -> dict[str, str]:
+        """The part of the server's environment a command gets (read at each run, as a shell would)."""
+        return {name: os.environ[name] for name in self.passed_env if name in os.environ}
 
     @contextlib.asynccontextmanager
     async def _slot(self) -> AsyncIterator[None]:
@@ -85,7 +96,7 @@ class Runner:
             try:
                 proc = await asyncio.create_subprocess_exec(
                     SHELL, "-c", command, cwd=cwd or None, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.PIPE, env={**os.environ, **env}, start_new_session=True)
+                    stderr=asyncio.subprocess.PIPE, env={**self.base_env(), **env}, start_new_session=True)
             except (OSError, ValueError) as e:
                 return RunResult(127, b"", str(e).encode(), False, time.monotonic() - start, f"cannot start: {e}")
             out_task = asyncio.create_task(self._drain(proc.stdout))
@@ -96,8 +107,10 @@ class Runner:
                     proc.stdin.write(stdin)
                     await proc.stdin.drain()
                     proc.stdin.close()
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the function does not read its body; that is its right
+                except (BrokenPipeError, ConnectionResetError, RuntimeError):
+                    # The function does not read its body, that is its right; RuntimeError: it
+                    # exited before the write and uvloop closed the pipe's transport already.
+                    pass
                 await asyncio.wait_for(proc.wait(), timeout)
             except TimeoutError:
                 timed_out = True

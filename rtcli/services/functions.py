@@ -5,12 +5,18 @@ environment:
 
     RTCLI_FUNCTION_ID, RTCLI_EXECUTION_ID, RTCLI_TRIGGER (http|event), RTCLI_METHOD, RTCLI_PATH,
     RTCLI_HEADERS (JSON), RTCLI_EVENT and RTCLI_EVENT_PAYLOAD (JSON; event triggers),
-    RTCLI_ENDPOINT, RTCLI_PROJECT, RTCLI_KEY (a key valid for this execution only),
+    RTCLI_ENDPOINT, RTCLI_PROJECT, RTCLI_KEY (a key valid for this execution only, see below),
     RTCLI_RESPONSE_FILE (write {"statusCode": 201, "headers": {...}} there to set them),
     and APPWRITE_FUNCTION_ID / APPWRITE_FUNCTION_PROJECT_ID for familiarity.
 
 stdout becomes ``responseBody``, stderr ``logs``; exit status 0 means ``completed``, anything
 else (or the timeout) ``failed``.
+
+The execution's key has the scopes of the API key that asked for the run, if one did (a
+function never lifts a key above itself). Otherwise (a user, a guest, an event, a schedule
+recovered after a restart) it has ``EXECUTION_SCOPES``: rows, files, teams, executions and
+presences, but no schema changes, users, keys, functions or event log, so that a function
+that lets its key slip to whoever ran it does not hand over the project.
 
 Loop guard: writes made with an execution's key carry its function and depth, so an event
 caused by function F never triggers F again, and a chain of event-triggered executions stops at
@@ -36,6 +42,12 @@ from rtcli.core.queries import parse_many
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services.context import Ctx
 from rtcli.core.queries import plan as list_plan
+
+# The per-execution key of a run no API key asked for: the data a function works on.
+EXECUTION_SCOPES = frozenset({
+    "databases.read", "rows.read", "rows.write", "files.read", "files.write", "teams.read", "teams.write",
+    "executions.read", "executions.write", "presences.read", "presences.write", "topics.read", "topics.write",
+    "health.read"})
 
 log = logging.getLogger("rtcli.functions")
 MAX_TRIGGER_DEPTH = 3
@@ -212,6 +224,7 @@ class Functions:
                                 f"Too many executions are waiting ({self.max_pending}, the server's "
                                 "--max-execution-queue): try again later, or run this one synchronously.")
         uid = ctx.actor.user_id
+        scopes = ctx.actor.scopes if ctx.actor.is_key else EXECUTION_SCOPES
         scheduled = body.get("scheduledAt")
         if scheduled is not None:
             if not asynchronous:
@@ -225,17 +238,18 @@ class Functions:
             model.update(status="scheduled", scheduledAt=ids.format_datetime(when.timestamp()))
             await self._save(ctx.project, model, "create", uid)
             self._spawn(ctx.project, f, model, req_body.encode(), uid, event=None, depth=0,
-                        delay=max(0.0, when.timestamp() - time.time()))
-            return 202, model
+                        delay=max(0.0, when.timestamp() - time.time()), scopes=scopes)
+            return 202, self._visible(ctx, model)
         model = self._new_model(ctx.project, f, "http", method, path, headers, uid)
         if asynchronous:
             await self._save(ctx.project, model, "create", uid)
-            self._spawn(ctx.project, f, model, req_body.encode(), uid, event=None, depth=0)
-            return 202, model
+            self._spawn(ctx.project, f, model, req_body.encode(), uid, event=None, depth=0, scopes=scopes)
+            return 202, self._visible(ctx, model)
         model["status"] = "processing"
-        await self._run(ctx.project, f, model, req_body.encode(), uid, event=None, depth=0, publish_updates=False)
+        await self._run(ctx.project, f, model, req_body.encode(), uid, event=None, depth=0, publish_updates=False,
+                        scopes=scopes)
         await self._save(ctx.project, model, "create", uid)
-        return 201, model
+        return 201, self._visible(ctx, model)  # logs and errors: API keys only
 
     def _new_model(self, project: str, f: dict, trigger: str, method: str, path: str, headers: dict,
                    uid: str | None) -> dict:
@@ -249,14 +263,14 @@ class Functions:
                 "duration": 0.0, "scheduledAt": None}
 
     def _spawn(self, project: str, f: dict, model: dict, stdin: bytes, uid: str | None, event: Event | None,
-               depth: int, delay: float = 0.0) -> None:
+               depth: int, delay: float = 0.0, scopes: frozenset[str] = EXECUTION_SCOPES) -> None:
         async def go() -> None:
             if delay:
                 await asyncio.sleep(delay)
             model["status"] = "processing"
             model["$updatedAt"] = ids.format_datetime()
             await self._save(project, model, "update", uid)
-            await self._run(project, f, model, stdin, uid, event, depth, publish_updates=True)
+            await self._run(project, f, model, stdin, uid, event, depth, publish_updates=True, scopes=scopes)
             await self._save(project, model, "update", uid)
 
         task = asyncio.create_task(go())
@@ -269,9 +283,9 @@ class Functions:
             log.error("execution failed unexpectedly", exc_info=task.exception())
 
     async def _run(self, project: str, f: dict, model: dict, stdin: bytes, uid: str | None, event: Event | None,
-                   depth: int, publish_updates: bool) -> None:
+                   depth: int, publish_updates: bool, scopes: frozenset[str] = EXECUTION_SCOPES) -> None:
         key = "rtk_exec_" + secrets.token_hex(24)
-        self.keys.add_ephemeral(key, project, origin=(f["id"], depth + 1))
+        self.keys.add_ephemeral(key, project, origin=(f["id"], depth + 1), scopes=scopes)
         fd, response_file = tempfile.mkstemp(prefix="rtcli-response-")
         os.close(fd)
         env = {

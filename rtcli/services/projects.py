@@ -17,6 +17,7 @@ from rtcli.core.hub import Event
 from rtcli.core.permissions import Actor
 
 ALL_SCOPES = ["*"]
+SERVER_KEY_ID = "server"  # the row of the server key; made keys have random hex ids
 
 
 def hash_key(key: str) -> str:
@@ -56,13 +57,29 @@ class Projects:
         self.known.add(project)
 
     async def ensure_key(self, project: str, key: str, name: str = "default") -> None:
+        """Make ``key`` the project's server key (``--api-key``, or the one in the data dir). A
+        different server key from an earlier start stops working: rotating the key revokes the
+        old one. The server key is the row ``SERVER_KEY_ID``; before it had one, it was a row
+        named ``name`` with every scope, which is replaced the same way."""
         h = hash_key(key)
-        if h in self.keys:
+        rows = await self.store.fetchall(
+            "SELECT id, secret_hash FROM api_keys WHERE secret_hash=? OR "
+            "(project=? AND (id=? OR (name=? AND scopes=?)))",
+            (h, project, SERVER_KEY_ID, name, orjson.dumps(ALL_SCOPES).decode()))
+        if [(r["id"], r["secret_hash"]) for r in rows] == [(SERVER_KEY_ID, h)]:
             return
         async with self.store.transaction() as tx:
+            for r in rows:
+                await tx.execute("DELETE FROM api_keys WHERE secret_hash=?", (r["secret_hash"],))
+            # another node starting at the same time may have written the row meanwhile
+            await tx.execute("DELETE FROM api_keys WHERE secret_hash=? OR (project=? AND id=?)",
+                             (h, project, SERVER_KEY_ID))
             await tx.execute(
                 "INSERT INTO api_keys (project, id, name, secret_hash, scopes, created_at) VALUES (?,?,?,?,?,?)",
-                (project, ids.unique(), name, h, orjson.dumps(ALL_SCOPES).decode(), ids.format_datetime()))
+                (project, SERVER_KEY_ID, name, h, orjson.dumps(ALL_SCOPES).decode(), ids.format_datetime()))
+            await tx.append_event(_keys_changed(project, SERVER_KEY_ID, "update"))  # other nodes reload
+        for r in rows:
+            self.drop_key(r["secret_hash"])
         self.add_key(h, project, frozenset(ALL_SCOPES))
 
     def add_key(self, secret_hash: str, project: str, scopes: frozenset[str]) -> None:
@@ -74,11 +91,11 @@ class Projects:
         self.origins.pop(secret_hash, None)
         self._actors.clear()
 
-    def add_ephemeral(self, key: str, project: str, origin: tuple[str, int]) -> None:
+    def add_ephemeral(self, key: str, project: str, origin: tuple[str, int], scopes: frozenset[str]) -> None:
         """A key that lives for one function execution (never stored)."""
         h = hash_key(key)
         self.origins[h] = origin
-        self.add_key(h, project, frozenset(ALL_SCOPES))
+        self.add_key(h, project, scopes)
 
     def remove_ephemeral(self, key: str) -> None:
         self.drop_key(hash_key(key))
