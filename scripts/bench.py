@@ -58,7 +58,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bench_client import now
-from benchmarks import cli, cluster, fanout, harness, idle, latency, matching, resume, topics, writes
+from benchmarks import cli, cluster, fanout, harness, idle, indexes, latency, matching, resume, topics, writes
 from benchmarks.harness import PIN, SCENARIOS, SERVE_CMD, Result, export_commit, machine, table, wait_for_quiet
 
 
@@ -77,6 +77,7 @@ SCENARIO_RUNNERS: dict[str, Callable[[argparse.Namespace, Path], Awaitable[list[
     "cli": cli.scenario_cli,
     "fanout-cluster": cluster.scenario_fanout_cluster,
     "topics": topics.scenario_topics,
+    "indexes": indexes.scenario_indexes,
 }
 assert tuple(SCENARIO_RUNNERS) == SCENARIOS
 
@@ -105,6 +106,8 @@ def main() -> None:
     ap.add_argument("--resume-events", type=int, default=10000)
     ap.add_argument("--resume-runs", type=int, default=3)
     ap.add_argument("--cli-runs", type=int, default=7)
+    ap.add_argument("--index-rows", type=int, default=100_000, help="indexes: rows in the table (default 100,000)")
+    ap.add_argument("--index-reps", type=int, default=50, help="indexes: timed list requests per query (default 50)")
     ap.add_argument("--cluster-nodes", type=int, default=3, help="fanout-cluster: nodes of the cluster (default 3)")
     ap.add_argument("--cluster-repeat", type=int, default=2,
                     help="fanout-cluster: alternating runs of each setup, best kept (default 2, about 2 minutes)")

@@ -22,11 +22,6 @@ from rtcli.core.queries import plan as list_plan
 MAX_BULK = 1000
 
 
-def _searches(filters: list) -> bool:
-    return any(q.method in ("search", "notSearch") or (q.method in ("and", "or") and _searches(list(q.values)))
-               for q in filters)
-
-
 def _not_found(row_id: str) -> AppwriteError:
     return AppwriteError("row_not_found", f"Row with the requested ID '{row_id}' could not be found.")
 
@@ -142,8 +137,9 @@ class Rows:
         p = list_plan(parse_many(queries))
         cols = await self.repo.list_columns(ctx.project, db, table_id)
         arrays = {c["key"] for c in cols if c.get("array")}
-        fulltext = await self.repo.indexes.fulltext(ctx.project, db, table_id) if _searches(p.filters) else None
-        total, rows = await self.repo.list_rows(ctx.project, db, table_id, p, read_filter, arrays, fulltext)
+        leading, fulltext = await self.repo.indexes.usable(ctx.project, db, table_id) if p.filters else (set(), {})
+        by_index = any(q.method in ("equal", "search") and q.attribute in (leading | set(fulltext)) for q in p.filters)
+        total, rows = await self.repo.list_rows(ctx.project, db, table_id, p, read_filter, arrays, fulltext, by_index)
         return {"total": total, "rows": [self._select(row_model(r), p.select) for r in rows]}
 
     @staticmethod

@@ -31,10 +31,16 @@ class IndexStore:
             "SELECT spec FROM indexes WHERE project=? AND db=? AND tbl=? ORDER BY position", (project, db, table))
         return [orjson.loads(r[0]) for r in rows]
 
-    async def fulltext(self, project: str, db: str, table: str) -> dict[str, str]:
-        """column key -> the name of its fulltext index's database object."""
-        return {spec["columns"][0]: physical_name(project, db, table, spec["key"])
-                for spec in await self.list(project, db, table) if spec["type"] == "fulltext"}
+    async def usable(self, project: str, db: str, table: str) -> tuple[set[str], dict[str, str]]:
+        """The columns an ``equal`` finds through an index (the first of a key or unique index),
+        and column key -> the database object of its fulltext index (for ``search``)."""
+        leading, fulltext = set(), {}
+        for spec in await self.list(project, db, table):
+            if spec["type"] == "fulltext":
+                fulltext[spec["columns"][0]] = physical_name(project, db, table, spec["key"])
+            else:
+                leading.add(spec["columns"][0])
+        return leading, fulltext
 
     async def insert(self, tx: Transaction, project: str, db: str, table: str, spec: dict) -> None:
         """Record the index and build it over the rows already there (raises 409
@@ -54,7 +60,7 @@ class IndexStore:
         else:
             ddl = self.d.index_ddl(name, spec["type"] == "unique", spec["columns"], spec["orders"], scope)
         try:
-            for sql in ddl:
+            for sql in ddl + self.d.analyze():
                 await tx.execute(sql, bulk=True)
         except UniqueViolation:
             raise AppwriteError("column_index_invalid", "Rows of the table already hold the same values in "

@@ -12,7 +12,7 @@ from rtcli.core.ports import Transaction
 
 from rtcli.core.queries import ListPlan
 from rtcli.errors import AppwriteError
-from rtcli.store.dialect import UniqueViolation
+from rtcli.store.dialect import UniqueViolation, scope_sql
 from rtcli.store.indexes import IndexStore
 from rtcli.store.sqlquery import Attr, where_clause
 
@@ -215,11 +215,16 @@ class TablesDBStore:
 
     async def list_rows(self, project: str, db: str, table: str, plan: ListPlan,
                         read_filter: list[str] | None, arrays: set[str],
-                        fulltext: dict[str, str] | None = None) -> tuple[int, list[dict]]:
+                        fulltext: dict[str, str] | None = None, by_index: bool = False) -> tuple[int, list[dict]]:
         """List rows. ``read_filter``: the caller's roles when rows must be filtered by their
-        read roles (rowSecurity without table-level read); None means no row filter."""
-        where = ["project=?", "db=?", "tbl=?"]
-        params: list = [project, db, table]
+        read roles (rowSecurity without table-level read); None means no row filter.
+        ``by_index``: a filter is answered by an index; the page is then sorted from what it
+        finds rather than read in ``seq`` order (walking the whole table's key in order until a
+        page is full, as a planner guessing the matches dense would, is the slow way)."""
+        # The table as literals (ids are [A-Za-z0-9._-]), not parameters: an index partial to the
+        # table is then provably usable, also in a plan PostgreSQL prepares once for any values.
+        where = [scope_sql((project, db, table))]
+        params: list = []
         if read_filter is not None:
             where.append(self.d.any_role("read_roles", read_filter, params))
         for q in plan.filters:
@@ -233,6 +238,8 @@ class TablesDBStore:
             orders = [(a, "DESC" if d == "ASC" else "ASC") for a, d in orders]
         order_params: list = []
         order_exprs = [(Attr(self.d, a, None).emit(order_params), d) for a, d in orders]
+        if by_index:
+            order_exprs = [("(seq + 0)" if e == "seq" else e, d) for e, d in order_exprs]
         page_where, page_params = list(where), list(params)
         if plan.cursor is not None:
             # The anchor passes the same read filter as the rows listed: a row the caller may
