@@ -5,13 +5,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
 from rtcli.client.config import ConfigError, Settings, resolve_settings
 from rtcli.cli import output
-from rtcli.errors import RtcliError
+from rtcli.errors import AppwriteError, RtcliError
 
 if TYPE_CHECKING:
     from rtcli.client.api import ApiClient, TablesDB
@@ -33,6 +33,8 @@ class CliState:
                 self._settings = resolve_settings(self.flags)
             except ConfigError as e:
                 output.fail(str(e), code=2)
+            for warning in self._settings.warnings:
+                output.warn(warning)
         return self._settings
 
 
@@ -59,7 +61,7 @@ def call(ctx: typer.Context, fn: Callable[[TablesDB], T]) -> T:
         with ApiClient(settings.endpoint, settings.project, settings.key, settings.session) as client:
             return fn(TablesDB(client))
     except RtcliError as e:
-        output.fail(e)
+        fail_as(e, settings)
 
 
 def api(ctx: typer.Context, fn: Callable[[ApiClient], T], *, key: bool = True, session: bool = True) -> T:
@@ -74,7 +76,37 @@ def api(ctx: typer.Context, fn: Callable[[ApiClient], T], *, key: bool = True, s
                        settings.session if session else None) as client:
             return fn(client)
     except RtcliError as e:
-        output.fail(e)
+        fail_as(e, settings, key=key, session=session)
+
+
+KEY_SOURCES = {"flag": "--key", "env": "RTCLI_KEY", "profile": "the profile's key"}
+
+
+def acting_as(settings: Settings, *, key: bool = True, session: bool = True) -> str:
+    """Who a request went as, in words: the API key (and where it came from), the stored
+    session of a user, or a guest."""
+    if key and settings.key:
+        return f"the API key from {KEY_SOURCES.get(settings.sources.get('key', ''), 'the settings')}"
+    if session and settings.session and settings.login is not None:
+        return f"the stored session of {settings.login['email'] or settings.login['user'] or 'a user'} " \
+               f"(profile {settings.profile!r})"
+    return "a guest (no API key, no login)"
+
+
+def auth_advice(settings: Settings, *, key: bool = True, session: bool = True) -> str:
+    if key and settings.key:
+        return "use a key with that scope (`rtcli key create -s SCOPE`) or the server's key (.rtcli/api-key)"
+    if session and settings.session:
+        return "set RTCLI_KEY=$(cat .rtcli/api-key) (or --key) for server access; a key wins over the session"
+    return "set RTCLI_KEY=$(cat .rtcli/api-key) (or --key), or `rtcli login`"
+
+
+def fail_as(exc: RtcliError, settings: Settings, *, key: bool = True, session: bool = True) -> NoReturn:
+    """``output.fail``; a refusal (401) also says who the command acted as and what to do."""
+    if isinstance(exc, AppwriteError) and exc.code == 401:
+        output.fail(f"{output.describe_error(exc)}; acted as {acting_as(settings, key=key, session=session)}: "
+                    f"{auth_advice(settings, key=key, session=session)}")
+    output.fail(exc)
 
 
 def trim_httpx_imports() -> None:

@@ -16,7 +16,7 @@ from typer.core import TyperGroup
 
 from rtcli import __version__
 from rtcli.cli import coerce, functions, monitor, profile, serve, storage, subscribe, tablesdb
-from rtcli.cli import account, events, output, replay, teams, topics, users
+from rtcli.cli import account, doctor, events, output, replay, teams, topics, users
 from rtcli.cli.common import CliState
 
 coerce.install()  # simple parameters skip typer's pydantic coercion (see coerce.py for why)
@@ -88,6 +88,7 @@ topics.register(app)
 events.register(app)
 replay.register(app)
 profile.register(app)
+doctor.register(app)
 serve.register(app)
 
 

@@ -62,6 +62,7 @@ class Settings:
     # The profile's stored login, also when it does not apply here (for `rtcli whoami`):
     # {"email", "user", "endpoint", "project"}; None when nobody is logged in in this profile.
     login: dict[str, str] | None = None
+    warnings: tuple[str, ...] = ()  # said on stderr before the command runs
 
 
 def config_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -186,6 +187,14 @@ def resolve_settings(
         else:
             values[key], sources[key] = default, "default"
     endpoint, project = str(values["endpoint"]).rstrip("/"), str(values["project"])
+    fixed = fix_endpoint(endpoint)
+    if fixed != endpoint:
+        where = {"flag": "--endpoint", "env": "RTCLI_ENDPOINT", "profile": f"the endpoint of profile {name!r}"}
+        what = "is not a URL" if "://" not in endpoint else "does not end in /v1, the API's path"
+        raise ConfigError(f"{where.get(sources['endpoint'], 'the endpoint')} {endpoint!r} {what}: use {fixed}")
+    warnings = []
+    if env_name_empty(env, "RTCLI_KEY") and flags.get("key") is None:
+        warnings.append("RTCLI_KEY is set but empty (did a `$(cat …)` fail?): the command runs without an API key")
     login = stored_login(profile)
     session = None
     if login is not None and login["endpoint"] in ("", endpoint) and login["project"] in ("", project):
@@ -198,7 +207,22 @@ def resolve_settings(
         session=session,
         sources=sources,
         login=login,
+        warnings=tuple(warnings),
     )
+
+
+def env_name_empty(env: Mapping[str, str], name: str) -> bool:
+    return name in env and not env[name].strip()
+
+
+def fix_endpoint(endpoint: str) -> str:
+    """The endpoint as it should be written: with a scheme (http:// unless given) and ending in
+    /v1, the path every Appwrite endpoint has. Equal to ``endpoint`` when it is right."""
+    fixed = endpoint if "://" in endpoint else f"http://{endpoint}"
+    scheme, _, rest = fixed.partition("://")
+    if "/" not in rest:  # only host[:port]: the API lives under /v1
+        fixed += "/v1"
+    return fixed
 
 
 SESSION_KEYS = ("session", "session_endpoint", "session_project", "session_email", "session_user")
