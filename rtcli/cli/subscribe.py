@@ -57,6 +57,11 @@ def subscribe(
     since_value = args.parse_since(since)
     if policy is not None and policy not in ("close", "drop", "latest"):
         raise typer.BadParameter("must be close, drop or latest", param_hint="--policy")
+    from rtcli.protocol.channels import check
+
+    for channel in channels:  # subscribed anyway: warned, since a typo would otherwise show nothing, forever
+        if problem := check(channel):
+            output.warn(problem)
     settings = state(ctx).settings()
     as_json = want_json(ctx, json_)
     import asyncio  # lazy: ~30 ms that `rtcli --help` should not pay

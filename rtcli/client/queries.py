@@ -40,6 +40,9 @@ def parse_query(text: str) -> str:
     for op, method in _SHORT_OPS:
         attribute, sep, value = text.partition(op)
         if sep and _ATTRIBUTE.match(attribute.strip()):
+            if not value.strip():
+                raise ValueError(f"{text!r} has no value after {op}: e.g. {attribute.strip()}{op}2 "
+                                 f"(an empty string is {attribute.strip()}{op}'\"\"')")
             parsed = parse_value(value.strip())
             values = parsed if isinstance(parsed, list) else [parsed]
             return json.dumps({"method": method, "attribute": attribute.strip(), "values": values},
