@@ -307,7 +307,8 @@ def build_app(config: ServeConfig) -> Starlette:
     users = UsersStore(store)
     authn = Auth(store, users)
     origins = OriginPolicy(config.allow_origins)
-    topics = Topics(store, TopicStore(store), broker, PublishLimits(config.max_message_size, config.publish_rate_user))
+    topic_store = TopicStore(store)
+    topics = Topics(store, topic_store, broker, PublishLimits(config.max_message_size, config.publish_rate_user))
     app = Starlette(
         routes=[
             Route("/metrics", metrics_endpoint, methods=["GET"]),
@@ -352,7 +353,7 @@ def build_app(config: ServeConfig) -> Starlette:
         functions=Functions(store, FunctionsStore(store),
                             Runner(config.max_executions, passed_env=tuple(config.function_env)),
                             lambda: f"http://{config.host}:{config.port}/v1", projects, config.max_execution_queue),
-        events=EventLog(store, config.events_scan_limit, lambda: LogVisibility(tables.repo, files)),
+        events=EventLog(store, config.events_scan_limit, lambda: LogVisibility(tables.repo, files, topic_store)),
         explain=Explain(store, users, authn, metrics),
         presence=Presence(store, PresenceStore(store)), topics=topics,
         users=Users(store, users, authn), indexes=Indexes(tables))

@@ -285,3 +285,27 @@ def test_function_key_and_user_payload(shared_server, mode):
     assert payload["$userId"] == uid and payload["text"] == "hi" and payload["$id"] != "dropped"
     ws.close()
     user.close()
+
+
+def test_replay_follows_the_topics_current_read_roles(shared_server):
+    """A message logged while the topic was public is not replayed, nor listed, to a guest once
+    the topic is closed to guests (as for a row of a table made private)."""
+    with shared_server.admin() as admin:
+        tid = new_topic(admin, ['read("any")'])
+        head = admin.get("/events").json()["cursor"]
+        admin.post(f"/topics/{tid}/messages", json={"data": {"secret": "then public"}}).raise_for_status()
+        item = {"subscriptionId": "s", "channels": [f"topics.{tid}"], "queries": [], "since": head}
+        before, _ = rt(shared_server)
+        before.send(json.dumps({"type": "subscribe", "data": [item]}))
+        assert recv(before)["data"]["subscriptions"][0]["resumed"] is True
+        assert recv(before)["data"]["payload"]["secret"] == "then public"
+        before.close()
+        admin.put(f"/topics/{tid}", json={"permissions": ['read("users")']}).raise_for_status()
+    after, _ = rt(shared_server)
+    after.send(json.dumps({"type": "subscribe", "data": [item]}))
+    assert recv(after)["data"]["subscriptions"][0]["resumed"] is True
+    nothing(after)
+    after.close()
+    with shared_server.guest() as g:
+        listed = g.get("/events", params={"since": head, "channels[]": f"topics.{tid}"}).json()
+        assert listed["events"] == []
