@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from tests.conftest import API_KEY, start_server
 from tests.security.probe import keyed, make_key
 from tests.security.web import assert_error, signed_up
+from tests.services import pg_database
 
 PROBE = Path(__file__).parent / "functions" / "key_probe.py"
 SECRET = "db-password-that-must-not-leak"
@@ -99,12 +101,18 @@ def _key_status(srv, key: str) -> int:
         return k.get("/tablesdb").status_code
 
 
-def test_new_api_key_revokes_the_old_one(tmp_path):
-    data = tmp_path / "data"
-    srv = start_server(data, api_key="rtk_first_key_0123456789")
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_new_api_key_revokes_the_old_one(tmp_path, backend):
+    with ExitStack() as stack:
+        extra = ["--database", stack.enter_context(pg_database())] if backend == "postgres" else []
+        _rotate(tmp_path / "data", extra)
+
+
+def _rotate(data: Path, extra: list[str]) -> None:
+    srv = start_server(data, api_key="rtk_first_key_0123456789", extra=extra)
     made = make_key(srv, ["databases.read"]).json()["secret"]  # a key made through the API stays
     srv.stop()
-    srv = start_server(data, api_key="rtk_second_key_0123456789")
+    srv = start_server(data, api_key="rtk_second_key_0123456789", extra=extra)
     try:
         assert _key_status(srv, "rtk_second_key_0123456789") == 200
         assert_error(keyed(srv, "rtk_first_key_0123456789").get("/tablesdb"), 401, "user_unauthorized")
