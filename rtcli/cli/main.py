@@ -16,7 +16,7 @@ from typer.core import TyperGroup
 
 from rtcli import __version__
 from rtcli.cli import coerce, functions, monitor, profile, serve, storage, subscribe, tablesdb
-from rtcli.cli import account, doctor, events, output, replay, teams, topics, users
+from rtcli.cli import account, doctor, events, indexes, output, replay, teams, topics, users
 from rtcli.cli.common import CliState
 
 coerce.install()  # simple parameters skip typer's pydantic coercion (see coerce.py for why)
@@ -79,6 +79,7 @@ def root(
 subscribe.register(app)
 monitor.register(app)
 tablesdb.register(app)
+indexes.register(app)
 storage.register(app)
 functions.register(app)
 account.register(app)

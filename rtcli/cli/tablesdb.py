@@ -123,6 +123,10 @@ class ColumnType(StrEnum):
     enum = "enum"
     url = "url"
     ip = "ip"
+    varchar = "varchar"
+    text = "text"
+    mediumtext = "mediumtext"
+    longtext = "longtext"
 
 
 @column_app.command("create")
@@ -130,7 +134,8 @@ def column_create(
     ctx: typer.Context, db: DbOpt, table: TableOpt,
     key: Annotated[str, typer.Option("--key", metavar="KEY", help="Column key.", show_default=False)],
     type_: Annotated[ColumnType, typer.Option("--type", help="Column type.", show_default=False)],
-    size: Annotated[int | None, typer.Option("--size", metavar="N", help="Max length (string; default 255).")] = None,
+    size: Annotated[int | None, typer.Option("--size", metavar="N",
+                                             help="Max length (string: default 255; varchar: needed, up to 16381).")] = None,
     required: Annotated[bool, typer.Option("--required", help="Rows must set it.")] = False,
     default: Annotated[str | None, typer.Option("--default", metavar="VALUE", help="Default value, parsed for the type.")] = None,
     array: Annotated[bool, typer.Option("--array", help="A list of values.")] = False,
@@ -145,13 +150,15 @@ def column_create(
         raise typer.BadParameter("an enum column needs --elements a,b,c", param_hint="--elements")
     if kind == "string" and size is None:
         size = 255
+    if kind == "varchar" and size is None:
+        raise typer.BadParameter("a varchar column needs --size N (up to 16381)", param_hint="--size")
     if kind == "integer":  # the API wants integers for integer bounds
         min_ = int(min_) if min_ is not None else None
         max_ = int(max_) if max_ is not None else None
     value = args.parse_default(kind, default)
     result = call(ctx, lambda t: t.create_column(
         db, table, kind, key, required=required, default=value, array=array or None,
-        size=size if kind == "string" else None, min=min_, max=max_, elements=args.parse_elements(elements)))
+        size=size if kind in ("string", "varchar") else None, min=min_, max=max_, elements=args.parse_elements(elements)))
     output.render(result, want_json(ctx, json_))
 
 

@@ -260,6 +260,25 @@ class TablesDB:
     def list_columns(self, database_id: str, table_id: str) -> dict:
         return self.client.call("GET", f"{self._tables(database_id)}/{_seg(table_id)}/columns")
 
+    # Indexes
+    def _indexes(self, database_id: str, table_id: str) -> str:
+        return f"{self._tables(database_id)}/{_seg(table_id)}/indexes"
+
+    def create_index(self, database_id: str, table_id: str, key: str, type: str, columns: Sequence[str],
+                     orders: Sequence[str] | None = None) -> dict:
+        body = _drop_none({"key": key, "type": type, "columns": list(columns),
+                           "orders": None if orders is None else list(orders)})
+        return self.client.call("POST", self._indexes(database_id, table_id), body=body)
+
+    def list_indexes(self, database_id: str, table_id: str) -> dict:
+        return self.client.call("GET", self._indexes(database_id, table_id))
+
+    def get_index(self, database_id: str, table_id: str, key: str) -> dict:
+        return self.client.call("GET", f"{self._indexes(database_id, table_id)}/{_seg(key)}")
+
+    def delete_index(self, database_id: str, table_id: str, key: str) -> None:
+        self.client.call("DELETE", f"{self._indexes(database_id, table_id)}/{_seg(key)}")
+
     # Rows
     def _rows(self, database_id: str, table_id: str) -> str:
         return f"{self._tables(database_id)}/{_seg(table_id)}/rows"

@@ -25,6 +25,7 @@ from rtcli.server.metrics import Metrics, metrics_endpoint
 from rtcli.server.origins import OriginGuard, OriginPolicy
 from rtcli.server.realtime import Realtime
 from rtcli.server.routes import account as account_routes
+from rtcli.server.routes import databases as databases_routes
 from rtcli.server.routes import events as events_routes
 from rtcli.server.routes import functions as functions_routes
 from rtcli.server.routes import health as health_routes
@@ -316,6 +317,7 @@ def build_app(config: ServeConfig) -> Starlette:
                 *health_routes.routes,
                 *openapi_routes.routes,
                 *tablesdb_routes.routes,
+                *databases_routes.routes,
                 *account_routes.routes,
                 *teams_routes.routes,
                 *users_routes.routes,

@@ -56,10 +56,14 @@ class Rows:
 
     def _event(self, ctx: Ctx, table: dict, row: dict, action: str) -> Event:
         db, tbl, rid = row["db"], row["tbl"], row["id"]
+        db_type = table.get("db_type", "tablesdb")
+        payload = row_model(row)
+        if db_type == "legacy":  # a legacy database's row is a document to its readers: both names
+            payload["$collectionId"] = tbl
         return Event(
-            project=ctx.project, events=events.row_events(db, tbl, rid, action),
+            project=ctx.project, events=events.row_events(db, tbl, rid, action, db_type),
             channels=channels.row_channels(db, tbl, rid, action), roles=self._event_roles(table, row),
-            payload=row_model(row), timestamp=ids.format_datetime(), user_id=ctx.actor.user_id,
+            payload=payload, timestamp=ids.format_datetime(), user_id=ctx.actor.user_id,
         )
 
     def _permissions(self, ctx: Ctx, value: Any) -> list[str]:

@@ -46,14 +46,15 @@ class TablesDB:
 
     # --- databases -----------------------------------------------------------------------
 
-    async def create_database(self, ctx: Ctx, body: dict) -> dict:
+    async def create_database(self, ctx: Ctx, body: dict, db_type: str = "tablesdb") -> dict:
+        """``db_type``: ``tablesdb``, or ``legacy`` for one made with the Databases (documents) API."""
         ctx.require_key()
         name = body.get("name")
         if not isinstance(name, str) or not name:
             raise invalid("Invalid `name` param: Value must be a non-empty string.")
         now = ids.format_datetime()
         rec = {"id": _id(body.get("databaseId"), "databaseId"), "name": name, "enabled": bool(body.get("enabled", True)),
-               "type": "tablesdb", "created_at": now, "updated_at": now}
+               "type": db_type, "created_at": now, "updated_at": now}
         async with self.store.transaction() as tx:
             await self.repo.insert_database(tx, ctx.project, rec)
         return database_model(rec)
@@ -106,10 +107,11 @@ class TablesDB:
                 "bytesMax": 0, "bytesUsed": 0}
 
     async def table(self, ctx: Ctx, db: str, table: str) -> dict:
-        await self.database(ctx, db)
+        database = await self.database(ctx, db)
         rec = await self.repo.get_table(ctx.project, db, table)
         if rec is None:
             raise AppwriteError("table_not_found", f"Table with the requested ID '{table}' could not be found.")
+        rec["db_type"] = database["type"]  # row events name the legacy shapes only for a legacy database
         return rec
 
     async def create_table(self, ctx: Ctx, db: str, body: dict) -> dict:
