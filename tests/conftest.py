@@ -12,8 +12,38 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 API_KEY = "test-server-key-0123456789"
+
+# Property tests and fuzzers draw new examples on every run, CI included (Hypothesis's own "ci"
+# profile derandomizes: every run would replay the same examples). A failure prints the
+# @reproduce_failure line that replays it exactly, and is kept in tests/hypothesis-db, a
+# directory committed with the repository: every later run tries its examples first.
+# RTCLI_HYPOTHESIS_SEED=N pins the generation to a seed instead (Hypothesis then bypasses the
+# example database).
+EXAMPLES = DirectoryBasedExampleDatabase(str(Path(__file__).parent / "hypothesis-db"))
+for _profile in ("default", "ci"):
+    settings.register_profile(_profile, database=EXAMPLES, derandomize=False, print_blob=True,
+                              deadline=None if _profile == "ci" else 200,
+                              suppress_health_check=[HealthCheck.too_slow] if _profile == "ci" else [])
+settings.load_profile("ci" if os.environ.get("CI", "").lower() == "true" else "default")
+
+
+@pytest.hookimpl(tryfirst=True)  # before Hypothesis's plugin reads its options
+def pytest_configure(config) -> None:
+    pinned = os.environ.get("RTCLI_HYPOTHESIS_SEED")
+    if pinned and config.getoption("hypothesis_seed", None) is None:
+        config.option.hypothesis_seed = pinned
+
+
+def pytest_report_header(config) -> str:
+    pinned = config.getoption("hypothesis_seed", None)
+    if pinned is not None:
+        return f"hypothesis: seed {pinned} (pinned), profile {settings.get_current_profile_name()}"
+    return (f"hypothesis: new examples this run, profile {settings.get_current_profile_name()}; failures are kept "
+            "in tests/hypothesis-db (commit them) and print a @reproduce_failure line")
 
 
 def free_port() -> int:

@@ -203,3 +203,96 @@ def test_user_roles_are_valid_permission_roles():
     roles = user_roles("U", verified=True, teams={"t": ("m", ["owner"])}, labels=["x"])
     for role in roles:
         assert parse(f'read("{role}")').role == role
+
+
+# --- property: production rules against an independent model ---------------------------------------
+
+from dataclasses import dataclass  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from rtcli.core.permissions import grants, read_roles  # noqa: E402
+
+USERS, TEAMS, TEAM_ROLES, MEMBERSHIPS, LABELS = ["a", "b"], ["t1", "t2"], ["owner", "editor"], ["m1", "m2", "m3"], \
+    ["vip", "beta"]
+
+
+@dataclass(frozen=True)
+class Who:
+    """A caller described by what Appwrite knows of it, not by role strings."""
+
+    user: str | None  # None: a guest
+    verified: bool
+    teams: tuple[tuple[str, str, frozenset[str]], ...]  # (team, membership, team roles)
+    labels: frozenset[str]
+
+
+def model_admits(role: str, who: Who) -> bool:
+    """Appwrite's rule for one role, read from its documentation, written against ``Who``."""
+    if role == "any":
+        return True
+    if role == "guests":
+        return who.user is None
+    if who.user is None:
+        return False
+    if role in ("users", "users/verified", "users/unverified"):
+        return role == "users" or (role == "users/verified") == who.verified
+    kind, _, rest = role.partition(":")
+    name, _, qualifier = rest.partition("/")
+    if kind == "user":
+        return name == who.user and (not qualifier or (qualifier == "verified") == who.verified)
+    if kind == "team":
+        return any(team == name and (not qualifier or qualifier in roles) for team, _, roles in who.teams)
+    if kind == "member":
+        return any(membership == rest for _, membership, _ in who.teams)
+    if kind == "label":
+        return rest in who.labels
+    raise AssertionError(f"the model does not know the role {role}")
+
+
+def model_may_read(who: Who, container: list[tuple[str, str]], item: list[tuple[str, str]], item_security: bool) -> bool:
+    """Reading a row (file): a read permission of the table (bucket) admits the caller, or, with
+    rowSecurity (fileSecurity), one of the row's (file's). ``write`` never grants read."""
+    def admitted(perms: list[tuple[str, str]]) -> bool:
+        return any(action == "read" and model_admits(role, who) for action, role in perms)
+    return admitted(container) or (item_security and admitted(item))
+
+
+def _role() -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.sampled_from(["any", "guests", "users", "users/verified", "users/unverified"]),
+        st.builds(lambda u, q: f"user:{u}{q}", st.sampled_from(USERS), st.sampled_from(["", "/verified", "/unverified"])),
+        st.builds(lambda t, r: f"team:{t}{r}", st.sampled_from(TEAMS), st.sampled_from(["", *(f"/{r}" for r in TEAM_ROLES)])),
+        st.sampled_from([f"member:{m}" for m in MEMBERSHIPS] + [f"label:{label}" for label in LABELS]),
+    )
+
+
+PERMS = st.lists(st.tuples(st.sampled_from(["read", "update", "delete", "write"]), _role()), max_size=5)
+WHO = st.one_of(
+    st.just(Who(None, False, (), frozenset())),
+    st.builds(Who, st.sampled_from(USERS), st.booleans(),
+              st.lists(st.tuples(st.sampled_from(TEAMS), st.sampled_from(MEMBERSHIPS),
+                                 st.frozensets(st.sampled_from(TEAM_ROLES))), max_size=2, unique_by=lambda t: t[0])
+              .map(tuple),
+              st.frozensets(st.sampled_from(LABELS))),
+)
+
+
+def _actor(who: Who) -> Actor:
+    if who.user is None:
+        return GUEST
+    teams = {team: (membership, sorted(roles)) for team, membership, roles in who.teams}
+    return Actor("user", roles=user_roles(who.user, who.verified, teams, sorted(who.labels)), user_id=who.user)
+
+
+@settings(max_examples=2000)
+@given(who=WHO, container=PERMS, item=PERMS, item_security=st.booleans())
+def test_read_decisions_match_an_independent_model_of_appwrite(who, container, item, item_security):
+    """grants (REST reads) and read_roles + allows (what an event carries, checked at delivery)
+    both agree with the model, for guests and users with teams, team roles and labels."""
+    expected = model_may_read(who, container, item, item_security)
+    as_strings = [f'{action}("{role}")' for action, role in container], [f'{action}("{role}")' for action, role in item]
+    actor = _actor(who)
+    assert grants(actor, "read", as_strings[0], as_strings[1], item_security) is expected
+    assert allows(set(read_roles(as_strings[0], as_strings[1], item_security)), actor.roles) is expected
