@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import operator
+import time
 from urllib.parse import quote
 
 import httpx
@@ -93,9 +94,13 @@ METHODS = st.sampled_from(["equal", "notEqual", "lessThan", "lessThanEqual", "gr
                            "select", "limit", "offset", "cursorAfter", "cursorBefore", "orderAsc", "orderDesc",
                            "search", ""])
 ATTRIBUTES = st.sampled_from(["n", "s", "f", "b", "tags", "nested", "nul", "missing", "$id", "$sequence", "$x"])
+# Cursors naming rows that exist (r1 of a rowSecurity table is hidden from guests), do not, or are odd.
+CURSOR_OBJ = st.fixed_dictionaries({"method": st.sampled_from(["cursorAfter", "cursorBefore"]),
+                                    "values": st.lists(st.sampled_from(["r1", "r2", "missing", ""]) | ODD, max_size=2)})
 QUERY_OBJ = st.recursive(
     st.fixed_dictionaries({"method": METHODS},
-                          optional={"attribute": ATTRIBUTES | ODD, "values": st.lists(ODD, max_size=3) | ODD}),
+                          optional={"attribute": ATTRIBUTES | ODD, "values": st.lists(ODD, max_size=3) | ODD})
+    | CURSOR_OBJ,
     lambda c: st.fixed_dictionaries({"method": st.sampled_from(["and", "or"]),
                                      "values": st.lists(c, min_size=1, max_size=3)}),
     max_leaves=6)
@@ -132,8 +137,16 @@ MESSAGE = st.one_of(
     st.fixed_dictionaries({}, optional={"type": ODD, "data": ODD}),
     ODD,
 )
+# Subscribe messages shaped like the attacks on the index and the log: as many channels as fit
+# (each item at most 100), every item replaying from the beginning.
+WIDE_SUBSCRIBE = st.builds(
+    lambda items, per, since: {"type": "subscribe", "data": [
+        {"subscriptionId": f"w{i}", "channels": [f"c{i}.{j}" for j in range(per)], **({"since": "beginning"} if since else {})}
+        for i in range(items)]},
+    st.integers(1, 90), st.integers(1, 110), st.booleans())
 FRAMES = st.one_of(
     MESSAGE.map(lambda m: ("text", json.dumps(m))),
+    WIDE_SUBSCRIBE.map(lambda m: ("text", json.dumps(m, separators=(",", ":")))),
     st.text().map(lambda t: ("text", t)),
     _huge(60_000, 100_000).map(lambda t: ("text", t)),
     st.integers(1, 30_000).map(lambda d: ("text", "[" * d + "]" * d)),
@@ -374,6 +387,39 @@ def test_rest_bodies_never_5xx(fz):
 
     one()
     admin.close()
+
+
+def test_attack_shapes_over_rest_never_5xx_nor_stall(fz):
+    """Role lists of every size on teams and memberships, event-log reads from anywhere: a 4xx
+    or a 2xx, each answered within two seconds."""
+    with fz.guest() as g:
+        anon = g.post("/account/sessions/anonymous", json={})
+        token = json.loads(anon.headers["x-fallback-cookies"])[f"a_session_{fz.project}"]
+    user = httpx.Client(base_url=fz.endpoint, timeout=10,
+                        headers={"X-Appwrite-Project": fz.project, "X-Appwrite-Session": token})
+    guest = fz.guest()
+    role = st.sampled_from(["owner", "r", "x" * 32, "x" * 33, "", "a b", "-x"]) | st.text(max_size=8) | ODD
+    since = st.sampled_from(["beginning", "c1.00000000.0", "2020-01-01T00:00:00Z", "c1.x.1", ""]) | st.text(max_size=20)
+
+    @fuzz(120)
+    @given(kind=st.sampled_from(["team", "membership", "events"]), roles=st.lists(role, max_size=150) | ODD,
+           since=since, limit=st.integers(-5, 2_000) | st.text(max_size=5), channels=st.lists(st.text(max_size=30), max_size=5))
+    def one(kind, roles, since, limit, channels):
+        t = time.monotonic()
+        if kind == "team":
+            r = user.post("/teams", json={"teamId": "unique()", "name": "t", "roles": roles})
+            if r.status_code == 201:
+                user.delete(f"/teams/{r.json()['$id']}")
+        elif kind == "membership":
+            r = user.patch("/teams/none/memberships/none", json={"roles": roles})
+        else:
+            r = guest.get("/events", params={"since": since, "limit": limit, "channels[]": channels})
+        _assert_client_error(r)
+        assert time.monotonic() - t < 2, f"{kind} took {time.monotonic() - t:.2f}s"
+
+    one()
+    user.close()
+    guest.close()
 
 
 # --- regressions: what the fuzzers found ---------------------------------------------------------
