@@ -40,7 +40,8 @@ def encode_live(node: str, event: Event) -> bytes:
     """A live event as it crosses Redis: its most specific name stands for all of them."""
     return orjson.dumps({"node": node, "project": event.project, "name": event.events[0], "channels": event.channels,
                          "roles": event.roles, "payload": event.payload, "timestamp": event.timestamp,
-                         "user": event.user_id, "exclude": event.exclude, "created": event.created})
+                         "user": event.user_id, "exclude": event.exclude, "supersedes": event.supersedes,
+                         "created": event.created})
 
 
 def decode_live(raw: bytes) -> tuple[str, Event]:
@@ -48,7 +49,7 @@ def decode_live(raw: bytes) -> tuple[str, Event]:
     d = orjson.loads(raw)
     return d["node"], Event(project=d["project"], events=expand(d["name"]), channels=d["channels"],
                             roles=d["roles"], payload=d["payload"], timestamp=d["timestamp"], user_id=d["user"],
-                            exclude=d["exclude"], created=d["created"])
+                            exclude=d["exclude"], supersedes=d["supersedes"], created=d["created"])
 
 
 class RedisBroker:

@@ -46,6 +46,9 @@ class Event:
     reload_keys: bool = False
     origin: tuple[str, int] | None = None  # (function id, depth) when written by an execution
     exclude: str | None = None  # the connection that published it and asked not to receive it
+    # What a newer event replaces it as under the ``latest`` slow-consumer policy, when that is
+    # not its resource: a topic message supersedes its publisher's previous one of the same name.
+    supersedes: str | None = None
     created: float = 0.0  # unix time of the commit (for the commit-to-delivery latency metric)
 
     def data(self) -> dict[str, Any]:
@@ -58,7 +61,10 @@ class Event:
 
     @property
     def resource(self) -> str:
-        """The resource this event is about (its most specific name without the action)."""
+        """The resource this event is about (its most specific name without the action), or what
+        it supersedes; a newer event of the same resource replaces it under ``latest``."""
+        if self.supersedes is not None:
+            return self.supersedes
         primary = self.events[0]
         for action in (".create", ".update", ".upsert", ".delete"):
             i = primary.rfind(action)

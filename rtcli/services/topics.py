@@ -205,10 +205,15 @@ class Topics:
                                 f"{self.limits.per_user_per_second} a second per {who}. Slow down and retry.")
         now = ids.format_datetime()
         message = Message(request.message_id, topic.id, request.data, request.event, ctx.actor.user_id, now)
+        # Under the `latest` policy a message replaces its publisher's previous one of the same
+        # name (a cursor's newest position); a publisher known by no user or connection (a guest
+        # or a key over REST) has each message stand alone.
+        publisher = ctx.actor.user_id and f"user:{ctx.actor.user_id}" or connection
         event = Event(project=ctx.project, events=message_event_names(topic.id, message.id),
                       channels=message_channels(topic.id, message.event), roles=topic.read_roles,
                       payload=message.payload(), timestamp=now, user_id=ctx.actor.user_id,
-                      exclude=None if request.echo else connection)
+                      exclude=None if request.echo else connection,
+                      supersedes=f"topics.{topic.id}.events.{message.event or ''}.{publisher}" if publisher else None)
         if topic.mode is TopicMode.DURABLE:
             async with self.store.transaction() as tx:
                 await tx.append_event(event)

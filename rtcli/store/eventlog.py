@@ -31,6 +31,8 @@ def _controls(event: Event) -> str | None:
         c["origin"] = list(event.origin)
     if event.exclude is not None:
         c["exclude"] = event.exclude
+    if event.supersedes is not None:
+        c["supersedes"] = event.supersedes
     return _dumps(c) if c else None
 
 
@@ -125,6 +127,7 @@ class EventLogStore:
             refresh_roles=(refresh[0], frozenset(refresh[1])) if refresh else None,
             revoke_session=controls.get("revoke_session"), origin=tuple(origin) if origin else None,
             reload_keys=bool(controls.get("reload_keys")), exclude=controls.get("exclude"),
+            supersedes=controls.get("supersedes"),
             created=r["created"],
         )
 

@@ -309,3 +309,46 @@ def test_replay_follows_the_topics_current_read_roles(shared_server):
     with shared_server.guest() as g:
         listed = g.get("/events", params={"since": head, "channels[]": f"topics.{tid}"}).json()
         assert listed["events"] == []
+
+
+def test_latest_policy_keeps_each_publishers_newest_message_of_a_name(tmp_path):
+    """A subscriber that cannot keep up, with policy "latest": a message replaces the queued one
+    of the same publisher and event name (a cursor's newest position), so the slow subscriber
+    skips stale positions but ends on the newest of each."""
+    from websockets.sync.client import connect
+
+    from tests.server.test_realtime_transport import FrameReader, _handshake, _masked, _raw_connect
+
+    srv = start_server(tmp_path / "data", extra=["--max-queue", "16", "--publish-rate", "0"])
+    try:
+        with srv.admin() as admin:
+            tid = new_topic(admin, ['read("any")'], mode="ephemeral", name="cur")
+        slow = _raw_connect(srv.port, rcvbuf=4096)
+        slow.sendall(_handshake(srv.port))
+        reader = FrameReader(slow)
+        assert reader.message()["type"] == "connected"
+        sub = {"type": "subscribe", "data": [{"subscriptionId": "c", "channels": [f"topics.{tid}"], "policy": "latest"}]}
+        slow.sendall(_masked(json.dumps(sub, separators=(",", ":")).encode()))
+        assert reader.message()["type"] == "response"
+        n, pad = 600, "x" * 16_000
+        with connect(f"ws://127.0.0.1:{srv.port}/v1/realtime?project=default",
+                     additional_headers={"X-Appwrite-Key": srv.api_key}) as publisher:
+            recv(publisher)
+            for i in range(n):
+                name = "a" if i % 2 == 0 else "b"
+                assert publish(publisher, tid, {"i": i, "pad": pad}, event=name)["type"] == "response"
+        got: dict[str, list[int]] = {"a": [], "b": []}
+        while True:
+            try:
+                msg = reader.message(timeout=3)
+            except TimeoutError:
+                break
+            if msg["type"] == "event":
+                got[msg["data"]["payload"]["$event"]].append(msg["data"]["payload"]["i"])
+        delivered = len(got["a"]) + len(got["b"])
+        assert delivered < n, "the slow subscriber was spared superseded positions"
+        for name, last in (("a", n - 2), ("b", n - 1)):
+            assert got[name] == sorted(got[name]) and got[name][-1] == last, (name, got[name][-5:])
+        slow.close()
+    finally:
+        srv.stop()
