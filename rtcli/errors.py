@@ -99,6 +99,11 @@ ERROR_TYPES: dict[str, tuple[int, str]] = {
     "index_already_exists": (409, "Index with the requested key already exists."),
     "index_invalid": (400, "Index invalid."),
     "index_limit_exceeded": (400, "The maximum number of indexes for the collection has been reached."),
+    "transaction_not_found": (404, "Transaction with the requested ID could not be found."),
+    "transaction_invalid": (400, "The transaction is invalid."),
+    "transaction_expired": (410, "The transaction has expired."),
+    "transaction_limit_exceeded": (400, "The maximum number of operations in a transaction has been reached."),
+    "transaction_not_ready": (400, "The transaction is not pending."),
     "row_invalid_structure": (400, "The row structure is invalid."),
     "row_missing_data": (400, "The row data is missing."),
 }

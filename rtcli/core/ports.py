@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from rtcli.core.hub import Event
 from rtcli.core.topics import Topic
 from rtcli.core.queries import ListPlan
-from rtcli.core.records import TokenRecord, UserRecord
+from rtcli.core.records import TokenRecord, TransactionRecord, UserRecord
 
 
 class Transaction(Protocol):
@@ -153,3 +153,27 @@ class UserRepository(Protocol):
     async def delete_token(self, tx: Transaction, project: str, token_id: str) -> None: ...
 
     async def memberships_of(self, project: str, uid: str) -> list[dict[str, Any]]: ...
+
+
+class TransactionRepository(Protocol):
+    """TablesDB transactions and their staged operations (store/transactions.py)."""
+
+    async def get(self, project: str, tid: str, tx: Transaction | None = None) -> TransactionRecord | None: ...
+
+    async def page(self, project: str, owner: str | None, limit: int,
+                   offset: int) -> tuple[int, list[TransactionRecord]]: ...
+
+    async def insert(self, tx: Transaction, project: str, t: TransactionRecord) -> None: ...
+
+    async def save(self, tx: Transaction, project: str, t: TransactionRecord) -> None: ...
+
+    async def delete(self, tx: Transaction, project: str, tid: str) -> None:
+        """The transaction and its staged operations."""
+
+    async def stage(self, tx: Transaction, project: str, tid: str, ops: list[dict[str, Any]]) -> None:
+        """Append operations after those already staged."""
+
+    async def operations(self, tx: Transaction, project: str, tid: str) -> list[dict[str, Any]]:
+        """The staged operations, in the order they were staged."""
+
+    async def drop_operations(self, tx: Transaction, project: str, tid: str) -> None: ...

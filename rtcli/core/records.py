@@ -40,3 +40,18 @@ class TokenRecord:
     expire: str
     expire_ts: float
     created_at: str
+
+
+@dataclass
+class TransactionRecord:
+    """A TablesDB transaction: ``pending`` while operations are staged, then ``committed`` or
+    ``rolled_back``; past ``expires_ts`` it can no longer be used."""
+
+    id: str
+    owner: str | None  # the user who made it (None: an API key)
+    status: str
+    operations: int
+    expires_at: str
+    expires_ts: float
+    created_at: str
+    updated_at: str

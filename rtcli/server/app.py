@@ -45,6 +45,7 @@ from rtcli.services.eventlog import EventLog
 from rtcli.services.explain import Explain
 from rtcli.services.functions import Functions
 from rtcli.services.indexes import Indexes
+from rtcli.services.transactions import Transactions
 from rtcli.services.presence import Presence
 from rtcli.services.projects import Keys, Projects, new_key
 from rtcli.services.rows import Rows
@@ -59,6 +60,7 @@ from rtcli.store.presence import PresenceStore
 from rtcli.store.sqlite.db import SqliteStore
 from rtcli.store.storage import StorageStore
 from rtcli.store.tablesdb import TablesDBStore
+from rtcli.store.transactions import TransactionStore
 from rtcli.store.topics import TopicStore
 from rtcli.store.users import UsersStore
 
@@ -144,6 +146,7 @@ class Services:
     topics: Topics
     users: Users
     indexes: Indexes
+    transactions: Transactions
 
 
 def key_file(data_dir: Path) -> Path:
@@ -304,6 +307,7 @@ def build_app(config: ServeConfig) -> Starlette:
             await store.close()
 
     tables = TablesDB(store, TablesDBStore(store))
+    rows = Rows(tables)
     files = StorageStore(store)
     users = UsersStore(store)
     authn = Auth(store, users)
@@ -346,7 +350,7 @@ def build_app(config: ServeConfig) -> Starlette:
     app.state.auth = authn
     app.state.origins = origins
     app.state.services = Services(
-        tablesdb=tables, rows=Rows(tables),
+        tablesdb=tables, rows=rows,
         account=Account(store, users, authn, config.session_limit_per_email, config.session_limit_per_ip),
         teams=Teams(store, users, authn, TeamLimits(config.max_teams_per_user, config.max_roles_per_membership)),
         keys=Keys(store, users, projects),
@@ -358,7 +362,9 @@ def build_app(config: ServeConfig) -> Starlette:
         events=EventLog(store, config.events_scan_limit, lambda: LogVisibility(tables.repo, files, topic_store)),
         explain=Explain(store, users, authn, metrics),
         presence=Presence(store, PresenceStore(store)), topics=topics,
-        users=Users(store, users, authn), indexes=Indexes(tables))
+        users=Users(store, users, authn), indexes=Indexes(tables),
+        transactions=Transactions(store, TransactionStore(store), rows))
+
     triggers = EventTriggers(app.state.services.functions)
     app.state.services.functions.on_change = triggers.load
     app.state.metrics = metrics

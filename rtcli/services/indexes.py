@@ -17,7 +17,6 @@ from rtcli.core.queries import plan as list_plan
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services.context import Ctx
 from rtcli.services.tablesdb import TablesDB, index_model
-from rtcli.store.dialect import literal_key
 
 TYPES = ("key", "unique", "fulltext")
 MAX_INDEXES = 64
@@ -51,7 +50,7 @@ class Indexes:
         for c in cols:
             if known and c not in known:
                 raise AppwriteError("column_not_found", f"Column with the requested key '{c}' could not be found.")
-            if not literal_key(c) or c.startswith("$"):
+            if not _KEY.match(c):  # the table's own column keys (also what a schemaless row may hold)
                 raise AppwriteError("column_index_invalid", f"'{c}' cannot be indexed: index the table's own columns.")
             if kind != "key" and known.get(c, {}).get("array"):
                 raise AppwriteError("column_index_invalid", f"A {kind} index cannot cover the array column '{c}'.")

@@ -8,11 +8,13 @@ rowSecurity is on.
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
 from rtcli import ids
 from rtcli.core import channels, events, permissions, schema
 from rtcli.core.hub import Event
+from rtcli.core.ports import Transaction
 from rtcli.core.queries import parse_many
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services.context import Ctx
@@ -80,7 +82,13 @@ class Rows:
 
     # --- create --------------------------------------------------------------------------
 
-    async def create(self, ctx: Ctx, db: str, table_id: str, body: dict) -> tuple[int, dict]:
+    def _tx(self, tx: Transaction | None) -> AbstractAsyncContextManager[Transaction]:
+        """The caller's transaction (a TablesDB transaction's commit applies all its operations
+        in one), or a new one."""
+        return nullcontext(tx) if tx is not None else self.store.transaction()
+
+    async def create(self, ctx: Ctx, db: str, table_id: str, body: dict,
+                     tx: Transaction | None = None) -> tuple[int, dict]:
         """POST …/rows: one row (``rowId``, ``data``) or many (``rows``); returns (status, body)."""
         table = await self.tables.table(ctx, db, table_id)
         if not self._grants(ctx, table, None, "create"):
@@ -97,15 +105,17 @@ class Rows:
                     raise invalid("Invalid `rows` param: each row must be an object.")
                 data = {k: v for k, v in item.items() if not k.startswith("$")}
                 specs.append((item.get("$id", "unique()"), data, item.get("$permissions")))
-            rows = await self._insert(ctx, table, specs)
+            rows = await self._insert(ctx, table, specs, tx)
             return 201, {"total": len(rows), "rows": [row_model(r) for r in rows]}
         data = body.get("data")
         if data is None:
             raise AppwriteError("row_missing_data", "The row data is missing. Pass `data` with the row's columns.")
-        rows = await self._insert(ctx, table, [(body.get("rowId", body.get("documentId")), data, body.get("permissions"))])
+        rows = await self._insert(ctx, table, [(body.get("rowId", body.get("documentId")), data, body.get("permissions"))],
+                                  tx)
         return 201, row_model(rows[0])
 
-    async def _insert(self, ctx: Ctx, table: dict, specs: list[tuple[Any, Any, Any]]) -> list[dict]:
+    async def _insert(self, ctx: Ctx, table: dict, specs: list[tuple[Any, Any, Any]],
+                      tx: Transaction | None = None) -> list[dict]:
         cols = await self._columns(ctx, table["db"], table["id"])
         now = ids.format_datetime()
         prepared = []
@@ -114,7 +124,7 @@ class Rows:
                    "updated_at": now, "permissions": self._permissions(ctx, perms),
                    "data": schema.validate_row(cols, data, creating=True)}
             prepared.append(row)
-        async with self.store.transaction() as tx:
+        async with self._tx(tx) as tx:
             for row in prepared:
                 row["seq"] = await self.repo.insert_row(tx, ctx.project, row, self._read_roles(row["permissions"]))
                 await tx.append_event(self._event(ctx, table, row, "create"))
@@ -154,14 +164,15 @@ class Rows:
 
     # --- update / upsert / delete ------------------------------------------------------------
 
-    async def update(self, ctx: Ctx, db: str, table_id: str, row_id: str, body: dict, upsert: bool = False) -> dict:
+    async def update(self, ctx: Ctx, db: str, table_id: str, row_id: str, body: dict, upsert: bool = False,
+                     tx: Transaction | None = None) -> dict:
         table = await self.tables.table(ctx, db, table_id)
         data = body.get("data") or {}
         if not isinstance(data, dict):
             raise AppwriteError("row_invalid_structure", "Invalid document structure: data must be a JSON object")
         data = {k: v for k, v in data.items() if not k.startswith("$")}
         cols = await self._columns(ctx, db, table_id)
-        async with self.store.transaction() as tx:
+        async with self._tx(tx) as tx:
             row = await self.repo.get_row(ctx.project, db, table_id, row_id, tx)
             if row is None:
                 if not upsert:
@@ -186,9 +197,9 @@ class Rows:
             await tx.append_event(self._event(ctx, table, row, "upsert" if upsert else "update"))
         return row_model(row)
 
-    async def delete(self, ctx: Ctx, db: str, table_id: str, row_id: str) -> None:
+    async def delete(self, ctx: Ctx, db: str, table_id: str, row_id: str, tx: Transaction | None = None) -> None:
         table = await self.tables.table(ctx, db, table_id)
-        async with self.store.transaction() as tx:
+        async with self._tx(tx) as tx:
             row = await self.repo.get_row(ctx.project, db, table_id, row_id, tx)
             if row is None or not self._grants(ctx, table, row, "read") and not self._grants(ctx, table, row, "delete"):
                 raise _not_found(row_id)
@@ -198,7 +209,7 @@ class Rows:
             await tx.append_event(self._event(ctx, table, row, "delete"))
 
     async def increment(self, ctx: Ctx, db: str, table_id: str, row_id: str, column: str, body: dict,
-                        sign: int) -> dict:
+                        sign: int, tx: Transaction | None = None) -> dict:
         table = await self.tables.table(ctx, db, table_id)
         value = body.get("value", 1)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
@@ -212,7 +223,7 @@ class Rows:
         if cols and (col is None or col["type"] not in ("integer", "float")):
             raise AppwriteError("column_not_found" if col is None else "column_type_invalid",
                                 f"Column '{column}' is not a numeric column of this table.")
-        async with self.store.transaction() as tx:
+        async with self._tx(tx) as tx:
             row = await self.repo.get_row(ctx.project, db, table_id, row_id, tx)
             if row is None or not self._grants(ctx, table, row, "read"):
                 raise _not_found(row_id)

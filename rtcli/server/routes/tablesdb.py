@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from rtcli.errors import AppwriteError
@@ -78,10 +79,25 @@ async def column(request: Request):
     return no_content()
 
 
+async def _staged(request: Request, c, b: dict, action: str, row_id: str) -> Response:
+    """A row write with ``transactionId``: staged in that transaction, applied when it commits."""
+    db, t = _p(request, "db"), _p(request, "table")
+    data = b.get("data") if isinstance(b.get("data"), dict) else {}
+    op = {"action": action, "databaseId": db, "tableId": t, "rowId": row_id,
+          "data": {**data, **({"$permissions": b["permissions"]} if b.get("permissions") is not None else {})}}
+    await _svc(request).transactions.stage(c, str(b["transactionId"]), [op])
+    if action == "delete":
+        return no_content()
+    return json_response({"$id": row_id, "$tableId": t, "$databaseId": db, **data}, 201 if action == "create" else 200)
+
+
 async def rows(request: Request):
     c, s, db, t = await ctx(request), _svc(request), _p(request, "db"), _p(request, "table")
     if request.method == "POST":
-        status, out = await s.rows.create(c, db, t, await body(request))
+        b = await body(request)
+        if b.get("transactionId"):
+            return await _staged(request, c, b, "create", b.get("rowId", "unique()"))
+        status, out = await s.rows.create(c, db, t, b)
         return json_response(out, status)
     return json_response(await s.rows.list(c, db, t, array_param(request, "queries")))
 
@@ -91,10 +107,14 @@ async def row(request: Request):
     db, t, r = _p(request, "db"), _p(request, "table"), _p(request, "row")
     if request.method == "GET":
         return json_response(await s.rows.get(c, db, t, r, array_param(request, "queries")))
+    b = await body(request)
+    if b.get("transactionId"):
+        action = {"PATCH": "update", "PUT": "upsert", "DELETE": "delete"}[request.method]
+        return await _staged(request, c, b, action, r)
     if request.method == "PATCH":
-        return json_response(await s.rows.update(c, db, t, r, await body(request)))
+        return json_response(await s.rows.update(c, db, t, r, b))
     if request.method == "PUT":
-        return json_response(await s.rows.update(c, db, t, r, await body(request), upsert=True))
+        return json_response(await s.rows.update(c, db, t, r, b, upsert=True))
     await s.rows.delete(c, db, t, r)
     return no_content()
 
@@ -124,8 +144,34 @@ async def index(request: Request):
     return no_content()
 
 
+async def transactions(request: Request):
+    c, s = await ctx(request), _svc(request)
+    if request.method == "POST":
+        return json_response(await s.transactions.create(c, await body(request)), 201)
+    return json_response(await s.transactions.list(c, array_param(request, "queries")))
+
+
+async def transaction(request: Request):
+    c, s, tid = await ctx(request), _svc(request), _p(request, "txn")
+    if request.method == "GET":
+        return json_response(await s.transactions.get(c, tid))
+    if request.method == "PATCH":
+        return json_response(await s.transactions.update(c, tid, await body(request)))
+    await s.transactions.delete(c, tid)
+    return no_content()
+
+
+async def operations(request: Request):
+    c, s = await ctx(request), _svc(request)
+    return json_response(await s.transactions.stage(c, _p(request, "txn"), (await body(request)).get("operations")),
+                         201)
+
+
 _T = "/tablesdb/{db}/tables/{table}"
 routes = [
+    Route("/tablesdb/transactions", transactions, methods=["GET", "POST"]),
+    Route("/tablesdb/transactions/{txn}", transaction, methods=["GET", "PATCH", "DELETE"]),
+    Route("/tablesdb/transactions/{txn}/operations", operations, methods=["POST"]),
     Route("/tablesdb", databases, methods=["GET", "POST"]),
     Route("/tablesdb/{db}", database, methods=["GET", "PUT", "PATCH", "DELETE"]),
     Route("/tablesdb/{db}/tables", tables, methods=["GET", "POST"]),

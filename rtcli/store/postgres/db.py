@@ -31,7 +31,7 @@ log = logging.getLogger("rtcli.store.postgres")
 
 # Columns that hold JSON (jsonb here, JSON text on SQLite).
 JSON_COLUMNS = ("permissions", "read_roles", "data", "channels", "roles", "payload", "controls", "spec", "scopes",
-                "labels", "prefs", "model", "metadata", "hash_options")
+                "labels", "prefs", "model", "metadata", "hash_options", "op")
 
 
 def pg_schema(sqlite_schema: str) -> str:

@@ -158,3 +158,15 @@ CREATE TABLE IF NOT EXISTS indexes (
   project TEXT NOT NULL, db TEXT NOT NULL, tbl TEXT NOT NULL, key TEXT NOT NULL,
   spec TEXT NOT NULL, position INTEGER NOT NULL, PRIMARY KEY (project, db, tbl, key)
 );
+
+-- TablesDB transactions: operations staged in order, applied together (one database
+-- transaction, their events published together) on commit; nothing of them before.
+CREATE TABLE IF NOT EXISTS transactions (
+  project TEXT NOT NULL, id TEXT NOT NULL, owner TEXT, status TEXT NOT NULL, operations INTEGER NOT NULL,
+  expires_at TEXT NOT NULL, expires_ts REAL NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+  PRIMARY KEY (project, id)
+);
+CREATE TABLE IF NOT EXISTS transaction_ops (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, project TEXT NOT NULL, txn TEXT NOT NULL, op TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS transaction_ops_txn ON transaction_ops (project, txn, seq);

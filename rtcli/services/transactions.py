@@ -1,0 +1,166 @@
+"""TablesDB transactions: stage row operations, then commit them all or none.
+
+Operations are checked when staged (the table exists, the row id is valid) and applied on
+commit in one database transaction, in the order they were staged, through the same row use
+cases as a direct write (validation, permissions of the committing caller, events). Their
+events are appended to the log in that transaction, so they are published only after it
+commits, together and in order; a failing operation rolls all of them back and publishes
+nothing. A rollback (or an expiry) discards the staged operations: nothing was written.
+
+Transactions are the caller's own: an API key (``rows.write``) sees every one; a signed-in user
+only those it made. Guests cannot make them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rtcli import ids
+from rtcli.core.ports import Store, TransactionRepository
+from rtcli.core.queries import parse_many
+from rtcli.core.queries import plan as list_plan
+from rtcli.core.records import TransactionRecord
+from rtcli.errors import AppwriteError, invalid
+from rtcli.services.context import Ctx
+from rtcli.services.rows import Rows
+
+TTL_MIN, TTL_MAX, TTL_DEFAULT = 60, 3600, 300
+MAX_OPERATIONS = 100
+ACTIONS = ("create", "update", "upsert", "delete", "increment", "decrement")
+
+
+def transaction_model(t: TransactionRecord) -> dict[str, Any]:
+    return {"$id": t.id, "$createdAt": t.created_at, "$updatedAt": t.updated_at, "status": t.status,
+            "operations": t.operations, "expiresAt": t.expires_at}
+
+
+def _not_found(tid: str) -> AppwriteError:
+    return AppwriteError("transaction_not_found", f"Transaction with the requested ID '{tid}' could not be found.")
+
+
+def _operation(raw: Any) -> dict[str, Any]:
+    """One staged operation, checked: {action, databaseId, tableId, rowId, data}."""
+    if not isinstance(raw, dict):
+        raise invalid("Invalid `operations` param: each operation is an object.")
+    action = raw.get("action")
+    if action not in ACTIONS:
+        raise AppwriteError("transaction_invalid", f"Invalid action '{action}': one of {', '.join(ACTIONS)} "
+                            "(bulk operations are not supported in transactions here).")
+    table = raw.get("tableId", raw.get("collectionId"))
+    row = raw.get("rowId", raw.get("documentId"))
+    for name, value in (("databaseId", raw.get("databaseId")), ("tableId", table), ("rowId", row)):
+        if not ids.is_custom_id(value) and not (name == "rowId" and action == "create" and value == "unique()"):
+            raise invalid(f"Invalid `{name}` of a {action} operation: a valid id is needed.")
+    data = raw.get("data") or {}
+    if not isinstance(data, dict):
+        raise invalid("Invalid `data` of an operation: a JSON object.")
+    if action == "create" and row == "unique()":
+        row = ids.unique()
+    return {"action": action, "databaseId": raw["databaseId"], "tableId": table, "rowId": row, "data": data}
+
+
+class Transactions:
+    def __init__(self, store: Store, repo: TransactionRepository, rows: Rows) -> None:
+        self.store = store
+        self.repo = repo
+        self.rows = rows
+
+    @staticmethod
+    def _require(ctx: Ctx) -> None:
+        if ctx.actor.kind == "guest":
+            raise AppwriteError("general_unauthorized_scope", 'User (role: guests) missing scopes (["rows.write"])')
+        ctx.require_scope("rows.write")
+
+    async def _own(self, ctx: Ctx, tid: str, tx=None) -> TransactionRecord:
+        self._require(ctx)
+        t = await self.repo.get(ctx.project, tid, tx)
+        if t is None or (not ctx.actor.is_key and t.owner != ctx.actor.user_id):
+            raise _not_found(tid)
+        return t
+
+    @staticmethod
+    def _usable(t: TransactionRecord) -> None:
+        if t.status != "pending":
+            raise AppwriteError("transaction_not_ready", f"The transaction is {t.status}, no longer pending.")
+        if t.expires_ts < time.time():
+            raise AppwriteError("transaction_expired", "The transaction has expired: create a new one.")
+
+    async def create(self, ctx: Ctx, body: dict) -> dict[str, Any]:
+        self._require(ctx)
+        ttl = body.get("ttl", TTL_DEFAULT)
+        if isinstance(ttl, bool) or not isinstance(ttl, int) or not TTL_MIN <= ttl <= TTL_MAX:
+            raise invalid(f"Invalid `ttl` param: Value must be a valid range between {TTL_MIN} and {TTL_MAX:,}")
+        now, expires = ids.format_datetime(), time.time() + ttl
+        t = TransactionRecord(id=ids.unique(), owner=ctx.actor.user_id, status="pending", operations=0,
+                              expires_at=ids.format_datetime(expires), expires_ts=expires, created_at=now, updated_at=now)
+        async with self.store.transaction() as tx:
+            await self.repo.insert(tx, ctx.project, t)
+        return transaction_model(t)
+
+    async def get(self, ctx: Ctx, tid: str) -> dict[str, Any]:
+        return transaction_model(await self._own(ctx, tid))
+
+    async def list(self, ctx: Ctx, queries: list) -> dict[str, Any]:
+        self._require(ctx)
+        p = list_plan(parse_many(queries))
+        total, ts = await self.repo.page(ctx.project, None if ctx.actor.is_key else ctx.actor.user_id, p.limit, p.offset)
+        return {"total": total, "transactions": [transaction_model(t) for t in ts]}
+
+    async def delete(self, ctx: Ctx, tid: str) -> None:
+        async with self.store.transaction() as tx:
+            await self._own(ctx, tid, tx)
+            await self.repo.delete(tx, ctx.project, tid)
+
+    async def stage(self, ctx: Ctx, tid: str, raw_ops: Any) -> dict[str, Any]:
+        """POST …/operations (or a row write with ``transactionId``): add operations, in order."""
+        if not isinstance(raw_ops, list) or not raw_ops:
+            raise AppwriteError("general_bad_request", "Operations array cannot be empty")
+        ops = [_operation(op) for op in raw_ops]
+        for op in ops:  # the tables exist now (the rows may not: a later operation may make them)
+            await self.rows.tables.table(ctx, op["databaseId"], op["tableId"])
+        async with self.store.transaction() as tx:
+            t = await self._own(ctx, tid, tx)
+            self._usable(t)
+            if t.operations + len(ops) > MAX_OPERATIONS:
+                raise AppwriteError("transaction_limit_exceeded", f"Transaction already has {t.operations} "
+                                    f"operations, adding {len(ops)} would exceed the maximum of {MAX_OPERATIONS}")
+            await self.repo.stage(tx, ctx.project, tid, ops)
+            t.operations += len(ops)
+            t.updated_at = ids.format_datetime()
+            await self.repo.save(tx, ctx.project, t)
+        return transaction_model(t)
+
+    async def update(self, ctx: Ctx, tid: str, body: dict) -> dict[str, Any]:
+        """PATCH {commit: true} or {rollback: true}."""
+        commit, rollback = body.get("commit") is True, body.get("rollback") is True
+        if commit == rollback:
+            raise AppwriteError("general_bad_request", "Either commit or rollback must be true (not both).")
+        async with self.store.transaction() as tx:
+            t = await self._own(ctx, tid, tx)
+            self._usable(t)
+            if commit:
+                for op in await self.repo.operations(tx, ctx.project, tid):
+                    await self._apply(ctx, op, tx)
+            await self.repo.drop_operations(tx, ctx.project, tid)
+            t.status, t.updated_at = ("committed" if commit else "rolled_back"), ids.format_datetime()
+            await self.repo.save(tx, ctx.project, t)
+        return transaction_model(t)
+
+    async def _apply(self, ctx: Ctx, op: dict[str, Any], tx) -> None:
+        db, table, row, data, action = op["databaseId"], op["tableId"], op["rowId"], op["data"], op["action"]
+        body = {"data": {k: v for k, v in data.items() if not k.startswith("$")}}
+        if "$permissions" in data:
+            body["permissions"] = data["$permissions"]
+        if action == "create":
+            await self.rows.create(ctx, db, table, {**body, "rowId": row}, tx)
+        elif action in ("update", "upsert"):
+            await self.rows.update(ctx, db, table, row, body, upsert=action == "upsert", tx=tx)
+        elif action == "delete":
+            await self.rows.delete(ctx, db, table, row, tx)
+        else:
+            column = data.get("column")
+            if not isinstance(column, str):
+                raise invalid(f"An {action} operation names its `column` in its data.")
+            await self.rows.increment(ctx, db, table, row, column, {k: v for k, v in data.items() if k != "column"},
+                                      1 if action == "increment" else -1, tx)

@@ -1,0 +1,62 @@
+"""TablesDB transactions and their staged operations (SQLite and PostgreSQL): records, no policy."""
+
+from __future__ import annotations
+
+import orjson
+
+from rtcli.core.ports import Transaction
+from rtcli.core.records import TransactionRecord
+
+
+def _record(r) -> TransactionRecord:
+    return TransactionRecord(id=r["id"], owner=r["owner"], status=r["status"], operations=r["operations"],
+                             expires_at=r["expires_at"], expires_ts=r["expires_ts"], created_at=r["created_at"],
+                             updated_at=r["updated_at"])
+
+
+class TransactionStore:
+    def __init__(self, store) -> None:
+        self.s = store
+
+    async def get(self, project: str, tid: str, tx: Transaction | None = None) -> TransactionRecord | None:
+        r = await (tx or self.s).fetchone("SELECT * FROM transactions WHERE project=? AND id=?", (project, tid))
+        return _record(r) if r else None
+
+    async def page(self, project: str, owner: str | None, limit: int, offset: int) -> tuple[int, list[TransactionRecord]]:
+        where, params = ("project=?", [project]) if owner is None else ("project=? AND owner=?", [project, owner])
+        total = (await self.s.fetchone(f"SELECT COUNT(*) FROM transactions WHERE {where}", params))[0]
+        rows = await self.s.fetchall(f"SELECT * FROM transactions WHERE {where} ORDER BY created_at, id LIMIT ? OFFSET ?",
+                                     (*params, limit, offset))
+        return total, [_record(r) for r in rows]
+
+    async def insert(self, tx: Transaction, project: str, t: TransactionRecord) -> None:
+        await tx.execute(
+            "INSERT INTO transactions (project, id, owner, status, operations, expires_at, expires_ts, created_at,"
+            " updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            (project, t.id, t.owner, t.status, t.operations, t.expires_at, t.expires_ts, t.created_at, t.updated_at))
+
+    async def save(self, tx: Transaction, project: str, t: TransactionRecord) -> None:
+        await tx.execute("UPDATE transactions SET status=?, operations=?, updated_at=? WHERE project=? AND id=?",
+                         (t.status, t.operations, t.updated_at, project, t.id))
+
+    async def delete(self, tx: Transaction, project: str, tid: str) -> None:
+        await tx.execute("DELETE FROM transaction_ops WHERE project=? AND txn=?", (project, tid))
+        await tx.execute("DELETE FROM transactions WHERE project=? AND id=?", (project, tid))
+
+    async def stage(self, tx: Transaction, project: str, tid: str, ops: list[dict]) -> None:
+        for op in ops:
+            await tx.execute("INSERT INTO transaction_ops (project, txn, op) VALUES (?,?,?)",
+                             (project, tid, orjson.dumps(op).decode()))
+
+    async def operations(self, tx: Transaction, project: str, tid: str) -> list[dict]:
+        rows = await tx.fetchall("SELECT op FROM transaction_ops WHERE project=? AND txn=? ORDER BY seq", (project, tid))
+        return [orjson.loads(r[0]) for r in rows]
+
+    async def drop_operations(self, tx: Transaction, project: str, tid: str) -> None:
+        await tx.execute("DELETE FROM transaction_ops WHERE project=? AND txn=?", (project, tid))
+
+    async def expired(self, now: float, limit: int = 500) -> list[tuple[str, str]]:
+        """(project, id) of pending transactions past their expiry."""
+        rows = await self.s.fetchall("SELECT project, id FROM transactions WHERE status='pending' AND expires_ts < ?"
+                                     " LIMIT ?", (now, limit))
+        return [(r[0], r[1]) for r in rows]
