@@ -66,6 +66,7 @@ ERROR_TYPES: dict[str, tuple[int, str]] = {
     "topic_not_found": (404, "Topic with the requested ID could not be found."),
     "topic_already_exists": (409, "A topic with the requested ID already exists."),
     "presence_not_found": (404, "Presence with the requested ID could not be found."),
+    "presence_already_exists": (409, "Presence with the requested ID already exists."),
     "execution_not_found": (404, "Execution with the requested ID could not be found."),
     "database_not_found": (404, "Database not found."),
     "database_already_exists": (409, "Database already exists."),

@@ -201,7 +201,7 @@ class RealtimeSession:
         if not isinstance(data.get("status"), str) or not data["status"]:
             return [_invalid("Payload is not valid. Status is required")]
         if self.actor.kind != "user" or not self.conn.user_id:
-            return [_error(protocol.CODE_UNAUTHORIZED, "Sign in to set a presence.")]
+            return [_error(protocol.CODE_UNAUTHORIZED, "User must be authorized")]
         return [SetPresence(data)]
 
     def _publish(self, data: Any, now: float) -> list[Output]:

@@ -4,11 +4,14 @@ A signed-in realtime client sets its presence with a ``presence`` message (Web S
 ``upsertPresence``); the record lives as long as its connection: it is removed, with a
 ``delete`` event, when the connection closes, and its node refreshes it while the connection
 lives, so that the presences of a node that died expire within ``REALTIME_TTL`` seconds. Over
-REST (node SDK ``Presences``), an API key (or a user, for itself) upserts records with an
-optional expiry. A changed status is one ``update`` event, never a leave plus a join.
+REST (server SDKs' ``Presences``), an API key sets any user's presence, a user its own.
 
-Events: ``presences.P.create|update|delete`` on ``presences`` and ``presences.P``, readable by
-the presence's read roles (default ``read("users")``) and always by its user.
+As in Appwrite: a user has one presence (an upsert under another id updates it, keeping its id);
+without permissions it is readable, updatable and deletable by its user alone; whoever holds
+update (or delete) permission on it may update (or delete) it; a key's update may give it to
+another user, who then owns it. Events: ``presences.P.upsert`` for an upsert (REST PUT or the
+realtime message), ``.update`` for a REST PATCH, ``.delete``; on ``presences`` and
+``presences.P``, readable by the presence's read roles.
 """
 
 from __future__ import annotations
@@ -25,7 +28,13 @@ from rtcli.errors import AppwriteError, invalid
 from rtcli.services.context import Ctx
 
 REALTIME_TTL = 60.0
-DEFAULT_PERMISSIONS = ['read("users")']
+OWNER_ACTIONS = ("read", "update", "delete", "write")
+NOT_AUTHORIZED = "The current user is not authorized to perform the requested action."
+
+
+def owner_permissions(user_id: str) -> list[str]:
+    """Appwrite's default: every presence action for its user alone (sorted as Appwrite sorts)."""
+    return sorted(f'{action}("user:{user_id}")' for action in OWNER_ACTIONS)
 
 
 def presence_model(p: dict) -> dict:
@@ -42,7 +51,7 @@ class Presence:
 
     @staticmethod
     def _roles(p: dict) -> list[str]:
-        return sorted(permissions.roles_for("read", p["permissions"]) | {f"user:{p['user_id']}"})
+        return sorted(permissions.roles_for("read", p["permissions"]))
 
     def _event(self, project: str, p: dict, action: str) -> Event:
         pid = p["id"]
@@ -50,27 +59,31 @@ class Presence:
                      channels=channels.with_action(["presences", f"presences.{pid}"], action), roles=self._roles(p),
                      payload=presence_model(p), timestamp=ids.format_datetime(), user_id=p["user_id"])
 
-    def _fields(self, actor: Actor, body: dict, p: dict) -> dict:
+    @staticmethod
+    def _fields(actor: Actor, body: dict, p: dict) -> dict:
         if "status" in body or "status" not in p:
             status = body.get("status")
-            if not isinstance(status, str) or not status or len(status) > 256:
-                raise invalid("Invalid `status` param: a string of 1-256 characters.")
+            if not isinstance(status, str) or not status or len(status) > 2048:
+                raise invalid("Invalid `status` param: Value must be a valid string and at least 1 chars and no "
+                              "longer than 2048 chars")
             p["status"] = status
         if "metadata" in body or "metadata" not in p:
             metadata = body.get("metadata") or {}
             if not isinstance(metadata, dict) or len(str(metadata)) > 16_384:
-                raise invalid("Invalid `metadata` param: a JSON object under 16 KB.")
+                raise invalid("Invalid `metadata` param: Value must be a valid JSON object under 16 KB.")
             p["metadata"] = metadata
-        if body.get("permissions") is not None or "permissions" not in p:
-            perms = permissions.parse_list(body.get("permissions") or DEFAULT_PERMISSIONS, ("read", "update", "delete", "write"))
+        if body.get("permissions") is not None:
+            perms = permissions.parse_list(body["permissions"], OWNER_ACTIONS)
             if not actor.is_key:
-                Ctx("", actor).assert_can_grant([x for x in perms if x not in DEFAULT_PERMISSIONS])
-            p["permissions"] = perms
+                Ctx("", actor).assert_can_grant(perms)
+            p["permissions"] = sorted(perms)
+        elif "permissions" not in p:
+            p["permissions"] = owner_permissions(p["user_id"])
         if "expiresAt" in body and body["expiresAt"]:
             try:
                 when = datetime.fromisoformat(str(body["expiresAt"]).replace("Z", "+00:00"))
             except ValueError:
-                raise invalid("Invalid `expiresAt` param: an ISO 8601 date.") from None
+                raise invalid("Invalid `expiresAt` param: Value must be valid date in ISO 8601 format.") from None
             when = when if when.tzinfo else when.replace(tzinfo=UTC)
             p["expires_ts"] = when.timestamp()
             p["expires_at"] = ids.format_datetime(p["expires_ts"])
@@ -78,22 +91,26 @@ class Presence:
 
     async def _upsert(self, project: str, actor: Actor, pid: str, user_id: str, body: dict, source: str,
                       connection: str = "") -> dict:
+        """The user's one presence: updated when it exists (keeping its id), else made under ``pid``."""
         now = ids.format_datetime()
         async with self.store.transaction() as tx:
-            p = await self.repo.get(project, pid, tx)
-            action = "update" if p else "create"
+            p = await self.repo.of_user(project, user_id, tx)
             if p is None:
+                if await self.repo.get(project, pid, tx) is not None:  # another user's
+                    raise AppwriteError("presence_already_exists",
+                                        f"Presence with the requested ID '{pid}' already exists.")
                 p = {"id": pid, "user_id": user_id, "source": source, "created_at": now, "expires_at": "",
                      "expires_ts": 0.0, "connection": connection}
-            elif p["user_id"] != user_id and not actor.is_key:
-                raise AppwriteError("user_unauthorized", "This presence belongs to another user.")
+            for key in ("permissions", "metadata"):  # an upsert replaces what it does not give
+                if body.get(key) is None:
+                    p.pop(key, None)
             p = self._fields(actor, body, p)
             p.update(updated_at=now, source=source, connection=connection or p.get("connection", ""))
             if connection:
                 p["expires_ts"] = time.time() + REALTIME_TTL
                 p["expires_at"] = ids.format_datetime(p["expires_ts"])
             await self.repo.save(tx, project, p, self._roles(p))
-            await tx.append_event(self._event(project, p, action))
+            await tx.append_event(self._event(project, p, "upsert"))
         if connection:
             self.live.add(connection)
         return presence_model(p)
@@ -102,10 +119,15 @@ class Presence:
 
     async def from_connection(self, project: str, actor: Actor, connection: str, data: dict) -> dict:
         if actor.kind != "user" or not actor.user_id:
-            raise AppwriteError("user_unauthorized", "Sign in to set a presence.")
-        pid = data.get("presenceId") or ids.unique()
+            raise AppwriteError("user_unauthorized", "User must be authorized")
+        perms = data.get("permissions")
+        if perms is not None and (not isinstance(perms, list) or not all(isinstance(x, str) for x in perms)):
+            raise invalid("permissions: Permissions must be an array of strings")
+        pid = data.get("presenceId") or "unique()"
+        pid = ids.unique() if pid == "unique()" else pid
         if not ids.is_custom_id(pid):
-            raise invalid("presenceId: at most 36 chars of a-z, A-Z, 0-9, period, hyphen, underscore.")
+            raise invalid("presenceId: Parameter must contain at most 36 chars. Valid chars are a-z, A-Z, 0-9, "
+                          "period, hyphen, and underscore. Can't start with a special char")
         return await self._upsert(project, actor, pid, actor.user_id, data, "realtime", connection)
 
     async def connection_closed(self, connection: str) -> None:
@@ -131,25 +153,64 @@ class Presence:
 
     # --- REST --------------------------------------------------------------------------------
 
-    def _require(self, ctx: Ctx, user_id: str | None) -> None:
+    @staticmethod
+    def _no_user_id(ctx: Ctx, body: dict) -> None:
+        """Only an API key names the user (a user may name itself)."""
+        uid = body.get("userId")
+        if uid is not None and not ctx.actor.is_key and uid != ctx.actor.user_id:
+            raise AppwriteError("general_unauthorized_scope",
+                                "userId is not allowed for non-API key and non-privileged users")
+
+    @staticmethod
+    def _writer(ctx: Ctx) -> None:
         if ctx.actor.is_key:
             ctx.require_scope("presences.write")
-        elif ctx.actor.kind != "user" or (user_id is not None and user_id != ctx.actor.user_id):
-            raise AppwriteError("user_unauthorized", "A user may only set its own presence.")
+        elif ctx.actor.kind != "user":
+            raise AppwriteError("general_unauthorized_scope", 'User (role: guests) missing scopes (["presences.write"])')
 
     async def upsert(self, ctx: Ctx, pid: str, body: dict) -> dict:
-        uid = body.get("userId") or ctx.actor.user_id
-        if not isinstance(uid, str) or not uid:
-            raise invalid("Invalid `userId` param: the user whose presence this is.")
-        self._require(ctx, uid)
+        self._writer(ctx)
+        self._no_user_id(ctx, body)
+        uid = body.get("userId") if ctx.actor.is_key else ctx.actor.user_id
+        if ctx.actor.is_key and not uid:
+            raise AppwriteError("general_bad_request", "userId is required for API key authentication")
+        if not isinstance(uid, str) or not ids.is_custom_id(uid):
+            raise invalid("Invalid `userId` param: Parameter must contain at most 36 chars. Valid chars are a-z, "
+                          "A-Z, 0-9, period, hyphen, and underscore. Can't start with a special char")
         if not ids.is_custom_id(pid):
-            raise invalid("Invalid `presenceId` param.")
-        return await self._upsert(ctx.project, ctx.actor, pid, uid, body, "api")
+            raise invalid("Invalid `presenceId` param: Parameter must contain at most 36 chars. Valid chars are "
+                          "a-z, A-Z, 0-9, period, hyphen, and underscore. Can't start with a special char")
+        return await self._upsert(ctx.project, ctx.actor, pid, uid, body, "rest")
+
+    def _may(self, ctx: Ctx, action: str, p: dict) -> None:
+        if not ctx.actor.can(permissions.roles_for(action, p["permissions"])):
+            raise AppwriteError("user_unauthorized", NOT_AUTHORIZED)
 
     async def update(self, ctx: Ctx, pid: str, body: dict) -> dict:
+        """PATCH: whoever may update it; a key may also give it to another user (who then owns
+        it, unless permissions are given)."""
+        self._writer(ctx)
+        self._no_user_id(ctx, body)
         p = await self.get_record(ctx, pid)
-        self._require(ctx, p["user_id"])
-        return await self._upsert(ctx.project, ctx.actor, pid, p["user_id"], body, p["source"], p["connection"])
+        self._may(ctx, "update", p)
+        now = ids.format_datetime()
+        async with self.store.transaction() as tx:
+            p = await self.repo.get(ctx.project, pid, tx) or p
+            new_owner = body.get("userId") if ctx.actor.is_key else None
+            if new_owner is not None and new_owner != p["user_id"]:
+                if not isinstance(new_owner, str) or not ids.is_custom_id(new_owner):
+                    raise invalid("Invalid `userId` param: Parameter must contain at most 36 chars.")
+                if await self.repo.of_user(ctx.project, new_owner, tx) is not None:
+                    raise AppwriteError("presence_already_exists",
+                                        f"User '{new_owner}' already has a presence: a user has one.")
+                p["user_id"] = new_owner
+                if body.get("permissions") is None:
+                    p["permissions"] = owner_permissions(new_owner)
+            p = self._fields(ctx.actor, {k: v for k, v in body.items() if k != "userId"}, p)
+            p["updated_at"] = now
+            await self.repo.save(tx, ctx.project, p, self._roles(p))
+            await tx.append_event(self._event(ctx.project, p, "update"))
+        return presence_model(p)
 
     async def get_record(self, ctx: Ctx, pid: str) -> dict:
         p = await self.repo.get(ctx.project, pid)
@@ -159,6 +220,8 @@ class Presence:
         return p
 
     async def get(self, ctx: Ctx, pid: str) -> dict:
+        if ctx.actor.is_key:
+            ctx.require_scope("presences.read")
         return presence_model(await self.get_record(ctx, pid))
 
     async def list(self, ctx: Ctx, queries: list) -> dict:
@@ -170,6 +233,7 @@ class Presence:
         return {"total": total, "presences": [presence_model(r) for r in records]}
 
     async def delete(self, ctx: Ctx, pid: str) -> None:
+        self._writer(ctx)
         p = await self.get_record(ctx, pid)
-        self._require(ctx, p["user_id"])
+        self._may(ctx, "delete", p)
         await self._delete(ctx.project, p)

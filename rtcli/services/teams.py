@@ -170,7 +170,9 @@ class Teams:
         async with self.store.transaction() as tx:
             await self.users.update_team(tx, ctx.project, t)
             model = team_model(t, await self.users.team_total(ctx.project, tid, tx))
-            await tx.append_event(self._event(ctx, primary, tid, ["teams", f"teams.{tid}"], model, None))
+            # The prefs event carries the preferences document, as Appwrite's (its response).
+            payload = t["prefs"] if field == "prefs" else model
+            await tx.append_event(self._event(ctx, primary, tid, ["teams", f"teams.{tid}"], payload, None))
         return model
 
     async def delete(self, ctx: Ctx, tid: str) -> None:

@@ -33,6 +33,11 @@ class PresenceStore:
         r = await (tx or self.s).fetchone("SELECT * FROM presences WHERE project=? AND id=?", (project, pid))
         return _presence(r) if r else None
 
+    async def of_user(self, project: str, user_id: str, tx: Transaction | None = None) -> dict | None:
+        r = await (tx or self.s).fetchone("SELECT * FROM presences WHERE project=? AND user_id=? LIMIT 1",
+                                          (project, user_id))
+        return _presence(r) if r else None
+
     async def save(self, tx: Transaction, project: str, p: dict, read_roles: list[str]) -> None:
         await tx.execute(
             "INSERT INTO presences (project, id, user_id, status, source, metadata, permissions, read_roles,"

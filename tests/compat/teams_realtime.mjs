@@ -143,6 +143,7 @@ run('teams_realtime', async () => {
     events: resourceEvents([['teams', tid]], 'update', 'prefs'),
     channels: ['teams', `teams.${tid}`, 'teams.update', `teams.${tid}.update`],
   }, 'teams.T.update.prefs');
+  check.deepEqual({ ...d.events.aTeams.payload }, { color: 'teal' }, 'the prefs event carries the preferences document');
   await check.rejects(() => B.teams.updateName({ teamId: tid, name: 'mine' }), { code: 401, type: 'user_unauthorized' },
     'a member who is not owner renames the team');
 

@@ -133,7 +133,7 @@ CREATE TABLE IF NOT EXISTS executions (
 CREATE INDEX IF NOT EXISTS executions_function ON executions (project, function_id, seq);
 
 -- Presence records (Appwrite's Presences): bound to a realtime connection (source 'realtime',
--- refreshed by its node while the connection lives) or set over REST (source 'api').
+-- refreshed by its node while the connection lives) or set over REST (source 'rest'). One per user.
 CREATE TABLE IF NOT EXISTS presences (
   project TEXT NOT NULL, id TEXT NOT NULL, user_id TEXT NOT NULL, status TEXT NOT NULL,
   source TEXT NOT NULL, metadata TEXT NOT NULL, permissions TEXT NOT NULL, read_roles TEXT NOT NULL,
@@ -141,6 +141,7 @@ CREATE TABLE IF NOT EXISTS presences (
   created_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (project, id)
 );
 CREATE INDEX IF NOT EXISTS presences_expiry ON presences (expires_ts);
+CREATE INDEX IF NOT EXISTS presences_user ON presences (project, user_id);
 
 -- Topics (rtcli extension): streams clients and servers publish to. A durable topic's messages
 -- are events in the log; an ephemeral topic's are never stored. `roles`: every role that holds
