@@ -129,3 +129,22 @@ def test_text_columns(admin, db, table):
     with pytest.raises(AppwriteException) as err:
         tables_db.create_row(db, table, ID.unique(), {"code": "x" * 9})
     assert err.value.code == 400 and err.value.type == "row_invalid_structure"
+
+
+def test_indexes(admin, db, table):
+    from appwrite.enums.tables_db_index_type import TablesDBIndexType
+
+    tables_db = admin.tables_db
+    tables_db.create_integer_column(db, table, "n", False)
+    made = tables_db.create_index(db, table, "by_n", TablesDBIndexType.KEY, ["n"])
+    assert made.key == "by_n" and made.columns == ["n"] and made.type == "key"
+    assert tables_db.get_index(db, table, "by_n").key == "by_n"
+    assert [i.key for i in tables_db.list_indexes(db, table).indexes] == ["by_n"]
+    unique = tables_db.create_index(db, table, "uniq_n", TablesDBIndexType.UNIQUE, ["n"])
+    assert unique.type == "unique"
+    tables_db.create_row(db, table, "one", {"n": 1})
+    with pytest.raises(AppwriteException) as err:
+        tables_db.create_row(db, table, "two", {"n": 1})
+    assert err.value.code == 409
+    assert tables_db.delete_index(db, table, "uniq_n") == b""
+    assert tables_db.create_row(db, table, "two", {"n": 1}).data["n"] == 1

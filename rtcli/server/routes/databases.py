@@ -23,6 +23,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from rtcli.errors import AppwriteError
+from rtcli.core.schema import COLUMN_TYPES
+from rtcli.server.routes.unsupported import not_offered
 from rtcli.server.http import array_param, body, ctx, json_response, no_content
 
 # Error types of the TablesDB use cases, as the Databases API names them.
@@ -102,6 +104,8 @@ async def databases(request: Request):
 
 @documents_api
 async def database(request: Request):
+    if _p(request, "db") == "transactions":  # an Appwrite path, not a database id
+        raise not_offered(request)
     c, s, db = await ctx(request), _svc(request), _p(request, "db")
     if request.method == "GET":
         return json_response(await s.tablesdb.get_database(c, db))
@@ -140,6 +144,8 @@ async def attributes(request: Request):
 
 @documents_api
 async def create_attribute(request: Request):
+    if _p(request, "kind") not in COLUMN_TYPES:
+        raise not_offered(request)
     c, s = await ctx(request), _svc(request)
     spec = await s.tablesdb.create_column(c, _p(request, "db"), _p(request, "collection"), _p(request, "kind"),
                                           await body(request))
