@@ -77,6 +77,20 @@ def row_events(database_id: str, table_id: str, row_id: str, action: str, db_typ
     return template.replace(_D, database_id).replace(_T, table_id).replace(_R, row_id).split("\n")
 
 
+_TOPIC, _MESSAGE = "\x04", "\x05"
+_message_template = ""
+
+
+def topic_message_events(topic_id: str, message_id: str) -> list[str]:
+    """The 10 names of a topic message's event (``topics.T.messages.M.create`` and their ``*``
+    combinations), filled into a template as row events are: generating them each time would
+    cost a message more than the rest of its publish."""
+    global _message_template
+    if not _message_template:
+        _message_template = "\n".join(generate([("topics", _TOPIC), ("messages", _MESSAGE)], "create"))
+    return _message_template.replace(_TOPIC, topic_id).replace(_MESSAGE, message_id).split("\n")
+
+
 def action_of(event: str) -> str | None:
     """The action of an event name: its last segment, or its second-to-last (``update.name``)."""
     parts = event.split(".")
@@ -107,4 +121,6 @@ def expand(primary: str) -> list[str]:
         return row_events(path[0][1], path[1][1], path[2][1], action, "tablesdb")
     if len(path) == 3 and path[0][0] == "databases" and path[1][0] == "collections" and action and not attribute:
         return row_events(path[0][1], path[1][1], path[2][1], action, "legacy")
+    if len(path) == 2 and path[0][0] == "topics" and path[1][0] == "messages" and action == "create" and not attribute:
+        return topic_message_events(path[0][1], path[1][1])
     return generate(path, action, attribute)

@@ -134,7 +134,7 @@ def message_channels(topic: str, event: str | None) -> list[str]:
 
 
 def message_event_names(topic: str, message: str) -> list[str]:
-    return events.generate([("topics", topic), ("messages", message)], "create")
+    return events.topic_message_events(topic, message)
 
 
 def topic_event_names(topic: str, action: str) -> list[str]:

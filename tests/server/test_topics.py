@@ -43,7 +43,9 @@ def test_topic_resource_crud_scopes_and_its_events(shared_server):
         again = admin.post("/topics", json={"topicId": tid})
         assert again.status_code == 409 and again.json()["type"] == "topic_already_exists"
         for bad, word in (({"topicId": "a.b"}, "no period"), ({"topicId": "x1", "mode": "sometimes"}, "ephemeral"),
-                          ({"topicId": "x2", "permissions": ['fly("any")']}, "Invalid permission")):
+                          ({"topicId": "x2", "permissions": ['fly("any")']}, "Invalid permission"),
+                          ({"topicId": "x3", "permissions": [f'read("user:u{i}")' for i in range(101)]}, "at most 100"),
+                          ({"topicId": "x4", "name": "n" * 129}, "1-128")):
             r = admin.post("/topics", json=bad)
             assert r.status_code == 400 and word in r.json()["message"], r.text
         log = admin.get("/events", params={"since": "beginning", "limit": 1000}).json()["events"]
