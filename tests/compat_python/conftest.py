@@ -17,6 +17,7 @@ appwrite = pytest.importorskip("appwrite", reason="the Python SDK suite needs `p
 from appwrite.client import Client  # noqa: E402
 from appwrite.id import ID  # noqa: E402
 from appwrite.services.account import Account  # noqa: E402
+from appwrite.services.databases import Databases  # noqa: E402
 from appwrite.services.functions import Functions  # noqa: E402
 from appwrite.services.presences import Presences  # noqa: E402
 from appwrite.services.storage import Storage  # noqa: E402
@@ -41,13 +42,14 @@ class Sdk:
     functions: Functions
     presences: Presences
     users: Users
+    databases: Databases
     user_id: str = ""
     email: str = ""
 
     @classmethod
     def of(cls, client: Client, **extra) -> Sdk:
         return cls(client, TablesDB(client), Teams(client), Account(client), Storage(client), Functions(client),
-                   Presences(client), Users(client), **extra)
+                   Presences(client), Users(client), Databases(client), **extra)
 
 
 def client_for(server: Server) -> Client:

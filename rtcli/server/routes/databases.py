@@ -26,6 +26,9 @@ from rtcli.errors import AppwriteError
 from rtcli.core.schema import COLUMN_TYPES
 from rtcli.server.routes.unsupported import not_offered
 from rtcli.server.http import array_param, body, ctx, json_response, no_content
+from rtcli.core.schema import COLUMN_TYPES
+from rtcli.server.routes import tablesdb as tablesdb_routes
+from rtcli.server.routes.unsupported import not_offered
 
 # Error types of the TablesDB use cases, as the Databases API names them.
 ERRORS = {"table_not_found": "collection_not_found", "table_already_exists": "collection_already_exists",
@@ -217,6 +220,10 @@ async def increment(request: Request):
 
 _C = "/databases/{db}/collections/{collection}"
 routes = [
+    # The legacy API's transactions are TablesDB's (an operation may name collectionId and documentId).
+    Route("/databases/transactions", tablesdb_routes.transactions, methods=["GET", "POST"]),
+    Route("/databases/transactions/{txn}", tablesdb_routes.transaction, methods=["GET", "PATCH", "DELETE"]),
+    Route("/databases/transactions/{txn}/operations", tablesdb_routes.operations, methods=["POST"]),
     Route("/databases", databases, methods=["GET", "POST"]),
     Route("/databases/{db}", database, methods=["GET", "PUT", "DELETE"]),
     Route("/databases/{db}/collections", collections, methods=["GET", "POST"]),

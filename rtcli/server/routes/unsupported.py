@@ -31,8 +31,6 @@ _AREAS: list[tuple[str, str]] = [
      "bigint columns: use integer (64-bit)"),
     (r"/(tablesdb|databases)/[^/]+/(tables|collections)/[^/]+/(columns|attributes)/[^/]+/[^/]+$",
      "changing a column once made: delete it and create it again"),
-    (r"/(tablesdb|databases)/[^/]+/(tables|collections)/[^/]+/indexes\b", "indexes"),
-    (r"/(tablesdb|databases)/transactions\b", "transactions"),
     (r"/(tablesdb|databases)/[^/]+/(tables|collections)/[^/]+/(rows|documents)/query\b",
      "queries sent in a request body; pass them in the query string"),
     (r"/(tablesdb|databases)/[^/]+/(tables|collections)/[^/]+/(rows|documents)$",
