@@ -257,7 +257,20 @@ def test_publish_rate_limits_per_connection_and_per_user(tmp_path):
         assert codes[-1] == 429 and codes.count(201) <= 2
         with srv.admin() as admin:  # API keys are exempt from the per-user budget
             assert all(admin.post(f"/topics/{tid}/messages", json={"data": {}}).status_code == 201 for _ in range(10))
+            admin.put(f"/topics/{tid}", json={"permissions": ['read("any")', 'create("users")']}).raise_for_status()
         ws.close()
+        # A user's budget (5 a second here) spans REST and its connections.
+        uid, token, user = signup(srv, "busy")
+        sock, _ = rt(srv, {"X-Appwrite-Session": token})
+        burst = [user.post(f"/topics/{tid}/messages", json={"data": {}}) for _ in range(8)]
+        frame = publish(sock, tid, {"after": "rest"})
+        refused = [r.json() for r in burst if r.status_code == 429]
+        assert len(refused) >= 3, [r.status_code for r in burst]
+        assert refused[0]["type"] == "general_rate_limit_exceeded" and "a second per user" in refused[0]["message"]
+        if frame["type"] == "error":  # within the same second as the REST burst: the same budget
+            assert frame["data"]["code"] == 429 and frame["data"]["type"] == "general_rate_limit_exceeded"
+        sock.close()
+        user.close()
     finally:
         srv.stop()
 
