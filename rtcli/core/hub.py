@@ -104,17 +104,38 @@ class HubConnection:
         self.held.append(entry)
 
 
-class _Node:
-    """A node of the pattern trie: one channel segment ("*" and ">" included)."""
+Conns = dict[HubConnection, None]
 
-    __slots__ = ("children", "conns")
+
+class _Subscribers:
+    """The connections subscribed to one channel (or pattern), and apart, those of them that are
+    API keys: keys read every event (their scopes are checked at delivery), so a private event
+    takes them as they are and looks among the others by role."""
+
+    __slots__ = ("conns", "keyed")
 
     def __init__(self) -> None:
+        self.conns: Conns = {}
+        self.keyed: Conns = {}
+
+    def add(self, conn: HubConnection) -> None:
+        self.conns[conn] = None
+        if KEY_ROLE in conn.roles:
+            self.keyed[conn] = None
+
+    def discard(self, conn: HubConnection) -> None:
+        self.conns.pop(conn, None)
+        self.keyed.pop(conn, None)
+
+
+class _Node(_Subscribers):
+    """A node of the pattern trie: one channel segment ("*" and ">" included)."""
+
+    __slots__ = ("children",)
+
+    def __init__(self) -> None:
+        super().__init__()
         self.children: dict[str, _Node] = {}
-        self.conns: dict[HubConnection, None] = {}
-
-
-Conns = dict[HubConnection, None]
 
 
 class Hub:
@@ -126,7 +147,7 @@ class Hub:
     """
 
     def __init__(self) -> None:
-        self._subscribers: dict[tuple[str, str], Conns] = {}  # (project, exact channel) -> subscribers
+        self._subscribers: dict[tuple[str, str], _Subscribers] = {}  # (project, exact channel) -> subscribers
         self._holders: dict[tuple[str, str], Conns] = {}  # (project, role) -> connections holding it
         self._patterns: dict[str, _Node] = {}
         self.connections: dict[str, HubConnection] = {}
@@ -164,11 +185,20 @@ class Hub:
             self._unindex_holder(conn)
 
     def set_roles(self, conn: HubConnection, roles: frozenset[str], user_id: str | None) -> None:
-        """Give a connection new roles (its subscriptions stay as they are)."""
+        """Give a connection new roles (its subscriptions stay where they are, unless it stops or
+        starts being an API key)."""
         self._unindex_holder(conn)
+        was_key = KEY_ROLE in conn.roles
         conn.roles = roles
         conn.user_id = user_id
         self._index_holder(conn)
+        if was_key != (KEY_ROLE in roles):
+            for ch in conn.by_channel:
+                subs = self._node(conn.project, ch, False) if ch in conn.patterns else \
+                    self._subscribers.get((conn.project, ch))
+                if subs is not None:
+                    subs.discard(conn)
+                    subs.add(conn)
 
     # --- subscriptions -----------------------------------------------------------------
 
@@ -195,12 +225,22 @@ class Hub:
             if len(subs) == 1:
                 if is_pattern(ch):
                     conn.patterns[ch] = None
-                    node = self._patterns.setdefault(conn.project, _Node())
-                    for seg in ch.split("."):
-                        node = node.children.setdefault(seg, _Node())
-                    node.conns[conn] = None
+                    node = self._node(conn.project, ch, True)
+                    assert node is not None
+                    node.add(conn)
                 else:
-                    self._subscribers.setdefault((conn.project, ch), {})[conn] = None
+                    subscribers = self._subscribers.get((conn.project, ch))
+                    if subscribers is None:
+                        subscribers = self._subscribers[(conn.project, ch)] = _Subscribers()
+                    subscribers.add(conn)
+
+    def _node(self, project: str, pattern: str, create: bool) -> _Node | None:
+        node = self._patterns.setdefault(project, _Node()) if create else self._patterns.get(project)
+        for seg in pattern.split("."):
+            if node is None:
+                return None
+            node = node.children.setdefault(seg, _Node()) if create else node.children.get(seg)
+        return node
 
     def _unindex(self, conn: HubConnection, sub: Subscription) -> None:
         conn.plain = None
@@ -219,7 +259,11 @@ class Hub:
                 del conn.patterns[ch]
                 self._unindex_pattern(conn, ch)
             else:
-                _discard(self._subscribers, (conn.project, ch), conn)
+                subscribers = self._subscribers.get((conn.project, ch))
+                if subscribers is not None:
+                    subscribers.discard(conn)
+                    if not subscribers.conns:
+                        del self._subscribers[(conn.project, ch)]
 
     def _unindex_pattern(self, conn: HubConnection, pattern: str) -> None:
         """Remove a connection from a pattern's node, then the nodes left with nothing below."""
@@ -234,7 +278,7 @@ class Hub:
                 return
             path.append((node, seg, child))
             node = child
-        node.conns.pop(conn, None)
+        node.discard(conn)
         for parent, seg, child in reversed(path):
             if child.conns or child.children:
                 break
@@ -244,21 +288,21 @@ class Hub:
 
     # --- matching and fan-out ----------------------------------------------------------
 
-    def _pattern_buckets(self, project: str, channels: list[str]) -> list[tuple[str, Conns]]:
+    def _pattern_buckets(self, project: str, channels: list[str]) -> list[tuple[str, _Subscribers]]:
         """(pattern, subscribers) of every subscribed pattern that matches one of the channels."""
         root = self._patterns.get(project)
         if root is None:
             return []
-        found: list[tuple[str, Conns]] = []
+        found: list[tuple[str, _Subscribers]] = []
 
         def walk(node: _Node, parts: list[str], i: int, path: list[str]) -> None:
             if i == len(parts):
                 if node.conns:
-                    found.append((".".join(path), node.conns))
+                    found.append((".".join(path), node))
                 return
             tail = node.children.get(">")
             if tail is not None and tail.conns:
-                found.append((".".join([*path, ">"]), tail.conns))
+                found.append((".".join([*path, ">"]), tail))
             for key in (parts[i], "*"):
                 child = node.children.get(key)
                 if child is not None:
@@ -276,7 +320,8 @@ class Hub:
         through one channel, walks that channel's subscribers as they are, with no
         per-connection bookkeeping at all."""
         project = event.project
-        buckets = [(ch, bucket) for ch in event.channels if (bucket := self._subscribers.get((project, ch)))]
+        buckets: list[tuple[str, _Subscribers]] = [
+            (ch, subs) for ch in event.channels if (subs := self._subscribers.get((project, ch)))]
         if self._patterns:
             buckets += self._pattern_buckets(project, event.channels)
         if not buckets:
@@ -284,26 +329,27 @@ class Hub:
         hits: dict[HubConnection, list[str]] = {}
         if "any" in event.roles:
             if len(buckets) == 1:
-                ch, bucket = buckets[0]
-                return zip(bucket, repeat([ch]))
-            for key, bucket in buckets:
-                for conn in bucket:
+                ch, subs = buckets[0]
+                return zip(subs.conns, repeat([ch]))
+            for key, subs in buckets:
+                for conn in subs.conns:
                     keys = hits.get(conn)
                     if keys is None:
                         hits[conn] = [key]
                     elif key not in keys:
                         keys.append(key)
             return hits.items()
-        granted = {*event.roles, KEY_ROLE}
+        granted = set(event.roles)
         readers = [holders for role in granted if (holders := self._holders.get((project, role)))]
         n_readers = sum(map(len, readers))
-        if not n_readers:
-            return ()
-        for key, bucket in buckets:
-            if len(bucket) <= n_readers:  # fewer subscribers than readers: filter the subscribers
-                found = [conn for conn in bucket if not conn.roles.isdisjoint(granted)]
-            else:  # filter the readers (one holding two of the roles comes twice: deduplicated below)
-                found = [conn for holders in readers for conn in holders if conn in bucket]
+        for key, subs in buckets:
+            found: list[HubConnection] = list(subs.keyed)
+            if n_readers:
+                bucket = subs.conns
+                if len(bucket) <= n_readers:  # fewer subscribers than readers: filter the subscribers
+                    found += [conn for conn in bucket if not conn.roles.isdisjoint(granted)]
+                else:  # filter the readers (one holding two of the roles comes twice: deduplicated below)
+                    found += [conn for holders in readers for conn in holders if conn in bucket]
             for conn in found:
                 keys = hits.get(conn)
                 if keys is None:

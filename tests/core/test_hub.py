@@ -121,9 +121,9 @@ def test_subscribing_costs_the_same_whatever_the_roles():
     got: dict[int, list] = {}
     roles = {"users"} | {f"team:t{i}" for i in range(100)} | {f"team:t{i}/r{j}" for i in range(100) for j in range(50)}
     conn = connect(hub, 0, roles, [f"tablesdb.d.tables.t{i}.rows" for i in range(100)], got)
-    assert sum(map(len, hub._subscribers.values())) == 100
+    assert sum(len(s.conns) for s in hub._subscribers.values()) == 100
     hub.subscribe(conn, Subscription("more", [f"c{i}" for i in range(100)], []))
-    assert sum(map(len, hub._subscribers.values())) == 200
+    assert sum(len(s.conns) for s in hub._subscribers.values()) == 200
     hub.dispatch(make_event(["team:t42/r7"], channels=["tablesdb.d.tables.t3.rows"]))
     assert got == {0: [["s0"]]}
 
@@ -209,3 +209,21 @@ def test_cached_ids_follow_subscription_changes():
     got.clear()
     hub.dispatch(make_event(["guests"]))
     assert got == {}, "no longer a guest: the cache must not deliver by the old roles"
+
+
+def test_a_key_connection_that_signs_in_reads_as_the_user():
+    hub = Hub()
+    got: dict[int, list] = {}
+    conn = connect(hub, 0, {KEY_ROLE}, ["rows", "tablesdb.>"], got)
+    hub.dispatch(make_event([]))  # readable by no role: keys only
+    assert 0 in got
+    hub.set_roles(conn, frozenset({"users", "user:u"}), "u")
+    got.clear()
+    hub.dispatch(make_event([]))
+    assert got == {}
+    hub.dispatch(make_event(["user:u"]))
+    assert list(got) == [0]
+    hub.set_roles(conn, frozenset({KEY_ROLE}), None)
+    got.clear()
+    hub.dispatch(make_event([]))
+    assert list(got) == [0]
