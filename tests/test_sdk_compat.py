@@ -37,6 +37,9 @@ DRIVERS = {
     "unknown_project": "unknown project: onError gets 1008, close 1008, no reconnect",
     "deprecated_subscribe": "the deprecated client.subscribe path receives row events",
     "reconnect": "after a dropped connection the SDK re-subscribes with its original ids and delivery resumes",
+    "indexes_transactions": "node-appwrite indexes (unique 409, fulltext search), transactions (nothing published before "
+                            "commit, then every event in order; a rollback publishes nothing), the legacy Databases "
+                            "documents with both families of event names",
     "users_admin": "node-appwrite Users (create, list with search and queries, get, every update, sessions, tokens, "
                    "JWTs, delete); a token-made Web SDK session hears its own users.* events, a guest none",
     "presence_realtime": "Web SDK upsertPresence and node-appwrite Presences: create, one update per change, "
