@@ -107,6 +107,8 @@ ERROR_TYPES: dict[str, tuple[int, str]] = {
     "transaction_not_ready": (400, "The transaction is not pending."),
     "row_invalid_structure": (400, "The row structure is invalid."),
     "row_missing_data": (400, "The row data is missing."),
+    "row_missing_payload": (400, "The row data and permissions are missing. You must provide either row data or "
+                                 "permissions to be updated."),
 }
 
 _STATUS_ALLOWED = {400, 401, 402, 403, 404, 405, 408, 409, 410, 412, 413, 416, 422, 429, 451, 501, 503}

@@ -31,6 +31,7 @@ DRIVER_TIMEOUT = 60  # seconds, per driver process
 
 DRIVERS = {
     "rows_realtime": "create/update/upsert/increment/decrement/delete reach each matching subscription once",
+    "bulk_realtime": "updateRows/upsertRows/deleteRows: one event per row changed, with its own names and payload",
     "queries_realtime": "realtime queries filter per subscription; update() and unsubscribe() change delivery",
     "permissions_realtime": "tables without guest read and rowSecurity rows gate delivery to a guest",
     "rest_roundtrip": "node-appwrite TablesDB REST round trips, bulk createRows events, error envelope",

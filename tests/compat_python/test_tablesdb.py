@@ -148,3 +148,49 @@ def test_indexes(admin, db, table):
     assert err.value.code == 409
     assert tables_db.delete_index(db, table, "uniq_n") == b""
     assert tables_db.create_row(db, table, "two", {"n": 1}).data["n"] == 1
+
+
+def test_bulk_update_upsert_delete(admin, user, db, table):
+    tables_db = admin.tables_db
+    tables_db.create_rows(db, table, [{"$id": f"b{i}", "n": i, "tag": "odd" if i % 2 else "even"} for i in range(6)])
+    updated = tables_db.update_rows(db, table, data={"flag": True}, queries=[Query.equal("tag", "odd")])
+    assert updated.total == 3 and {r.id for r in updated.rows} == {"b1", "b3", "b5"}
+    assert all(r.data["flag"] is True for r in updated.rows)
+    assert tables_db.get_row(db, table, "b0").data.get("flag") is None
+    upserted = tables_db.upsert_rows(db, table, [{"$id": "b0", "n": 100}, {"$id": "new", "n": 7, "tag": "odd"}])
+    assert upserted.total == 2 and tables_db.get_row(db, table, "b0").data["n"] == 100
+    assert tables_db.get_row(db, table, "b0").data["tag"] == "even", "an upsert keeps the columns it does not give"
+    deleted = tables_db.delete_rows(db, table, queries=[Query.equal("tag", "odd")])
+    assert deleted.total == 4 and {r.id for r in deleted.rows} == {"b1", "b3", "b5", "new"}
+    assert {r.id for r in tables_db.list_rows(db, table).rows} == {"b0", "b2", "b4"}
+    with pytest.raises(AppwriteException) as err:
+        user.tables_db.delete_rows(db, table)
+    assert err.value.code == 401 and err.value.type == "general_unauthorized_scope"
+    with pytest.raises(AppwriteException) as err:
+        tables_db.update_rows(db, table, data={})
+    assert err.value.code == 400 and err.value.type == "row_missing_payload"
+
+
+def test_transactions(admin, db, table):
+    tables_db = admin.tables_db
+    tx = tables_db.create_transaction(ttl=60)
+    assert tx.status == "pending" and tx.operations == 0
+    staged = tables_db.create_operations(tx.id, [
+        {"action": "create", "databaseId": db, "tableId": table, "rowId": "t1", "data": {"n": 1}},
+        {"action": "create", "databaseId": db, "tableId": table, "rowId": "t2", "data": {"n": 2}},
+    ])
+    assert staged.operations == 2
+    tables_db.create_row(db, table, "t3", {"n": 3}, transaction_id=tx.id)
+    assert tables_db.get_transaction(tx.id).operations == 3
+    assert tx.id in [t.id for t in tables_db.list_transactions().transactions]
+    with pytest.raises(AppwriteException):
+        tables_db.get_row(db, table, "t1")  # staged, not written
+    assert tables_db.update_transaction(tx.id, commit=True).status == "committed"
+    assert {r.id for r in tables_db.list_rows(db, table).rows} >= {"t1", "t2", "t3"}
+    dropped = tables_db.create_transaction()
+    tables_db.create_row(db, table, "t4", {"n": 4}, transaction_id=dropped.id)
+    assert tables_db.update_transaction(dropped.id, rollback=True).status == "rolled_back"
+    assert tables_db.delete_transaction(dropped.id) == b""
+    with pytest.raises(AppwriteException) as err:
+        tables_db.get_row(db, table, "t4")
+    assert err.value.code == 404

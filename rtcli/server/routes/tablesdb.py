@@ -9,6 +9,7 @@ from starlette.routing import Route
 from rtcli.errors import AppwriteError
 from rtcli.core.schema import COLUMN_TYPES
 from rtcli.server.routes.unsupported import not_offered
+from rtcli.services import bulk_rows
 from rtcli.server.http import array_param, body, ctx, json_response, no_content
 
 
@@ -99,7 +100,16 @@ async def rows(request: Request):
             return await _staged(request, c, b, "create", b.get("rowId", "unique()"))
         status, out = await s.rows.create(c, db, t, b)
         return json_response(out, status)
+    if request.method in _BULK:
+        b = await body(request)
+        if b.get("transactionId"):
+            raise AppwriteError("general_not_implemented", "rtcli does not stage bulk updates, upserts or deletes "
+                                "in a transaction: stage each row's operation instead.")
+        return json_response(await _BULK[request.method](s.rows, c, db, t, b))
     return json_response(await s.rows.list(c, db, t, array_param(request, "queries")))
+
+
+_BULK = {"PATCH": bulk_rows.update_rows, "PUT": bulk_rows.upsert_rows, "DELETE": bulk_rows.delete_rows}
 
 
 async def row(request: Request):
@@ -181,7 +191,7 @@ routes = [
     Route(_T + "/columns/{key}", column, methods=["GET", "DELETE"]),
     Route(_T + "/indexes", indexes, methods=["GET", "POST"]),
     Route(_T + "/indexes/{key}", index, methods=["GET", "DELETE"]),
-    Route(_T + "/rows", rows, methods=["GET", "POST"]),
+    Route(_T + "/rows", rows, methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),
     Route(_T + "/rows/{row}", row, methods=["GET", "PATCH", "PUT", "DELETE"]),
     Route(_T + "/rows/{row}/{column}/{op:str}", increment, methods=["PATCH"]),
 ]
