@@ -35,6 +35,9 @@ Scenarios (the targets are in docs/performance.md):
 - topics    publish->delivery p50/p99 over the realtime publish path at ``--latency-rate``
             messages/s to ``--subscribers`` (durable and ephemeral topics), and REST publishes/s
             against REST row creates/s (``--writers`` clients) on the same server, same run.
+- indexes   list a ``--index-rows`` table (100,000) with an indexed ``equal`` and with ``search`` on a
+            fulltext index, on SQLite and on PostgreSQL (median of ``--index-reps`` requests;
+            target < 20 ms), beside an ``equal`` on a column without an index.
 
 The load client is this process (see bench_client.py): one asyncio loop on uvloop with a
 minimal WebSocket client and a minimal HTTP/1.1 client, cheaper per delivery than the server.
