@@ -26,9 +26,7 @@ from rtcli.errors import AppwriteError
 from rtcli.core.schema import COLUMN_TYPES
 from rtcli.server.routes.unsupported import not_offered
 from rtcli.server.http import array_param, body, ctx, json_response, no_content
-from rtcli.core.schema import COLUMN_TYPES
 from rtcli.server.routes import tablesdb as tablesdb_routes
-from rtcli.server.routes.unsupported import not_offered
 
 # Error types of the TablesDB use cases, as the Databases API names them.
 ERRORS = {"table_not_found": "collection_not_found", "table_already_exists": "collection_already_exists",
