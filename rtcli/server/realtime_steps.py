@@ -9,6 +9,7 @@ closes, authentication, presence, replays from the event log).
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from typing import Any
 
 from starlette.datastructures import QueryParams
@@ -20,6 +21,7 @@ from rtcli.core.session import (
     Authenticate, Close, Publish, RealtimeSession, Replay, Send, SetPresence, connection_roles,
 )
 from rtcli.core import url_subscriptions
+from rtcli.core.permissions import GUEST, Actor
 from rtcli.core.topics import publish_error
 from rtcli.errors import AppwriteError
 from rtcli.services.account import account_model
@@ -159,12 +161,23 @@ async def perform(session: RealtimeSession, outputs: list, outbox: Outbox, state
                 outbox.push(frame, seq, resource, ids)
 
 
+def actor_now(session: RealtimeSession) -> Actor:
+    """Who the connection acts as now: the hub re-roles a connection when its user's memberships
+    change, and makes it a guest when its session is revoked, after the session took its actor."""
+    actor, conn = session.actor, session.conn
+    if actor.is_key:
+        return actor
+    if conn.user_id is None:
+        return GUEST
+    return replace(actor, roles=conn.roles, user_id=conn.user_id)
+
+
 async def publish(session: RealtimeSession, out: Publish, address: str, state) -> dict:
     """Publish to a topic as the connection's actor: the acknowledgement, or the error frame."""
     request = out.request
     try:
-        published = await state.services.topics.publish(Ctx(session.conn.project, session.actor), request, address,
-                                                         session.conn.id)
+        published = await state.services.topics.publish(Ctx(session.conn.project, actor_now(session)), request,
+                                                         address, session.conn.id)
     except AppwriteError as e:
         return publish_error(e, e.code, e.message, request.message_id)
     return protocol.response_frame(protocol.PUBLISH, message=published.model())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 
 import httpx
 import pytest
@@ -367,3 +368,30 @@ def test_latest_policy_keeps_each_publishers_newest_message_of_a_name(tmp_path):
         slow.close()
     finally:
         srv.stop()
+
+
+def test_a_socket_publishes_with_its_current_roles(shared_server):
+    """A connection that lost its team membership, or whose session was deleted, publishes with
+    what it holds now, not with what it held when it connected."""
+    a_id, a_token, a = signup(shared_server, "own")
+    b_id, b_token, b = signup(shared_server, "mem")
+    team = a.post("/teams", json={"teamId": "unique()", "name": "Pub"}).json()["$id"]
+    with shared_server.admin() as admin:
+        m = admin.post(f"/teams/{team}/memberships", json={"roles": ["x"], "userId": b_id}).json()["$id"]
+        crew = new_topic(admin, [f'read("team:{team}")', f'create("team:{team}")'])
+        users = new_topic(admin, ['read("any")', 'create("users")'])
+    ws, _ = rt(shared_server, {"X-Appwrite-Session": b_token})
+    assert publish(ws, crew, {"n": 1})["type"] == "response"
+    assert a.delete(f"/teams/{team}/memberships/{m}").status_code == 204
+    deadline = time.monotonic() + 5  # the change reaches the connection through the hub
+    while (answer := publish(ws, crew, {"n": 2}))["type"] == "response" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert answer["data"]["type"] == "topic_not_found"
+    assert publish(ws, users, {"n": 3})["type"] == "response"
+    assert b.delete("/account/sessions/current").status_code == 204  # signed out: a guest now
+    while (answer := publish(ws, users, {"n": 4}))["type"] == "response" and time.monotonic() < deadline + 5:
+        time.sleep(0.1)
+    assert answer["data"]["type"] == "user_unauthorized"
+    ws.close()
+    a.close()
+    b.close()
