@@ -177,3 +177,6 @@ class TransactionRepository(Protocol):
         """The staged operations, in the order they were staged."""
 
     async def drop_operations(self, tx: Transaction, project: str, tid: str) -> None: ...
+
+    async def expired(self, now: float, limit: int = 500) -> list[tuple[str, str]]:
+        """(project, id) of pending transactions whose expiry is before ``now``."""

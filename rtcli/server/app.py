@@ -169,7 +169,8 @@ def load_or_create_key(data_dir: Path, given: str | None) -> str:
 
 
 async def _housekeeping(store, services: Services, config: ServeConfig) -> None:
-    """Every minute, in short transactions: event-log retention, unfinished uploads."""
+    """Every minute, in short transactions: event-log retention, unfinished uploads, expired
+    TablesDB transactions."""
     while True:
         try:
             removed = await store.prune(config.retention_days * 86400, config.retention_events)
@@ -178,6 +179,9 @@ async def _housekeeping(store, services: Services, config: ServeConfig) -> None:
             expired = await services.storage.clean_expired()
             if expired:
                 log.info("removed %d unfinished uploads", expired)
+            expired = await services.transactions.clean_expired()
+            if expired:
+                log.info("removed %d expired transactions", expired)
         except Exception:  # try again next round; never take the server down
             log.exception("housekeeping failed")
         await asyncio.sleep(60)

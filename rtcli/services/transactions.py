@@ -164,3 +164,15 @@ class Transactions:
                 raise invalid(f"An {action} operation names its `column` in its data.")
             await self.rows.increment(ctx, db, table, row, column, {k: v for k, v in data.items() if k != "column"},
                                       1 if action == "increment" else -1, tx)
+
+    async def clean_expired(self) -> int:
+        """Remove the pending transactions past their expiry, with what they staged (nothing of
+        it was applied or published)."""
+        gone = 0
+        for project, tid in await self.repo.expired(time.time()):
+            async with self.store.transaction() as tx:
+                t = await self.repo.get(project, tid, tx)
+                if t is not None and t.status == "pending" and t.expires_ts < time.time():
+                    await self.repo.delete(tx, project, tid)
+                    gone += 1
+        return gone

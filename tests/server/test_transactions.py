@@ -165,3 +165,30 @@ def test_transactions_belong_to_their_user(shared_server, table):
         assert r.status_code == 401 and r.json()["type"] == "user_unauthorized"
     with shared_server.guest() as g:
         assert g.post("/tablesdb/transactions", json={}).status_code == 401
+
+
+def test_expired_transactions_are_removed(tmp_path):
+    """Housekeeping (at start, then every minute) removes pending transactions past their expiry."""
+    import time
+
+    from tests.conftest import start_server
+
+    srv = start_server(tmp_path / "data")
+    try:
+        with srv.admin() as a:
+            tid = a.post("/tablesdb/transactions", json={"ttl": 60}).json()["$id"]
+            keep = a.post("/tablesdb/transactions", json={"ttl": 3600}).json()["$id"]
+    finally:
+        srv.stop()
+    with sqlite3.connect(tmp_path / "data" / "rtcli.db") as c:
+        c.execute("UPDATE transactions SET expires_ts = 0 WHERE id = ?", (tid,))
+    srv = start_server(tmp_path / "data")
+    try:
+        with srv.admin() as a:
+            deadline = time.monotonic() + 10
+            while a.get(f"/tablesdb/transactions/{tid}").status_code != 404 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert a.get(f"/tablesdb/transactions/{tid}").json()["type"] == "transaction_not_found"
+            assert a.get(f"/tablesdb/transactions/{keep}").json()["status"] == "pending"
+    finally:
+        srv.stop()
