@@ -79,6 +79,20 @@ class ScriptedRest(RestActions):
     def presences(self, page: int = 100, most: int = 5000) -> list[dict]:
         return [dict(p) for p in self.listed]
 
+    def explain(self, cursor: str, *, user: str | None = None, key: bool = False, channel: str | None = None,
+                queries: list[str] | None = None) -> dict:
+        """The server's answer for a scripted orders row event (readable by "any"; total = 10 x its
+        number), the first query failing."""
+        i = int(cursor.rsplit(".", 1)[-1])
+        checks = [{"query": q, "matches": n > 0, "reason": f"total = {i * 10} does not satisfy greaterThan [50]"
+                   if n == 0 else "satisfied"} for n, q in enumerate(queries or [])]
+        who = "an API key" if key else (f"user {user}" if user else "a guest")
+        return {"cursor": cursor, "event": f"tablesdb.main.tables.orders.rows.row{i:04d}.delete", "subscriber": who,
+                "roles": [] if key else ["any", "guests"], "event_roles": ["any"],
+                "channel": {"channel": channel, "matches": True, "matched_channels": [channel]},
+                "permission": {"matches": True, "reason": 'the event is readable by "any"'},
+                "queries": checks, "drops": [], "verdict": "not delivered" if checks else "delivered"}
+
 
 def sample_events(n: int = 30) -> list[Event]:
     """A mix of row creates/updates/deletes on two tables and a few file uploads."""
@@ -90,7 +104,9 @@ def sample_events(n: int = 30) -> list[Event]:
             action = ACTIONS[i % 4] if i % 5 else "delete"
             table = "messages" if i % 3 else "orders"
             data = {"text": f"hello {i}", "n": i} if table == "messages" else {"total": i * 10, "status": "open"}
-            out.append(row_event(i, action, table=table, data=data))
+            # sub3 is the snapshots' orders subscription, with the query total>50
+            subs = ("sub1", "sub3") if table == "orders" and i * 10 > 50 else ("sub1",)
+            out.append(row_event(i, action, table=table, data=data, subs=subs))
     return out
 
 

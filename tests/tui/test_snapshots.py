@@ -1,4 +1,7 @@
-"""SVG snapshots of the monitor's main states at 80x24 and 160x48.
+"""SVG snapshots of the monitor's states and flows at 80x24 and 120x35: following, the buffer marker,
+paused, filtered (by words and globs, and by a subscription with the events its queries left out greyed), a
+row expanded, an event full screen, the explain pane, the unsubscribe question, the subscriptions panel's
+footer, the forms, help, the presence pane, and the connection lost then back (dimmed, then a marker row).
 
 pytest-textual-snapshot is not used: its pinned syrupy (4.8.0) requires pytest < 9, and this
 project runs pytest 9. These tests do the same thing with ``App.export_screenshot()``: the SVG
@@ -25,6 +28,7 @@ import pytest
 from rtcli.tui.app import MonitorApp
 from rtcli.tui.screens.monitor import MonitorConfig
 from tests.services import in_ci
+from rtcli.client.realtime import StateChange, Subscribed
 from tests.tui.fakes import (
     ScriptedRest, ScriptedSource, presence_event, presence_model, row_event, sample_events, sample_presences,
 )
@@ -210,3 +214,88 @@ async def test_presence_pane_with_changes(size, tmp_path):
         await change_presences(pilot, app, source)
 
     await shoot("presences", size, tmp_path, act)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_filtered_to_a_subscription_with_excluded_events_greyed(size, tmp_path):
+    """Enter on the orders subscription (a query: total>50): its events, and the orders events it
+    did not get, greyed; the detail of a greyed one says which subscription left it out."""
+    async def act(pilot, app, source):
+        screen = app.monitor
+        screen.sublist.focus()
+        screen.sublist.highlighted = 2
+        await pilot.press("enter")
+        await settle(pilot, lambda: screen.view.filter.text == "sub:main/orders")
+        screen.table.focus()
+        await pilot.press("home")
+
+    await shoot("sub_filter", size, tmp_path, act)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_expanded_row(size, tmp_path):
+    async def act(pilot, app, source):
+        await pilot.press("up", "up", "enter")
+
+    await shoot("expanded", size, tmp_path, act)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_full_screen_event(size, tmp_path):
+    async def act(pilot, app, source):
+        await pilot.press("up", "f")
+
+    await shoot("full_screen", size, tmp_path, act)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_explain_pane(size, tmp_path):
+    async def act(pilot, app, source):
+        screen = app.monitor
+        screen.query_one("#filter").value = "sub:main/orders"
+        await pilot.press("slash", "enter", "home")  # row0003: left out by total>50
+        await pilot.press("w")
+        await settle(pilot, lambda: str(app.screen.query_one("#verdict").render()).strip() != "")
+
+    await shoot("explain", size, tmp_path, act)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_unsubscribe_asks_first(size, tmp_path):
+    async def act(pilot, app, source):
+        app.monitor.sublist.focus()
+        await pilot.press("x")
+
+    await shoot("unsubscribe", size, tmp_path, act)
+
+
+async def test_subscriptions_panel_footer(tmp_path):
+    async def act(pilot, app, source):
+        app.monitor.sublist.focus()
+
+    await shoot("subs_footer", "80x24", tmp_path, act)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_connection_lost(size, tmp_path):
+    """Reconnecting: the panes dimmed, no ping, subscriptions offline, presences not live."""
+    async def act(pilot, app, source):
+        if size == "80x24":
+            await pilot.press("P")
+        source.push(StateChange("reconnecting", attempt=1, delay=4.0, error="connection refused"))
+        await settle(pilot, lambda: app.monitor.state == "reconnecting")
+
+    await shoot("offline", size, tmp_path, act)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_connection_back_with_a_marker_row(size, tmp_path):
+    async def act(pilot, app, source):
+        screen = app.monitor
+        source.push(StateChange("reconnecting", attempt=1, delay=1.0, error="connection refused"),
+                    StateChange("connecting", attempt=1), StateChange("connected", reconnect=True),
+                    Subscribed([{"subscriptionId": sid} for sid in source.subs], reconnect=True),
+                    *(row_event(i) for i in range(31, 34)))
+        await settle(pilot, lambda: screen.state == "connected" and screen.buffer.total == 33)
+
+    await shoot("reconnected", size, tmp_path, act)

@@ -1,12 +1,13 @@
 """Explain an event: why it did or did not reach a subscriber (an API key, a guest or a user),
 on a channel with queries, as the server's explain endpoint answers (``RestActions.explain``,
 the same endpoint as ``rtcli explain``). The form is prefilled from the selected event and the
-subscription it came through (or was left out of); the verdict shows under it, check by check,
-and the form stays open to ask again as someone else."""
+subscription it came through (or was left out of); the verdict shows above the fields, check by
+check, and the form stays open to ask again as someone else."""
 
 from __future__ import annotations
 
 import json
+import textwrap
 from typing import Any
 
 from textual.app import ComposeResult
@@ -38,14 +39,22 @@ def typed(query: str) -> str:
     return label if same else query
 
 
-def verdict_content(result: dict[str, Any]) -> Content:
+def verdict_content(result: dict[str, Any], width: int = 66) -> Content:
+    """The checks as ``label ✓/✗ text`` lines, the text wrapped under itself, the verdict last."""
     parts: list = []
+    indent = 13
+    queries = [str(q.get("query")) for q in result.get("queries") or []]
     for label, passed, text in explain_checks(result):
+        if label.startswith("query ") and queries:
+            q = queries.pop(0)
+            text = text.replace(q, f"({query_label(q)})")  # as typed in the form, not its JSON
         mark, style = ("  ", "") if passed is None else (("✓ ", "$text-success") if passed else ("✗ ", "$text-error"))
         if label == "verdict":
-            parts += [("verdict".ljust(11), "bold"), (text, f"bold {style}")]
-        else:
-            parts += [(label.ljust(11), "bold"), (mark, style), text, "\n"]
+            parts += [("verdict".ljust(11), "bold"), (mark, style), (text, f"bold {style}")]
+            continue
+        lines = textwrap.wrap(text, max(20, width - indent), break_long_words=False, break_on_hyphens=False) or [""]
+        parts += [(label.ljust(11), "bold"), (mark, style), lines[0], "\n"]
+        parts += [" " * indent + line + "\n" for line in lines[1:]]
     return Content.assemble(*parts)
 
 
@@ -62,13 +71,13 @@ class ExplainScreen(FormScreen):
 
     def fields(self) -> ComposeResult:
         yield Static(Content.assemble(("event  ", "bold"), self.event, ("  cursor ", "$text-muted"), self.cursor))
+        yield Static("", id="verdict", markup=False)  # first: at 80x24 the fields come after it
         yield Label("As: key, guest, or a user ID")
         yield Input(self.who, placeholder="key, guest, or a user ID", id="as", compact=True)
         yield Label("Channel subscribed to (empty: any of the event's)")
         yield Input(self.channel, placeholder="(any of the event's channels)", id="channel", compact=True)
         yield Label("Queries, one per line (n>=2, status=open, or Query JSON)")
         yield TextArea("\n".join(typed(q) for q in self.queries), id="queries", classes="short", compact=True)
-        yield Static("", id="verdict", markup=False)
 
     def on_mount(self) -> None:
         self.action_submit()  # the verdict for the prefilled subscriber at once
@@ -83,7 +92,8 @@ class ExplainScreen(FormScreen):
 
     def succeeded(self, values: dict[str, Any], result: Any) -> None:
         self.set_busy(False)
-        self.query_one("#verdict", Static).update(verdict_content(result))
+        width = self.query_one(".dialog").scrollable_content_region.width - 2  # a scrollbar may come
+        self.query_one("#verdict", Static).update(verdict_content(result, width if width > 20 else 62))
         self.result = result
 
     def failed(self, message: str) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Static, TextArea
 
@@ -26,6 +26,10 @@ from rtcli.errors import RtcliError
 from rtcli.tui.parse import parse_channels, parse_json_object, parse_query
 
 Send = Callable[[dict[str, Any]], Any]
+
+
+class Dialog(VerticalScroll, can_focus=False):
+    """A form's box: it scrolls when the terminal is short, and leaves the focus to the fields."""
 
 
 class FormScreen(ModalScreen[dict[str, Any] | None]):
@@ -42,7 +46,7 @@ class FormScreen(ModalScreen[dict[str, Any] | None]):
     busy = False
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog") as dialog:
+        with Dialog(classes="dialog") as dialog:
             dialog.border_title = self.TITLE
             yield from self.fields()
             yield Static("", classes="form-error", id="form-error", markup=False)

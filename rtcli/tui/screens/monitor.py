@@ -296,7 +296,8 @@ class MonitorScreen(Screen[None]):
             mode = "▼ following"
         else:
             mode = "↑ scrolled (end: follow)"
-        rate = human_rate(self.meter.rate(self.clock())) if self.link.live else "offline"
+        rate = human_rate(self.meter.rate(self.clock())) if self.link.live else (
+            "offline" if self.link.down else self.state)
         self.filter_bar.show_stats(f"{rate} · {self.view.visible:,}/{len(self.buffer):,} · {mode}", self.paused)
 
     def refresh_side(self) -> None:

@@ -100,7 +100,7 @@ class PresencePane(ScrollView, can_focus=True):
         if board.loading:
             title += " · loading"
         if not self.live:
-            title += " · not live: the connection is down"
+            title += " · not live"  # the connection is down: the list may be out of date
         if title != self._title:
             self._title = self.border_title = title
         width = self.scrollable_content_region.width

@@ -102,10 +102,13 @@ class SubscriptionList(OptionList):
         else:
             mark, style, state = "○", "$text-muted", "pending"
         label = s.name
-        if len(label) > width - 4:
-            label = "…" + label[len(label) - width + 5:]
-        line1 = Content.assemble((mark, style), " ", (label, "bold"), ("  ◂ filter" if filtered else "", "$text-accent"))
-        stats = f"  {s.count:,} · {human_rate(s.meter.rate(now))}"
+        room = width - (4 if filtered else 2)
+        if len(label) > room:
+            label = "…" + label[len(label) - room + 1:]
+        # The one the table is filtered to: marked, in the accent colour.
+        line1 = Content.assemble((mark, style), " ", (label, "bold $text-accent" if filtered else "bold"),
+                                 (" ◂" if filtered else "", "$text-accent"))
+        stats = f"  {s.count:,} · {human_rate(s.meter.rate(now))}" if live else f"  {s.count:,}"
         if state:
             stats = f"{stats} {state}"
         spark_w = max(0, width - len(stats) - 1)
