@@ -462,6 +462,8 @@ async def test_presence_pane_loads_then_follows_presences(shared_server):
 
     uid, token, client = signup(shared_server, "Ada")
     client.close()
+    uid2, token2, client = signup(shared_server, "Grace")  # one presence per user: another user for p1
+    client.close()
     tag = secrets.token_hex(3)
     early, p1 = f"p0-{tag}", f"p1-{tag}"
     app = monitor_app(shared_server, "rows")
@@ -476,13 +478,13 @@ async def test_presence_pane_loads_then_follows_presences(shared_server):
             line = pane_line(app, early)
             assert "online" in line and "realtime" in line and "with socket" in line and "page=/orders" in line
 
-            async with Client(shared_server, token) as second:
+            async with Client(shared_server, token2) as second:
                 await second.presence(p1, "online")
                 await until(pilot, lambda: p1 in board.entries, "the new presence's create event")
                 entry = board.entries[p1]
-                assert entry.user_id == uid and entry.status == "online" and entry.source == "realtime"
+                assert entry.user_id == uid2 and entry.status == "online" and entry.source == "realtime"
                 await until(pilot, lambda: "online" in pane_line(app, p1), "the new presence in the pane")
-                assert f"+ {uid[:12]}" in pane_line(app, p1)  # marked as new (and tinted)
+                assert f"+ {uid2[:12]}" in pane_line(app, p1)  # marked as new (and tinted)
                 row = [e.id for e in board.rows()].index(p1)
 
                 await second.presence(p1, "away")
@@ -490,7 +492,7 @@ async def test_presence_pane_loads_then_follows_presences(shared_server):
                 assert [e.id for e in board.rows()].index(p1) == row and len(board) == 2  # in place
                 assert board.entries[p1].changed == {"status"}
                 await until(pilot, lambda: "away" in pane_line(app, p1), "the new status on screen")
-                assert f"~ {uid[:12]}" in pane_line(app, p1)
+                assert f"~ {uid2[:12]}" in pane_line(app, p1)
                 board.highlight = 0.5  # a departure lingers this long (3 s in use)
             # The socket is closed: the presence leaves with it.
             await until(pilot, lambda: p1 not in board.entries, "the delete event and the departure's highlight")

@@ -272,6 +272,7 @@ async def test_unsubscribe_asks_first(size, tmp_path):
 async def test_subscriptions_panel_footer(tmp_path):
     async def act(pilot, app, source):
         app.monitor.sublist.focus()
+        await settle(pilot, lambda: "Unsubscribe" in screen_text(app))  # the footer is redrawn after a focus change
 
     await shoot("subs_footer", "80x24", tmp_path, act)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -77,14 +79,17 @@ SECTIONS = (
 )
 
 
-def help_content() -> Content:
-    width = max(len(k) for k, _ in KEYS) + 2
+def help_content(columns: int = 90) -> Content:
+    """The help, its key descriptions wrapped under themselves to fit ``columns`` cells."""
+    width = max(len(k) for k, text in KEYS if text is not None) + 2
     parts: list = []
     for keys, text in KEYS:
         if text is None:
             parts += ["\n" if parts else "", (f"Keys: {keys.lower()}", "bold $text-accent"), "\n"]
-        else:
-            parts += [(keys.ljust(width), "bold"), text, "\n"]
+            continue
+        lines = textwrap.wrap(text, max(20, columns - width - 2)) or [""]  # a scrollbar may come
+        parts += [(keys.ljust(width), "bold"), lines[0], "\n"]
+        parts += [" " * width + line + "\n" for line in lines[1:]]
     for title, paragraphs in SECTIONS:
         parts += ["\n", (title, "bold $text-accent"), "\n"]
         for paragraph in paragraphs:
@@ -99,4 +104,8 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog help") as box:
             box.border_title = "rtcli monitor: help"
-            yield Static(help_content())
+            yield Static(help_content(), id="help-text")
+
+    def on_resize(self) -> None:
+        text = self.query_one("#help-text", Static)
+        text.update(help_content(text.size.width or 90))
