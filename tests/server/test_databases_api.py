@@ -142,3 +142,17 @@ def test_document_events_have_both_names_and_reach_only_readers(shared_server, c
             replay.close()
     finally:
         guest.close()
+
+
+def test_document_writes_staged_in_a_transaction(shared_server, coll):
+    base = f"/databases/{coll}/collections/posts/documents"
+    with shared_server.admin() as a:
+        tid = a.post("/databases/transactions", json={}).json()["$id"]
+        r = a.post(base, json={"documentId": "t1", "data": {"title": "staged"}, "transactionId": tid})
+        assert r.status_code == 201 and r.json()["$collectionId"] == "posts", r.text
+        a.post(base, json={"documentId": "t2", "data": {"title": "other"}}).raise_for_status()
+        r = a.patch(f"{base}/t2", json={"data": {"likes": 9}, "transactionId": tid})
+        assert r.status_code == 200
+        assert a.get(f"{base}/t1").status_code == 404 and a.get(f"{base}/t2").json()["likes"] == 0
+        assert a.patch(f"/databases/transactions/{tid}", json={"commit": True}).json()["status"] == "committed"
+        assert a.get(f"{base}/t1").json()["title"] == "staged" and a.get(f"{base}/t2").json()["likes"] == 9

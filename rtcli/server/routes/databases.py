@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -185,7 +186,11 @@ async def index(request: Request):
 async def documents(request: Request):
     c, s, db, t = await ctx(request), _svc(request), _p(request, "db"), _p(request, "collection")
     if request.method == "POST":
-        status, out = await s.rows.create(c, db, t, _in(await body(request)))
+        b = _in(await body(request))
+        if b.get("transactionId"):
+            resp = await tablesdb_routes.staged_write(request, c, b, "create", db, t, b.get("rowId", "unique()"))
+            return json_response(document_out(orjson.loads(resp.body)), resp.status_code)
+        status, out = await s.rows.create(c, db, t, b)
         return json_response(_list(out, "rows", "documents", document_out) if "rows" in out else document_out(out),
                              status)
     out = await s.rows.list(c, db, t, array_param(request, "queries"))
@@ -198,9 +203,13 @@ async def document(request: Request):
     db, t, d = _p(request, "db"), _p(request, "collection"), _p(request, "document")
     if request.method == "GET":
         return json_response(document_out(await s.rows.get(c, db, t, d, array_param(request, "queries"))))
+    b = await body(request)
+    if b.get("transactionId"):
+        action = {"PATCH": "update", "PUT": "upsert", "DELETE": "delete"}[request.method]
+        resp = await tablesdb_routes.staged_write(request, c, b, action, db, t, d)
+        return json_response(document_out(orjson.loads(resp.body)), resp.status_code) if resp.body else resp
     if request.method in ("PATCH", "PUT"):
-        return json_response(document_out(await s.rows.update(c, db, t, d, await body(request),
-                                                             upsert=request.method == "PUT")))
+        return json_response(document_out(await s.rows.update(c, db, t, d, b, upsert=request.method == "PUT")))
     await s.rows.delete(c, db, t, d)
     return no_content()
 

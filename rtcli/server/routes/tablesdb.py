@@ -80,9 +80,8 @@ async def column(request: Request):
     return no_content()
 
 
-async def _staged(request: Request, c, b: dict, action: str, row_id: str) -> Response:
-    """A row write with ``transactionId``: staged in that transaction, applied when it commits."""
-    db, t = _p(request, "db"), _p(request, "table")
+async def staged_write(request: Request, c, b: dict, action: str, db: str, t: str, row_id: str) -> Response:
+    """A row (or document) write with ``transactionId``: staged in that transaction, applied when it commits."""
     data = b.get("data") if isinstance(b.get("data"), dict) else {}
     op = {"action": action, "databaseId": db, "tableId": t, "rowId": row_id,
           "data": {**data, **({"$permissions": b["permissions"]} if b.get("permissions") is not None else {})}}
@@ -97,7 +96,7 @@ async def rows(request: Request):
     if request.method == "POST":
         b = await body(request)
         if b.get("transactionId"):
-            return await _staged(request, c, b, "create", b.get("rowId", "unique()"))
+            return await staged_write(request, c, b, "create", db, t, b.get("rowId", "unique()"))
         status, out = await s.rows.create(c, db, t, b)
         return json_response(out, status)
     if request.method in _BULK:
@@ -120,7 +119,7 @@ async def row(request: Request):
     b = await body(request)
     if b.get("transactionId"):
         action = {"PATCH": "update", "PUT": "upsert", "DELETE": "delete"}[request.method]
-        return await _staged(request, c, b, action, r)
+        return await staged_write(request, c, b, action, db, t, r)
     if request.method == "PATCH":
         return json_response(await s.rows.update(c, db, t, r, b))
     if request.method == "PUT":
