@@ -16,6 +16,7 @@ from rtcli.core.hub import Event
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services import auth
 from rtcli.services.context import Ctx
+from rtcli.services.teams import membership_model
 from rtcli.services.ratelimit import RateLimiter
 
 
@@ -218,6 +219,16 @@ class Account:
     async def get(self, ctx: Ctx) -> dict:
         return account_model(await self.current_user(ctx))
 
+    async def memberships(self, ctx: Ctx) -> dict:
+        """GET /account/memberships: the caller's memberships, in every team."""
+        user = await self.current_user(ctx)
+        out = []
+        for m in await self.users.memberships_of(ctx.project, user["id"]):
+            team = await self.users.team(ctx.project, m["team_id"])
+            if team is not None:
+                out.append(membership_model(m, user, team))
+        return {"total": len(out), "memberships": out}
+
     async def create_jwt(self, ctx: Ctx, body: dict) -> dict:
         user = await self.current_user(ctx)
         duration = body.get("duration", auth.JWT_SECONDS)
@@ -239,6 +250,18 @@ class Account:
             user["password_hash"] = await auth.hash_password(password)
             user["hash"], user["hash_options"] = "argon2", {}
             user["password_update"] = ids.format_datetime()
+        elif field == "email":
+            email = body.get("email")
+            if not isinstance(email, str) or not formats.is_email(email, formats.ACCOUNT_EMAIL_MAX):
+                raise invalid("Invalid `email` param: Value must be a valid email address of at most "
+                              f"{formats.ACCOUNT_EMAIL_MAX} characters")
+            if user["password_hash"] and not await auth.verify_password(user, body.get("password") or ""):
+                raise AppwriteError("user_invalid_credentials", "Invalid credentials. Please check the password.")
+            email = email.strip().lower()
+            other = await self.users.user_by_email(ctx.project, email)
+            if other is not None and other["id"] != user["id"]:
+                raise AppwriteError("user_email_already_exists")
+            user["email"], user["email_verification"] = email, False
         elif field == "prefs":
             prefs = body.get("prefs")
             if not isinstance(prefs, dict) or len(str(prefs)) > 65_000:

@@ -73,3 +73,21 @@ def test_token_exchanged_at_the_magic_url_and_phone_routes(sdk_server, admin):
     with pytest.raises(AppwriteException) as err:
         guest.account.update_phone_session(user.user_id, token.secret)  # a token is used once
     assert err.value.code == 401 and err.value.type == "user_invalid_token"
+
+
+def test_email_change_and_memberships(sdk_server, admin):
+    user = new_user(sdk_server, admin, "mail")
+    with pytest.raises(AppwriteException) as err:
+        user.account.update_email(f"new-{user.email}", "wrong-password")
+    assert err.value.code == 401 and err.value.type == "user_invalid_credentials"
+    other = new_user(sdk_server, admin, "taken")
+    with pytest.raises(AppwriteException) as err:
+        user.account.update_email(other.email, PASSWORD)
+    assert err.value.code == 409
+    changed = user.account.update_email(f"new-{user.email}", PASSWORD)
+    assert changed.email == f"new-{user.email}" and changed.emailverification is False
+    assert user.account.list_memberships().total == 0
+    team = admin.teams.create(ID.unique(), "Mail team")
+    admin.teams.create_membership(team.id, ["member"], user_id=user.user_id)
+    listed = user.account.list_memberships()
+    assert listed.total == 1 and listed.memberships[0].teamid == team.id and listed.memberships[0].teamname == "Mail team"

@@ -87,10 +87,15 @@ async def jwts(request: Request):
 
 
 async def update(request: Request):
-    if request.path_params["field"] not in ("name", "password", "prefs"):
+    if request.path_params["field"] not in ("name", "password", "prefs", "email"):
         raise not_offered(request)
     c = await ctx(request)
     return json_response(await _svc(request).update(c, request.path_params["field"], await body(request)))
+
+
+async def memberships(request: Request):
+    c = await ctx(request)
+    return json_response(await _svc(request).memberships(c))
 
 
 async def prefs(request: Request):
@@ -111,5 +116,6 @@ routes = [
     Route("/account/jwts", jwts, methods=["POST"]),
     Route("/account/jwt", jwts, methods=["POST"]),
     Route("/account/prefs", prefs, methods=["GET"]),
+    Route("/account/memberships", memberships, methods=["GET"]),
     Route("/account/{field:str}", update, methods=["PATCH"]),
 ]
