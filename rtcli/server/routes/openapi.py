@@ -172,6 +172,32 @@ OPERATIONS: list[tuple] = [
        f"Row{op.capitalize()}", False) for op in ("increment", "decrement")],
 ]
 SCHEMAS["RowOrRows"] = {"oneOf": [_ref("Row"), _ref("RowList")]}
+
+# Topics (an rtcli extension): managed like tables, published to without one.
+_TOPIC = "/topics/{topicId}"
+_MODE: dict = {"type": "string", "enum": ["durable", "ephemeral"]}
+SCHEMAS.update({
+    "Topic": _model({"$id": STR, "$createdAt": DATE, "$updatedAt": DATE, "$permissions": _arr(STR), "name": STR,
+                     "mode": _MODE}),
+    "TopicList": _list("topics", "Topic"),
+    "TopicCreate": _obj({"topicId": ID, "name": {"type": "string", "minLength": 1, "maxLength": 128}, "mode": _MODE,
+                         "permissions": PERMISSIONS}, ["topicId"]),
+    "TopicUpdate": _obj({"name": {"type": "string", "minLength": 1, "maxLength": 128}, "mode": _MODE,
+                         "permissions": PERMISSIONS}),
+    "MessageCreate": _obj({"data": {"type": "object"}, "event": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,64}$"},
+                           "messageId": ID}, ["data"]),
+    "MessageAck": _model({"$id": STR, "topicId": STR, "cursor": {"type": "string", "nullable": True},
+                          "$createdAt": DATE}),
+})
+TOPIC_OPERATIONS: list[tuple] = [
+    ("/topics", "get", "listTopics", "List topics", 200, "TopicList", None, True),
+    ("/topics", "post", "createTopic", "Create a topic", 201, "Topic", "TopicCreate", False),
+    (_TOPIC, "get", "getTopic", "Get a topic", 200, "Topic", None, False),
+    (_TOPIC, "put", "updateTopic", "Update a topic", 200, "Topic", "TopicUpdate", False),
+    (_TOPIC, "patch", "patchTopic", "Update a topic", 200, "Topic", "TopicUpdate", False),
+    (_TOPIC, "delete", "deleteTopic", "Delete a topic", 204, None, None, False),
+    (_TOPIC + "/messages", "post", "publishMessage", "Publish a message", 201, "MessageAck", "MessageCreate", False),
+]
 for _op, _bound in (("increment", "max"), ("decrement", "min")):
     SCHEMAS[f"Row{_op.capitalize()}"] = _obj({"value": {"type": "number", "exclusiveMinimum": True, "minimum": 0},
                                               _bound: NUM})
@@ -179,11 +205,12 @@ for _op, _bound in (("increment", "max"), ("decrement", "min")):
 
 def spec() -> dict:
     paths: dict[str, dict] = {}
-    for path, method, op_id, summary, status, response, body, queries in OPERATIONS:
-        entry = paths.setdefault(path, {})
-        if "{" in path:
-            entry["parameters"] = _path_params(path)
-        entry[method] = _operation(op_id, summary, status, response, body, queries)
+    for tag, operations in (("tablesdb", OPERATIONS), ("topics", TOPIC_OPERATIONS)):
+        for path, method, op_id, summary, status, response, body, queries in operations:
+            entry = paths.setdefault(path, {})
+            if "{" in path:
+                entry["parameters"] = _path_params(path)
+            entry[method] = _operation(op_id, summary, status, response, body, queries, tag)
     health = _operation("getHealth", "Health check", 200, "Health", tag="health")
     health["security"] = []
     del health["responses"]["4XX"]
