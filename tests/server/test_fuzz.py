@@ -138,6 +138,11 @@ MESSAGE = st.one_of(
     st.fixed_dictionaries({"type": st.just("authentication")}, optional={
         "data": st.fixed_dictionaries({}, optional={"session": ODD}) | ODD}),
     st.fixed_dictionaries({"type": st.sampled_from(["ping", "presence"])}, optional={"data": ODD}),
+    # Publishing to the fixture's topics ("open" durable, "typed" ephemeral) or to none.
+    st.fixed_dictionaries({"type": st.just("publish")}, optional={"data": st.fixed_dictionaries({}, optional={
+        "topic": st.sampled_from(["open", "typed", "missing", "a.b", ""]) | ODD,
+        "data": st.dictionaries(st.text(max_size=8), ODD, max_size=4) | ODD,
+        "event": st.sampled_from(["typing", "a.b", "x" * 65]) | ODD, "self": ODD, "messageId": SUB_ID}) | ODD}),
     st.fixed_dictionaries({}, optional={"type": ODD, "data": ODD}),
     ODD,
 )
@@ -220,9 +225,11 @@ class FrameFuzzer:
                 continue
             assert kind in ("error", "response", "pong"), frame
             if kind == "error":
-                assert data["code"] in ERROR_CODES and isinstance(data["message"], str) and data["message"], frame
+                # A refused publish may also say what HTTP would: no such topic, not allowed, too many.
+                codes = ERROR_CODES | {401, 404, 429} if data.get("to") == "publish" else ERROR_CODES
+                assert data["code"] in codes and isinstance(data["message"], str) and data["message"], frame
             if kind == "response":
-                assert data["success"] is True and data["to"] in ("subscribe", "unsubscribe"), frame
+                assert data["success"] is True and data["to"] in ("subscribe", "unsubscribe", "publish"), frame
                 self.subscribed |= data["to"] == "subscribe"
             return frame
 
