@@ -63,9 +63,9 @@ class HubConnection:
 
     ``sink(frame, seq, resource, ids)`` delivers an encoded frame (a ``SplitFrame`` for live
     events, a ``str`` otherwise); while ``holding`` (a replay is under way), deliveries are
-    kept in ``held`` instead and released in order afterwards. At most ``max_held`` of them (0:
-    no limit): past that the held frames are dropped and ``held_overflow`` set, and the adapter
-    closes the connection as a slow consumer (the client resumes from its cursor).
+    kept in ``held`` instead and released in order afterwards. At most the hub's ``max_held``
+    of them: past that they are dropped, ``held`` becomes None (``held_overflow``) and the
+    adapter closes the connection as a slow consumer (the client resumes from its cursor).
     """
 
     id: str
@@ -80,28 +80,15 @@ class HubConnection:
     by_channel: dict[str, list[Subscription]] = field(default_factory=dict)
     patterns: dict[str, None] = field(default_factory=dict)  # the subscribed channel patterns
     holding: int = 0
-    held: list[Held] = field(default_factory=list)
-    max_held: int = 0
-    held_overflow: bool = False
+    held: list[Held] | None = field(default_factory=list)
     # channel -> (ids, encoded suffix) for the channels whose subscriptions have no query:
     # then the ids an event gets through that channel never depend on the event. Built on
     # first use, dropped whenever the connection's subscriptions or roles change.
     plain: dict[str, tuple[list[str], bytes]] | None = None
 
-    def deliver(self, frame: Frame, seq: int, resource: str, ids: list[str]) -> None:
-        if self.holding:
-            self.hold((frame, seq, resource, ids))
-        else:
-            self.sink(frame, seq, resource, ids)
-
-    def hold(self, entry: Held) -> None:
-        if self.held_overflow:
-            return
-        if self.max_held and len(self.held) >= self.max_held:
-            self.held.clear()
-            self.held_overflow = True
-            return
-        self.held.append(entry)
+    @property
+    def held_overflow(self) -> bool:
+        return self.held is None
 
 
 Conns = dict[HubConnection, None]
@@ -146,7 +133,8 @@ class Hub:
     go when their last subscriber does.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_held: int = 0) -> None:
+        self.max_held = max_held  # live frames held per connection during a replay (0: no limit)
         self._subscribers: dict[tuple[str, str], _Subscribers] = {}  # (project, exact channel) -> subscribers
         self._holders: dict[tuple[str, str], Conns] = {}  # (project, role) -> connections holding it
         self._patterns: dict[str, _Node] = {}
@@ -426,7 +414,7 @@ class Hub:
                 suffix = suffix_of(ids)
             frame = SplitFrame((prefix, suffix))
             if conn.holding:
-                conn.hold((frame, seq, resource, ids))
+                self._hold(conn, (frame, seq, resource, ids))
             else:
                 try:
                     conn.sink(frame, seq, resource, ids)
@@ -436,6 +424,15 @@ class Hub:
             n += 1
         self.delivered += n
         return n
+
+    def _hold(self, conn: HubConnection, entry: Held) -> None:
+        held = conn.held
+        if held is None:
+            return  # overflowed: the connection is about to be closed
+        if self.max_held and len(held) >= self.max_held:
+            conn.held = None
+        else:
+            held.append(entry)
 
     @staticmethod
     def _plain(conn: HubConnection, key: str) -> tuple[list[str], bytes] | None:

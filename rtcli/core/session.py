@@ -335,4 +335,4 @@ class RealtimeSession:
         if self.conn.holding:
             return []
         held, self.conn.held = self.conn.held, []
-        return held
+        return held or []

@@ -249,7 +249,7 @@ def make_store_and_broker(config: ServeConfig):
 
 def build_app(config: ServeConfig) -> Starlette:
     store, broker = make_store_and_broker(config)
-    hub = Hub()
+    hub = Hub(max_held=config.max_queue)
     metrics = Metrics(hub)
 
     reloads: set[asyncio.Task] = set()

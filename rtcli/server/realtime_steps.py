@@ -64,8 +64,7 @@ async def open_connection(proto, headers, query: QueryParams) -> None:
     # Unique across nodes: a message's publisher is named by it on every node (``self: false``).
     conn = proto.conn = HubConnection(f"{state.node_id}{next(_ids)}", project, connection_roles(actor), proto.push,
                                       actor.user_id, session_id=actor.session_id,
-                                      scopes=actor.scopes if actor.is_key else None,
-                                      max_held=state.config.max_queue)
+                                      scopes=actor.scopes if actor.is_key else None)
     proto.session = RealtimeSession(state.hub, conn, actor, proto.rt.limits)
     state.metrics.outboxes[conn.id] = proto
     state.hub.add(conn)
@@ -152,8 +151,9 @@ async def perform(session: RealtimeSession, outputs: list, outbox: Outbox, state
             pos, _ = resolved[out.subscription.id]
             if pos is not None:
                 await replay(session, out, pos, outbox, state)
+            overflowed = session.conn.held_overflow  # more live events than the queue holds came meanwhile
             held = session.replay_done()
-            if session.conn.held_overflow:  # more live events than the queue holds came during the replay
+            if overflowed:
                 outbox.overflowed = True
                 outbox.close(protocol.CLOSE_SLOW_CONSUMER,
                              "slow consumer: too many live events during the replay, resume from your cursor")
