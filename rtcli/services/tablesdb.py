@@ -182,6 +182,29 @@ class TablesDB:
             await self.repo.insert_column(tx, ctx.project, db, table, spec)
         return schema.public_column(spec)
 
+    async def update_column(self, ctx: Ctx, db: str, table: str, kind: str, key: str, body: dict) -> dict:
+        """PATCH …/columns/<kind>/<key>: required, default and the type's limits (size, min/max,
+        elements); rows already written are kept as they are, as in Appwrite."""
+        ctx.require_key()
+        await self.table(ctx, db, table)
+        new_key = body.get("newKey")
+        if new_key is not None and new_key != key:
+            raise AppwriteError("general_not_implemented", "rtcli does not rename columns: create a column with the "
+                                "new key and copy the data.")
+        async with self.store.transaction() as tx:
+            col = next((c for c in await self.repo.list_columns(ctx.project, db, table, tx) if c["key"] == key), None)
+            if col is None:
+                raise AppwriteError("column_not_found", f"Column with the requested key '{key}' could not be found.")
+            if col.get("_kind", col["type"]) != kind:
+                raise AppwriteError("column_type_invalid",
+                                    f"Column '{key}' is a {col.get('_kind', col['type'])} column, not {kind}.")
+            merged = {k: v for k, v in col.items() if not k.startswith(("$", "_"))}
+            merged.update({k: body[k] for k in ("required", "default", "size", "min", "max", "elements") if k in body})
+            spec = schema.make_column(kind, merged, col["$createdAt"])
+            spec["$updatedAt"] = ids.format_datetime()
+            await self.repo.update_column(tx, ctx.project, db, table, spec)
+        return schema.public_column(spec)
+
     async def list_columns(self, ctx: Ctx, db: str, table: str) -> dict:
         ctx.require_key("databases.read")
         await self.table(ctx, db, table)

@@ -173,6 +173,11 @@ class TablesDBStore:
         await tx.execute("INSERT INTO columns (project, db, tbl, key, spec, position) VALUES (?,?,?,?,?,?)",
                          (project, db, table, spec["key"], _j(spec), pos))
 
+    async def update_column(self, tx: Transaction, project: str, db: str, table: str, spec: dict) -> None:
+        self._forget()
+        await tx.execute("UPDATE columns SET spec=? WHERE project=? AND db=? AND tbl=? AND key=?",
+                         (_j(spec), project, db, table, spec["key"]))
+
     async def delete_column(self, tx: Transaction, project: str, db: str, table: str, key: str) -> bool:
         self._forget()
         await self.indexes.drop_all(tx, project, db, table, column=key)

@@ -194,3 +194,50 @@ def test_transactions(admin, db, table):
     with pytest.raises(AppwriteException) as err:
         tables_db.get_row(db, table, "t4")
     assert err.value.code == 404
+
+
+def test_update_columns(admin, db, table):
+    """required, default and the type's limits change; the type must match; a rename is not offered."""
+    tables_db = admin.tables_db
+    tables_db.create_string_column(db, table, "title", 10, False)
+    tables_db.create_integer_column(db, table, "n", False)
+    tables_db.create_float_column(db, table, "ratio", False)
+    tables_db.create_boolean_column(db, table, "done", False)
+    tables_db.create_datetime_column(db, table, "when", False)
+    tables_db.create_email_column(db, table, "mail", False)
+    tables_db.create_enum_column(db, table, "color", ["red"], False)
+    tables_db.create_url_column(db, table, "link", False)
+    tables_db.create_ip_column(db, table, "addr", False)
+    tables_db.create_varchar_column(db, table, "code", 4, False)
+    tables_db.create_text_column(db, table, "body", False)
+    tables_db.create_mediumtext_column(db, table, "longer", False)
+    tables_db.create_longtext_column(db, table, "longest", False)
+
+    assert tables_db.update_string_column(db, table, "title", False, "untitled", size=20).size == 20
+    n = tables_db.update_integer_column(db, table, "n", False, 5, min=0, max=9)
+    assert (n.default, n.min, n.max) == (5, 0, 9)
+    assert tables_db.update_float_column(db, table, "ratio", False, 0.5, min=0.0, max=1.0).max == 1.0
+    assert tables_db.update_boolean_column(db, table, "done", False, True).default is True
+    assert tables_db.update_datetime_column(db, table, "when", True, None).required is True
+    assert tables_db.update_email_column(db, table, "mail", False, "a@example.com").default == "a@example.com"
+    assert tables_db.update_enum_column(db, table, "color", ["red", "blue"], False, "blue").elements == ["red", "blue"]
+    assert tables_db.update_url_column(db, table, "link", False, "https://example.com").default == "https://example.com"
+    assert tables_db.update_ip_column(db, table, "addr", False, "127.0.0.1").default == "127.0.0.1"
+    assert tables_db.update_varchar_column(db, table, "code", False, None, size=8).size == 8
+    assert tables_db.update_text_column(db, table, "body", False, "x").default == "x"
+    assert tables_db.update_mediumtext_column(db, table, "longer", False, "y").default == "y"
+    assert tables_db.update_longtext_column(db, table, "longest", False, "z").default == "z"
+    row = tables_db.create_row(db, table, ID.unique(), {"when": "2026-01-01T00:00:00.000+00:00", "code": "12345678"})
+    assert (row.data["title"], row.data["n"], row.data["color"], row.data["done"]) == ("untitled", 5, "blue", True)
+    with pytest.raises(AppwriteException) as err:
+        tables_db.create_row(db, table, ID.unique(), {"when": "2026-01-01T00:00:00.000+00:00", "n": 10})
+    assert err.value.type == "row_invalid_structure"
+    with pytest.raises(AppwriteException) as err:
+        tables_db.update_integer_column(db, table, "title", False, None)
+    assert err.value.code == 400 and err.value.type == "column_type_invalid"
+    with pytest.raises(AppwriteException) as err:
+        tables_db.update_integer_column(db, table, "n", False, 50, min=0, max=9)
+    assert err.value.code == 400 and err.value.type == "column_value_invalid"
+    with pytest.raises(AppwriteException) as err:
+        tables_db.update_boolean_column(db, table, "done", False, None, new_key="finished")
+    assert err.value.code == 405 and err.value.type == "general_not_implemented"

@@ -91,6 +91,14 @@ async def staged_write(request: Request, c, b: dict, action: str, db: str, t: st
     return json_response({"$id": row_id, "$tableId": t, "$databaseId": db, **data}, 201 if action == "create" else 200)
 
 
+async def update_column(request: Request):
+    if _p(request, "kind") not in COLUMN_TYPES:
+        raise not_offered(request)
+    c, s = await ctx(request), _svc(request)
+    return json_response(await s.tablesdb.update_column(c, _p(request, "db"), _p(request, "table"), _p(request, "kind"),
+                                                        _p(request, "key"), await body(request)))
+
+
 async def rows(request: Request):
     c, s, db, t = await ctx(request), _svc(request), _p(request, "db"), _p(request, "table")
     if request.method == "POST":
@@ -188,6 +196,7 @@ routes = [
     Route(_T + "/columns", columns, methods=["GET"]),
     Route(_T + "/columns/{kind}", create_column, methods=["POST"]),
     Route(_T + "/columns/{key}", column, methods=["GET", "DELETE"]),
+    Route(_T + "/columns/{kind}/{key}", update_column, methods=["PATCH"]),
     Route(_T + "/indexes", indexes, methods=["GET", "POST"]),
     Route(_T + "/indexes/{key}", index, methods=["GET", "DELETE"]),
     Route(_T + "/rows", rows, methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),
