@@ -123,6 +123,12 @@ class Account:
             raise AppwriteError("user_invalid_credentials")
         if not user["status"]:
             raise AppwriteError("user_blocked")
+        if user.get("hash", "argon2") != "argon2":
+            # A password imported with another algorithm (MD5, SHA, bcrypt…) is hashed again with
+            # argon2id now that it is known, as Appwrite does at sign-in.
+            user["password_hash"], user["hash"], user["hash_options"] = await auth.hash_password(password), "argon2", {}
+            async with self.store.transaction() as tx:
+                await self.users.update_user(tx, ctx.project, user)
         return await self._new_session(ctx, user, "email", ip, user_agent)
 
     async def create_token_session(self, ctx: Ctx, body: dict, ip: str, user_agent: str) -> tuple[dict, str]:

@@ -89,12 +89,13 @@ class Users:
 
     # --- read --------------------------------------------------------------------------------------
 
-    async def list(self, ctx: Ctx, queries: list, search: str) -> dict:
+    async def list(self, ctx: Ctx, queries: list, search: str, with_total: bool = True) -> dict:
+        """``with_total`` False: ``total`` is 0, as Appwrite answers ``total=false``."""
         ctx.require_key("users.read")
         if len(search) > MAX_SEARCH:
             raise invalid(f"Invalid `search` param: Value must be a valid string and at most {MAX_SEARCH} chars")
         total, users = await self.repo.list_users(ctx.project, list_plan(parse_many(queries)), search)
-        return {"total": total, "users": [check.user_model(u) for u in users]}
+        return {"total": total if with_total else 0, "users": [check.user_model(u) for u in users]}
 
     async def get(self, ctx: Ctx, uid: str) -> dict:
         ctx.require_key("users.read")

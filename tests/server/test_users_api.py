@@ -102,6 +102,12 @@ def test_create_get_list_and_models(shared_server):
         blocked = a.get("/users", params={"search": tag, "queries[0]": json.dumps(
             {"method": "equal", "attribute": "status", "values": [False]})}).json()
         assert [x["$id"] for x in blocked["users"]] == [made[0]["$id"]]
+        a.put(f"/users/{made[2]['$id']}/labels", json={"labels": ["gold", "beta"]}).raise_for_status()
+        gold = a.get("/users", params={"search": tag, "queries[0]": json.dumps(
+            {"method": "contains", "attribute": "labels", "values": ["gold"]})}).json()
+        assert [x["$id"] for x in gold["users"]] == [made[2]["$id"]]
+        untotalled = a.get("/users", params={"search": tag, "total": "false"}).json()
+        assert untotalled["total"] == 0 and len(untotalled["users"]) == 3
         for bad in ({"method": "equal", "attribute": "password", "values": ["x"]},
                     {"method": "cursorAfter", "values": ["nobody"]}):
             r = a.get("/users", params={"queries[0]": json.dumps(bad)})
@@ -172,6 +178,10 @@ def test_imported_hashes_sign_in(shared_server, kind):
         assert r.json()["hash"] == {"scrypt-modified": "scryptMod"}.get(kind, kind)
         assert r.json()["hashOptions"]["type"] == r.json()["hash"]
         assert login(shared_server, email, password + "x").status_code == 401
+        assert login(shared_server, email, password).status_code == 201
+        # Signed in once, the password is hashed again with argon2id; it still signs in.
+        again = a.get(f"/users/{r.json()['$id']}").json()
+        assert again["hash"] == "argon2" and again["password"].startswith("$argon2id$")
         assert login(shared_server, email, password).status_code == 201
         if kind != "md5":  # a malformed hash or unbounded cost is refused
             bad = a.post(f"/users/{kind}", json={"userId": uid(), "email": mail(kind), **body, "password": "nothash"})

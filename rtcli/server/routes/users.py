@@ -25,7 +25,8 @@ async def users(request: Request):
     if request.method == "POST":
         return json_response(await _svc(request).create(c, await body(request)), 201)
     return json_response(await _svc(request).list(c, array_param(request, "queries"),
-                                                  request.query_params.get("search", "")))
+                                                  request.query_params.get("search", ""),
+                                                  request.query_params.get("total") != "false"))
 
 
 async def import_user(request: Request):
