@@ -74,6 +74,7 @@ class Indexes:
                 raise AppwriteError("column_index_limit_exceeded",
                                     f"The maximum number of indexes for table '{table}' ({MAX_INDEXES}) has been reached.")
             await self.repo.insert(tx, ctx.project, db, table, spec)
+        self.repo.forget()
         return index_model(spec)
 
     async def list(self, ctx: Ctx, db: str, table: str, queries: list) -> dict[str, Any]:
@@ -97,3 +98,4 @@ class Indexes:
         async with self.store.transaction() as tx:
             if not await self.repo.delete(tx, ctx.project, db, table, key):
                 raise _not_found(key)
+        self.repo.forget()

@@ -22,14 +22,30 @@ def physical_name(project: str, db: str, table: str, key: str) -> str:
 
 
 class IndexStore:
-    def __init__(self, store) -> None:
+    """``cache``: the table metadata cache of the TablesDB store (None on several nodes): a row
+    list with a filter reads the table's indexes, which change rarely."""
+
+    def __init__(self, store, cache: dict | None = None) -> None:
         self.s = store
         self.d = store.dialect
+        self.cache = cache
+
+    def forget(self) -> None:
+        """Drop the cached definitions (also after a commit: a read between the change and its
+        commit may have cached the old ones)."""
+        if self.cache is not None:
+            self.cache.clear()
 
     async def list(self, project: str, db: str, table: str, tx: Transaction | None = None) -> list[dict]:
+        key = ("indexes", project, db, table)
+        if tx is None and self.cache is not None and key in self.cache:
+            return [dict(spec) for spec in self.cache[key]]
         rows = await (tx or self.s).fetchall(
             "SELECT spec FROM indexes WHERE project=? AND db=? AND tbl=? ORDER BY position", (project, db, table))
-        return [orjson.loads(r[0]) for r in rows]
+        specs = [orjson.loads(r[0]) for r in rows]
+        if tx is None and self.cache is not None:
+            self.cache[key] = [dict(spec) for spec in specs]
+        return specs
 
     async def usable(self, project: str, db: str, table: str) -> tuple[set[str], dict[str, str]]:
         """The columns an ``equal`` finds through an index (the first of a key or unique index),
@@ -46,6 +62,7 @@ class IndexStore:
         """Record the index and build it over the rows already there (raises 409
         ``column_index_already_exists``; 400 ``column_index_invalid`` when a unique index meets
         duplicate values)."""
+        self.forget()
         if await tx.fetchone("SELECT 1 FROM indexes WHERE project=? AND db=? AND tbl=? AND key=?",
                              (project, db, table, spec["key"])):
             raise AppwriteError("column_index_already_exists",
@@ -75,6 +92,7 @@ class IndexStore:
         return True
 
     async def _drop(self, tx: Transaction, project: str, db: str, table: str, spec: dict) -> None:
+        self.forget()
         for sql in self.d.drop_ddl(physical_name(project, db, table, spec["key"]), spec["type"] == "fulltext"):
             await tx.execute(sql)
         await tx.execute("DELETE FROM indexes WHERE project=? AND db=? AND tbl=? AND key=?",

@@ -42,11 +42,12 @@ class TablesDBStore:
     def __init__(self, store) -> None:
         self.s = store
         self.d = store.dialect
-        self.indexes = IndexStore(store)
-        # Databases, tables and columns are read on every row request and rarely change: on a
-        # single node (SQLite) keep them in memory, dropped on any change to them. Several nodes
-        # (PostgreSQL) could change them behind our back, so there every read goes to the store.
+        # Databases, tables, columns and indexes are read on every row request and rarely
+        # change: on a single node (SQLite) keep them in memory, dropped on any change to them.
+        # Several nodes (PostgreSQL) could change them behind our back, so there every read goes
+        # to the store.
         self.cache: dict | None = {} if store.dialect.name == "sqlite" else None
+        self.indexes = IndexStore(store, self.cache)
 
     def _cached(self, key):
         if self.cache is None:
