@@ -99,9 +99,10 @@ def telling_channels(channels: list[str]) -> list[str]:
 
 
 def detail_lines(r: EventRecord, width: int, name_of: Callable[[str], str], *, full: bool = False,
-                 excluded_by: str | None = None) -> list[Line]:
+                 excluded_by: str | None = None, why: list[str] | None = None) -> list[Line]:
     """The detail pane for ``r``, ``width`` cells wide; ``excluded_by`` names the subscription
-    whose queries kept it out (the row is greyed in the table)."""
+    whose queries kept it out (the row is greyed in the table), ``why`` is what the server says
+    failed (its explain checks), when it was asked."""
     width = max(16, width)
     if r.is_marker:
         return [[(r.summary, "warn")]]
@@ -111,7 +112,10 @@ def detail_lines(r: EventRecord, width: int, name_of: Callable[[str], str], *, f
         lines.append([(r.time, "muted"), ("  " + where, "muted")])
     else:
         lines += [[(r.time, "muted")], [(where, "muted")]]
-    if excluded_by:
+    if excluded_by and why:
+        lines.append([(f"✗ not delivered to {excluded_by}; the server says:", "warn")])
+        lines += [[("  " + text, "warn")] for reason in why for text in textwrap.wrap(reason, width - 2)]
+    elif excluded_by:
         lines.append([(f"✗ not delivered to {excluded_by}: its queries left it out (w: ask the server why)", "warn")])
     lines.append([])
     lines += payload_lines(r.payload, width, r.channel)
@@ -137,6 +141,23 @@ def expansion_lines(r: EventRecord, width: int, limit: int = 12) -> list[str]:
     if len(lines) > limit:
         lines = lines[: limit - 1] + ["… more in the detail pane (f: full screen)"]
     return lines
+
+
+def failed_checks(result: dict[str, Any]) -> list[str]:
+    """The checks an explain response failed, as ``label: reason`` (e.g. ``query 1: n = 1 does not
+    satisfy greaterThan [5]``)."""
+    from rtcli.client.events import explain_checks
+    from rtcli.tui.parse import query_label
+
+    queries = [str(q.get("query")) for q in result.get("queries") or []]
+    out = []
+    for label, passed, text in explain_checks(result):
+        if label.startswith("query ") and queries:
+            q = queries.pop(0)
+            text = text.replace(q, f"({query_label(q)})")  # as people type it, not its JSON
+        if passed is False and label != "verdict":
+            out.append(f"{label}: {text}")
+    return out
 
 
 def plain(lines: list[Line]) -> str:

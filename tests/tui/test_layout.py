@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from rtcli.tui.describe import (
-    detail_lines, expansion_lines, plain, telling_channels, telling_events, wrap_dotted,
+    detail_lines, expansion_lines, failed_checks, plain, telling_channels, telling_events, wrap_dotted,
 )
 from rtcli.tui.layout import pane_shape, table_columns
 from rtcli.tui.records import EventRecord
@@ -81,6 +81,18 @@ def test_dates_are_never_cut_in_the_middle(width):
 def test_detail_of_an_excluded_event_says_which_subscription():
     text = plain(detail_lines(record(), 80, str, excluded_by="main/orders"))
     assert "not delivered to main/orders: its queries left it out (w: ask the server why)" in text
+
+
+def test_the_servers_reason_for_an_excluded_event():
+    q = '{"method":"greaterThan","attribute":"n","values":[5]}'
+    result = {"event": "e", "cursor": "c", "channel": {"channel": "rows", "matches": True, "matched_channels": ["rows"]},
+              "permission": {"matches": True, "reason": "readable"},
+              "queries": [{"query": q, "matches": False, "reason": "n = 1 does not satisfy greaterThan [5]"}],
+              "drops": [], "verdict": "not delivered"}
+    assert failed_checks(result) == ["query 1: n = 1 does not satisfy greaterThan [5]  (n>5)"]
+    text = plain(detail_lines(record(), 40, str, excluded_by="big", why=failed_checks(result)))
+    assert "✗ not delivered to big; the server says:" in text and "w: ask the server why" not in text
+    assert "query 1: n = 1 does not satisfy" in text
 
 
 def test_expansion_lists_the_fields():

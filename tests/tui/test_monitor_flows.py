@@ -94,7 +94,12 @@ async def test_choosing_a_subscription_filters_to_it_and_greys_what_its_query_le
         screen.table.focus()
         await pilot.press("home")
         assert screen.detail.record.rid == ids[0]
-        assert f"not delivered to {big.name}" in str(screen.detail.query_one("#detail-body").render())
+        body = screen.detail.query_one("#detail-body")
+        assert f"not delivered to {big.name}" in str(body.render())
+        # The server's reason, asked on its own (this monitor is a key, so it may explain).
+        await until(pilot, lambda: "query 1: n = 1 does not satisfy greaterThan [5] (n>5)"
+                    in " ".join(str(body.render()).split()), "the server's reason in the detail pane")
+        assert "the server says" in str(body.render())
         assert "✗ n=1" in screen_text(app)  # greyed and marked in the table
 
         # Explain it: the server says which query left it out.

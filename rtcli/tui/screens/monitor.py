@@ -138,7 +138,8 @@ class MonitorScreen(Screen[None]):
             with Container(id="main"):
                 yield EventTable(self.view, self.buffer, id="events")
                 yield EventDetail(id="detail", name_of=self.subs.name_of,
-                                  excluded_by=lambda r: self.subs.excluded_by(r, self.view.filter))
+                                  excluded_by=lambda r: self.subs.excluded_by(r, self.view.filter),
+                                  why=self.actions.why)
                 yield PresencePane(self.presence.board, id="presences")
         yield FilterBar(id="filter-bar")
         yield Footer(compact=True)
@@ -265,7 +266,7 @@ class MonitorScreen(Screen[None]):
     # --- table, detail, filter ----------------------------------------------------------------
 
     def on_event_table_selected(self, message: EventTable.Selected) -> None:
-        self.detail.show(message.record)
+        self.detail.show(message.record, force=True)  # same event, new filter: greyed or not
 
     def on_event_table_follow_changed(self, message: EventTable.FollowChanged) -> None:
         self._refresh_stats()

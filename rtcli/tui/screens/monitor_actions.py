@@ -11,7 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rtcli.tui.describe import telling_events
+from rtcli.errors import RtcliError
+from rtcli.tui.describe import failed_checks, telling_events
 from rtcli.tui.parse import row_target
 from rtcli.tui.records import EventRecord, export_lines
 from rtcli.tui.screens.explain import ExplainScreen
@@ -22,9 +23,13 @@ if TYPE_CHECKING:
     from rtcli.tui.screens.monitor import MonitorScreen
 
 
+WHY_KEPT = 256  # server answers kept for greyed events (one explain request per event and subscription)
+
+
 class Actions:
     def __init__(self, screen: MonitorScreen) -> None:
         self.screen = screen
+        self._why: dict[tuple[int, str], list[str] | None] = {}
 
     @property
     def rest(self):
@@ -129,6 +134,38 @@ class Actions:
                 self.notify(f"execution {ex.get('$id')} {ex.get('status')}{code}{first}")
 
         self.screen.app.push_screen(RunFunctionScreen(send=send), done)
+
+    def why(self, record: EventRecord) -> list[str] | None:
+        """What the server says kept ``record`` from the subscription the table is filtered to (its
+        failed explain checks), asked once in a thread; None until it answers, or when this
+        monitor cannot ask (explain needs an API key)."""
+        screen = self.screen
+        sub = screen.subs.subscription_of(record, screen.view.filter)
+        if sub is None or self.rest is None or screen.config.who != "key" or not record.cursor:
+            return None
+        key = (record.seq, sub.id)
+        if key not in self._why:
+            if len(self._why) >= WHY_KEPT:
+                self._why.clear()
+            self._why[key] = None
+            rest, cursor, channel, queries = self.rest, record.cursor, sub.channels[0], list(sub.queries)
+
+            def ask() -> None:
+                try:
+                    result = rest.explain(cursor, key=True, channel=channel, queries=queries)
+                except RtcliError as e:
+                    reasons = [f"(could not ask: {e})"]
+                else:
+                    reasons = failed_checks(result) or ["(the server would deliver it now)"]
+                screen.app.call_from_thread(self._answered, key, record, reasons)
+
+            screen.run_worker(ask, thread=True, group="why")
+        return self._why[key]
+
+    def _answered(self, key: tuple[int, str], record: EventRecord, reasons: list[str]) -> None:
+        self._why[key] = reasons
+        if self.screen.detail.record is record:
+            self.screen.detail.show(record, force=True)
 
     def explain_as(self) -> str:
         """Who to explain for at first: this monitor's identity (its user once known)."""

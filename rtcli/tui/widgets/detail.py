@@ -43,11 +43,13 @@ class EventDetail(VerticalScroll, can_focus=True):
     """
 
     def __init__(self, *, id: str | None = None, name_of: Callable[[str], str] = str,
-                 excluded_by: Callable[[EventRecord], str | None] = lambda r: None) -> None:
+                 excluded_by: Callable[[EventRecord], str | None] = lambda r: None,
+                 why: Callable[[EventRecord], list[str] | None] = lambda r: None) -> None:
         super().__init__(id=id)
         self.record: EventRecord | None = None
         self.name_of = name_of
         self.excluded_by = excluded_by
+        self.why = why
         self.full = False
         self._shown: tuple | None = None
 
@@ -81,7 +83,9 @@ class EventDetail(VerticalScroll, can_focus=True):
         if r is None:
             body.update(EMPTY)
             return
-        lines = detail_lines(r, width, self.name_of, full=self.full, excluded_by=self.excluded_by(r))
+        excluded_by = self.excluded_by(r)
+        why = self.why(r) if excluded_by else None
+        lines = detail_lines(r, width, self.name_of, full=self.full, excluded_by=excluded_by, why=why)
         body.update(to_content(lines))
 
 
