@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from rtcli.errors import AppwriteError
 
@@ -84,6 +85,15 @@ def allows(granted: set[str] | frozenset[str], held: frozenset[str]) -> bool:
     return "any" in granted or not granted.isdisjoint(held)
 
 
+class ActorKind(StrEnum):
+    """Who an actor is. A ``StrEnum`` so that code still comparing with the plain strings keeps
+    working; compare with ``is``."""
+
+    GUEST = "guest"
+    USER = "user"
+    KEY = "key"
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who is calling: a guest, a user (with roles) or a server API key (no role checks).
@@ -91,7 +101,7 @@ class Actor:
     ``roles`` never contains ``any``. A key actor bypasses permissions, as in Appwrite.
     """
 
-    kind: str  # "guest" | "user" | "key"
+    kind: ActorKind
     roles: frozenset[str] = field(default_factory=lambda: frozenset({"guests"}))
     user_id: str | None = None
     scopes: frozenset[str] = frozenset()
@@ -103,14 +113,14 @@ class Actor:
 
     @property
     def is_key(self) -> bool:
-        return self.kind == "key"
+        return self.kind is ActorKind.KEY
 
     def can(self, granted: set[str] | frozenset[str]) -> bool:
         return self.is_key or allows(granted, self.roles)
 
 
-GUEST = Actor("guest")
-KEY = Actor("key", roles=frozenset(), scopes=frozenset({"*"}))
+GUEST = Actor(ActorKind.GUEST)
+KEY = Actor(ActorKind.KEY, roles=frozenset(), scopes=frozenset({"*"}))
 
 
 def user_roles(user_id: str, verified: bool = False, teams: dict[str, tuple[str, list[str]]] | None = None,

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from rtcli.core.hub import Event
 from rtcli.core.topics import Topic
 from rtcli.core.queries import ListPlan
-from rtcli.core.records import TokenRecord, TransactionRecord, UserRecord
+from rtcli.core.records import Membership, Session, Team, TokenRecord, TransactionRecord, UserRecord
 
 
 class Transaction(Protocol):
@@ -117,11 +117,55 @@ class TopicRepository(Protocol):
                    visible_to: list[str] | None) -> tuple[int, list[Topic]]:
         """A page of the project's topics, oldest first; with ``visible_to``, only those on
         which one of these roles holds a permission."""
+
+
+class TeamRepository(Protocol):
+    """Teams and memberships (store/teams.py). Writes take the caller's transaction."""
+
+    async def get(self, project: str, tid: str, tx: Transaction | None = None) -> Team | None: ...
+
+    async def total(self, project: str, tid: str, tx: Transaction | None = None) -> int:
+        """The team's confirmed members."""
+
+    async def page(self, project: str, member: str | None, limit: int, offset: int) -> tuple[int, list[Team]]:
+        """A page of the project's teams, oldest first; with ``member``, only the teams that user
+        has joined (confirmed)."""
+
+    async def insert(self, tx: Transaction, project: str, t: Team) -> None: ...
+
+    async def update(self, tx: Transaction, project: str, t: Team) -> None: ...
+
+    async def delete(self, tx: Transaction, project: str, tid: str) -> None:
+        """The team with its memberships."""
+
+    async def membership(self, project: str, mid: str, tx: Transaction | None = None) -> Membership | None: ...
+
+    async def membership_of(self, project: str, tid: str, uid: str,
+                            tx: Transaction | None = None) -> Membership | None: ...
+
+    async def memberships(self, project: str, tid: str, limit: int, offset: int) -> tuple[int, list[Membership]]: ...
+
+    async def memberships_of(self, project: str, uid: str, confirmed: bool = False,
+                             tx: Transaction | None = None) -> list[Membership]:
+        """A user's memberships, oldest first (``confirmed``: only those that grant roles)."""
+
+    async def count_confirmed(self, project: str, uid: str, tx: Transaction | None = None) -> int: ...
+
+    async def insert_membership(self, tx: Transaction, project: str, m: Membership) -> None: ...
+
+    async def update_membership(self, tx: Transaction, project: str, m: Membership) -> None: ...
+
+    async def delete_membership(self, tx: Transaction, project: str, mid: str) -> None: ...
+
+
 class UserRepository(Protocol):
     """Users, their sessions and tokens, as the Users API reads and writes them. Writes take the
     caller's transaction; reads outside one see committed data."""
 
     async def get_user(self, project: str, uid: str, tx: Transaction | None = None) -> UserRecord | None: ...
+
+    async def get_user_by_email(self, project: str, email: str,
+                                tx: Transaction | None = None) -> UserRecord | None: ...
 
     async def list_users(self, project: str, plan: ListPlan, search: str) -> tuple[int, list[UserRecord]]:
         """Users matching the plan's filters and every word of ``search`` (in id, email, phone or
@@ -138,11 +182,12 @@ class UserRepository(Protocol):
     async def taken(self, project: str, column: str, value: str, uid: str, tx: Transaction) -> bool:
         """Does another user than ``uid`` have this email or phone?"""
 
-    async def sessions_of(self, project: str, uid: str) -> list[dict[str, Any]]: ...
+    async def sessions_of(self, project: str, uid: str) -> list[Session]:
+        """The user's sessions, oldest first."""
 
-    async def session(self, project: str, sid: str, tx: Transaction | None = None) -> dict[str, Any] | None: ...
+    async def session(self, project: str, sid: str, tx: Transaction | None = None) -> Session | None: ...
 
-    async def insert_session(self, tx: Transaction, project: str, s: dict[str, Any]) -> None: ...
+    async def insert_session(self, tx: Transaction, project: str, s: Session) -> None: ...
 
     async def delete_session(self, tx: Transaction, project: str, sid: str) -> None: ...
 
@@ -152,7 +197,6 @@ class UserRepository(Protocol):
 
     async def delete_token(self, tx: Transaction, project: str, token_id: str) -> None: ...
 
-    async def memberships_of(self, project: str, uid: str) -> list[dict[str, Any]]: ...
 
 
 class TransactionRepository(Protocol):

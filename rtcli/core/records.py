@@ -55,3 +55,47 @@ class TransactionRecord:
     expires_ts: float
     created_at: str
     updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Team:
+    """A team; its members are ``Membership`` records."""
+
+    id: str
+    name: str
+    prefs: dict[str, Any]
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """A user's place in a team: ``confirm`` once accepted (or added by an API key), with the
+    team ``roles`` it grants; until then ``secret_hash`` is the invitation's secret, hashed."""
+
+    id: str
+    team_id: str
+    user_id: str
+    roles: list[str]
+    invited: str
+    joined: str
+    confirm: bool
+    secret_hash: str
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A user's signed-in session; only the SHA-256 of its secret is kept."""
+
+    id: str
+    user_id: str
+    secret_hash: str
+    provider: str  # email, anonymous, token, server
+    ip: str
+    user_agent: str
+    expire: str
+    expire_ts: float
+    created_at: str
+    updated_at: str

@@ -15,7 +15,7 @@ from typing import Any
 from rtcli import ids, protocol
 from rtcli.core import channels as chan
 from rtcli.core.hub import KEY_ROLE, Held, Hub, HubConnection, Subscription
-from rtcli.core.permissions import Actor
+from rtcli.core.permissions import Actor, ActorKind
 from rtcli.core.queries import compile_realtime
 from rtcli.core.topics import DEFAULT_MAX_MESSAGE_SIZE, PublishRequest, parse_publish, publish_error
 from rtcli.core.url_subscriptions import UrlSubscription
@@ -200,7 +200,7 @@ class RealtimeSession:
             return [_invalid("Payload is not valid. Status is required")]
         if not isinstance(data.get("status"), str) or not data["status"]:
             return [_invalid("Payload is not valid. Status is required")]
-        if self.actor.kind != "user" or not self.conn.user_id:
+        if self.actor.kind is not ActorKind.USER or not self.conn.user_id:
             return [_error(protocol.CODE_UNAUTHORIZED, "User must be authorized")]
         return [SetPresence(data)]
 

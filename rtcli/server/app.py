@@ -62,6 +62,7 @@ from rtcli.store.storage import StorageStore
 from rtcli.store.tablesdb import TablesDBStore
 from rtcli.store.transactions import TransactionStore
 from rtcli.store.topics import TopicStore
+from rtcli.store.teams import TeamStore
 from rtcli.store.users import UsersStore
 
 log = logging.getLogger("rtcli.server")
@@ -314,7 +315,8 @@ def build_app(config: ServeConfig) -> Starlette:
     rows = Rows(tables)
     files = StorageStore(store)
     users = UsersStore(store)
-    authn = Auth(store, users)
+    team_store = TeamStore(store)
+    authn = Auth(store, users, team_store)
     origins = OriginPolicy(config.allow_origins)
     topic_store = TopicStore(store)
     topics = Topics(store, topic_store, broker, PublishLimits(config.max_message_size, config.publish_rate_user))
@@ -355,8 +357,8 @@ def build_app(config: ServeConfig) -> Starlette:
     app.state.origins = origins
     app.state.services = Services(
         tablesdb=tables, rows=rows,
-        account=Account(store, users, authn, config.session_limit_per_email, config.session_limit_per_ip),
-        teams=Teams(store, users, authn, TeamLimits(config.max_teams_per_user, config.max_roles_per_membership)),
+        account=Account(store, users, team_store, authn, config.session_limit_per_email, config.session_limit_per_ip),
+        teams=Teams(store, team_store, users, authn, TeamLimits(config.max_teams_per_user, config.max_roles_per_membership)),
         keys=Keys(store, users, projects),
         storage=Storage(store, files, config.data_dir / "files", config.max_file_size,
                         config.upload_timeout),
@@ -366,7 +368,7 @@ def build_app(config: ServeConfig) -> Starlette:
         events=EventLog(store, config.events_scan_limit, lambda: LogVisibility(tables.repo, files, topic_store)),
         explain=Explain(store, users, authn, metrics),
         presence=Presence(store, PresenceStore(store)), topics=topics,
-        users=Users(store, users, authn), indexes=Indexes(tables),
+        users=Users(store, users, team_store, authn), indexes=Indexes(tables),
         transactions=Transactions(store, TransactionStore(store), rows))
 
     triggers = EventTriggers(app.state.services.functions)

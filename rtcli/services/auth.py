@@ -15,7 +15,9 @@ import secrets
 import time
 
 import jwt as pyjwt
-from rtcli.core.permissions import Actor, user_roles
+from rtcli.core.permissions import Actor, ActorKind, user_roles
+from rtcli.core.ports import Store, TeamRepository, Transaction, UserRepository
+from rtcli.core.records import UserRecord
 from rtcli.errors import AppwriteError
 from rtcli.services import hashes
 
@@ -28,10 +30,10 @@ async def hash_password(password: str) -> str:
     return (await hashes.argon2(password)).value or ""
 
 
-async def verify_password(user: dict, password: str) -> bool:
+async def verify_password(user: UserRecord, password: str) -> bool:
     """Does ``password`` match the user's, whatever algorithm its hash was imported with?"""
-    stored = hashes.PasswordHash(user.get("password_hash"), hashes.Algorithm(user.get("hash") or "argon2"),
-                                 user.get("hash_options") or {})
+    stored = hashes.PasswordHash(user.password_hash, hashes.Algorithm(user.hash or "argon2"),
+                                 user.hash_options or {})
     return await hashes.verify(stored, password)
 
 
@@ -60,9 +62,10 @@ def decode_token(token: str) -> tuple[str, str] | None:
 class Auth:
     """Turns credentials into an Actor. Reads only; writes live in services.account."""
 
-    def __init__(self, store, users) -> None:
+    def __init__(self, store: Store, users: UserRepository, teams: TeamRepository) -> None:
         self.store = store
         self.users = users
+        self.teams = teams
         self.jwt_secret = ""
 
     async def load(self) -> None:
@@ -74,15 +77,16 @@ class Auth:
         async with self.store.transaction() as tx:
             await tx.execute("INSERT INTO meta (key, value) VALUES ('jwt_secret', ?) ON CONFLICT DO NOTHING", (self.jwt_secret,))
 
-    async def roles(self, project: str, user: dict, tx=None) -> frozenset[str]:
-        teams = {m["team_id"]: (m["id"], m["roles"])
-                 for m in await self.users.confirmed_memberships_of_user(project, user["id"], tx)}
-        return user_roles(user["id"], bool(user["email_verification"]), teams, user["labels"])
+    async def roles(self, project: str, user: UserRecord, tx: Transaction | None = None) -> frozenset[str]:
+        teams = {m.team_id: (m.id, m.roles)
+                 for m in await self.teams.memberships_of(project, user.id, confirmed=True, tx=tx)}
+        return user_roles(user.id, user.email_verification, teams, user.labels)
 
-    async def actor_for(self, project: str, user: dict, session_id: str | None, tx=None) -> Actor:
-        return Actor("user", await self.roles(project, user, tx), user["id"], session_id=session_id)
+    async def actor_for(self, project: str, user: UserRecord, session_id: str | None,
+                        tx: Transaction | None = None) -> Actor:
+        return Actor(ActorKind.USER, await self.roles(project, user, tx), user.id, session_id=session_id)
 
-    async def from_session_token(self, project: str, token: str) -> tuple[Actor, dict] | None:
+    async def from_session_token(self, project: str, token: str) -> tuple[Actor, UserRecord] | None:
         """Verify a session token; None when it is malformed, unknown, expired or its user blocked."""
         decoded = decode_token(token)
         if decoded is None:
@@ -90,11 +94,11 @@ class Auth:
         uid, secret = decoded
         digest = hash_secret(secret)
         for s in await self.users.sessions_of(project, uid):
-            if hmac.compare_digest(s["secret_hash"], digest) and s["expire_ts"] > time.time():
-                user = await self.users.user(project, uid)
-                if user is None or not user["status"]:
+            if hmac.compare_digest(s.secret_hash, digest) and s.expire_ts > time.time():
+                user = await self.users.get_user(project, uid)
+                if user is None or not user.status:
                     return None
-                return await self.actor_for(project, user, s["id"]), user
+                return await self.actor_for(project, user, s.id), user
         return None
 
     def create_jwt(self, project: str, user_id: str, session_id: str | None, seconds: int = JWT_SECONDS) -> str:
@@ -102,7 +106,7 @@ class Auth:
         return pyjwt.encode({"userId": user_id, "sessionId": session_id or "", "project": project,
                              "iat": now, "exp": now + seconds}, self.jwt_secret, algorithm="HS256")
 
-    async def from_jwt(self, project: str, token: str) -> tuple[Actor, dict]:
+    async def from_jwt(self, project: str, token: str) -> tuple[Actor, UserRecord]:
         """Verify a JWT; raises 401 ``user_jwt_invalid`` when it does not hold."""
         try:
             claims = pyjwt.decode(token, self.jwt_secret, algorithms=["HS256"])
@@ -110,8 +114,8 @@ class Auth:
             raise AppwriteError("user_jwt_invalid", f"Failed to verify JWT. {e}") from None
         if claims.get("project") != project:
             raise AppwriteError("user_jwt_invalid", "Failed to verify JWT. It was issued for another project.")
-        user = await self.users.user(project, str(claims.get("userId")))
-        if user is None or not user["status"]:
+        user = await self.users.get_user(project, str(claims.get("userId")))
+        if user is None or not user.status:
             raise AppwriteError("user_jwt_invalid", "Failed to verify JWT. The user does not exist or is blocked.")
         sid = claims.get("sessionId") or None
         if sid and await self.users.session(project, sid) is None:

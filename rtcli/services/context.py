@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rtcli.core.permissions import Actor
+from rtcli.core.permissions import Actor, ActorKind
 from rtcli.errors import AppwriteError
 
 
@@ -16,7 +16,7 @@ class Ctx:
     def require_key(self, scope: str = "databases.write") -> None:
         """Admin-only endpoints (databases, tables, columns) need an API key with the scope."""
         if not self.actor.is_key:
-            role = "guests" if self.actor.kind == "guest" else "users"
+            role = "guests" if self.actor.kind is ActorKind.GUEST else "users"
             raise AppwriteError("general_unauthorized_scope", f'User (role: {role}) missing scopes (["{scope}"])')
         self.require_scope(scope)
 

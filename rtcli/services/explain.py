@@ -68,7 +68,7 @@ class Explain:
             return "an API key", set(), True, None
         if kind == "user":
             uid = subject.get("id") or ""
-            user = await self.users.user(ctx.project, uid)
+            user = await self.users.get_user(ctx.project, uid)
             if user is None:
                 raise AppwriteError("user_not_found", f"User with the requested ID '{uid}' could not be found.")
             return f"user {uid}", set(await self.auth.roles(ctx.project, user)), False, uid

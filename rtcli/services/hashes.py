@@ -13,6 +13,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 import bcrypt
 from argon2 import PasswordHasher
@@ -45,9 +46,9 @@ class PasswordHash:
 
     value: str | None
     algorithm: Algorithm = Algorithm.ARGON2
-    options: dict = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
 
-    def public_options(self) -> dict:
+    def public_options(self) -> dict[str, Any]:
         """``User.hashOptions`` as the SDK models it (salts of plain scrypt and SHA versions stay inside)."""
         a, o = self.algorithm, self.options
         if a is Algorithm.ARGON2:
@@ -103,7 +104,7 @@ def _verify(stored: PasswordHash, password: str) -> bool:
 SCRYPT_MAX_MEMORY = 256 * 1024 * 1024
 
 
-def scrypt_options(cpu, memory, parallel, length) -> str | None:
+def scrypt_options(cpu: Any, memory: Any, parallel: Any, length: Any) -> str | None:
     """What is wrong with scrypt parameters, or None (n a power of two; memory 128*r*n bounded)."""
     for v in (cpu, memory, parallel, length):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -114,7 +115,7 @@ def scrypt_options(cpu, memory, parallel, length) -> str | None:
     return None
 
 
-def _scrypt_modified(raw: bytes, o: dict) -> str:
+def _scrypt_modified(raw: bytes, o: dict[str, Any]) -> str:
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
     salt = base64.b64decode(o["salt"]) + base64.b64decode(o["separator"])

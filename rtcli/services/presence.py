@@ -22,7 +22,7 @@ from datetime import datetime, UTC
 from rtcli import ids
 from rtcli.core import channels, events, permissions
 from rtcli.core.hub import Event
-from rtcli.core.permissions import Actor
+from rtcli.core.permissions import Actor, ActorKind
 from rtcli.core.queries import parse_many, plan as list_plan
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services.context import Ctx
@@ -118,7 +118,7 @@ class Presence:
     # --- realtime --------------------------------------------------------------------------
 
     async def from_connection(self, project: str, actor: Actor, connection: str, data: dict) -> dict:
-        if actor.kind != "user" or not actor.user_id:
+        if actor.kind is not ActorKind.USER or not actor.user_id:
             raise AppwriteError("user_unauthorized", "User must be authorized")
         perms = data.get("permissions")
         if perms is not None and (not isinstance(perms, list) or not all(isinstance(x, str) for x in perms)):
@@ -165,7 +165,7 @@ class Presence:
     def _writer(ctx: Ctx) -> None:
         if ctx.actor.is_key:
             ctx.require_scope("presences.write")
-        elif ctx.actor.kind != "user":
+        elif ctx.actor.kind is not ActorKind.USER:
             raise AppwriteError("general_unauthorized_scope", 'User (role: guests) missing scopes (["presences.write"])')
 
     async def upsert(self, ctx: Ctx, pid: str, body: dict) -> dict:

@@ -14,7 +14,7 @@ import orjson
 
 from rtcli import ids
 from rtcli.core.hub import Event
-from rtcli.core.permissions import Actor
+from rtcli.core.permissions import Actor, ActorKind
 
 ALL_SCOPES = ["*"]
 SERVER_KEY_ID = "server"  # the row of the server key; made keys have random hex ids
@@ -110,7 +110,7 @@ class Projects:
                 return None  # unknown keys are not remembered: they could fill the memory
             if len(self._actors) >= 1024:
                 self._actors.clear()
-            hit = self._actors[key] = (found[0], Actor("key", roles=frozenset(), scopes=found[1],
+            hit = self._actors[key] = (found[0], Actor(ActorKind.KEY, roles=frozenset(), scopes=found[1],
                                                        origin=self.origins.get(h)))
         return hit[1] if hit[0] == project else None
 

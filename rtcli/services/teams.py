@@ -9,34 +9,39 @@ log, as a local development server's mail catcher would show it.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from rtcli import ids
 from rtcli.core import channels, events
-from rtcli.core.hub import Event
+from rtcli.core.event import Event
+from rtcli.core.permissions import ActorKind
+from rtcli.core.ports import Store, TeamRepository, Transaction, UserRepository
 from rtcli.core.queries import parse_many
+from rtcli.core.queries import plan as list_plan
+from rtcli.core.records import Membership, Team, UserRecord
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services import auth
 from rtcli.services.context import Ctx
-from rtcli.core.queries import plan as list_plan
 
 log = logging.getLogger("rtcli.teams")
+Queries = list[Any]  # the request's query strings (a name: ``list`` is a method of Teams)
 
 
-def team_model(t: dict, total: int) -> dict:
-    return {"$id": t["id"], "$createdAt": t["created_at"], "$updatedAt": t["updated_at"], "name": t["name"],
-            "total": total, "prefs": t["prefs"]}
+def team_model(t: Team, total: int) -> dict[str, Any]:
+    return {"$id": t.id, "$createdAt": t.created_at, "$updatedAt": t.updated_at, "name": t.name,
+            "total": total, "prefs": t.prefs}
 
 
-def membership_model(m: dict, user: dict | None, team: dict) -> dict:
-    return {"$id": m["id"], "$createdAt": m["created_at"], "$updatedAt": m["updated_at"], "userId": m["user_id"],
-            "userName": (user or {}).get("name", ""), "userEmail": (user or {}).get("email") or "", "userPhone": "",
-            "teamId": m["team_id"], "teamName": team["name"], "invited": m["invited"], "joined": m["joined"],
-            "confirm": m["confirm"], "mfa": False, "userAccessedAt": (user or {}).get("accessed_at", ""),
-            "roles": m["roles"]}
+def membership_model(m: Membership, user: UserRecord | None, team: Team) -> dict[str, Any]:
+    return {"$id": m.id, "$createdAt": m.created_at, "$updatedAt": m.updated_at, "userId": m.user_id,
+            "userName": user.name if user else "", "userEmail": (user.email if user else None) or "",
+            "userPhone": "", "teamId": m.team_id, "teamName": team.name, "invited": m.invited, "joined": m.joined,
+            "confirm": m.confirm, "mfa": False, "userAccessedAt": user.accessed_at if user else "",
+            "roles": m.roles}
 
 
-def _roles_param(value, limit: int) -> list[str]:
+def _roles_param(value: object, limit: int) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(r, str) and 0 < len(r) <= 32 for r in value) or len(value) > limit:
         raise invalid(f"Invalid `roles` param: Value must be an array of up to {limit} strings of 1-32 chars.")
     for r in value:
@@ -55,26 +60,28 @@ class TeamLimits:
 
 
 class Teams:
-    def __init__(self, store, users, authn: auth.Auth, limits: TeamLimits = TeamLimits()) -> None:
+    def __init__(self, store: Store, teams: TeamRepository, users: UserRepository, authn: auth.Auth,
+                 limits: TeamLimits = TeamLimits()) -> None:
         self.store = store
+        self.teams = teams
         self.users = users
         self.auth = authn
         self.limits = limits
 
-    def _roles(self, value) -> list[str]:
+    def _roles(self, value: object) -> list[str]:
         return _roles_param(value, self.limits.roles_per_membership)
 
-    async def _room_for_team(self, ctx: Ctx, uid: str, tx) -> None:
+    async def _room_for_team(self, ctx: Ctx, uid: str, tx: Transaction) -> None:
         """Raise unless the user may join one more team."""
         limit = self.limits.teams_per_user
-        if await self.users.count_confirmed_memberships(ctx.project, uid, tx) >= limit:
+        if await self.teams.count_confirmed(ctx.project, uid, tx) >= limit:
             raise AppwriteError("team_limit_exceeded",
                                 f"User '{uid}' is already a member of {limit} teams, the most this server allows: "
                                 "leave a team first (the operator sets the limit with --max-teams-per-user).")
 
     # --- helpers ---------------------------------------------------------------------------
 
-    def _event(self, ctx: Ctx, primary: str, team_id: str, base: list[str], payload: dict,
+    def _event(self, ctx: Ctx, primary: str, team_id: str, base: list[str], payload: dict[str, Any],
                refresh: tuple[str, frozenset[str]] | None) -> Event:
         action = events.action_of(primary)
         return Event(project=ctx.project, events=events.expand(primary), channels=channels.with_action(base, action),
@@ -82,8 +89,8 @@ class Teams:
                      user_id=refresh[0] if refresh else ctx.actor.user_id, permissions_changed=refresh is not None,
                      refresh_roles=refresh)
 
-    async def _team(self, ctx: Ctx, tid: str, tx=None) -> dict:
-        t = await self.users.team(ctx.project, tid, tx)
+    async def _team(self, ctx: Ctx, tid: str, tx: Transaction | None = None) -> Team:
+        t = await self.teams.get(ctx.project, tid, tx)
         if t is None:
             raise AppwriteError("team_not_found", f"Team with the requested ID '{tid}' could not be found.")
         return t
@@ -100,14 +107,14 @@ class Teams:
         if owner and f"team:{tid}/owner" not in a.roles:
             raise AppwriteError("user_unauthorized")
 
-    async def _fresh_roles(self, ctx: Ctx, uid: str, tx) -> tuple[str, frozenset[str]] | None:
-        user = await self.users.user(ctx.project, uid, tx)
+    async def _fresh_roles(self, ctx: Ctx, uid: str, tx: Transaction) -> tuple[str, frozenset[str]] | None:
+        user = await self.users.get_user(ctx.project, uid, tx)
         return (uid, await self.auth.roles(ctx.project, user, tx)) if user else None
 
     # --- teams ------------------------------------------------------------------------------
 
-    async def create(self, ctx: Ctx, body: dict) -> dict:
-        if ctx.actor.kind == "guest":
+    async def create(self, ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
+        if ctx.actor.kind is ActorKind.GUEST:
             raise AppwriteError("general_unauthorized_scope", 'User (role: guests) missing scopes (["teams.write"])')
         if ctx.actor.is_key and not ctx.actor.has_scope("teams.write"):
             raise AppwriteError("general_unauthorized_scope", 'The API key is missing scope ("teams.write").')
@@ -120,58 +127,58 @@ class Teams:
             raise invalid("Invalid `name` param: Value must be a string of 1-128 characters.")
         roles = self._roles(body.get("roles", ["owner"]))
         now = ids.format_datetime()
-        team = {"id": tid, "name": name, "prefs": {}, "created_at": now, "updated_at": now}
+        team = Team(id=tid, name=name, prefs={}, created_at=now, updated_at=now)
         async with self.store.transaction() as tx:
-            if await self.users.team(ctx.project, tid, tx):
+            if await self.teams.get(ctx.project, tid, tx):
                 raise AppwriteError("team_already_exists")
-            await self.users.insert_team(tx, ctx.project, team)
+            await self.teams.insert(tx, ctx.project, team)
             refresh = None
-            if ctx.actor.kind == "user":
-                await self._room_for_team(ctx, ctx.actor.user_id, tx)
-                m = {"id": ids.unique(), "team_id": tid, "user_id": ctx.actor.user_id,
-                     "roles": list(dict.fromkeys([*roles, "owner"])), "invited": now, "joined": now, "confirm": True,
-                     "secret_hash": "", "created_at": now, "updated_at": now}
-                await self.users.insert_membership(tx, ctx.project, m)
-                refresh = await self._fresh_roles(ctx, ctx.actor.user_id, tx)
-            total = await self.users.team_total(ctx.project, tid, tx)
+            uid = ctx.actor.user_id
+            if ctx.actor.kind is ActorKind.USER and uid:
+                await self._room_for_team(ctx, uid, tx)
+                m = Membership(id=ids.unique(), team_id=tid, user_id=uid, roles=list(dict.fromkeys([*roles, "owner"])),
+                               invited=now, joined=now, confirm=True, secret_hash="", created_at=now, updated_at=now)
+                await self.teams.insert_membership(tx, ctx.project, m)
+                refresh = await self._fresh_roles(ctx, uid, tx)
+            total = await self.teams.total(ctx.project, tid, tx)
             model = team_model(team, total)
             await tx.append_event(self._event(ctx, f"teams.{tid}.create", tid, ["teams", f"teams.{tid}"], model, refresh))
         return model
 
-    async def list(self, ctx: Ctx, queries: list) -> dict:
-        if ctx.actor.kind == "guest":
+    async def list(self, ctx: Ctx, queries: Queries) -> dict[str, Any]:
+        if ctx.actor.kind is ActorKind.GUEST:
             raise AppwriteError("general_unauthorized_scope", 'User (role: guests) missing scopes (["teams.read"])')
         if ctx.actor.is_key and not ctx.actor.has_scope("teams.read"):
             raise AppwriteError("general_unauthorized_scope", 'The API key is missing scope ("teams.read").')
         p = list_plan(parse_many(queries))
-        total, teams = await self.users.teams(ctx.project, None if ctx.actor.is_key else ctx.actor.user_id,
-                                              p.limit, p.offset)
-        return {"total": total, "teams": [team_model(t, await self.users.team_total(ctx.project, t["id"])) for t in teams]}
+        total, teams = await self.teams.page(ctx.project, None if ctx.actor.is_key else ctx.actor.user_id,
+                                             p.limit, p.offset)
+        return {"total": total, "teams": [team_model(t, await self.teams.total(ctx.project, t.id)) for t in teams]}
 
-    async def get(self, ctx: Ctx, tid: str) -> dict:
+    async def get(self, ctx: Ctx, tid: str) -> dict[str, Any]:
         t = await self._team(ctx, tid)
         self._require(ctx, tid, "teams.read")
-        return team_model(t, await self.users.team_total(ctx.project, tid))
+        return team_model(t, await self.teams.total(ctx.project, tid))
 
-    async def update(self, ctx: Ctx, tid: str, body: dict, field: str = "name") -> dict:
+    async def update(self, ctx: Ctx, tid: str, body: dict[str, Any], field: str = "name") -> dict[str, Any]:
         t = await self._team(ctx, tid)
         self._require(ctx, tid, "teams.write", owner=True)
         if field == "prefs":
             if not isinstance(body.get("prefs"), dict):
                 raise invalid("Invalid `prefs` param: Value must be a JSON object.")
-            t["prefs"] = body["prefs"]
+            t = replace(t, prefs=body["prefs"])
         else:
             name = body.get("name")
             if not isinstance(name, str) or not name or len(name) > 128:
                 raise invalid("Invalid `name` param: Value must be a string of 1-128 characters.")
-            t["name"] = name
-        t["updated_at"] = ids.format_datetime()
+            t = replace(t, name=name)
+        t = replace(t, updated_at=ids.format_datetime())
         primary = f"teams.{tid}.update" + (".prefs" if field == "prefs" else "")
         async with self.store.transaction() as tx:
-            await self.users.update_team(tx, ctx.project, t)
-            model = team_model(t, await self.users.team_total(ctx.project, tid, tx))
+            await self.teams.update(tx, ctx.project, t)
+            model = team_model(t, await self.teams.total(ctx.project, tid, tx))
             # The prefs event carries the preferences document, as Appwrite's (its response).
-            payload = t["prefs"] if field == "prefs" else model
+            payload = t.prefs if field == "prefs" else model
             await tx.append_event(self._event(ctx, primary, tid, ["teams", f"teams.{tid}"], payload, None))
         return model
 
@@ -179,20 +186,20 @@ class Teams:
         t = await self._team(ctx, tid)
         self._require(ctx, tid, "teams.write", owner=True)
         async with self.store.transaction() as tx:
-            total, members = await self.users.memberships(ctx.project, tid, 10_000, 0)
+            total, members = await self.teams.memberships(ctx.project, tid, 10_000, 0)
             model = team_model(t, total)
             await tx.append_event(self._event(ctx, f"teams.{tid}.delete", tid, ["teams", f"teams.{tid}"], model, None))
-            await self.users.delete_team(tx, ctx.project, tid)
+            await self.teams.delete(tx, ctx.project, tid)
             for m in members:  # former members lose team:T on their live connections
-                refresh = await self._fresh_roles(ctx, m["user_id"], tx)
+                refresh = await self._fresh_roles(ctx, m.user_id, tx)
                 if refresh:
                     await tx.append_event(self._event(
-                        ctx, f"teams.{tid}.memberships.{m['id']}.delete", tid, ["memberships", f"memberships.{m['id']}"],
+                        ctx, f"teams.{tid}.memberships.{m.id}.delete", tid, ["memberships", f"memberships.{m.id}"],
                         membership_model(m, None, t), refresh))
 
     # --- memberships ------------------------------------------------------------------------
 
-    async def create_membership(self, ctx: Ctx, tid: str, body: dict) -> dict:
+    async def create_membership(self, ctx: Ctx, tid: str, body: dict[str, Any]) -> dict[str, Any]:
         t = await self._team(ctx, tid)
         self._require(ctx, tid, "teams.write", owner=True)
         roles = self._roles(body.get("roles"))
@@ -200,89 +207,87 @@ class Teams:
         now = ids.format_datetime()
         async with self.store.transaction() as tx:
             if uid:
-                user = await self.users.user(ctx.project, str(uid), tx)
+                user = await self.users.get_user(ctx.project, str(uid), tx)
                 if user is None:
                     raise AppwriteError("user_not_found", f"User with the requested ID '{uid}' could not be found.")
             elif isinstance(email, str) and email:
-                user = await self.users.user_by_email(ctx.project, email.strip().lower(), tx)
+                user = await self.users.get_user_by_email(ctx.project, email.strip().lower(), tx)
                 if user is None:
                     raise AppwriteError("user_not_found", f"No user with the email '{email}' exists in this project.")
             else:
                 raise invalid("Invalid params: pass `userId` or `email` of the member to add.")
-            if await self.users.membership_of(ctx.project, tid, user["id"], tx):
+            if await self.teams.membership_of(ctx.project, tid, user.id, tx):
                 raise AppwriteError("team_invite_already_exists")
             secret = auth.new_secret()
             confirm = ctx.actor.is_key
             if confirm:
-                await self._room_for_team(ctx, user["id"], tx)
-            m = {"id": ids.unique(), "team_id": tid, "user_id": user["id"], "roles": roles, "invited": now,
-                 "joined": now if confirm else "", "confirm": confirm,
-                 "secret_hash": "" if confirm else auth.hash_secret(secret), "created_at": now, "updated_at": now}
-            await self.users.insert_membership(tx, ctx.project, m)
-            refresh = await self._fresh_roles(ctx, user["id"], tx) if confirm else None
+                await self._room_for_team(ctx, user.id, tx)
+            m = Membership(id=ids.unique(), team_id=tid, user_id=user.id, roles=roles, invited=now,
+                           joined=now if confirm else "", confirm=confirm,
+                           secret_hash="" if confirm else auth.hash_secret(secret), created_at=now, updated_at=now)
+            await self.teams.insert_membership(tx, ctx.project, m)
+            refresh = await self._fresh_roles(ctx, user.id, tx) if confirm else None
             model = membership_model(m, user, t)
-            await tx.append_event(self._event(ctx, f"teams.{tid}.memberships.{m['id']}.create", tid,
-                                              ["memberships", f"memberships.{m['id']}"], model, refresh))
+            await tx.append_event(self._event(ctx, f"teams.{tid}.memberships.{m.id}.create", tid,
+                                              ["memberships", f"memberships.{m.id}"], model, refresh))
         if not confirm:
             log.info("invitation to team %s for %s: accept with PATCH /v1/teams/%s/memberships/%s/status "
-                     '{"userId": "%s", "secret": "%s"}', tid, user.get("email") or user["id"], tid, m["id"],
-                     user["id"], secret)
+                     '{"userId": "%s", "secret": "%s"}', tid, user.email or user.id, tid, m.id, user.id, secret)
         return model
 
-    async def _membership(self, ctx: Ctx, tid: str, mid: str, tx=None) -> dict:
-        m = await self.users.membership(ctx.project, mid, tx)
-        if m is None or m["team_id"] != tid:
+    async def _membership(self, ctx: Ctx, tid: str, mid: str, tx: Transaction | None = None) -> Membership:
+        m = await self.teams.membership(ctx.project, mid, tx)
+        if m is None or m.team_id != tid:
             raise AppwriteError("membership_not_found", f"Membership with the requested ID '{mid}' could not be found.")
         return m
 
-    async def list_memberships(self, ctx: Ctx, tid: str, queries: list) -> dict:
+    async def list_memberships(self, ctx: Ctx, tid: str, queries: Queries) -> dict[str, Any]:
         t = await self._team(ctx, tid)
         self._require(ctx, tid, "teams.read")
         p = list_plan(parse_many(queries))
-        total, ms = await self.users.memberships(ctx.project, tid, p.limit, p.offset)
+        total, ms = await self.teams.memberships(ctx.project, tid, p.limit, p.offset)
         return {"total": total, "memberships": [
-            membership_model(m, await self.users.user(ctx.project, m["user_id"]), t) for m in ms]}
+            membership_model(m, await self.users.get_user(ctx.project, m.user_id), t) for m in ms]}
 
-    async def get_membership(self, ctx: Ctx, tid: str, mid: str) -> dict:
+    async def get_membership(self, ctx: Ctx, tid: str, mid: str) -> dict[str, Any]:
         t = await self._team(ctx, tid)
         self._require(ctx, tid, "teams.read")
         m = await self._membership(ctx, tid, mid)
-        return membership_model(m, await self.users.user(ctx.project, m["user_id"]), t)
+        return membership_model(m, await self.users.get_user(ctx.project, m.user_id), t)
 
-    async def update_membership(self, ctx: Ctx, tid: str, mid: str, body: dict) -> dict:
+    async def update_membership(self, ctx: Ctx, tid: str, mid: str, body: dict[str, Any]) -> dict[str, Any]:
         t = await self._team(ctx, tid)
         self._require(ctx, tid, "teams.write", owner=True)
         roles = self._roles(body.get("roles"))
         async with self.store.transaction() as tx:
             m = await self._membership(ctx, tid, mid, tx)
-            m["roles"] = roles
-            m["updated_at"] = ids.format_datetime()
-            await self.users.update_membership(tx, ctx.project, m)
-            refresh = await self._fresh_roles(ctx, m["user_id"], tx)
-            user = await self.users.user(ctx.project, m["user_id"], tx)
+            m = replace(m, roles=roles, updated_at=ids.format_datetime())
+            await self.teams.update_membership(tx, ctx.project, m)
+            refresh = await self._fresh_roles(ctx, m.user_id, tx)
+            user = await self.users.get_user(ctx.project, m.user_id, tx)
             model = membership_model(m, user, t)
             await tx.append_event(self._event(ctx, f"teams.{tid}.memberships.{mid}.update", tid,
                                               ["memberships", f"memberships.{mid}"], model, refresh))
         return model
 
-    async def accept(self, ctx: Ctx, tid: str, mid: str, body: dict) -> dict:
+    async def accept(self, ctx: Ctx, tid: str, mid: str, body: dict[str, Any]) -> dict[str, Any]:
         """PATCH …/status: the invitee accepts with the secret of the invitation."""
         t = await self._team(ctx, tid)
         async with self.store.transaction() as tx:
             m = await self._membership(ctx, tid, mid, tx)
-            if body.get("userId") != m["user_id"]:
+            if body.get("userId") != m.user_id:
                 raise AppwriteError("team_membership_mismatch")
             secret = body.get("secret")
-            if not isinstance(secret, str) or not m["secret_hash"] or auth.hash_secret(secret) != m["secret_hash"]:
+            if not isinstance(secret, str) or not m.secret_hash or auth.hash_secret(secret) != m.secret_hash:
                 raise AppwriteError("team_invalid_secret")
-            if m["confirm"]:
+            if m.confirm:
                 raise AppwriteError("membership_already_confirmed")
-            await self._room_for_team(ctx, m["user_id"], tx)
+            await self._room_for_team(ctx, m.user_id, tx)
             now = ids.format_datetime()
-            m.update(confirm=True, joined=now, secret_hash="", updated_at=now)
-            await self.users.update_membership(tx, ctx.project, m)
-            refresh = await self._fresh_roles(ctx, m["user_id"], tx)
-            user = await self.users.user(ctx.project, m["user_id"], tx)
+            m = replace(m, confirm=True, joined=now, secret_hash="", updated_at=now)
+            await self.teams.update_membership(tx, ctx.project, m)
+            refresh = await self._fresh_roles(ctx, m.user_id, tx)
+            user = await self.users.get_user(ctx.project, m.user_id, tx)
             model = membership_model(m, user, t)
             await tx.append_event(self._event(ctx, f"teams.{tid}.memberships.{mid}.update.status", tid,
                                               ["memberships", f"memberships.{mid}"], model, refresh))
@@ -292,11 +297,11 @@ class Teams:
         t = await self._team(ctx, tid)
         async with self.store.transaction() as tx:
             m = await self._membership(ctx, tid, mid, tx)
-            if not (ctx.actor.user_id and ctx.actor.user_id == m["user_id"]):
+            if not (ctx.actor.user_id and ctx.actor.user_id == m.user_id):
                 self._require(ctx, tid, "teams.write", owner=True)
-            await self.users.delete_membership(tx, ctx.project, mid)
-            refresh = await self._fresh_roles(ctx, m["user_id"], tx)
-            user = await self.users.user(ctx.project, m["user_id"], tx)
+            await self.teams.delete_membership(tx, ctx.project, mid)
+            refresh = await self._fresh_roles(ctx, m.user_id, tx)
+            user = await self.users.get_user(ctx.project, m.user_id, tx)
             await tx.append_event(self._event(ctx, f"teams.{tid}.memberships.{mid}.delete", tid,
                                               ["memberships", f"memberships.{mid}"], membership_model(m, user, t),
                                               refresh))

@@ -20,15 +20,15 @@ import string
 import time
 
 from rtcli import ids
-from rtcli.core.hub import Event
-from rtcli.core.ports import Store, UserRepository
+from rtcli.core.event import Event
+from rtcli.core.ports import Store, TeamRepository, UserRepository
 from rtcli.core.queries import parse_many
 from rtcli.core.queries import plan as list_plan
-from rtcli.core.records import TokenRecord, UserRecord
+from rtcli.core.records import Session, TokenRecord, UserRecord
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services import auth, hashes
 from rtcli.services import users_input as check
-from rtcli.services.account import session_model, user_event
+from rtcli.services.account import new_session, session_model, user_event
 from rtcli.services.context import Ctx
 from rtcli.services.teams import membership_model
 
@@ -48,9 +48,10 @@ def _roles_only(project: str, uid: str, roles: frozenset[str]) -> Event:
 
 
 class Users:
-    def __init__(self, store: Store, repo: UserRepository, authn: auth.Auth) -> None:
+    def __init__(self, store: Store, repo: UserRepository, teams: TeamRepository, authn: auth.Auth) -> None:
         self.store = store
         self.repo = repo
+        self.teams = teams
         self.auth = authn
 
     async def _user(self, ctx: Ctx, uid: str, tx=None) -> UserRecord:
@@ -60,8 +61,7 @@ class Users:
         return user
 
     async def _roles(self, ctx: Ctx, u: UserRecord, tx) -> frozenset[str]:
-        return await self.auth.roles(ctx.project, {"id": u.id, "email_verification": u.email_verification,
-                                                   "labels": u.labels}, tx)
+        return await self.auth.roles(ctx.project, u, tx)
 
     # --- create ------------------------------------------------------------------------------------
 
@@ -109,11 +109,10 @@ class Users:
         ctx.require_key("users.read")
         user = await self._user(ctx, uid)
         out = []
-        for m in await self.repo.memberships_of(ctx.project, uid):
-            team = await self.auth.users.team(ctx.project, m["team_id"])
+        for m in await self.teams.memberships_of(ctx.project, uid):
+            team = await self.teams.get(ctx.project, m.team_id)
             if team is not None:
-                out.append(membership_model(m, {"name": user.name, "email": user.email,
-                                                "accessed_at": user.accessed_at}, team))
+                out.append(membership_model(m, user, team))
         return {"total": len(out), "memberships": out}
 
     # --- update ------------------------------------------------------------------------------------
@@ -192,9 +191,9 @@ class Users:
     # --- sessions, tokens, JWTs --------------------------------------------------------------------
 
     @staticmethod
-    def _session_event(ctx: Ctx, uid: str, s: dict, action: str) -> Event:
-        extra = {"revoke_session": s["id"]} if action == "delete" else {}
-        return user_event(ctx.project, uid, f"users.{uid}.sessions.{s['id']}.{action}", session_model(s, None), **extra)
+    def _session_event(ctx: Ctx, uid: str, s: Session, action: str) -> Event:
+        extra = {"revoke_session": s.id} if action == "delete" else {}
+        return user_event(ctx.project, uid, f"users.{uid}.sessions.{s.id}.{action}", session_model(s, None), **extra)
 
     async def list_sessions(self, ctx: Ctx, uid: str) -> dict:
         ctx.require_key("users.read")
@@ -205,11 +204,7 @@ class Users:
     async def create_session(self, ctx: Ctx, uid: str, ip: str, user_agent: str) -> dict:
         """A session made by the server (provider ``server``); its ``secret`` is the session token."""
         ctx.require_key("users.write")
-        secret, now = auth.new_secret(), ids.format_datetime()
-        expire_ts = time.time() + auth.SESSION_SECONDS
-        s = {"id": ids.unique(), "user_id": uid, "secret_hash": auth.hash_secret(secret), "provider": "server",
-             "ip": ip, "user_agent": user_agent or "", "expire": ids.format_datetime(expire_ts),
-             "expire_ts": expire_ts, "created_at": now, "updated_at": now}
+        s, secret = new_session(uid, "server", ip, user_agent)
         async with self.store.transaction() as tx:
             await self._user(ctx, uid, tx)
             await self.repo.insert_session(tx, ctx.project, s)
@@ -221,7 +216,7 @@ class Users:
         async with self.store.transaction() as tx:
             await self._user(ctx, uid, tx)
             s = await self.repo.session(ctx.project, sid, tx)
-            if s is None or s["user_id"] != uid:
+            if s is None or s.user_id != uid:
                 raise AppwriteError("user_session_not_found")
             await self.repo.delete_session(tx, ctx.project, sid)
             await tx.append_event(self._session_event(ctx, uid, s, "delete"))
@@ -231,7 +226,7 @@ class Users:
         async with self.store.transaction() as tx:
             await self._user(ctx, uid, tx)
             for s in await self.repo.sessions_of(ctx.project, uid):
-                await self.repo.delete_session(tx, ctx.project, s["id"])
+                await self.repo.delete_session(tx, ctx.project, s.id)
                 await tx.append_event(self._session_event(ctx, uid, s, "delete"))
 
     async def create_token(self, ctx: Ctx, uid: str, body: dict) -> dict:
@@ -259,9 +254,9 @@ class Users:
         sid = body.get("sessionId") or None
         if sid == "recent":
             sessions = await self.repo.sessions_of(ctx.project, uid)
-            sid = sessions[-1]["id"] if sessions else None
+            sid = sessions[-1].id if sessions else None
         elif sid is not None:
             s = await self.repo.session(ctx.project, str(sid))
-            if s is None or s["user_id"] != uid:
+            if s is None or s.user_id != uid:
                 raise AppwriteError("user_session_not_found")
         return {"jwt": self.auth.create_jwt(ctx.project, uid, sid, duration or auth.JWT_SECONDS)}

@@ -8,6 +8,7 @@ from rtcli.core.permissions import (
     GUEST,
     KEY,
     Actor,
+    ActorKind,
     Permission,
     allows,
     parse,
@@ -151,9 +152,9 @@ def test_allows_needs_a_shared_role():
 
 
 def test_guest_roles_are_only_guests():
-    assert GUEST.kind == "guest"
+    assert GUEST.kind is ActorKind.GUEST
     assert GUEST.roles == frozenset({"guests"})
-    assert Actor("guest").roles == frozenset({"guests"})
+    assert Actor(ActorKind.GUEST).roles == frozenset({"guests"})
     assert GUEST.can({"guests"})
     for role in ("users", "user:x", "team:x", "users/unverified", "label:x", "member:x"):
         assert not GUEST.can({role}), role
@@ -283,7 +284,7 @@ def _actor(who: Who) -> Actor:
     if who.user is None:
         return GUEST
     teams = {team: (membership, sorted(roles)) for team, membership, roles in who.teams}
-    return Actor("user", roles=user_roles(who.user, who.verified, teams, sorted(who.labels)), user_id=who.user)
+    return Actor(ActorKind.USER, roles=user_roles(who.user, who.verified, teams, sorted(who.labels)), user_id=who.user)
 
 
 @settings(max_examples=2000)
