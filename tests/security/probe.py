@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from contextlib import ExitStack
 
 import httpx
 from websockets.sync.client import connect
@@ -89,3 +90,14 @@ def make_key(server, scopes: list[str], using: str | None = None) -> httpx.Respo
 def keyed(server, secret: str) -> httpx.Client:
     return httpx.Client(base_url=server.endpoint, timeout=10,
                         headers={"X-Appwrite-Project": server.project, "X-Appwrite-Key": secret})
+
+
+def both_stores(request, tmp_path):
+    """A fresh server on the store named by the fixture's param ("sqlite" or "postgres");
+    ``server = pytest.fixture(params=BACKENDS)(both_stores)`` in a test module."""
+    from tests.server.conftest import _start
+
+    with ExitStack() as stack:
+        srv = _start(request.param, tmp_path / "data", stack)
+        yield srv
+        srv.stop()

@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import json
 
-from tests.security.probe import Responsive
+import pytest
+
+from tests.security.probe import Responsive, both_stores
+from tests.server.conftest import BACKENDS
 from tests.server.test_users import signup
+
+# The reads these attacks go through differ in SQL: both stores.
+server = pytest.fixture(params=BACKENDS)(both_stores)
 
 
 def _cursor_query(method: str, row_id: str) -> dict:

@@ -3,8 +3,14 @@ makes other keys."""
 
 from __future__ import annotations
 
-from tests.security.probe import Responsive, drain, keyed, make_key, realtime, subscribe
+import pytest
+
+from tests.security.probe import Responsive, both_stores, drain, keyed, make_key, realtime, subscribe
+from tests.server.conftest import BACKENDS
 from tests.server.test_users import signup
+
+# The reads these attacks go through differ in SQL: both stores.
+server = pytest.fixture(params=BACKENDS)(both_stores)
 
 
 def _activity(server) -> None:
