@@ -10,7 +10,7 @@ Contracts:
 - ``EventView`` is the buffer seen through an ``EventFilter``: records in arrival order, never more
   than the buffer holds. While frozen (paused) it still takes new records but hides them:
   ``visible`` stops at the freeze point and ``hidden`` counts what arrived since. ``resources``
-  counts the rows per resource (``EventRecord.short``), so the table can tell which columns vary.
+  counts the rows per resource (``EventRecord.group``), so the table can tell which columns vary.
 - ``RateMeter`` counts events in one-second buckets; ``rate()`` is events per second over the
   last few seconds, ``history()`` the per-second counts for a sparkline.
 """
@@ -86,7 +86,7 @@ class EventView:
     def rebuild(self) -> None:
         f = self.filter
         self.rows = deque(r for r in self.buffer.records if f.matches(r))
-        self.resources = Counter(r.short for r in self.rows if not r.is_marker)
+        self.resources = Counter(r.group for r in self.rows if not r.is_marker)
         self._count_hidden()
 
     def set_filter(self, filter: EventFilter) -> None:
@@ -102,7 +102,7 @@ class EventView:
         resources = self.resources
         for r in new:
             if not r.is_marker:
-                resources[r.short] += 1
+                resources[r.group] += 1
         if self.frozen_at is not None:
             self.hidden += added
         first = self.buffer.first_seq
@@ -112,11 +112,11 @@ class EventView:
             r = rows.popleft()
             trimmed += 1
             if not r.is_marker:
-                left = resources[r.short] - 1
+                left = resources[r.group] - 1
                 if left:
-                    resources[r.short] = left
+                    resources[r.group] = left
                 else:
-                    del resources[r.short]
+                    del resources[r.group]
         if self.frozen_at is not None and len(rows) < self.hidden:
             self.hidden = len(rows)
         return added, trimmed

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from rtcli.client.realtime import Event
-from rtcli.client.stream import local_time
+from rtcli.client.stream import ACTIONS, local_time
 
 SUMMARY_WIDTH = 400
 
@@ -34,7 +34,7 @@ class RecordKind(enum.Enum):
 class EventRecord:
     """One received event, or a marker row (``kind``). ``seq`` orders records locally."""
 
-    __slots__ = ("seq", "received", "data", "kind", "_cells", "_hay", "_fields")
+    __slots__ = ("seq", "received", "data", "kind", "_cells", "_hay", "_fields", "_group")
 
     def __init__(self, seq: int, received: float, data: dict[str, Any], kind: RecordKind = RecordKind.EVENT) -> None:
         self.seq = seq
@@ -44,6 +44,7 @@ class EventRecord:
         self._cells: tuple[str, str, str, str, str, str] | None = None
         self._hay: str | None = None
         self._fields: dict[str, str] | None = None
+        self._group: str | None = None
 
     @classmethod
     def marker(cls, seq: int, received: float, text: str) -> EventRecord:
@@ -94,6 +95,31 @@ class EventRecord:
     @property
     def summary(self) -> str:
         return (self._cells or self._compute())[5]
+
+    @property
+    def group(self) -> str:
+        """``short``, for counting what varies in a view: from the first event name when it names
+        the resource plainly (a few microseconds), else from all the cells. Every event of a
+        flood is counted; most are never drawn, so this must not cost a full ``_compute``."""
+        if self._group is None:
+            self._group = self._fast_group() or self.short
+        return self._group
+
+    def _fast_group(self) -> str | None:
+        names = self.data.get("events")
+        if not names or not isinstance(names[0], str):
+            return None
+        parts = names[0].split(".")
+        if "*" in parts:
+            return None
+        if parts[-1] in ACTIONS:
+            parts = parts[:-1]
+        elif len(parts) > 1 and parts[-2] in ACTIONS:  # e.g. users.U.update.name
+            parts = parts[:-2]
+        payload = self.data.get("payload")
+        if parts and isinstance(payload, dict) and parts[-1] == payload.get("$id"):
+            parts = parts[:-1]
+        return compact_channel(".".join(parts)) if parts else None
 
     # The frame's own fields, read as the client library reads them.
     events = property(lambda self: Event(self.data).events)

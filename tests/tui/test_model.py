@@ -131,6 +131,16 @@ def test_markers_take_a_place_but_are_not_events():
     assert buf.mark(EventRecord.marker(4, 4.0, "gap")) == 1 and buf.dropped == 1
 
 
+def test_group_is_the_short_resource_without_computing_the_cells():
+    for data in (row_event(3, "update").data, file_event(4).data,
+                 {"events": ["users.u1.update.name", "users.*.update.name"], "channels": ["users"],
+                  "payload": {"$id": "u1"}},
+                 {"events": ["teams.*.create"], "channels": ["teams"], "payload": {"$id": "t1"}}):
+        r = EventRecord(1, 0.0, data)
+        group = r.group
+        assert group == r.short
+
+
 def test_view_counts_its_resources():
     buf = EventBuffer(3)
     view = EventView(buf)
