@@ -68,6 +68,8 @@ ERROR_TYPES: dict[str, tuple[int, str]] = {
     "presence_not_found": (404, "Presence with the requested ID could not be found."),
     "presence_already_exists": (409, "Presence with the requested ID already exists."),
     "execution_not_found": (404, "Execution with the requested ID could not be found."),
+    "execution_in_progress": (400, "Can't delete ongoing execution. Please wait for execution to finish before "
+                                   "deleting it."),
     "database_not_found": (404, "Database not found."),
     "database_already_exists": (409, "Database already exists."),
     "table_not_found": (404, "Table with the requested ID could not be found."),

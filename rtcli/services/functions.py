@@ -331,6 +331,20 @@ class Functions:
             raise AppwriteError("execution_not_found", f"Execution with the requested ID '{eid}' could not be found.")
         return self._visible(ctx, model)
 
+    async def delete_execution(self, ctx: Ctx, fid: str, eid: str) -> None:
+        """An API key deletes a finished execution (its ``delete`` event, for a user's execution)."""
+        ctx.require_key("executions.write")
+        await self.function(ctx, fid)
+        async with self.store.transaction() as tx:
+            model = await self.repo.execution(ctx.project, eid, tx)
+            if model is None or model["resourceId"] != fid:
+                raise AppwriteError("execution_not_found", f"Execution with the requested ID '{eid}' could not be found.")
+            if model["status"] in ("waiting", "processing"):
+                raise AppwriteError("execution_in_progress", "The execution is still running: delete it once it ends.")
+            await self.repo.delete_execution(tx, ctx.project, eid)
+            if model["$permissions"]:
+                await tx.append_event(self._event(ctx.project, model, "delete", ctx.actor.user_id))
+
     async def list_executions(self, ctx: Ctx, fid: str, queries: list) -> dict:
         await self.function(ctx, fid)
         if ctx.actor.is_key:

@@ -42,6 +42,9 @@ class FunctionsStore:
         await tx.execute("DELETE FROM executions WHERE project=? AND function_id=?", (project, fid))
         await tx.execute("DELETE FROM functions WHERE project=? AND id=?", (project, fid))
 
+    async def delete_execution(self, tx: Transaction, project: str, eid: str) -> None:
+        await tx.execute("DELETE FROM executions WHERE project=? AND id=?", (project, eid))
+
     async def execution(self, project: str, eid: str, tx=None) -> dict | None:
         sql, p = "SELECT model FROM executions WHERE project=? AND id=?", (project, eid)
         r = await (tx.fetchone(sql, p) if tx else self.s.fetchone(sql, p))

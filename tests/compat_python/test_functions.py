@@ -43,6 +43,13 @@ def test_executions(admin, user):
         time.sleep(0.1)
     assert admin.functions.get_execution(fid, later.id).responsebody.strip() == "got later"
     assert {e.id for e in admin.functions.list_executions(fid).executions} == {run.id, later.id}
+    assert admin.functions.delete_execution(fid, run.id) == b""
+    with pytest.raises(AppwriteException) as err:
+        admin.functions.get_execution(fid, run.id)
+    assert err.value.code == 404 and err.value.type == "execution_not_found"
+    with pytest.raises(AppwriteException) as err:
+        user.functions.delete_execution(fid, later.id)
+    assert err.value.code == 401
 
 
 def test_runtimes_and_specifications_say_what_runs(admin):

@@ -62,6 +62,7 @@ def test_files_whole_and_chunked(admin, user, bucket, tmp_path):
     assert progress and progress[-1]["progress"] == 100
     assert user.storage.get_file_download(bucket, "big") == big.read_bytes()
     assert user.storage.get_file_view(bucket, "small") == b"hello world"
+    assert user.storage.get_file_preview(bucket, "small", width=10) == b"hello world"  # the stored bytes, as they are
     assert admin.storage.get_file(bucket, "small").mimetype.startswith("text/plain")
     assert {x.id for x in user.storage.list_files(bucket).files} == {"small", "big"}
     assert [x.id for x in user.storage.list_files(bucket, search="hello").files] == ["small"]

@@ -66,6 +66,9 @@ async def executions(request: Request):
 
 async def execution(request: Request):
     c = await ctx(request)
+    if request.method == "DELETE":
+        await _svc(request).delete_execution(c, request.path_params["function"], request.path_params["execution"])
+        return no_content()
     model = await _svc(request).get_execution(c, request.path_params["function"], request.path_params["execution"])
     return json_response(_fmt(request, model))
 
@@ -76,5 +79,5 @@ routes = [
     Route("/functions/specifications", specifications, methods=["GET"]),
     Route("/functions/{function}", function, methods=["GET", "PUT", "DELETE"]),
     Route("/functions/{function}/executions", executions, methods=["GET", "POST"]),
-    Route("/functions/{function}/executions/{execution}", execution, methods=["GET"]),
+    Route("/functions/{function}/executions/{execution}", execution, methods=["GET", "DELETE"]),
 ]

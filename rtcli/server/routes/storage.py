@@ -93,10 +93,11 @@ def inline_safe(mime: str) -> bool:
 async def content(request: Request):
     c, bid, fid = await ctx(request), request.path_params["bucket"], request.path_params["file"]
     kind = request.path_params["kind"]
-    if kind not in ("download", "view"):
+    if kind not in ("download", "view", "preview"):
         raise not_offered(request)
     f, path = await _svc(request).open(c, bid, fid)
-    inline = kind == "view" and inline_safe(f["mime_type"])
+    # A preview is the stored file as it is: rtcli does not resize, crop or convert images.
+    inline = kind != "download" and inline_safe(f["mime_type"])
     return FileResponse(path, media_type=f["mime_type"], filename=f["name"], headers=FILE_HEADERS,
                         content_disposition_type="inline" if inline else "attachment")
 

@@ -39,9 +39,6 @@ _AREAS: list[tuple[str, str]] = [
      "dedicated database instances: every database lives in the server's one SQLite or PostgreSQL store"),
     (r"/functions/[^/]+/(deployments?|variables)\b",
      "deployments and variables: a function is a local command run on the server's machine"),
-    (r"/functions/[^/]+/executions/[^/]+", "this operation on an execution"),
-    (r"/storage/buckets/[^/]+/files/[^/]+/preview\b", "image previews: rtcli does not transform images; "
-                                                      "use /view or /download"),
     (r"/teams/[^/]+/installations\b", "app installations"),
 ]
 # Appwrite services rtcli does not run at all: the first path segment, and why.
