@@ -101,9 +101,9 @@ def check(app: MonitorApp, name: str, tmp_path: Path) -> None:
 
 
 async def shoot(name: str, size: str, tmp_path: Path, act: Callable[[object, MonitorApp, ScriptedSource], Awaitable[None]],
-                **kw) -> None:
+                notifications: bool = False, **kw) -> None:
     app, source = make_app(**kw)
-    async with app.run_test(size=SIZES[size]) as pilot:
+    async with app.run_test(size=SIZES[size], notifications=notifications) as pilot:
         screen = app.monitor
         total = len(source.items)
         await settle(pilot, lambda: screen.buffer.total == total and screen.state == "connected"
@@ -300,3 +300,12 @@ async def test_connection_back_with_a_marker_row(size, tmp_path):
         await settle(pilot, lambda: screen.state == "connected" and screen.buffer.total == 33)
 
     await shoot("reconnected", size, tmp_path, act)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_a_notification_leaves_the_stats_line_visible(size, tmp_path):
+    async def act(pilot, app, source):
+        app.notify("exported 30 events to /tmp/rtcli-monitor.jsonl", timeout=60)
+
+    await shoot("toast", size, tmp_path, act, notifications=True)
+    assert "8.6/s · 30/30" in (SNAPSHOTS / f"toast_{size}.svg").read_text().replace("&#160;", " ")
