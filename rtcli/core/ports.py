@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from rtcli.core.hub import Event
 from rtcli.core.topics import Topic
 from rtcli.core.queries import ListPlan
-from rtcli.core.records import Membership, Session, Team, TokenRecord, TransactionRecord, UserRecord
+from rtcli.core.records import Membership, Presence, Session, Team, TokenRecord, TransactionRecord, UserRecord
 
 
 class Transaction(Protocol):
@@ -156,6 +156,33 @@ class TeamRepository(Protocol):
     async def update_membership(self, tx: Transaction, project: str, m: Membership) -> None: ...
 
     async def delete_membership(self, tx: Transaction, project: str, mid: str) -> None: ...
+
+
+class PresenceRepository(Protocol):
+    """Presences (store/presence.py): at most one per user, which the service keeps true."""
+
+    async def get(self, project: str, pid: str, tx: Transaction | None = None) -> Presence | None: ...
+
+    async def of_user(self, project: str, user_id: str, tx: Transaction | None = None) -> Presence | None: ...
+
+    async def save(self, tx: Transaction, project: str, p: Presence, read_roles: list[str]) -> None:
+        """Insert or replace; ``read_roles`` are who may read it (what a user's list filters on)."""
+
+    async def delete(self, tx: Transaction, project: str, pid: str) -> None: ...
+
+    async def expired(self, now: float) -> list[tuple[str, Presence]]:
+        """(project, presence) of every node's presences whose expiry is past."""
+
+    async def of_connection(self, connection: str) -> list[tuple[str, Presence]]: ...
+
+    async def of_source(self, source: str) -> list[tuple[str, Presence]]: ...
+
+    async def refresh(self, connections: list[str], expires_ts: float, expires_at: str) -> None:
+        """Push back the expiry of the presences of these live connections (its own transaction)."""
+
+    async def list(self, project: str, plan: ListPlan,
+                   read_filter: list[str] | None) -> tuple[int, list[Presence]]:
+        """A page, oldest first; with ``read_filter``, only those one of these roles may read."""
 
 
 class UserRepository(Protocol):

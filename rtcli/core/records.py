@@ -99,3 +99,21 @@ class Session:
     expire_ts: float
     created_at: str
     updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """A user's presence. One per user; ``connection`` names the realtime connection that set
+    it (empty over REST), which keeps it alive until ``expires_ts`` (0: no expiry)."""
+
+    id: str
+    user_id: str
+    status: str
+    source: str  # realtime or rest
+    metadata: dict[str, Any]
+    permissions: list[str]
+    expires_at: str
+    expires_ts: float
+    connection: str
+    created_at: str
+    updated_at: str

@@ -17,19 +17,24 @@ realtime message), ``.update`` for a REST PATCH, ``.delete``; on ``presences`` a
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import datetime, UTC
+from typing import Any
 
 from rtcli import ids
 from rtcli.core import channels, events, permissions
-from rtcli.core.hub import Event
+from rtcli.core.event import Event
 from rtcli.core.permissions import Actor, ActorKind
+from rtcli.core.ports import PresenceRepository, Store
 from rtcli.core.queries import parse_many, plan as list_plan
+from rtcli.core.records import Presence as PresenceRecord
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services.context import Ctx
 
 REALTIME_TTL = 60.0
 OWNER_ACTIONS = ("read", "update", "delete", "write")
 NOT_AUTHORIZED = "The current user is not authorized to perform the requested action."
+Queries = list[Any]  # the request's query strings (a name: ``list`` is a method of Presence)
 
 
 def owner_permissions(user_id: str) -> list[str]:
@@ -37,78 +42,81 @@ def owner_permissions(user_id: str) -> list[str]:
     return sorted(f'{action}("user:{user_id}")' for action in OWNER_ACTIONS)
 
 
-def presence_model(p: dict) -> dict:
-    return {"$id": p["id"], "$createdAt": p["created_at"], "$updatedAt": p["updated_at"],
-            "$permissions": p["permissions"], "userId": p["user_id"], "status": p["status"], "source": p["source"],
-            "expiresAt": p["expires_at"], "metadata": p["metadata"]}
+def presence_model(p: PresenceRecord) -> dict[str, Any]:
+    return {"$id": p.id, "$createdAt": p.created_at, "$updatedAt": p.updated_at,
+            "$permissions": p.permissions, "userId": p.user_id, "status": p.status, "source": p.source,
+            "expiresAt": p.expires_at, "metadata": p.metadata}
+
+
+def _changes(actor: Actor, body: dict[str, Any], p: PresenceRecord, new: bool, upsert: bool) -> PresenceRecord:
+    """``p`` with the request's fields. A new presence needs a status; an upsert replaces the
+    metadata and permissions it does not give (with none, and its user's), an update keeps them."""
+    status, metadata, perms = p.status, p.metadata, p.permissions
+    expires_ts, expires_at = p.expires_ts, p.expires_at
+    if new or "status" in body:
+        given_status = body.get("status")
+        if not isinstance(given_status, str) or not given_status or len(given_status) > 2048:
+            raise invalid("Invalid `status` param: Value must be a valid string and at least 1 chars and no "
+                          "longer than 2048 chars")
+        status = given_status
+    if upsert or "metadata" in body:
+        metadata = body.get("metadata") or {}
+        if not isinstance(metadata, dict) or len(str(metadata)) > 16_384:
+            raise invalid("Invalid `metadata` param: Value must be a valid JSON object under 16 KB.")
+    if body.get("permissions") is not None:
+        given = permissions.parse_list(body["permissions"], OWNER_ACTIONS)
+        if not actor.is_key:
+            Ctx("", actor).assert_can_grant(given)
+        perms = sorted(given)
+    elif upsert:
+        perms = owner_permissions(p.user_id)
+    if "expiresAt" in body and body["expiresAt"]:
+        try:
+            when = datetime.fromisoformat(str(body["expiresAt"]).replace("Z", "+00:00"))
+        except ValueError:
+            raise invalid("Invalid `expiresAt` param: Value must be valid date in ISO 8601 format.") from None
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+        expires_ts = when.timestamp()
+        expires_at = ids.format_datetime(expires_ts)
+    return replace(p, status=status, metadata=metadata, permissions=perms, expires_ts=expires_ts,
+                   expires_at=expires_at)
 
 
 class Presence:
-    def __init__(self, store, repo) -> None:
+    def __init__(self, store: Store, repo: PresenceRepository) -> None:
         self.store = store
         self.repo = repo
         self.live: set[str] = set()  # connections of this node that hold a presence
 
     @staticmethod
-    def _roles(p: dict) -> list[str]:
-        return sorted(permissions.roles_for("read", p["permissions"]))
+    def _roles(p: PresenceRecord) -> list[str]:
+        return sorted(permissions.roles_for("read", p.permissions))
 
-    def _event(self, project: str, p: dict, action: str) -> Event:
-        pid = p["id"]
+    def _event(self, project: str, p: PresenceRecord, action: str) -> Event:
+        pid = p.id
         return Event(project=project, events=events.generate([("presences", pid)], action),
                      channels=channels.with_action(["presences", f"presences.{pid}"], action), roles=self._roles(p),
-                     payload=presence_model(p), timestamp=ids.format_datetime(), user_id=p["user_id"])
+                     payload=presence_model(p), timestamp=ids.format_datetime(), user_id=p.user_id)
 
-    @staticmethod
-    def _fields(actor: Actor, body: dict, p: dict) -> dict:
-        if "status" in body or "status" not in p:
-            status = body.get("status")
-            if not isinstance(status, str) or not status or len(status) > 2048:
-                raise invalid("Invalid `status` param: Value must be a valid string and at least 1 chars and no "
-                              "longer than 2048 chars")
-            p["status"] = status
-        if "metadata" in body or "metadata" not in p:
-            metadata = body.get("metadata") or {}
-            if not isinstance(metadata, dict) or len(str(metadata)) > 16_384:
-                raise invalid("Invalid `metadata` param: Value must be a valid JSON object under 16 KB.")
-            p["metadata"] = metadata
-        if body.get("permissions") is not None:
-            perms = permissions.parse_list(body["permissions"], OWNER_ACTIONS)
-            if not actor.is_key:
-                Ctx("", actor).assert_can_grant(perms)
-            p["permissions"] = sorted(perms)
-        elif "permissions" not in p:
-            p["permissions"] = owner_permissions(p["user_id"])
-        if "expiresAt" in body and body["expiresAt"]:
-            try:
-                when = datetime.fromisoformat(str(body["expiresAt"]).replace("Z", "+00:00"))
-            except ValueError:
-                raise invalid("Invalid `expiresAt` param: Value must be valid date in ISO 8601 format.") from None
-            when = when if when.tzinfo else when.replace(tzinfo=UTC)
-            p["expires_ts"] = when.timestamp()
-            p["expires_at"] = ids.format_datetime(p["expires_ts"])
-        return p
-
-    async def _upsert(self, project: str, actor: Actor, pid: str, user_id: str, body: dict, source: str,
-                      connection: str = "") -> dict:
+    async def _upsert(self, project: str, actor: Actor, pid: str, user_id: str, body: dict[str, Any], source: str,
+                      connection: str = "") -> dict[str, Any]:
         """The user's one presence: updated when it exists (keeping its id), else made under ``pid``."""
         now = ids.format_datetime()
         async with self.store.transaction() as tx:
             p = await self.repo.of_user(project, user_id, tx)
+            new = p is None
             if p is None:
                 if await self.repo.get(project, pid, tx) is not None:  # another user's
                     raise AppwriteError("presence_already_exists",
                                         f"Presence with the requested ID '{pid}' already exists.")
-                p = {"id": pid, "user_id": user_id, "source": source, "created_at": now, "expires_at": "",
-                     "expires_ts": 0.0, "connection": connection}
-            for key in ("permissions", "metadata"):  # an upsert replaces what it does not give
-                if body.get(key) is None:
-                    p.pop(key, None)
-            p = self._fields(actor, body, p)
-            p.update(updated_at=now, source=source, connection=connection or p.get("connection", ""))
+                p = PresenceRecord(id=pid, user_id=user_id, status="", source=source, metadata={}, permissions=[],
+                                   expires_at="", expires_ts=0.0, connection=connection, created_at=now,
+                                   updated_at=now)
+            p = _changes(actor, body, p, new=new, upsert=True)
+            p = replace(p, updated_at=now, source=source, connection=connection or p.connection)
             if connection:
-                p["expires_ts"] = time.time() + REALTIME_TTL
-                p["expires_at"] = ids.format_datetime(p["expires_ts"])
+                expires_ts = time.time() + REALTIME_TTL
+                p = replace(p, expires_ts=expires_ts, expires_at=ids.format_datetime(expires_ts))
             await self.repo.save(tx, project, p, self._roles(p))
             await tx.append_event(self._event(project, p, "upsert"))
         if connection:
@@ -117,7 +125,8 @@ class Presence:
 
     # --- realtime --------------------------------------------------------------------------
 
-    async def from_connection(self, project: str, actor: Actor, connection: str, data: dict) -> dict:
+    async def from_connection(self, project: str, actor: Actor, connection: str,
+                              data: dict[str, Any]) -> dict[str, Any]:
         if actor.kind is not ActorKind.USER or not actor.user_id:
             raise AppwriteError("user_unauthorized", "User must be authorized")
         perms = data.get("permissions")
@@ -137,11 +146,11 @@ class Presence:
         for project, p in await self.repo.of_connection(connection):
             await self._delete(project, p)
 
-    async def _delete(self, project: str, p: dict) -> None:
+    async def _delete(self, project: str, p: PresenceRecord) -> None:
         async with self.store.transaction() as tx:
-            if await self.repo.get(project, p["id"], tx) is None:
+            if await self.repo.get(project, p.id, tx) is None:
                 return
-            await self.repo.delete(tx, project, p["id"])
+            await self.repo.delete(tx, project, p.id)
             await tx.append_event(self._event(project, p, "delete"))
 
     async def housekeeping(self) -> None:
@@ -151,10 +160,16 @@ class Presence:
         for project, p in await self.repo.expired(time.time()):
             await self._delete(project, p)
 
+    async def forget_realtime(self) -> None:
+        """Remove every presence set over a realtime connection (with its event): at the start
+        of a single node, those of a previous run are stale, their connections gone."""
+        for project, p in await self.repo.of_source("realtime"):
+            await self._delete(project, p)
+
     # --- REST --------------------------------------------------------------------------------
 
     @staticmethod
-    def _no_user_id(ctx: Ctx, body: dict) -> None:
+    def _no_user_id(ctx: Ctx, body: dict[str, Any]) -> None:
         """Only an API key names the user (a user may name itself)."""
         uid = body.get("userId")
         if uid is not None and not ctx.actor.is_key and uid != ctx.actor.user_id:
@@ -168,7 +183,7 @@ class Presence:
         elif ctx.actor.kind is not ActorKind.USER:
             raise AppwriteError("general_unauthorized_scope", 'User (role: guests) missing scopes (["presences.write"])')
 
-    async def upsert(self, ctx: Ctx, pid: str, body: dict) -> dict:
+    async def upsert(self, ctx: Ctx, pid: str, body: dict[str, Any]) -> dict[str, Any]:
         self._writer(ctx)
         self._no_user_id(ctx, body)
         uid = body.get("userId") if ctx.actor.is_key else ctx.actor.user_id
@@ -182,11 +197,11 @@ class Presence:
                           "a-z, A-Z, 0-9, period, hyphen, and underscore. Can't start with a special char")
         return await self._upsert(ctx.project, ctx.actor, pid, uid, body, "rest")
 
-    def _may(self, ctx: Ctx, action: str, p: dict) -> None:
-        if not ctx.actor.can(permissions.roles_for(action, p["permissions"])):
+    def _may(self, ctx: Ctx, action: str, p: PresenceRecord) -> None:
+        if not ctx.actor.can(permissions.roles_for(action, p.permissions)):
             raise AppwriteError("user_unauthorized", NOT_AUTHORIZED)
 
-    async def update(self, ctx: Ctx, pid: str, body: dict) -> dict:
+    async def update(self, ctx: Ctx, pid: str, body: dict[str, Any]) -> dict[str, Any]:
         """PATCH: whoever may update it; a key may also give it to another user (who then owns
         it, unless permissions are given)."""
         self._writer(ctx)
@@ -197,34 +212,33 @@ class Presence:
         async with self.store.transaction() as tx:
             p = await self.repo.get(ctx.project, pid, tx) or p
             new_owner = body.get("userId") if ctx.actor.is_key else None
-            if new_owner is not None and new_owner != p["user_id"]:
+            if new_owner is not None and new_owner != p.user_id:
                 if not isinstance(new_owner, str) or not ids.is_custom_id(new_owner):
                     raise invalid("Invalid `userId` param: Parameter must contain at most 36 chars.")
                 if await self.repo.of_user(ctx.project, new_owner, tx) is not None:
                     raise AppwriteError("presence_already_exists",
                                         f"User '{new_owner}' already has a presence: a user has one.")
-                p["user_id"] = new_owner
+                p = replace(p, user_id=new_owner)
                 if body.get("permissions") is None:
-                    p["permissions"] = owner_permissions(new_owner)
-            p = self._fields(ctx.actor, {k: v for k, v in body.items() if k != "userId"}, p)
-            p["updated_at"] = now
+                    p = replace(p, permissions=owner_permissions(new_owner))
+            p = _changes(ctx.actor, {k: v for k, v in body.items() if k != "userId"}, p, new=False, upsert=False)
+            p = replace(p, updated_at=now)
             await self.repo.save(tx, ctx.project, p, self._roles(p))
             await tx.append_event(self._event(ctx.project, p, "update"))
         return presence_model(p)
 
-    async def get_record(self, ctx: Ctx, pid: str) -> dict:
+    async def get_record(self, ctx: Ctx, pid: str) -> PresenceRecord:
         p = await self.repo.get(ctx.project, pid)
-        readable = p and (ctx.actor.is_key or ctx.actor.can(set(self._roles(p))))
-        if not readable:
+        if p is None or not (ctx.actor.is_key or ctx.actor.can(set(self._roles(p)))):
             raise AppwriteError("presence_not_found", f"Presence with the requested ID '{pid}' could not be found.")
         return p
 
-    async def get(self, ctx: Ctx, pid: str) -> dict:
+    async def get(self, ctx: Ctx, pid: str) -> dict[str, Any]:
         if ctx.actor.is_key:
             ctx.require_scope("presences.read")
         return presence_model(await self.get_record(ctx, pid))
 
-    async def list(self, ctx: Ctx, queries: list) -> dict:
+    async def list(self, ctx: Ctx, queries: Queries) -> dict[str, Any]:
         if ctx.actor.is_key:
             ctx.require_scope("presences.read")
         p = list_plan(parse_many(queries))
