@@ -91,3 +91,16 @@ def test_email_change_and_memberships(sdk_server, admin):
     admin.teams.create_membership(team.id, ["member"], user_id=user.user_id)
     listed = user.account.list_memberships()
     assert listed.total == 1 and listed.memberships[0].teamid == team.id and listed.memberships[0].teamname == "Mail team"
+
+
+def test_user_blocks_its_own_account(sdk_server, admin):
+    user = new_user(sdk_server, admin, "block")
+    blocked = user.account.update_status()
+    assert blocked.id == user.user_id and blocked.status is False
+    with pytest.raises(AppwriteException) as err:
+        user.account.get()  # its sessions no longer hold
+    assert err.value.code == 401
+    with pytest.raises(AppwriteException) as err:
+        admin.account.create_email_password_session(user.email, PASSWORD)
+    assert err.value.code == 401 and err.value.type == "user_blocked"
+    assert admin.users.get(user.user_id).status is False

@@ -6,7 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from rtcli.core.permissions import KEY
 from rtcli.services import auth as authsvc
+from rtcli.services.context import Ctx
 from rtcli.server import cookies
 from rtcli.server.routes.unsupported import not_offered
 from rtcli.server.http import body, client_ip, ctx, json_response, no_content
@@ -87,10 +89,23 @@ async def jwts(request: Request):
 
 
 async def update(request: Request):
+    if request.path_params["field"] == "status":
+        return await status(request)
     if request.path_params["field"] not in ("name", "password", "prefs", "email"):
         raise not_offered(request)
     c = await ctx(request)
     return json_response(await _svc(request).update(c, request.path_params["field"], await body(request)))
+
+
+async def status(request: Request):
+    """PATCH /account/status: the user blocks its own account (as a key's Users update would:
+    the event, no role left on its connections), and its session cookies are cleared."""
+    c = await ctx(request)
+    me = await _svc(request).get(c)
+    updated = await request.app.state.services.users.update(Ctx(c.project, KEY), me["$id"], "status", {"status": False})
+    resp = json_response({k: v for k, v in updated.items() if k not in ("password", "hash", "hashOptions")})
+    _clear_session(request, resp, c.project)
+    return resp
 
 
 async def memberships(request: Request):
