@@ -218,6 +218,9 @@ class UserRepository(Protocol):
 
     async def delete_session(self, tx: Transaction, project: str, sid: str) -> None: ...
 
+    async def extend_session(self, tx: Transaction, project: str, s: Session) -> None:
+        """Store ``s``'s new expiry (and ``updated_at``)."""
+
     async def add_token(self, tx: Transaction, project: str, token: TokenRecord) -> None: ...
 
     async def tokens_of(self, project: str, uid: str, tx: Transaction) -> list[TokenRecord]: ...

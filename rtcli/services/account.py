@@ -213,6 +213,18 @@ class Account:
     async def get_session(self, ctx: Ctx, session_id: str) -> dict[str, Any]:
         return session_model(await self._own_session(ctx, session_id), ctx.actor.session_id)
 
+    async def extend_session(self, ctx: Ctx, session_id: str) -> dict[str, Any]:
+        """PATCH /account/sessions/{id}: the session's lifetime starts over (Appwrite also refreshes
+        an OAuth session's provider tokens here; rtcli has no OAuth)."""
+        s = await self._own_session(ctx, session_id)
+        expire_ts = time.time() + auth.SESSION_SECONDS
+        s = replace(s, expire=ids.format_datetime(expire_ts), expire_ts=expire_ts, updated_at=ids.format_datetime())
+        async with self.store.transaction() as tx:
+            await self.users.extend_session(tx, ctx.project, s)
+            await tx.append_event(user_event(ctx.project, s.user_id, f"users.{s.user_id}.sessions.{s.id}.update",
+                                             session_model(s, s.id)))
+        return session_model(s, ctx.actor.session_id)
+
     async def delete_session(self, ctx: Ctx, session_id: str) -> bool:
         """Delete one session; returns True if it was the caller's current one."""
         s = await self._own_session(ctx, session_id)

@@ -170,6 +170,10 @@ class UsersStore:
             (project, s.id, s.user_id, s.secret_hash, s.provider, s.ip, s.user_agent, s.expire, s.expire_ts,
              s.created_at, s.updated_at))
 
+    async def extend_session(self, tx: Transaction, project: str, s: Session) -> None:
+        await tx.execute("UPDATE sessions SET expire=?, expire_ts=?, updated_at=? WHERE project=? AND id=?",
+                         (s.expire, s.expire_ts, s.updated_at, project, s.id))
+
     async def delete_session(self, tx: Transaction, project: str, sid: str) -> None:
         await tx.execute("DELETE FROM sessions WHERE project=? AND id=?", (project, sid))
 

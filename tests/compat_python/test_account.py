@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from appwrite.exception import AppwriteException
 from appwrite.id import ID
@@ -104,3 +106,15 @@ def test_user_blocks_its_own_account(sdk_server, admin):
         admin.account.create_email_password_session(user.email, PASSWORD)
     assert err.value.code == 401 and err.value.type == "user_blocked"
     assert admin.users.get(user.user_id).status is False
+
+
+def test_session_extended(sdk_server, admin):
+    user = new_user(sdk_server, admin, "extend")
+    before = user.account.get_session("current")
+    time.sleep(0.01)
+    after = user.account.update_session("current")
+    assert after.id == before.id and after.expire > before.expire and after.current is True
+    assert user.account.get_session(before.id).expire == after.expire
+    with pytest.raises(AppwriteException) as err:
+        user.account.update_session("no-such-session")
+    assert err.value.code == 404 and err.value.type == "user_session_not_found"

@@ -76,6 +76,8 @@ async def session(request: Request):
     sid = request.path_params["session"]
     if request.method == "GET":
         return json_response(await _svc(request).get_session(c, sid))
+    if request.method == "PATCH":
+        return json_response(await _svc(request).extend_session(c, sid))
     was_current = await _svc(request).delete_session(c, sid)
     resp = no_content()
     if was_current:
@@ -127,7 +129,7 @@ routes = [
     Route("/account/sessions/magic-url", token_session, methods=["PUT"]),
     Route("/account/sessions/phone", token_session, methods=["PUT"]),
     Route("/account/sessions", sessions, methods=["GET", "DELETE"]),
-    Route("/account/sessions/{session}", session, methods=["GET", "DELETE"]),
+    Route("/account/sessions/{session}", session, methods=["GET", "PATCH", "DELETE"]),
     Route("/account/jwts", jwts, methods=["POST"]),
     Route("/account/jwt", jwts, methods=["POST"]),
     Route("/account/prefs", prefs, methods=["GET"]),
