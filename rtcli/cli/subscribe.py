@@ -20,6 +20,7 @@ import typer
 
 from rtcli.cli import args, output
 from rtcli.cli.common import QueryOpt, state, want_json
+from rtcli.protocol import Policy
 
 if TYPE_CHECKING:
     from rtcli.client.realtime import Event
@@ -55,7 +56,7 @@ def subscribe(
     """Stream events from CHANNEL(s) until Ctrl-C, reconnecting and resuming when the server goes away."""
     queries = [args.parse_query(q) for q in query or []]
     since_value = args.parse_since(since)
-    if policy is not None and policy not in ("close", "drop", "latest"):
+    if policy is not None and policy not in tuple(Policy):
         raise typer.BadParameter("must be close, drop or latest", param_hint="--policy")
     from rtcli.protocol.channels import check
 

@@ -67,8 +67,6 @@ class Publish:
 
 Output = Send | Close | Authenticate | Replay | SetPresence | Publish
 
-POLICIES = ("close", "drop", "latest")
-
 
 @dataclass
 class Limits:
@@ -229,7 +227,7 @@ class RealtimeSession:
             return [_invalid("Payload is not valid. Items is required")]
         if not isinstance(data, list):
             return [_invalid("items: Value must be a valid array of subscription objects.")]
-        planned: dict[str, tuple[list[str], list[str], Any, str | None, str]] = {}
+        planned: dict[str, tuple[list[str], list[str], Any, str | None, protocol.Policy]] = {}
         for item in data:
             if not isinstance(item, dict):
                 return [_invalid("items: each item must be an object.")]
@@ -255,9 +253,10 @@ class RealtimeSession:
             elif not ids.is_custom_id(sub_id):
                 return [_invalid("items: subscriptionId must contain at most 36 chars. Valid chars are a-z, A-Z, "
                                  "0-9, period, hyphen, and underscore. Can't start with a special char.")]
-            policy = item.get("policy", "close")
-            if policy not in POLICIES:
-                return [_invalid(f"items: policy must be one of: {', '.join(POLICIES)}.")]
+            try:
+                policy = protocol.Policy(item.get("policy", protocol.Policy.CLOSE))
+            except (ValueError, TypeError):
+                return [_invalid(f"items: policy must be one of: {', '.join(protocol.Policy)}.")]
             since = item.get("since")
             if since is not None and (not isinstance(since, str) or not since or len(since) > 128):
                 return [_invalid("items: since must be a cursor, 'beginning' or an ISO 8601 date.")]
@@ -279,7 +278,7 @@ class RealtimeSession:
             self._requested[sub_id] = list(channels)
             self.hub.subscribe(self.conn, sub)
             reply: dict[str, Any] = {"subscriptionId": sub_id, "channels": converted, "queries": normalised}
-            if policy != "close":
+            if policy is not protocol.Policy.CLOSE:
                 reply["policy"] = policy
             if since is not None:
                 self.conn.holding += 1
@@ -321,13 +320,13 @@ class RealtimeSession:
                     self.hub.subscribe(self.conn, Subscription(sub_id, converted, sub.queries, sub.matcher, sub.policy))
         return [Send(protocol.response_frame(protocol.AUTHENTICATION, user=account))]
 
-    def policy(self, ids: list[str]) -> str:
+    def policy(self, ids: list[str]) -> protocol.Policy:
         """The overflow policy for a frame: 'close' wins, then 'drop', then 'latest'."""
         found = {self.conn.subscriptions[i].policy for i in ids if i in self.conn.subscriptions}
-        for p in POLICIES:
+        for p in protocol.Policy:
             if p in found:
                 return p
-        return "close"
+        return protocol.Policy.CLOSE
 
     def replay_done(self) -> list[Held]:
         """End one replay; when none is left, return the held live frames to send, in order."""

@@ -7,6 +7,7 @@ rtcli's extensions are marked as such; the Appwrite SDKs ignore unknown fields.
 from __future__ import annotations
 
 import math
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -37,6 +38,16 @@ CODE_UNAUTHORIZED = 401
 # rtcli extension: close code for a client whose send queue overflowed. Not 1008, so the
 # Appwrite SDK reconnects; rtcli's client resumes from its last cursor.
 CLOSE_SLOW_CONSUMER = 4008
+
+
+class Policy(StrEnum):
+    """rtcli extension: what the server does when a subscriber cannot keep up (a subscribe
+    item's ``policy``), in order of precedence when a frame's subscriptions differ."""
+
+    CLOSE = "close"  # the default: close with 4008; the client resumes from its cursor
+    DROP = "drop"  # skip events, then send a gap marker
+    LATEST = "latest"  # keep only the newest queued event per resource
+
 CLOSE_GOING_AWAY = 1001
 
 # Appwrite's largest incoming message (Swoole setPackageMaxLength(64000)).

@@ -70,15 +70,15 @@ class Outbox(asyncio.Protocol):
         """The queue is full: apply the policy of the frame's subscriptions (``close`` closes
         with 4008 and drops the queue; ``drop`` skips the frame and later sends a ``gap``
         marker; ``latest`` replaces the queued frame of the same resource)."""
-        policy = self.session.policy(ids or []) if self.session is not None else "close"
+        policy = self.session.policy(ids or []) if self.session is not None else protocol.Policy.CLOSE
         metrics, conn = self.rt.state.metrics, self.conn
         on_drop = (lambda reason: metrics.drop(seq, conn.id, conn.user_id, reason)) if conn else (lambda r: None)
-        if policy == "close":
+        if policy is protocol.Policy.CLOSE:
             on_drop("close: the connection was closed as a slow consumer (4008)")
             self.overflowed = True
             self.close(protocol.CLOSE_SLOW_CONSUMER, "slow consumer: send queue overflow, resume from your cursor")
             return
-        if policy == "latest":
+        if policy is protocol.Policy.LATEST:
             for entry in reversed(self.queue):
                 if entry[1] == resource:
                     entry[0] = frame
