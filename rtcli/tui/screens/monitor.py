@@ -368,7 +368,8 @@ class MonitorScreen(Screen[None]):
             self.table.set_following(True)
 
     def action_focus_filter(self) -> None:
-        self.filter_bar.input.focus()
+        # At once (focus() waits for the next idle): the keys typed right after / are the filter's.
+        self.set_focus(self.filter_bar.input)
 
     # Where the panes go, and full screen: see Panes.
     def action_back(self) -> None:
