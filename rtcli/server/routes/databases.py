@@ -165,6 +165,15 @@ async def attribute(request: Request):
 
 
 @documents_api
+async def update_attribute(request: Request):
+    if _p(request, "kind") not in COLUMN_TYPES:
+        raise not_offered(request)
+    c, s = await ctx(request), _svc(request)
+    return json_response(await s.tablesdb.update_column(c, _p(request, "db"), _p(request, "collection"),
+                                                        _p(request, "kind"), _p(request, "key"), await body(request)))
+
+
+@documents_api
 async def indexes(request: Request):
     c, s, db, t = await ctx(request), _svc(request), _p(request, "db"), _p(request, "collection")
     if request.method == "POST":
@@ -193,6 +202,13 @@ async def documents(request: Request):
         status, out = await s.rows.create(c, db, t, b)
         return json_response(_list(out, "rows", "documents", document_out) if "rows" in out else document_out(out),
                              status)
+    if request.method in tablesdb_routes.BULK:  # updateDocuments, upsertDocuments, deleteDocuments
+        b = _in(await body(request))
+        if b.get("transactionId"):
+            raise AppwriteError("general_not_implemented", "rtcli does not stage bulk updates, upserts or deletes "
+                                "in a transaction: stage each document's operation instead.")
+        out = await tablesdb_routes.BULK[request.method](s.rows, c, db, t, b)
+        return json_response(_list(out, "rows", "documents", document_out))
     out = await s.rows.list(c, db, t, array_param(request, "queries"))
     return json_response(_list(out, "rows", "documents", document_out))
 
@@ -238,9 +254,10 @@ routes = [
     Route(_C + "/attributes", attributes, methods=["GET"]),
     Route(_C + "/attributes/{kind}", create_attribute, methods=["POST"]),
     Route(_C + "/attributes/{key}", attribute, methods=["GET", "DELETE"]),
+    Route(_C + "/attributes/{kind}/{key}", update_attribute, methods=["PATCH"]),
     Route(_C + "/indexes", indexes, methods=["GET", "POST"]),
     Route(_C + "/indexes/{key}", index, methods=["GET", "DELETE"]),
-    Route(_C + "/documents", documents, methods=["GET", "POST"]),
+    Route(_C + "/documents", documents, methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),
     Route(_C + "/documents/{document}", document, methods=["GET", "PATCH", "PUT", "DELETE"]),
     Route(_C + "/documents/{document}/{attribute}/{op:str}", increment, methods=["PATCH"]),
 ]

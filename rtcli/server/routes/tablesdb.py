@@ -107,16 +107,17 @@ async def rows(request: Request):
             return await staged_write(request, c, b, "create", db, t, b.get("rowId", "unique()"))
         status, out = await s.rows.create(c, db, t, b)
         return json_response(out, status)
-    if request.method in _BULK:
+    if request.method in BULK:
         b = await body(request)
         if b.get("transactionId"):
             raise AppwriteError("general_not_implemented", "rtcli does not stage bulk updates, upserts or deletes "
                                 "in a transaction: stage each row's operation instead.")
-        return json_response(await _BULK[request.method](s.rows, c, db, t, b))
+        return json_response(await BULK[request.method](s.rows, c, db, t, b))
     return json_response(await s.rows.list(c, db, t, array_param(request, "queries")))
 
 
-_BULK = {"PATCH": bulk_rows.update_rows, "PUT": bulk_rows.upsert_rows, "DELETE": bulk_rows.delete_rows}
+# Bulk writes by method (the Databases API routes use them too).
+BULK = {"PATCH": bulk_rows.update_rows, "PUT": bulk_rows.upsert_rows, "DELETE": bulk_rows.delete_rows}
 
 
 async def row(request: Request):
