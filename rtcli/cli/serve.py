@@ -53,8 +53,8 @@ def serve(
                                                   "none: for an app on another site (HTTPS or localhost only)."),
     function_env: list[str] = typer.Option([], "--function-env", metavar="NAME",
                                            help="A variable of the server's environment that functions get (repeatable). "
-                                                "Otherwise they get only PATH, HOME, USER, LOGNAME, SHELL, LANG, LC_ALL, TZ, TMPDIR and their own "
-                                                "RTCLI_*/APPWRITE_* variables: never the server's key or database URL."),
+                                                "Otherwise they get only PATH, HOME, USER, LOGNAME, SHELL, LANG, LC_ALL, TZ, TMPDIR "
+                                                "and their own RTCLI_*/APPWRITE_* variables: never the server's key or database URL."),
     forwarded_allow_ips: str = typer.Option("127.0.0.1", "--forwarded-allow-ips", envvar="FORWARDED_ALLOW_IPS",
                                             help="Comma-separated proxy addresses (or networks, or *) whose X-Forwarded-For "
                                                  "and X-Forwarded-Proto are believed: client address, HTTPS for Secure cookies."),
