@@ -3,6 +3,7 @@
 
     python scripts/bench.py                                  # everything, about 7 minutes
     python scripts/bench.py --only fanout-cluster            # 1 vs 3 nodes on PostgreSQL + Redis, ~2 min
+    python scripts/bench.py --only writes-cluster            # writes: SQLite, PostgreSQL, 3 nodes, ~1 min
     python scripts/bench.py --only fanout,latency --json /tmp/bench.json
     python scripts/bench.py --commit HEAD --wait-idle 2.0    # a git snapshot, on a quiet machine
     python scripts/bench.py --only writes --profile /tmp/prof # py-spy the server while measuring
@@ -38,6 +39,10 @@ Scenarios (the targets are in docs/performance.md):
 - indexes   list a ``--index-rows`` table (100,000) with an indexed ``equal`` and with ``search`` on a
             fulltext index, on SQLite and on PostgreSQL (median of ``--index-reps`` requests;
             target < 20 ms), beside an ``equal`` on a column without an index.
+- writes-cluster  REST row creates/s (``--writers`` spread over the nodes) on 1 SQLite node, 1
+            PostgreSQL node and ``--cluster-nodes`` PostgreSQL + Redis nodes, same run: CPU of each
+            process, µs of rtcli and of PostgreSQL CPU per create, PostgreSQL lock waits sampled
+            from pg_stat_activity. Same requirements as fanout-cluster.
 
 The load client is this process (see bench_client.py): one asyncio loop on uvloop with a
 minimal WebSocket client and a minimal HTTP/1.1 client, cheaper per delivery than the server.
@@ -61,7 +66,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bench_client import now
-from benchmarks import cli, cluster, fanout, harness, idle, indexes, latency, matching, resume, topics, writes
+from benchmarks import cli, cluster, fanout, harness, idle, indexes, latency, matching, resume, topics, writes, writes_cluster
 from benchmarks.harness import PIN, SCENARIOS, SERVE_CMD, Result, export_commit, machine, table, wait_for_quiet
 
 
@@ -81,6 +86,7 @@ SCENARIO_RUNNERS: dict[str, Callable[[argparse.Namespace, Path], Awaitable[list[
     "fanout-cluster": cluster.scenario_fanout_cluster,
     "topics": topics.scenario_topics,
     "indexes": indexes.scenario_indexes,
+    "writes-cluster": writes_cluster.scenario_writes_cluster,
 }
 assert tuple(SCENARIO_RUNNERS) == SCENARIOS
 

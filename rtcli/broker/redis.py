@@ -1,12 +1,10 @@
 """The Redis broker: wakes every node when any node commits events; each node then delivers
-the new part of the event log (in PostgreSQL) to its hub, strictly in log order.
+the new, settled part of the event log (in PostgreSQL) to its hub, in log order (LogFollower).
 
 Redis carries only positions, a few bytes per commit; the events themselves are read from the
 log, one query per burst per node. That makes the log the single source of truth: a lost
-message, a Redis restart or a Redis outage costs latency (a poll every second keeps nodes
-current meanwhile), never an event, and no event is delivered twice. Positions follow commit
-order cluster-wide (see store/postgres), so "everything after the last position I delivered" is
-always the exact next batch.
+message, a Redis restart or a Redis outage costs latency (each node reads the log every
+``poll`` seconds meanwhile), never an event, and no event is delivered twice.
 
 Contract (same as the memory broker): ``deliver`` sees every committed event once, in log order.
 
@@ -26,13 +24,12 @@ from collections.abc import Callable
 import orjson
 import redis.asyncio as aioredis
 
+from rtcli.broker.follower import POLL_SECONDS, LogFollower
 from rtcli.core.events import expand
 from rtcli.core.hub import Event
 
 log = logging.getLogger("rtcli.broker.redis")
 
-POLL_SECONDS = 1.0
-PAGE = 1000
 LIVE_BACKLOG = 10_000  # live events waiting for Redis; past it the oldest are dropped
 
 
@@ -55,7 +52,7 @@ def decode_live(raw: bytes) -> tuple[str, Event]:
 class RedisBroker:
     name = "redis"
 
-    def __init__(self, url: str, store, channel: str | None = None) -> None:
+    def __init__(self, url: str, store, channel: str | None = None, poll: float = POLL_SECONDS) -> None:
         self.url = url
         self.store = store
         self.channel = channel or ""
@@ -65,31 +62,30 @@ class RedisBroker:
         self._live_wake = asyncio.Event()
         self.redis: aioredis.Redis | None = None
         self.deliver: Callable[[Event], None] | None = None
-        self.last = 0  # the last position delivered to the hub
-        self._wake = asyncio.Event()
+        self.follower = LogFollower(store, poll)
         self._tasks: list[asyncio.Task] = []
         self._pending: set[asyncio.Task] = set()
         self.connected = False
+        self.wakeups = 0  # notifications received from Redis (for tests and metrics)
 
     async def start(self, deliver: Callable[[Event], None]) -> None:
         self.deliver = deliver
         # One channel per database (its epoch), so clusters sharing a Redis do not wake each other.
         self.channel = self.channel or f"rtcli:{self.store.epoch}:events"
         self.live_channel = self.channel + ":live"
-        self.last = await self.store.head()  # live delivery starts after what is already logged
+        await self.follower.start(deliver)
         self.redis = aioredis.from_url(self.url, socket_connect_timeout=2, socket_timeout=5,
                                        health_check_interval=10)
-        self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._follow()),
-                       asyncio.create_task(self._send_live())]
+        self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._send_live())]
 
     def publish(self, events: list[Event]) -> None:
         """After commit: tell every node (fire and forget; the log is the source of truth)."""
+        self.follower.publish(events)  # this node delivers its own events without waiting for the echo
         if self.redis is None:
             return
         task = asyncio.get_running_loop().create_task(self._publish(max(e.seq for e in events)))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
-        self._wake.set()  # this node delivers its own events without waiting for the echo
 
     def publish_live(self, event: Event) -> None:
         """Deliver here at once; send to the other nodes in the background (one pipeline a burst)."""
@@ -140,7 +136,7 @@ class RedisBroker:
                 if not self.connected:
                     log.info("connected to Redis at %s", self.url)
                 self.connected, delay = True, 0.2
-                self._wake.set()  # catch up on whatever was published while we were away
+                self.follower.wake()  # catch up on whatever was published while we were away
                 async for message in pubsub.listen():
                     if message.get("type") != "message":
                         continue
@@ -148,7 +144,8 @@ class RedisBroker:
                     if channel == self.live_channel or channel == self.live_channel.encode():
                         self._receive_live(message["data"])
                     else:
-                        self._wake.set()
+                        self.wakeups += 1
+                        self.follower.wake()
             except asyncio.CancelledError:
                 raise
             except Exception as e:
@@ -157,27 +154,6 @@ class RedisBroker:
                 self.connected = False
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
-
-    async def _follow(self) -> None:
-        """Deliver the log after ``last``, in order, whenever woken (or every POLL_SECONDS)."""
-        while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
-            except TimeoutError:
-                pass
-            self._wake.clear()
-            try:
-                while True:
-                    events = await self.store.read_events(None, self.last, 2**62, PAGE)
-                    for ev in events:
-                        self.last = ev.seq
-                        self.deliver(ev)
-                    if len(events) < PAGE:
-                        break
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # the database is unreachable: try again on the next round
-                log.warning("cannot read the event log: %s", e)
 
     async def ping(self) -> None:
         """Raises when Redis does not answer (the health API reports it)."""
@@ -193,6 +169,7 @@ class RedisBroker:
                 await t
             except (asyncio.CancelledError, Exception):
                 pass
+        await self.follower.close()
         if self.redis is not None:
             await self.redis.aclose()
             self.redis = None

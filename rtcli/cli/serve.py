@@ -30,6 +30,9 @@ def serve(
                                                 "(default: SQLite in the data dir)."),
     broker: str | None = typer.Option(None, "--broker", envvar="RTCLI_BROKER",
                                          help="redis://… to join other nodes on the same database (default: in-process)."),
+    log_poll: float = typer.Option(1.0, "--log-poll", min=0.01, max=60.0,
+                                   help="PostgreSQL: seconds between a node's reads of the event log when no wake-up "
+                                   "arrives (Redis down, a lost message)."),
     port: int = typer.Option(8787, help="TCP port for REST and WebSocket."),
     data_dir: Path = typer.Option(Path(".rtcli"), "--data-dir", envvar="RTCLI_DATA_DIR",
                                   help="Where the SQLite database and the generated API key live."),
@@ -84,7 +87,7 @@ def serve(
     from rtcli.server.cookies import SameSite
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = ServeConfig(database=database, broker=broker, host=host, port=port, data_dir=data_dir,
+    config = ServeConfig(database=database, broker=broker, log_poll=log_poll, host=host, port=port, data_dir=data_dir,
                          api_key=api_key, projects=project, max_queue=max_queue, messages_per_minute=messages_per_minute,
                          max_subscriptions=max_subscriptions, max_connections_per_ip=max_connections_per_ip,
                          max_body=max_body, max_file_size=max_file_size, upload_timeout=upload_timeout,

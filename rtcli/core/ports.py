@@ -17,9 +17,12 @@ from rtcli.core.records import Membership, Presence, Session, Team, TokenRecord,
 
 
 class Transaction(Protocol):
-    """One write transaction. Writes are serialized (one writer on SQLite; one advisory lock
-    across every node on PostgreSQL), so a transaction sees no concurrent write and events are
-    logged in commit order. SQL uses ``?`` placeholders and the store's ``dialect``."""
+    """One write transaction. SQL uses ``?`` placeholders and the store's ``dialect``.
+
+    On SQLite writes are serialized (one writer), so a transaction sees no concurrent write. On
+    PostgreSQL transactions run in parallel, on every node: a row read inside a transaction is
+    locked until it ends (``FOR UPDATE``), so a read-modify-write of one row cannot lose a
+    concurrent change; a concurrent insert of the same key fails with 409 instead of waiting."""
 
     async def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = (), bulk: bool = False) -> int:
         """Run a statement; returns the number of rows it changed. ``bulk``: it may touch many
@@ -57,9 +60,14 @@ class Store(Protocol):
 
     async def fetchall(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[Any]: ...
 
-    async def head(self) -> int: ...
+    async def head(self) -> int:
+        """The last settled position: every event at or below it is committed or never will be."""
 
-    async def read_events(self, project: str | None, after: int, upto: int, limit: int) -> list[Event]: ...
+    async def before_last(self, project: str, upto: int, count: int) -> int:
+        """The position after which the last ``count`` events of ``project`` up to ``upto`` lie."""
+
+    async def read_events(self, project: str | None, after: int, upto: int, limit: int) -> list[Event]:
+        """Settled events with ``after < seq <= upto``, in log order."""
 
     async def resolve_since(self, project: str, since: str) -> tuple[int | None, str | None]:
         """Turn a ``since`` (cursor, 'beginning' or ISO date) into a position to replay after.
@@ -76,7 +84,7 @@ class Store(Protocol):
 
 
 class Broker(Protocol):
-    """Carries committed events to every node's hub, in log order.
+    """Carries committed events to every node's hub, in log order (the order of positions).
 
     Delivery is at most once per node; a subscriber that misses events resumes from the log.
     The in-process broker loops back to the local hub.
@@ -87,7 +95,9 @@ class Broker(Protocol):
     async def start(self, deliver: Callable[[Event], None]) -> None: ...
 
     def publish(self, events: list[Event]) -> None:
-        """Called right after commit, under the writer lock, so calls arrive in log order."""
+        """Called right after commit with that transaction's events. On SQLite (one writer)
+        calls arrive in log order; on PostgreSQL they may not, and the broker delivers from the
+        settled log instead."""
 
     def publish_live(self, event: Event) -> None:
         """Carry an event that is in no log (an ephemeral topic's message) to every node's hub.

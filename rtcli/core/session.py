@@ -14,7 +14,7 @@ from typing import Any
 
 from rtcli import ids, protocol
 from rtcli.core import channels as chan
-from rtcli.core.hub import KEY_ROLE, Held, Hub, HubConnection, Subscription
+from rtcli.core.hub import KEY_ROLE, Held, Hub, HubConnection, SplitFrame, Subscription, suffix_of
 from rtcli.core.permissions import Actor, ActorKind
 from rtcli.core.queries import compile_realtime
 from rtcli.core.topics import DEFAULT_MAX_MESSAGE_SIZE, PublishRequest, parse_publish, publish_error
@@ -110,6 +110,9 @@ class RealtimeSession:
     _publish_count: int = 0
     # Channels as the client asked for them, per subscription id (to rebind on authentication).
     _requested: dict[str, list[str]] = field(default_factory=dict)
+    # Subscriptions resumed from a position past what this node had dispatched (another node
+    # was ahead): id -> that position. Held live frames at or below it are not sent to them.
+    _floors: dict[str, int] = field(default_factory=dict)
 
     @property
     def user_id(self) -> str | None:
@@ -328,10 +331,32 @@ class RealtimeSession:
                 return p
         return protocol.Policy.CLOSE
 
-    def replay_done(self) -> list[Held]:
-        """End one replay; when none is left, return the held live frames to send, in order."""
+    def replay_done(self, floor: tuple[str, int] | None = None) -> list[Held]:
+        """End one replay; when none is left, return the held live frames to send, in order.
+
+        ``floor``: (subscription id, position) when the subscription resumed from a position
+        this node's hub had not dispatched yet; the adapter waits until it has, so that every
+        frame at or below the position is among the held ones, and they are dropped for it."""
+        if floor is not None:
+            self._floors[floor[0]] = floor[1]
         self.conn.holding -= 1
         if self.conn.holding:
             return []
         held, self.conn.held = self.conn.held, []
+        if self._floors:
+            floors, self._floors = self._floors, {}
+            held = [kept for item in held if (kept := _above(item, floors)) is not None]
         return held or []
+
+
+def _above(item: Held, floors: dict[str, int]) -> Held | None:
+    """A held frame without the subscriptions that already have its position (None: no one left)."""
+    frame, seq, resource, sub_ids = item
+    if not sub_ids or type(frame) is not SplitFrame:  # the hub holds only split event frames
+        return item
+    keep = [i for i in sub_ids if seq > floors.get(i, -1)]
+    if len(keep) == len(sub_ids):
+        return item
+    if not keep:
+        return None
+    return SplitFrame((frame[0], suffix_of(keep))), seq, resource, keep

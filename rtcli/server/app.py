@@ -100,6 +100,7 @@ class EncodedSlashGuard:
 class ServeConfig:
     database: str | None = None  # postgresql://… (default: SQLite in data_dir)
     broker: str | None = None  # redis://… (default: in-process)
+    log_poll: float = 1.0  # PostgreSQL: seconds between reads of the event log without a wake-up
     host: str = "127.0.0.1"
     port: int = 8787
     data_dir: Path = Path(".rtcli")
@@ -240,9 +241,14 @@ def make_store_and_broker(config: ServeConfig):
                              "add --database postgresql://…")
         from rtcli.broker.redis import RedisBroker
 
-        broker = RedisBroker(config.broker, store)
+        broker = RedisBroker(config.broker, store, poll=config.log_poll)
     elif config.broker:
         raise ValueError(f"unsupported --broker {config.broker!r}: use redis://… (or none for in-process)")
+    elif config.database:
+        # PostgreSQL commits in parallel: even one node delivers from the settled log, in order.
+        from rtcli.broker.follower import LogFollower
+
+        broker = LogFollower(store, poll=config.log_poll)
     else:
         broker = MemoryBroker()
     return store, broker

@@ -8,6 +8,7 @@ closes, authentication, presence, replays from the event log).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import replace
 from typing import Any
@@ -31,6 +32,9 @@ from rtcli.services.context import Ctx
 
 Outbox = Any  # server.realtime.RealtimeProtocol (not imported: it imports this module)
 REPLAY_PAGE = 500
+# A subscriber may resume on a node a little behind the one it left (each node delivers the log
+# as it reads it): live frames wait at most this long for this node to catch up.
+CATCH_UP_S = 10.0
 _ids = itertools.count(1)
 
 
@@ -149,10 +153,14 @@ async def perform(session: RealtimeSession, outputs: list, outbox: Outbox, state
             outbox.push(protocol.dumps(await publish(session, out, outbox.ip, state)))
         elif isinstance(out, Replay):
             pos, _ = resolved[out.subscription.id]
+            floor = None
             if pos is not None:
                 await replay(session, out, pos, outbox, state)
+                if pos > out.upto:  # resumed past what this node has dispatched: another node is ahead
+                    await caught_up(state.hub, pos)
+                    floor = (out.subscription.id, pos)
             overflowed = session.conn.held_overflow  # more live events than the queue holds came meanwhile
-            held = session.replay_done()
+            held = session.replay_done(floor)
             if overflowed:
                 outbox.overflowed = True
                 outbox.close(protocol.CLOSE_SLOW_CONSUMER,
@@ -181,6 +189,14 @@ async def publish(session: RealtimeSession, out: Publish, address: str, state) -
     except AppwriteError as e:
         return publish_error(e, e.code, e.message, request.message_id)
     return protocol.response_frame(protocol.PUBLISH, message=published.model())
+
+
+async def caught_up(hub, pos: int, timeout: float = CATCH_UP_S) -> None:
+    """Wait until this node's hub has dispatched ``pos`` (live frames are held meanwhile), so that
+    the events a resumed subscriber already has can be told from the ones it has not."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while max(hub.last_seq.values(), default=0) < pos and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.005)
 
 
 async def replay(session: RealtimeSession, r: Replay, after: int, outbox: Outbox, state) -> None:

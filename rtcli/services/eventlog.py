@@ -29,7 +29,7 @@ class EventLog:
             raise invalid(f"Invalid `limit` param: between 1 and {MAX_LIMIT}.")
         head = await self.store.head()
         if since is None:
-            after = max(0, head - limit)  # the most recent events
+            after = await self.store.before_last(ctx.project, head, limit)  # the most recent events
         else:
             after, reason = await self.store.resolve_since(ctx.project, since)
             if after is None:

@@ -1,6 +1,10 @@
 """The event log, shared by the SQLite and PostgreSQL stores (generic SQL over ``events``).
 
-Positions (``seq``) only grow and follow commit order (writes are serialized); the database's
+Positions (``seq``) only grow. Readers see the log only up to its *settled* part: every event
+below a settled position is committed (or never will be), so "everything after position N" is
+always the exact rest of the log. On SQLite writes are serialized and every committed event is
+settled; PostgreSQL writes run in parallel and settle by transaction id (see store/postgres).
+Positions are not dense: nothing here counts events by subtracting positions. The database's
 random ``epoch`` is part of every cursor, so a cursor from another database is recognised.
 """
 
@@ -36,6 +40,17 @@ def _controls(event: Event) -> str | None:
     return _dumps(c) if c else None
 
 
+EVENT_COLUMNS = ("project, created, timestamp, name, channels, roles, payload, user_id, permissions_changed,"
+                 " controls")
+
+
+def event_values(event: Event) -> tuple:
+    """The values of ``EVENT_COLUMNS`` for one event."""
+    return (event.project, event.created, event.timestamp, event.events[0], _dumps(event.channels),
+            _dumps(event.roles), _dumps(event.payload), event.user_id, int(event.permissions_changed),
+            _controls(event))
+
+
 class LoggingTransaction:
     """Base of both stores' transactions: ``append_event`` on top of ``insert``."""
 
@@ -49,15 +64,15 @@ class LoggingTransaction:
         if event.origin is None:
             event.origin = event_origin.get()
         event.created = time.time()
-        event.seq = await self.insert(
-            "INSERT INTO events (project, created, timestamp, name, channels, roles, payload, user_id,"
-            " permissions_changed, controls) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (event.project, event.created, event.timestamp, event.events[0], _dumps(event.channels),
-             _dumps(event.roles), _dumps(event.payload), event.user_id, int(event.permissions_changed),
-             _controls(event)))
+        event.seq = await self.log(event)
         event.cursor = self.store.cursor(event.seq)
         self.events.append(event)
         return event
+
+    async def log(self, event: Event) -> int:
+        """Insert the event's row; returns its position."""
+        return await self.insert(f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                                 event_values(event))
 
 
 class EventLogStore:
@@ -65,13 +80,23 @@ class EventLogStore:
     ``transaction`` and ``epoch`` from the concrete store."""
 
     epoch: str
+    # SQL condition on ``seq`` for the settled part of the log ("" where every committed event is).
+    settled = ""
 
     def cursor(self, seq: int) -> str:
         return f"c1.{self.epoch}.{seq}"
 
     async def head(self) -> int:
-        row = await self.fetchone("SELECT COALESCE(MAX(seq), 0) FROM events")
+        """The last settled position (0 for an empty log)."""
+        where = f" WHERE {self.settled}" if self.settled else ""
+        row = await self.fetchone(f"SELECT COALESCE(MAX(seq), 0) FROM events{where}")
         return int(row[0])
+
+    async def before_last(self, project: str, upto: int, count: int) -> int:
+        """The position after which the last ``count`` events of ``project`` up to ``upto`` lie."""
+        row = await self.fetchone("SELECT seq FROM events WHERE project=? AND seq<=? ORDER BY seq DESC LIMIT 1 OFFSET ?",
+                                  (project, upto, count))
+        return int(row[0]) if row else 0
 
     async def _meta(self, key: str) -> str | None:
         row = await self.fetchone("SELECT value FROM meta WHERE key=?", (key,))
@@ -101,17 +126,19 @@ class EventLogStore:
             return None, "since must be a cursor, 'beginning' or an ISO 8601 date"
         if float(await self._meta("pruned_created") or 0) > ts:
             return None, "events after this date were pruned by retention"
-        row = await self.fetchone("SELECT MAX(seq) FROM events WHERE created < ?", (ts,))
+        row = await self.fetchone("SELECT MAX(seq) FROM events WHERE created < ? AND seq <= ?",
+                                  (ts, await self.head()))
         return (int(row[0]) if row and row[0] else 0), None
 
     async def read_events(self, project: str | None, after: int, upto: int, limit: int) -> list[Event]:
-        """Events with after < seq <= upto, in order (of one project, or of all)."""
+        """Settled events with after < seq <= upto, in order (of one project, or of all)."""
+        settled = f" AND {self.settled}" if self.settled else ""
         if project is None:
-            rows = await self.fetchall("SELECT * FROM events WHERE seq>? AND seq<=? ORDER BY seq LIMIT ?",
+            rows = await self.fetchall(f"SELECT * FROM events WHERE seq>? AND seq<=?{settled} ORDER BY seq LIMIT ?",
                                        (after, upto, limit))
         else:
             rows = await self.fetchall(
-                "SELECT * FROM events WHERE project=? AND seq>? AND seq<=? ORDER BY seq LIMIT ?",
+                f"SELECT * FROM events WHERE project=? AND seq>? AND seq<=?{settled} ORDER BY seq LIMIT ?",
                 (project, after, upto, limit))
         return [self.event_from_row(r) for r in rows]
 
@@ -134,10 +161,13 @@ class EventLogStore:
     async def prune(self, max_age_s: float, max_count: int) -> int:
         """Delete events older than ``max_age_s`` or beyond the newest ``max_count``."""
         cutoff = time.time() - max_age_s
-        head = await self.head()
+        head = await self.head()  # only settled events go: nothing can still commit below them
+        row = await self.fetchone("SELECT seq FROM events WHERE seq <= ? ORDER BY seq DESC LIMIT 1 OFFSET ?",
+                                  (head, max_count))
+        beyond = int(row[0]) if row else 0
         async with self.transaction() as tx:
-            row = await tx.fetchone("SELECT MAX(seq), MAX(created) FROM events WHERE created < ? OR seq <= ?",
-                                    (cutoff, head - max_count))
+            row = await tx.fetchone("SELECT MAX(seq), MAX(created) FROM events WHERE seq <= ? AND (created < ? OR seq <= ?)",
+                                    (head, cutoff, beyond))
             if not row or row[0] is None:
                 return 0
             upto, created = int(row[0]), float(row[1])

@@ -28,7 +28,7 @@ API_KEY = "bench-key-" + "0" * 22
 PROJECT = "default"
 DB, TABLE = "bench", "t"
 ADMIN = {"X-Appwrite-Project": PROJECT, "X-Appwrite-Key": API_KEY}  # REST calls act as the server
-SCENARIOS = ("fanout", "latency", "idle", "matching", "writes", "resume", "cli", "fanout-cluster", "topics", "indexes")
+SCENARIOS = ("fanout", "latency", "idle", "matching", "writes", "resume", "cli", "fanout-cluster", "topics", "indexes", "writes-cluster")
 # --- processes: start, pin, measure ----------------------------------------------------------
 
 

@@ -100,6 +100,8 @@ def test_three_nodes_every_event_exactly_once_in_one_order(tmp_path, redis_serve
         assert all(o == orders[0] for o in orders), "every node delivers in the same total order"
         for x in closed:
             assert x.events == [], "guests never receive rows they may not read, on any node"
+        for s in subs + closed:  # resuming must not hide a node that drops connections
+            assert s.reconnects == 0, f"{s.sub_id} was disconnected {s.reconnects} times"
         for i in range(3):  # each writer's own rows keep their order
             mine = [r for r in orders[0] if r.startswith(f"n{i}-")]
             assert mine == [f"n{i}-{k}" for k in range(30)]

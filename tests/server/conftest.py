@@ -35,3 +35,13 @@ def shared_server(request, tmp_path_factory):
         srv = _start(request.param, tmp_path_factory.mktemp("shared") / "data", stack)
         yield srv
         srv.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_args(request):
+    """``rtcli serve`` arguments for one backend (SQLite: none), for a test that starts, kills
+    and restarts its own server: pass them at every start, so a restart finds the same data."""
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        yield [] if request.param == "sqlite" else ["--database", stack.enter_context(pg_database())]

@@ -29,9 +29,9 @@ def seq_of(event: dict) -> int:
     return int(event["cursor"].rsplit(".", 1)[1])
 
 
-def test_kill_9_during_burst_loses_nothing(tmp_path):
+def test_kill_9_during_burst_loses_nothing(tmp_path, backend_args):
     data = tmp_path / "data"
-    server = start_server(data)
+    server = start_server(data, extra=backend_args)
     channel = setup_table(server.endpoint)
     acked: list[str] = []
     lock = threading.Lock()
@@ -61,7 +61,7 @@ def test_kill_9_during_burst_loses_nothing(tmp_path):
         t.join(10)
     assert len(acked) > 20, "the burst should have written something before the kill"
 
-    server = start_server(data, port=server.port)
+    server = start_server(data, port=server.port, extra=backend_args)
     try:
         with httpx.Client(base_url=server.endpoint, headers=HEADERS) as c:
             stored = set()
@@ -98,10 +98,10 @@ def test_kill_9_during_burst_loses_nothing(tmp_path):
         server.stop()
 
 
-def test_hundreds_of_subscribers_resume_after_restart(tmp_path):
+def test_hundreds_of_subscribers_resume_after_restart(tmp_path, backend_args):
     count = int(os.environ.get("RTCLI_TEST_SUBSCRIBERS", "300"))
     data = tmp_path / "data"
-    server = start_server(data)
+    server = start_server(data, extra=backend_args)
     channel = setup_table(server.endpoint)
     url = f"ws://127.0.0.1:{server.port}/v1/realtime?project=default"
 
@@ -122,7 +122,7 @@ def test_hundreds_of_subscribers_resume_after_restart(tmp_path):
         written = await asyncio.to_thread(write, "a", 10)
         await asyncio.sleep(0.2)
         await asyncio.to_thread(server.stop, "kill")  # every subscriber is cut off at once
-        server = await asyncio.to_thread(start_server, data, server.port)
+        server = await asyncio.to_thread(start_server, data, server.port, backend_args)
         written += await asyncio.to_thread(write, "b", 10)  # before most clients are back
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not all(s.subscribed.is_set() for s in subs):
@@ -185,8 +185,8 @@ def _close_code(data: bytes) -> int | None:
     return None
 
 
-def test_slow_consumer_is_closed_and_others_unaffected(tmp_path):
-    server = start_server(tmp_path / "data", extra=["--max-queue", "64"])
+def test_slow_consumer_is_closed_and_others_unaffected(tmp_path, backend_args):
+    server = start_server(tmp_path / "data", extra=["--max-queue", "64", *backend_args])
     channel = setup_table(server.endpoint)
     url = f"ws://127.0.0.1:{server.port}/v1/realtime?project=default"
     big = "x" * 20_000

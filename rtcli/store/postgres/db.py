@@ -1,9 +1,22 @@
 """The PostgreSQL store (asyncpg): the same contract as the SQLite store, for several nodes.
 
-Writes are serialized across every node by one transaction-scoped advisory lock, taken at the
-start of each write transaction: a transaction sees no concurrent write (the same semantics as
-SQLite's single writer), and the event log's ``seq`` follows commit order cluster-wide, which is
-what resume and the broker's gap detection rely on.
+Write transactions run in parallel, on one node and across nodes; there is no cluster-wide
+lock. What keeps the event log's promise ("everything after position N" is the exact rest of
+the log, for any reader on any node) is how positions are made and read:
+
+- An event's position is its transaction's id, shifted left by ``TX_BITS``, plus the event's
+  index in that transaction (``pg_current_xact_id()``, taken in the INSERT itself).
+- Readers see only the *settled* log: positions below the oldest transaction id still running
+  anywhere on the server (``pg_snapshot_xmin(pg_current_snapshot())``). Every transaction below
+  it has ended, and any transaction still to commit has an id at or above it, so no event can
+  ever appear below a position a reader has passed.
+
+An event settles as soon as every transaction that started writing before its own has ended:
+under load, within a transaction's duration. A transaction left open (on this database or any
+other of the same PostgreSQL server) holds back delivery until it ends; ``idle_in_transaction_
+session_timeout`` bounds that. Positions grow but are not dense. A read inside a write
+transaction locks the rows it returns (``FOR UPDATE``): a read-modify-write of a row (an
+update, a chunk count) waits for a concurrent one on the same row instead of losing it.
 
 When PostgreSQL cannot be reached, reads and writes fail with 503 ``general_service_unavailable``
 and nothing else breaks: realtime connections stay up and recover when it returns.
@@ -12,19 +25,21 @@ and nothing else breaks: realtime connections stay up and recover when it return
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import secrets
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
 import asyncpg
 
 from rtcli.core.hub import Event
 from rtcli.errors import AppwriteError
 from rtcli.store.dialect import PostgresDialect, UniqueViolation
-from rtcli.store.eventlog import EventLogStore, LoggingTransaction
+from rtcli.store.eventlog import EVENT_COLUMNS, EventLogStore, LoggingTransaction, event_values
 from rtcli.store.upgrade import pg_upgrade_sql
 
 log = logging.getLogger("rtcli.store.postgres")
@@ -43,7 +58,17 @@ def pg_schema(sqlite_schema: str) -> str:
 
 
 SCHEMA = pg_schema((Path(__file__).parent.parent / "sqlite" / "schema.sql").read_text()) + pg_upgrade_sql(pg_schema)
-WRITE_LOCK = 0x72746C69  # "rtli": the advisory lock that serializes writes across nodes
+SCHEMA_LOCK = 0x72746C69  # "rtli": nodes starting together create the schema one at a time
+
+# An event's position: its transaction id << TX_BITS | its index in the transaction. 2**20 events
+# per transaction; 2**43 transaction ids before a position passes 2**63.
+TX_BITS = 20
+MAX_EVENTS_PER_TX = 1 << TX_BITS
+POSITION = f"(pg_current_xact_id()::text::bigint << {TX_BITS})"
+# Positions below this are settled: every transaction that could still log below it has ended.
+SETTLED_BOUND = f"(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << {TX_BITS})"
+# A read in a write transaction locks its rows, unless its shape cannot lock (an aggregate).
+UNLOCKABLE = re.compile(r"\b(COUNT|MAX|MIN|SUM|AVG)\s*\(|\bDISTINCT\b|\bGROUP BY\b|\bUNION\b", re.IGNORECASE)
 
 # Connection-level failures: the database is unreachable, not the request wrong.
 UNAVAILABLE = (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
@@ -55,6 +80,7 @@ BAD_TEXT = (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharact
 BAD_VALUE = asyncpg.DataError
 
 
+@functools.lru_cache(maxsize=4096)  # the repositories' statements are a small, fixed set
 def to_pg(sql: str) -> str:
     """``?`` placeholders to ``$1, $2, …`` (outside string literals)."""
     out, n, quoted = [], 0, False
@@ -101,11 +127,35 @@ def _rowcount(status: str) -> int:
     return int(last) if last.isdigit() else 0
 
 
+@functools.lru_cache(maxsize=1024)
+def _locking(sql: str) -> str:
+    """A read inside a write transaction, in PostgreSQL's terms, locking the rows it returns."""
+    return to_pg(sql if UNLOCKABLE.search(sql) else sql + " FOR UPDATE")
+
+
+@dataclass
+class LogPage:
+    """What a node following the log reads in one query (see ``PostgresStore.follow``)."""
+
+    events: list[Event]  # settled events after the position asked for, except the known ones
+    bound: int  # every position below this is settled
+    top: int  # the highest committed position, settled or not
+
+
 class PostgresTransaction(LoggingTransaction):
     def __init__(self, conn: asyncpg.Connection, store: PostgresStore) -> None:
         self.conn = conn
         self.store = store
         self.events: list[Event] = []
+
+    async def log(self, event: Event) -> int:
+        n = len(self.events)
+        if n >= MAX_EVENTS_PER_TX:
+            raise AppwriteError("general_argument_invalid", f"One request may change at most {MAX_EVENTS_PER_TX:,} "
+                                "resources; split it.")
+        return await self.conn.fetchval(
+            f"INSERT INTO events (seq, {EVENT_COLUMNS}) VALUES ({POSITION} + $1, $2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
+            " RETURNING seq", n, *event_values(event))
 
     async def execute(self, sql: str, params: tuple | list = (), bulk: bool = False) -> int:
         try:
@@ -117,14 +167,21 @@ class PostgresTransaction(LoggingTransaction):
         return await self.conn.fetchval(to_pg(sql + " RETURNING seq"), *params)  # None: skipped on conflict
 
     async def fetchone(self, sql: str, params: tuple | list = ()):
-        return await self.conn.fetchrow(to_pg(sql), *params)
+        return await self.conn.fetchrow(_locking(sql), *params)
 
     async def fetchall(self, sql: str, params: tuple | list = ()) -> list:
-        return await self.conn.fetch(to_pg(sql), *params)
+        return await self.conn.fetch(_locking(sql), *params)
+
+
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """Connections go back to the pool as they are: the store never changes session state
+    (settings, LISTEN, cursors, session locks), so asyncpg's reset query would be a round trip
+    per transaction for nothing."""
 
 
 class PostgresStore(EventLogStore):
     dialect = PostgresDialect()
+    settled = f"seq < {SETTLED_BOUND}"
 
     def __init__(self, dsn: str, min_size: int = 2, max_size: int = 10) -> None:
         self.dsn = dsn
@@ -135,11 +192,11 @@ class PostgresStore(EventLogStore):
 
     async def open(self) -> None:
         self.pool = await asyncpg.create_pool(self.dsn, min_size=self.min_size, max_size=self.max_size,
-                                              timeout=5, command_timeout=30)
+                                              timeout=5, command_timeout=30, reset=_no_reset)
         async with self.pool.acquire() as conn:
             async with conn.transaction():
                 # Nodes starting together must not race on creating the schema.
-                await conn.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+                await conn.execute(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
                 await conn.execute(SCHEMA)
                 epoch = await conn.fetchval("SELECT value FROM meta WHERE key='epoch'")
                 if epoch is None:
@@ -163,7 +220,6 @@ class PostgresStore(EventLogStore):
             tr = conn.transaction()
             try:
                 await tr.start()
-                await conn.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
             except UNAVAILABLE as e:
                 raise _unavailable(e) from None
             tx = PostgresTransaction(conn, self)
@@ -185,6 +241,9 @@ class PostgresStore(EventLogStore):
         except asyncpg.UniqueViolationError:
             raise AppwriteError("general_argument_invalid", "A resource with the same id was created concurrently; "
                                 "retry the request.", code=409) from None
+        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+            raise AppwriteError("general_argument_invalid", "A concurrent request changed the same resources; "
+                                "retry the request.", code=409) from None
         except BAD_TEXT:
             raise _bad_text() from None
         except UNAVAILABLE as e:
@@ -201,3 +260,16 @@ class PostgresStore(EventLogStore):
         assert self.pool is not None, "store is closed"
         with _read_errors():
             return await self.pool.fetchrow(to_pg(sql), *params, timeout=30)
+
+    async def follow(self, after: int, limit: int, known: Sequence[int]) -> LogPage:
+        """One read of a node following the log: the settled events after ``after`` (at most
+        ``limit``), without those in ``known`` (events this node committed: it has them), with
+        the settled bound and the highest committed position, in one round trip."""
+        assert self.pool is not None, "store is closed"
+        rows = await self.pool.fetch(
+            f"SELECT b.bound, b.top, e.* FROM (SELECT {SETTLED_BOUND} AS bound,"
+            " (SELECT COALESCE(MAX(seq), 0) FROM events) AS top) b"
+            " LEFT JOIN LATERAL (SELECT * FROM events WHERE seq > $1 AND seq < b.bound AND seq <> ALL($2::bigint[])"
+            " ORDER BY seq LIMIT $3) e ON true", after, list(known), limit, timeout=30)
+        return LogPage([self.event_from_row(r) for r in rows if r["seq"] is not None], rows[0]["bound"],
+                       rows[0]["top"])

@@ -1,0 +1,117 @@
+"""Following the event log: how a node on PostgreSQL delivers committed events to its hub.
+
+Transactions commit in parallel, on every node, so the order in which commits are announced is
+not log order. A node therefore delivers from the log itself: whenever it is woken (by its own
+commit, or by another node's through Redis) and at least every ``poll`` seconds, it reads the
+settled events after the last one it delivered (see store/postgres) and delivers them in
+position order. The events it committed itself it already holds: the read skips them, so only
+other nodes' events cross the network twice.
+
+An event settles once every transaction older than its own has ended. When a read finds
+committed events that have not settled yet, the follower looks again within milliseconds
+rather than at the next poll: the transaction it waits for may log no event and wake nobody.
+
+Contract (as for the in-process broker): ``deliver`` sees every committed event once, in log order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from rtcli.core.hub import Event
+
+log = logging.getLogger("rtcli.broker.follower")
+
+POLL_SECONDS = 1.0
+PAGE = 1000
+# Waiting for older transactions to end: first look again after this, doubling up to the cap.
+SETTLE_FIRST, SETTLE_CAP = 0.002, 0.05
+
+
+class LogFollower:
+    """Delivers the settled log, in order, to the local hub; the broker of a single node on
+    PostgreSQL, and the delivering half of the Redis broker."""
+
+    name = "in-process"
+
+    def __init__(self, store, poll: float = POLL_SECONDS) -> None:
+        self.store = store
+        self.poll = poll
+        self.deliver: Callable[[Event], None] | None = None
+        self.last = 0  # the last settled position delivered to the hub (or passed over: none there)
+        self.reads = 0  # log reads so far (for tests and metrics)
+        self._mine: dict[int, Event] = {}  # committed here, not yet delivered
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    async def start(self, deliver: Callable[[Event], None]) -> None:
+        self.deliver = deliver
+        self.last = await self.store.head()  # live delivery starts after what is already logged
+        self._task = asyncio.create_task(self._follow())
+
+    def publish(self, events: list[Event]) -> None:
+        """After a local commit: keep its events (the log read skips them) and look at the log."""
+        for ev in events:
+            if ev.seq > self.last:
+                self._mine[ev.seq] = ev
+        self._wake.set()
+
+    def publish_live(self, event: Event) -> None:
+        """An event in no log (an ephemeral topic's message): to the local hub at once."""
+        if self.deliver is not None:
+            asyncio.get_running_loop().call_soon(self.deliver, event)
+
+    async def ping(self) -> None:
+        """Always answers: the broker is this process (the log is in the database)."""
+
+    def wake(self) -> None:
+        """Another node committed: look at the log."""
+        self._wake.set()
+
+    async def _follow(self) -> None:
+        retry = 0.0
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), retry or self.poll)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                waiting = await self._catch_up()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # the database is unreachable: try again on the next round
+                log.warning("cannot read the event log: %s", e)
+                waiting = False
+            retry = min(max(retry * 2, SETTLE_FIRST), SETTLE_CAP) if waiting else 0.0
+
+    async def _catch_up(self) -> bool:
+        """Deliver everything settled; True when committed events are still waiting to settle."""
+        while True:
+            known = list(self._mine)
+            page = await self.store.follow(self.last, PAGE, known)
+            self.reads += 1
+            for ev in page.events:  # committed here but announced after the read was sent
+                self._mine.pop(ev.seq, None)
+            full = len(page.events) == PAGE
+            upto = page.events[-1].seq if full else page.bound - 1
+            mine = [self._mine.pop(s) for s in sorted(s for s in self._mine if s <= upto)]
+            batch = page.events if not mine else sorted(page.events + mine, key=lambda e: e.seq)
+            for ev in batch:
+                if ev.seq > self.last:
+                    self.last = ev.seq
+                    self.deliver(ev)
+            self.last = max(self.last, upto)
+            if not full:
+                return page.top > self.last or bool(self._mine)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._task = None

@@ -1,0 +1,218 @@
+"""writes-cluster: REST row creates/s (each with its event)
+on 1 SQLite node, 1 PostgreSQL node and N PostgreSQL + Redis nodes, in the same run.
+
+The concurrent writers (``--writers``) are spread evenly over the nodes; one subscriber per node
+counts the events its node delivers. Reported per setup: creates/s, the CPU of each process (as
+% of one core: each node, PostgreSQL's backends for the run's database, Redis, the load client)
+and µs of CPU per create for rtcli and for PostgreSQL, and how often PostgreSQL backends were
+waiting for a lock (``pg_stat_activity`` sampled every 20 ms: lock waits per sample, and the
+share of samples with any). Setups alternate, ``--cluster-repeat`` runs each, best kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from bench_client import Agg, Http, ProcGroupUsage, now, open_subscribers
+from benchmarks.cluster import BenchRedis, _cluster_unavailable, _pg_admin, _psql, _two_cores_note, bench_pg_database
+from benchmarks.fanout import _best
+from benchmarks.harness import ADMIN, CHANNEL, ROWS, RT_PATH, Result, row_body, setup_table, start_rtcli
+
+SAMPLE_S = 0.02
+
+
+async def _lock_waits(dsn_admin: str, dbname: str, stop: asyncio.Event) -> dict:
+    """Sample the run's backends until ``stop``: how many wait for a lock (and on which kind)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn_admin)
+    samples, waiting, any_wait, active = 0, 0, 0, 0
+    kinds: collections.Counter = collections.Counter()
+    try:
+        while not stop.is_set():
+            rows = await conn.fetch("SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
+                                    "WHERE datname = $1 AND pid <> pg_backend_pid()", dbname)
+            samples += 1
+            locked = [r for r in rows if r["wait_event_type"] == "Lock"]
+            waiting += len(locked)
+            any_wait += bool(locked)
+            active += sum(1 for r in rows if r["state"] == "active")
+            kinds.update(f"{r['wait_event_type']}:{r['wait_event']}" for r in rows
+                         if r["state"] == "active" and r["wait_event_type"] not in (None, "Client"))
+            await asyncio.sleep(SAMPLE_S)
+    finally:
+        await conn.close()
+    n = max(samples, 1)
+    return {"samples": samples, "lock_waiters_per_sample": round(waiting / n, 2),
+            "samples_with_a_lock_wait_pct": round(100 * any_wait / n, 1),
+            "active_backends_per_sample": round(active / n, 2),
+            "waits_by_kind_per_sample": {k: round(v / n, 2) for k, v in kinds.most_common(6)}}
+
+
+async def _once(label: str, n_nodes: int, backend: str, redis, args, workdir: Path) -> dict:
+    """One setup: ``backend`` is "sqlite", "postgresql" (one node, no broker) or "postgresql+redis"."""
+    nodes, watchers, conns = [], [], []
+    dbname = None
+    with contextlib.ExitStack() as stack:
+        try:
+            if backend == "sqlite":
+                nodes.append(start_rtcli(workdir))
+            else:
+                dbname, dsn = stack.enter_context(bench_pg_database(args))
+                shared = Path(tempfile.mkdtemp(prefix="wcluster-", dir=workdir))
+                extra = ["--database", dsn] + (["--broker", redis.url] if backend.endswith("redis") else [])
+                for _ in range(n_nodes):
+                    nodes.append(start_rtcli(workdir, extra, shared=shared))
+            await setup_table(nodes[0].port)
+            per_node_agg = [Agg() for _ in nodes]
+            for node, a in zip(nodes, per_node_agg):
+                watchers += await open_subscribers(node.port, RT_PATH, 1, a, CHANNEL)
+            conns = [Http(nodes[i % n_nodes].port, ADMIN) for i in range(args.writers)]
+            counts = collections.Counter()
+            errors: collections.Counter = collections.Counter()
+            state = {"measuring": False, "stop": False}
+            seq = iter(range(10**9))
+
+            async def client(i: int, h) -> None:
+                while not state["stop"]:
+                    k = next(seq)
+                    status, body = await h.request("POST", ROWS, row_body(f"w{k:09d}", k))
+                    if state["measuring"]:
+                        if status == 201:
+                            counts[i % n_nodes] += 1
+                        else:
+                            errors[f"{status} {body[:120]!r}"] += 1
+
+            def discover() -> dict[str, int]:
+                found = {"client": os.getpid()}
+                found.update({f"node{i + 1}": node.pid for i, node in enumerate(nodes)})
+                if backend.endswith("redis") and redis.pid:
+                    found["redis"] = redis.pid
+                if dbname:
+                    for pid in _psql(args, f"SELECT pid FROM pg_stat_activity WHERE datname = '{dbname}'").split():
+                        found[f"pg:{pid}"] = int(pid)
+                return found
+
+            tasks = [asyncio.ensure_future(client(i, h)) for i, h in enumerate(conns)]
+            await asyncio.sleep(args.warmup)
+            seen0 = [a.events for a in per_node_agg]
+            stop_sampling = asyncio.Event()
+            sampler = None
+            if dbname:
+                pg = _pg_admin(args)
+                admin = f"postgresql://{pg['user']}@{pg['host']}:{pg['port']}/{pg['db']}"
+                sampler = asyncio.ensure_future(_lock_waits(admin, dbname, stop_sampling))
+            procs = ProcGroupUsage(discover)
+            state["measuring"] = True
+            t0 = now()
+            await asyncio.sleep(args.writes_duration)
+            state["measuring"] = False
+            dt = now() - t0
+            usage = procs.done()
+            stop_sampling.set()
+            waits = await sampler if sampler else None
+            seen = [a.events - s0 for a, s0 in zip(per_node_agg, seen0)]
+            state["stop"] = True
+            await asyncio.gather(*tasks)
+        finally:
+            for h in conns:
+                h.close()
+            for w in watchers:
+                w.abort()
+            for node in nodes:
+                node.stop()
+
+    def share(prefix: str) -> float:
+        return round(sum(v["cpu_pct"] for k, v in usage.items() if k.startswith(prefix) and v), 1)
+
+    rate = sum(counts.values()) / dt
+    node_cpu = [usage.get(f"node{i + 1}") or {} for i in range(n_nodes)]
+    nodes_pct, pg_pct, redis_pct = round(sum(p.get("cpu_pct", 0) for p in node_cpu), 1), share("pg:"), share("redis")
+    per_create = (lambda pct: round(pct * 1e4 / rate, 1) if rate else None)
+    r = {"setup": label, "nodes": n_nodes, "backend": backend, "creates_per_s": round(rate, 1),
+         "creates_per_node_per_s": [round(counts[i] / dt, 1) for i in range(n_nodes)],
+         "events_delivered_per_node_per_s": [round(s / dt, 1) for s in seen], "errors": dict(errors),
+         "writers": args.writers, "node_cpu_pct": [p.get("cpu_pct") for p in node_cpu],
+         "node_cpu_wait_pct": [p.get("cpu_wait_pct") for p in node_cpu], "nodes_cpu_pct": nodes_pct,
+         "postgres_cpu_pct": pg_pct, "redis_cpu_pct": redis_pct,
+         "client_cpu_pct": (usage.get("client") or {}).get("cpu_pct"),
+         "rtcli_us_per_create": per_create(nodes_pct), "postgres_us_per_create": per_create(pg_pct) if dbname else None,
+         "redis_us_per_create": per_create(redis_pct) if backend.endswith("redis") else None,
+         "lock_waits": waits, "processes": usage}
+    print(f"  {label}: {rate:,.0f} creates/s ({' + '.join(f'{x:,.0f}' for x in r['creates_per_node_per_s'])}); "
+          f"rtcli {r['rtcli_us_per_create']} us/create (nodes {' + '.join(f'{x}%' for x in r['node_cpu_pct'])}, "
+          f"waited {' / '.join(f'{x}%' for x in r['node_cpu_wait_pct'])}), PostgreSQL {pg_pct}% = "
+          f"{r['postgres_us_per_create']} us/create, Redis {redis_pct}%, client {r['client_cpu_pct']}%; "
+          f"lock waits {waits and waits['lock_waiters_per_sample']}/sample "
+          f"({waits and waits['samples_with_a_lock_wait_pct']}% of samples); errors {sum(errors.values())}",
+          file=sys.stderr)
+    return r
+
+
+def _report(setups, best: dict, runs: dict, note: str) -> str:
+    head = ["setup", "creates/s", "rtcli CPU/create", "PG CPU/create", "CPU % per node (waited %)", "PostgreSQL %",
+            "Redis %", "client %", "lock waits/sample"]
+    rows = []
+    for label, _, backend in setups:
+        r = best[label]
+        w = r["lock_waits"]
+        rows.append([label, f"{r['creates_per_s']:,.0f} (runs: {', '.join(format(x['creates_per_s'], ',.0f') for x in runs[label])})",
+                     f"{r['rtcli_us_per_create']} us",
+                     f"{r['postgres_us_per_create']} us" if r["postgres_us_per_create"] is not None else "-",
+                     " + ".join(f"{c} ({x})" for c, x in zip(r["node_cpu_pct"], r["node_cpu_wait_pct"])),
+                     r["postgres_cpu_pct"] if backend != "sqlite" else "-",
+                     r["redis_cpu_pct"] if backend.endswith("redis") else "-", r["client_cpu_pct"],
+                     f"{w['lock_waiters_per_sample']} ({w['samples_with_a_lock_wait_pct']}%)" if w else "-"])
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    sq, one, many = (best[label] for label, _, _ in setups)
+    ratio = lambda a, c: f"{a / c:.2f}x" if a and c else "-"  # noqa: E731
+    return "\n".join([
+        "writes-cluster (REST row creates with their events; CPU % of one core in the measured window)",
+        line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *[line(r) for r in rows],
+        f"1 PostgreSQL node / SQLite node: {ratio(one['creates_per_s'], sq['creates_per_s'])} (target >= 0.8x); "
+        f"{many['nodes']} nodes / 1 PostgreSQL node: {ratio(many['creates_per_s'], one['creates_per_s'])} "
+        "(target >= 1.0x)", note])
+
+
+async def scenario_writes_cluster(args, workdir: Path) -> list[Result]:
+    k = args.cluster_nodes
+    why = _cluster_unavailable(args)
+    if why:
+        print(f"  writes-cluster skipped: {why}", file=sys.stderr)
+        return [Result("writes-cluster", f"skipped: {why}", "", None, details={"skipped": why})]
+    note = _two_cores_note(k)
+    print(f"  {note}", file=sys.stderr)
+    redis = BenchRedis.start(args)
+    setups = [("SQLite, 1 node", 1, "sqlite"), ("PostgreSQL, 1 node", 1, "postgresql"),
+              (f"PostgreSQL + Redis, {k} nodes", k, "postgresql+redis")]
+    runs: dict[str, list[dict]] = {label: [] for label, _, _ in setups}
+    try:
+        for _ in range(args.cluster_repeat):
+            for label, n, backend in setups:
+                runs[label].append(await _once(label, n, backend, redis, args, workdir))
+    finally:
+        redis.stop()
+    best = {label: _best(rs, "creates_per_s") for label, rs in runs.items()}
+    sq, one, many = (best[label] for label, _, _ in setups)
+    report = _report(setups, best, runs, note)
+    details = {"rtcli": many, "reference": one, "sqlite": sq, "report": report, "runs": runs, "note": note}
+    ok = lambda r: r["errors"] == {}  # noqa: E731
+    return [
+        Result("writes-cluster", f"creates/s, 1 PostgreSQL node vs 1 SQLite node ({args.writers} writers)",
+                 "creates/s", one["creates_per_s"], sq["creates_per_s"], "SQLite, 1 node", ">= 0.8x",
+                 one["creates_per_s"] >= 0.8 * sq["creates_per_s"] and ok(one), "higher", details=details),
+        Result("writes-cluster", f"creates/s, {k} PostgreSQL + Redis nodes vs 1 PostgreSQL node", "creates/s",
+                 many["creates_per_s"], one["creates_per_s"], "PostgreSQL, 1 node", ">= 1.0x",
+                 many["creates_per_s"] >= one["creates_per_s"] and ok(many), "higher"),
+        Result("writes-cluster", "PostgreSQL CPU per create, 1 node", "us", one["postgres_us_per_create"], None,
+                 "-", "-", None, "lower"),
+        Result("writes-cluster", f"PostgreSQL CPU per create, {k} nodes", "us", many["postgres_us_per_create"],
+                 one["postgres_us_per_create"], "1 node", "-", None, "lower"),
+    ]
