@@ -43,6 +43,7 @@ class LogFollower:
         self.last = 0  # the last settled position delivered to the hub (or passed over: none there)
         self.reads = 0  # log reads so far (for tests and metrics)
         self._mine: dict[int, Event] = {}  # committed here, not yet delivered
+        self._live: list[Event] = []  # events in no log, waiting for those committed before them
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
 
@@ -59,8 +60,14 @@ class LogFollower:
         self._wake.set()
 
     def publish_live(self, event: Event) -> None:
-        """An event in no log (an ephemeral topic's message): to the local hub at once."""
-        if self.deliver is not None:
+        """An event in no log (an ephemeral topic's message): to the local hub at once, or, when
+        events this node committed before are still to be delivered, right after them (what
+        one node hands over reaches its own subscribers in that order)."""
+        if self.deliver is None:
+            return
+        if self._mine:
+            self._live.append(event)
+        else:
             asyncio.get_running_loop().call_soon(self.deliver, event)
 
     async def ping(self) -> None:
@@ -104,6 +111,10 @@ class LogFollower:
                     self.last = ev.seq
                     self.deliver(ev)
             self.last = max(self.last, upto)
+            if self._live and not self._mine:
+                live, self._live = self._live, []
+                for ev in live:
+                    self.deliver(ev)
             if not full:
                 return page.top > self.last or bool(self._mine)
 

@@ -88,10 +88,11 @@ class RedisBroker:
         task.add_done_callback(self._pending.discard)
 
     def publish_live(self, event: Event) -> None:
-        """Deliver here at once; send to the other nodes in the background (one pipeline a burst)."""
+        """Deliver here (after this node's earlier commits); send to the other nodes in the background
+        (one pipeline a burst)."""
         if self.deliver is None:
             return
-        asyncio.get_running_loop().call_soon(self.deliver, event)
+        self.follower.publish_live(event)  # after this node's earlier commits, as with one node
         self._live.append(encode_live(self.node, event))
         self._live_wake.set()
 

@@ -44,6 +44,8 @@ class Event:
     revoke_session: str | None = None
     # The project's API keys changed: every node reloads them (they are kept in memory).
     reload_keys: bool = False
+    # The project's functions changed: every node reloads its event triggers (kept in memory).
+    reload_functions: bool = False
     origin: tuple[str, int] | None = None  # (function id, depth) when written by an execution
     exclude: str | None = None  # the connection that published it and asked not to receive it
     # What a newer event replaces it as under the ``latest`` slow-consumer policy, when that is

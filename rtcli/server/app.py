@@ -267,12 +267,24 @@ def build_app(config: ServeConfig) -> Starlette:
         except Exception:  # the next key change reloads again; the old keys stay meanwhile
             log.exception("could not reload the API keys")
 
+    async def reload_functions() -> None:
+        try:
+            await triggers.load()
+        except Exception:  # the next function change reloads again; the old triggers stay meanwhile
+            log.exception("could not reload the event triggers")
+
+    def reload(what) -> None:
+        task = asyncio.get_running_loop().create_task(what())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
     def deliver(event) -> None:
         metrics.dispatched(event)
-        if event.reload_keys:  # keys are kept in memory: a change on any node reaches every node here
-            task = asyncio.get_running_loop().create_task(reload_keys())
-            reloads.add(task)
-            task.add_done_callback(reloads.discard)
+        # Keys and event triggers are kept in memory: a change on any node reaches every node here.
+        if event.reload_keys:
+            reload(reload_keys)
+        if event.reload_functions:
+            reload(reload_functions)
         topics.changed(event)  # topics are kept in memory too: a change on any node reaches every node here
         hub.dispatch(event)
     projects = Projects(store)

@@ -77,6 +77,14 @@ def _version(v: str) -> tuple[int, ...]:
         return (99,)
 
 
+def _functions_changed(project: str, fid: str, action: str) -> Event:
+    """The log entry of a function change: on no channel and readable by no role (only API keys
+    see it in the event log); every node reloads its event triggers when it dispatches it
+    (server.app), so a write committed on any node runs the function as it now is."""
+    return Event(project=project, events=events.generate([("functions", fid)], action), channels=[], roles=[],
+                 payload={"$id": fid}, timestamp=ids.format_datetime(), reload_functions=True)
+
+
 async def _nothing() -> None:
     return None
 
@@ -92,7 +100,9 @@ class Functions:
         # request body in memory: at most max_pending; more are refused (503), not queued.
         self.tasks: set[asyncio.Task] = set()
         self.max_pending = max_pending
-        self.on_change: Callable[[], Awaitable[None]] = _nothing  # reloads the event triggers
+        # Reloads this node's event triggers at once; the others reload when the change's event
+        # reaches them.
+        self.on_change: Callable[[], Awaitable[None]] = _nothing
 
     # --- functions ---------------------------------------------------------------------------
 
@@ -151,6 +161,7 @@ class Functions:
             if await self.repo.function(ctx.project, fid, tx):
                 raise AppwriteError("function_already_exists")
             await self.repo.save_function(tx, ctx.project, f)
+            await tx.append_event(_functions_changed(ctx.project, fid, "create"))
         await self.on_change()
         return function_model(f)
 
@@ -170,6 +181,7 @@ class Functions:
         f["updated_at"] = ids.format_datetime()
         async with self.store.transaction() as tx:
             await self.repo.save_function(tx, ctx.project, f)
+            await tx.append_event(_functions_changed(ctx.project, fid, "update"))
         await self.on_change()
         return function_model(f)
 
@@ -178,6 +190,7 @@ class Functions:
         await self.function(ctx, fid)
         async with self.store.transaction() as tx:
             await self.repo.delete_function(tx, ctx.project, fid)
+            await tx.append_event(_functions_changed(ctx.project, fid, "delete"))
         await self.on_change()
 
     # --- executions --------------------------------------------------------------------------

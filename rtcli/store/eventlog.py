@@ -31,6 +31,8 @@ def _controls(event: Event) -> str | None:
         c["revoke_session"] = event.revoke_session
     if event.reload_keys:
         c["reload_keys"] = True
+    if event.reload_functions:
+        c["reload_functions"] = True
     if event.origin is not None:
         c["origin"] = list(event.origin)
     if event.exclude is not None:
@@ -80,16 +82,20 @@ class EventLogStore:
     ``transaction`` and ``epoch`` from the concrete store."""
 
     epoch: str
-    # SQL condition on ``seq`` for the settled part of the log ("" where every committed event is).
-    settled = ""
+    def settled(self, params: list) -> str:
+        """SQL condition on ``seq`` for the settled part of the log, its parameters appended to
+        ``params`` ("" where every committed event is settled)."""
+        return ""
 
     def cursor(self, seq: int) -> str:
         return f"c1.{self.epoch}.{seq}"
 
     async def head(self) -> int:
         """The last settled position (0 for an empty log)."""
-        where = f" WHERE {self.settled}" if self.settled else ""
-        row = await self.fetchone(f"SELECT COALESCE(MAX(seq), 0) FROM events{where}")
+        params: list = []
+        settled = self.settled(params)
+        where = f" WHERE {settled}" if settled else ""
+        row = await self.fetchone(f"SELECT COALESCE(MAX(seq), 0) FROM events{where}", params)
         return int(row[0])
 
     async def before_last(self, project: str, upto: int, count: int) -> int:
@@ -132,14 +138,16 @@ class EventLogStore:
 
     async def read_events(self, project: str | None, after: int, upto: int, limit: int) -> list[Event]:
         """Settled events with after < seq <= upto, in order (of one project, or of all)."""
-        settled = f" AND {self.settled}" if self.settled else ""
+        params: list = [after, upto] if project is None else [project, after, upto]
+        settled = self.settled(params)
+        settled = f" AND {settled}" if settled else ""
+        params.append(limit)
         if project is None:
             rows = await self.fetchall(f"SELECT * FROM events WHERE seq>? AND seq<=?{settled} ORDER BY seq LIMIT ?",
-                                       (after, upto, limit))
+                                       params)
         else:
             rows = await self.fetchall(
-                f"SELECT * FROM events WHERE project=? AND seq>? AND seq<=?{settled} ORDER BY seq LIMIT ?",
-                (project, after, upto, limit))
+                f"SELECT * FROM events WHERE project=? AND seq>? AND seq<=?{settled} ORDER BY seq LIMIT ?", params)
         return [self.event_from_row(r) for r in rows]
 
     def event_from_row(self, r) -> Event:
@@ -155,6 +163,7 @@ class EventLogStore:
             revoke_session=controls.get("revoke_session"), origin=tuple(origin) if origin else None,
             reload_keys=bool(controls.get("reload_keys")), exclude=controls.get("exclude"),
             supersedes=controls.get("supersedes"),
+            reload_functions=bool(controls.get("reload_functions")),
             created=r["created"],
         )
 

@@ -6,21 +6,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import threading
 import time
 from contextlib import ExitStack
+from pathlib import Path
 
 import httpx
 import pytest
 import websockets
 
-from tests.cluster.test_cluster import HEADERS, redis_server, setup_tables, start_nodes, url  # noqa: F401
+from tests.cluster.test_cluster import HEADERS, redis_server, setup_tables, start_nodes, url  # noqa: F401 (a fixture)
 from tests.conftest import start_server
 from tests.server.resuming import ResumingSubscriber
-from tests.services import pg_database
+from tests.services import pg_database, pg_query
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 SLOW_POLL = ["--log-poll", "30"]  # far above every bound below: only a wake-up delivers in time
+ECHO = Path(__file__).parent.parent / "server" / "functions" / "echo.py"
 
 
 def cursor_seq(event: dict) -> int:
@@ -65,7 +68,7 @@ async def hop_between_nodes(nodes, channel: str, every: int, total: int, timeout
     return events, hops
 
 
-def test_writers_on_every_node_and_a_subscriber_resuming_mid_burst(tmp_path, redis_server):
+def test_writers_on_every_node_and_a_subscriber_resuming_mid_burst(tmp_path, redis_server):  # noqa: F811
     per_writer, writers_per_node = 40, 3
     with ExitStack() as stack:
         nodes = start_nodes(stack, tmp_path, 3, redis_server.url)
@@ -113,7 +116,7 @@ def test_writers_on_every_node_and_a_subscriber_resuming_mid_burst(tmp_path, red
             assert mine == [f"{prefix}-{k}" for k in range(per_writer)]
 
 
-def test_cross_node_delivery_rides_the_redis_wakeup(tmp_path, redis_server):
+def test_cross_node_delivery_rides_the_redis_wakeup(tmp_path, redis_server):  # noqa: F811
     """With the log polled only every 30 s, an event written on one node reaches a subscriber on
     another within seconds: only the Redis wake-up can carry it that fast."""
     with ExitStack() as stack:
@@ -179,3 +182,125 @@ def test_a_node_delivers_its_own_writes_at_once_without_redis(tmp_path):
         seqs = [cursor_seq(e) for e in sub.events]
         assert seqs == sorted(seqs)
         assert elapsed < 15, f"120 concurrent writes took {elapsed:.1f} s to be delivered"
+
+
+def test_a_long_transaction_in_another_database_does_not_hold_back_delivery(tmp_path):
+    """Transaction ids are server-wide: a writing transaction left open in another database of
+    the same PostgreSQL server holds back the server's oldest running id, but not this log."""
+    import asyncpg
+
+    with ExitStack() as stack:
+        dsn = stack.enter_context(pg_database())
+        other = stack.enter_context(pg_database())
+        node = start_server(tmp_path / "data", extra=["--database", dsn, *SLOW_POLL])
+        stack.callback(node.stop)
+        setup_tables(node.endpoint)
+
+        async def scenario():
+            blocker = await asyncpg.connect(other)
+            await blocker.execute("BEGIN")
+            await blocker.fetchval("SELECT pg_current_xact_id()")  # it now holds an id, and keeps it
+            try:
+                sub = ResumingSubscriber(url(node), ["tablesdb.d.tables.open.rows"])
+                task = asyncio.create_task(sub.run())
+                await asyncio.wait_for(sub.subscribed.wait(), 10)
+                t0 = time.monotonic()
+                written: list[str] = []
+                await asyncio.to_thread(burst, node, "r", 5, written, threading.Lock())
+                while len(sub.events) < 5 and time.monotonic() - t0 < 20:
+                    await asyncio.sleep(0.01)
+                elapsed = time.monotonic() - t0
+                with httpx.Client(base_url=node.endpoint, headers=HEADERS) as c:
+                    listed = c.get("/events", params={"since": "beginning", "limit": 100}).json()["events"]
+                sub.stop()
+                task.cancel()
+                return sub, written, elapsed, listed
+            finally:
+                await blocker.execute("ROLLBACK")
+                await blocker.close()
+
+        sub, written, elapsed, listed = asyncio.run(scenario())
+        assert [e["payload"]["$id"] for e in sub.events] == written
+        assert elapsed < 10, f"delivery waited {elapsed:.1f} s for another database's transaction"
+        assert [e["payload"]["$id"] for e in listed if e["events"][0].endswith(".create")
+                and "rows" in e["events"][0]] == written, "the REST event log lists them too"
+
+
+def test_functions_made_changed_disabled_or_deleted_on_one_node_hold_on_every_node(tmp_path, redis_server):  # noqa: F811
+    """Each node keeps its event triggers in memory and runs the functions of the writes it
+    commits: a function change on one node must reach the triggers of the others."""
+    with ExitStack() as stack:
+        a, b = start_nodes(stack, tmp_path, 2, redis_server.url)
+        setup_tables(a.endpoint)
+        admin_a = stack.enter_context(httpx.Client(base_url=a.endpoint, headers=HEADERS, timeout=10))
+        admin_b = stack.enter_context(httpx.Client(base_url=b.endpoint, headers=HEADERS, timeout=10))
+        n = iter(range(10**6))
+
+        def write_on_b() -> None:
+            r = admin_b.post("/tablesdb/d/tables/open/rows", json={"rowId": f"r{next(n)}", "data": {}})
+            assert r.status_code == 201, r.text
+
+        def executions() -> list[dict]:
+            r = admin_a.get("/functions/f/executions")
+            return r.json()["executions"] if r.status_code == 200 else []
+
+        def settled() -> dict[str, dict]:
+            """The executions by id, once every one started has finished."""
+            deadline = time.monotonic() + 20
+            while True:
+                ex = executions()
+                if all(e["status"] in ("completed", "failed") for e in ex):
+                    return {e["$id"]: e for e in ex}
+                assert time.monotonic() < deadline, f"executions did not finish: {[e['status'] for e in ex]}"
+                time.sleep(0.1)
+
+        def runs_for_a_write_on_b(timeout: float = 10) -> list[dict]:
+            """Write on b until one of its writes runs the function; the new executions."""
+            before = settled()
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                write_on_b()
+                time.sleep(0.3)
+                new = [e for eid, e in settled().items() if eid not in before]
+                if new:
+                    return new
+            return []
+
+        made = admin_a.post("/functions", json={"functionId": "f", "name": "f", "command": f"{sys.executable} {ECHO}",
+                                                "events": ["tablesdb.d.tables.open.rows.*.create"]})
+        assert made.status_code == 201, made.text
+        ran = runs_for_a_write_on_b()
+        assert ran and ran[0]["trigger"] == "event", "a function made on node a runs for writes on node b"
+        assert ran[0]["responseStatusCode"] == 202
+
+        changed = admin_a.put("/functions/f", json={"name": "f", "command": f"{sys.executable} -c \"print('v2')\"",
+                                                    "events": ["tablesdb.d.tables.open.rows.*.create"]})
+        assert changed.status_code == 200, changed.text
+        deadline = time.monotonic() + 10
+        while True:  # b runs the new command once the change reached it
+            ran = runs_for_a_write_on_b()
+            if ran and all(e["responseBody"] == "v2\n" for e in ran):
+                break
+            assert time.monotonic() < deadline, "the changed command never ran for writes on node b"
+
+        disabled = admin_a.put("/functions/f", json={"name": "f", "enabled": False, "command": "true",
+                                                     "events": ["tablesdb.d.tables.open.rows.*.create"]})
+        assert disabled.status_code == 200, disabled.text
+        time.sleep(2)  # the change reaches b through the log
+        before = settled()
+        for _ in range(3):
+            write_on_b()
+        time.sleep(2)
+        assert settled().keys() == before.keys(), "a function disabled on node a does not run for writes on node b"
+
+        assert admin_a.put("/functions/f", json={"name": "f", "enabled": True, "command": "true",
+                                                 "events": ["tablesdb.d.tables.open.rows.*.create"]}).status_code == 200
+        assert runs_for_a_write_on_b(), "enabled again on node a, it runs for writes on node b"
+        assert admin_a.delete("/functions/f").status_code == 204
+        time.sleep(2)
+        for _ in range(3):
+            write_on_b()
+        time.sleep(2)
+        left = pg_query(b.database, "SELECT count(*) FROM executions WHERE function_id = 'f'").strip()
+        assert left == "0", "node b no longer runs a function deleted on node a"
+        assert b.proc.poll() is None

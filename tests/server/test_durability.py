@@ -54,7 +54,10 @@ def test_kill_9_during_burst_loses_nothing(tmp_path, backend_args):
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
     for t in threads:
         t.start()
+    deadline = time.monotonic() + 10  # about a second, longer on a loaded machine
     time.sleep(1.0)
+    while len(acked) <= 20 and time.monotonic() < deadline:
+        time.sleep(0.1)
     server.stop("kill")  # SIGKILL mid-burst
     stop.set()
     for t in threads:
@@ -120,7 +123,9 @@ def test_hundreds_of_subscribers_resume_after_restart(tmp_path, backend_args):
         tasks = [asyncio.create_task(s.run()) for s in subs]
         await asyncio.wait_for(asyncio.gather(*(s.subscribed.wait() for s in subs)), 60)
         written = await asyncio.to_thread(write, "a", 10)
-        await asyncio.sleep(0.2)
+        deadline = time.monotonic() + 30  # every subscriber has them (and their cursor) before the kill
+        while time.monotonic() < deadline and any(len(s.events) < 10 for s in subs):
+            await asyncio.sleep(0.05)
         await asyncio.to_thread(server.stop, "kill")  # every subscriber is cut off at once
         server = await asyncio.to_thread(start_server, data, server.port, backend_args)
         written += await asyncio.to_thread(write, "b", 10)  # before most clients are back

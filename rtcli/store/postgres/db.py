@@ -6,15 +6,15 @@ the log, for any reader on any node) is how positions are made and read:
 
 - An event's position is its transaction's id, shifted left by ``TX_BITS``, plus the event's
   index in that transaction (``pg_current_xact_id()``, taken in the INSERT itself).
-- Readers see only the *settled* log: positions below the oldest transaction id still running
-  anywhere on the server (``pg_snapshot_xmin(pg_current_snapshot())``). Every transaction below
-  it has ended, and any transaction still to commit has an id at or above it, so no event can
-  ever appear below a position a reader has passed.
+- Readers see only the *settled* log: positions below a transaction id under which every
+  transaction of this database has ended (``rtcli_settled``, see ``SETTLED_FUNCTION``). Any
+  transaction still to commit has an id at or above it, so no event can ever appear below a
+  position a reader has passed.
 
-An event settles as soon as every transaction that started writing before its own has ended:
-under load, within a transaction's duration. A transaction left open (on this database or any
-other of the same PostgreSQL server) holds back delivery until it ends; ``idle_in_transaction_
-session_timeout`` bounds that. Positions grow but are not dense. A read inside a write
+An event settles as soon as every transaction of this database that started writing before its
+own has ended: under load, within a transaction's duration. A transaction left open holds back
+delivery until it ends; ``idle_in_transaction_session_timeout`` bounds that. Positions grow but
+are not dense. A read inside a write
 transaction locks the rows it returns (``FOR UPDATE``): a read-modify-write of a row (an
 update, a chunk count) waits for a concurrent one on the same row instead of losing it.
 
@@ -65,8 +65,29 @@ SCHEMA_LOCK = 0x72746C69  # "rtli": nodes starting together create the schema on
 TX_BITS = 20
 MAX_EVENTS_PER_TX = 1 << TX_BITS
 POSITION = f"(pg_current_xact_id()::text::bigint << {TX_BITS})"
-# Positions below this are settled: every transaction that could still log below it has ended.
-SETTLED_BOUND = f"(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << {TX_BITS})"
+# The transaction id under which every transaction of this database has ended, at the calling
+# statement's snapshot. Two bounds, the higher wins:
+# - the snapshot's xmin: every transaction of the whole server below it has ended;
+# - from an earlier statement's view (its snapshot's xmax, and the xids that this database's
+#   backends held just after it, from pg_stat_activity): a transaction of this database below
+#   that xmax was either in that list or had ended; if it is in the list and still in this
+#   snapshot's in-progress list it bounds us, otherwise it has ended. So a long transaction in
+#   another database of the same server, which holds back xmin, does not hold back our log.
+# pg_stat_activity shows 32-bit xids: compare the low 32 bits (two running transactions never share them).
+SETTLED_FUNCTION = """
+CREATE OR REPLACE FUNCTION rtcli_settled(seen_xmax bigint, seen_ours bigint[]) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+  SELECT GREATEST(pg_snapshot_xmin(s)::text::bigint,
+                  LEAST(seen_xmax, COALESCE((SELECT min(x::text::bigint) FROM pg_snapshot_xip(s) AS x
+                                             WHERE (x::text::bigint & 4294967295) = ANY(seen_ours)), seen_xmax)))
+  FROM pg_current_snapshot() AS s
+$$;
+"""
+# What a statement sees for the next one's bound (must be read after its snapshot: in the same statement).
+# Prepared (two-phase) transactions have no backend: pg_prepared_xacts lists them.
+VIEW = ("pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS seen_xmax, ARRAY(SELECT backend_xid::text::bigint"
+        " FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL UNION ALL"
+        " SELECT transaction::text::bigint FROM pg_prepared_xacts WHERE database = current_database()) AS seen_ours")
 # A read in a write transaction locks its rows, unless its shape cannot lock (an aggregate).
 UNLOCKABLE = re.compile(r"\b(COUNT|MAX|MIN|SUM|AVG)\s*\(|\bDISTINCT\b|\bGROUP BY\b|\bUNION\b", re.IGNORECASE)
 
@@ -181,7 +202,6 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
 
 class PostgresStore(EventLogStore):
     dialect = PostgresDialect()
-    settled = f"seq < {SETTLED_BOUND}"
 
     def __init__(self, dsn: str, min_size: int = 2, max_size: int = 10) -> None:
         self.dsn = dsn
@@ -189,6 +209,23 @@ class PostgresStore(EventLogStore):
         self.min_size, self.max_size = min_size, max_size
         self.epoch = ""
         self.on_commit: Callable[[list[Event]], None] = lambda events: None
+        # The latest view for rtcli_settled, from the last log read that returned one.
+        self.seen: tuple[int, list[int]] = (0, [])
+
+    def settled(self, params: list) -> str:
+        params.extend(self.seen)
+        return f"seq < (rtcli_settled(?, ?) << {TX_BITS})"
+
+    def _saw(self, row) -> None:
+        if row["seen_xmax"] >= self.seen[0]:  # any completed view is valid; the latest bounds best
+            self.seen = (row["seen_xmax"], list(row["seen_ours"]))
+
+    async def head(self) -> int:
+        """The last settled position, with a fresh view first: a write that committed before
+        this call counts as settled unless an older transaction of this database still runs
+        (one round trip more; the log follower does not need it)."""
+        self._saw(await self.fetchone(f"SELECT {VIEW}"))
+        return await super().head()
 
     async def open(self) -> None:
         self.pool = await asyncpg.create_pool(self.dsn, min_size=self.min_size, max_size=self.max_size,
@@ -198,6 +235,7 @@ class PostgresStore(EventLogStore):
                 # Nodes starting together must not race on creating the schema.
                 await conn.execute(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
                 await conn.execute(SCHEMA)
+                await conn.execute(SETTLED_FUNCTION)
                 epoch = await conn.fetchval("SELECT value FROM meta WHERE key='epoch'")
                 if epoch is None:
                     epoch = secrets.token_hex(4)
@@ -267,9 +305,10 @@ class PostgresStore(EventLogStore):
         the settled bound and the highest committed position, in one round trip."""
         assert self.pool is not None, "store is closed"
         rows = await self.pool.fetch(
-            f"SELECT b.bound, b.top, e.* FROM (SELECT {SETTLED_BOUND} AS bound,"
-            " (SELECT COALESCE(MAX(seq), 0) FROM events) AS top) b"
+            f"SELECT b.*, e.* FROM (SELECT rtcli_settled($4, $5) << {TX_BITS} AS bound,"
+            f" (SELECT COALESCE(MAX(seq), 0) FROM events) AS top, {VIEW}) b"
             " LEFT JOIN LATERAL (SELECT * FROM events WHERE seq > $1 AND seq < b.bound AND seq <> ALL($2::bigint[])"
-            " ORDER BY seq LIMIT $3) e ON true", after, list(known), limit, timeout=30)
-        return LogPage([self.event_from_row(r) for r in rows if r["seq"] is not None], rows[0]["bound"],
-                       rows[0]["top"])
+            " ORDER BY seq LIMIT $3) e ON true", after, list(known), limit, *self.seen, timeout=30)
+        head = rows[0]
+        self._saw(head)
+        return LogPage([self.event_from_row(r) for r in rows if r["seq"] is not None], head["bound"], head["top"])
