@@ -63,6 +63,12 @@ class Store(Protocol):
     async def head(self) -> int:
         """The last settled position: every event at or below it is committed or never will be."""
 
+    async def span(self, after: int, upto: int, cap: int) -> int:
+        """How many events lie in (after, upto], counted up to ``cap`` (an upper bound will do)."""
+
+    async def nth_after(self, after: int, n: int, upto: int) -> int:
+        """The position of the ``n``-th event after ``after``, or ``upto`` when fewer lie below it."""
+
     async def before_last(self, project: str, upto: int, count: int) -> int:
         """The position after which the last ``count`` events of ``project`` up to ``upto`` lie."""
 

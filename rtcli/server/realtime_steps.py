@@ -110,12 +110,13 @@ async def perform(session: RealtimeSession, outputs: list, outbox: Outbox, state
     for r in replays:
         pos, reason = await state.store.resolve_since(session.conn.project, r.since)
         if pos is not None:
-            if r.upto - pos > budget:
+            span = await state.store.span(pos, r.upto, budget + 1) if r.upto > pos else 0
+            if span > budget:
                 pos, reason = None, (f"more than {session.limits.replay_events} events to replay in one subscribe "
                                      "message; read them with GET /v1/events, then subscribe with since set to "
                                      "its last cursor")
             else:
-                budget -= r.upto - pos
+                budget -= span
         resolved[r.subscription.id] = pos, reason
         state.metrics.counts["resumed" if pos is not None else "not_resumed"] += 1
     for out in outputs:

@@ -37,7 +37,7 @@ class EventLog:
         wanted = set(channels)
         visible = self.visibility()
         out, last = [], after
-        upto = min(head, after + self.scan_limit)  # positions are shared by all projects: an upper bound
+        upto = await self.store.nth_after(after, self.scan_limit, head)  # positions are shared by all projects
         while len(out) < limit and last < upto:
             page = await self.store.read_events(ctx.project, last, upto, 500)
             if not page:

@@ -98,6 +98,16 @@ class EventLogStore:
         row = await self.fetchone(f"SELECT COALESCE(MAX(seq), 0) FROM events{where}", params)
         return int(row[0])
 
+    async def span(self, after: int, upto: int, cap: int) -> int:
+        """How many events lie in (after, upto], counted up to ``cap``; an upper bound will do.
+        Here positions are consecutive, so the difference is one."""
+        return upto - after
+
+    async def nth_after(self, after: int, n: int, upto: int) -> int:
+        """The position of the ``n``-th event after ``after`` (of any project), or ``upto`` when
+        fewer lie below it."""
+        return min(upto, after + n)
+
     async def before_last(self, project: str, upto: int, count: int) -> int:
         """The position after which the last ``count`` events of ``project`` up to ``upto`` lie."""
         row = await self.fetchone("SELECT seq FROM events WHERE project=? AND seq<=? ORDER BY seq DESC LIMIT 1 OFFSET ?",

@@ -220,12 +220,27 @@ class PostgresStore(EventLogStore):
         if row["seen_xmax"] >= self.seen[0]:  # any completed view is valid; the latest bounds best
             self.seen = (row["seen_xmax"], list(row["seen_ours"]))
 
+    async def span(self, after: int, upto: int, cap: int) -> int:
+        # Positions are not consecutive here: count (an index range, at most ``cap`` entries).
+        row = await self.fetchone("SELECT count(*) FROM (SELECT 1 FROM events WHERE seq > ? AND seq <= ? LIMIT ?) x",
+                                  (after, upto, cap))
+        return int(row[0])
+
+    async def nth_after(self, after: int, n: int, upto: int) -> int:
+        row = await self.fetchone("SELECT seq FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT 1 OFFSET ?",
+                                  (after, upto, max(0, n - 1)))
+        return int(row[0]) if row else upto
+
     async def head(self) -> int:
         """The last settled position, with a fresh view first: a write that committed before
         this call counts as settled unless an older transaction of this database still runs
         (one round trip more; the log follower does not need it)."""
         self._saw(await self.fetchone(f"SELECT {VIEW}"))
         return await super().head()
+
+    async def read_events(self, project: str | None, after: int, upto: int, limit: int) -> list[Event]:
+        self._saw(await self.fetchone(f"SELECT {VIEW}"))  # as head(): what committed before counts
+        return await super().read_events(project, after, upto, limit)
 
     async def open(self) -> None:
         self.pool = await asyncpg.create_pool(self.dsn, min_size=self.min_size, max_size=self.max_size,
