@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from rtcli.core.hub import Event
 from rtcli.core.topics import Topic
 from rtcli.core.queries import ListPlan
-from rtcli.core.records import Membership, Presence, Session, Team, TokenRecord, TransactionRecord, UserRecord
+from rtcli.core.records import ApiKey, Membership, Presence, Session, Team, TokenRecord, TransactionRecord, UserRecord
 
 
 class Transaction(Protocol):
@@ -172,6 +172,34 @@ class TeamRepository(Protocol):
     async def update_membership(self, tx: Transaction, project: str, m: Membership) -> None: ...
 
     async def delete_membership(self, tx: Transaction, project: str, mid: str) -> None: ...
+
+
+class ProjectRepository(Protocol):
+    """Projects and their server API keys (store/projects.py). Writes take the caller's transaction."""
+
+    async def project_ids(self) -> set[str]: ...
+
+    async def add_project(self, tx: Transaction, project: str, created_at: str) -> None:
+        """Nothing when it exists."""
+
+    async def all_keys(self) -> list[ApiKey]:
+        """Every project's keys."""
+
+    async def keys(self, project: str) -> list[ApiKey]:
+        """The project's keys, oldest first."""
+
+    async def server_keys(self, project: str, secret_hash: str, key_id: str, name: str,
+                          scopes: list[str]) -> list[ApiKey]:
+        """The keys with this hash, and the project's keys with ``key_id`` or with both ``name``
+        and ``scopes``: what a new server key replaces."""
+
+    async def insert_key(self, tx: Transaction, k: ApiKey) -> None: ...
+
+    async def delete_key(self, tx: Transaction, project: str, kid: str) -> bool:
+        """Whether there was such a key."""
+
+    async def delete_keys(self, tx: Transaction, project: str, secret_hash: str, key_id: str) -> None:
+        """The keys with this hash, and the project's key ``key_id``."""
 
 
 class PresenceRepository(Protocol):

@@ -117,3 +117,15 @@ class Presence:
     connection: str
     created_at: str
     updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A server API key of a project; only the SHA-256 of its secret is kept."""
+
+    project: str
+    id: str
+    name: str
+    secret_hash: str
+    scopes: list[str]
+    created_at: str

@@ -62,6 +62,7 @@ from rtcli.store.storage import StorageStore
 from rtcli.store.tablesdb import TablesDBStore
 from rtcli.store.transactions import TransactionStore
 from rtcli.store.topics import TopicStore
+from rtcli.store.projects import ProjectStore
 from rtcli.store.teams import TeamStore
 from rtcli.store.users import UsersStore
 
@@ -287,7 +288,8 @@ def build_app(config: ServeConfig) -> Starlette:
             reload(reload_functions)
         topics.changed(event)  # topics are kept in memory too: a change on any node reaches every node here
         hub.dispatch(event)
-    projects = Projects(store)
+    project_store = ProjectStore(store)
+    projects = Projects(store, project_store)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -377,7 +379,7 @@ def build_app(config: ServeConfig) -> Starlette:
         tablesdb=tables, rows=rows,
         account=Account(store, users, team_store, authn, config.session_limit_per_email, config.session_limit_per_ip),
         teams=Teams(store, team_store, users, authn, TeamLimits(config.max_teams_per_user, config.max_roles_per_membership)),
-        keys=Keys(store, users, projects),
+        keys=Keys(store, project_store, projects),
         storage=Storage(store, files, config.data_dir / "files", config.max_file_size,
                         config.upload_timeout),
         functions=Functions(store, FunctionsStore(store),

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-
-import orjson
+from typing import Any
 
 from rtcli import ids
-from rtcli.core.hub import Event
+from rtcli.core.event import Event
 from rtcli.core.permissions import Actor, ActorKind
+from rtcli.core.ports import ProjectRepository, Store
+from rtcli.core.records import ApiKey
+from rtcli.errors import AppwriteError, invalid
+from rtcli.services.context import Ctx
 
 ALL_SCOPES = ["*"]
 SERVER_KEY_ID = "server"  # the row of the server key; made keys have random hex ids
@@ -29,8 +32,9 @@ def new_key() -> str:
 
 
 class Projects:
-    def __init__(self, store) -> None:
+    def __init__(self, store: Store, repo: ProjectRepository) -> None:
         self.store = store
+        self.repo = repo
         self.known: set[str] = set()
         self.keys: dict[str, tuple[str, frozenset[str]]] = {}  # hash -> (project, scopes)
         self.origins: dict[str, tuple[str, int]] = {}  # hash of an execution key -> (function, depth)
@@ -40,9 +44,8 @@ class Projects:
         self._actors: dict[str, tuple[str, Actor]] = {}
 
     async def load(self) -> None:
-        self.known = {r[0] for r in await self.store.fetchall("SELECT id FROM projects")}
-        keys = {r["secret_hash"]: (r["project"], frozenset(orjson.loads(r["scopes"])))
-                for r in await self.store.fetchall("SELECT * FROM api_keys")}
+        self.known = await self.repo.project_ids()
+        keys = {k.secret_hash: (k.project, frozenset(k.scopes)) for k in await self.repo.all_keys()}
         # The keys of this node's running executions are never stored: keep them.
         keys.update((h, self.keys[h]) for h in self.origins if h in self.keys)
         self.keys = keys
@@ -52,8 +55,7 @@ class Projects:
         if project in self.known:
             return
         async with self.store.transaction() as tx:
-            await tx.execute("INSERT INTO projects (id, name, created_at) VALUES (?,?,?) ON CONFLICT DO NOTHING",
-                             (project, project, ids.format_datetime()))
+            await self.repo.add_project(tx, project, ids.format_datetime())
         self.known.add(project)
 
     async def ensure_key(self, project: str, key: str, name: str = "default") -> None:
@@ -62,24 +64,19 @@ class Projects:
         old one. The server key is the row ``SERVER_KEY_ID``; before it had one, it was a row
         named ``name`` with every scope, which is replaced the same way."""
         h = hash_key(key)
-        rows = await self.store.fetchall(
-            "SELECT id, secret_hash FROM api_keys WHERE secret_hash=? OR "
-            "(project=? AND (id=? OR (name=? AND scopes=?)))",
-            (h, project, SERVER_KEY_ID, name, orjson.dumps(ALL_SCOPES).decode()))
-        if [(r["id"], r["secret_hash"]) for r in rows] == [(SERVER_KEY_ID, h)]:
+        rows = await self.repo.server_keys(project, h, SERVER_KEY_ID, name, ALL_SCOPES)
+        if [(r.id, r.secret_hash) for r in rows] == [(SERVER_KEY_ID, h)]:
             return
         async with self.store.transaction() as tx:
             for r in rows:
-                await tx.execute("DELETE FROM api_keys WHERE secret_hash=?", (r["secret_hash"],))
+                await self.repo.delete_keys(tx, project, r.secret_hash, SERVER_KEY_ID)
             # another node starting at the same time may have written the row meanwhile
-            await tx.execute("DELETE FROM api_keys WHERE secret_hash=? OR (project=? AND id=?)",
-                             (h, project, SERVER_KEY_ID))
-            await tx.execute(
-                "INSERT INTO api_keys (project, id, name, secret_hash, scopes, created_at) VALUES (?,?,?,?,?,?)",
-                (project, SERVER_KEY_ID, name, h, orjson.dumps(ALL_SCOPES).decode(), ids.format_datetime()))
+            await self.repo.delete_keys(tx, project, h, SERVER_KEY_ID)
+            await self.repo.insert_key(tx, ApiKey(project=project, id=SERVER_KEY_ID, name=name, secret_hash=h,
+                                                  scopes=ALL_SCOPES, created_at=ids.format_datetime()))
             await tx.append_event(_keys_changed(project, SERVER_KEY_ID, "update"))  # other nodes reload
         for r in rows:
-            self.drop_key(r["secret_hash"])
+            self.drop_key(r.secret_hash)
         self.add_key(h, project, frozenset(ALL_SCOPES))
 
     def add_key(self, secret_hash: str, project: str, scopes: frozenset[str]) -> None:
@@ -133,18 +130,16 @@ def _keys_changed(project: str, key_id: str, action: str) -> Event:
 class Keys:
     """API keys of a project (rtcli extension: /v1/keys). The secret is shown once, at creation."""
 
-    def __init__(self, store, users, projects: Projects) -> None:
+    def __init__(self, store: Store, repo: ProjectRepository, projects: Projects) -> None:
         self.store = store
-        self.users = users
+        self.repo = repo
         self.projects = projects
 
     @staticmethod
-    def _model(k: dict) -> dict:
-        return {"$id": k["id"], "$createdAt": k["created_at"], "name": k["name"], "scopes": k["scopes"]}
+    def _model(k: ApiKey) -> dict[str, Any]:
+        return {"$id": k.id, "$createdAt": k.created_at, "name": k.name, "scopes": k.scopes}
 
-    async def create(self, ctx, body: dict) -> dict:
-        from rtcli.errors import AppwriteError, invalid
-
+    async def create(self, ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
         ctx.require_key("keys.write")
         name = body.get("name") or "key"
         scopes = body.get("scopes")
@@ -160,27 +155,25 @@ class Keys:
                                 f"This API key cannot grant scopes it does not hold: {', '.join(extra)}. "
                                 f"Ask for a subset of its own ({', '.join(sorted(held))}).")
         secret = new_key()
-        k = {"id": ids.unique(), "name": name, "secret_hash": hash_key(secret), "scopes": list(dict.fromkeys(scopes)),
-             "created_at": ids.format_datetime()}
+        k = ApiKey(project=ctx.project, id=ids.unique(), name=name, secret_hash=hash_key(secret),
+                   scopes=list(dict.fromkeys(scopes)), created_at=ids.format_datetime())
         async with self.store.transaction() as tx:
-            await self.users.insert_key(tx, ctx.project, k)
-            await tx.append_event(_keys_changed(ctx.project, k["id"], "create"))
-        self.projects.add_key(k["secret_hash"], ctx.project, frozenset(k["scopes"]))
+            await self.repo.insert_key(tx, k)
+            await tx.append_event(_keys_changed(ctx.project, k.id, "create"))
+        self.projects.add_key(k.secret_hash, ctx.project, frozenset(k.scopes))
         return {**self._model(k), "secret": secret}
 
-    async def list(self, ctx) -> dict:
+    async def list(self, ctx: Ctx) -> dict[str, Any]:
         ctx.require_key("keys.write")
-        keys = await self.users.keys(ctx.project)
+        keys = await self.repo.keys(ctx.project)
         return {"total": len(keys), "keys": [self._model(k) for k in keys]}
 
-    async def delete(self, ctx, key_id: str) -> None:
-        from rtcli.errors import AppwriteError
-
+    async def delete(self, ctx: Ctx, key_id: str) -> None:
         ctx.require_key("keys.write")
-        keys = {k["id"]: k for k in await self.users.keys(ctx.project)}
+        keys = {k.id: k for k in await self.repo.keys(ctx.project)}
         if key_id not in keys:
             raise AppwriteError("key_not_found", f"Key with the requested ID '{key_id}' could not be found.")
         async with self.store.transaction() as tx:
-            await self.users.delete_key(tx, ctx.project, key_id)
+            await self.repo.delete_key(tx, ctx.project, key_id)
             await tx.append_event(_keys_changed(ctx.project, key_id, "delete"))
-        self.projects.drop_key(keys[key_id]["secret_hash"])
+        self.projects.drop_key(keys[key_id].secret_hash)

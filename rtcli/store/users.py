@@ -1,4 +1,4 @@
-"""Users, sessions and API keys (SQLite and PostgreSQL): plain records, no policy."""
+"""Users, their sessions and tokens (SQLite and PostgreSQL): typed records, no policy."""
 
 from __future__ import annotations
 
@@ -176,17 +176,3 @@ class UsersStore:
 
     async def delete_session(self, tx: Transaction, project: str, sid: str) -> None:
         await tx.execute("DELETE FROM sessions WHERE project=? AND id=?", (project, sid))
-
-    # --- API keys ------------------------------------------------------------------------
-
-    async def keys(self, project: str) -> list[dict]:
-        rows = await self.s.fetchall("SELECT * FROM api_keys WHERE project=? ORDER BY created_at", (project,))
-        return [{**dict(r), "scopes": orjson.loads(r["scopes"])} for r in rows]
-
-    async def insert_key(self, tx: Transaction, project: str, k: dict) -> None:
-        await tx.execute(
-            "INSERT INTO api_keys (project, id, name, secret_hash, scopes, created_at) VALUES (?,?,?,?,?,?)",
-            (project, k["id"], k["name"], k["secret_hash"], _j(k["scopes"]), k["created_at"]))
-
-    async def delete_key(self, tx: Transaction, project: str, kid: str) -> bool:
-        return await tx.execute("DELETE FROM api_keys WHERE project=? AND id=?", (project, kid)) > 0
