@@ -82,7 +82,7 @@ class LogFollower:
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), retry or self.poll)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self._wake.clear()
             try:

@@ -56,7 +56,7 @@ async def hop_between_nodes(nodes, channel: str, every: int, total: int, timeout
             while got < every and len(events) < total:
                 try:
                     msg = json.loads(await asyncio.wait_for(ws.recv(), max(0.1, deadline - time.monotonic())))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
                 if msg["type"] == "response" and msg["data"]["to"] == "subscribe":
                     assert all(s.get("resumed", True) for s in msg["data"]["subscriptions"]), msg
