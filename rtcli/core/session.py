@@ -345,7 +345,7 @@ class RealtimeSession:
         held, self.conn.held = self.conn.held, []
         if self._floors:
             floors, self._floors = self._floors, {}
-            held = [kept for item in held if (kept := _above(item, floors)) is not None]
+            held = [kept for item in held or [] if (kept := _above(item, floors)) is not None]
         return held or []
 
 
