@@ -14,6 +14,7 @@ summary gets the rest, since that is where rows differ.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -22,12 +23,18 @@ TIME_W = 12  # 12:34:56.789
 TIME_SHORT_W = 8  # 12:34:56
 
 
-def pane_shape(wide: bool, detail: bool, presences: bool) -> str:
+class Shape(enum.Enum):
+    SIDE = "side"
+    SPLIT = "split"
+    STACK = "stack"
+
+
+def pane_shape(wide: bool, detail: bool, presences: bool) -> Shape:
     if wide and detail:
-        return "side"
+        return Shape.SIDE
     if detail and presences:
-        return "split"
-    return "stack"
+        return Shape.SPLIT
+    return Shape.STACK
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import pytest
 from rtcli.tui.describe import (
     detail_lines, expansion_lines, failed_checks, plain, telling_channels, telling_events, wrap_dotted,
 )
-from rtcli.tui.layout import pane_shape, table_columns
+from rtcli.tui.layout import Shape, pane_shape, table_columns
 from rtcli.tui.records import EventRecord
 from rtcli.tui.subs import SubscriptionState, reception_note, unique_name
 from tests.tui.fakes import row_event
@@ -34,9 +34,9 @@ def test_narrow_tables_keep_seconds_and_shorter_ids(width, time, rid):
 
 
 def test_pane_shapes():
-    assert pane_shape(True, True, True) == "side"
-    assert pane_shape(False, True, True) == "split"  # 80x24 with every pane: detail and presences side by side
-    assert pane_shape(False, True, False) == "stack" and pane_shape(True, False, True) == "stack"
+    assert pane_shape(True, True, True) is Shape.SIDE
+    assert pane_shape(False, True, True) is Shape.SPLIT  # 80x24 with every pane: detail and presences side by side
+    assert pane_shape(False, True, False) is Shape.STACK and pane_shape(True, False, True) is Shape.STACK
 
 
 def record(data=None, subs=("s1", "s2")) -> EventRecord:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from textual.widgets import Input
 
-from rtcli.tui.layout import pane_shape
+from rtcli.tui.layout import Shape, pane_shape
 
 if TYPE_CHECKING:
     from rtcli.tui.screens.monitor import MonitorScreen
@@ -30,8 +30,8 @@ class Panes:
         wide = screen.size.width >= WIDE
         presences = self.presences_choice if self.presences_choice is not None else wide
         shape = pane_shape(wide, screen.detail.display, presences)
-        for name in ("side", "split", "stack"):
-            screen.set_class(shape == name, f"-{name}")
+        for each in Shape:  # the CSS classes -side, -split, -stack
+            screen.set_class(each is shape, f"-{each.value}")
         screen.set_class(not wide, "-narrow")
         screen.set_class(wide, "-wide")
         pane = screen.presence_pane
