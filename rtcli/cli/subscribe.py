@@ -105,7 +105,7 @@ async def _bounded(run: Any, timeout: float | None, count: int | None) -> int:
 async def _run(settings: Any, channels: list[str], queries: list[str], since: str | None, policy: str | None,
                as_json: bool, count: int | None = None) -> int:
     from rtcli.client.realtime import (
-        Event, Gap, RealtimeClient, RealtimeFatal, ServerError, StateChange, Subscribed,
+        ConnectionState, Event, Gap, RealtimeClient, RealtimeFatal, ServerError, StateChange, Subscribed,
     )
 
     client = RealtimeClient(settings.endpoint, settings.project, key=settings.key, session=settings.session)
@@ -122,11 +122,11 @@ async def _run(settings: Any, channels: list[str], queries: list[str], since: st
                 if printed == count:
                     return 0
             elif isinstance(item, StateChange):
-                if item.state == "connected":
+                if item.state is ConnectionState.CONNECTED:
                     failures = 0
                     if item.reconnect:
                         output.info("reconnected")
-                elif item.state == "reconnecting":
+                elif item.state is ConnectionState.RECONNECTING:
                     if item.reconnect and failures == 0:
                         why = "" if item.error == "connection lost" else f" ({item.error})"
                         output.info(f"connection lost{why}, reconnecting in {item.delay:.1f} s…")

@@ -114,7 +114,7 @@ def _identity(settings: Settings, actor: str) -> Check:
 
 
 async def _realtime(settings: Settings) -> Check:
-    from rtcli.client.realtime import RealtimeClient, RealtimeFatal, StateChange
+    from rtcli.client.realtime import ConnectionState, RealtimeClient, RealtimeFatal, StateChange
 
     client = RealtimeClient(settings.endpoint, settings.project, key=settings.key, session=settings.session,
                             connect_timeout=HANDSHAKE_TIMEOUT)
@@ -122,10 +122,10 @@ async def _realtime(settings: Settings) -> Check:
     try:
         async with asyncio.timeout(HANDSHAKE_TIMEOUT + 1):
             async for item in client.stream():
-                if isinstance(item, StateChange) and item.state == "connected":
+                if isinstance(item, StateChange) and item.state is ConnectionState.CONNECTED:
                     took = (time.monotonic() - started) * 1000
                     return Check("realtime", Status.OK, f"{client.url.split('?')[0]} handshake in {took:.0f} ms")
-                if isinstance(item, StateChange) and item.state == "reconnecting":
+                if isinstance(item, StateChange) and item.state is ConnectionState.RECONNECTING:
                     return Check("realtime", Status.FAIL, f"{client.url}: {item.error}",
                                  "a proxy in front must pass WebSocket upgrades")
     except RealtimeFatal as e:

@@ -39,8 +39,8 @@ from typing import Any
 from rtcli import ids, protocol
 # The stream's items and helpers live in client/stream.py; callers import them from here.
 from rtcli.client.stream import (  # noqa: F401
-    ACTIONS, BEGINNING, Event, Gap, Item, Pong, RealtimeFatal, ServerError, StateChange, Subscribed, backoff_delay,
-    format_since_time, parse_since, realtime_url,
+    ACTIONS, BEGINNING, ConnectionState, Event, Gap, Item, Pong, RealtimeFatal, ServerError, StateChange, Subscribed,
+    backoff_delay, format_since_time, parse_since, realtime_url,
 )
 
 
@@ -157,7 +157,7 @@ class RealtimeClient:
         attempt = 0
         connected_once = False
         while not self._closing:
-            yield StateChange("connecting", attempt=attempt, reconnect=connected_once)
+            yield StateChange(ConnectionState.CONNECTING, attempt=attempt, reconnect=connected_once)
             error: str
             pinger: asyncio.Task | None = None
             try:
@@ -178,7 +178,7 @@ class RealtimeClient:
                     self._alive_at = time.time()
                     reconnect = connected_once
                     connected_once, attempt = True, 0
-                    yield StateChange("connected", reconnect=reconnect)
+                    yield StateChange(ConnectionState.CONNECTED, reconnect=reconnect)
                     items = [self._item(s, reconnect) for s in self._subs.values()]
                     self._ready = True
                     if items:
@@ -211,9 +211,9 @@ class RealtimeClient:
                 break
             delay = backoff_delay(attempt, self.backoff_initial, self.backoff_max)
             attempt += 1
-            yield StateChange("reconnecting", attempt=attempt, delay=delay, error=error, reconnect=connected_once)
+            yield StateChange(ConnectionState.RECONNECTING, attempt=attempt, delay=delay, error=error, reconnect=connected_once)
             await asyncio.sleep(delay)
-        yield StateChange("closed")
+        yield StateChange(ConnectionState.CLOSED)
 
     def _handle(self, msg: Any, reconnect: bool) -> Item | None:
         """One decoded frame -> the item to yield (or None). Raises RealtimeFatal on a 1008 error."""

@@ -8,7 +8,8 @@ import random
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, UTC
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 from rtcli.errors import RtcliError
 
@@ -96,11 +97,21 @@ class Event:
         return None
 
 
+class ConnectionState(StrEnum):
+    """Where the client's connection stands; compare with ``is``. A ``StrEnum``: ``--json``
+    output and the monitor show the same words as before."""
+
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"  # after a failure, waiting ``delay`` before the next attempt
+    CLOSED = "closed"  # for good: the stream ends
+
+
 @dataclass(frozen=True)
 class StateChange:
     """Connection state. ``reconnect`` is True for a connection that is not the first one."""
 
-    state: Literal["connecting", "connected", "reconnecting", "closed"]
+    state: ConnectionState
     attempt: int = 0
     delay: float | None = None
     error: str | None = None

@@ -28,6 +28,7 @@ from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFact
 from websockets.exceptions import PayloadTooBig
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
+from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from rtcli import protocol
@@ -175,7 +176,7 @@ class RealtimeProtocol(Outbox):
 
     def shutdown(self) -> None:
         """The server is stopping (uvicorn calls this): close with 1012 (service restart)."""
-        if self.ws.state.name == "OPEN" and not self.close_sent:
+        if self.ws.state is State.OPEN and not self.close_sent:
             self.queue = None
             self.closing = (1012, "")
             self._send_close()
