@@ -11,11 +11,10 @@ from __future__ import annotations
 import enum
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from rtcli.client.realtime import Event
-from rtcli.client.stream import ACTIONS, local_time
+from rtcli.client.stream import ACTIONS, Event, local_time
 
 SUMMARY_WIDTH = 400
 
@@ -151,7 +150,7 @@ class EventRecord:
         return json.dumps(self.data, ensure_ascii=False, indent=indent)
 
 
-_COMPACT = (
+_COMPACT: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
     (re.compile(r"^(?:tablesdb\.([^.]+)\.tables|databases\.([^.]+)\.collections)\.([^.]+)\.(?:rows|documents)$"),
      lambda m: f"{m.group(1) or m.group(2)}/{m.group(3)}"),
     (re.compile(r"^buckets\.([^.]+)\.files$"), lambda m: f"files:{m.group(1)}"),
@@ -186,7 +185,7 @@ def user_first(payload: dict[str, Any], resource: str = "") -> list[str]:
     """The payload's keys: the ones worth seeing first for this kind of resource, the user's own
     fields, then the ``$`` (system) fields."""
     kind = next((k for k in _SUMMARY_KEYS if f".{k}" in f".{resource}"), None)
-    keys = [k for k in _SUMMARY_KEYS.get(kind, ()) if k in payload]
+    keys = [k for k in _SUMMARY_KEYS.get(kind or "", ()) if k in payload]
     keys += [k for k in payload if not k.startswith("$") and k not in keys]
     return keys + [k for k in payload if k.startswith("$")]
 
