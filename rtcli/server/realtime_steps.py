@@ -153,13 +153,15 @@ async def perform(session: RealtimeSession, outputs: list, outbox: Outbox, state
         elif isinstance(out, Publish):
             outbox.push(protocol.dumps(await publish(session, out, outbox.ip, state)))
         elif isinstance(out, Replay):
+            if replays:  # the first one replays them all, merged: one pass over the log, in its order
+                await replay(session, [(r, p) for r in replays if (p := resolved[r.subscription.id][0]) is not None],
+                             outbox, state)
+                replays = []
             pos, _ = resolved[out.subscription.id]
             floor = None
-            if pos is not None:
-                await replay(session, out, pos, outbox, state)
-                if pos > out.upto:  # resumed past what this node has dispatched: another node is ahead
-                    await caught_up(state.hub, pos)
-                    floor = (out.subscription.id, pos)
+            if pos is not None and pos > out.upto:  # resumed past what this node has dispatched: another node is ahead
+                await caught_up(state.hub, pos)
+                floor = (out.subscription.id, pos)
             overflowed = session.conn.held_overflow  # more live events than the queue holds came meanwhile
             held = session.replay_done(floor)
             if overflowed:
@@ -200,18 +202,27 @@ async def caught_up(hub, pos: int, timeout: float = CATCH_UP_S) -> None:
         await asyncio.sleep(0.005)
 
 
-async def replay(session: RealtimeSession, r: Replay, after: int, outbox: Outbox, state) -> None:
-    """Send the logged events in (after, upto] that match the subscription and may be read now."""
-    conn, sub = session.conn, r.subscription
-    pos = after
+async def replay(session: RealtimeSession, items: list[tuple[Replay, int]], outbox: Outbox, state) -> None:
+    """Send the logged events that match the replayed subscriptions and may be read now: for
+    each, those in (after, upto]. One pass in log order for all the subscriptions of a subscribe
+    message, each event once with every subscription it matches, as live delivery sends it:
+    a client with several subscriptions sees the replay in the order of the log."""
+    if not items:
+        return
+    conn = session.conn
+    pos, upto = min(after for _, after in items), max(r.upto for r, _ in items)
     visible = state.services.events.visibility()
-    while pos < r.upto and outbox.closing is None and not outbox.lost and not conn.held_overflow:
-        page = await state.store.read_events(conn.project, pos, r.upto, REPLAY_PAGE)
+    while pos < upto and outbox.closing is None and not outbox.lost and not conn.held_overflow:
+        page = await state.store.read_events(conn.project, pos, upto, REPLAY_PAGE)
         if not page:
             break
         for ev in page:
             pos = ev.seq
-            if not sub.on_channels(ev.channels) or not await may_read(conn, ev, visible) or not sub.accepts(ev.payload):
+            subs = [r.subscription for r, after in items
+                    if after < ev.seq <= r.upto and r.subscription.on_channels(ev.channels)]
+            if not subs or not await may_read(conn, ev, visible):
                 continue
-            await outbox.put(encode_frame(ev.frame_prefix(), [sub.id]))
+            ids = [sub.id for sub in subs if sub.accepts(ev.payload)]
+            if ids:
+                await outbox.put(encode_frame(ev.frame_prefix(), ids))
         state.metrics.counts["replayed"] += len(page)

@@ -352,3 +352,28 @@ def test_compression_is_off_unless_asked(shared_server, tmp_path):
         ws.close()
     finally:
         srv.stop()
+
+
+def test_replays_of_one_subscribe_message_come_in_log_order(env):
+    """One subscription per channel (as `rtcli monitor` makes them), since beginning: the
+    history comes in the order it happened, each event once with every subscription it matches."""
+    server, admin, db = env
+    bucket = "b" + secrets.token_hex(3)
+    assert admin.post("/storage/buckets", json={"bucketId": bucket, "name": bucket}).status_code == 201
+    create(admin, db, "open", {"i": 1}, row_id="r1")
+    r = admin.post(f"/storage/buckets/{bucket}/files", data={"fileId": "f1"}, files={"file": ("f.txt", b"hi")})
+    assert r.status_code == 201, r.text
+    create(admin, db, "open", {"i": 2}, row_id="r2")
+    rt = RT(server, headers={"X-Appwrite-Key": server.api_key})
+    ack = rt.subscribe({"subscriptionId": "rows", "channels": [f"tablesdb.{db}.tables.open.rows"], "since": "beginning"},
+                       {"subscriptionId": "files", "channels": [f"buckets.{bucket}.files"], "since": "beginning"},
+                       {"subscriptionId": "all", "channels": [f"tablesdb.{db}.tables.open.rows", f"buckets.{bucket}.files"],
+                        "since": "beginning"})
+    assert [s["resumed"] for s in ack["data"]["subscriptions"]] == [True, True, True]
+    got = [recv(rt.ws)["data"] for _ in range(3)]
+    assert [(d["payload"]["$id"], sorted(d["subscriptions"])) for d in got] == [
+        ("r1", ["all", "rows"]), ("f1", ["all", "files"]), ("r2", ["all", "rows"])]
+    seqs = [int(d["cursor"].rsplit(".", 1)[1]) for d in got]
+    assert seqs == sorted(seqs)
+    nothing(rt.ws, 0.3)
+    rt.close()
