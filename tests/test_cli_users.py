@@ -132,7 +132,7 @@ def test_signup_logs_in_and_bad_passwords(shared_server, env):
         assert c.get("/account").status_code == 401
 
     short = run("signup", email("dave"), env=env, input="short\n")
-    assert short.returncode == 1 and "Password must be between 8 and 256" in short.stderr
+    assert short.returncode == 2 and short.stderr == "error: the password must be 8 to 256 characters long, not 5\n"
     taken = run("signup", addr, env=env, input=PASSWORD + "\n")
     assert taken.returncode == 1 and "user_already_exists" in taken.stderr
     empty = run("login", addr, env=env, input="")
@@ -168,7 +168,7 @@ def test_password_prompt_does_not_echo(shared_server, tmp_path):
             seen += chunk
 
     try:
-        read_until(b"Password: ")
+        read_until(b"Password (8 to 256 characters): ")  # the rule, before the password
         os.write(fd, PASSWORD.encode() + b"\n")
         read_until(b"Repeat for confirmation: ")
         os.write(fd, PASSWORD.encode() + b"\n")

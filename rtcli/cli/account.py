@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from rtcli.cli import output
-from rtcli.cli.common import JsonOpt, api, ask, state, trim_httpx_imports, want_json
+from rtcli.cli.common import JsonOpt, api, ask, ask_new_password, state, trim_httpx_imports, want_json
 
 EmailArg = Annotated[str | None, typer.Argument(metavar="EMAIL", help="Email address (prompted when absent).",
                                                 show_default=False)]
@@ -104,7 +104,7 @@ def signup(
 
     settings = state(ctx).settings()
     email = email or ask("Email")
-    password = ask("Password", hide=True, confirm=True)
+    password = ask_new_password()
     uid = user_id or unique_id()
     user = api(ctx, lambda c: Account(c, settings.project).create(uid, email, password, name), key=False, session=False)
     as_json = want_json(ctx, json_)

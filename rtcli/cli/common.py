@@ -148,6 +148,29 @@ def ask(label: str, *, hide: bool = False, confirm: bool = False) -> str:
     return line.rstrip("\r\n")
 
 
+PASSWORD_LENGTH = (8, 256)  # the server's rule for a new password, as in Appwrite
+
+
+def ask_new_password(label: str = "Password") -> str:
+    """A new password: the rule is in the prompt, before it is typed, and checked here, so a
+    short one is asked again at once (on a terminal) instead of refused after the confirmation."""
+    low, high = PASSWORD_LENGTH
+    rule = f"{low} to {high} characters"
+
+    def check(value: str) -> str:
+        if not low <= len(value) <= high:
+            raise typer.BadParameter(f"the password must be {rule} long, not {len(value)}")
+        return value
+
+    if sys.stdin.isatty():
+        return typer.prompt(f"{label} ({rule})", hide_input=True, confirmation_prompt=True, err=True,
+                            value_proc=check)
+    try:
+        return check(ask(label))
+    except typer.BadParameter as e:
+        output.fail(e.message, code=2)
+
+
 # --- option types shared by several commands ------------------------------------------------------
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the raw JSON response (for scripts).")]

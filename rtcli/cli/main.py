@@ -15,11 +15,12 @@ import typer
 from typer.core import TyperGroup
 
 from rtcli import __version__
-from rtcli.cli import coerce, functions, monitor, profile, serve, storage, subscribe, tablesdb
+from rtcli.cli import coerce, functions, helpfmt, monitor, profile, serve, storage, subscribe, tablesdb
 from rtcli.cli import account, doctor, events, indexes, output, replay, teams, topics, users
 from rtcli.cli.common import CliState
 
 coerce.install()  # simple parameters skip typer's pydantic coercion (see coerce.py for why)
+helpfmt.install()  # click's help forms, without typer's type labels (see helpfmt.py)
 
 
 class RtcliGroup(TyperGroup):
@@ -39,7 +40,7 @@ app = typer.Typer(
     cls=RtcliGroup,
     help="A realtime backend (Appwrite REST + Realtime compatible) and its client, in one program.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion, --show-completion (bash, zsh, fish, PowerShell)
     pretty_exceptions_enable=False,
     # Plain click help: typer's rich help imports rich.markdown, pygments and markdown-it
     # (~120 ms), which alone would break the 200 ms budget for `rtcli --help`.
@@ -68,7 +69,7 @@ def root(
         "--profile", metavar="NAME", help="Named profile to read settings from. [env RTCLI_PROFILE; default 'default']",
         show_default=False)] = None,
     json_: Annotated[bool, typer.Option("--json", help="JSON output for every command.")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+    version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
     """Settings precedence: flag > environment > profile > default."""

@@ -17,6 +17,13 @@ class CookieSameSite(StrEnum):
     NONE = "none"
 
 
+class LogLevel(StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
 def register(app: typer.Typer) -> None:
     app.command(help="Run the realtime server (REST + WebSocket on one port, SQLite in the data dir). "
                      "Fixed limits: incoming realtime messages up to 64,000 bytes (as Appwrite; a larger one "
@@ -80,13 +87,16 @@ def serve(
     max_execution_queue: int = typer.Option(100, min=1, help="Asynchronous, scheduled and event-triggered executions "
                                             "waiting or running at once (each holds its body in memory); more are "
                                             "refused with 503."),
+    log_level: LogLevel = typer.Option(LogLevel.info, "--log-level", help="Least severe log lines shown (on stderr)."),
+    access_log: bool = typer.Option(False, "--access-log/--no-access-log",
+                                    help="Log one line per HTTP request: client, method, path, status."),
 ) -> None:
     import logging
 
     from rtcli.server.app import ServeConfig, serve as run
     from rtcli.server.cookies import SameSite
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = ServeConfig(database=database, broker=broker, log_poll=log_poll, host=host, port=port, data_dir=data_dir,
                          api_key=api_key, projects=project, max_queue=max_queue, messages_per_minute=messages_per_minute,
                          max_subscriptions=max_subscriptions, max_connections_per_ip=max_connections_per_ip,
@@ -98,7 +108,7 @@ def serve(
                          max_message_size=max_message_size, publish_rate=publish_rate, publish_rate_user=publish_rate_user,
                          events_scan_limit=events_scan_limit, replay_limit=replay_limit,
                          max_teams_per_user=max_teams_per_user, max_roles_per_membership=max_roles_per_membership,
-                         max_execution_queue=max_execution_queue)
+                         max_execution_queue=max_execution_queue, log_level=log_level.value, access_log=access_log)
 
     def banner(cfg: ServeConfig) -> None:
         url = f"{url_host(cfg.host)}:{cfg.port}"

@@ -68,7 +68,7 @@ def human_size(n: Any) -> str:
         return output.cell(n)
     for unit in ("B", "KiB", "MiB", "GiB"):
         if abs(n) < 1024 or unit == "GiB":
-            return f"{n} B" if unit == "B" else f"{n:.1f} {unit}"
+            return f"{n:.0f} B" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} TiB"
 
@@ -122,9 +122,18 @@ def _progress() -> Any:
     )
 
     from rich.console import Console
+    from rich.text import Text
+
+    class BinarySpeedColumn(TransferSpeedColumn):
+        """The speed in the units of the sizes and of the summary line (MiB/s), where rich's
+        own column uses decimal ones (MB/s)."""
+
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text("?" if speed is None else f"{human_size(speed)}/s", style="progress.data.speed")
 
     return Progress(TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(binary_units=True),
-                    TransferSpeedColumn(), TimeRemainingColumn(), console=Console(stderr=True))
+                    BinarySpeedColumn(), TimeRemainingColumn(), console=Console(stderr=True))
 
 
 def _rate(size: int, seconds: float) -> str:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from rtcli.cli import args, output
-from rtcli.cli.common import IdOpt, JsonOpt, QueryOpt, api, ask, pick_id, want_json
+from rtcli.cli.common import IdOpt, JsonOpt, QueryOpt, api, ask_new_password, pick_id, want_json
 
 user_app = typer.Typer(help="Users of the project (create, find, change, block, delete; needs an API key).",
                        no_args_is_help=True)
@@ -53,7 +53,7 @@ def user_create(
 ) -> None:
     """Create a user: rtcli user create --email ann@example.com --name Ann --password"""
     uid = pick_id(user_id, id_, "user", required=False)
-    secret = ask("Password", hide=True, confirm=True) if password else None
+    secret = ask_new_password() if password else None
     result = api(ctx, lambda c: _users(c).create(uid, email, secret, name, phone))
     output.render(result, want_json(ctx, json_))
 
@@ -101,7 +101,7 @@ def user_update(
     if phone is not None:
         changes.append(("phone", {"number": phone}))
     if password:
-        changes.append(("password", {"password": ask("New password", hide=True, confirm=True)}))
+        changes.append(("password", {"password": ask_new_password("New password")}))
     if status is not None:
         if status not in ("active", "blocked"):
             output.fail("--status is 'active' or 'blocked'", code=2)

@@ -124,6 +124,8 @@ class ServeConfig:
     ws_compression: bool = False  # permessage-deflate: compresses every frame for every client
     retention_days: float = 7.0
     retention_events: int = 1_000_000
+    log_level: str = "info"  # rtcli's own loggers; uvicorn's are quieter (warning) unless debug or error
+    access_log: bool = False  # one line per HTTP request (uvicorn.access)
     max_message_size: int = 16 * 1024  # bytes of a topic message's JSON data
     publish_rate: int = 20  # topic messages a second per realtime connection; 0 = no limit
     publish_rate_user: int = 50  # topic messages a second per user (guests: per address), per node; 0 = none
@@ -441,11 +443,16 @@ def uvicorn_config(app: Starlette, config: ServeConfig):
     # protocol (server/realtime.py), which keeps an idle connection small and writes frames
     # without a task switch. REST stays on Starlette; both share the port. HttpProtocol is
     # uvicorn's own, answering unparsable requests in Appwrite's error shape.
-    return uvicorn.Config(
-        app, host=config.host, port=config.port, log_level="warning", ws=app.state.realtime.protocol,
+    result = uvicorn.Config(
+        app, host=config.host, port=config.port, ws=app.state.realtime.protocol,
+        log_level=config.log_level if config.log_level in ("debug", "error") else "warning",
+        access_log=config.access_log,
         http=HttpProtocol, loop="auto", lifespan="on", timeout_graceful_shutdown=5,
         forwarded_allow_ips=config.forwarded_allow_ips,
     )
+    if config.access_log:  # its lines are INFO records, under uvicorn's quieter level
+        logging.getLogger("uvicorn.access").setLevel(logging.INFO)
+    return result
 
 
 def tune_gc() -> None:
