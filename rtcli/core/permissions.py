@@ -35,6 +35,13 @@ class Permission:
     def __str__(self) -> str:
         return f'{self.action}("{self.role}")'
 
+    @property
+    def user_id(self) -> str | None:
+        """The user this permission names (``user:ID``, with or without a /verified suffix), if any."""
+        if not self.role.startswith("user:"):
+            return None
+        return self.role.removeprefix("user:").split("/", 1)[0]
+
 
 def parse(value: object) -> Permission:
     """Parse one permission string, or raise a 400 that names it."""
@@ -78,6 +85,15 @@ def roles_for(action: str, permissions: list[str]) -> set[str]:
         if p.action == action or (p.action == "write" and action in ("update", "delete", "create")):
             roles.add(p.role)
     return roles
+
+
+def granted_user(action: str, permissions: list[str]) -> str | None:
+    """The first user a permission list grants ``action`` to by id, or None."""
+    for s in permissions:
+        p = parse(s)
+        if p.action == action and p.user_id is not None:
+            return p.user_id
+    return None
 
 
 def allows(granted: set[str] | frozenset[str], held: frozenset[str]) -> bool:

@@ -413,7 +413,7 @@ class Functions:
                 f = await self.repo.function(project, model["resourceId"])
                 if f is not None:
                     when = datetime.fromisoformat(model["scheduledAt"]).timestamp()
-                    uid = model["$permissions"][0][len('read("user:'):-2] if model["$permissions"] else None
+                    uid = permissions.granted_user("read", model["$permissions"])  # who asked for it
                     self._spawn(project, f, model, b"", uid, None, 0, delay=max(0.0, when - time.time()))
                     continue
             model.update(status="failed", errors="The server stopped before the execution finished.",

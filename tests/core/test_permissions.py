@@ -297,3 +297,13 @@ def test_read_decisions_match_an_independent_model_of_appwrite(who, container, i
     actor = _actor(who)
     assert grants(actor, "read", as_strings[0], as_strings[1], item_security) is expected
     assert allows(set(read_roles(as_strings[0], as_strings[1], item_security)), actor.roles) is expected
+
+
+def test_granted_user_reads_the_user_out_of_the_permission_list():
+    from rtcli.core.permissions import granted_user
+
+    assert granted_user("read", ['read("user:u1")']) == "u1"
+    assert granted_user("read", ['update("user:a")', 'read("any")', 'read("user:b/verified")']) == "b"
+    assert granted_user("read", ['read("team:t")', 'update("user:a")']) is None
+    assert granted_user("read", []) is None
+    assert parse('read("users")').user_id is None

@@ -163,3 +163,31 @@ def test_scheduled_execution(shared_server):
         assert a.get(f"/functions/{fid}/executions/{eid}").json()["status"] == "scheduled"
         done = wait_for(lambda: (e := a.get(f"/functions/{fid}/executions/{eid}").json())["status"] == "completed" and e)
         assert json.loads(done["responseBody"])["body"] == "soon"
+
+
+def test_scheduled_execution_runs_for_its_user_after_a_restart(tmp_path):
+    """A user's scheduled execution outlives a restart and still runs as that user: the server
+    finds the user again in the execution it kept."""
+    from datetime import datetime, timedelta
+
+    from tests.conftest import start_server
+
+    server = start_server(tmp_path / "data")
+    try:
+        with server.admin() as a:
+            fid = make_function(a, "whoami", "whoami.py", execute=["users"])
+        uid, _, user = signup(server, "sched")
+        when = (datetime.now(UTC) + timedelta(seconds=3)).isoformat()
+        r = user.post(f"/functions/{fid}/executions", json={"async": True, "scheduledAt": when})
+        assert r.status_code == 202 and r.json()["status"] == "scheduled", r.text
+        eid = r.json()["$id"]
+        server.stop()
+        server = start_server(tmp_path / "data", port=server.port)
+        with server.admin() as a:
+            done = wait_for(lambda: (e := a.get(f"/functions/{fid}/executions/{eid}").json())["status"] == "completed"
+                            and e)
+        assert done["responseBody"].strip() == uid
+        assert done["$permissions"] == [f'read("user:{uid}")']
+        assert user.get(f"/functions/{fid}/executions/{eid}").json()["status"] == "completed"
+    finally:
+        server.stop()
