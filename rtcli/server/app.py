@@ -289,6 +289,7 @@ def build_app(config: ServeConfig) -> Starlette:
         if event.reload_functions:
             reload(reload_functions)
         topics.changed(event)  # topics are kept in memory too: a change on any node reaches every node here
+        tables.changed(event)  # and TablesDB schemas
         hub.dispatch(event)
     project_store = ProjectStore(store)
     projects = Projects(store, project_store)

@@ -69,12 +69,11 @@ class Indexes:
         ctx.require_key()
         await self.tables.table(ctx, db, table)
         spec = await self._spec(ctx, db, table, body)
-        async with self.store.transaction() as tx:
+        async with self.tables.schema_change(ctx, db, f".tables.{table}.indexes.{spec['key']}", "create") as tx:
             if len(await self.repo.list(ctx.project, db, table, tx)) >= MAX_INDEXES:
                 raise AppwriteError("column_index_limit_exceeded",
                                     f"The maximum number of indexes for table '{table}' ({MAX_INDEXES}) has been reached.")
             await self.repo.insert(tx, ctx.project, db, table, spec)
-        self.repo.forget()
         return index_model(spec)
 
     async def list(self, ctx: Ctx, db: str, table: str, queries: list) -> dict[str, Any]:
@@ -95,7 +94,6 @@ class Indexes:
     async def delete(self, ctx: Ctx, db: str, table: str, key: str) -> None:
         ctx.require_key()
         await self.tables.table(ctx, db, table)
-        async with self.store.transaction() as tx:
+        async with self.tables.schema_change(ctx, db, f".tables.{table}.indexes.{key}", "delete") as tx:
             if not await self.repo.delete(tx, ctx.project, db, table, key):
                 raise _not_found(key)
-        self.repo.forget()

@@ -77,8 +77,14 @@ class Rows:
         ctx.assert_can_grant(perms)
         return perms
 
-    async def _columns(self, ctx: Ctx, db: str, table: str, tx=None) -> list[dict]:
-        return [schema.checker(c) for c in await self.repo.list_columns(ctx.project, db, table, tx)]
+    async def _columns(self, ctx: Ctx, tx: Transaction, db: str, table: str) -> list[dict]:
+        """The table's columns as the write's transaction sees them: a node's copy of the schema
+        may lag behind a change another node just made, and a write must not store values that
+        a column no longer allows, nor rows of a table that is gone."""
+        cols = await self.repo.schema_in(tx, ctx.project, db, table)
+        if cols is None:
+            raise AppwriteError("table_not_found", f"Table with the requested ID '{table}' could not be found.")
+        return [schema.checker(c) for c in cols]
 
     # --- create --------------------------------------------------------------------------
 
@@ -116,15 +122,15 @@ class Rows:
 
     async def _insert(self, ctx: Ctx, table: dict, specs: list[tuple[Any, Any, Any]],
                       tx: Transaction | None = None) -> list[dict]:
-        cols = await self._columns(ctx, table["db"], table["id"])
         now = ids.format_datetime()
         prepared = []
         for raw_id, data, perms in specs:
-            row = {"id": _id(raw_id, "rowId"), "db": table["db"], "tbl": table["id"], "created_at": now,
-                   "updated_at": now, "permissions": self._permissions(ctx, perms),
-                   "data": schema.validate_row(cols, data, creating=True)}
-            prepared.append(row)
+            prepared.append({"id": _id(raw_id, "rowId"), "db": table["db"], "tbl": table["id"], "created_at": now,
+                             "updated_at": now, "permissions": self._permissions(ctx, perms), "data": data})
         async with self._tx(tx) as tx:
+            cols = await self._columns(ctx, tx, table["db"], table["id"])
+            for row in prepared:
+                row["data"] = schema.validate_row(cols, row["data"], creating=True)
             for row in prepared:
                 row["seq"] = await self.repo.insert_row(tx, ctx.project, row, self._read_roles(row["permissions"]))
                 await tx.append_event(self._event(ctx, table, row, "create"))
@@ -153,7 +159,16 @@ class Rows:
         arrays = {c["key"] for c in cols if c.get("array")}
         leading, fulltext = await self.repo.indexes.usable(ctx.project, db, table_id) if p.filters else (set(), {})
         by_index = any(q.method in ("equal", "search") and q.attribute in (leading | set(fulltext)) for q in p.filters)
-        total, rows = await self.repo.list_rows(ctx.project, db, table_id, p, read_filter, arrays, fulltext, by_index)
+        try:
+            total, rows = await self.repo.list_rows(ctx.project, db, table_id, p, read_filter, arrays, fulltext,
+                                                    by_index)
+        except Exception:
+            # A table deleted while it was listed takes its indexes with it (the list then fails
+            # on a database object that is gone): that is a table not found, not a server error.
+            if await self.repo.table_exists(ctx.project, db, table_id):
+                raise
+            raise AppwriteError("table_not_found",
+                                f"Table with the requested ID '{table_id}' could not be found.") from None
         return {"total": total, "rows": [self._select(row_model(r), p.select) for r in rows]}
 
     @staticmethod
@@ -171,8 +186,8 @@ class Rows:
         if not isinstance(data, dict):
             raise AppwriteError("row_invalid_structure", "Invalid document structure: data must be a JSON object")
         data = {k: v for k, v in data.items() if not k.startswith("$")}
-        cols = await self._columns(ctx, db, table_id)
         async with self._tx(tx) as tx:
+            cols = await self._columns(ctx, tx, db, table_id)
             row = await self.repo.get_row(ctx.project, db, table_id, row_id, tx)
             if row is None:
                 if not upsert:
@@ -218,12 +233,12 @@ class Rows:
         bound = body.get(bound_key)
         if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float))):
             raise invalid(f"Invalid `{bound_key}` param: Value must be a number.")
-        cols = await self._columns(ctx, db, table_id)
-        col = next((c for c in cols if c["key"] == column), None)
-        if cols and (col is None or col["type"] not in ("integer", "float")):
-            raise AppwriteError("column_not_found" if col is None else "column_type_invalid",
-                                f"Column '{column}' is not a numeric column of this table.")
         async with self._tx(tx) as tx:
+            cols = await self._columns(ctx, tx, db, table_id)
+            col = next((c for c in cols if c["key"] == column), None)
+            if cols and (col is None or col["type"] not in ("integer", "float")):
+                raise AppwriteError("column_not_found" if col is None else "column_type_invalid",
+                                    f"Column '{column}' is not a numeric column of this table.")
             row = await self.repo.get_row(ctx.project, db, table_id, row_id, tx)
             if row is None or not self._grants(ctx, table, row, "read"):
                 raise _not_found(row_id)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from rtcli import ids
 from rtcli.core import permissions, schema
+from rtcli.core.hub import Event
+from rtcli.core.ports import Transaction
 from rtcli.core.queries import parse_many
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services.context import Ctx
@@ -39,10 +43,37 @@ def index_model(spec: dict) -> dict:
             "columns": spec["columns"], "lengths": spec["lengths"], "orders": spec["orders"]}
 
 
+def schema_event(project: str, db: str, resource: str, action: str) -> Event:
+    """The log entry of a schema change (``resource``: "", ".tables.T", ".tables.T.columns.K" or
+    ".tables.T.indexes.K"): on no channel and readable by no role (only API keys see it in the
+    event log); every node forgets its copy of the database's schema when it dispatches it."""
+    return Event(project=project, events=[f"tablesdb.{db}{resource}.{action}"], channels=[], roles=[],
+                 payload={"databaseId": db}, timestamp=ids.format_datetime())
+
+
 class TablesDB:
     def __init__(self, store, repo) -> None:
         self.store = store  # SqliteStore: transactions and the event log
         self.repo = repo  # TablesDBStore: records
+
+    @contextlib.asynccontextmanager
+    async def schema_change(self, ctx: Ctx, db: str, resource: str, action: str) -> AsyncIterator[Transaction]:
+        """The transaction of a schema change: it logs the change, and this node forgets its copy
+        of the database's schema after the commit (a read during the transaction may have kept
+        the old one; other nodes forget when they dispatch the change)."""
+        try:
+            async with self.store.transaction() as tx:
+                yield tx
+                await tx.append_event(schema_event(ctx.project, db, resource, action))
+        finally:
+            self.repo.cache.forget(ctx.project, db)
+
+    def changed(self, event: Event) -> None:
+        """Every dispatched event passes here: a schema change makes this node forget its copy."""
+        if not event.channels and event.events and event.events[0].startswith("tablesdb."):
+            db = event.payload.get("databaseId")
+            if isinstance(db, str):
+                self.repo.cache.forget(event.project, db)
 
     # --- databases -----------------------------------------------------------------------
 
@@ -55,7 +86,7 @@ class TablesDB:
         now = ids.format_datetime()
         rec = {"id": _id(body.get("databaseId"), "databaseId"), "name": name, "enabled": bool(body.get("enabled", True)),
                "type": db_type, "created_at": now, "updated_at": now}
-        async with self.store.transaction() as tx:
+        async with self.schema_change(ctx, rec["id"], "", "create") as tx:
             await self.repo.insert_database(tx, ctx.project, rec)
         return database_model(rec)
 
@@ -85,14 +116,14 @@ class TablesDB:
         if "enabled" in body:
             rec["enabled"] = bool(body["enabled"])
         rec["updated_at"] = ids.format_datetime()
-        async with self.store.transaction() as tx:
+        async with self.schema_change(ctx, db, "", "update") as tx:
             await self.repo.update_database(tx, ctx.project, rec)
         return database_model(rec)
 
     async def delete_database(self, ctx: Ctx, db: str) -> None:
         ctx.require_key()
         await self.database(ctx, db)
-        async with self.store.transaction() as tx:
+        async with self.schema_change(ctx, db, "", "delete") as tx:
             await self.repo.delete_database(tx, ctx.project, db)
 
     # --- tables --------------------------------------------------------------------------
@@ -131,7 +162,7 @@ class TablesDB:
         if not isinstance(columns, list):
             raise invalid("Invalid `columns` param: Value must be an array of column objects.")
         specs = [schema.make_column(str(c.get("type")), c, now) for c in columns if isinstance(c, dict)]
-        async with self.store.transaction() as tx:
+        async with self.schema_change(ctx, db, f".tables.{rec['id']}", "create") as tx:
             await self.repo.insert_table(tx, ctx.project, rec)
             for spec in specs:
                 await self.repo.insert_column(tx, ctx.project, db, rec["id"], spec)
@@ -162,14 +193,14 @@ class TablesDB:
         if "enabled" in body:
             rec["enabled"] = bool(body["enabled"])
         rec["updated_at"] = ids.format_datetime()
-        async with self.store.transaction() as tx:
+        async with self.schema_change(ctx, db, f".tables.{table}", "update") as tx:
             await self.repo.update_table(tx, ctx.project, rec)
         return await self.table_model(ctx, rec)
 
     async def delete_table(self, ctx: Ctx, db: str, table: str) -> None:
         ctx.require_key()
         await self.table(ctx, db, table)
-        async with self.store.transaction() as tx:
+        async with self.schema_change(ctx, db, f".tables.{table}", "delete") as tx:
             await self.repo.delete_table(tx, ctx.project, db, table)
 
     # --- columns -------------------------------------------------------------------------
@@ -178,7 +209,7 @@ class TablesDB:
         ctx.require_key()
         await self.table(ctx, db, table)
         spec = schema.make_column(kind, body, ids.format_datetime())
-        async with self.store.transaction() as tx:
+        async with self.schema_change(ctx, db, f".tables.{table}.columns.{spec['key']}", "create") as tx:
             await self.repo.insert_column(tx, ctx.project, db, table, spec)
         return schema.public_column(spec)
 
@@ -191,7 +222,7 @@ class TablesDB:
         if new_key is not None and new_key != key:
             raise AppwriteError("general_not_implemented", "rtcli does not rename columns: create a column with the "
                                 "new key and copy the data.")
-        async with self.store.transaction() as tx:
+        async with self.schema_change(ctx, db, f".tables.{table}.columns.{key}", "update") as tx:
             col = next((c for c in await self.repo.list_columns(ctx.project, db, table, tx) if c["key"] == key), None)
             if col is None:
                 raise AppwriteError("column_not_found", f"Column with the requested key '{key}' could not be found.")
@@ -222,6 +253,6 @@ class TablesDB:
     async def delete_column(self, ctx: Ctx, db: str, table: str, key: str) -> None:
         ctx.require_key()
         await self.table(ctx, db, table)
-        async with self.store.transaction() as tx:
+        async with self.schema_change(ctx, db, f".tables.{table}.columns.{key}", "delete") as tx:
             if not await self.repo.delete_column(tx, ctx.project, db, table, key):
                 raise AppwriteError("column_not_found", f"Column with the requested key '{key}' could not be found.")

@@ -13,6 +13,7 @@ import orjson
 from rtcli.core.ports import Transaction
 from rtcli.errors import AppwriteError
 from rtcli.store.dialect import UniqueViolation
+from rtcli.store.schemacache import SchemaCache
 
 
 def physical_name(project: str, db: str, table: str, key: str) -> str:
@@ -22,29 +23,25 @@ def physical_name(project: str, db: str, table: str, key: str) -> str:
 
 
 class IndexStore:
-    """``cache``: the table metadata cache of the TablesDB store (None on several nodes): a row
-    list with a filter reads the table's indexes, which change rarely."""
+    """``cache``: the schema cache of the TablesDB store: a row list with a filter reads the
+    table's indexes, which change rarely."""
 
-    def __init__(self, store, cache: dict | None = None) -> None:
+    def __init__(self, store, cache: SchemaCache) -> None:
         self.s = store
         self.d = store.dialect
         self.cache = cache
 
-    def forget(self) -> None:
-        """Drop the cached definitions (also after a commit: a read between the change and its
-        commit may have cached the old ones)."""
-        if self.cache is not None:
-            self.cache.clear()
-
     async def list(self, project: str, db: str, table: str, tx: Transaction | None = None) -> list[dict]:
-        key = ("indexes", project, db, table)
-        if tx is None and self.cache is not None and key in self.cache:
-            return [dict(spec) for spec in self.cache[key]]
+        key = ("indexes", table)
+        hit = None if tx else self.cache.get(project, db, key)
+        if hit is not None:
+            return hit
+        generation = self.cache.generation
         rows = await (tx or self.s).fetchall(
             "SELECT spec FROM indexes WHERE project=? AND db=? AND tbl=? ORDER BY position", (project, db, table))
         specs = [orjson.loads(r[0]) for r in rows]
-        if tx is None and self.cache is not None:
-            self.cache[key] = [dict(spec) for spec in specs]
+        if tx is None:
+            self.cache.put(project, db, key, specs, generation)
         return specs
 
     async def usable(self, project: str, db: str, table: str) -> tuple[set[str], dict[str, str]]:
@@ -62,7 +59,6 @@ class IndexStore:
         """Record the index and build it over the rows already there (raises 409
         ``column_index_already_exists``; 400 ``column_index_invalid`` when a unique index meets
         duplicate values)."""
-        self.forget()
         if await tx.fetchone("SELECT 1 FROM indexes WHERE project=? AND db=? AND tbl=? AND key=?",
                              (project, db, table, spec["key"])):
             raise AppwriteError("column_index_already_exists",
@@ -92,7 +88,6 @@ class IndexStore:
         return True
 
     async def _drop(self, tx: Transaction, project: str, db: str, table: str, spec: dict) -> None:
-        self.forget()
         for sql in self.d.drop_ddl(physical_name(project, db, table, spec["key"]), spec["type"] == "fulltext"):
             await tx.execute(sql)
         await tx.execute("DELETE FROM indexes WHERE project=? AND db=? AND tbl=? AND key=?",

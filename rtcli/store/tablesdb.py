@@ -14,6 +14,7 @@ from rtcli.core.queries import ListPlan
 from rtcli.errors import AppwriteError
 from rtcli.store.dialect import UniqueViolation, scope_sql
 from rtcli.store.indexes import IndexStore
+from rtcli.store.schemacache import SchemaCache
 from rtcli.store.sqlquery import Attr, where_clause
 
 
@@ -39,42 +40,25 @@ def _row(r) -> dict:
 
 
 class TablesDBStore:
-    def __init__(self, store) -> None:
+    def __init__(self, store, cache: SchemaCache | None = None) -> None:
         self.s = store
         self.d = store.dialect
-        # Databases, tables, columns and indexes are read on every row request and rarely
-        # change: on a single node (SQLite) keep them in memory, dropped on any change to them.
-        # Several nodes (PostgreSQL) could change them behind our back, so there every read goes
-        # to the store.
-        self.cache: dict | None = {} if store.dialect.name == "sqlite" else None
+        # Databases, tables, columns and indexes are read on every row request and rarely change:
+        # kept in memory (store.schemacache says when they are forgotten). Reads through a
+        # transaction go to the database and are never kept.
+        self.cache = cache or SchemaCache()
         self.indexes = IndexStore(store, self.cache)
-
-    def _cached(self, key):
-        if self.cache is None:
-            return None
-        hit = self.cache.get(key)
-        return None if hit is None else ([dict(c) for c in hit] if isinstance(hit, list) else dict(hit))
-
-    def _remember(self, key, value):
-        if self.cache is not None and value is not None:
-            self.cache[key] = value
-        return value
-
-    def _forget(self) -> None:
-        if self.cache is not None:
-            self.cache.clear()
 
     # --- databases -----------------------------------------------------------------------
 
     async def get_database(self, project: str, db: str) -> dict | None:
-        key = ("db", project, db)
-        hit = self._cached(key)
+        hit = self.cache.get(project, db, ("db",))
         if hit is not None:
             return hit
+        generation = self.cache.generation
         r = await self.s.fetchone("SELECT * FROM databases WHERE project=? AND id=?", (project, db))
         rec = _db(r) if r else None
-        if rec is not None:
-            self._remember(key, dict(rec))
+        self.cache.put(project, db, ("db",), rec, generation)
         return rec
 
     async def list_databases(self, project: str, limit: int, offset: int) -> tuple[int, list[dict]]:
@@ -84,7 +68,6 @@ class TablesDBStore:
         return total, [_db(r) for r in rows]
 
     async def insert_database(self, tx: Transaction, project: str, rec: dict) -> None:
-        self._forget()
         if await tx.fetchone("SELECT 1 FROM databases WHERE project=? AND id=?", (project, rec["id"])):
             raise AppwriteError("database_already_exists")
         await tx.execute(
@@ -92,12 +75,10 @@ class TablesDBStore:
             (project, rec["id"], rec["name"], int(rec["enabled"]), rec["type"], rec["created_at"], rec["updated_at"]))
 
     async def update_database(self, tx: Transaction, project: str, rec: dict) -> None:
-        self._forget()
         await tx.execute("UPDATE databases SET name=?, enabled=?, updated_at=? WHERE project=? AND id=?",
                          (rec["name"], int(rec["enabled"]), rec["updated_at"], project, rec["id"]))
 
     async def delete_database(self, tx: Transaction, project: str, db: str) -> None:
-        self._forget()
         await self.indexes.drop_all(tx, project, db)
         for table in ("rows", "columns"):
             await tx.execute(f"DELETE FROM {table} WHERE project=? AND db=?", (project, db), bulk=True)
@@ -107,16 +88,21 @@ class TablesDBStore:
     # --- tables --------------------------------------------------------------------------
 
     async def get_table(self, project: str, db: str, table: str, tx: Transaction | None = None) -> dict | None:
-        key = ("table", project, db, table)
-        hit = None if tx else self._cached(key)
+        hit = None if tx else self.cache.get(project, db, ("table", table))
         if hit is not None:
             return hit
+        generation = self.cache.generation
         sql, params = "SELECT * FROM tables WHERE project=? AND db=? AND id=?", (project, db, table)
         r = await (tx.fetchone(sql, params) if tx else self.s.fetchone(sql, params))
         rec = _table(r) if r else None
-        if rec is not None and not tx:
-            self._remember(key, dict(rec))
+        if not tx:
+            self.cache.put(project, db, ("table", table), rec, generation)
         return rec
+
+    async def table_exists(self, project: str, db: str, table: str) -> bool:
+        """Whether the table is there now, whatever this node keeps in memory."""
+        return await self.s.fetchone("SELECT 1 FROM tables WHERE project=? AND db=? AND id=?",
+                                     (project, db, table)) is not None
 
     async def list_tables(self, project: str, db: str, limit: int, offset: int) -> tuple[int, list[dict]]:
         total = (await self.s.fetchone("SELECT COUNT(*) FROM tables WHERE project=? AND db=?", (project, db)))[0]
@@ -125,7 +111,6 @@ class TablesDBStore:
         return total, [_table(r) for r in rows]
 
     async def insert_table(self, tx: Transaction, project: str, rec: dict) -> None:
-        self._forget()
         if await tx.fetchone("SELECT 1 FROM tables WHERE project=? AND db=? AND id=?", (project, rec["db"], rec["id"])):
             raise AppwriteError("table_already_exists")
         await tx.execute(
@@ -135,7 +120,6 @@ class TablesDBStore:
              _j(rec["permissions"]), rec["created_at"], rec["updated_at"]))
 
     async def update_table(self, tx: Transaction, project: str, rec: dict) -> None:
-        self._forget()
         await tx.execute(
             "UPDATE tables SET name=?, enabled=?, row_security=?, permissions=?, updated_at=?"
             " WHERE project=? AND db=? AND id=?",
@@ -143,7 +127,6 @@ class TablesDBStore:
              project, rec["db"], rec["id"]))
 
     async def delete_table(self, tx: Transaction, project: str, db: str, table: str) -> None:
-        self._forget()
         await self.indexes.drop_all(tx, project, db, table)
         await tx.execute("DELETE FROM rows WHERE project=? AND db=? AND tbl=?", (project, db, table), bulk=True)
         await tx.execute("DELETE FROM columns WHERE project=? AND db=? AND tbl=?", (project, db, table))
@@ -152,20 +135,31 @@ class TablesDBStore:
     # --- columns -------------------------------------------------------------------------
 
     async def list_columns(self, project: str, db: str, table: str, tx: Transaction | None = None) -> list[dict]:
-        key = ("columns", project, db, table)
-        hit = None if tx else self._cached(key)
+        hit = None if tx else self.cache.get(project, db, ("columns", table))
         if hit is not None:
             return hit
+        generation = self.cache.generation
         sql = "SELECT spec FROM columns WHERE project=? AND db=? AND tbl=? ORDER BY position"
-        params = (project, db, table)
-        rows = await (tx or self.s).fetchall(sql, params)
+        rows = await (tx or self.s).fetchall(sql, (project, db, table))
         cols = [orjson.loads(r[0]) for r in rows]
         if not tx:
-            self._remember(key, [dict(c) for c in cols])
+            self.cache.put(project, db, ("columns", table), cols, generation)
         return cols
 
+    async def schema_in(self, tx: Transaction, project: str, db: str, table: str) -> list[dict] | None:
+        """The table's columns as its transaction sees them, or None if the table is gone: a
+        write checks its values against these, not against what a node keeps in memory. One
+        query (a marker row for the table, then its columns), and a union, which takes no row
+        locks: writers of one table must not queue behind each other on its schema."""
+        rows = await tx.fetchall(
+            "SELECT NULL AS spec, -1 AS position FROM tables WHERE project=? AND db=? AND id=?"
+            " UNION ALL SELECT spec, position FROM columns WHERE project=? AND db=? AND tbl=? ORDER BY position",
+            (project, db, table, project, db, table))
+        if not rows or rows[0][0] is not None:
+            return None
+        return [orjson.loads(r[0]) for r in rows[1:]]
+
     async def insert_column(self, tx: Transaction, project: str, db: str, table: str, spec: dict) -> None:
-        self._forget()
         if await tx.fetchone("SELECT 1 FROM columns WHERE project=? AND db=? AND tbl=? AND key=?",
                              (project, db, table, spec["key"])):
             raise AppwriteError("column_already_exists")
@@ -175,12 +169,10 @@ class TablesDBStore:
                          (project, db, table, spec["key"], _j(spec), pos))
 
     async def update_column(self, tx: Transaction, project: str, db: str, table: str, spec: dict) -> None:
-        self._forget()
         await tx.execute("UPDATE columns SET spec=? WHERE project=? AND db=? AND tbl=? AND key=?",
                          (_j(spec), project, db, table, spec["key"]))
 
     async def delete_column(self, tx: Transaction, project: str, db: str, table: str, key: str) -> bool:
-        self._forget()
         await self.indexes.drop_all(tx, project, db, table, column=key)
         return await tx.execute("DELETE FROM columns WHERE project=? AND db=? AND tbl=? AND key=?",
                                 (project, db, table, key)) > 0
