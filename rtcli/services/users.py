@@ -18,10 +18,11 @@ from __future__ import annotations
 import secrets
 import string
 import time
+from typing import Any
 
 from rtcli import ids
 from rtcli.core.event import Event
-from rtcli.core.ports import Store, TeamRepository, UserRepository
+from rtcli.core.ports import Store, TeamRepository, Transaction, UserRepository
 from rtcli.core.queries import parse_many
 from rtcli.core.queries import plan as list_plan
 from rtcli.core.records import Session, TokenRecord, UserRecord
@@ -34,6 +35,7 @@ from rtcli.services.teams import membership_model
 
 MAX_SEARCH = 256
 _TOKEN_CHARS = string.ascii_letters + string.digits
+Queries = list[Any]  # the request's query strings (a name: ``list`` is a method of Users)
 
 
 def _not_found(uid: str) -> AppwriteError:
@@ -54,18 +56,18 @@ class Users:
         self.teams = teams
         self.auth = authn
 
-    async def _user(self, ctx: Ctx, uid: str, tx=None) -> UserRecord:
+    async def _user(self, ctx: Ctx, uid: str, tx: Transaction | None = None) -> UserRecord:
         user = await self.repo.get_user(ctx.project, uid, tx)
         if user is None:
             raise _not_found(uid)
         return user
 
-    async def _roles(self, ctx: Ctx, u: UserRecord, tx) -> frozenset[str]:
+    async def _roles(self, ctx: Ctx, u: UserRecord, tx: Transaction) -> frozenset[str]:
         return await self.auth.roles(ctx.project, u, tx)
 
     # --- create ------------------------------------------------------------------------------------
 
-    async def create(self, ctx: Ctx, body: dict, kind: hashes.Algorithm | None = None) -> dict:
+    async def create(self, ctx: Ctx, body: dict[str, Any], kind: hashes.Algorithm | None = None) -> dict[str, Any]:
         """POST /users (``kind`` None: a plain password, hashed here) or /users/<algorithm> (an
         imported hash, verified with that algorithm when the user signs in)."""
         ctx.require_key("users.write")
@@ -89,7 +91,7 @@ class Users:
 
     # --- read --------------------------------------------------------------------------------------
 
-    async def list(self, ctx: Ctx, queries: list, search: str, with_total: bool = True) -> dict:
+    async def list(self, ctx: Ctx, queries: Queries, search: str, with_total: bool = True) -> dict[str, Any]:
         """``with_total`` False: ``total`` is 0, as Appwrite answers ``total=false``."""
         ctx.require_key("users.read")
         if len(search) > MAX_SEARCH:
@@ -97,15 +99,15 @@ class Users:
         total, users = await self.repo.list_users(ctx.project, list_plan(parse_many(queries)), search)
         return {"total": total if with_total else 0, "users": [check.user_model(u) for u in users]}
 
-    async def get(self, ctx: Ctx, uid: str) -> dict:
+    async def get(self, ctx: Ctx, uid: str) -> dict[str, Any]:
         ctx.require_key("users.read")
         return check.user_model(await self._user(ctx, uid))
 
-    async def prefs(self, ctx: Ctx, uid: str) -> dict:
+    async def prefs(self, ctx: Ctx, uid: str) -> dict[str, Any]:
         ctx.require_key("users.read")
         return (await self._user(ctx, uid)).prefs or {}
 
-    async def memberships(self, ctx: Ctx, uid: str) -> dict:
+    async def memberships(self, ctx: Ctx, uid: str) -> dict[str, Any]:
         ctx.require_key("users.read")
         user = await self._user(ctx, uid)
         out = []
@@ -117,7 +119,7 @@ class Users:
 
     # --- update ------------------------------------------------------------------------------------
 
-    async def update(self, ctx: Ctx, uid: str, field: str, body: dict) -> dict:
+    async def update(self, ctx: Ctx, uid: str, field: str, body: dict[str, Any]) -> dict[str, Any]:
         """PATCH /users/U/<field> (PUT for labels); emits ``users.U.update.<field>``."""
         ctx.require_key("users.write")
         new_password = None
@@ -146,7 +148,7 @@ class Users:
         return check.user_model(user)
 
     @staticmethod
-    def _apply(user: UserRecord, field: str, body: dict, new_password: hashes.PasswordHash | None) -> str:
+    def _apply(user: UserRecord, field: str, body: dict[str, Any], new_password: hashes.PasswordHash | None) -> str:
         """Change one field of ``user`` from the request; returns the event's attribute."""
         if field == "name":
             user.name = check.name(body.get("name"))
@@ -195,13 +197,13 @@ class Users:
         extra = {"revoke_session": s.id} if action == "delete" else {}
         return user_event(ctx.project, uid, f"users.{uid}.sessions.{s.id}.{action}", session_model(s, None), **extra)
 
-    async def list_sessions(self, ctx: Ctx, uid: str) -> dict:
+    async def list_sessions(self, ctx: Ctx, uid: str) -> dict[str, Any]:
         ctx.require_key("users.read")
         await self._user(ctx, uid)
         sessions = await self.repo.sessions_of(ctx.project, uid)
         return {"total": len(sessions), "sessions": [session_model(s, None) for s in sessions]}
 
-    async def create_session(self, ctx: Ctx, uid: str, ip: str, user_agent: str) -> dict:
+    async def create_session(self, ctx: Ctx, uid: str, ip: str, user_agent: str) -> dict[str, Any]:
         """A session made by the server (provider ``server``); its ``secret`` is the session token."""
         ctx.require_key("users.write")
         s, secret = new_session(uid, "server", ip, user_agent)
@@ -229,7 +231,7 @@ class Users:
                 await self.repo.delete_session(tx, ctx.project, s.id)
                 await tx.append_event(self._session_event(ctx, uid, s, "delete"))
 
-    async def create_token(self, ctx: Ctx, uid: str, body: dict) -> dict:
+    async def create_token(self, ctx: Ctx, uid: str, body: dict[str, Any]) -> dict[str, Any]:
         """A one-time secret the user exchanges for a session (POST /account/sessions/token)."""
         ctx.require_key("users.write")
         length = check.bounded_int(body, "length", 6, 4, 128)
@@ -247,7 +249,7 @@ class Users:
                                              {**model, "secret": ""}))
         return model
 
-    async def create_jwt(self, ctx: Ctx, uid: str, body: dict) -> dict:
+    async def create_jwt(self, ctx: Ctx, uid: str, body: dict[str, Any]) -> dict[str, Any]:
         ctx.require_key("users.write")
         await self._user(ctx, uid)
         duration = check.bounded_int(body, "duration", auth.JWT_SECONDS, 0, 3600)

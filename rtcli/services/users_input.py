@@ -72,7 +72,7 @@ def password(value: Any) -> str:
     return value
 
 
-def boolean(body: dict, key: str) -> bool:
+def boolean(body: dict[str, Any], key: str) -> bool:
     value = body.get(key)
     if not isinstance(value, bool):
         raise invalid(f"Invalid `{key}` param: Value must be a valid boolean")
@@ -88,13 +88,13 @@ def labels(value: Any) -> list[str]:
     return list(dict.fromkeys(value))
 
 
-def prefs(value: Any) -> dict:
+def prefs(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict) or len(str(value)) > MAX_PREFS:
         raise invalid("Invalid `prefs` param: Value must be a JSON object under 64 KB.")
     return value
 
 
-def bounded_int(body: dict, key: str, default: int, lo: int, hi: int) -> int:
+def bounded_int(body: dict[str, Any], key: str, default: int, lo: int, hi: int) -> int:
     value = body.get(key, default)
     if value is None:
         return default
@@ -106,14 +106,14 @@ def bounded_int(body: dict, key: str, default: int, lo: int, hi: int) -> int:
 # --- imported hashes -------------------------------------------------------------------------------
 
 
-def _hash_string(body: dict) -> str:
+def _hash_string(body: dict[str, Any]) -> str:
     value = body.get("password")
     if not isinstance(value, str) or not value or len(value) > 512:
         raise invalid("Invalid `password` param: the password hash must be a non-empty string of at most 512 chars.")
     return value
 
 
-def _base64(body: dict, key: str) -> str:
+def _base64(body: dict[str, Any], key: str) -> str:
     value = body.get(key)
     if not isinstance(value, str) or not value or len(value) > 1024 or not _BASE64.match(value):
         raise invalid(f"Invalid `{key}` param: Value must be a base64 string.")
@@ -124,7 +124,7 @@ def _base64(body: dict, key: str) -> str:
     return value
 
 
-def imported_hash(kind: hashes.Algorithm, body: dict) -> hashes.PasswordHash:
+def imported_hash(kind: hashes.Algorithm, body: dict[str, Any]) -> hashes.PasswordHash:
     """The stored hash of a user imported with ``kind``, its format and costs checked."""
     value = _hash_string(body)
     A = hashes.Algorithm
@@ -180,7 +180,7 @@ def imported_hash(kind: hashes.Algorithm, body: dict) -> hashes.PasswordHash:
 # --- models ----------------------------------------------------------------------------------------
 
 
-def account_payload(u: UserRecord) -> dict:
+def account_payload(u: UserRecord) -> dict[str, Any]:
     """The user as its own account sees it (events on the ``account`` channel: no password hash)."""
     return {
         "$id": u.id, "$createdAt": u.created_at, "$updatedAt": u.updated_at, "name": u.name,
@@ -193,7 +193,7 @@ def account_payload(u: UserRecord) -> dict:
     }
 
 
-def user_model(u: UserRecord) -> dict:
+def user_model(u: UserRecord) -> dict[str, Any]:
     """Appwrite's User model, as an API key sees it: with the stored hash and its algorithm."""
     stored = hashes.PasswordHash(u.password_hash, hashes.Algorithm(u.hash), u.hash_options)
     return {**account_payload(u), "password": u.password_hash or "", "hash": u.hash,

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from rtcli.core.ports import Transaction
+from rtcli.core.ports import Store, Transaction
 from rtcli.core.queries import ListPlan, Query
 from rtcli.core.records import Session, TokenRecord, UserRecord
 from rtcli.errors import AppwriteError
@@ -21,11 +21,11 @@ USER_ATTRIBUTES = {"$id": "id", "$createdAt": "created_at", "$updatedAt": "updat
 _BOOLEANS = frozenset({"status", "emailVerification", "phoneVerification"})
 
 
-def _j(v) -> str:
+def _j(v: object) -> str:
     return orjson.dumps(v).decode()
 
 
-def _user_record(r) -> UserRecord:
+def _user_record(r: Any) -> UserRecord:
     return UserRecord(
         id=r["id"], email=r["email"], name=r["name"], registration=r["registration"], created_at=r["created_at"],
         updated_at=r["updated_at"], accessed_at=r["accessed_at"], password_hash=r["password_hash"], hash=r["hash"],
@@ -51,10 +51,11 @@ def _user_query(q: Query) -> Query:
 
 
 class UsersStore:
-    def __init__(self, store) -> None:
+    def __init__(self, store: Store) -> None:
         self.s = store
+        self.d: Any = store.dialect  # store/dialect.py: SqliteDialect or PostgresDialect
 
-    async def _one(self, sql: str, params: tuple, tx: Transaction | None):
+    async def _one(self, sql: str, params: tuple[Any, ...], tx: Transaction | None) -> Any:
         return await (tx.fetchone(sql, params) if tx else self.s.fetchone(sql, params))
 
     # --- users ---------------------------------------------------------------------------
@@ -67,13 +68,13 @@ class UsersStore:
         r = await self._one("SELECT * FROM users WHERE project=? AND email=?", (project, email), tx)
         return _user_record(r) if r else None
 
-    def _user_filter(self, q: Query, params: list) -> str:
+    def _user_filter(self, q: Query, params: list[Any]) -> str:
         if q.attribute == "labels" and q.method in ("equal", "contains"):
-            return self.s.dialect.any_role("labels", [str(v) for v in q.values], params)
-        return where_clause(self.s.dialect, _user_query(q), params, set(), USER_ATTRIBUTES)
+            return str(self.d.any_role("labels", [str(v) for v in q.values], params))
+        return where_clause(self.d, _user_query(q), params, set(), USER_ATTRIBUTES)
 
     async def list_users(self, project: str, plan: ListPlan, search: str) -> tuple[int, list[UserRecord]]:
-        d = self.s.dialect
+        d = self.d
         where, params = ["project=?"], [project]
         haystack = "(id || ' ' || COALESCE(email, '') || ' ' || COALESCE(phone, '') || ' ' || name)"
         for word in search.split():
