@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class UserRecord:
     """A user as stored. ``password_hash`` is verified with ``hash`` (Appwrite's algorithm name)
     and ``hash_options``; None means the user has no password (anonymous, or cleared)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import secrets
 import string
 import time
+from dataclasses import replace
 from typing import Any
 
 from rtcli import ids
@@ -130,12 +131,13 @@ class Users:
             new_password = await hashes.argon2(check.password(pw)) if pw else hashes.PasswordHash(None)
         async with self.store.transaction() as tx:
             user = await self._user(ctx, uid, tx)
-            events = self._apply(user, field, body, new_password)
+            changes, events = self._changes(field, body, new_password)
+            user = replace(user, **changes)
             if field == "email" and user.email and await self.repo.taken(ctx.project, "email", user.email, uid, tx):
                 raise AppwriteError("user_email_already_exists")
             if field == "phone" and user.phone and await self.repo.taken(ctx.project, "phone", user.phone, uid, tx):
                 raise AppwriteError("user_phone_already_exists")
-            user.updated_at = ids.format_datetime()
+            user = replace(user, updated_at=ids.format_datetime())
             await self.repo.save_user(tx, ctx.project, user)
             event = user_event(ctx.project, uid, f"users.{uid}.update.{events}", check.account_payload(user))
             if field in ("labels", "verification", "status") and user.status:
@@ -148,33 +150,28 @@ class Users:
         return check.user_model(user)
 
     @staticmethod
-    def _apply(user: UserRecord, field: str, body: dict[str, Any], new_password: hashes.PasswordHash | None) -> str:
-        """Change one field of ``user`` from the request; returns the event's attribute."""
+    def _changes(field: str, body: dict[str, Any], new_password: hashes.PasswordHash | None) -> tuple[dict[str, Any], str]:
+        """The fields of the user that the request changes, and the event's attribute."""
         if field == "name":
-            user.name = check.name(body.get("name"))
-        elif field == "email":
-            user.email = check.email(body.get("email"), required=True)
-            user.email_verification = False
-        elif field == "phone":
-            user.phone = check.phone(body.get("number"), "number")
-            user.phone_verification = False
-        elif field == "password" and new_password is not None:
-            user.password_hash, user.hash = new_password.value, new_password.algorithm.value
-            user.hash_options, user.password_update = {}, ids.format_datetime()
-        elif field == "status":
-            user.status = check.boolean(body, "status")
-        elif field == "labels":
-            user.labels = check.labels(body.get("labels"))
-        elif field == "prefs":
-            user.prefs = check.prefs(body.get("prefs"))
-        elif field == "verification":
-            user.email_verification = check.boolean(body, "emailVerification")
-        elif field == "verification/phone":
-            user.phone_verification = check.boolean(body, "phoneVerification")
-            return "verification"
-        else:
-            raise AppwriteError("general_route_not_found")
-        return field
+            return {"name": check.name(body.get("name"))}, field
+        if field == "email":
+            return {"email": check.email(body.get("email"), required=True), "email_verification": False}, field
+        if field == "phone":
+            return {"phone": check.phone(body.get("number"), "number"), "phone_verification": False}, field
+        if field == "password" and new_password is not None:
+            return {"password_hash": new_password.value, "hash": new_password.algorithm.value, "hash_options": {},
+                    "password_update": ids.format_datetime()}, field
+        if field == "status":
+            return {"status": check.boolean(body, "status")}, field
+        if field == "labels":
+            return {"labels": check.labels(body.get("labels"))}, field
+        if field == "prefs":
+            return {"prefs": check.prefs(body.get("prefs"))}, field
+        if field == "verification":
+            return {"email_verification": check.boolean(body, "emailVerification")}, field
+        if field == "verification/phone":
+            return {"phone_verification": check.boolean(body, "phoneVerification")}, "verification"
+        raise AppwriteError("general_route_not_found")
 
     # --- delete ------------------------------------------------------------------------------------
 
