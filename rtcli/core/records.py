@@ -30,7 +30,7 @@ class UserRecord:
     phone_verification: bool = False
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class TokenRecord:
     """A one-time secret a server made for a user, exchanged for a session before ``expire_ts``."""
 

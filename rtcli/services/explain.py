@@ -8,21 +8,34 @@ and whether a slow-consumer policy or a limit dropped it for that user on this n
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any, Protocol
+
 from rtcli.core.channels import is_pattern, pattern_match
 from rtcli.core.permissions import GUEST
 from rtcli.core.queries import explain_realtime
 from rtcli.errors import AppwriteError, invalid
+from rtcli.core.ports import Store, UserRepository
+from rtcli.services.auth import Auth
 from rtcli.services.context import Ctx
 
 
+class DropLog(Protocol):
+    """The node's last drops (server/metrics.py): (seq, connection id, user id, reason)."""
+
+    @property
+    def drops(self) -> Iterable[tuple[int, str, str | None, str]]: ...
+
+
 class Explain:
-    def __init__(self, store, users, authn, metrics) -> None:
+    def __init__(self, store: Store, users: UserRepository, authn: Auth, metrics: DropLog) -> None:
         self.store = store
         self.users = users
         self.auth = authn
         self.metrics = metrics
 
-    async def explain(self, ctx: Ctx, cursor: str, subject: dict, channel: str | None, queries: list) -> dict:
+    async def explain(self, ctx: Ctx, cursor: str, subject: dict[str, Any], channel: str | None,
+                      queries: list[Any]) -> dict[str, Any]:
         ctx.require_key("events.read")
         parts = cursor.split(".")
         if len(parts) != 3 or parts[0] != "c1" or not parts[2].isdigit() or parts[1] != self.store.epoch:
@@ -62,7 +75,7 @@ class Explain:
                 "queries": query_checks, "drops": drops,
                 "verdict": ("delivered" if delivered and not drops else "dropped" if delivered else "not delivered")}
 
-    async def _subject(self, ctx: Ctx, subject: dict) -> tuple[str, set[str], bool, str | None]:
+    async def _subject(self, ctx: Ctx, subject: dict[str, Any]) -> tuple[str, set[str], bool, str | None]:
         kind = subject.get("kind")
         if kind == "key":
             return "an API key", set(), True, None
