@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from rtcli.core.channels import is_pattern, pattern_match
-from rtcli.core.permissions import GUEST
+from rtcli.core.permissions import GUEST, ActorKind
 from rtcli.core.queries import explain_realtime
 from rtcli.errors import AppwriteError, invalid
 from rtcli.core.ports import Store, UserRepository
@@ -34,8 +34,10 @@ class Explain:
         self.auth = authn
         self.metrics = metrics
 
-    async def explain(self, ctx: Ctx, cursor: str, subject: dict[str, Any], channel: str | None,
+    async def explain(self, ctx: Ctx, cursor: str, kind: ActorKind, subject_id: str | None, channel: str | None,
                       queries: list[Any]) -> dict[str, Any]:
+        """Why the event at ``cursor`` did or did not reach a subscriber of that ``kind`` (for a
+        user, the user ``subject_id``) on ``channel`` with ``queries``."""
         ctx.require_key("events.read")
         parts = cursor.split(".")
         if len(parts) != 3 or parts[0] != "c1" or not parts[2].isdigit() or parts[1] != self.store.epoch:
@@ -46,7 +48,7 @@ class Explain:
             raise AppwriteError("general_cursor_not_found", f"No event at {cursor} (pruned, or of another project).")
         ev = found[0]
 
-        who, roles, is_key, user_id = await self._subject(ctx, subject)
+        who, roles, is_key, user_id = await self._subject(ctx, kind, subject_id or "")
         if channel:
             matched = [c for c in ev.channels if (pattern_match(channel, c) if is_pattern(channel) else c == channel)]
             channel_check = {"channel": channel, "matches": bool(matched), "matched_channels": matched}
@@ -68,19 +70,17 @@ class Explain:
         except AppwriteError as e:
             raise invalid(e.message) from None
         drops = [{"connection": conn, "reason": reason} for s, conn, uid, reason in self.metrics.drops
-                 if s == seq and (uid == user_id or subject.get("kind") != "user")]
+                 if s == seq and (uid == user_id or kind is not ActorKind.USER)]
         delivered = channel_check["matches"] and role_check["matches"] and all(q["matches"] for q in query_checks)
         return {"cursor": cursor, "event": ev.events[0], "subscriber": who, "roles": sorted(roles),
                 "event_roles": sorted(granted), "channel": channel_check, "permission": role_check,
                 "queries": query_checks, "drops": drops,
                 "verdict": ("delivered" if delivered and not drops else "dropped" if delivered else "not delivered")}
 
-    async def _subject(self, ctx: Ctx, subject: dict[str, Any]) -> tuple[str, set[str], bool, str | None]:
-        kind = subject.get("kind")
-        if kind == "key":
+    async def _subject(self, ctx: Ctx, kind: ActorKind, uid: str) -> tuple[str, set[str], bool, str | None]:
+        if kind is ActorKind.KEY:
             return "an API key", set(), True, None
-        if kind == "user":
-            uid = subject.get("id") or ""
+        if kind is ActorKind.USER:
             user = await self.users.get_user(ctx.project, uid)
             if user is None:
                 raise AppwriteError("user_not_found", f"User with the requested ID '{uid}' could not be found.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.routing import Route
 
+from rtcli.core.permissions import ActorKind
 from rtcli.errors import invalid
 from rtcli.server.http import array_param, ctx, json_response
 
@@ -22,13 +23,13 @@ async def explain(request: Request):
     c = await ctx(request)
     q = request.query_params
     if q.get("user"):
-        subject = {"kind": "user", "id": q["user"]}
+        kind, uid = ActorKind.USER, q["user"]
     elif q.get("key") in ("1", "true"):
-        subject = {"kind": "key"}
+        kind, uid = ActorKind.KEY, None
     else:
-        subject = {"kind": "guest"}
+        kind, uid = ActorKind.GUEST, None
     return json_response(await request.app.state.services.explain.explain(
-        c, request.path_params["cursor"], subject, q.get("channel"), array_param(request, "queries")))
+        c, request.path_params["cursor"], kind, uid, q.get("channel"), array_param(request, "queries")))
 
 
 routes = [Route("/events", events, methods=["GET"]),
