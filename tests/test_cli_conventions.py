@@ -67,8 +67,10 @@ class Terminal:
 
 
 def test_shell_completion(offline_env):  # noqa: F811
-    r = run("--show-completion", "bash", env=offline_env)
-    assert r.returncode == 0 and "complete -o default -F _rtcli_completion rtcli" in r.stdout
+    # The shell is found among the parent processes, as when a person types it in bash.
+    r = subprocess.run(["bash", "-c", f"{' '.join(rtcli_cmd())} --show-completion; exit $?"], env=offline_env,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and "complete -o default -F _rtcli_completion rtcli" in r.stdout, r.stderr
     r = subprocess.run(rtcli_cmd(), env={**offline_env, "_RTCLI_COMPLETE": "complete_bash", "COMP_WORDS": "rtcli ro",
                                          "COMP_CWORD": "1"}, capture_output=True, text=True, timeout=30)
     assert r.stdout.split() == ["row"]
