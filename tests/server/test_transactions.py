@@ -24,7 +24,12 @@ def table(shared_server):
         a.post(f"/tablesdb/{db}/tables", json={"tableId": "t", "name": "t",
                                                "permissions": ['read("any")']}).raise_for_status()
         a.post(f"/tablesdb/{db}/tables/t/columns/integer", json={"key": "n", "required": False}).raise_for_status()
+        # Wait until r0's event is dispatched (on PostgreSQL a node delivers from the log, a moment
+        # after the commit), so that it cannot reach the tests' own subscribers.
+        ws = listen(shared_server, db)
         a.post(f"/tablesdb/{db}/tables/t/rows", json={"rowId": "r0", "data": {"n": 0}}).raise_for_status()
+        assert recv(ws)["data"]["payload"]["$id"] == "r0"
+        ws.close()
     return db
 
 
