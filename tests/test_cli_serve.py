@@ -100,3 +100,43 @@ def test_help_lists_serve_without_starting(tmp_path):
                        cwd=tmp_path, timeout=30)
     assert r.returncode == 0 and "--data-dir" in r.stdout
     assert not Path(tmp_path / ".rtcli").exists()
+
+
+def test_every_serve_option_defaults_to_the_server_setting():
+    """A default of `rtcli serve` is written once, in rtcli.settings: each option's default is the
+    setting's, and each setting is an option (but the few the server keeps fixed)."""
+    import dataclasses
+
+    import typer.main
+
+    from rtcli.cli.main import app
+    from rtcli.settings import DEFAULTS, NOT_OPTIONS, OPTION_NAMES, ServeConfig
+
+    command = typer.main.get_command(app).commands["serve"]
+    options = {p.name: p.default for p in command.params}
+    settings = {OPTION_NAMES.get(f.name, f.name): getattr(DEFAULTS, f.name)
+                for f in dataclasses.fields(ServeConfig) if f.name not in NOT_OPTIONS}
+    assert options == settings
+    assert set(options).isdisjoint(NOT_OPTIONS)
+    # The options' types are the settings' (an enum option is the settings' own enum).
+    for f in dataclasses.fields(ServeConfig):
+        if f.name not in NOT_OPTIONS and isinstance(getattr(DEFAULTS, f.name), (int, float, str)):
+            assert type(options[OPTION_NAMES.get(f.name, f.name)]) is type(getattr(DEFAULTS, f.name)), f.name
+
+
+def test_limits_default_to_the_server_settings():
+    """The per-connection, per-team and publishing limits, built without arguments (as tests and
+    benchmarks do), are the server's defaults."""
+    from rtcli.core.session import Limits
+    from rtcli.services.teams import TeamLimits
+    from rtcli.services.topics import PublishLimits
+    from rtcli.settings import DEFAULTS
+
+    limits = Limits()
+    assert (limits.messages_per_minute, limits.subscriptions, limits.publishes_per_second, limits.max_message_size,
+            limits.replay_events) == (DEFAULTS.messages_per_minute, DEFAULTS.max_subscriptions, DEFAULTS.publish_rate,
+                                      DEFAULTS.max_message_size, DEFAULTS.replay_limit)
+    assert (TeamLimits().teams_per_user, TeamLimits().roles_per_membership) == (
+        DEFAULTS.max_teams_per_user, DEFAULTS.max_roles_per_membership)
+    assert (PublishLimits().max_message_size, PublishLimits().per_user_per_second) == (
+        DEFAULTS.max_message_size, DEFAULTS.publish_rate_user)

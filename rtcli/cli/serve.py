@@ -4,24 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from enum import StrEnum
-
 import typer
 
-
-class CookieSameSite(StrEnum):
-    """server.cookies.SameSite's values, repeated: --help imports nothing of the server."""
-
-    LAX = "lax"
-    STRICT = "strict"
-    NONE = "none"
-
-
-class LogLevel(StrEnum):
-    debug = "debug"
-    info = "info"
-    warning = "warning"
-    error = "error"
+from rtcli.settings import DEFAULTS, LogLevel, SameSite
 
 
 def register(app: typer.Typer) -> None:
@@ -31,84 +16,84 @@ def register(app: typer.Typer) -> None:
 
 
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-    database: str | None = typer.Option(None, "--database", envvar="RTCLI_DATABASE",
+    host: str = typer.Option(DEFAULTS.host, help="Interface to listen on."),
+    database: str | None = typer.Option(DEFAULTS.database, "--database", envvar="RTCLI_DATABASE",
                                            help="postgresql://… to keep data and the event log in PostgreSQL "
                                                 "(default: SQLite in the data dir)."),
-    broker: str | None = typer.Option(None, "--broker", envvar="RTCLI_BROKER",
+    broker: str | None = typer.Option(DEFAULTS.broker, "--broker", envvar="RTCLI_BROKER",
                                          help="redis://… to join other nodes on the same database (default: in-process)."),
-    log_poll: float = typer.Option(1.0, "--log-poll", min=0.01, max=60.0,
+    log_poll: float = typer.Option(DEFAULTS.log_poll, "--log-poll", min=0.01, max=60.0,
                                    help="PostgreSQL: seconds between a node's reads of the event log when no wake-up "
                                    "arrives (Redis down, a lost message)."),
-    port: int = typer.Option(8787, help="TCP port for REST and WebSocket."),
-    data_dir: Path = typer.Option(Path(".rtcli"), "--data-dir", envvar="RTCLI_DATA_DIR",
+    port: int = typer.Option(DEFAULTS.port, help="TCP port for REST and WebSocket."),
+    data_dir: Path = typer.Option(DEFAULTS.data_dir, "--data-dir", envvar="RTCLI_DATA_DIR",
                                   help="Where the SQLite database and the generated API key live."),
-    api_key: str | None = typer.Option(None, "--api-key", envvar="RTCLI_API_KEY",
+    api_key: str | None = typer.Option(DEFAULTS.api_key, "--api-key", envvar="RTCLI_API_KEY",
                                           help="The default project's server key (else generated and kept in the data dir)."),
-    project: list[str] = typer.Option([], "--project", help="Make sure this project exists (repeatable); 'default' always does."),
-    max_queue: int = typer.Option(1024, help="Frames queued per connection before a slow client is closed (code 4008); "
+    project: list[str] = typer.Option(DEFAULTS.projects, "--project", help="Make sure this project exists (repeatable); 'default' always does."),
+    max_queue: int = typer.Option(DEFAULTS.max_queue, help="Frames queued per connection before a slow client is closed (code 4008); "
                                   "also the live frames held while a replay runs."),
-    messages_per_minute: int = typer.Option(120, help="Incoming realtime messages allowed per connection per minute (Appwrite: 32)."),
-    max_subscriptions: int = typer.Option(1000, help="Subscriptions allowed per realtime connection."),
-    max_connections_per_ip: int = typer.Option(1000, help="Concurrent realtime connections per client address (0: no limit)."),
-    max_body: int = typer.Option(10 * 1024 * 1024, help="Largest JSON request body, in bytes (413 past it)."),
-    max_file_size: int = typer.Option(1024 * 1024 * 1024, help="Largest file, in bytes (buckets may allow less)."),
-    max_executions: int = typer.Option(4, help="Function executions running at once; more wait their turn."),
-    upload_timeout: float = typer.Option(3600.0, help="Seconds before an unfinished chunked upload is removed."),
-    allow_origin: list[str] = typer.Option([], "--allow-origin", help="Browser origin allowed besides localhost "
+    messages_per_minute: int = typer.Option(DEFAULTS.messages_per_minute, help="Incoming realtime messages allowed per connection per minute (Appwrite: 32)."),
+    max_subscriptions: int = typer.Option(DEFAULTS.max_subscriptions, help="Subscriptions allowed per realtime connection."),
+    max_connections_per_ip: int = typer.Option(DEFAULTS.max_connections_per_ip, help="Concurrent realtime connections per client address (0: no limit)."),
+    max_body: int = typer.Option(DEFAULTS.max_body, help="Largest JSON request body, in bytes (413 past it)."),
+    max_file_size: int = typer.Option(DEFAULTS.max_file_size, help="Largest file, in bytes (buckets may allow less)."),
+    max_executions: int = typer.Option(DEFAULTS.max_executions, help="Function executions running at once; more wait their turn."),
+    upload_timeout: float = typer.Option(DEFAULTS.upload_timeout, help="Seconds before an unfinished chunked upload is removed."),
+    allow_origin: list[str] = typer.Option(DEFAULTS.allow_origins, "--allow-origin", help="Browser origin allowed besides localhost "
                                            "(repeatable; * for any, null for sandboxed pages, which * leaves out). "
                                            "Other origins cannot open realtime connections or make REST writes."),
-    cookie_samesite: CookieSameSite = typer.Option(CookieSameSite.LAX, "--cookie-samesite", case_sensitive=False,
+    cookie_samesite: SameSite = typer.Option(DEFAULTS.cookie_samesite, "--cookie-samesite", case_sensitive=False,
                                              help="SameSite of the session cookie. lax: other sites' pages cannot use it; "
                                                   "none: for an app on another site (HTTPS or localhost only)."),
-    function_env: list[str] = typer.Option([], "--function-env", metavar="NAME",
+    function_env: list[str] = typer.Option(DEFAULTS.function_env, "--function-env", metavar="NAME",
                                            help="A variable of the server's environment that functions get (repeatable). "
                                                 "Otherwise they get only PATH, HOME, USER, LOGNAME, SHELL, LANG, LC_ALL, TZ, TMPDIR "
                                                 "and their own RTCLI_*/APPWRITE_* variables: never the server's key or database URL."),
-    forwarded_allow_ips: str = typer.Option("127.0.0.1", "--forwarded-allow-ips", envvar="FORWARDED_ALLOW_IPS",
+    forwarded_allow_ips: str = typer.Option(DEFAULTS.forwarded_allow_ips, "--forwarded-allow-ips", envvar="FORWARDED_ALLOW_IPS",
                                             help="Comma-separated proxy addresses (or networks, or *) whose X-Forwarded-For "
                                                  "and X-Forwarded-Proto are believed: client address, HTTPS for Secure cookies."),
-    ws_compression: bool = typer.Option(False, "--ws-compression/--no-ws-compression",
+    ws_compression: bool = typer.Option(DEFAULTS.ws_compression, "--ws-compression/--no-ws-compression",
                                         help="Offer permessage-deflate to realtime clients (less bandwidth, much more CPU per delivery)."),
-    retention_days: float = typer.Option(7.0, help="Keep events in the log this many days."),
-    retention_events: int = typer.Option(1_000_000, help="Keep at most this many events in the log."),
-    max_message_size: int = typer.Option(16 * 1024, min=2, max=10 * 1024 * 1024,
+    retention_days: float = typer.Option(DEFAULTS.retention_days, help="Keep events in the log this many days."),
+    retention_events: int = typer.Option(DEFAULTS.retention_events, help="Keep at most this many events in the log."),
+    max_message_size: int = typer.Option(DEFAULTS.max_message_size, min=2, max=10 * 1024 * 1024,
                                          help="Largest topic message, in bytes of its JSON data (realtime frames stay within 64,000)."),
-    publish_rate: int = typer.Option(20, min=0, help="Topic messages a realtime connection may publish per second (0: no limit)."),
-    publish_rate_user: int = typer.Option(50, min=0, help="Topic messages a user (a guest: an address) may publish per second "
+    publish_rate: int = typer.Option(DEFAULTS.publish_rate, min=0, help="Topic messages a realtime connection may publish per second (0: no limit)."),
+    publish_rate_user: int = typer.Option(DEFAULTS.publish_rate_user, min=0, help="Topic messages a user (a guest: an address) may publish per second "
                                                           "on this node, over REST and every connection together; "
                                                           "API keys are exempt (0: no limit)."),
-    events_scan_limit: int = typer.Option(10_000, min=1, help="Log events one GET /v1/events request reads, readable or "
+    events_scan_limit: int = typer.Option(DEFAULTS.events_scan_limit, min=1, help="Log events one GET /v1/events request reads, readable or "
                                           "not; past it the page ends with a cursor to continue from."),
-    replay_limit: int = typer.Option(100_000, min=0, help="Log events the replays (since) of one subscribe message may cover; "
+    replay_limit: int = typer.Option(DEFAULTS.replay_limit, min=0, help="Log events the replays (since) of one subscribe message may cover; "
                                      "a subscription further behind gets resumed: false."),
-    max_teams_per_user: int = typer.Option(100, min=1, help="Teams one user may be a confirmed member of."),
-    max_roles_per_membership: int = typer.Option(20, min=1, max=100, help="Roles one team membership may have (Appwrite: 100)."),
-    max_execution_queue: int = typer.Option(100, min=1, help="Asynchronous, scheduled and event-triggered executions "
+    max_teams_per_user: int = typer.Option(DEFAULTS.max_teams_per_user, min=1, help="Teams one user may be a confirmed member of."),
+    max_roles_per_membership: int = typer.Option(DEFAULTS.max_roles_per_membership, min=1, max=100, help="Roles one team membership may have (Appwrite: 100)."),
+    max_execution_queue: int = typer.Option(DEFAULTS.max_execution_queue, min=1, help="Asynchronous, scheduled and event-triggered executions "
                                             "waiting or running at once (each holds its body in memory); more are "
                                             "refused with 503."),
-    log_level: LogLevel = typer.Option(LogLevel.info, "--log-level", help="Least severe log lines shown (on stderr)."),
-    access_log: bool = typer.Option(False, "--access-log/--no-access-log",
+    log_level: LogLevel = typer.Option(DEFAULTS.log_level, "--log-level", help="Least severe log lines shown (on stderr)."),
+    access_log: bool = typer.Option(DEFAULTS.access_log, "--access-log/--no-access-log",
                                     help="Log one line per HTTP request: client, method, path, status."),
 ) -> None:
     import logging
 
-    from rtcli.server.app import ServeConfig, serve as run
-    from rtcli.server.cookies import SameSite
+    from rtcli.server.app import serve as run
+    from rtcli.settings import ServeConfig
 
     logging.basicConfig(level=log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = ServeConfig(database=database, broker=broker, log_poll=log_poll, host=host, port=port, data_dir=data_dir,
-                         api_key=api_key, projects=project, max_queue=max_queue, messages_per_minute=messages_per_minute,
+                         api_key=api_key, projects=list(project), max_queue=max_queue, messages_per_minute=messages_per_minute,
                          max_subscriptions=max_subscriptions, max_connections_per_ip=max_connections_per_ip,
                          max_body=max_body, max_file_size=max_file_size, upload_timeout=upload_timeout,
                          max_executions=max_executions,
-                         allow_origins=allow_origin, cookie_samesite=SameSite(cookie_samesite.value), function_env=function_env,
+                         allow_origins=list(allow_origin), cookie_samesite=cookie_samesite, function_env=list(function_env),
                          forwarded_allow_ips=forwarded_allow_ips, ws_compression=ws_compression,
                          retention_days=retention_days, retention_events=retention_events,
                          max_message_size=max_message_size, publish_rate=publish_rate, publish_rate_user=publish_rate_user,
                          events_scan_limit=events_scan_limit, replay_limit=replay_limit,
                          max_teams_per_user=max_teams_per_user, max_roles_per_membership=max_roles_per_membership,
-                         max_execution_queue=max_execution_queue, log_level=log_level.value, access_log=access_log)
+                         max_execution_queue=max_execution_queue, log_level=log_level, access_log=access_log)
 
     def banner(cfg: ServeConfig) -> None:
         url = f"{url_host(cfg.host)}:{cfg.port}"

@@ -1,1 +1,1 @@
-"""Pure domain logic: no I/O, standard library plus rtcli.protocol/errors/ids only."""
+"""Pure domain logic: no I/O, standard library plus rtcli.protocol/errors/ids/settings only."""

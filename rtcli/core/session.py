@@ -20,6 +20,7 @@ from rtcli.core.queries import compile_realtime
 from rtcli.core.topics import DEFAULT_MAX_MESSAGE_SIZE, PublishRequest, parse_publish, publish_error
 from rtcli.core.url_subscriptions import UrlSubscription
 from rtcli.errors import AppwriteError
+from rtcli.settings import DEFAULTS
 
 
 @dataclass
@@ -72,17 +73,17 @@ Output = Send | Close | Authenticate | Replay | SetPresence | Publish
 class Limits:
     """Per-connection limits. Appwrite allows 32 messages a minute; we are not stricter."""
 
-    messages_per_minute: int = 120
-    subscriptions: int = 1000
+    messages_per_minute: int = DEFAULTS.messages_per_minute
+    subscriptions: int = DEFAULTS.max_subscriptions
     channels_per_subscription: int = 100
     queries_per_subscription: int = 100
     # Publishing to topics has limits of its own (and does not count in messages_per_minute):
     # typing indicators and cursors send several messages a second.
-    publishes_per_second: int = 20
+    publishes_per_second: int = DEFAULTS.publish_rate
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     # Log positions the replays (since) of one subscribe message may cover together: a replay
     # reads every row of that range, readable or not.
-    replay_events: int = 100_000
+    replay_events: int = DEFAULTS.replay_limit
 
 
 def connection_roles(actor: Actor) -> frozenset[str]:

@@ -28,9 +28,10 @@ from typing import Any
 from rtcli import ids, protocol
 from rtcli.core import events, permissions
 from rtcli.errors import AppwriteError, invalid
+from rtcli.settings import DEFAULTS
 
 PERMISSION_ACTIONS = ("read", "create", "update", "delete", "write")
-DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024  # bytes of a message's data, encoded as JSON
+DEFAULT_MAX_MESSAGE_SIZE = DEFAULTS.max_message_size  # bytes of a message's data, encoded as JSON
 _EVENT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 

@@ -9,7 +9,7 @@ import secrets
 import logging
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -18,7 +18,6 @@ from starlette.routing import Mount, Route
 
 from rtcli.broker.memory import MemoryBroker
 from rtcli.core.hub import Hub
-from rtcli.server.cookies import SameSite
 from rtcli.server.cors import Cors
 from rtcli.server.errors import HANDLERS
 from rtcli.server.metrics import Metrics, metrics_endpoint
@@ -55,6 +54,7 @@ from rtcli.services.teams import TeamLimits, Teams
 from rtcli.services.visibility import LogVisibility
 from rtcli.services.topics import PublishLimits, Topics
 from rtcli.services.users import Users
+from rtcli.settings import ServeConfig
 from rtcli.store.functions import FunctionsStore
 from rtcli.store.presence import PresenceStore
 from rtcli.store.sqlite.db import SqliteStore
@@ -95,45 +95,6 @@ class EncodedSlashGuard:
             await resp(scope, receive, send)
             return
         await self.app(scope, receive, send)
-
-
-@dataclass
-class ServeConfig:
-    database: str | None = None  # postgresql://… (default: SQLite in data_dir)
-    broker: str | None = None  # redis://… (default: in-process)
-    log_poll: float = 1.0  # PostgreSQL: seconds between reads of the event log without a wake-up
-    host: str = "127.0.0.1"
-    port: int = 8787
-    data_dir: Path = Path(".rtcli")
-    api_key: str | None = None
-    projects: list[str] = field(default_factory=list)
-    max_queue: int = 1024  # frames queued per connection before the slow-consumer policy applies
-    messages_per_minute: int = 120
-    max_subscriptions: int = 1000  # per connection
-    max_body: int = 10 * 1024 * 1024  # bytes of a JSON request body
-    max_connections_per_ip: int = 1000  # concurrent realtime connections; 0 = no limit
-    allow_origins: list[str] = field(default_factory=list)  # besides any localhost origin
-    cookie_samesite: SameSite = SameSite.LAX
-    function_env: list[str] = field(default_factory=list)  # server variables functions get, besides runner.PASSED_ENV
-    forwarded_allow_ips: str = "127.0.0.1"  # proxies whose X-Forwarded-For/-Proto are believed
-    session_limit_per_email: int = 10  # session creations per minute
-    session_limit_per_ip: int = 100
-    max_file_size: int = 1024 * 1024 * 1024  # server-wide; buckets may set less
-    upload_timeout: float = 3600.0  # an unfinished chunked upload is removed after this
-    max_executions: int = 4  # functions running at once; more wait their turn
-    ws_compression: bool = False  # permessage-deflate: compresses every frame for every client
-    retention_days: float = 7.0
-    retention_events: int = 1_000_000
-    log_level: str = "info"  # rtcli's own loggers; uvicorn's are quieter (warning) unless debug or error
-    access_log: bool = False  # one line per HTTP request (uvicorn.access)
-    max_message_size: int = 16 * 1024  # bytes of a topic message's JSON data
-    publish_rate: int = 20  # topic messages a second per realtime connection; 0 = no limit
-    publish_rate_user: int = 50  # topic messages a second per user (guests: per address), per node; 0 = none
-    events_scan_limit: int = 10_000  # log rows one GET /v1/events reads (then a cursor to go on)
-    replay_limit: int = 100_000  # log positions the replays (since) of one subscribe message cover
-    max_teams_per_user: int = 100  # confirmed memberships of one user
-    max_roles_per_membership: int = 20
-    max_execution_queue: int = 100  # asynchronous, scheduled and event executions waiting or running
 
 
 @dataclass
@@ -446,7 +407,7 @@ def uvicorn_config(app: Starlette, config: ServeConfig):
     # uvicorn's own, answering unparsable requests in Appwrite's error shape.
     result = uvicorn.Config(
         app, host=config.host, port=config.port, ws=app.state.realtime.protocol,
-        log_level=config.log_level if config.log_level in ("debug", "error") else "warning",
+        log_level=str(config.log_level) if config.log_level in ("debug", "error") else "warning",
         access_log=config.access_log,
         http=HttpProtocol, loop="auto", lifespan="on", timeout_graceful_shutdown=5,
         forwarded_allow_ips=config.forwarded_allow_ips,

@@ -16,15 +16,10 @@ localhost, which browsers treat as secure.
 from __future__ import annotations
 
 import json
-from enum import StrEnum
+
+from rtcli.settings import SameSite
 
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
-
-
-class SameSite(StrEnum):
-    LAX = "lax"
-    STRICT = "strict"
-    NONE = "none"
 
 
 def _names(project: str) -> tuple[str, str]:

@@ -13,8 +13,9 @@ from starlette.responses import Response
 from rtcli.core.hub import event_origin
 from rtcli.errors import AppwriteError
 from rtcli.services.context import Ctx
+from rtcli.settings import DEFAULTS
 
-MAX_JSON_BODY = 10 * 1024 * 1024
+MAX_JSON_BODY = DEFAULTS.max_body
 _INDEXED = re.compile(r"^(\w+)\[(\d*)\]$")
 
 

@@ -24,6 +24,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from rtcli.settings import DEFAULTS
 
 SHELL = "/bin/sh"
 
@@ -60,7 +61,7 @@ class RunResult:
 
 
 class Runner:
-    def __init__(self, concurrency: int = 4, max_output: int = 1024 * 1024, passed_env: tuple[str, ...] = ()) -> None:
+    def __init__(self, concurrency: int = DEFAULTS.max_executions, max_output: int = 1024 * 1024, passed_env: tuple[str, ...] = ()) -> None:
         self.slots = asyncio.Semaphore(concurrency)
         self.passed_env = tuple(dict.fromkeys(PASSED_ENV + tuple(passed_env)))
         self.queued = 0  # runs waiting for a slot: what the health API reports as the functions queue

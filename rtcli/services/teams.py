@@ -23,6 +23,7 @@ from rtcli.core.records import Membership, Team, UserRecord
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services import auth
 from rtcli.services.context import Ctx
+from rtcli.settings import DEFAULTS
 
 log = logging.getLogger("rtcli.teams")
 Queries = list[Any]  # the request's query strings (a name: ``list`` is a method of Teams)
@@ -55,8 +56,8 @@ class TeamLimits:
     """Each role of a user is a role of every connection they open (the hub indexes them, every
     event's read check intersects them): bounded, so that free sign-ups cannot make thousands."""
 
-    teams_per_user: int = 100  # confirmed memberships (pending invitations do not count)
-    roles_per_membership: int = 20
+    teams_per_user: int = DEFAULTS.max_teams_per_user  # confirmed memberships (pending invitations do not count)
+    roles_per_membership: int = DEFAULTS.max_roles_per_membership
 
 
 class Teams:

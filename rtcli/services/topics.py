@@ -34,6 +34,7 @@ from rtcli.core.topics import (
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services.context import Ctx
 from rtcli.services.ratelimit import RateLimiter
+from rtcli.settings import DEFAULTS
 
 CACHE_SIZE = 10_000  # topics kept in memory per node; past it the cache starts over
 MAX_PERMISSIONS = 100  # per topic (Appwrite's limit for array parameters)
@@ -42,7 +43,7 @@ MAX_PERMISSIONS = 100  # per topic (Appwrite's limit for array parameters)
 @dataclass(frozen=True)
 class PublishLimits:
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE  # bytes of a message's JSON data
-    per_user_per_second: int = 50  # messages per user (a guest: per address) on one node; 0 = no limit
+    per_user_per_second: int = DEFAULTS.publish_rate_user  # messages per user (a guest: per address) on one node; 0 = no limit
 
 
 @dataclass(frozen=True)
