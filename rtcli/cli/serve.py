@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from rtcli.settings import DEFAULTS, LogLevel, SameSite
+from rtcli.settings import DEFAULTS, LogLevel, SameSite, ServeConfig
 
 
 def register(app: typer.Typer) -> None:
@@ -79,7 +79,6 @@ def serve(
     import logging
 
     from rtcli.server.app import serve as run
-    from rtcli.settings import ServeConfig
 
     logging.basicConfig(level=log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = ServeConfig(database=database, broker=broker, log_poll=log_poll, host=host, port=port, data_dir=data_dir,
