@@ -75,6 +75,10 @@ def test_collections_attributes_documents_and_indexes(shared_server, coll):
             r = a.request(method, path, json=payload)
             assert r.status_code == status and r.json()["type"] == kind, (path, r.text)
             assert "row" not in r.json()["message"].lower().replace("throw", ""), r.json()["message"]
+        # A parameter error names the Databases API's parameter, plural words included.
+        r = a.post(f"{base}/indexes", json={"key": "bad", "type": "key", "attributes": "title"})
+        assert r.status_code == 400 and r.json()["type"] == "general_argument_invalid", r.text
+        assert "`attributes`" in r.json()["message"] and "column" not in r.json()["message"], r.json()["message"]
         assert a.delete(f"{base}/documents/d4").status_code == 204
         assert a.delete(f"{base}/indexes/t").status_code == 204
         assert a.delete(f"{base}/attributes/likes").status_code == 204

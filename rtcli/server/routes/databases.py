@@ -40,7 +40,8 @@ ERRORS = {"table_not_found": "collection_not_found", "table_already_exists": "co
           "column_index_invalid": "index_invalid", "column_index_limit_exceeded": "index_limit_exceeded"}
 _WORDS = [(re.compile(rf"\b{a}\b"), b) for a, b in (
     ("Table", "Collection"), ("table", "collection"), ("Row", "Document"), ("row", "document"),
-    ("Column", "Attribute"), ("column", "attribute"), ("rowId", "documentId"), ("tableId", "collectionId"),
+    ("Column", "Attribute"), ("column", "attribute"), ("columns", "attributes"), ("rows", "documents"),
+    ("tables", "collections"), ("rowId", "documentId"), ("tableId", "collectionId"),
     ("rowSecurity", "documentSecurity"))]
 
 
