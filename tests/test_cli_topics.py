@@ -54,6 +54,9 @@ def test_publish_prints_the_acknowledgement_and_fails_on_refusal(shared_server, 
     for bad in ([], ["[1]"], ["x=1", "-"]):
         r = run("publish", durable, *bad, env=env)
         assert r.returncode == 2, (bad, r.stderr)
+    broken = run("publish", durable, '{"text": oops}', env=env)  # publish has no --data: name its DATA argument
+    assert broken.returncode == 2 and "Invalid value for DATA: not valid JSON" in broken.stderr, broken.stderr
+    assert "--data" not in broken.stderr
     log = json.loads(ok("events", "list", "-c", f"topics.{durable}", "--json", env=env).stdout.splitlines()[0])
     assert log["payload"]["text"] == "hello" and log["payload"]["$event"] == "say"
     assert f"topics.{durable}.events.say" in log["channels"]

@@ -19,16 +19,17 @@ from rtcli.client.queries import parse_value
 _PERMISSION_SHORT = re.compile(r"^(read|create|update|delete|write):(.+)$")
 
 
-def parse_data(data: str | None, pairs: Iterable[str] = ()) -> dict[str, Any] | None:
-    """``--data '{...}'`` merged with trailing ``key=value`` pairs (pairs win). None when neither is given."""
+def parse_data(data: str | None, pairs: Iterable[str] = (), hint: str = "--data") -> dict[str, Any] | None:
+    """``--data '{...}'`` merged with trailing ``key=value`` pairs (pairs win). None when neither is given.
+    ``hint`` names where the JSON came from, for a command whose JSON is an argument."""
     result: dict[str, Any] | None = None
     if data is not None:
         try:
             result = json.loads(data)
         except ValueError as e:
-            raise typer.BadParameter(f"not valid JSON: {e}", param_hint="--data") from None
+            raise typer.BadParameter(f"not valid JSON: {e}", param_hint=hint) from None
         if not isinstance(result, dict):
-            raise typer.BadParameter("must be a JSON object, like '{\"title\": \"hi\"}'", param_hint="--data")
+            raise typer.BadParameter("must be a JSON object, like '{\"title\": \"hi\"}'", param_hint=hint)
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:

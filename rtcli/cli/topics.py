@@ -131,7 +131,7 @@ def _message(items: list[str]) -> dict:
         raise typer.BadParameter("give the message: a JSON object, key=value pairs, or - for JSON lines on stdin",
                                  param_hint="DATA")
     if len(items) == 1 and items[0].lstrip().startswith("{"):
-        return args.parse_data(items[0]) or {}
+        return args.parse_data(items[0], hint="DATA") or {}
     if "-" in items:
         raise typer.BadParameter("- (read stdin) stands alone", param_hint="DATA")
     return args.parse_data(None, items) or {}
