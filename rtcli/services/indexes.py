@@ -21,6 +21,7 @@ from rtcli.services.tablesdb import TablesDB, index_model
 TYPES = ("key", "unique", "fulltext")
 MAX_INDEXES = 64
 MAX_COLUMNS = 8
+TEXT_TYPES = ("string", "varchar", "text", "mediumtext", "longtext")  # email, url, ip, enum are strings too
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,35}$")
 
 
@@ -46,12 +47,17 @@ class Indexes:
             raise invalid(f"Invalid `columns` param: an array of 1 to {MAX_COLUMNS} column keys.")
         if kind == "fulltext" and len(cols) != 1:
             raise AppwriteError("column_index_invalid", "A fulltext index covers one column here; make one per column.")
+        if len(set(cols)) != len(cols):
+            raise AppwriteError("column_index_invalid", "An index names each column once: remove the repeated ones.")
         known = {c["key"]: c for c in await self.tables.repo.list_columns(ctx.project, db, table)}
         for c in cols:
             if known and c not in known:
                 raise AppwriteError("column_not_found", f"Column with the requested key '{c}' could not be found.")
             if not _KEY.match(c):  # the table's own column keys (also what a schemaless row may hold)
                 raise AppwriteError("column_index_invalid", f"'{c}' cannot be indexed: index the table's own columns.")
+            if kind == "fulltext" and known and known[c]["type"] not in TEXT_TYPES:
+                raise AppwriteError("column_index_invalid",
+                                    f"A fulltext index covers a string column; '{c}' is {known[c]['type']}.")
             if kind != "key" and known.get(c, {}).get("array"):
                 raise AppwriteError("column_index_invalid", f"A {kind} index cannot cover the array column '{c}'.")
         orders = body.get("orders") or []

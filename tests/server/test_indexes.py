@@ -59,7 +59,9 @@ def test_index_lifecycle_and_models(shared_server, table):
                           ({"key": "x", "type": "key", "columns": ["nope"]}, "column_not_found"),
                           ({"key": "x", "type": "fulltext", "columns": ["body", "email"]}, "column_index_invalid"),
                           ({"key": "x", "type": "key", "columns": []}, "general_argument_invalid"),
-                          ({"key": "x", "type": "key", "columns": ["n"], "orders": ["UP"]}, "general_argument_invalid")):
+                          ({"key": "x", "type": "key", "columns": ["n"], "orders": ["UP"]}, "general_argument_invalid"),
+                          ({"key": "x", "type": "key", "columns": ["n", "n"]}, "column_index_invalid"),
+                          ({"key": "x", "type": "fulltext", "columns": ["n"]}, "column_index_invalid")):
             r = a.post(f"/tablesdb/{table}/tables/t/indexes", json=bad)
             assert r.status_code in (400, 404) and r.json()["type"] == kind, (bad, r.text)
         assert a.delete(f"/tablesdb/{table}/tables/t/indexes/by_n").status_code == 204
