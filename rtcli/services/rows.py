@@ -8,6 +8,7 @@ rowSecurity is on.
 
 from __future__ import annotations
 
+import weakref
 from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
@@ -37,6 +38,10 @@ class Rows:
         self.tables = tables
         self.store = tables.store
         self.repo = tables.repo
+        # The columns each open transaction has read, per table: a bulk write of many rows of one
+        # table reads its schema once.
+        self._seen: weakref.WeakKeyDictionary[Transaction, dict[tuple[str, str, str], list[dict]]] = \
+            weakref.WeakKeyDictionary()
 
     # --- authorization helpers -------------------------------------------------------------
 
@@ -81,10 +86,13 @@ class Rows:
         """The table's columns as the write's transaction sees them: a node's copy of the schema
         may lag behind a change another node just made, and a write must not store values that
         a column no longer allows, nor rows of a table that is gone."""
-        cols = await self.repo.schema_in(tx, ctx.project, db, table)
-        if cols is None:
-            raise AppwriteError("table_not_found", f"Table with the requested ID '{table}' could not be found.")
-        return [schema.checker(c) for c in cols]
+        seen = self._seen.setdefault(tx, {})
+        if (ctx.project, db, table) not in seen:
+            cols = await self.repo.schema_in(tx, ctx.project, db, table)
+            if cols is None:
+                raise AppwriteError("table_not_found", f"Table with the requested ID '{table}' could not be found.")
+            seen[(ctx.project, db, table)] = [schema.checker(c) for c in cols]
+        return seen[(ctx.project, db, table)]
 
     # --- create --------------------------------------------------------------------------
 
