@@ -232,6 +232,8 @@ def test_profiles(offline_env, shared_server, tmp_path):
     assert shown["key"] != shared_server.api_key and shown["key"].endswith("…")  # masked
     other = ok_json("--profile", "other", "profile", "show", env={**e, "RTCLI_PROJECT": "from-env"})
     assert other["profile"] == "other" and other["project"] == "from-env" and other["sources"]["project"] == "env"
+    table = run("--profile", "other", "profile", "show", env=e)  # no key at all: said in words, not Python's None
+    assert table.returncode == 0 and "key\tnone  (default)" in table.stdout and "None" not in table.stdout, table.stdout
     listed = ok_json("profile", "list", env=e)
     assert set(listed) == {"default", "other"} and listed["other"] == {"project": "p2"}
     r = run("profile", "list", env={**e, "RTCLI_PROFILE": "other"})

@@ -77,7 +77,8 @@ def profile_show(ctx: typer.Context, name: NameArg = None, json_: JsonOpt = Fals
         output.emit_json(result)
         return
     sources = result.pop("sources")
-    output.print_record({k: f"{v}  ({sources[k]})" if k in sources else v for k, v in result.items()})
+    output.print_record({k: f"{'none' if v is None else v}  ({sources[k]})" if k in sources else v
+                         for k, v in result.items()})
 
 
 @profile_app.command("list")
