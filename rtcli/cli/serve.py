@@ -24,18 +24,21 @@ def serve(
                                          help="redis://… to join other nodes on the same database (default: in-process)."),
     log_poll: float = typer.Option(DEFAULTS.log_poll, "--log-poll", min=0.01, max=60.0,
                                    help="PostgreSQL: seconds between a node's reads of the event log when no wake-up "
-                                   "arrives (Redis down, a lost message)."),
+                                        "arrives (Redis down, a lost message)."),
     port: int = typer.Option(DEFAULTS.port, help="TCP port for REST and WebSocket."),
     data_dir: Path = typer.Option(DEFAULTS.data_dir, "--data-dir", envvar="RTCLI_DATA_DIR",
                                   help="Where the SQLite database and the generated API key live."),
     api_key: str | None = typer.Option(DEFAULTS.api_key, "--api-key", envvar="RTCLI_API_KEY",
                                           help="The default project's server key (else generated and kept in the data dir)."),
-    project: list[str] = typer.Option(DEFAULTS.projects, "--project", help="Make sure this project exists (repeatable); 'default' always does."),
+    project: list[str] = typer.Option(DEFAULTS.projects, "--project",
+                                      help="Make sure this project exists (repeatable); 'default' always does."),
     max_queue: int = typer.Option(DEFAULTS.max_queue, help="Frames queued per connection before a slow client is closed (code 4008); "
                                   "also the live frames held while a replay runs."),
-    messages_per_minute: int = typer.Option(DEFAULTS.messages_per_minute, help="Incoming realtime messages allowed per connection per minute (Appwrite: 32)."),
+    messages_per_minute: int = typer.Option(DEFAULTS.messages_per_minute,
+                                            help="Incoming realtime messages allowed per connection per minute (Appwrite: 32)."),
     max_subscriptions: int = typer.Option(DEFAULTS.max_subscriptions, help="Subscriptions allowed per realtime connection."),
-    max_connections_per_ip: int = typer.Option(DEFAULTS.max_connections_per_ip, help="Concurrent realtime connections per client address (0: no limit)."),
+    max_connections_per_ip: int = typer.Option(DEFAULTS.max_connections_per_ip,
+                                               help="Concurrent realtime connections per client address (0: no limit)."),
     max_body: int = typer.Option(DEFAULTS.max_body, help="Largest JSON request body, in bytes (413 past it)."),
     max_file_size: int = typer.Option(DEFAULTS.max_file_size, help="Largest file, in bytes (buckets may allow less)."),
     max_executions: int = typer.Option(DEFAULTS.max_executions, help="Function executions running at once; more wait their turn."),
@@ -59,19 +62,25 @@ def serve(
     retention_events: int = typer.Option(DEFAULTS.retention_events, help="Keep at most this many events in the log."),
     max_message_size: int = typer.Option(DEFAULTS.max_message_size, min=2, max=10 * 1024 * 1024,
                                          help="Largest topic message, in bytes of its JSON data (realtime frames stay within 64,000)."),
-    publish_rate: int = typer.Option(DEFAULTS.publish_rate, min=0, help="Topic messages a realtime connection may publish per second (0: no limit)."),
-    publish_rate_user: int = typer.Option(DEFAULTS.publish_rate_user, min=0, help="Topic messages a user (a guest: an address) may publish per second "
-                                                          "on this node, over REST and every connection together; "
-                                                          "API keys are exempt (0: no limit)."),
-    events_scan_limit: int = typer.Option(DEFAULTS.events_scan_limit, min=1, help="Log events one GET /v1/events request reads, readable or "
-                                          "not; past it the page ends with a cursor to continue from."),
-    replay_limit: int = typer.Option(DEFAULTS.replay_limit, min=0, help="Log events the replays (since) of one subscribe message may cover; "
-                                     "a subscription further behind gets resumed: false."),
+    publish_rate: int = typer.Option(DEFAULTS.publish_rate, min=0,
+                                     help="Topic messages a realtime connection may publish per second (0: no limit)."),
+    publish_rate_user: int = typer.Option(DEFAULTS.publish_rate_user, min=0,
+                                          help="Topic messages a user (a guest: an address) may publish per second "
+                                               "on this node, over REST and every connection together; "
+                                               "API keys are exempt (0: no limit)."),
+    events_scan_limit: int = typer.Option(DEFAULTS.events_scan_limit, min=1,
+                                          help="Log events one GET /v1/events request reads, readable or "
+                                               "not; past it the page ends with a cursor to continue from."),
+    replay_limit: int = typer.Option(DEFAULTS.replay_limit, min=0,
+                                     help="Log events the replays (since) of one subscribe message may cover; "
+                                          "a subscription further behind gets resumed: false."),
     max_teams_per_user: int = typer.Option(DEFAULTS.max_teams_per_user, min=1, help="Teams one user may be a confirmed member of."),
-    max_roles_per_membership: int = typer.Option(DEFAULTS.max_roles_per_membership, min=1, max=100, help="Roles one team membership may have (Appwrite: 100)."),
-    max_execution_queue: int = typer.Option(DEFAULTS.max_execution_queue, min=1, help="Asynchronous, scheduled and event-triggered executions "
-                                            "waiting or running at once (each holds its body in memory); more are "
-                                            "refused with 503."),
+    max_roles_per_membership: int = typer.Option(DEFAULTS.max_roles_per_membership, min=1, max=100,
+                                                 help="Roles one team membership may have (Appwrite: 100)."),
+    max_execution_queue: int = typer.Option(DEFAULTS.max_execution_queue, min=1,
+                                            help="Asynchronous, scheduled and event-triggered executions "
+                                                 "waiting or running at once (each holds its body in memory); more are "
+                                                 "refused with 503."),
     log_level: LogLevel = typer.Option(DEFAULTS.log_level, "--log-level", help="Least severe log lines shown (on stderr)."),
     access_log: bool = typer.Option(DEFAULTS.access_log, "--access-log/--no-access-log",
                                     help="Log one line per HTTP request: client, method, path, status."),
