@@ -18,6 +18,7 @@ from starlette.routing import Mount, Route
 
 from rtcli.broker.memory import MemoryBroker
 from rtcli.core.hub import Hub
+from rtcli.server import background
 from rtcli.server.cors import Cors
 from rtcli.server.errors import HANDLERS
 from rtcli.server.metrics import Metrics, metrics_endpoint
@@ -134,61 +135,6 @@ def load_or_create_key(data_dir: Path, given: str | None) -> str:
     return key
 
 
-async def _housekeeping(store, services: Services, config: ServeConfig) -> None:
-    """Every minute, in short transactions: event-log retention, unfinished uploads, expired
-    TablesDB transactions."""
-    while True:
-        try:
-            removed = await store.prune(config.retention_days * 86400, config.retention_events)
-            if removed:
-                log.info("pruned %d events from the log", removed)
-            expired = await services.storage.clean_expired()
-            if expired:
-                log.info("removed %d unfinished uploads", expired)
-            expired = await services.transactions.clean_expired()
-            if expired:
-                log.info("removed %d expired transactions", expired)
-        except Exception:  # try again next round; never take the server down
-            log.exception("housekeeping failed")
-        await asyncio.sleep(60)
-
-
-async def _presence_loop(presence) -> None:
-    """Every 5 s: refresh this node's connection presences, remove expired ones."""
-    while True:
-        await asyncio.sleep(5)
-        try:
-            await presence.housekeeping()
-        except Exception:
-            log.exception("presence housekeeping failed")
-
-
-class EventTriggers:
-    """Runs event-triggered functions after commit, in commit order, off the write path."""
-
-    def __init__(self, functions: Functions) -> None:
-        self.functions = functions
-        self.by_project: dict[str, list[dict]] = {}
-
-    async def load(self) -> None:
-        _, fs = await self.functions.repo.functions(None)
-        self.by_project = {}
-        for f in fs:
-            if f["events"]:
-                self.by_project.setdefault(f["project"], []).append(f)
-
-    def schedule(self, events) -> None:
-        if not any(e.project in self.by_project for e in events):
-            return
-        asyncio.get_running_loop().create_task(self._run(events))
-
-    async def _run(self, events) -> None:
-        for ev in events:
-            fs = self.by_project.get(ev.project)
-            if fs:
-                await self.functions.on_event(ev, fs)
-
-
 def make_store_and_broker(config: ServeConfig):
     """The one place that picks the backends: SQLite or PostgreSQL, in-process or Redis."""
     if config.database and config.database.split(":", 1)[0] in ("postgres", "postgresql"):
@@ -219,9 +165,39 @@ def make_store_and_broker(config: ServeConfig):
 
 
 def build_app(config: ServeConfig) -> Starlette:
+    """The parts in dependency order: backends, repositories, services, what runs on each
+    delivered event, the app. The lifespan opens and starts them, then stops them."""
     store, broker = make_store_and_broker(config)
     hub = Hub(max_held=config.max_queue)
     metrics = Metrics(hub)
+
+    project_store = ProjectStore(store)
+    users = UsersStore(store)
+    team_store = TeamStore(store)
+    files = StorageStore(store)
+    topic_store = TopicStore(store)
+
+    projects = Projects(store, project_store)
+    authn = Auth(store, users, team_store)
+    tables = TablesDB(store, TablesDBStore(store))
+    rows = Rows(tables)
+    services = Services(
+        tablesdb=tables, rows=rows,
+        account=Account(store, users, team_store, authn, config.session_limit_per_email, config.session_limit_per_ip),
+        teams=Teams(store, team_store, users, authn, TeamLimits(config.max_teams_per_user, config.max_roles_per_membership)),
+        keys=Keys(store, project_store, projects),
+        storage=Storage(store, files, config.data_dir / "files", config.max_file_size,
+                        config.upload_timeout),
+        functions=Functions(store, FunctionsStore(store),
+                            Runner(config.max_executions, passed_env=tuple(config.function_env)),
+                            lambda: f"http://{config.host}:{config.port}/v1", projects, config.max_execution_queue),
+        events=EventLog(store, config.events_scan_limit, lambda: LogVisibility(tables.repo, files, topic_store)),
+        explain=Explain(store, users, authn, metrics),
+        presence=Presence(store, PresenceStore(store)),
+        topics=Topics(store, topic_store, broker, PublishLimits(config.max_message_size, config.publish_rate_user)),
+        users=Users(store, users, team_store, authn), indexes=Indexes(tables),
+        transactions=Transactions(store, TransactionStore(store), rows))
+    triggers = services.functions.triggers
 
     reloads: set[asyncio.Task] = set()
 
@@ -249,11 +225,13 @@ def build_app(config: ServeConfig) -> Starlette:
             reload(reload_keys)
         if event.reload_functions:
             reload(reload_functions)
-        topics.changed(event)  # topics are kept in memory too: a change on any node reaches every node here
+        services.topics.changed(event)  # topics are kept in memory too: a change on any node reaches every node here
         tables.changed(event)  # and TablesDB schemas
         hub.dispatch(event)
-    project_store = ProjectStore(store)
-    projects = Projects(store, project_store)
+
+    def on_commit(events) -> None:
+        broker.publish(events)
+        triggers.schedule(events)  # event functions run on the node that committed the write
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -269,41 +247,27 @@ def build_app(config: ServeConfig) -> Starlette:
         head = await store.head()
         for p in projects.known:
             hub.last_seq[p] = head
-        await app.state.services.functions.recover()
+        await services.functions.recover()
         await triggers.load()
-
-        def on_commit(events):
-            broker.publish(events)
-            triggers.schedule(events)  # event functions run on the node that committed the write
-
-        store.on_commit = on_commit
+        store.on_commit = on_commit  # from here on, until the broker closes
         await broker.start(deliver)
         if isinstance(store, SqliteStore):
             # One node: the realtime presences of a previous run are stale, their connections gone.
-            for project, p in await app.state.services.presence.repo.of_source("realtime"):
-                await app.state.services.presence._delete(project, p)
-        pruner = asyncio.create_task(_housekeeping(store, app.state.services, config))
-        presence_keeper = asyncio.create_task(_presence_loop(app.state.services.presence))
+            await services.presence.forget_realtime()
+        tasks = [asyncio.create_task(background.housekeeping(store, services.storage, services.transactions, config)),
+                 asyncio.create_task(background.presence_loop(services.presence))]
         app.state.ready = True
         try:
             yield
         finally:
-            for task in (pruner, presence_keeper):
+            for task in tasks:
                 task.cancel()
             # Let them finish cancelling before the store closes under them.
-            await asyncio.gather(pruner, presence_keeper, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
             await broker.close()
             await store.close()
 
-    tables = TablesDB(store, TablesDBStore(store))
-    rows = Rows(tables)
-    files = StorageStore(store)
-    users = UsersStore(store)
-    team_store = TeamStore(store)
-    authn = Auth(store, users, team_store)
     origins = OriginPolicy(config.allow_origins)
-    topic_store = TopicStore(store)
-    topics = Topics(store, topic_store, broker, PublishLimits(config.max_message_size, config.publish_rate_user))
     app = Starlette(
         routes=[
             Route("/metrics", metrics_endpoint, methods=["GET"]),
@@ -332,6 +296,7 @@ def build_app(config: ServeConfig) -> Starlette:
             expose_headers=["X-Appwrite-Session", "X-Fallback-Cookies"], max_age=600),
             Middleware(EncodedSlashGuard), Middleware(OriginGuard, policy=origins)],
     )
+    # What routes and realtime connections read (request.app.state).
     app.state.config = config
     app.state.store = store
     app.state.broker = broker
@@ -339,28 +304,11 @@ def build_app(config: ServeConfig) -> Starlette:
     app.state.projects = projects
     app.state.auth = authn
     app.state.origins = origins
-    app.state.services = Services(
-        tablesdb=tables, rows=rows,
-        account=Account(store, users, team_store, authn, config.session_limit_per_email, config.session_limit_per_ip),
-        teams=Teams(store, team_store, users, authn, TeamLimits(config.max_teams_per_user, config.max_roles_per_membership)),
-        keys=Keys(store, project_store, projects),
-        storage=Storage(store, files, config.data_dir / "files", config.max_file_size,
-                        config.upload_timeout),
-        functions=Functions(store, FunctionsStore(store),
-                            Runner(config.max_executions, passed_env=tuple(config.function_env)),
-                            lambda: f"http://{config.host}:{config.port}/v1", projects, config.max_execution_queue),
-        events=EventLog(store, config.events_scan_limit, lambda: LogVisibility(tables.repo, files, topic_store)),
-        explain=Explain(store, users, authn, metrics),
-        presence=Presence(store, PresenceStore(store)), topics=topics,
-        users=Users(store, users, team_store, authn), indexes=Indexes(tables),
-        transactions=Transactions(store, TransactionStore(store), rows))
-
-    triggers = EventTriggers(app.state.services.functions)
-    app.state.services.functions.on_change = triggers.load
+    app.state.services = services
     app.state.metrics = metrics
-    app.state.realtime = metrics.realtime = Realtime(app.state)
     app.state.connections_by_ip = Counter()
     app.state.node_id = secrets.token_hex(4) + ":"  # connection ids are unique across nodes
+    app.state.realtime = Realtime(app.state, metrics)
     return app
 
 

@@ -24,7 +24,7 @@ class Metrics:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.counts: Counter = Counter()
-        self.realtime = None  # server.realtime.Realtime, once built
+        self.writes = 0  # coalesced socket writes of live frames (deliveries / writes = frames per write)
         self.outboxes: dict = {}  # connection id -> its realtime protocol (for queue depths)
         # The last drops, for `rtcli explain`: (seq, connection id, user id, reason).
         self.drops: deque[tuple[int, str, str | None, str]] = deque(maxlen=10_000)
@@ -49,10 +49,8 @@ class Metrics:
                                 value=sum(len(c.subscriptions) for c in hub.connections.values()))
         yield CounterMetricFamily("rtcli_events_dispatched", "Events fanned out by this node", value=hub.dispatched)
         yield CounterMetricFamily("rtcli_deliveries", "Event frames handed to connections", value=hub.delivered)
-        if self.realtime is not None:
-            yield CounterMetricFamily("rtcli_fanout_writes", "Socket writes of live event frames (the frames one "
-                                      "connection gets in one event-loop turn share a write)",
-                                      value=self.realtime.writes)
+        yield CounterMetricFamily("rtcli_fanout_writes", "Socket writes of live event frames (the frames one "
+                                  "connection gets in one event-loop turn share a write)", value=self.writes)
         depths = [o.depth() for o in self.outboxes.values()]
         yield GaugeMetricFamily("rtcli_queue_depth_total", "Frames waiting in send queues", value=sum(depths))
         yield GaugeMetricFamily("rtcli_queue_depth_max", "Deepest send queue", value=max(depths, default=0))

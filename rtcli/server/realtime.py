@@ -35,6 +35,7 @@ from rtcli import protocol
 from rtcli.core.hub import HubConnection
 from rtcli.core.session import Close, Limits, RealtimeSession, Send
 from rtcli.server import realtime_steps as steps
+from rtcli.server.metrics import Metrics
 from rtcli.server.outbox import Outbox
 
 log = logging.getLogger("rtcli.realtime")
@@ -71,8 +72,9 @@ class Realtime:
     """What every connection shares: the app's state and the server-wide settings. Its
     ``protocol`` is the factory uvicorn calls for each WebSocket upgrade."""
 
-    def __init__(self, state) -> None:
+    def __init__(self, state, metrics: Metrics) -> None:
         self.state = state
+        self.metrics = metrics
         config = state.config
         self.max_frames = config.max_queue
         # websockets refuses a larger message from its frame header (close 1009), before
@@ -89,7 +91,6 @@ class Realtime:
                            if config.ws_compression else [])
         self._dirty: list[RealtimeProtocol] = []
         self.proxies = None  # uvicorn's trusted proxies (X-Forwarded-For), once known; False: none
-        self.writes = 0  # coalesced socket writes (/metrics: deliveries / writes = frames per write)
 
     def mark(self, proto: RealtimeProtocol) -> None:
         """``proto`` has pending frames: write them once this turn's dispatches are done."""
@@ -99,7 +100,7 @@ class Realtime:
 
     def flush(self) -> None:
         dirty, self._dirty = self._dirty, []
-        self.writes += len(dirty)
+        self.metrics.writes += len(dirty)
         for proto in dirty:
             try:
                 proto.send_pending()

@@ -33,7 +33,7 @@ import secrets
 import tempfile
 import time
 from datetime import datetime, UTC
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from rtcli import ids
 from rtcli.core import channels, events, permissions
@@ -41,6 +41,7 @@ from rtcli.core.hub import Event
 from rtcli.core.queries import parse_many
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services.context import Ctx
+from rtcli.services.triggers import EventTriggers
 from rtcli.core.queries import plan as list_plan
 
 # The per-execution key of a run no API key asked for: the data a function works on.
@@ -85,10 +86,6 @@ def _functions_changed(project: str, fid: str, action: str) -> Event:
                  payload={"$id": fid}, timestamp=ids.format_datetime(), reload_functions=True)
 
 
-async def _nothing() -> None:
-    return None
-
-
 class Functions:
     def __init__(self, store, repo, runner, endpoint: Callable[[], str], keys, max_pending: int = 100) -> None:
         self.store = store
@@ -100,9 +97,9 @@ class Functions:
         # request body in memory: at most max_pending; more are refused (503), not queued.
         self.tasks: set[asyncio.Task] = set()
         self.max_pending = max_pending
-        # Reloads this node's event triggers at once; the others reload when the change's event
-        # reaches them.
-        self.on_change: Callable[[], Awaitable[None]] = _nothing
+        # The functions that events start. A change reloads this node's at once; the other nodes
+        # reload theirs when the change's event reaches them.
+        self.triggers = EventTriggers(repo, self.on_event)
 
     # --- functions ---------------------------------------------------------------------------
 
@@ -162,7 +159,7 @@ class Functions:
                 raise AppwriteError("function_already_exists")
             await self.repo.save_function(tx, ctx.project, f)
             await tx.append_event(_functions_changed(ctx.project, fid, "create"))
-        await self.on_change()
+        await self.triggers.load()
         return function_model(f)
 
     async def get(self, ctx: Ctx, fid: str) -> dict:
@@ -182,7 +179,7 @@ class Functions:
         async with self.store.transaction() as tx:
             await self.repo.save_function(tx, ctx.project, f)
             await tx.append_event(_functions_changed(ctx.project, fid, "update"))
-        await self.on_change()
+        await self.triggers.load()
         return function_model(f)
 
     async def delete(self, ctx: Ctx, fid: str) -> None:
@@ -191,7 +188,7 @@ class Functions:
         async with self.store.transaction() as tx:
             await self.repo.delete_function(tx, ctx.project, fid)
             await tx.append_event(_functions_changed(ctx.project, fid, "delete"))
-        await self.on_change()
+        await self.triggers.load()
 
     # --- executions --------------------------------------------------------------------------
 
