@@ -54,6 +54,18 @@ def test_port_in_use_is_one_line_and_creates_nothing(tmp_path):
     assert not (tmp_path / "data").exists()
 
 
+def test_impossible_port_and_limits_are_usage_errors(tmp_path):
+    """--port 99999 used to serve on port 34463 (99999 mod 65536); a negative limit was taken as is."""
+    for argv, option in ((["--port", "99999"], "--port"), (["--port", "-1"], "--port"),
+                         (["--max-body", "-5"], "--max-body"), (["--max-file-size", "0"], "--max-file-size"),
+                         (["--max-queue", "0"], "--max-queue"), (["--max-subscriptions", "-1"], "--max-subscriptions"),
+                         (["--max-connections-per-ip", "-1"], "--max-connections-per-ip"),
+                         (["--max-executions", "0"], "--max-executions")):
+        r = run("serve", "--data-dir", str(tmp_path / "data"), *argv, env=offline_env(), timeout=20)
+        assert r.returncode == 2 and f"Invalid value for '{option}'" in r.stderr, (argv, r.stderr)
+    assert not (tmp_path / "data").exists()
+
+
 def test_try_block_pastes_as_printed_for_any_port(tmp_path):
     """The printed lines, pasted into a shell elsewhere, reach this server with its key."""
     port = free_port()

@@ -25,23 +25,25 @@ def serve(
     log_poll: float = typer.Option(DEFAULTS.log_poll, "--log-poll", min=0.01, max=60.0,
                                    help="PostgreSQL: seconds between a node's reads of the event log when no wake-up "
                                         "arrives (Redis down, a lost message)."),
-    port: int = typer.Option(DEFAULTS.port, help="TCP port for REST and WebSocket."),
+    port: int = typer.Option(DEFAULTS.port, min=0, max=65535, help="TCP port for REST and WebSocket."),
     data_dir: Path = typer.Option(DEFAULTS.data_dir, "--data-dir", envvar="RTCLI_DATA_DIR",
                                   help="Where the SQLite database and the generated API key live."),
     api_key: str | None = typer.Option(DEFAULTS.api_key, "--api-key", envvar="RTCLI_API_KEY",
                                           help="The default project's server key (else generated and kept in the data dir)."),
     project: list[str] = typer.Option(DEFAULTS.projects, "--project",
                                       help="Make sure this project exists (repeatable); 'default' always does."),
-    max_queue: int = typer.Option(DEFAULTS.max_queue, help="Frames queued per connection before a slow client is closed (code 4008); "
+    max_queue: int = typer.Option(DEFAULTS.max_queue, min=1,
+                                  help="Frames queued per connection before a slow client is closed (code 4008); "
                                   "also the live frames held while a replay runs."),
     messages_per_minute: int = typer.Option(DEFAULTS.messages_per_minute,
                                             help="Incoming realtime messages allowed per connection per minute (Appwrite: 32)."),
-    max_subscriptions: int = typer.Option(DEFAULTS.max_subscriptions, help="Subscriptions allowed per realtime connection."),
-    max_connections_per_ip: int = typer.Option(DEFAULTS.max_connections_per_ip,
+    max_subscriptions: int = typer.Option(DEFAULTS.max_subscriptions, min=1, help="Subscriptions allowed per realtime connection."),
+    max_connections_per_ip: int = typer.Option(DEFAULTS.max_connections_per_ip, min=0,
                                                help="Concurrent realtime connections per client address (0: no limit)."),
-    max_body: int = typer.Option(DEFAULTS.max_body, help="Largest JSON request body, in bytes (413 past it)."),
-    max_file_size: int = typer.Option(DEFAULTS.max_file_size, help="Largest file, in bytes (buckets may allow less)."),
-    max_executions: int = typer.Option(DEFAULTS.max_executions, help="Function executions running at once; more wait their turn."),
+    max_body: int = typer.Option(DEFAULTS.max_body, min=1, help="Largest JSON request body, in bytes (413 past it)."),
+    max_file_size: int = typer.Option(DEFAULTS.max_file_size, min=1, help="Largest file, in bytes (buckets may allow less)."),
+    max_executions: int = typer.Option(DEFAULTS.max_executions, min=1,
+                                        help="Function executions running at once; more wait their turn."),
     upload_timeout: float = typer.Option(DEFAULTS.upload_timeout, help="Seconds before an unfinished chunked upload is removed."),
     allow_origin: list[str] = typer.Option(DEFAULTS.allow_origins, "--allow-origin", help="Browser origin allowed besides localhost "
                                            "(repeatable; * for any, null for sandboxed pages, which * leaves out). "
