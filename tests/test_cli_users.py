@@ -121,6 +121,7 @@ def test_signup_logs_in_and_bad_passwords(shared_server, env):
 
     r = run("login", addr, env=env, input="wrong password\n")
     assert r.returncode == 1 and "user_invalid_credentials" in r.stderr and r.stdout == ""
+    assert "acted as" not in r.stderr and "RTCLI_KEY" not in r.stderr, r.stderr  # a wrong password, not a wrong identity
     assert stored(env)["session"] == first  # a failed login keeps the session
 
     # Logging in again replaces the session and ends the one it replaces.

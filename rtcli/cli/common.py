@@ -103,7 +103,8 @@ def auth_advice(settings: Settings, *, key: bool = True, session: bool = True) -
 
 def fail_as(exc: RtcliError, settings: Settings, *, key: bool = True, session: bool = True) -> NoReturn:
     """``output.fail``; a refusal (401) also says who the command acted as and what to do."""
-    if isinstance(exc, AppwriteError) and exc.code == 401:
+    # A wrong email or password is a refusal of what was typed, not of who the command acted as.
+    if isinstance(exc, AppwriteError) and exc.code == 401 and exc.type != "user_invalid_credentials":
         output.fail(f"{output.describe_error(exc)}; acted as {acting_as(settings, key=key, session=session)}: "
                     f"{auth_advice(settings, key=key, session=session)}")
     output.fail(exc)
