@@ -310,6 +310,12 @@ def test_cors_and_origin(shared_server):
         r = g.get("/health", headers={"Origin": "http://localhost:5173"})
         assert "X-Fallback-Cookies" in r.headers["access-control-expose-headers"]
         assert "access-control-allow-origin" not in g.get("/health", headers={"Origin": "https://evil.example"}).headers
+        refused = g.options("/account", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "PATCH"})
+        assert refused.status_code == 403 and refused.json()["type"] == "general_unknown_origin", refused.text
+        assert "--allow-origin https://evil.example" in refused.json()["message"]
+        odd = g.options("/account", headers={"Origin": "http://localhost:5173", "Access-Control-Request-Method": "PATCH",
+                                             "Access-Control-Request-Headers": "x-not-allowed"})
+        assert odd.status_code == 400 and set(odd.json()) == {"message", "code", "type", "version"}, odd.text
         plain = g.get("/health")  # no Origin (a server, the CLI): only Vary, as Starlette's CORS does
         assert plain.headers["vary"] == "Origin" and "access-control-allow-origin" not in plain.headers
     ws = connect(f"ws://127.0.0.1:{shared_server.port}/v1/realtime?project=default",
