@@ -20,7 +20,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from rtcli.core.hub import Event
+from rtcli.core.event import Event
 
 log = logging.getLogger("rtcli.broker.follower")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from rtcli.core.hub import Event
+from rtcli.core.event import Event
 
 
 class MemoryBroker:

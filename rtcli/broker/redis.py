@@ -26,7 +26,7 @@ import redis.asyncio as aioredis
 
 from rtcli.broker.follower import POLL_SECONDS, LogFollower
 from rtcli.core.events import expand
-from rtcli.core.hub import Event
+from rtcli.core.event import Controls, Event
 
 log = logging.getLogger("rtcli.broker.redis")
 
@@ -37,7 +37,7 @@ def encode_live(node: str, event: Event) -> bytes:
     """A live event as it crosses Redis: its most specific name stands for all of them."""
     return orjson.dumps({"node": node, "project": event.project, "name": event.events[0], "channels": event.channels,
                          "roles": event.roles, "payload": event.payload, "timestamp": event.timestamp,
-                         "user": event.user_id, "exclude": event.exclude, "supersedes": event.supersedes,
+                         "user": event.user_id, "exclude": event.controls.exclude, "supersedes": event.supersedes,
                          "created": event.created})
 
 
@@ -46,7 +46,7 @@ def decode_live(raw: bytes) -> tuple[str, Event]:
     d = orjson.loads(raw)
     return d["node"], Event(project=d["project"], events=expand(d["name"]), channels=d["channels"],
                             roles=d["roles"], payload=d["payload"], timestamp=d["timestamp"], user_id=d["user"],
-                            exclude=d["exclude"], supersedes=d["supersedes"], created=d["created"])
+                            controls=Controls(exclude=d["exclude"]), supersedes=d["supersedes"], created=d["created"])
 
 
 class RedisBroker:

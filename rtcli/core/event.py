@@ -8,7 +8,7 @@ broker carries them between nodes, and the hub fans them out. What travels besid
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rtcli import protocol
@@ -21,6 +21,33 @@ KEY_ROLE = "#key"
 # any: set by the HTTP adapter for an execution's key, stamped on events by the store. It lets
 # the trigger guard stop a function from triggering itself.
 event_origin: ContextVar[tuple[str, int] | None] = ContextVar("event_origin", default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Controls:
+    """What an event asks of the nodes that deliver it, beside being delivered (not part of the
+    frame; kept in the event log so every node, and a node replaying the log, applies it).
+
+    - ``refresh_roles``: (user id, its roles now) after a membership, label or status change; the
+      hub applies it before matching, so this very event already reaches the user's new roles.
+    - ``revoke_session``: a deleted session; the hub turns that session's connections (of the
+      event's ``user_id``) into guests before matching.
+    - ``reload_keys``: the project's API keys changed; every node's delivery loop reloads them
+      (they are kept in memory).
+    - ``reload_functions``: the project's functions changed; every node's delivery loop reloads
+      its event triggers (kept in memory).
+    - ``exclude``: the connection that published this topic message and asked not to get it
+      back; the hub leaves it out of the fan-out.
+    """
+
+    refresh_roles: tuple[str, frozenset[str]] | None = None
+    revoke_session: str | None = None
+    reload_keys: bool = False
+    reload_functions: bool = False
+    exclude: str | None = None
+
+
+NO_CONTROLS = Controls()
 
 
 @dataclass(slots=True)
@@ -38,16 +65,8 @@ class Event:
     cursor: str | None = None
     user_id: str | None = None
     permissions_changed: bool = False
-    # Applied by the hub before matching (not part of the frame): a user's fresh roles after a
-    # membership change, and a session whose connections fall back to guests.
-    refresh_roles: tuple[str, frozenset[str]] | None = None
-    revoke_session: str | None = None
-    # The project's API keys changed: every node reloads them (they are kept in memory).
-    reload_keys: bool = False
-    # The project's functions changed: every node reloads its event triggers (kept in memory).
-    reload_functions: bool = False
+    controls: Controls = field(default=NO_CONTROLS)
     origin: tuple[str, int] | None = None  # (function id, depth) when written by an execution
-    exclude: str | None = None  # the connection that published it and asked not to receive it
     # What a newer event replaces it as under the ``latest`` slow-consumer policy, when that is
     # not its resource: a topic message supersedes its publisher's previous one of the same name.
     supersedes: str | None = None

@@ -25,13 +25,8 @@ from itertools import repeat
 from typing import Any
 
 from rtcli.core.channels import is_pattern, pattern_match
-from rtcli.core.event import (KEY_ROLE, Event, Frame, SplitFrame, encode_frame, event_origin, key_may_receive,
-                              scope_of, suffix_of)
+from rtcli.core.event import KEY_ROLE, Event, Frame, SplitFrame, scope_of, suffix_of
 from rtcli.core.queries import Matcher
-
-# The event values live in core.event; importing them from here keeps working.
-__all__ = ["KEY_ROLE", "Event", "Frame", "Held", "Hub", "HubConnection", "SplitFrame", "Subscription", "encode_frame",
-           "event_origin", "key_may_receive", "scope_of", "suffix_of"]
 
 log = logging.getLogger("rtcli.hub")
 Held = tuple[Frame, int, str, list[str]]  # (frame, seq, resource, subscription ids) kept during a replay
@@ -366,15 +361,16 @@ class Hub:
         return self._ids(conn, keys, event.payload)
 
     def _apply_controls(self, event: Event) -> None:
-        if event.refresh_roles is not None:
-            uid, roles = event.refresh_roles
+        controls = event.controls
+        if controls.refresh_roles is not None:
+            uid, roles = controls.refresh_roles
             for conn in list(self.by_user.get((event.project, uid), ())):
                 self.set_roles(conn, roles, uid)
                 if conn.on_roles:
                     conn.on_roles()
-        if event.revoke_session is not None and event.user_id:
+        if controls.revoke_session is not None and event.user_id:
             for conn in list(self.by_user.get((event.project, event.user_id), ())):
-                if conn.session_id == event.revoke_session:
+                if conn.session_id == controls.revoke_session:
                     conn.session_id = None
                     self.set_roles(conn, frozenset({"guests"}), None)
                     if conn.on_roles:
@@ -382,7 +378,8 @@ class Hub:
 
     def dispatch(self, event: Event) -> int:
         """Deliver one event to every matching connection; returns the number of frames."""
-        if event.refresh_roles is not None or event.revoke_session is not None:
+        controls = event.controls
+        if controls.refresh_roles is not None or controls.revoke_session is not None:
             self._apply_controls(event)
         if event.seq:
             self.last_seq[event.project] = max(self.last_seq.get(event.project, 0), event.seq)
@@ -390,8 +387,8 @@ class Hub:
         prefix = None
         n = 0
         hits = self._hits(event)
-        if event.exclude is not None:  # a topic message whose publisher asked not to get it back
-            hits = [hit for hit in hits if hit[0].id != event.exclude]
+        if controls.exclude is not None:  # a topic message whose publisher asked not to get it back
+            hits = [hit for hit in hits if hit[0].id != controls.exclude]
         # The hot loop of fan-out: per connection, ideally two dict lookups and the sink call.
         for conn, keys in hits:
             if prefix is None:  # encoded once, only for an event that has an audience

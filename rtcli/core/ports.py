@@ -10,7 +10,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager as AsyncContextManager
 from typing import Any, Protocol
 
-from rtcli.core.hub import Event
+from rtcli.core.event import Event
 from rtcli.core.topics import Topic
 from rtcli.core.queries import ListPlan
 from rtcli.core.records import ApiKey, Membership, Presence, Session, Team, TokenRecord, TransactionRecord, UserRecord

@@ -14,7 +14,8 @@ from typing import Any
 
 from rtcli import ids, protocol
 from rtcli.core import channels as chan
-from rtcli.core.hub import KEY_ROLE, Held, Hub, HubConnection, SplitFrame, Subscription, suffix_of
+from rtcli.core.event import KEY_ROLE, SplitFrame, suffix_of
+from rtcli.core.hub import Held, Hub, HubConnection, Subscription
 from rtcli.core.permissions import Actor, ActorKind
 from rtcli.core.queries import compile_realtime
 from rtcli.core.topics import DEFAULT_MAX_MESSAGE_SIZE, PublishRequest, parse_publish, publish_error

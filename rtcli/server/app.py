@@ -221,9 +221,9 @@ def build_app(config: ServeConfig) -> Starlette:
     def deliver(event) -> None:
         metrics.dispatched(event)
         # Keys and event triggers are kept in memory: a change on any node reaches every node here.
-        if event.reload_keys:
+        if event.controls.reload_keys:
             reload(reload_keys)
-        if event.reload_functions:
+        if event.controls.reload_functions:
             reload(reload_functions)
         services.topics.changed(event)  # topics are kept in memory too: a change on any node reaches every node here
         tables.changed(event)  # and TablesDB schemas

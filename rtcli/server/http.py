@@ -10,7 +10,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from rtcli.core.hub import event_origin
+from rtcli.core.event import event_origin
 from rtcli.errors import AppwriteError
 from rtcli.services.context import Ctx
 from rtcli.settings import DEFAULTS

@@ -16,7 +16,7 @@ from collections import deque
 from websockets.exceptions import InvalidState
 
 from rtcli import protocol
-from rtcli.core.hub import SplitFrame
+from rtcli.core.event import SplitFrame
 
 CLOSE_TIMEOUT = 10.0  # seconds to wait for the peer's close frame before dropping the socket
 

@@ -17,7 +17,8 @@ from starlette.datastructures import QueryParams
 from starlette.requests import cookie_parser
 
 from rtcli import protocol
-from rtcli.core.hub import KEY_ROLE, Event, HubConnection, encode_frame, key_may_receive
+from rtcli.core.event import KEY_ROLE, Event, encode_frame, key_may_receive
+from rtcli.core.hub import HubConnection
 from rtcli.core.session import (
     Authenticate, Close, Publish, RealtimeSession, Replay, Send, SetPresence, connection_roles,
 )

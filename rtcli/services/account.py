@@ -14,7 +14,7 @@ from typing import Any
 
 from rtcli import ids
 from rtcli.core import channels, events, formats
-from rtcli.core.event import Event
+from rtcli.core.event import Controls, Event
 from rtcli.core.permissions import ActorKind
 from rtcli.core.ports import Store, TeamRepository, UserRepository
 from rtcli.core.records import Session, UserRecord
@@ -241,7 +241,8 @@ class Account:
                 await self.users.delete_session(tx, ctx.project, s.id)
                 uid = s.user_id
                 await tx.append_event(user_event(ctx.project, uid, f"users.{uid}.sessions.{s.id}.delete",
-                                                 session_model(s, ctx.actor.session_id), revoke_session=s.id))
+                                                 session_model(s, ctx.actor.session_id),
+                                                 controls=Controls(revoke_session=s.id)))
 
     # --- profile -----------------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ from collections.abc import Callable
 
 from rtcli import ids
 from rtcli.core import channels, events, permissions
-from rtcli.core.hub import Event
+from rtcli.core.event import Controls, Event
 from rtcli.core.queries import parse_many
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services.context import Ctx
@@ -83,7 +83,7 @@ def _functions_changed(project: str, fid: str, action: str) -> Event:
     see it in the event log); every node reloads its event triggers when it dispatches it
     (server.app), so a write committed on any node runs the function as it now is."""
     return Event(project=project, events=events.generate([("functions", fid)], action), channels=[], roles=[],
-                 payload={"$id": fid}, timestamp=ids.format_datetime(), reload_functions=True)
+                 payload={"$id": fid}, timestamp=ids.format_datetime(), controls=Controls(reload_functions=True))
 
 
 class Functions:

@@ -12,7 +12,7 @@ import secrets
 from typing import Any
 
 from rtcli import ids
-from rtcli.core.event import Event
+from rtcli.core.event import Controls, Event
 from rtcli.core.permissions import Actor, ActorKind
 from rtcli.core.ports import ProjectRepository, Store
 from rtcli.core.records import ApiKey
@@ -124,7 +124,7 @@ def _keys_changed(project: str, key_id: str, action: str) -> Event:
     """The log entry of a key change: on no channel and readable by no role (only API keys see it
     in the event log); every node reloads its keys when it dispatches it (server.app)."""
     return Event(project=project, events=[f"keys.{key_id}.{action}", f"keys.*.{action}", "keys.*"], channels=[],
-                 roles=[], payload={"$id": key_id}, timestamp=ids.format_datetime(), reload_keys=True)
+                 roles=[], payload={"$id": key_id}, timestamp=ids.format_datetime(), controls=Controls(reload_keys=True))
 
 
 class Keys:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from rtcli import ids
 from rtcli.core import channels, events, permissions
-from rtcli.core.hub import Event
+from rtcli.core.event import Event
 from rtcli.core.queries import parse_many
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services.context import Ctx

@@ -8,7 +8,7 @@ from typing import Any
 
 from rtcli import ids
 from rtcli.core import permissions, schema
-from rtcli.core.hub import Event
+from rtcli.core.event import Event
 from rtcli.core.ports import Transaction
 from rtcli.core.queries import parse_many
 from rtcli.errors import AppwriteError, invalid

@@ -14,7 +14,7 @@ from typing import Any
 
 from rtcli import ids
 from rtcli.core import channels, events
-from rtcli.core.event import Event
+from rtcli.core.event import Controls, Event
 from rtcli.core.permissions import ActorKind
 from rtcli.core.ports import Store, TeamRepository, Transaction, UserRepository
 from rtcli.core.queries import parse_many
@@ -88,7 +88,7 @@ class Teams:
         return Event(project=ctx.project, events=events.expand(primary), channels=channels.with_action(base, action),
                      roles=[f"team:{team_id}"], payload=payload, timestamp=ids.format_datetime(),
                      user_id=refresh[0] if refresh else ctx.actor.user_id, permissions_changed=refresh is not None,
-                     refresh_roles=refresh)
+                     controls=Controls(refresh_roles=refresh))
 
     async def _team(self, ctx: Ctx, tid: str, tx: Transaction | None = None) -> Team:
         t = await self.teams.get(ctx.project, tid, tx)

@@ -24,7 +24,7 @@ from typing import Any
 
 from rtcli import ids
 from rtcli.core import permissions
-from rtcli.core.hub import Event
+from rtcli.core.event import Controls, Event
 from rtcli.core.ports import Broker, Store, TopicRepository
 from rtcli.core.queries import parse_many, plan as list_plan
 from rtcli.core.topics import (
@@ -216,7 +216,7 @@ class Topics:
         event = Event(project=ctx.project, events=message_event_names(topic.id, message.id),
                       channels=message_channels(topic.id, message.event), roles=topic.read_roles,
                       payload=message.payload(), timestamp=now, user_id=ctx.actor.user_id,
-                      exclude=None if request.echo else connection,
+                      controls=Controls(exclude=None if request.echo else connection),
                       supersedes=f"topics.{topic.id}.events.{message.event or ''}.{publisher}" if publisher else None)
         if topic.mode is TopicMode.DURABLE:
             async with self.store.transaction() as tx:

@@ -22,7 +22,7 @@ from dataclasses import replace
 from typing import Any
 
 from rtcli import ids
-from rtcli.core.event import Event
+from rtcli.core.event import Controls, Event
 from rtcli.core.ports import Store, TeamRepository, Transaction, UserRepository
 from rtcli.core.queries import parse_many
 from rtcli.core.queries import plan as list_plan
@@ -47,7 +47,8 @@ def _roles_only(project: str, uid: str, roles: frozenset[str]) -> Event:
     """A change of a user's roles on its live connections alone: on no channel, for no reader
     (an rtcli event name; only API keys see it, in the event log)."""
     return Event(project=project, events=[f"users.{uid}.roles", "users.*.roles"], channels=[], roles=[],
-                 payload={"$id": uid}, timestamp=ids.format_datetime(), user_id=uid, refresh_roles=(uid, roles))
+                 payload={"$id": uid}, timestamp=ids.format_datetime(), user_id=uid,
+                 controls=Controls(refresh_roles=(uid, roles)))
 
 
 class Users:
@@ -141,7 +142,7 @@ class Users:
             await self.repo.save_user(tx, ctx.project, user)
             event = user_event(ctx.project, uid, f"users.{uid}.update.{events}", check.account_payload(user))
             if field in ("labels", "verification", "status") and user.status:
-                event.refresh_roles = (uid, await self._roles(ctx, user, tx))
+                event.controls = Controls(refresh_roles=(uid, await self._roles(ctx, user, tx)))
                 event.permissions_changed = True
             await tx.append_event(event)
             if field == "status" and not user.status:
@@ -191,7 +192,7 @@ class Users:
 
     @staticmethod
     def _session_event(ctx: Ctx, uid: str, s: Session, action: str) -> Event:
-        extra = {"revoke_session": s.id} if action == "delete" else {}
+        extra = {"controls": Controls(revoke_session=s.id)} if action == "delete" else {}
         return user_event(ctx.project, uid, f"users.{uid}.sessions.{s.id}.{action}", session_model(s, None), **extra)
 
     async def list_sessions(self, ctx: Ctx, uid: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from datetime import datetime
 import orjson
 
 from rtcli.core.events import expand
-from rtcli.core.hub import Event, event_origin
+from rtcli.core.event import Controls, Event, event_origin
 
 
 def _dumps(v) -> str:
@@ -24,19 +24,22 @@ def _dumps(v) -> str:
 
 
 def _controls(event: Event) -> str | None:
-    c = {}
-    if event.refresh_roles is not None:
-        c["refresh_roles"] = [event.refresh_roles[0], sorted(event.refresh_roles[1])]
-    if event.revoke_session is not None:
-        c["revoke_session"] = event.revoke_session
-    if event.reload_keys:
+    """The ``controls`` column: the event's controls, origin and what it supersedes, as one JSON
+    object of the keys that are set (the same keys, in the same order, since the log began)."""
+    c: dict = {}
+    controls = event.controls
+    if controls.refresh_roles is not None:
+        c["refresh_roles"] = [controls.refresh_roles[0], sorted(controls.refresh_roles[1])]
+    if controls.revoke_session is not None:
+        c["revoke_session"] = controls.revoke_session
+    if controls.reload_keys:
         c["reload_keys"] = True
-    if event.reload_functions:
+    if controls.reload_functions:
         c["reload_functions"] = True
     if event.origin is not None:
         c["origin"] = list(event.origin)
-    if event.exclude is not None:
-        c["exclude"] = event.exclude
+    if controls.exclude is not None:
+        c["exclude"] = controls.exclude
     if event.supersedes is not None:
         c["supersedes"] = event.supersedes
     return _dumps(c) if c else None
@@ -169,11 +172,11 @@ class EventLogStore:
             roles=orjson.loads(r["roles"]), payload=orjson.loads(r["payload"]), timestamp=r["timestamp"],
             seq=r["seq"], cursor=self.cursor(r["seq"]), user_id=r["user_id"],
             permissions_changed=bool(r["permissions_changed"]),
-            refresh_roles=(refresh[0], frozenset(refresh[1])) if refresh else None,
-            revoke_session=controls.get("revoke_session"), origin=tuple(origin) if origin else None,
-            reload_keys=bool(controls.get("reload_keys")), exclude=controls.get("exclude"),
-            supersedes=controls.get("supersedes"),
-            reload_functions=bool(controls.get("reload_functions")),
+            controls=Controls(
+                refresh_roles=(refresh[0], frozenset(refresh[1])) if refresh else None,
+                revoke_session=controls.get("revoke_session"), reload_keys=bool(controls.get("reload_keys")),
+                reload_functions=bool(controls.get("reload_functions")), exclude=controls.get("exclude")),
+            origin=tuple(origin) if origin else None, supersedes=controls.get("supersedes"),
             created=r["created"],
         )
 

@@ -17,7 +17,8 @@ def scenario_matching(args) -> list[Result]:
 
     from rtcli.core import channels as chan
     from rtcli.core import events as evnames
-    from rtcli.core.hub import KEY_ROLE, Event, Hub, HubConnection, Subscription
+    from rtcli.core.event import KEY_ROLE, Event
+    from rtcli.core.hub import Hub, HubConnection, Subscription
     from rtcli.core.queries import compile_realtime
 
     rng = random.Random(7)

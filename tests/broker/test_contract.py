@@ -10,7 +10,7 @@ import pytest
 
 from rtcli.broker.memory import MemoryBroker
 from rtcli.core.events import row_events
-from rtcli.core.hub import Event
+from rtcli.core.event import Event
 from tests.conftest import free_port
 from tests.services import PrivateRedis, pg_database, require
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rtcli.core.hub import KEY_ROLE, Event, Hub, HubConnection, Subscription
+from rtcli.core.event import KEY_ROLE, Controls, Event
+from rtcli.core.hub import Hub, HubConnection, Subscription
 
 ROLES = ["guests", "users", "user:a", "user:b", "team:t", "team:t/owner", "member:m", "label:vip", "users/verified"]
 EVENT_ROLES = ROLES + ["any"]
@@ -62,7 +63,7 @@ def test_role_refresh_applies_before_matching(before, after, event_roles):
     conn.user_id = "a"
     hub.set_roles(conn, frozenset(before), "a")
     ev = make_event(sorted(event_roles))
-    ev.refresh_roles = ("a", frozenset(after))
+    ev.controls = Controls(refresh_roles=("a", frozenset(after)))
     hub.dispatch(ev)
     assert (0 in got) == ("any" in event_roles or bool(event_roles & after))
     assert conn.roles == frozenset(after) and list(conn.subscriptions) == ["s0"]
@@ -75,7 +76,7 @@ def test_revoked_session_falls_back_to_guest():
     hub.set_roles(conn, frozenset({"user:a", "users"}), "a")
     conn.session_id = "s1"
     ev = make_event(["user:a"])
-    ev.user_id, ev.revoke_session = "a", "s1"
+    ev.user_id, ev.controls = "a", Controls(revoke_session="s1")
     hub.dispatch(ev)
     assert got == {} and conn.roles == frozenset({"guests"}) and conn.user_id is None
 

@@ -36,7 +36,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
 import asyncpg
 
-from rtcli.core.hub import Event
+from rtcli.core.event import Event
 from rtcli.errors import AppwriteError
 from rtcli.store.dialect import PostgresDialect, UniqueViolation
 from rtcli.store.eventlog import EVENT_COLUMNS, EventLogStore, LoggingTransaction, event_values

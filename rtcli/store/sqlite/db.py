@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Callable
 
 import aiosqlite
 
-from rtcli.core.hub import Event
+from rtcli.core.event import Event
 from rtcli.store.dialect import SqliteDialect, UniqueViolation
 from rtcli.store.eventlog import EventLogStore, LoggingTransaction
 from rtcli.store.upgrade import sqlite_upgrade
