@@ -7,7 +7,6 @@ broker carries them between nodes, and the hub fans them out. What travels besid
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,10 +16,16 @@ from rtcli import protocol
 # scopes allow.
 KEY_ROLE = "#key"
 
-# The function execution (id, trigger depth) on whose behalf the current request writes, if
-# any: set by the HTTP adapter for an execution's key, stamped on events by the store. It lets
-# the trigger guard stop a function from triggering itself.
-event_origin: ContextVar[tuple[str, int] | None] = ContextVar("event_origin", default=None)
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """The function execution on whose behalf an event is written: the function and how many
+    event triggers deep it runs (its key carries it, the request's actor holds it, and the
+    transaction it writes in stamps it on every event). The trigger guard reads it so that a
+    function never triggers itself and chains of triggers stop."""
+
+    function: str
+    depth: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +71,7 @@ class Event:
     user_id: str | None = None
     permissions_changed: bool = False
     controls: Controls = field(default=NO_CONTROLS)
-    origin: tuple[str, int] | None = None  # (function id, depth) when written by an execution
+    origin: Origin | None = None  # the function execution that wrote it, if any
     # What a newer event replaces it as under the ``latest`` slow-consumer policy, when that is
     # not its resource: a topic message supersedes its publisher's previous one of the same name.
     supersedes: str | None = None

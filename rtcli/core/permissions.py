@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from rtcli.core.event import Origin
 from rtcli.errors import AppwriteError
 
 ACTIONS = ("read", "create", "update", "delete", "write")
@@ -122,7 +123,7 @@ class Actor:
     user_id: str | None = None
     scopes: frozenset[str] = frozenset()
     session_id: str | None = None  # the session a user actor authenticated with (None for a JWT)
-    origin: tuple[str, int] | None = None  # for a function execution's key: (function id, depth)
+    origin: Origin | None = None  # for a function execution's key: the execution's function and depth
 
     def has_scope(self, scope: str) -> bool:
         return "*" in self.scopes or scope in self.scopes

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager as AsyncContextManager
 from typing import Any, Protocol
 
-from rtcli.core.event import Event
+from rtcli.core.event import Event, Origin
 from rtcli.core.topics import Topic
 from rtcli.core.queries import ListPlan
 from rtcli.core.records import ApiKey, Membership, Presence, Session, Team, TokenRecord, TransactionRecord, UserRecord
@@ -54,7 +54,9 @@ class Store(Protocol):
     epoch: str
     on_commit: Callable[[list[Event]], None]
 
-    def transaction(self) -> AsyncContextManager[Transaction]: ...
+    def transaction(self, origin: Origin | None = None) -> AsyncContextManager[Transaction]:
+        """A write transaction; ``origin``, when a function execution writes, is stamped on its events."""
+        ...
 
     async def fetchone(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> Any: ...
 

@@ -10,7 +10,6 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from rtcli.core.event import event_origin
 from rtcli.errors import AppwriteError
 from rtcli.services.context import Ctx
 from rtcli.settings import DEFAULTS
@@ -98,8 +97,6 @@ async def ctx(request: Request) -> Ctx:
         actor = key_actor(state, project, key)
     else:
         actor, _ = await authenticate(state, project, headers, request.cookies, request.query_params)
-    if actor.origin is not None:
-        event_origin.set(actor.origin)  # this request's events come from a function execution
     return Ctx(project, actor)
 
 

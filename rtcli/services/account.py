@@ -115,7 +115,7 @@ class Account:
         now = ids.format_datetime()
         user = UserRecord(id=uid, email=email, name=name, password_hash=await auth.hash_password(password),
                           registration=now, password_update=now, accessed_at=now, created_at=now, updated_at=now)
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             await self.users.add_user(tx, ctx.project, user)  # user_already_exists when the id or email is taken
             await tx.append_event(user_event(ctx.project, uid, f"users.{uid}.create", account_model(user)))
         return account_model(user)
@@ -142,7 +142,7 @@ class Account:
             # A password imported with another algorithm (MD5, SHA, bcrypt…) is hashed again with
             # argon2id now that it is known, as Appwrite does at sign-in.
             user = replace(user, password_hash=await auth.hash_password(password), hash="argon2", hash_options={})
-            async with self.store.transaction() as tx:
+            async with self.store.transaction(ctx.actor.origin) as tx:
                 await self.users.save_user(tx, ctx.project, user)
         return await self._new_session(ctx, user, "email", ip, user_agent)
 
@@ -157,7 +157,7 @@ class Account:
         if ctx.actor.kind is ActorKind.USER:
             raise AppwriteError("user_session_already_exists")
         digest = auth.hash_secret(secret)
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             token = next((t for t in await self.users.tokens_of(ctx.project, uid, tx)
                           if hmac.compare_digest(t.secret_hash, digest) and t.expire_ts > time.time()), None)
             if token is None:
@@ -179,7 +179,7 @@ class Account:
         uid = ids.unique()
         user = UserRecord(id=uid, email=None, name="", registration=now, accessed_at=now, created_at=now,
                           updated_at=now)
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             await self.users.add_user(tx, ctx.project, user)
             await tx.append_event(user_event(ctx.project, uid, f"users.{uid}.create", account_model(user)))
         return await self._new_session(ctx, user, "anonymous", ip, user_agent)
@@ -191,7 +191,7 @@ class Account:
         # An API key (server-side login) gets the session token itself, which the server then
         # accepts in X-Appwrite-Session; anyone else gets it only as a cookie.
         model = session_model(s, s.id, token if ctx.actor.is_key else "")
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             await self.users.insert_session(tx, ctx.project, s)
             await tx.append_event(user_event(ctx.project, user.id, f"users.{user.id}.sessions.{s.id}.create",
                                              session_model(s, s.id)))
@@ -219,7 +219,7 @@ class Account:
         s = await self._own_session(ctx, session_id)
         expire_ts = time.time() + auth.SESSION_SECONDS
         s = replace(s, expire=ids.format_datetime(expire_ts), expire_ts=expire_ts, updated_at=ids.format_datetime())
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             await self.users.extend_session(tx, ctx.project, s)
             await tx.append_event(user_event(ctx.project, s.user_id, f"users.{s.user_id}.sessions.{s.id}.update",
                                              session_model(s, s.id)))
@@ -236,7 +236,7 @@ class Account:
         await self._delete_sessions(ctx, await self.users.sessions_of(ctx.project, user.id))
 
     async def _delete_sessions(self, ctx: Ctx, sessions: list[Session]) -> None:
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             for s in sessions:
                 await self.users.delete_session(tx, ctx.project, s.id)
                 uid = s.user_id
@@ -297,7 +297,7 @@ class Account:
                 raise invalid("Invalid `prefs` param: Value must be a JSON object under 64 KB.")
             user = replace(user, prefs=prefs)
         user = replace(user, updated_at=ids.format_datetime())
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             await self.users.save_user(tx, ctx.project, user)
             uid = user.id
             await tx.append_event(user_event(ctx.project, uid, f"users.{uid}.update.{field}", account_model(user)))

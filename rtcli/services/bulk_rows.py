@@ -47,7 +47,7 @@ async def update_rows(rows: Rows, ctx: Ctx, db: str, table_id: str, body: dict) 
         raise AppwriteError("row_missing_payload", "The row data is missing: pass `data` with the columns to change.")
     matched = await _matching(rows, ctx, db, table_id, body.get("queries"))
     out = []
-    async with rows.store.transaction() as tx:
+    async with rows.store.transaction(ctx.actor.origin) as tx:
         for row in matched:
             out.append(await rows.update(ctx, db, table_id, row["id"], {"data": data}, tx=tx))
     return {"total": len(out), "rows": out}
@@ -58,7 +58,7 @@ async def delete_rows(rows: Rows, ctx: Ctx, db: str, table_id: str, body: dict) 
     ctx.require_key("rows.write")
     await rows.tables.table(ctx, db, table_id)
     matched = await _matching(rows, ctx, db, table_id, body.get("queries"))
-    async with rows.store.transaction() as tx:
+    async with rows.store.transaction(ctx.actor.origin) as tx:
         for row in matched:
             await rows.delete(ctx, db, table_id, row["id"], tx=tx)
     return {"total": len(matched), "rows": [row_model(r) for r in matched]}
@@ -74,7 +74,7 @@ async def upsert_rows(rows: Rows, ctx: Ctx, db: str, table_id: str, body: dict) 
     if len(items) > MAX_BULK:
         raise invalid(f"Invalid `rows` param: at most {MAX_BULK} rows per request.")
     out = []
-    async with rows.store.transaction() as tx:
+    async with rows.store.transaction(ctx.actor.origin) as tx:
         for item in items:
             data = {k: v for k, v in item.items() if not k.startswith("$")}
             rid = item.get("$id") or ids.unique()

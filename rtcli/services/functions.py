@@ -37,7 +37,7 @@ from collections.abc import Callable
 
 from rtcli import ids
 from rtcli.core import channels, events, permissions
-from rtcli.core.event import Controls, Event
+from rtcli.core.event import Controls, Event, Origin
 from rtcli.core.queries import parse_many
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services.context import Ctx
@@ -154,7 +154,7 @@ class Functions:
                           "a-z, A-Z, 0-9, period, hyphen, and underscore. Can't start with a special char")
         now = ids.format_datetime()
         f = self._fields({"id": fid, "created_at": now, "updated_at": now}, body)
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             if await self.repo.function(ctx.project, fid, tx):
                 raise AppwriteError("function_already_exists")
             await self.repo.save_function(tx, ctx.project, f)
@@ -176,7 +176,7 @@ class Functions:
         ctx.require_key("functions.write")
         f = self._fields(await self.function(ctx, fid), body)
         f["updated_at"] = ids.format_datetime()
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             await self.repo.save_function(tx, ctx.project, f)
             await tx.append_event(_functions_changed(ctx.project, fid, "update"))
         await self.triggers.load()
@@ -185,7 +185,7 @@ class Functions:
     async def delete(self, ctx: Ctx, fid: str) -> None:
         ctx.require_key("functions.write")
         await self.function(ctx, fid)
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             await self.repo.delete_function(tx, ctx.project, fid)
             await tx.append_event(_functions_changed(ctx.project, fid, "delete"))
         await self.triggers.load()
@@ -295,7 +295,7 @@ class Functions:
     async def _run(self, project: str, f: dict, model: dict, stdin: bytes, uid: str | None, event: Event | None,
                    depth: int, publish_updates: bool, scopes: frozenset[str] = EXECUTION_SCOPES) -> None:
         key = "rtk_exec_" + secrets.token_hex(24)
-        self.keys.add_ephemeral(key, project, origin=(f["id"], depth + 1), scopes=scopes)
+        self.keys.add_ephemeral(key, project, origin=Origin(f["id"], depth + 1), scopes=scopes)
         fd, response_file = tempfile.mkstemp(prefix="rtcli-response-")
         os.close(fd)
         env = {
@@ -345,7 +345,7 @@ class Functions:
         """An API key deletes a finished execution (its ``delete`` event, for a user's execution)."""
         ctx.require_key("executions.write")
         await self.function(ctx, fid)
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             model = await self.repo.execution(ctx.project, eid, tx)
             if model is None or model["resourceId"] != fid:
                 raise AppwriteError("execution_not_found", f"Execution with the requested ID '{eid}' could not be found.")
@@ -381,14 +381,14 @@ class Functions:
     async def on_event(self, event: Event, functions: list[dict]) -> None:
         """Run every enabled function of the event's project whose patterns match the event."""
         origin = event.origin
-        depth = origin[1] if origin else 0
+        depth = origin.depth if origin else 0
         if depth >= MAX_TRIGGER_DEPTH:
             return
         names = set(event.events)
         for f in functions:
             if not f["enabled"] or not names.intersection(f["events"]):
                 continue
-            if origin and origin[0] == f["id"]:
+            if origin and origin.function == f["id"]:
                 continue  # a function's own writes never trigger it again
             if event.events[0].startswith(f"functions.{f['id']}."):
                 continue  # nor do its own executions' events

@@ -23,7 +23,7 @@ from typing import Any
 
 from rtcli import ids
 from rtcli.core import channels, events, permissions
-from rtcli.core.event import Event
+from rtcli.core.event import Event, Origin
 from rtcli.core.permissions import Actor, ActorKind
 from rtcli.core.ports import PresenceRepository, Store
 from rtcli.core.queries import parse_many, plan as list_plan
@@ -102,7 +102,7 @@ class Presence:
                       connection: str = "") -> dict[str, Any]:
         """The user's one presence: updated when it exists (keeping its id), else made under ``pid``."""
         now = ids.format_datetime()
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(actor.origin) as tx:
             p = await self.repo.of_user(project, user_id, tx)
             new = p is None
             if p is None:
@@ -146,8 +146,8 @@ class Presence:
         for project, p in await self.repo.of_connection(connection):
             await self._delete(project, p)
 
-    async def _delete(self, project: str, p: PresenceRecord) -> None:
-        async with self.store.transaction() as tx:
+    async def _delete(self, project: str, p: PresenceRecord, origin: Origin | None = None) -> None:
+        async with self.store.transaction(origin) as tx:
             if await self.repo.get(project, p.id, tx) is None:
                 return
             await self.repo.delete(tx, project, p.id)
@@ -209,7 +209,7 @@ class Presence:
         p = await self.get_record(ctx, pid)
         self._may(ctx, "update", p)
         now = ids.format_datetime()
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             p = await self.repo.get(ctx.project, pid, tx) or p
             new_owner = body.get("userId") if ctx.actor.is_key else None
             if new_owner is not None and new_owner != p.user_id:
@@ -250,4 +250,4 @@ class Presence:
         self._writer(ctx)
         p = await self.get_record(ctx, pid)
         self._may(ctx, "delete", p)
-        await self._delete(ctx.project, p)
+        await self._delete(ctx.project, p, ctx.actor.origin)

@@ -12,7 +12,7 @@ import secrets
 from typing import Any
 
 from rtcli import ids
-from rtcli.core.event import Controls, Event
+from rtcli.core.event import Controls, Event, Origin
 from rtcli.core.permissions import Actor, ActorKind
 from rtcli.core.ports import ProjectRepository, Store
 from rtcli.core.records import ApiKey
@@ -37,7 +37,7 @@ class Projects:
         self.repo = repo
         self.known: set[str] = set()
         self.keys: dict[str, tuple[str, frozenset[str]]] = {}  # hash -> (project, scopes)
-        self.origins: dict[str, tuple[str, int]] = {}  # hash of an execution key -> (function, depth)
+        self.origins: dict[str, Origin] = {}  # hash of an execution key -> (function, depth)
         # Plain key -> (project, Actor) of the keys seen in requests: a server calls with the
         # same key every time, and hashing it and building its Actor cost ~5 us a request.
         # Emptied on any change to the keys (only this node's own changes reach self.keys).
@@ -88,7 +88,7 @@ class Projects:
         self.origins.pop(secret_hash, None)
         self._actors.clear()
 
-    def add_ephemeral(self, key: str, project: str, origin: tuple[str, int], scopes: frozenset[str]) -> None:
+    def add_ephemeral(self, key: str, project: str, origin: Origin, scopes: frozenset[str]) -> None:
         """A key that lives for one function execution (never stored)."""
         h = hash_key(key)
         self.origins[h] = origin
@@ -157,7 +157,7 @@ class Keys:
         secret = new_key()
         k = ApiKey(project=ctx.project, id=ids.unique(), name=name, secret_hash=hash_key(secret),
                    scopes=list(dict.fromkeys(scopes)), created_at=ids.format_datetime())
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             await self.repo.insert_key(tx, k)
             await tx.append_event(_keys_changed(ctx.project, k.id, "create"))
         self.projects.add_key(k.secret_hash, ctx.project, frozenset(k.scopes))
@@ -173,7 +173,7 @@ class Keys:
         keys = {k.id: k for k in await self.repo.keys(ctx.project)}
         if key_id not in keys:
             raise AppwriteError("key_not_found", f"Key with the requested ID '{key_id}' could not be found.")
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             await self.repo.delete_key(tx, ctx.project, key_id)
             await tx.append_event(_keys_changed(ctx.project, key_id, "delete"))
         self.projects.drop_key(keys[key_id].secret_hash)

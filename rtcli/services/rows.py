@@ -96,10 +96,10 @@ class Rows:
 
     # --- create --------------------------------------------------------------------------
 
-    def _tx(self, tx: Transaction | None) -> AbstractAsyncContextManager[Transaction]:
+    def _tx(self, ctx: Ctx, tx: Transaction | None) -> AbstractAsyncContextManager[Transaction]:
         """The caller's transaction (a TablesDB transaction's commit applies all its operations
-        in one), or a new one."""
-        return nullcontext(tx) if tx is not None else self.store.transaction()
+        in one), or a new one on behalf of the caller."""
+        return nullcontext(tx) if tx is not None else self.store.transaction(ctx.actor.origin)
 
     async def create(self, ctx: Ctx, db: str, table_id: str, body: dict,
                      tx: Transaction | None = None) -> tuple[int, dict]:
@@ -135,7 +135,7 @@ class Rows:
         for raw_id, data, perms in specs:
             prepared.append({"id": _id(raw_id, "rowId"), "db": table["db"], "tbl": table["id"], "created_at": now,
                              "updated_at": now, "permissions": self._permissions(ctx, perms), "data": data})
-        async with self._tx(tx) as tx:
+        async with self._tx(ctx, tx) as tx:
             cols = await self._columns(ctx, tx, table["db"], table["id"])
             for row in prepared:
                 row["data"] = schema.validate_row(cols, row["data"], creating=True)
@@ -194,7 +194,7 @@ class Rows:
         if not isinstance(data, dict):
             raise AppwriteError("row_invalid_structure", "Invalid document structure: data must be a JSON object")
         data = {k: v for k, v in data.items() if not k.startswith("$")}
-        async with self._tx(tx) as tx:
+        async with self._tx(ctx, tx) as tx:
             cols = await self._columns(ctx, tx, db, table_id)
             row = await self.repo.get_row(ctx.project, db, table_id, row_id, tx)
             if row is None:
@@ -222,7 +222,7 @@ class Rows:
 
     async def delete(self, ctx: Ctx, db: str, table_id: str, row_id: str, tx: Transaction | None = None) -> None:
         table = await self.tables.table(ctx, db, table_id)
-        async with self._tx(tx) as tx:
+        async with self._tx(ctx, tx) as tx:
             row = await self.repo.get_row(ctx.project, db, table_id, row_id, tx)
             if row is None or not self._grants(ctx, table, row, "read") and not self._grants(ctx, table, row, "delete"):
                 raise _not_found(row_id)
@@ -241,7 +241,7 @@ class Rows:
         bound = body.get(bound_key)
         if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float))):
             raise invalid(f"Invalid `{bound_key}` param: Value must be a number.")
-        async with self._tx(tx) as tx:
+        async with self._tx(ctx, tx) as tx:
             cols = await self._columns(ctx, tx, db, table_id)
             col = next((c for c in cols if c["key"] == column), None)
             if cols and (col is None or col["type"] not in ("integer", "float")):

@@ -104,7 +104,7 @@ class Storage:
                           "A-Z, 0-9, period, hyphen, and underscore. Can't start with a special char")
         now = ids.format_datetime()
         b = self._bucket_fields({"id": bid, "created_at": now, "updated_at": now}, body)
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             if await self.repo.bucket(ctx.project, bid, tx):
                 raise AppwriteError("storage_bucket_already_exists")
             await self.repo.save_bucket(tx, ctx.project, b)
@@ -124,14 +124,14 @@ class Storage:
         ctx.require_key("files.write")
         b = self._bucket_fields(await self.bucket(ctx, bid), body)
         b["updated_at"] = ids.format_datetime()
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             await self.repo.save_bucket(tx, ctx.project, b)
         return bucket_model(b)
 
     async def delete_bucket(self, ctx: Ctx, bid: str) -> None:
         ctx.require_key("files.write")
         await self.bucket(ctx, bid)
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             blobs = await self.repo.delete_bucket(tx, ctx.project, bid)
         for blob in blobs:
             self.blob_path(blob).unlink(missing_ok=True)
@@ -215,7 +215,7 @@ class Storage:
         now = ids.format_datetime()
         owner = ctx.actor.user_id or ("key" if ctx.actor.is_key else None)
 
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             f = await self.repo.file(ctx.project, bid, fid, tx)
             if f is None:
                 f = {"bucket": bid, "id": fid, "name": name, "permissions": self._permissions(ctx, perms),
@@ -232,7 +232,7 @@ class Storage:
                 raise AppwriteError("storage_file_already_exists")
         # Write the bytes at their offset, outside the writer lock (chunks arrive in parallel).
         await asyncio.to_thread(_write_at, self.blob_path(f["blob"]), data, start, size)
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             current = await self.repo.file(ctx.project, bid, fid, tx)
             if current is None or current["seq"] != f["seq"]:
                 raise AppwriteError("storage_file_not_found", "The upload was cancelled or expired.")
@@ -244,7 +244,7 @@ class Storage:
             finishing = count == total and before < total
         if finishing:
             signature = await asyncio.to_thread(_md5, self.blob_path(f["blob"]))
-            async with self.store.transaction() as tx:
+            async with self.store.transaction(ctx.actor.origin) as tx:
                 current = await self.repo.file(ctx.project, bid, fid, tx)
                 current.update(signature=signature, complete=True, expires=0, updated_at=ids.format_datetime())
                 await self.repo.update_file(tx, current, self._read_roles(current["permissions"]))
@@ -282,7 +282,7 @@ class Storage:
 
     async def update(self, ctx: Ctx, bid: str, fid: str, body: dict) -> dict:
         bucket = await self.bucket(ctx, bid)
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             f = await self.repo.file(ctx.project, bid, fid, tx)
             if f is None or not f["complete"] or not (self._grants(ctx, bucket, f, "read") or self._grants(ctx, bucket, f, "update")):
                 raise AppwriteError("storage_file_not_found")
@@ -301,7 +301,7 @@ class Storage:
 
     async def delete(self, ctx: Ctx, bid: str, fid: str) -> None:
         bucket = await self.bucket(ctx, bid)
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             f = await self.repo.file(ctx.project, bid, fid, tx)
             if f is None or not f["complete"] or not (self._grants(ctx, bucket, f, "read") or self._grants(ctx, bucket, f, "delete")):
                 raise AppwriteError("storage_file_not_found")

@@ -62,7 +62,7 @@ class TablesDB:
         of the database's schema after the commit (a read during the transaction may have kept
         the old one; other nodes forget when they dispatch the change)."""
         try:
-            async with self.store.transaction() as tx:
+            async with self.store.transaction(ctx.actor.origin) as tx:
                 yield tx
                 await tx.append_event(schema_event(ctx.project, db, resource, action))
         finally:

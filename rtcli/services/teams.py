@@ -129,7 +129,7 @@ class Teams:
         roles = self._roles(body.get("roles", ["owner"]))
         now = ids.format_datetime()
         team = Team(id=tid, name=name, prefs={}, created_at=now, updated_at=now)
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             if await self.teams.get(ctx.project, tid, tx):
                 raise AppwriteError("team_already_exists")
             await self.teams.insert(tx, ctx.project, team)
@@ -175,7 +175,7 @@ class Teams:
             t = replace(t, name=name)
         t = replace(t, updated_at=ids.format_datetime())
         primary = f"teams.{tid}.update" + (".prefs" if field == "prefs" else "")
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             await self.teams.update(tx, ctx.project, t)
             model = team_model(t, await self.teams.total(ctx.project, tid, tx))
             # The prefs event carries the preferences document, as Appwrite's (its response).
@@ -186,7 +186,7 @@ class Teams:
     async def delete(self, ctx: Ctx, tid: str) -> None:
         t = await self._team(ctx, tid)
         self._require(ctx, tid, "teams.write", owner=True)
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             total, members = await self.teams.memberships(ctx.project, tid, 10_000, 0)
             model = team_model(t, total)
             await tx.append_event(self._event(ctx, f"teams.{tid}.delete", tid, ["teams", f"teams.{tid}"], model, None))
@@ -206,7 +206,7 @@ class Teams:
         roles = self._roles(body.get("roles"))
         uid, email = body.get("userId"), body.get("email")
         now = ids.format_datetime()
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             if uid:
                 user = await self.users.get_user(ctx.project, str(uid), tx)
                 if user is None:
@@ -260,7 +260,7 @@ class Teams:
         t = await self._team(ctx, tid)
         self._require(ctx, tid, "teams.write", owner=True)
         roles = self._roles(body.get("roles"))
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             m = await self._membership(ctx, tid, mid, tx)
             m = replace(m, roles=roles, updated_at=ids.format_datetime())
             await self.teams.update_membership(tx, ctx.project, m)
@@ -274,7 +274,7 @@ class Teams:
     async def accept(self, ctx: Ctx, tid: str, mid: str, body: dict[str, Any]) -> dict[str, Any]:
         """PATCH …/status: the invitee accepts with the secret of the invitation."""
         t = await self._team(ctx, tid)
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             m = await self._membership(ctx, tid, mid, tx)
             if body.get("userId") != m.user_id:
                 raise AppwriteError("team_membership_mismatch")
@@ -296,7 +296,7 @@ class Teams:
 
     async def delete_membership(self, ctx: Ctx, tid: str, mid: str) -> None:
         t = await self._team(ctx, tid)
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             m = await self._membership(ctx, tid, mid, tx)
             if not (ctx.actor.user_id and ctx.actor.user_id == m.user_id):
                 self._require(ctx, tid, "teams.write", owner=True)

@@ -137,7 +137,7 @@ class Topics:
         topic = Topic(project=ctx.project, id=tid, name=_name(body.get("name") or tid),
                       mode=TopicMode.parse(body.get("mode", TopicMode.DURABLE.value)),
                       permissions=self._permissions(ctx, body.get("permissions")), created_at=now, updated_at=now)
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             await self.repo.insert(tx, topic)
             await tx.append_event(self._event(ctx, topic, "create"))
         self._forget(ctx.project, tid)
@@ -158,7 +158,7 @@ class Topics:
 
     async def update(self, ctx: Ctx, tid: str, body: dict) -> Topic:
         ctx.require_scope("topics.write")
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             topic = await self._visible(ctx, tid, tx)
             if not self._may(ctx, topic, "update"):
                 raise AppwriteError("user_unauthorized", "The current user may not change this topic.")
@@ -177,7 +177,7 @@ class Topics:
 
     async def delete(self, ctx: Ctx, tid: str) -> None:
         ctx.require_scope("topics.write")
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             topic = await self._visible(ctx, tid, tx)
             if not self._may(ctx, topic, "delete"):
                 raise AppwriteError("user_unauthorized", "The current user may not delete this topic.")
@@ -219,7 +219,7 @@ class Topics:
                       controls=Controls(exclude=None if request.echo else connection),
                       supersedes=f"topics.{topic.id}.events.{message.event or ''}.{publisher}" if publisher else None)
         if topic.mode is TopicMode.DURABLE:
-            async with self.store.transaction() as tx:
+            async with self.store.transaction(ctx.actor.origin) as tx:
                 await tx.append_event(event)
         else:
             event.created = time.time()

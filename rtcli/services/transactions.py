@@ -94,7 +94,7 @@ class Transactions:
         now, expires = ids.format_datetime(), time.time() + ttl
         t = TransactionRecord(id=ids.unique(), owner=ctx.actor.user_id, status="pending", operations=0,
                               expires_at=ids.format_datetime(expires), expires_ts=expires, created_at=now, updated_at=now)
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             await self.repo.insert(tx, ctx.project, t)
         return transaction_model(t)
 
@@ -108,7 +108,7 @@ class Transactions:
         return {"total": total, "transactions": [transaction_model(t) for t in ts]}
 
     async def delete(self, ctx: Ctx, tid: str) -> None:
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             await self._own(ctx, tid, tx)
             await self.repo.delete(tx, ctx.project, tid)
 
@@ -119,7 +119,7 @@ class Transactions:
         ops = [_operation(op) for op in raw_ops]
         for op in ops:  # the tables exist now (the rows may not: a later operation may make them)
             await self.rows.tables.table(ctx, op["databaseId"], op["tableId"])
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             t = await self._own(ctx, tid, tx)
             self._usable(t)
             if t.operations + len(ops) > MAX_OPERATIONS:
@@ -136,7 +136,7 @@ class Transactions:
         commit, rollback = body.get("commit") is True, body.get("rollback") is True
         if commit == rollback:
             raise AppwriteError("general_bad_request", "Either commit or rollback must be true (not both).")
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             t = await self._own(ctx, tid, tx)
             self._usable(t)
             if commit:

@@ -87,7 +87,7 @@ class Users:
                           created_at=now, updated_at=now, accessed_at=now, password_hash=stored.value,
                           hash=stored.algorithm.value, hash_options=stored.options,
                           password_update=now if stored.value else "")
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             await self.repo.add_user(tx, ctx.project, user)
         return check.user_model(user)
 
@@ -130,7 +130,7 @@ class Users:
             if not isinstance(pw, str):
                 raise invalid("Invalid `password` param: Value must be a string (empty to remove the password).")
             new_password = await hashes.argon2(check.password(pw)) if pw else hashes.PasswordHash(None)
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             user = await self._user(ctx, uid, tx)
             changes, events = self._changes(field, body, new_password)
             user = replace(user, **changes)
@@ -178,7 +178,7 @@ class Users:
 
     async def delete(self, ctx: Ctx, uid: str) -> None:
         ctx.require_key("users.write")
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             user = await self._user(ctx, uid, tx)
             sessions = [s for s in await self.repo.sessions_of(ctx.project, uid)]
             await self.repo.delete_user(tx, ctx.project, uid)
@@ -205,7 +205,7 @@ class Users:
         """A session made by the server (provider ``server``); its ``secret`` is the session token."""
         ctx.require_key("users.write")
         s, secret = new_session(uid, "server", ip, user_agent)
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             await self._user(ctx, uid, tx)
             await self.repo.insert_session(tx, ctx.project, s)
             await tx.append_event(self._session_event(ctx, uid, s, "create"))
@@ -213,7 +213,7 @@ class Users:
 
     async def delete_session(self, ctx: Ctx, uid: str, sid: str) -> None:
         ctx.require_key("users.write")
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             await self._user(ctx, uid, tx)
             s = await self.repo.session(ctx.project, sid, tx)
             if s is None or s.user_id != uid:
@@ -223,7 +223,7 @@ class Users:
 
     async def delete_sessions(self, ctx: Ctx, uid: str) -> None:
         ctx.require_key("users.write")
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             await self._user(ctx, uid, tx)
             for s in await self.repo.sessions_of(ctx.project, uid):
                 await self.repo.delete_session(tx, ctx.project, s.id)
@@ -240,7 +240,7 @@ class Users:
                             expire=ids.format_datetime(expire_ts), expire_ts=expire_ts, created_at=now)
         model = {"$id": token.id, "$createdAt": now, "userId": uid, "secret": secret, "expire": token.expire,
                  "phrase": ""}
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(ctx.actor.origin) as tx:
             await self._user(ctx, uid, tx)
             await self.repo.add_token(tx, ctx.project, token)
             await tx.append_event(user_event(ctx.project, uid, f"users.{uid}.tokens.{token.id}.create",

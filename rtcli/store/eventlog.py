@@ -16,7 +16,7 @@ from datetime import datetime
 import orjson
 
 from rtcli.core.events import expand
-from rtcli.core.event import Controls, Event, event_origin
+from rtcli.core.event import Controls, Event, Origin
 
 
 def _dumps(v) -> str:
@@ -37,7 +37,7 @@ def _controls(event: Event) -> str | None:
     if controls.reload_functions:
         c["reload_functions"] = True
     if event.origin is not None:
-        c["origin"] = list(event.origin)
+        c["origin"] = [event.origin.function, event.origin.depth]
     if controls.exclude is not None:
         c["exclude"] = controls.exclude
     if event.supersedes is not None:
@@ -61,13 +61,14 @@ class LoggingTransaction:
 
     store: EventLogStore
     events: list[Event]
+    origin: Origin | None = None  # the function execution writing, stamped on its events
 
     async def insert(self, sql: str, params: tuple | list = ()) -> int:
         raise NotImplementedError
 
     async def append_event(self, event: Event) -> Event:
         if event.origin is None:
-            event.origin = event_origin.get()
+            event.origin = self.origin
         event.created = time.time()
         event.seq = await self.log(event)
         event.cursor = self.store.cursor(event.seq)
@@ -176,7 +177,7 @@ class EventLogStore:
                 refresh_roles=(refresh[0], frozenset(refresh[1])) if refresh else None,
                 revoke_session=controls.get("revoke_session"), reload_keys=bool(controls.get("reload_keys")),
                 reload_functions=bool(controls.get("reload_functions")), exclude=controls.get("exclude")),
-            origin=tuple(origin) if origin else None, supersedes=controls.get("supersedes"),
+            origin=Origin(origin[0], origin[1]) if origin else None, supersedes=controls.get("supersedes"),
             created=r["created"],
         )
 

@@ -116,6 +116,25 @@ def test_event_trigger_and_loop_guard(shared_server):
         assert len(executions(a, echo)) == 2
 
 
+def test_loop_guard_covers_events_that_are_not_rows(shared_server):
+    """A function triggered by team creations that creates a team runs once: the team it creates
+    with its execution's key is written on behalf of that execution, so it does not trigger it."""
+    tag = "loop" + secrets.token_hex(3)
+    with shared_server.admin() as a:
+        maker = make_function(a, "teammaker", "team_maker.py", events=["teams.*.create"])
+        try:
+            r = a.post("/teams", json={"teamId": tag, "name": tag})
+            assert r.status_code == 201, r.text
+            wait_for(lambda: [e for e in executions(a, maker) if e["status"] == "completed"])
+            time.sleep(1.5)  # give a runaway loop the time to show itself
+            runs = executions(a, maker)
+            assert len(runs) == 1 and runs[0]["status"] == "completed", runs
+            teams = a.get("/teams", params={"search": tag}).json()["teams"]
+            assert sorted(t["name"] for t in teams if tag in t["name"]) == [f"after {tag}", tag]
+        finally:
+            a.delete(f"/functions/{maker}")
+
+
 def test_timeout_kills_the_process_group_and_crash_is_contained(shared_server):
     with shared_server.admin() as a:
         hang = make_function(a, "hang", "hang.py", timeout=1)

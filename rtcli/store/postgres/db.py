@@ -36,7 +36,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
 import asyncpg
 
-from rtcli.core.event import Event
+from rtcli.core.event import Event, Origin
 from rtcli.errors import AppwriteError
 from rtcli.store.dialect import PostgresDialect, UniqueViolation
 from rtcli.store.eventlog import EVENT_COLUMNS, EventLogStore, LoggingTransaction, event_values
@@ -263,7 +263,7 @@ class PostgresStore(EventLogStore):
             self.pool = None
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[PostgresTransaction]:
+    async def transaction(self, origin: Origin | None = None) -> AsyncIterator[PostgresTransaction]:
         assert self.pool is not None, "store is closed"
         try:
             conn = await self.pool.acquire(timeout=5)
@@ -276,6 +276,7 @@ class PostgresStore(EventLogStore):
             except UNAVAILABLE as e:
                 raise _unavailable(e) from None
             tx = PostgresTransaction(conn, self)
+            tx.origin = origin
             try:
                 yield tx
             except BaseException:

@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Callable
 
 import aiosqlite
 
-from rtcli.core.event import Event
+from rtcli.core.event import Event, Origin
 from rtcli.store.dialect import SqliteDialect, UniqueViolation
 from rtcli.store.eventlog import EventLogStore, LoggingTransaction
 from rtcli.store.upgrade import sqlite_upgrade
@@ -188,12 +188,13 @@ class SqliteStore(EventLogStore):
             delay = min(delay * 2, 0.05)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[SqliteTransaction]:
+    async def transaction(self, origin: Origin | None = None) -> AsyncIterator[SqliteTransaction]:
         async with self._lock:
             conn = self.writer
             assert conn is not None, "store is closed"
             await self._begin(conn)
             tx = SqliteTransaction(conn, self)
+            tx.origin = origin
             try:
                 yield tx
                 conn.execute("COMMIT")
