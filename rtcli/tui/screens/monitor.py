@@ -266,12 +266,7 @@ class MonitorScreen(Screen[None]):
     # --- table, detail, filter ----------------------------------------------------------------
 
     def on_event_table_selected(self, message: EventTable.Selected) -> None:
-        if message.following and not message.user:
-            self.detail.follow(message.record)  # a flood moves the cursor: redraws are spaced out
-        else:
-            # Same event, new filter: greyed or not. After the frame that moves the cursor, so that
-            # a key shows at once and the pane (which lays itself out again) follows a frame later.
-            self.call_after_refresh(self.detail.show, message.record, force=True)
+        self.detail.show(message.record, force=True)  # same event, new filter: greyed or not
 
     def on_event_table_follow_changed(self, message: EventTable.FollowChanged) -> None:
         self._refresh_stats()

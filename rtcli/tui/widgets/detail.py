@@ -2,23 +2,19 @@
 the user's fields before the ``$`` fields, then how it was delivered, with the subscriptions by
 name and the event names and channels collapsed (all of them in full screen).
 
-It follows the cursor at once when the user moves it, and each new event starts at the top (the
-scroll is reset). While the table follows a flood, the selection changes with every batch (20 a
-second at most); a redraw lays the pane out again, so the pane then shows the newest event at most
-every ``FOLLOW_INTERVAL`` (the latest one last) and leaves the frames between to the table and to
-key presses.
+It follows the cursor at once, and each new event starts at the top (the scroll is reset). While
+the table follows a flood, the selection changes with every batch (20 a second at most): the
+pane then redraws once per batch, not once per event.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from time import monotonic
 
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.events import Resize
-from textual.timer import Timer
 from textual.widgets import Static
 
 from rtcli.tui.describe import Line, detail_lines
@@ -27,8 +23,6 @@ from rtcli.tui.records import EventRecord
 STYLE_OF = {"title": "bold", "action": "bold $text-accent", "key": "bold", "system": "$text-muted",
             "value": "", "muted": "$text-muted", "section": "bold $text-secondary", "warn": "$text-warning",
             "error": "$text-error"}
-
-FOLLOW_INTERVAL = 0.25  # seconds between redraws while the table follows a flood
 
 EMPTY = "No event selected. Events appear as they arrive; ↑/↓ or a click selects one."
 
@@ -58,34 +52,12 @@ class EventDetail(VerticalScroll, can_focus=True):
         self.why = why
         self.full = False
         self._shown: tuple | None = None
-        self._shown_at = 0.0  # monotonic time of the last show()
-        self._pending: EventRecord | None = None
-        self._timer: Timer | None = None
 
     def compose(self):
         yield Static(EMPTY, id="detail-body", markup=False)
 
-    def follow(self, record: EventRecord | None) -> None:
-        """The table follows a flood onto ``record``: show it now if the pane has not redrawn for
-        ``FOLLOW_INTERVAL``, else when that interval is over (the newest record by then)."""
-        self._pending = record
-        if self._timer is None:
-            delay = self._shown_at + FOLLOW_INTERVAL - monotonic()
-            if delay <= 0:
-                self.show(record, force=True)
-            else:
-                self._timer = self.set_timer(delay, self._show_pending)
-
-    def _show_pending(self) -> None:
-        self._timer = None
-        self.show(self._pending, force=True)
-
     def show(self, record: EventRecord | None, *, force: bool = False) -> None:
         """Show ``record`` now; a different event than the last one starts at the top."""
-        if self._timer is not None:  # a show now replaces a pending one
-            self._timer.stop()
-            self._timer = None
-        self._shown_at = monotonic()
         new = record is not self.record
         self.record = record
         self._redraw(force)

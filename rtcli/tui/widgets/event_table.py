@@ -80,11 +80,10 @@ class EventTable(ScrollView, can_focus=True):
     class Selected(Message):
         """The cursor moved to ``record`` (None: the table is empty)."""
 
-        def __init__(self, record: EventRecord | None, following: bool, user: bool = True) -> None:
+        def __init__(self, record: EventRecord | None, following: bool) -> None:
             super().__init__()
             self.record = record
             self.following = following
-            self.user = user  # False: new rows moved it (the table follows them), not the user
 
     class FollowChanged(Message):
         def __init__(self, following: bool) -> None:
@@ -224,7 +223,7 @@ class EventTable(ScrollView, can_focus=True):
         if self.following:
             self._scroll_to_cursor(end=True)
         self.refresh()
-        self._announce(user=False)
+        self._announce()
 
     def reset_rows(self) -> None:
         """The view was rebuilt (new filter): keep the selected record if it is still shown."""
@@ -246,12 +245,12 @@ class EventTable(ScrollView, can_focus=True):
             return self.view[self.cursor]
         return None
 
-    def _announce(self, force: bool = False, user: bool = True) -> None:
+    def _announce(self, force: bool = False) -> None:
         record = self.selected
         seq = record.seq if record is not None else None
         if force or seq != self._selected_seq:
             self._selected_seq = seq
-            self.post_message(self.Selected(record, self.following, user))
+            self.post_message(self.Selected(record, self.following))
 
     def set_following(self, following: bool) -> None:
         if following != self.following:
