@@ -29,10 +29,10 @@ def account_model(u: UserRecord) -> dict[str, Any]:
     return {
         "$id": u.id, "$createdAt": u.created_at, "$updatedAt": u.updated_at, "name": u.name,
         "registration": u.registration, "status": u.status, "labels": u.labels,
-        "passwordUpdate": u.password_update, "email": u.email or "", "phone": "",
+        "passwordUpdate": u.password_update, "email": u.email or "", "phone": u.phone or "",
         "emailVerification": u.email_verification, "emailCanonical": (u.email or "").lower(),
         "emailIsFree": False, "emailIsDisposable": False, "emailIsCorporate": False, "emailIsCanonical": True,
-        "phoneVerification": False, "mfa": False, "prefs": u.prefs or {}, "targets": [],
+        "phoneVerification": u.phone_verification, "mfa": False, "prefs": u.prefs or {}, "targets": [],
         "accessedAt": u.accessed_at, "impersonator": False, "impersonatorUserId": "",
     }
 

@@ -257,10 +257,12 @@ def test_events_reach_only_the_user_and_replay(shared_server):
 
 def test_sessions_tokens_and_jwts(shared_server):
     with shared_server.admin() as a:
-        u = new_user(a)
+        u = new_user(a, phone=f"+1555{secrets.randbelow(10**7):07d}")
         token = server_session(shared_server, u["$id"])
         with session_client(shared_server, token) as c:
-            assert c.get("/account").json()["$id"] == u["$id"]
+            me = c.get("/account").json()
+            # The account is the same user the Users API shows, phone included.
+            assert me["$id"] == u["$id"] and me["phone"] == u["phone"] and me["phoneVerification"] is False
         listed = a.get(f"/users/{u['$id']}/sessions").json()
         assert listed["total"] == 1 and listed["sessions"][0]["current"] is False
         jwt = a.post(f"/users/{u['$id']}/jwts", json={"sessionId": "recent", "duration": 60}).json()["jwt"]
