@@ -184,14 +184,14 @@ def test_scheduled_execution(shared_server):
         assert json.loads(done["responseBody"])["body"] == "soon"
 
 
-def test_scheduled_execution_runs_for_its_user_after_a_restart(tmp_path):
+def test_scheduled_execution_runs_for_its_user_after_a_restart(tmp_path, backend_args):
     """A user's scheduled execution outlives a restart and still runs as that user: the server
     finds the user again in the execution it kept."""
     from datetime import datetime, timedelta
 
     from tests.conftest import start_server
 
-    server = start_server(tmp_path / "data")
+    server = start_server(tmp_path / "data", extra=backend_args)
     try:
         with server.admin() as a:
             fid = make_function(a, "whoami", "whoami.py", execute=["users"])
@@ -201,7 +201,7 @@ def test_scheduled_execution_runs_for_its_user_after_a_restart(tmp_path):
         assert r.status_code == 202 and r.json()["status"] == "scheduled", r.text
         eid = r.json()["$id"]
         server.stop()
-        server = start_server(tmp_path / "data", port=server.port)
+        server = start_server(tmp_path / "data", port=server.port, extra=backend_args)
         with server.admin() as a:
             done = wait_for(lambda: (e := a.get(f"/functions/{fid}/executions/{eid}").json())["status"] == "completed"
                             and e)

@@ -191,6 +191,7 @@ def test_other_websocket_paths_get_404(shared_server):
 
 
 def test_connections_per_address_are_limited(tmp_path):
+    # SQLite only: the per-address count is kept by the realtime endpoint; no store is involved.
     server = start_server(tmp_path / "data", extra=["--max-connections-per-ip", "2"])
     try:
         held = [connect(_url(server)) for _ in range(2)]
@@ -214,6 +215,7 @@ def test_connections_per_address_are_limited(tmp_path):
 def test_the_limit_counts_clients_behind_a_local_proxy(tmp_path):
     """Behind a reverse proxy on the same host every connection comes from 127.0.0.1: the limit
     counts the address the proxy forwards (X-Forwarded-For), as uvicorn does for REST."""
+    # SQLite only: the per-address count is kept by the realtime endpoint; no store is involved.
     server = start_server(tmp_path / "data", extra=["--max-connections-per-ip", "1"])
     try:
         a = connect(_url(server), additional_headers={"X-Forwarded-For": "203.0.113.1"})
@@ -232,6 +234,7 @@ def test_the_limit_counts_clients_behind_a_local_proxy(tmp_path):
 def test_drop_policy_skips_then_sends_a_gap_marker(tmp_path):
     """A subscriber that cannot keep up, with policy "drop": events beyond its queue are skipped,
     the connection stays open, and a `gap` frame says how many were dropped."""
+    # SQLite only: the overflow is the connection's outbox's, after the store has handed the events on.
     server = start_server(tmp_path / "data", extra=["--max-queue", "16"])
     try:
         channel = setup_table(server.endpoint)
@@ -272,8 +275,9 @@ def test_drop_policy_skips_then_sends_a_gap_marker(tmp_path):
         server.stop()
 
 
-def test_shutdown_closes_connections_with_1012(tmp_path):
-    server = start_server(tmp_path / "data")
+def test_shutdown_closes_connections_with_1012(tmp_path, backend_args):
+    """A clean exit closes the store too (on PostgreSQL its pool and the listening connection)."""
+    server = start_server(tmp_path / "data", extra=backend_args)
     ws = connect(_url(server))
     assert json.loads(ws.recv(timeout=5))["type"] == "connected"
     assert server.stop() in (0, -15)  # uvicorn re-raises SIGTERM once it has shut down cleanly

@@ -97,8 +97,8 @@ def test_unfinished_upload_is_invisible(shared_server, bucket):
         assert "half" not in [f["$id"] for f in a.get(f"/storage/buckets/{bucket}/files").json()["files"]]
 
 
-def test_unfinished_uploads_are_cleaned_up(tmp_path):
-    server = start_server(tmp_path / "data", extra=["--upload-timeout", "0.1"])
+def test_unfinished_uploads_are_cleaned_up(tmp_path, backend_args):
+    server = start_server(tmp_path / "data", extra=["--upload-timeout", "0.1", *backend_args])
     try:
         with server.admin() as a:
             a.post("/storage/buckets", json={"bucketId": "b", "name": "b"})
@@ -108,7 +108,7 @@ def test_unfinished_uploads_are_cleaned_up(tmp_path):
         blobs = list((tmp_path / "data" / "files").iterdir())
         assert len(blobs) == 1
         server.stop()  # housekeeping runs at start and every minute: restart to trigger it now
-        server = start_server(tmp_path / "data", port=server.port, extra=["--upload-timeout", "0.1"])
+        server = start_server(tmp_path / "data", port=server.port, extra=["--upload-timeout", "0.1", *backend_args])
         import time
 
         deadline = time.monotonic() + 10

@@ -244,6 +244,7 @@ def test_bad_publishes_get_clear_errors_and_the_socket_stays_open(shared_server)
 
 
 def test_publish_rate_limits_per_connection_and_per_user(tmp_path):
+    # SQLite only: the budgets are kept in each node's memory (services/ratelimit.py), not in the store.
     srv = start_server(tmp_path / "data", extra=["--publish-rate", "3", "--publish-rate-user", "5"])
     try:
         with srv.admin() as admin:
@@ -335,6 +336,7 @@ def test_latest_policy_keeps_each_publishers_newest_message_of_a_name(tmp_path):
 
     from tests.server.test_realtime_transport import FrameReader, _handshake, _masked, _raw_connect
 
+    # SQLite only: ephemeral messages never reach the store, and the overflow is the connection's outbox's.
     srv = start_server(tmp_path / "data", extra=["--max-queue", "16", "--publish-rate", "0"])
     try:
         with srv.admin() as admin:

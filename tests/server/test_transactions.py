@@ -172,22 +172,26 @@ def test_transactions_belong_to_their_user(shared_server, table):
         assert g.post("/tablesdb/transactions", json={}).status_code == 401
 
 
-def test_expired_transactions_are_removed(tmp_path):
+def test_expired_transactions_are_removed(tmp_path, backend_args):
     """Housekeeping (at start, then every minute) removes pending transactions past their expiry."""
     import time
 
     from tests.conftest import start_server
 
-    srv = start_server(tmp_path / "data")
+    srv = start_server(tmp_path / "data", extra=backend_args)
     try:
         with srv.admin() as a:
             tid = a.post("/tablesdb/transactions", json={"ttl": 60}).json()["$id"]
             keep = a.post("/tablesdb/transactions", json={"ttl": 3600}).json()["$id"]
     finally:
         srv.stop()
-    with sqlite3.connect(tmp_path / "data" / "rtcli.db") as c:
-        c.execute("UPDATE transactions SET expires_ts = 0 WHERE id = ?", (tid,))
-    srv = start_server(tmp_path / "data")
+    expire = f"UPDATE transactions SET expires_ts = 0 WHERE id = '{tid}'"  # an ID the server made: no quoting needed
+    if srv.database:
+        pg_query(srv.database, expire)
+    else:
+        with sqlite3.connect(tmp_path / "data" / "rtcli.db") as c:
+            c.execute(expire)
+    srv = start_server(tmp_path / "data", extra=backend_args)
     try:
         with srv.admin() as a:
             deadline = time.monotonic() + 10

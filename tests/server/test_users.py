@@ -90,6 +90,7 @@ def test_signup_and_login_errors(shared_server):
 
 
 def test_session_creation_is_rate_limited(tmp_path):
+    # SQLite only: the limiter is in each node's memory (services/ratelimit.py), not in the store.
     server = start_server(tmp_path / "data")
     try:
         with server.guest() as g:
@@ -204,8 +205,8 @@ def test_tampered_or_deleted_session_is_a_guest(shared_server, users_table):
     ws.close()
 
 
-def test_jwt_of_another_project_is_refused(tmp_path):
-    server = start_server(tmp_path / "data", extra=["--project", "other"])
+def test_jwt_of_another_project_is_refused(tmp_path, backend_args):
+    server = start_server(tmp_path / "data", extra=["--project", "other", *backend_args])
     try:
         uid, token, c = signup(server, "x")
         jwt = c.post("/account/jwts", json={}).json()["jwt"]
@@ -288,8 +289,8 @@ def test_deleted_key_is_refused_at_once(shared_server, users_table):
             c.close()
 
 
-def test_remembered_key_is_refused_by_another_project(tmp_path):
-    srv = start_server(tmp_path / "data", extra=["--project", "other"])
+def test_remembered_key_is_refused_by_another_project(tmp_path, backend_args):
+    srv = start_server(tmp_path / "data", extra=["--project", "other", *backend_args])
     try:
         with httpx.Client(base_url=srv.endpoint, headers={"X-Appwrite-Key": srv.api_key}) as c:
             for _ in range(2):
