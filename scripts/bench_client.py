@@ -70,12 +70,6 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Usage:
     """CPU of the server and of this (load client) process over a window, as % of one core."""
 

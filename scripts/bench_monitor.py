@@ -36,7 +36,6 @@ import asyncio
 import gc
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -51,6 +50,8 @@ from textual.drivers.headless_driver import HeadlessDriver  # noqa: E402
 from rtcli.client.realtime import Event, Pong, StateChange, Subscribed  # noqa: E402
 from rtcli.tui.app import MonitorApp  # noqa: E402
 from rtcli.tui.screens.monitor import MonitorConfig  # noqa: E402
+
+import serve_process  # noqa: E402  (beside this script)
 
 
 class CountingDriver(HeadlessDriver):
@@ -148,26 +149,12 @@ class LiveServer:
         self.started: float | None = None
         self.finished: float | None = None
         self.dir = tempfile.mkdtemp(prefix="rtcli-bench-monitor-")
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.endpoint = f"http://127.0.0.1:{self.port}/v1"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rtcli", "serve", "--port", str(self.port), "--data-dir", self.dir + "/data",
-             "--api-key", self.KEY], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.server = serve_process.start(Path(self.dir) / "data", api_key=self.KEY)
+        self.endpoint = f"http://127.0.0.1:{self.server.port}/v1"
         import httpx
 
         self.http = httpx.Client(base_url=self.endpoint, timeout=30,
                                  headers={"X-Appwrite-Project": "default", "X-Appwrite-Key": self.KEY})
-        for _ in range(300):
-            try:
-                if self.http.get("/health").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        else:
-            raise RuntimeError("rtcli serve did not start")
         self.http.post("/tablesdb", json={"databaseId": "main", "name": "main"}).raise_for_status()
         self.http.post("/tablesdb/main/tables", json={"tableId": "messages", "name": "messages",
                                                      "permissions": ['read("any")']}).raise_for_status()
@@ -194,8 +181,7 @@ class LiveServer:
         if getattr(self, "writer", None) is not None and self.writer.poll() is None:
             self.writer.kill()
         self.http.close()
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+        self.server.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +10,10 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
+
+from scripts import serve_process
+from scripts.serve_process import ServeProcess
+from scripts.serve_process import free_port as free_port  # the tests take it from here
 
 API_KEY = "test-server-key-0123456789"
 
@@ -46,22 +46,13 @@ def pytest_report_header(config) -> str:
             "in tests/hypothesis-db (commit them) and print a @reproduce_failure line")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
-class Server:
-    """A running `rtcli serve` process. ``endpoint`` ends with /v1."""
+class Server(ServeProcess):
+    """A running `rtcli serve` process (see scripts/serve_process.py). ``endpoint`` ends with /v1."""
 
-    proc: subprocess.Popen
-    port: int
     data_dir: Path
     api_key: str
     project: str = "default"
-    log_path: Path | None = None
     database: str | None = None  # postgresql://… when the server runs on PostgreSQL
 
     @property
@@ -98,43 +89,19 @@ class Server:
                 env["COLUMNS"] = str(columns)  # tables wide enough that IDs are not folded
         return env
 
-    def log(self) -> str:
-        return self.log_path.read_text() if self.log_path and self.log_path.exists() else ""
-
-    def stop(self, sig: str = "term", timeout: float = 10) -> int:
-        if self.proc.poll() is None:
-            self.proc.kill() if sig == "kill" else self.proc.terminate()
-        return self.proc.wait(timeout=timeout)
-
 
 def start_server(data_dir: Path, port: int | None = None, extra: list[str] | None = None,
                  api_key: str | None = API_KEY, timeout: float = 15) -> Server:
-    """Start `python -m rtcli serve` and wait until /v1/health answers. With ``api_key=None``
-    the server makes its own (kept in the data dir), as with a bare `rtcli serve`."""
-    port = port or free_port()
+    """Start `python -m rtcli serve` and wait until /v1/health answers; its output goes to
+    ``server-PORT.log`` beside the data dir, and is in the error when it fails to start. With
+    ``api_key=None`` the server makes its own (kept in the data dir), as with a bare `rtcli serve`."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    log_path = data_dir.parent / f"server-{port}.log"
-    log = open(log_path, "ab")
-    cmd = [sys.executable, "-m", "rtcli", "serve", "--port", str(port), "--data-dir", str(data_dir),
-           *(["--api-key", api_key] if api_key else []), *(extra or [])]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    started = serve_process.start(data_dir, port=port, api_key=api_key, extra=extra or (), timeout=timeout)
     database = None
     if extra and "--database" in extra:
         database = extra[extra.index("--database") + 1]
-    server = Server(proc, port, data_dir, api_key or "", log_path=log_path, database=database)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"rtcli serve exited with {proc.returncode}:\n{server.log()}")
-        try:
-            if httpx.get(f"{server.endpoint}/health", timeout=0.5).status_code == 200:
-                server.api_key = api_key or (data_dir / "api-key").read_text().strip()
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"rtcli serve did not become ready in {timeout}s:\n{server.log()}")
+    return Server(started.proc, started.port, started.log_path, data_dir=data_dir,
+                  api_key=api_key or (data_dir / "api-key").read_text().strip(), database=database)
 
 
 @pytest.fixture

@@ -18,9 +18,10 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench_client import WS, Agg, HttpPool, ProcGroupUsage, free_port, now, open_subscribers
+from bench_client import WS, Agg, HttpPool, ProcGroupUsage, now, open_subscribers
 from benchmarks.fanout import _best, _drive_closed_loop
-from benchmarks.harness import ADMIN, CHANNEL, PIN, ROWS, RT_PATH, Result, Server, row_body, setup_table, start_rtcli
+from benchmarks.harness import ADMIN, CHANNEL, PIN, ROWS, RT_PATH, Result, ServeProcess, row_body, setup_table, start_rtcli
+from serve_process import free_port
 
 
 # --- fanout-cluster: the same fan-out on 1 node and on N nodes sharing PostgreSQL + Redis -------
@@ -138,7 +139,7 @@ async def _cluster_once(label: str, n_nodes: int, redis: BenchRedis | None, args
     First the fan-out at saturation (as ``fanout``), then write->delivery latency at
     ``--latency-rate`` events/s on the same subscribers."""
     n, window = args.subscribers, args.fanout_window
-    nodes: list[Server] = []
+    nodes: list[ServeProcess] = []
     subs_by_node: list[list[WS]] = []
     pool = None
     dbname = None

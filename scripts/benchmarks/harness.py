@@ -10,16 +10,15 @@ import platform
 import re
 import resource
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench_client import Http, free_port, now
+import serve_process
+from bench_client import Http, now
+from serve_process import ServeProcess, free_port
 
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository
@@ -44,7 +43,7 @@ class Pinning:
 
 
 PIN = Pinning()
-SERVE_CMD = [sys.executable, "-m", "rtcli", "serve"]  # --serve-cmd: benchmark a branch or a prototype
+SERVE_CMD = list(serve_process.SERVE)  # --serve-cmd: benchmark a branch or a prototype
 SRC: Path | None = None  # --commit: the rtcli sources exported from git, used instead of the work tree
 
 
@@ -65,62 +64,20 @@ def export_commit(ref: str, dest: Path) -> tuple[Path, str]:
     return dest, sha
 
 
-@dataclass
-class Server:
-    kind: str  # "rtcli", "ref-ws", "ref-http"
-    proc: subprocess.Popen
-    port: int
-    log_path: Path
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-
 def _preexec():
     if PIN.server:
         os.sched_setaffinity(0, PIN.server)
 
 
-def start_rtcli(workdir: Path, extra: list[str] | None = None, shared: Path | None = None) -> Server:
-    """A fresh `rtcli serve` (new data dir, fixed API key, no per-IP connection limit).
+def start_rtcli(workdir: Path, extra: list[str] | None = None, shared: Path | None = None) -> ServeProcess:
+    """A fresh `rtcli serve` (new data dir, fixed API key, no per-IP connection limit), pinned.
     ``shared``: the data dir's parent, shared by the nodes of a cluster (one log file per node)."""
-    port = free_port()
     data = shared or Path(tempfile.mkdtemp(prefix="rtcli-", dir=workdir))
-    log_path = data / (f"server-{port}.log" if shared else "server.log")
-    cmd = [*SERVE_CMD, "--port", str(port), "--data-dir", str(data / "data"),
-           "--api-key", API_KEY, "--max-connections-per-ip", "0", *(extra or [])]
-    proc = subprocess.Popen(cmd, stdout=open(log_path, "wb"), stderr=subprocess.STDOUT, preexec_fn=_preexec,
-                            cwd=SRC or ROOT, env=src_env())
-    srv = Server("rtcli", proc, port, log_path)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"rtcli serve exited with {proc.returncode}:\n{srv.log()}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/health", timeout=0.5) as r:
-                if r.status == 200:
-                    return srv
-        except OSError:
-            pass
-        time.sleep(0.05)
-    srv.stop()
-    raise RuntimeError(f"rtcli serve did not become ready:\n{srv.log()}")
+    return serve_process.start(data / "data", api_key=API_KEY, extra=["--max-connections-per-ip", "0", *(extra or [])],
+                               command=SERVE_CMD, cwd=SRC or ROOT, env=src_env(), preexec_fn=_preexec, timeout=20)
 
 
-def start_reference(kind: str, workdir: Path) -> Server:
+def start_reference(kind: str, workdir: Path) -> ServeProcess:
     port = free_port()
     data = Path(tempfile.mkdtemp(prefix="ref-", dir=workdir))
     log_path = data / "server.log"
@@ -132,7 +89,7 @@ def start_reference(kind: str, workdir: Path) -> Server:
     if not line.startswith("READY"):
         proc.kill()
         raise RuntimeError(f"reference {kind} failed to start: {line}\n{log_path.read_text()}")
-    return Server(f"ref-{kind}", proc, port, log_path)
+    return ServeProcess(proc, port, log_path)
 
 
 class Profiler:
