@@ -73,6 +73,28 @@ def pg_query(dsn: str, sql: str) -> str:
     return out.stdout
 
 
+@contextmanager
+def pg_holding(dsn: str, sql: str):
+    """Another client (psql) that has run ``sql`` in a transaction it keeps open for the block,
+    holding whatever locks ``sql`` took; it commits when the block ends."""
+    db = dsn.rsplit("/", 1)[-1]
+    psql = subprocess.Popen(["psql", "-h", PG_HOST, "-U", PG_USER, "-d", db, "-q", "-v", "ON_ERROR_STOP=1"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert psql.stdin is not None and psql.stdout is not None
+    try:
+        psql.stdin.write(f"BEGIN;\n{sql};\n\\echo held\n")
+        psql.stdin.flush()
+        assert psql.stdout.readline().strip() == "held", f"psql could not run {sql!r}"
+        yield
+        psql.stdin.write("COMMIT;\n")
+        psql.stdin.close()
+        assert psql.wait(10) == 0
+    finally:
+        if psql.poll() is None:
+            psql.kill()
+            psql.wait(10)
+
+
 class PrivateRedis:
     """A Redis server of our own on a free port, which a test may stop and start at will."""
 

@@ -7,13 +7,17 @@ import base64
 import json
 import os
 import socket
+import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 
-from tests.conftest import API_KEY, start_server
+from tests.conftest import API_KEY, Server, start_server
 from tests.server.resuming import ResumingSubscriber
+from tests.services import pg_holding
 
 HEADERS = {"X-Appwrite-Project": "default", "X-Appwrite-Key": API_KEY}
 
@@ -252,8 +256,8 @@ def _rss_kb(pid: int) -> int:
 def test_sqlite_wal_is_checkpointed_while_writing(tmp_path):
     """The writer leaves checkpoints to a thread (none on the write path): the WAL must still be
     copied into the database file as writes go on, so it stays small, and soon after they stop."""
+    # SQLite only: its subject is SQLite's own WAL file; PostgreSQL checkpoints its WAL itself.
     import shutil
-    import sqlite3
 
     data = tmp_path / "data"
     server = start_server(data)
@@ -298,35 +302,63 @@ def test_sqlite_wal_is_checkpointed_while_writing(tmp_path):
         server.stop()
 
 
-def test_sqlite_write_waits_for_another_process_without_blocking_the_server(tmp_path):
-    """Another process holding the write lock: a write waits for it (as it did with SQLite's
-    busy timeout) by sleeping on the event loop, so the server keeps answering meanwhile."""
-    import sqlite3
+@contextmanager
+def _another_process_holds_the_write_lock(server: Server) -> Iterator[None]:
+    """Another process holding, for the block, what a row write must wait for: SQLite's write
+    lock; on PostgreSQL a lock on the rows table that blocks writes but lets reads through."""
+    if server.database:
+        with pg_holding(server.database, "LOCK TABLE rows IN EXCLUSIVE MODE"):
+            yield
+        return
+    other = sqlite3.connect(server.data_dir / "rtcli.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        yield
+        other.execute("COMMIT")
+    finally:
+        other.close()
 
-    data = tmp_path / "data"
-    server = start_server(data)
+
+def test_write_waits_for_another_process_without_blocking_the_server(tmp_path, backend_args):
+    """Another process holding the write lock: a write waits for it (on SQLite as it did with
+    SQLite's busy timeout) without blocking the event loop, so the server keeps answering."""
+    server = start_server(tmp_path / "data", extra=backend_args)
     setup_table(server.endpoint)
-    other = sqlite3.connect(data / "rtcli.db", isolation_level=None)
     result: dict = {}
 
     def write() -> None:
         with httpx.Client(base_url=server.endpoint, headers=HEADERS, timeout=10) as c:
             result["status"] = c.post("/tablesdb/d/tables/t/rows", json={"rowId": "late", "data": {}}).status_code
 
+    t = threading.Thread(target=write)
     try:
-        other.execute("BEGIN IMMEDIATE")
-        t = threading.Thread(target=write)
-        t.start()
-        time.sleep(0.3)
-        assert "status" not in result, "the write cannot commit while another process holds the lock"
-        with httpx.Client(base_url=server.endpoint, headers=HEADERS, timeout=2) as c:
-            started = time.monotonic()
-            assert c.get("/health").status_code == 200
-            assert c.get("/tablesdb/d/tables/t/rows").status_code == 200
-            assert time.monotonic() - started < 0.5, "reads must not wait for the write lock"
-        other.execute("COMMIT")
+        with _another_process_holds_the_write_lock(server):
+            t.start()
+            time.sleep(0.3)
+            assert "status" not in result, "the write cannot commit while another process holds the lock"
+            with httpx.Client(base_url=server.endpoint, headers=HEADERS, timeout=2) as c:
+                started = time.monotonic()
+                assert c.get("/health").status_code == 200
+                assert c.get("/tablesdb/d/tables/t/rows").status_code == 200
+                assert time.monotonic() - started < 0.5, "reads must not wait for the write lock"
         t.join(10)
         assert result["status"] == 201
     finally:
-        other.close()
+        server.stop()
+
+
+def test_write_that_waits_too_long_for_the_lock_gets_503(tmp_path):
+    """A write gives up waiting for another process's lock after a bound: a 503 the client may
+    retry (never a 500), and the next write, once the lock is free, succeeds."""
+    # SQLite only: PostgreSQL's bound is the 30 s statement timeout, too long for the suite.
+    server = start_server(tmp_path / "data")
+    setup_table(server.endpoint)
+    try:
+        with httpx.Client(base_url=server.endpoint, headers=HEADERS, timeout=30) as c:
+            with _another_process_holds_the_write_lock(server):
+                r = c.post("/tablesdb/d/tables/t/rows", json={"rowId": "late", "data": {}})
+                assert r.status_code == 503 and r.json()["type"] == "general_service_unavailable", r.text
+                assert "write lock" in r.json()["message"]
+            assert c.post("/tablesdb/d/tables/t/rows", json={"rowId": "late", "data": {}}).status_code == 201
+    finally:
         server.stop()

@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Callable
 import aiosqlite
 
 from rtcli.core.event import Event, Origin
+from rtcli.errors import AppwriteError
 from rtcli.store.dialect import SqliteDialect, UniqueViolation
 from rtcli.store.eventlog import EventLogStore, LoggingTransaction
 from rtcli.store.upgrade import sqlite_upgrade
@@ -182,8 +183,11 @@ class SqliteStore(EventLogStore):
                 return
             except sqlite3.OperationalError as e:
                 # Another process holds the write lock (this one has a single writer).
-                if not _is_busy(e) or time.monotonic() > deadline:
+                if not _is_busy(e):
                     raise
+                if time.monotonic() > deadline:
+                    raise AppwriteError("general_service_unavailable", "Another process has held the database's "
+                                        f"write lock for {BUSY_TIMEOUT_S:g} s. Try again in a moment.") from None
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.05)
 
