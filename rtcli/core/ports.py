@@ -13,7 +13,8 @@ from typing import Any, Protocol
 from rtcli.core.event import Event, Origin
 from rtcli.core.topics import Topic
 from rtcli.core.queries import ListPlan
-from rtcli.core.records import ApiKey, Membership, Presence, Session, Team, TokenRecord, TransactionRecord, UserRecord
+from rtcli.core.records import (ApiKey, Bucket, File, Membership, Presence, Session, Team, TokenRecord, TransactionRecord,
+                                UserRecord)
 
 
 class Transaction(Protocol):
@@ -273,6 +274,41 @@ class UserRepository(Protocol):
 
     async def delete_token(self, tx: Transaction, project: str, token_id: str) -> None: ...
 
+
+
+class StorageRepository(Protocol):
+    """Buckets and file records (store/storage.py); the bytes are the storage service's."""
+
+    async def bucket(self, project: str, bid: str, tx: Transaction | None = None) -> Bucket | None: ...
+
+    async def buckets(self, project: str, limit: int, offset: int) -> tuple[int, list[Bucket]]:
+        """A page of the project's buckets, oldest first."""
+
+    async def save_bucket(self, tx: Transaction, project: str, b: Bucket) -> None:
+        """Insert or replace."""
+
+    async def delete_bucket(self, tx: Transaction, project: str, bid: str) -> list[str]:
+        """The bucket with its file records; returns their blobs, for the caller to remove."""
+
+    async def file(self, project: str, bid: str, fid: str, tx: Transaction | None = None) -> File | None: ...
+
+    async def insert_file(self, tx: Transaction, project: str, f: File, read_roles: list[str]) -> int:
+        """Returns the new file's ``seq``; ``read_roles`` are who may read it (what lists filter on)."""
+
+    async def update_file(self, tx: Transaction, f: File, read_roles: list[str]) -> None: ...
+
+    async def add_chunk(self, tx: Transaction, file_seq: int, chunk: int) -> int:
+        """Record a received chunk (idempotent); returns how many distinct chunks are in."""
+
+    async def delete_file(self, tx: Transaction, seq: int) -> None: ...
+
+    async def expired_uploads(self, now: float) -> list[File]:
+        """Every project's unfinished uploads whose expiry is before ``now``."""
+
+    async def list_files(self, project: str, bid: str, plan: ListPlan, read_filter: list[str] | None,
+                         search: str | None) -> tuple[int, list[File]]:
+        """The bucket's complete files matching the plan (and ``search`` in their name), paged; with
+        ``read_filter``, only those one of these roles may read."""
 
 
 class TransactionRepository(Protocol):

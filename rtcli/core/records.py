@@ -129,3 +129,43 @@ class ApiKey:
     secret_hash: str
     scopes: list[str]
     created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """A storage bucket: who may create and read its files (``permissions``, and each file's own
+    when ``file_security``) and what it accepts."""
+
+    id: str
+    name: str
+    permissions: list[str]
+    file_security: bool
+    enabled: bool
+    maximum_file_size: int  # bytes
+    allowed_file_extensions: list[str]  # lower case, no dot; empty: any
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class File:
+    """A file of a bucket. Its bytes are the server-named ``blob``; until ``complete`` (every
+    chunk received) it is an upload in progress, invisible to readers and removed past
+    ``expires`` (a Unix time)."""
+
+    seq: int  # the store's key (0 until inserted)
+    bucket_id: str
+    id: str
+    name: str
+    permissions: list[str]
+    mime_type: str
+    size: int
+    signature: str  # MD5 of the bytes, once complete
+    chunks_total: int
+    chunks_uploaded: int
+    blob: str
+    complete: bool
+    expires: float
+    owner: str | None  # the uploading user's id, "key" for an API key, None for a guest
+    created_at: str
+    updated_at: str

@@ -58,5 +58,5 @@ class LogVisibility:
                 self._now[key] = (roles_for("read", t["permissions"]), t["row_security"]) if t else None
             else:
                 b = await self.storage.bucket(event.project, key[1])
-                self._now[key] = (roles_for("read", b["permissions"]), b["file_security"]) if b else None
+                self._now[key] = (roles_for("read", b.permissions), b.file_security) if b else None
         return self._now[key]

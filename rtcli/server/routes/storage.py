@@ -97,8 +97,8 @@ async def content(request: Request):
         raise not_offered(request)
     f, path = await _svc(request).open(c, bid, fid)
     # A preview is the stored file as it is: rtcli does not resize, crop or convert images.
-    inline = kind != "download" and inline_safe(f["mime_type"])
-    return FileResponse(path, media_type=f["mime_type"], filename=f["name"], headers=FILE_HEADERS,
+    inline = kind != "download" and inline_safe(f.mime_type)
+    return FileResponse(path, media_type=f.mime_type, filename=f.name, headers=FILE_HEADERS,
                         content_disposition_type="inline" if inline else "attachment")
 
 
