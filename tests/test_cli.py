@@ -19,7 +19,7 @@ import pytest
 import typer
 
 from rtcli.cli import args, output
-from rtcli.cli.subscribe import describe, summary
+from rtcli.cli.subscribe import SUMMARY_WIDTH, describe
 from rtcli.client.realtime import Event
 from tests.conftest import free_port
 
@@ -354,7 +354,12 @@ def test_describe_event_line():
     assert len(when) == 12 and when.endswith(".123")
     assert (action, resource) == ("update", "tablesdb.d.tables.t.rows.r1")
     assert text == 'title="two words" n=2 ok=true tags=["a"]'
-    assert summary({"s": "x" * 200}).endswith("…") and len(summary({"s": "x" * 200})) == 80
+    long = Event({"events": ["tablesdb.d.tables.t.rows.r2.create"], "payload": {"$id": "r2", "s": "x" * 200}})
+    assert describe(long)[3].endswith("…") and len(describe(long)[3]) == SUMMARY_WIDTH == 80
+    # A file event leads with the file's name, type and size, as the monitor's summary does.
+    upload = Event({"events": ["buckets.b.files.f1.create"],
+                    "payload": {"$id": "f1", "chunksTotal": 1, "sizeOriginal": 3, "mimeType": "text/plain", "name": "a.txt"}})
+    assert describe(upload)[3] == "name=a.txt mimeType=text/plain sizeOriginal=3 chunksTotal=1"
     # A resource path that does not end with the payload's id gets the id appended.
     acct = Event({"events": ["users.u1.sessions.s1.create"], "payload": {"$id": "s1"}})
     assert describe(acct)[2] == "users.u1.sessions.s1"

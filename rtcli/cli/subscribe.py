@@ -13,13 +13,13 @@ before ``--count`` events exits 1.
 # No `from __future__ import annotations` here: typer reads these signatures at start-up, and
 # string annotations would cost a compile+eval each (~15 ms over all commands).
 
-import json
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from rtcli.cli import args, output
 from rtcli.cli.common import QueryOpt, state, want_json
+from rtcli.client.summary import summarize
 from rtcli.protocol import Policy
 
 if TYPE_CHECKING:
@@ -164,22 +164,6 @@ def _json_line(event: "Event") -> None:
     output.emit_json(event.data)
 
 
-def summary(payload: dict[str, Any], width: int = SUMMARY_WIDTH) -> str:
-    """The user's fields of a payload as ``key=value`` pairs, cut to ``width`` characters."""
-    parts = []
-    for key, value in payload.items():
-        if key.startswith("$"):
-            continue
-        # Bare words stay bare; anything with spaces (or not a string) is shown as JSON.
-        if isinstance(value, str):
-            shown = value if value and " " not in value else json.dumps(value, ensure_ascii=False)
-        else:
-            shown = output.cell(value)
-        parts.append(f"{key}={shown}")
-    text = " ".join(parts)
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def describe(event: "Event") -> tuple[str, str, str, str]:
     """(time, action, resource path, summary) for one event line."""
     from rtcli.client.stream import local_time  # not at import: `rtcli --help` imports this module
@@ -188,7 +172,8 @@ def describe(event: "Event") -> tuple[str, str, str, str]:
     rid = event.payload.get("$id")
     if isinstance(rid, str) and rid and not resource.endswith("." + rid):
         resource = f"{resource} {rid}"
-    return local_time(event.timestamp), event.action or "event", resource, summary(event.payload)
+    text = summarize(event.payload, resource, width=SUMMARY_WIDTH)
+    return local_time(event.timestamp), event.action or "event", resource, text
 
 
 class _Pretty:

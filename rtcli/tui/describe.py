@@ -16,7 +16,8 @@ import textwrap
 from collections.abc import Callable
 from typing import Any
 
-from rtcli.tui.records import EventRecord, user_first
+from rtcli.client.summary import user_first
+from rtcli.tui.records import EventRecord
 
 Part = tuple[str, str]
 Line = list[Part]

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from rtcli.tui.records import summarize
+from rtcli.client.summary import summarize
 
 HIGHLIGHT = 3.0
 CREATE, UPDATE, DELETE = "create", "update", "delete"

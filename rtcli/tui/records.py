@@ -1,5 +1,5 @@
 """What the monitor's table holds: event records (and the marker rows it shows between them),
-how their cells read, and how a payload's fields are shown. Pure Python, no Textual.
+how their cells read (the summary cell is rtcli.client.summary's). Pure Python, no Textual.
 
 A record's cells (time, action, resource, ID, summary) are computed on first use: at 1,000
 events a second most records are never drawn (only the rows on screen are), so creating a
@@ -15,14 +15,9 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from rtcli.client.stream import ACTIONS, Event, local_time
+from rtcli.client.summary import shown_value, summarize
 
 SUMMARY_WIDTH = 400
-
-# Fields worth showing first in a summary, per kind of resource (the rest follow).
-_SUMMARY_KEYS = {
-    "files": ("name", "mimeType", "sizeOriginal"),
-    "executions": ("status", "responseStatusCode", "duration", "trigger"),
-}
 
 
 class RecordKind(enum.Enum):
@@ -66,7 +61,7 @@ class EventRecord:
         if rid and resource.endswith("." + rid):
             resource = resource[: -len(rid) - 1]
         self._cells = (local_time(event.timestamp, 12), action, resource, compact_channel(resource), rid,
-                       summarize(payload, resource))
+                       summarize(payload, resource, width=SUMMARY_WIDTH))
         return self._cells
 
     @property
@@ -167,42 +162,6 @@ def compact_channel(channel: str) -> str:
         if m:
             return short(m)
     return channel
-
-
-def shown_value(value: Any) -> str:
-    """A field's value as the summary shows it: a string bare (quoted if empty or spaced),
-    numbers and booleans as JSON, anything else as compact JSON."""
-    if isinstance(value, str):
-        return value if value and " " not in value else json.dumps(value, ensure_ascii=False)
-    if value is None or isinstance(value, bool):
-        return "null" if value is None else ("true" if value else "false")
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def user_first(payload: dict[str, Any], resource: str = "") -> list[str]:
-    """The payload's keys: the ones worth seeing first for this kind of resource, the user's own
-    fields, then the ``$`` (system) fields."""
-    kind = next((k for k in _SUMMARY_KEYS if f".{k}" in f".{resource}"), None)
-    keys = [k for k in _SUMMARY_KEYS.get(kind or "", ()) if k in payload]
-    keys += [k for k in payload if not k.startswith("$") and k not in keys]
-    return keys + [k for k in payload if k.startswith("$")]
-
-
-def summarize(payload: dict[str, Any], resource: str = "", width: int = SUMMARY_WIDTH) -> str:
-    """The payload's own fields as ``key=value`` pairs (system ``$`` fields left out), cut to ``width``."""
-    parts = []
-    used = 0
-    for key in user_first(payload, resource):
-        if key.startswith("$"):
-            break
-        parts.append(f"{key}={shown_value(payload[key])}")
-        used += len(parts[-1]) + 1
-        if used > width:
-            break
-    text = " ".join(parts)
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def export_lines(records: Iterable[EventRecord]) -> Iterator[str]:

@@ -10,7 +10,7 @@ import pytest
 
 from rtcli.tui.filter import EventFilter
 from rtcli.tui.model import EventBuffer, EventView, RateMeter, human_rate, sparkline
-from rtcli.tui.records import EventRecord, compact_channel, export_lines, summarize
+from rtcli.tui.records import EventRecord, compact_channel, export_lines
 from rtcli.tui.subs import count_by_subscription
 from rtcli.tui.parse import parse_channels, parse_json_object, parse_query, query_label, row_target
 from tests.tui.fakes import file_event, row_event
@@ -44,12 +44,6 @@ def test_record_cells():
 def test_record_without_payload_id_or_timestamp():
     r = EventRecord(1, 0.0, {"events": ["teams.t1.create"], "channels": ["teams"], "payload": {}})
     assert r.channel == "teams.t1" and r.rid == "" and r.time == "--:--:--.---" and r.summary == ""
-
-
-def test_summary_is_cut_and_skips_system_fields():
-    assert summarize({"$id": "x", "a": 1}) == "a=1"
-    text = summarize({"text": "x" * 500}, width=40)
-    assert len(text) == 40 and text.endswith("…")
 
 
 def test_compact_channel():
