@@ -8,7 +8,6 @@ import gc
 import secrets
 import logging
 import os
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from rtcli.server.errors import HANDLERS
 from rtcli.server.metrics import Metrics, metrics_endpoint
 from rtcli.server.origins import OriginGuard, OriginPolicy
 from rtcli.server.realtime import Realtime
+from rtcli.server.realtime_steps import Collaborators
 from rtcli.server.routes import account as account_routes
 from rtcli.server.routes import databases as databases_routes
 from rtcli.server.routes import events as events_routes
@@ -296,7 +296,7 @@ def build_app(config: ServeConfig) -> Starlette:
             expose_headers=["X-Appwrite-Session", "X-Fallback-Cookies"], max_age=600),
             Middleware(EncodedSlashGuard), Middleware(OriginGuard, policy=origins)],
     )
-    # What routes and realtime connections read (request.app.state).
+    # What routes read (request.app.state).
     app.state.config = config
     app.state.store = store
     app.state.broker = broker
@@ -306,9 +306,11 @@ def build_app(config: ServeConfig) -> Starlette:
     app.state.origins = origins
     app.state.services = services
     app.state.metrics = metrics
-    app.state.connections_by_ip = Counter()
-    app.state.node_id = secrets.token_hex(4) + ":"  # connection ids are unique across nodes
-    app.state.realtime = Realtime(app.state, metrics)
+    # Last: the realtime endpoint, which uvicorn is given (uvicorn_config).
+    app.state.realtime = Realtime(
+        config, Collaborators(store=store, hub=hub, metrics=metrics, projects=projects, auth=authn, origins=origins,
+                              presence=services.presence, topics=services.topics, events=services.events),
+        node_id=secrets.token_hex(4) + ":")  # connection ids are unique across nodes
     return app
 
 

@@ -8,13 +8,17 @@ Order: ``X-Appwrite-Key`` (server key, with scopes); ``X-Appwrite-JWT`` or ``?jw
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
 from rtcli.core.permissions import GUEST, Actor
 from rtcli.errors import AppwriteError
 from rtcli.services.account import account_model
+from rtcli.services.auth import Auth
+from rtcli.services.projects import Projects
 
 
-def session_tokens(project: str, headers, cookies) -> list[str]:
+def session_tokens(project: str, headers: Mapping[str, str], cookies: Mapping[str, str]) -> list[str]:
     tokens = [cookies.get(f"a_session_{project}"), cookies.get(f"a_session_{project}_legacy"),
               headers.get("x-appwrite-session")]
     fallback = headers.get("x-fallback-cookies")
@@ -28,27 +32,28 @@ def session_tokens(project: str, headers, cookies) -> list[str]:
     return [t for t in tokens if isinstance(t, str) and t]
 
 
-def key_actor(state, project: str, key: str) -> Actor:
+def key_actor(projects: Projects, project: str, key: str) -> Actor:
     """The actor of an ``X-Appwrite-Key``; 401 when the key is not one of this project's."""
-    actor = state.projects.key_actor(project, key)
+    actor = projects.key_actor(project, key)
     if actor is None:
         raise AppwriteError("user_unauthorized", "The API key is not valid for this project.")
     return actor
 
 
-async def authenticate(state, project: str, headers, cookies, query_params) -> tuple[Actor, dict | None]:
+async def authenticate(projects: Projects, auth: Auth, project: str, headers: Mapping[str, str],
+                       cookies: Mapping[str, str], query_params: Mapping[str, str]) -> tuple[Actor, dict[str, Any] | None]:
     """Returns the actor and, for a user, the Account model."""
     key = headers.get("x-appwrite-key")
     if key:
-        return key_actor(state, project, key), None
+        return key_actor(projects, project, key), None
     jwt = headers.get("x-appwrite-jwt") or query_params.get("jwt")
     if jwt:
         if session_tokens(project, headers, cookies) and headers.get("x-appwrite-jwt"):
             pass  # Appwrite refuses JWT + cookie together; a browser always sends its cookie, so we prefer the JWT
-        actor, user = await state.auth.from_jwt(project, jwt)
+        actor, user = await auth.from_jwt(project, jwt)
         return actor, account_model(user)
     for token in session_tokens(project, headers, cookies):
-        found = await state.auth.from_session_token(project, token)
+        found = await auth.from_session_token(project, token)
         if found:
             actor, user = found
             return actor, account_model(user)

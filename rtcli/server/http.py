@@ -94,9 +94,10 @@ async def ctx(request: Request) -> Ctx:
                             f"Project with the requested ID '{project or ''}' could not be found.")
     key = headers.get("x-appwrite-key")
     if key:
-        actor = key_actor(state, project, key)
+        actor = key_actor(state.projects, project, key)
     else:
-        actor, _ = await authenticate(state, project, headers, request.cookies, request.query_params)
+        actor, _ = await authenticate(state.projects, state.auth, project, headers, request.cookies,
+                                      request.query_params)
     return Ctx(project, actor)
 
 

@@ -71,7 +71,7 @@ class Outbox(asyncio.Protocol):
         with 4008 and drops the queue; ``drop`` skips the frame and later sends a ``gap``
         marker; ``latest`` replaces the queued frame of the same resource)."""
         policy = self.session.policy(ids or []) if self.session is not None else protocol.Policy.CLOSE
-        metrics, conn = self.rt.state.metrics, self.conn
+        metrics, conn = self.rt.metrics, self.conn
         on_drop = (lambda reason: metrics.drop(seq, conn.id, conn.user_id, reason)) if conn else (lambda r: None)
         if policy is protocol.Policy.CLOSE:
             on_drop("close: the connection was closed as a slow consumer (4008)")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 
 from starlette.datastructures import QueryParams
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
@@ -35,8 +35,8 @@ from rtcli import protocol
 from rtcli.core.hub import HubConnection
 from rtcli.core.session import Close, Limits, RealtimeSession, Send
 from rtcli.server import realtime_steps as steps
-from rtcli.server.metrics import Metrics
 from rtcli.server.outbox import Outbox
+from rtcli.settings import ServeConfig
 
 log = logging.getLogger("rtcli.realtime")
 _ws_log = logging.getLogger("rtcli.realtime.ws")
@@ -69,14 +69,17 @@ def _forget(http_protocol) -> None:
 
 
 class Realtime:
-    """What every connection shares: the app's state and the server-wide settings. Its
-    ``protocol`` is the factory uvicorn calls for each WebSocket upgrade."""
+    """What every connection shares: its collaborators, the server-wide settings and the count
+    of connections per address. Its ``protocol`` is the factory uvicorn calls for each
+    WebSocket upgrade."""
 
-    def __init__(self, state, metrics: Metrics) -> None:
-        self.state = state
-        self.metrics = metrics
-        config = state.config
+    def __init__(self, config: ServeConfig, deps: steps.Collaborators, node_id: str) -> None:
+        self.deps = deps
+        self.metrics = deps.metrics
+        self.node_id = node_id  # prefixes connection ids: unique across nodes
         self.max_frames = config.max_queue
+        self.max_connections_per_ip = config.max_connections_per_ip
+        self.connections_by_ip: Counter[str] = Counter()
         # websockets refuses a larger message from its frame header (close 1009), before
         # reading or buffering its payload.
         self.max_size = protocol.MAX_INCOMING_FRAME
@@ -185,7 +188,7 @@ class RealtimeProtocol(Outbox):
             self.transport.close()
 
     def _release(self) -> None:
-        conn, state = self.conn, self.rt.state
+        conn, rt = self.conn, self.rt
         self.conn = None  # idempotent: the hub and the counters forget the connection once
         # Break the reference cycles a connection is made of (our session -> its hub connection
         # -> our push; websockets' protocol <-> its parser generator), so that reference counting
@@ -195,14 +198,14 @@ class RealtimeProtocol(Outbox):
         self.ws.parser = None
         self.timer = None
         if conn is not None:
-            state.hub.remove(conn)
-            state.metrics.outboxes.pop(conn.id, None)
-            presence = state.services.presence
+            rt.deps.hub.remove(conn)
+            rt.metrics.outboxes.pop(conn.id, None)
+            presence = rt.deps.presence
             if conn.id in presence.live:  # its presence leaves with it
                 self._spawn(self._presence_gone(presence, conn.id))
         if self.counted:
             self.counted = False
-            by_ip = state.connections_by_ip
+            by_ip = rt.connections_by_ip
             by_ip[self.ip] -= 1
             if not by_ip[self.ip]:
                 del by_ip[self.ip]
@@ -307,7 +310,7 @@ class RealtimeProtocol(Outbox):
         if all(type(o) is Send or type(o) is Close for o in outputs):
             steps.perform_now(outputs, self)  # the common case: no I/O, no task
         else:
-            self.worker = self._spawn(self._work(steps.perform(self.session, outputs, self, self.rt.state)))
+            self.worker = self._spawn(self._work(steps.perform(self.session, outputs, self, self.rt.deps)))
 
     async def _work(self, first) -> None:
         """Run one step that needs I/O, then the messages that arrived meanwhile, in order."""
@@ -315,7 +318,7 @@ class RealtimeProtocol(Outbox):
             await first
             while self.inbox and self.session is not None and self.closing is None and not self.lost:
                 text = self.inbox.popleft()
-                await steps.perform(self.session, self.session.receive(text, time.monotonic()), self, self.rt.state)
+                await steps.perform(self.session, self.session.receive(text, time.monotonic()), self, self.rt.deps)
                 if self.read_paused and len(self.inbox) < MAX_INBOX // 2:
                     self.read_paused = False
                     self.transport.resume_reading()

@@ -3,14 +3,15 @@ credentials, the per-address limit) and carrying out the session's outputs in or
 closes, authentication, presence, replays from the event log).
 
 ``proto`` / ``outbox`` is a server.realtime.RealtimeProtocol: ``push`` (live, never blocks),
-``put`` (replay, waits for room), ``close``, ``closing`` and ``lost``.
+``put`` (replay, waits for room), ``close``, ``closing`` and ``lost``. What the steps use besides
+is named in ``Collaborators``, which the composition root (server/app.py) builds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from starlette.datastructures import QueryParams
@@ -18,18 +19,26 @@ from starlette.requests import cookie_parser
 
 from rtcli import protocol
 from rtcli.core.event import KEY_ROLE, Event, encode_frame, key_may_receive
-from rtcli.core.hub import HubConnection
+from rtcli.core.hub import Hub, HubConnection
 from rtcli.core.session import (
     Authenticate, Close, Publish, RealtimeSession, Replay, Send, SetPresence, connection_roles,
 )
 from rtcli.core import url_subscriptions
 from rtcli.core.permissions import GUEST, Actor
+from rtcli.core.ports import Store
 from rtcli.core.topics import publish_error
 from rtcli.errors import AppwriteError
-from rtcli.services.account import account_model
 from rtcli.server.auth import authenticate
 from rtcli.server.http import project_of
+from rtcli.server.metrics import Metrics
+from rtcli.server.origins import OriginPolicy
+from rtcli.services.account import account_model
+from rtcli.services.auth import Auth
 from rtcli.services.context import Ctx
+from rtcli.services.eventlog import EventLog
+from rtcli.services.presence import Presence
+from rtcli.services.projects import Projects
+from rtcli.services.topics import Topics
 
 Outbox = Any  # server.realtime.RealtimeProtocol (not imported: it imports this module)
 REPLAY_PAGE = 500
@@ -39,44 +48,60 @@ CATCH_UP_S = 10.0
 _ids = itertools.count(1)
 
 
+@dataclass(frozen=True, slots=True)
+class Collaborators:
+    """What realtime connections use beyond their socket, shared by all of them."""
+
+    store: Store
+    hub: Hub
+    metrics: Metrics
+    projects: Projects
+    auth: Auth
+    origins: OriginPolicy
+    presence: Presence
+    topics: Topics
+    events: EventLog
+
+
 async def open_connection(proto, headers, query: QueryParams) -> None:
     """The opening lookups: project, origin, credentials, the per-address limit."""
-    state = proto.rt.state
+    rt = proto.rt
+    deps = rt.deps
     project = project_of(headers, query)
-    if not project or project not in state.projects.known:
+    if not project or project not in deps.projects.known:
         return fatal(proto, protocol.CODE_POLICY_VIOLATION, "Missing or unknown project ID")
     origin = headers.get("origin")
-    if not state.origins.allows(origin):
+    if not deps.origins.allows(origin):
         host = origin.split("://", 1)[-1] if origin else ""
         return fatal(proto, protocol.CODE_POLICY_VIOLATION, f"Invalid Origin. Register your new client ({host}) "
                      "as a new Web platform on your project console dashboard")
     try:
-        actor, account = await authenticate(state, project, headers, cookie_parser(headers.get("cookie", "")),
-                                            query)
+        actor, account = await authenticate(deps.projects, deps.auth, project, headers,
+                                             cookie_parser(headers.get("cookie", "")), query)
     except AppwriteError as e:
         # An invalid JWT or key: Appwrite sends the error (401) and disconnects.
         return fatal(proto, e.code, e.message)
     if proto.lost:
         return
-    limit = state.config.max_connections_per_ip
-    if limit and state.connections_by_ip[proto.ip] >= limit:
+    limit = rt.max_connections_per_ip
+    if limit and rt.connections_by_ip[proto.ip] >= limit:
         proto.push(protocol.dumps(protocol.error_frame(
             protocol.CODE_TRY_AGAIN, f"Too many connections from this address (limit {limit}).")))
         proto.close(protocol.CODE_TRY_AGAIN)
         return
-    state.connections_by_ip[proto.ip] += 1
+    rt.connections_by_ip[proto.ip] += 1
     proto.counted = True
     # Unique across nodes: a message's publisher is named by it on every node (``self: false``).
-    conn = proto.conn = HubConnection(f"{state.node_id}{next(_ids)}", project, connection_roles(actor), proto.push,
+    conn = proto.conn = HubConnection(f"{rt.node_id}{next(_ids)}", project, connection_roles(actor), proto.push,
                                       actor.user_id, session_id=actor.session_id,
                                       scopes=actor.scopes if actor.is_key else None)
-    proto.session = RealtimeSession(state.hub, conn, actor, proto.rt.limits)
-    state.metrics.outboxes[conn.id] = proto
-    state.hub.add(conn)
+    proto.session = RealtimeSession(deps.hub, conn, actor, rt.limits)
+    deps.metrics.outboxes[conn.id] = proto
+    deps.hub.add(conn)
     items = query.multi_items()
     url_channels = url_subscriptions.channels(items)
     url_subs = url_subscriptions.subscriptions(url_channels, items) if url_channels else None
-    await perform(proto.session, proto.session.connected(account, url_subs), proto, state)
+    await perform(proto.session, proto.session.connected(account, url_subs), proto, deps)
 
 
 def fatal(proto, code: int, message: str) -> None:
@@ -103,15 +128,15 @@ def perform_now(outputs: list, outbox: Outbox) -> None:
             outbox.close(out.code, out.reason)
 
 
-async def perform(session: RealtimeSession, outputs: list, outbox: Outbox, state) -> None:
+async def perform(session: RealtimeSession, outputs: list, outbox: Outbox, deps: Collaborators) -> None:
     """Carry out a session's outputs in order."""
     replays = [o for o in outputs if isinstance(o, Replay)]
     resolved: dict[str, tuple[int | None, str | None]] = {}
     budget = session.limits.replay_events  # log positions one message's replays may cover together
     for r in replays:
-        pos, reason = await state.store.resolve_since(session.conn.project, r.since)
+        pos, reason = await deps.store.resolve_since(session.conn.project, r.since)
         if pos is not None:
-            span = await state.store.span(pos, r.upto, budget + 1) if r.upto > pos else 0
+            span = await deps.store.span(pos, r.upto, budget + 1) if r.upto > pos else 0
             if span > budget:
                 pos, reason = None, (f"more than {session.limits.replay_events} events to replay in one subscribe "
                                      "message; read them with GET /v1/events, then subscribe with since set to "
@@ -119,7 +144,7 @@ async def perform(session: RealtimeSession, outputs: list, outbox: Outbox, state
             else:
                 budget -= span
         resolved[r.subscription.id] = pos, reason
-        state.metrics.counts["resumed" if pos is not None else "not_resumed"] += 1
+        deps.metrics.counts["resumed" if pos is not None else "not_resumed"] += 1
     for out in outputs:
         if isinstance(out, Send):
             frame = out.frame
@@ -134,16 +159,16 @@ async def perform(session: RealtimeSession, outputs: list, outbox: Outbox, state
         elif isinstance(out, Close):
             outbox.close(out.code, out.reason)
         elif isinstance(out, Authenticate):
-            found = await state.auth.from_session_token(session.conn.project, out.token)
+            found = await deps.auth.from_session_token(session.conn.project, out.token)
             if found:
                 actor, user = found
                 session.conn.session_id = actor.session_id
-                await perform(session, session.authenticated(actor, account_model(user)), outbox, state)
+                await perform(session, session.authenticated(actor, account_model(user)), outbox, deps)
             else:
-                await perform(session, session.authenticated(None, None), outbox, state)
+                await perform(session, session.authenticated(None, None), outbox, deps)
         elif isinstance(out, SetPresence):
             try:
-                model = await state.services.presence.from_connection(
+                model = await deps.presence.from_connection(
                     session.conn.project, session.actor, session.conn.id, out.data)
             except AppwriteError as e:
                 outbox.push(protocol.dumps(protocol.error_frame(
@@ -152,16 +177,16 @@ async def perform(session: RealtimeSession, outputs: list, outbox: Outbox, state
                 outbox.push(protocol.dumps({"type": protocol.RESPONSE, "data": {"to": protocol.PRESENCE,
                                                                                "presence": model}}))
         elif isinstance(out, Publish):
-            outbox.push(protocol.dumps(await publish(session, out, outbox.ip, state)))
+            outbox.push(protocol.dumps(await publish(session, out, outbox.ip, deps)))
         elif isinstance(out, Replay):
             if replays:  # the first one replays them all, merged: one pass over the log, in its order
                 await replay(session, [(r, p) for r in replays if (p := resolved[r.subscription.id][0]) is not None],
-                             outbox, state)
+                             outbox, deps)
                 replays = []
             pos, _ = resolved[out.subscription.id]
             floor = None
             if pos is not None and pos > out.upto:  # resumed past what this node has dispatched: another node is ahead
-                await caught_up(state.hub, pos)
+                await caught_up(deps.hub, pos)
                 floor = (out.subscription.id, pos)
             overflowed = session.conn.held_overflow  # more live events than the queue holds came meanwhile
             held = session.replay_done(floor)
@@ -184,11 +209,11 @@ def actor_now(session: RealtimeSession) -> Actor:
     return replace(actor, roles=conn.roles, user_id=conn.user_id)
 
 
-async def publish(session: RealtimeSession, out: Publish, address: str, state) -> dict:
+async def publish(session: RealtimeSession, out: Publish, address: str, deps: Collaborators) -> dict:
     """Publish to a topic as the connection's actor: the acknowledgement, or the error frame."""
     request = out.request
     try:
-        published = await state.services.topics.publish(Ctx(session.conn.project, actor_now(session)), request,
+        published = await deps.topics.publish(Ctx(session.conn.project, actor_now(session)), request,
                                                          address, session.conn.id)
     except AppwriteError as e:
         return publish_error(e, e.code, e.message, request.message_id)
@@ -203,7 +228,7 @@ async def caught_up(hub, pos: int, timeout: float = CATCH_UP_S) -> None:
         await asyncio.sleep(0.005)
 
 
-async def replay(session: RealtimeSession, items: list[tuple[Replay, int]], outbox: Outbox, state) -> None:
+async def replay(session: RealtimeSession, items: list[tuple[Replay, int]], outbox: Outbox, deps: Collaborators) -> None:
     """Send the logged events that match the replayed subscriptions and may be read now: for
     each, those in (after, upto]. One pass in log order for all the subscriptions of a subscribe
     message, each event once with every subscription it matches, as live delivery sends it:
@@ -212,9 +237,9 @@ async def replay(session: RealtimeSession, items: list[tuple[Replay, int]], outb
         return
     conn = session.conn
     pos, upto = min(after for _, after in items), max(r.upto for r, _ in items)
-    visible = state.services.events.visibility()
+    visible = deps.events.visibility()
     while pos < upto and outbox.closing is None and not outbox.lost and not conn.held_overflow:
-        page = await state.store.read_events(conn.project, pos, upto, REPLAY_PAGE)
+        page = await deps.store.read_events(conn.project, pos, upto, REPLAY_PAGE)
         if not page:
             break
         for ev in page:
@@ -226,4 +251,4 @@ async def replay(session: RealtimeSession, items: list[tuple[Replay, int]], outb
             ids = [sub.id for sub in subs if sub.accepts(ev.payload)]
             if ids:
                 await outbox.put(encode_frame(ev.frame_prefix(), ids))
-        state.metrics.counts["replayed"] += len(page)
+        deps.metrics.counts["replayed"] += len(page)
