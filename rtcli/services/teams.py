@@ -73,7 +73,10 @@ class Teams:
         return _roles_param(value, self.limits.roles_per_membership)
 
     async def _room_for_team(self, ctx: Ctx, uid: str, tx: Transaction) -> None:
-        """Raise unless the user may join one more team."""
+        """Raise unless the user may join one more team. The user's row is read in ``tx`` first:
+        on PostgreSQL that locks it until ``tx`` ends, so joins of one user at the same moment
+        count one after another instead of each passing the limit on the same count."""
+        await self.users.get_user(ctx.project, uid, tx)
         limit = self.limits.teams_per_user
         if await self.teams.count_confirmed(ctx.project, uid, tx) >= limit:
             raise AppwriteError("team_limit_exceeded",

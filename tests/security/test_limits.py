@@ -5,23 +5,39 @@ size of a realtime message. Each attack runs against a real server while /v1/hea
 from __future__ import annotations
 
 import json
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import start_server
+from tests.server.conftest import BACKENDS, _start
 from tests.security.probe import Responsive, drain, realtime, recv, subscribe
 
 MAX_BULK = 100
 
 
+LIMITS = ["--max-teams-per-user", "3", "--max-roles-per-membership", "4", "--events-scan-limit", "500",
+          "--replay-limit", "500", "--max-queue", "8"]
+
+
+@pytest.fixture(params=BACKENDS)
+def limited(request, tmp_path):
+    """A server with small limits, on each store: teams are counted, and the log scanned, in SQL
+    (PostgreSQL's log positions are not consecutive, so a scan's length is counted differently)."""
+    with ExitStack() as stack:
+        srv = _start(request.param, tmp_path / "data", stack, extra=LIMITS)
+        yield srv
+        srv.stop()
+
+
 @pytest.fixture
-def limited(tmp_path):
-    srv = start_server(tmp_path / "data", extra=[
-        "--max-teams-per-user", "3", "--max-roles-per-membership", "4", "--events-scan-limit", "500",
-        "--replay-limit", "500", "--max-queue", "8"])
+def limited_sqlite(tmp_path):
+    srv = start_server(tmp_path / "data", extra=LIMITS)
     yield srv
     srv.stop()
 
@@ -75,6 +91,32 @@ def test_teams_per_user_and_roles_per_membership_are_bounded(limited):
         assert user.post("/teams", json={"teamId": "unique()", "name": "t"}).status_code == 201
     watch.assert_prompt()
     user.close()
+
+
+def _posted_at_once(server, headers: httpx.Headers, path: str, body: dict, n: int) -> list[httpx.Response]:
+    """``n`` POSTs of ``body`` sent at the same moment, each on its own connection."""
+    start = threading.Barrier(n)
+
+    def one(_: int) -> httpx.Response:
+        with httpx.Client(base_url=server.endpoint, headers=headers, timeout=20) as c:
+            start.wait()
+            return c.post(path, json=body)
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def test_teams_joined_at_the_same_moment_count_against_the_limit(limited):
+    """A user's team creations sent all at once (run in parallel on PostgreSQL): exactly as many
+    succeed as the limit allows, as they would one after another. Three users, since a race
+    shows only when requests overlap."""
+    for _ in range(3):
+        user = _anonymous(limited)
+        answers = _posted_at_once(limited, user.headers, "/teams", {"teamId": "unique()", "name": "t"}, 12)
+        assert sorted(r.status_code for r in answers) == [201] * 3 + [400] * 9
+        assert {r.json()["type"] for r in answers if r.status_code == 400} == {"team_limit_exceeded"}
+        assert user.get("/teams").json()["total"] == 3
+        user.close()
 
 
 def test_many_roles_times_many_channels_costs_one_entry_per_channel(server):
@@ -152,10 +194,12 @@ def test_replay_further_behind_than_the_limit_is_refused(limited):
     watch.assert_prompt()
 
 
-def test_live_frames_held_during_a_replay_are_bounded(limited):
+def test_live_frames_held_during_a_replay_are_bounded(limited_sqlite):
     """A client replays a large backlog without reading while live events pour in: past
     --max-queue held frames the server drops them and closes with 4008 (resume from the cursor)
     instead of holding every live frame in memory."""
+    # SQLite only: the bound is the connection's; the replay's reads run on both stores in the tests above.
+    limited = limited_sqlite
     _table(limited, "open", ['read("any")'])
     big = {"blob": "x" * 60_000}
     _fill(limited, "open", 400, big)  # ~24 MB: more than the socket buffers take

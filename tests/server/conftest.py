@@ -10,10 +10,10 @@ from tests.services import pg_database
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
-def _start(backend: str, data_dir, stack):
-    extra = []
+def _start(backend: str, data_dir, stack, extra: list[str] | None = None):
+    extra = list(extra or [])
     if backend == "postgres":
-        extra = ["--database", stack.enter_context(pg_database())]
+        extra += ["--database", stack.enter_context(pg_database())]
     return start_server(data_dir, extra=extra)
 
 
