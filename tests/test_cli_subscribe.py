@@ -194,6 +194,26 @@ def test_since_beginning_and_short_query(server, tmp_path, subscribers):
         "old0", "old1", "old2", "old3", "new-small", "new-big"]
 
 
+def test_since_the_server_cannot_replay_from_fails_at_once(server, tmp_path):
+    """Not a replay and then live events: an error naming the reason, and exit 1."""
+    make_table(server)
+    env = cli_env(server, tmp_path)
+    create_row(env, "r1", 1)
+    with server.admin() as admin:
+        cursor = admin.get("/events").json()["events"][-2]["cursor"]  # the one before the row's
+    other_db = cursor.split(".")[0] + ".0000other." + cursor.split(".")[2]
+    for since, reason in (("bogus", "since must be a cursor, 'beginning' or an ISO 8601 date"),
+                          (other_db, "the cursor belongs to another database")):
+        started = time.monotonic()
+        r = run("subscribe", "rows", "--since", since, env=env, timeout=20)
+        assert r.returncode == 1 and r.stdout == "", (since, r.stderr)
+        assert f"cannot replay from --since {since}: {reason}" in r.stderr, r.stderr
+        assert "subscribed" not in r.stderr and time.monotonic() - started < 10
+    # A cursor it can replay from still works.
+    ok = run("subscribe", "rows", "--since", cursor, "--count", "1", "--timeout", "10", env=env, timeout=20)
+    assert ok.returncode == 0 and "cannot replay" not in ok.stderr, ok.stderr
+
+
 def test_rejected_query_exits_1(server, tmp_path, subscribers):
     env = cli_env(server, tmp_path)
     sub = subscribers(["rows", "-q", '{"method":"contains","attribute":"n","values":[1]}'], env)

@@ -126,3 +126,29 @@ def wait_subscribed(proc: subprocess.Popen) -> None:
         if line.startswith("subscribed"):
             return
     raise AssertionError("the source subscriber ended before it subscribed")
+
+
+def test_subscribe_warns_of_a_topic_the_caller_cannot_see(shared_server, tmp_path):
+    """A topic channel is subscribed whatever its ID; one without a topic behind it says so on stderr."""
+    env = shared_server.cli_env(tmp_path / "config")
+    guest = shared_server.cli_env(tmp_path / "guest", key=False)
+    public, private = "pub" + secrets.token_hex(3), "priv" + secrets.token_hex(3)
+    ok("topic", "create", public, "-p", "read:any", env=env)
+    ok("topic", "create", private, "-p", "read:users", env=env)
+
+    def subscribe(channels: list[str], env: dict) -> list[str]:
+        sub = Subscriber(channels, env)
+        try:
+            sub.wait_err("subscribed")
+        finally:
+            sub.interrupt()
+        return sub.stderr_lines
+
+    missing = subscribe([f"topics.{public}", "topics.nope.events.say"], env)
+    assert any("topic 'nope' does not exist: topics.nope shows nothing until it is created" in line
+               for line in missing), missing
+    assert not any(public in line for line in missing if line.startswith("warning")), missing
+    hidden = subscribe([f"topics.{private}", f"topics.{public}"], guest)
+    warned = [line for line in hidden if line.startswith("warning") and "topic" in line]
+    assert len(warned) == 1 and f"no topic '{private}' that a guest (no API key, no login) may see" in warned[0], hidden
+    assert not any("warning" in line for line in subscribe(["topics.*"], env))

@@ -6,8 +6,8 @@ particular a line starting with ``subscribed`` each time the server confirms the
 (scripts and tests wait for it), ``reconnected`` after a reconnect, and warnings when a resume
 was not possible. Ctrl-C (SIGINT) and SIGTERM stop it with exit 0, in a terminal or as a
 background job of a script; so do ``--count N`` once N events are printed and ``--timeout S``
-without ``--count``. A fatal server error (1008), a rejected subscription, or ``--timeout``
-before ``--count`` events exits 1.
+without ``--count``. A fatal server error (1008), a rejected subscription, a ``--since`` the
+server cannot replay from, or ``--timeout`` before ``--count`` events exits 1.
 """
 
 # No `from __future__ import annotations` here: typer reads these signatures at start-up, and
@@ -64,6 +64,7 @@ def subscribe(
         if problem := check(channel):
             output.warn(problem)
     settings = state(ctx).settings()
+    _warn_unknown_topics(settings, channels)
     as_json = want_json(ctx, json_)
     import asyncio  # lazy: ~30 ms that `rtcli --help` should not pay
 
@@ -136,6 +137,14 @@ async def _run(settings: Any, channels: list[str], queries: list[str], since: st
                                     f"Retrying in {item.delay:.1f} s…")
                     failures += 1
             elif isinstance(item, Subscribed):
+                if since is not None and not item.reconnect and (refused := item.not_resumed()):
+                    # The replay asked for cannot happen: streaming live events instead would look
+                    # like an empty history.
+                    reason = refused[0].get("reason") or "the server could not replay from that point"
+                    output.error(f"cannot replay from --since {since}: {reason}. "
+                                 "Use 'beginning', a duration (30s, 10m, 2h, 1d), an ISO datetime, "
+                                 "or a cursor from `rtcli events list`.")
+                    return 1
                 confirmed = True
                 for sub in item.subscriptions:
                     note = ""
@@ -158,6 +167,47 @@ async def _run(settings: Any, channels: list[str], queries: list[str], since: st
         output.error(f"{e} ({e.code})" if e.code and e.code >= 1000 else str(e))
         return 1
     return 0
+
+
+def topic_ids(channels: list[str]) -> list[str]:
+    """The topics that ``topics.<id>`` and ``topics.<id>.events.<name>`` channels name (not patterns)."""
+    found = []
+    for channel in channels:
+        parts = channel.split(".")
+        if len(parts) in (2, 4) and parts[0] == "topics" and parts[1] not in ("*", ">") and parts[1] not in found:
+            found.append(parts[1])
+    return found
+
+
+def _warn_unknown_topics(settings: Any, channels: list[str]) -> None:
+    """A topic channel is accepted whether or not the topic exists, and one the caller cannot see
+    stays silent forever: say so (subscribed anyway, as the topic may be created later)."""
+    topics = topic_ids(channels)
+    if not topics:
+        return
+    from rtcli.cli.common import acting_as, trim_httpx_imports
+
+    trim_httpx_imports()
+    from rtcli.client.api import ApiClient
+    from rtcli.client.topics import Topics
+    from rtcli.errors import AppwriteError, RtcliError
+
+    try:
+        with ApiClient(settings.endpoint, settings.project, settings.key, settings.session, timeout=5) as client:
+            for tid in topics:
+                try:
+                    Topics(client).get(tid)
+                except AppwriteError as e:
+                    if e.type != "topic_not_found":
+                        continue  # not allowed to read topics, or a server without them: no verdict
+                    if settings.key:
+                        problem, until = f"topic {tid!r} does not exist", "it is created"
+                    else:
+                        problem = f"no topic {tid!r} that {acting_as(settings)} may see"
+                        until = "it is created or its permissions let you read it"
+                    output.warn(f"{problem}: topics.{tid} shows nothing until {until} (`rtcli topic list`)")
+    except RtcliError:
+        pass  # the server is not reachable: the stream says so, and retries
 
 
 def _json_line(event: "Event") -> None:
