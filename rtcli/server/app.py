@@ -38,6 +38,7 @@ from rtcli.server.routes import teams as teams_routes
 from rtcli.server.routes import topics as topics_routes
 from rtcli.server.routes import users as users_routes
 from rtcli.server.routes import unsupported as unsupported_routes
+from rtcli.server.routing import SegmentIndex
 from rtcli.services.account import Account
 from rtcli.server.runner import Runner
 from rtcli.services.auth import Auth
@@ -271,7 +272,7 @@ def build_app(config: ServeConfig) -> Starlette:
     app = Starlette(
         routes=[
             Route("/metrics", metrics_endpoint, methods=["GET"]),
-            Mount("/v1", routes=[
+            Mount("/v1", routes=[SegmentIndex([
                 *health_routes.routes,
                 *openapi_routes.routes,
                 *tablesdb_routes.routes,
@@ -286,7 +287,7 @@ def build_app(config: ServeConfig) -> Starlette:
                 *presences_routes.routes,
                 *topics_routes.routes,
                 *unsupported_routes.routes,  # last: what no route above took
-            ]),
+            ])]),
         ],
         exception_handlers=HANDLERS,
         lifespan=lifespan,
