@@ -13,8 +13,8 @@ from typing import Any, Protocol
 from rtcli.core.event import Event, Origin
 from rtcli.core.topics import Topic
 from rtcli.core.queries import ListPlan
-from rtcli.core.records import (ApiKey, Bucket, File, Membership, Presence, Session, Team, TokenRecord, TransactionRecord,
-                                UserRecord)
+from rtcli.core.records import (ApiKey, Bucket, Execution, File, Function, Membership, Presence, RunResult, Session, Team,
+                                TokenRecord, TransactionRecord, UserRecord)
 
 
 class Transaction(Protocol):
@@ -309,6 +309,48 @@ class StorageRepository(Protocol):
                          search: str | None) -> tuple[int, list[File]]:
         """The bucket's complete files matching the plan (and ``search`` in their name), paged; with
         ``read_filter``, only those one of these roles may read."""
+
+
+class FunctionRepository(Protocol):
+    """Functions and their executions (store/functions.py). Writes take the caller's transaction."""
+
+    async def function(self, project: str, fid: str, tx: Transaction | None = None) -> Function | None: ...
+
+    async def functions(self, project: str, limit: int, offset: int) -> tuple[int, list[Function]]:
+        """A page of the project's functions, oldest first."""
+
+    async def every_function(self) -> list[tuple[str, Function]]:
+        """(project, function) of every project's functions."""
+
+    async def save_function(self, tx: Transaction, project: str, f: Function) -> None:
+        """Insert or replace."""
+
+    async def delete_function(self, tx: Transaction, project: str, fid: str) -> None:
+        """The function with its executions."""
+
+    async def execution(self, project: str, eid: str, tx: Transaction | None = None) -> Execution | None: ...
+
+    async def save_execution(self, tx: Transaction, project: str, e: Execution, read_roles: list[str]) -> None:
+        """Insert or replace; ``read_roles`` are who may read it (what a user's list filters on)."""
+
+    async def delete_execution(self, tx: Transaction, project: str, eid: str) -> None: ...
+
+    async def executions(self, project: str, fid: str, read_filter: list[str] | None, limit: int,
+                         offset: int) -> tuple[int, list[Execution]]:
+        """A page of the function's executions, newest first; with ``read_filter``, only those one
+        of these roles may read."""
+
+    async def unfinished(self) -> list[tuple[str, Execution]]:
+        """(project, execution) of every execution scheduled, waiting or processing."""
+
+
+class CommandRunner(Protocol):
+    """Runs a function's command (server/runner.py)."""
+
+    queued: int  # runs waiting for their turn
+
+    async def run(self, command: str, cwd: str | None, stdin: bytes, env: dict[str, str],
+                  timeout: float) -> RunResult: ...
 
 
 class TransactionRepository(Protocol):

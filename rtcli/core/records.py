@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 
@@ -169,3 +170,81 @@ class File:
     owner: str | None  # the uploading user's id, "key" for an API key, None for a guest
     created_at: str
     updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    """A function: a shell command the server runs, by HTTP for the ``execute`` roles and on
+    every event matching one of ``events``."""
+
+    id: str
+    name: str
+    command: str
+    events: list[str]  # event patterns, e.g. tablesdb.*.tables.T.rows.*.create
+    timeout: float  # seconds (kept as given: an int stays an int in the JSON)
+    execute: list[str]  # roles that may run it over HTTP
+    enabled: bool
+    cwd: str  # the directory it runs in ("": the server's)
+    created_at: str
+    updated_at: str
+
+
+class ExecutionStatus(StrEnum):
+    """An execution's life: ``scheduled`` or ``waiting``, then ``processing``, then ``completed``
+    or ``failed``."""
+
+    SCHEDULED = "scheduled"
+    WAITING = "waiting"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def running(self) -> bool:
+        """Waiting for its turn or running now (a scheduled one is neither yet)."""
+        return self in (ExecutionStatus.WAITING, ExecutionStatus.PROCESSING)
+
+
+class ExecutionTrigger(StrEnum):
+    """What started an execution: an HTTP request, one at a scheduled time, or an event."""
+
+    HTTP = "http"
+    SCHEDULE = "schedule"
+    EVENT = "event"
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """One run of a function: the request it got, then (once finished) the response it gave."""
+
+    id: str
+    function_id: str
+    user_id: str | None  # the user who asked for it (None: an API key, an event or a guest)
+    permissions: list[str]  # who may read it: the user who asked for it, if any
+    trigger: ExecutionTrigger
+    status: ExecutionStatus
+    request_method: str
+    request_path: str
+    request_headers: list[tuple[str, str]]
+    created_at: str
+    updated_at: str
+    scheduled_at: str | None = None
+    response_status_code: int = 0
+    response_body: str = ""
+    response_headers: list[tuple[str, str]] = field(default_factory=list)
+    logs: str = ""  # the command's stderr
+    errors: str = ""  # what went wrong, if it failed
+    duration: float = 0.0  # seconds
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """How a function's command ended: its exit status (-9 when killed at the timeout), its
+    output, and ``error``, what went wrong in words (empty when it exited 0)."""
+
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+    timed_out: bool
+    duration: float  # seconds
+    error: str = ""

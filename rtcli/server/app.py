@@ -44,6 +44,7 @@ from rtcli.server.runner import Runner
 from rtcli.services.auth import Auth
 from rtcli.services.eventlog import EventLog
 from rtcli.services.explain import Explain
+from rtcli.services.executions import Executions
 from rtcli.services.functions import Functions
 from rtcli.services.indexes import Indexes
 from rtcli.services.transactions import Transactions
@@ -53,6 +54,7 @@ from rtcli.services.rows import Rows
 from rtcli.services.storage import Storage
 from rtcli.services.tablesdb import TablesDB
 from rtcli.services.teams import TeamLimits, Teams
+from rtcli.services.triggers import EventTriggers
 from rtcli.services.visibility import LogVisibility
 from rtcli.services.topics import PublishLimits, Topics
 from rtcli.services.users import Users
@@ -108,6 +110,7 @@ class Services:
     keys: Keys
     storage: Storage
     functions: Functions
+    executions: Executions
     events: EventLog
     explain: Explain
     presence: Presence
@@ -177,11 +180,14 @@ def build_app(config: ServeConfig) -> Starlette:
     team_store = TeamStore(store)
     files = StorageStore(store)
     topic_store = TopicStore(store)
+    function_store = FunctionsStore(store)
 
     projects = Projects(store, project_store)
     authn = Auth(store, users, team_store)
     tables = TablesDB(store, TablesDBStore(store))
     rows = Rows(tables)
+    executions = Executions(store, function_store, Runner(config.max_executions, passed_env=tuple(config.function_env)),
+                            lambda: f"http://{config.host}:{config.port}/v1", projects, config.max_execution_queue)
     services = Services(
         tablesdb=tables, rows=rows,
         account=Account(store, users, team_store, authn, config.session_limit_per_email, config.session_limit_per_ip),
@@ -189,9 +195,8 @@ def build_app(config: ServeConfig) -> Starlette:
         keys=Keys(store, project_store, projects),
         storage=Storage(store, files, config.data_dir / "files", config.max_file_size,
                         config.upload_timeout),
-        functions=Functions(store, FunctionsStore(store),
-                            Runner(config.max_executions, passed_env=tuple(config.function_env)),
-                            lambda: f"http://{config.host}:{config.port}/v1", projects, config.max_execution_queue),
+        functions=Functions(store, function_store, EventTriggers(function_store, executions.on_event)),
+        executions=executions,
         events=EventLog(store, config.events_scan_limit, lambda: LogVisibility(tables.repo, files, topic_store)),
         explain=Explain(store, users, authn, metrics),
         presence=Presence(store, PresenceStore(store)),
@@ -248,7 +253,7 @@ def build_app(config: ServeConfig) -> Starlette:
         head = await store.head()
         for p in projects.known:
             hub.last_seq[p] = head
-        await services.functions.recover()
+        await services.executions.recover()
         await triggers.load()
         store.on_commit = on_commit  # from here on, until the broker closes
         await broker.start(deliver)

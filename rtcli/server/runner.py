@@ -22,8 +22,8 @@ import re
 import signal
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
+from rtcli.core.records import RunResult
 from rtcli.settings import DEFAULTS
 
 SHELL = "/bin/sh"
@@ -50,17 +50,9 @@ def failure(code: int, stderr: bytes) -> str:
     return f"Exit status {code}" + (f": {text[-_TAIL:]}" if text else "")
 
 
-@dataclass
-class RunResult:
-    exit_code: int
-    stdout: bytes
-    stderr: bytes
-    timed_out: bool
-    duration: float
-    error: str = ""
-
-
 class Runner:
+    """Implements core.ports.CommandRunner."""
+
     def __init__(self, concurrency: int = DEFAULTS.max_executions, max_output: int = 1024 * 1024, passed_env: tuple[str, ...] = ()) -> None:
         self.slots = asyncio.Semaphore(concurrency)
         self.passed_env = tuple(dict.fromkeys(PASSED_ENV + tuple(passed_env)))
@@ -100,6 +92,7 @@ class Runner:
                     stderr=asyncio.subprocess.PIPE, env={**self.base_env(), **env}, start_new_session=True)
             except (OSError, ValueError) as e:
                 return RunResult(127, b"", str(e).encode(), False, time.monotonic() - start, f"cannot start: {e}")
+            assert proc.stdin and proc.stdout and proc.stderr, "all three are pipes"
             out_task = asyncio.create_task(self._drain(proc.stdout))
             err_task = asyncio.create_task(self._drain(proc.stderr))
             timed_out = False
@@ -128,6 +121,7 @@ class Runner:
                 out_task.cancel()
                 err_task.cancel()
                 stdout, stderr = b"", b"output lost: a child process kept the pipes open"
+            assert proc.returncode is not None, "the process was waited for"
             code = proc.returncode if not timed_out else -9
             return RunResult(code, stdout, stderr, timed_out, time.monotonic() - start,
                              "" if timed_out else failure(code, stderr))

@@ -184,7 +184,7 @@ class Storage:
             raise AppwriteError("user_unauthorized")
         return bucket
 
-    async def upload(self, ctx: Ctx, bid: str, file_id: str | None, upload_id: str | None, filename: str,
+    async def upload(self, ctx: Ctx, bid: str, file_id: object, upload_id: str | None, filename: str,
                      content_type: str | None, data: IO[bytes], data_size: int, content_range: str | None,
                      perms: object) -> tuple[dict[str, Any], int]:
         """One upload request: a whole file, or one chunk of a chunked upload; (File, status)."""

@@ -4,31 +4,32 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from rtcli.core.event import Event
+from rtcli.core.records import Function
 
 
 class FunctionSource(Protocol):
-    """Where the functions are kept (store.functions.FunctionsStore)."""
+    """Where the functions are kept (core.ports.FunctionRepository)."""
 
-    async def functions(self, project: str | None) -> tuple[int, list[dict[str, Any]]]: ...
+    async def every_function(self) -> list[tuple[str, Function]]: ...
 
 
 class EventTriggers:
     """Runs event-triggered functions after commit, in commit order, off the write path."""
 
-    def __init__(self, repo: FunctionSource, run: Callable[[Event, list[dict[str, Any]]], Awaitable[None]]) -> None:
+    def __init__(self, repo: FunctionSource, run: Callable[[Event, list[Function]], Awaitable[None]]) -> None:
         self.repo = repo  # the functions' repository
         self.run = run  # runs the functions of a list whose patterns match an event
-        self.by_project: dict[str, list[dict[str, Any]]] = {}
+        self.by_project: dict[str, list[Function]] = {}
 
     async def load(self) -> None:
-        _, fs = await self.repo.functions(None)
-        self.by_project = {}
-        for f in fs:
-            if f["events"]:
-                self.by_project.setdefault(f["project"], []).append(f)
+        by_project: dict[str, list[Function]] = {}
+        for project, f in await self.repo.every_function():
+            if f.events:
+                by_project.setdefault(project, []).append(f)
+        self.by_project = by_project
 
     def schedule(self, events: list[Event]) -> None:
         if not any(e.project in self.by_project for e in events):

@@ -1,73 +1,122 @@
-"""Functions and executions (SQLite and PostgreSQL): plain records."""
+"""Functions and executions (SQLite and PostgreSQL): typed records, no policy.
+
+An execution is kept as one JSON document under the names of Appwrite's Execution model (as
+rtcli has always stored it), beside the columns it is looked up by.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
-from rtcli.core.ports import Transaction
+from rtcli.core.permissions import granted_user
+from rtcli.core.ports import Store, Transaction
+from rtcli.core.records import Execution, ExecutionStatus, ExecutionTrigger, Function
 
 
-
-def _j(v) -> str:
+def _j(v: object) -> str:
     return orjson.dumps(v).decode()
 
 
+def _function(r: Any) -> Function:
+    spec = orjson.loads(r["spec"])  # every setting of the function, beside its id and dates
+    return Function(id=r["id"], name=spec["name"], command=spec["command"], events=spec["events"],
+                    timeout=spec["timeout"], execute=spec["execute"], enabled=spec["enabled"], cwd=spec["cwd"],
+                    created_at=r["created_at"], updated_at=r["updated_at"])
+
+
+def _spec(f: Function) -> str:
+    return _j({"name": f.name, "command": f.command, "events": f.events, "timeout": f.timeout, "execute": f.execute,
+               "enabled": f.enabled, "cwd": f.cwd})
+
+
+def _headers(hs: list[dict[str, str]]) -> list[tuple[str, str]]:
+    return [(h["name"], h["value"]) for h in hs]
+
+
+def _execution(r: Any) -> Execution:
+    d = orjson.loads(r["model"])
+    permissions = d["$permissions"]
+    # A row written before the user_id column existed names its user only in its permissions.
+    user_id = r["user_id"] if r["user_id"] is not None else granted_user("read", permissions)
+    return Execution(id=d["$id"], function_id=d["resourceId"], user_id=user_id, permissions=permissions,
+                     trigger=ExecutionTrigger(d["trigger"]), status=ExecutionStatus(d["status"]),
+                     request_method=d["requestMethod"], request_path=d["requestPath"],
+                     request_headers=_headers(d["requestHeaders"]), created_at=d["$createdAt"],
+                     updated_at=d["$updatedAt"], scheduled_at=d.get("scheduledAt"),
+                     response_status_code=d["responseStatusCode"], response_body=d["responseBody"],
+                     response_headers=_headers(d["responseHeaders"]), logs=d["logs"], errors=d["errors"],
+                     duration=d["duration"])
+
+
+def _document(e: Execution) -> str:
+    return _j({"$id": e.id, "$createdAt": e.created_at, "$updatedAt": e.updated_at, "$permissions": e.permissions,
+               "resourceId": e.function_id, "resourceType": "functions", "deploymentId": "", "trigger": e.trigger,
+               "status": e.status, "requestMethod": e.request_method, "requestPath": e.request_path,
+               "requestHeaders": [{"name": n, "value": v} for n, v in e.request_headers],
+               "responseStatusCode": e.response_status_code, "responseBody": e.response_body,
+               "responseHeaders": [{"name": n, "value": v} for n, v in e.response_headers], "logs": e.logs,
+               "errors": e.errors, "duration": e.duration, "scheduledAt": e.scheduled_at})
+
+
 class FunctionsStore:
-    def __init__(self, store) -> None:
+    """Implements core.ports.FunctionRepository. ``read_roles`` holds who may read each
+    execution, the column a user's list is filtered by."""
+
+    def __init__(self, store: Store) -> None:
         self.s = store
-        self.d = store.dialect
+        self.d: Any = store.dialect  # store/dialect.py: SqliteDialect or PostgresDialect
 
-    async def function(self, project: str, fid: str, tx=None) -> dict | None:
-        sql, p = "SELECT * FROM functions WHERE project=? AND id=?", (project, fid)
-        r = await (tx.fetchone(sql, p) if tx else self.s.fetchone(sql, p))
-        return {**orjson.loads(r["spec"]), "id": r["id"], "created_at": r["created_at"],
-                "updated_at": r["updated_at"]} if r else None
+    async def function(self, project: str, fid: str, tx: Transaction | None = None) -> Function | None:
+        r = await (tx or self.s).fetchone("SELECT * FROM functions WHERE project=? AND id=?", (project, fid))
+        return _function(r) if r else None
 
-    async def functions(self, project: str | None, limit: int = 1000, offset: int = 0) -> tuple[int, list[dict]]:
-        where, params = ("project=?", (project,)) if project else ("1=1", ())
-        total = (await self.s.fetchone(f"SELECT COUNT(*) FROM functions WHERE {where}", params))[0]
-        rows = await self.s.fetchall(f"SELECT * FROM functions WHERE {where} ORDER BY created_at, id LIMIT ? OFFSET ?",
-                                     (*params, limit, offset))
-        return total, [{**orjson.loads(r["spec"]), "id": r["id"], "project": r["project"],
-                        "created_at": r["created_at"], "updated_at": r["updated_at"]} for r in rows]
+    async def functions(self, project: str, limit: int, offset: int) -> tuple[int, list[Function]]:
+        total = (await self.s.fetchone("SELECT COUNT(*) FROM functions WHERE project=?", (project,)))[0]
+        rows = await self.s.fetchall("SELECT * FROM functions WHERE project=? ORDER BY created_at, id LIMIT ? OFFSET ?",
+                                     (project, limit, offset))
+        return int(total), [_function(r) for r in rows]
 
-    async def save_function(self, tx: Transaction, project: str, f: dict) -> None:
-        spec = {k: v for k, v in f.items() if k not in ("id", "created_at", "updated_at", "project")}
+    async def every_function(self) -> list[tuple[str, Function]]:
+        rows = await self.s.fetchall("SELECT * FROM functions ORDER BY created_at, id")
+        return [(r["project"], _function(r)) for r in rows]
+
+    async def save_function(self, tx: Transaction, project: str, f: Function) -> None:
         await tx.execute(
             "INSERT INTO functions (project, id, spec, created_at, updated_at) VALUES (?,?,?,?,?)"
             " ON CONFLICT (project, id) DO UPDATE SET spec=excluded.spec, updated_at=excluded.updated_at",
-            (project, f["id"], _j(spec), f["created_at"], f["updated_at"]))
+            (project, f.id, _spec(f), f.created_at, f.updated_at))
 
     async def delete_function(self, tx: Transaction, project: str, fid: str) -> None:
         await tx.execute("DELETE FROM executions WHERE project=? AND function_id=?", (project, fid))
         await tx.execute("DELETE FROM functions WHERE project=? AND id=?", (project, fid))
 
+    async def execution(self, project: str, eid: str, tx: Transaction | None = None) -> Execution | None:
+        r = await (tx or self.s).fetchone("SELECT model, user_id FROM executions WHERE project=? AND id=?", (project, eid))
+        return _execution(r) if r else None
+
+    async def save_execution(self, tx: Transaction, project: str, e: Execution, read_roles: list[str]) -> None:
+        await tx.execute(
+            "INSERT INTO executions (project, id, function_id, model, read_roles, user_id, created_at)"
+            " VALUES (?,?,?,?,?,?,?) ON CONFLICT (project, id) DO UPDATE SET model=excluded.model",
+            (project, e.id, e.function_id, _document(e), _j(read_roles), e.user_id, e.created_at))
+
     async def delete_execution(self, tx: Transaction, project: str, eid: str) -> None:
         await tx.execute("DELETE FROM executions WHERE project=? AND id=?", (project, eid))
 
-    async def execution(self, project: str, eid: str, tx=None) -> dict | None:
-        sql, p = "SELECT model FROM executions WHERE project=? AND id=?", (project, eid)
-        r = await (tx.fetchone(sql, p) if tx else self.s.fetchone(sql, p))
-        return orjson.loads(r[0]) if r else None
-
-    async def save_execution(self, tx: Transaction, project: str, model: dict, read_roles: list[str]) -> None:
-        await tx.execute(
-            "INSERT INTO executions (project, id, function_id, model, read_roles, created_at) VALUES (?,?,?,?,?,?)"
-            " ON CONFLICT (project, id) DO UPDATE SET model=excluded.model",
-            (project, model["$id"], model["resourceId"], _j(model), _j(read_roles), model["$createdAt"]))
-
     async def executions(self, project: str, fid: str, read_filter: list[str] | None, limit: int,
-                         offset: int) -> tuple[int, list[dict]]:
+                         offset: int) -> tuple[int, list[Execution]]:
         where, params = ["project=?", "function_id=?"], [project, fid]
         if read_filter is not None:
             where.append(self.d.any_role("read_roles", read_filter, params))
         w = " AND ".join(where)
         total = (await self.s.fetchone(f"SELECT COUNT(*) FROM executions WHERE {w}", params))[0]
-        rows = await self.s.fetchall(f"SELECT model FROM executions WHERE {w} ORDER BY seq DESC LIMIT ? OFFSET ?",
+        rows = await self.s.fetchall(f"SELECT model, user_id FROM executions WHERE {w} ORDER BY seq DESC LIMIT ? OFFSET ?",
                                      (*params, limit, offset))
-        return total, [orjson.loads(r[0]) for r in rows]
+        return int(total), [_execution(r) for r in rows]
 
-    async def unfinished(self) -> list[tuple[str, dict]]:
-        rows = await self.s.fetchall(f"SELECT project, model FROM executions WHERE {self.d.field('model', 'status')}"
+    async def unfinished(self) -> list[tuple[str, Execution]]:
+        rows = await self.s.fetchall(f"SELECT project, model, user_id FROM executions WHERE {self.d.field('model', 'status')}"
                                      " IN ('waiting', 'processing', 'scheduled')")
-        return [(r[0], orjson.loads(r[1])) for r in rows]
+        return [(r["project"], _execution(r)) for r in rows]

@@ -14,6 +14,8 @@ ADDED_COLUMNS: list[tuple[str, str, str]] = [
     ("users", "hash_options", "TEXT NOT NULL DEFAULT '{}'"),
     ("users", "phone", "TEXT"),
     ("users", "phone_verification", "INTEGER NOT NULL DEFAULT 0"),
+    # Functions: the user who asked for an execution (a scheduled one runs as them after a restart).
+    ("executions", "user_id", "TEXT"),
 ]
 
 AFTER = [

@@ -153,7 +153,7 @@ async def queue(request: Request):
     if name not in QUEUES:
         raise AppwriteError("general_route_not_found", f"Unknown queue '{name}'. Queues: {', '.join(QUEUES)}.")
     # rtcli works inline: only function executions may wait (for a free slot).
-    size = request.app.state.services.functions.runner.queued if name == "functions" else 0
+    size = request.app.state.services.executions.runner.queued if name == "functions" else 0
     return _queue_answer(name, size, _threshold(request))
 
 

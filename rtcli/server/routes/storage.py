@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import FileResponse
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from rtcli.errors import AppwriteError
 from rtcli.server.routes.unsupported import not_offered
 from rtcli.server.http import array_param, body, ctx, indexed_array, json_response, no_content
-from rtcli.services.storage import CHUNK
+from rtcli.services.storage import CHUNK, Storage
 
 
-def _svc(request: Request):
-    return request.app.state.services.storage
+def _svc(request: Request) -> Storage:
+    svc: Storage = request.app.state.services.storage
+    return svc
 
 
-async def buckets(request: Request):
+async def buckets(request: Request) -> Response:
     c = await ctx(request)
     if request.method == "POST":
         return json_response(await _svc(request).create_bucket(c, await body(request)), 201)
     return json_response(await _svc(request).list_buckets(c, array_param(request, "queries")))
 
 
-async def bucket(request: Request):
+async def bucket(request: Request) -> Response:
     c, bid = await ctx(request), request.path_params["bucket"]
     if request.method == "GET":
         return json_response(await _svc(request).get_bucket(c, bid))
@@ -33,7 +34,7 @@ async def bucket(request: Request):
     return no_content()
 
 
-async def files(request: Request):
+async def files(request: Request) -> Response:
     c, bid = await ctx(request), request.path_params["bucket"]
     svc = _svc(request)
     if request.method == "GET":
@@ -62,7 +63,7 @@ async def files(request: Request):
     return json_response(model, status)
 
 
-async def file(request: Request):
+async def file(request: Request) -> Response:
     c, bid, fid = await ctx(request), request.path_params["bucket"], request.path_params["file"]
     if request.method == "GET":
         return json_response(await _svc(request).get(c, bid, fid))
@@ -90,7 +91,7 @@ def inline_safe(mime: str) -> bool:
     return base in _INLINE_TYPES or base.startswith(_INLINE_PREFIXES)
 
 
-async def content(request: Request):
+async def content(request: Request) -> Response:
     c, bid, fid = await ctx(request), request.path_params["bucket"], request.path_params["file"]
     kind = request.path_params["kind"]
     if kind not in ("download", "view", "preview"):

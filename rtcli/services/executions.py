@@ -1,0 +1,336 @@
+"""Executions of functions: by HTTP (sync or async), at a scheduled time, and by events.
+
+A function runs as a subprocess (see server/runner.py) with the request body on stdin and this
+environment:
+
+    RTCLI_FUNCTION_ID, RTCLI_EXECUTION_ID, RTCLI_TRIGGER (http|schedule|event), RTCLI_METHOD,
+    RTCLI_PATH, RTCLI_HEADERS (JSON), RTCLI_EVENT and RTCLI_EVENT_PAYLOAD (JSON; event triggers),
+    RTCLI_ENDPOINT, RTCLI_PROJECT, RTCLI_KEY (a key valid for this execution only, see below),
+    RTCLI_USER_ID (who asked for it, if a user did),
+    RTCLI_RESPONSE_FILE (write {"statusCode": 201, "headers": {...}} there to set them),
+    and APPWRITE_FUNCTION_ID / APPWRITE_FUNCTION_PROJECT_ID for familiarity.
+
+stdout becomes ``responseBody``, stderr ``logs``; exit status 0 means ``completed``, anything
+else (or the timeout) ``failed``.
+
+The execution's key has the scopes of the API key that asked for the run, if one did (a
+function never lifts a key above itself). Otherwise (a user, a guest, an event, a schedule
+recovered after a restart) it has ``EXECUTION_SCOPES``: rows, files, teams, executions and
+presences, but no schema changes, users, keys, functions or event log, so that a function
+that lets its key slip to whoever ran it does not hand over the project.
+
+Loop guard: writes made with an execution's key carry its function and depth, so an event
+caused by function F never triggers F again, and a chain of event-triggered executions stops at
+depth 3.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from rtcli import ids
+from rtcli.core import channels, events, permissions
+from rtcli.core.event import Event, Origin
+from rtcli.core.ports import CommandRunner, FunctionRepository, Store
+from rtcli.core.queries import parse_many
+from rtcli.core.queries import plan as list_plan
+from rtcli.core.records import Execution, ExecutionStatus, ExecutionTrigger, Function, RunResult
+from rtcli.errors import AppwriteError, invalid
+from rtcli.services.context import Ctx
+from rtcli.services.functions import find_function
+from rtcli.services.projects import Projects
+
+# The per-execution key of a run no API key asked for: the data a function works on.
+EXECUTION_SCOPES = frozenset({
+    "databases.read", "rows.read", "rows.write", "files.read", "files.write", "teams.read", "teams.write",
+    "executions.read", "executions.write", "presences.read", "presences.write", "topics.read", "topics.write",
+    "health.read"})
+
+log = logging.getLogger("rtcli.functions")
+MAX_TRIGGER_DEPTH = 3
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD")
+
+
+def execution_model(e: Execution, with_logs: bool) -> dict[str, Any]:
+    """Appwrite's Execution model; ``logs`` and ``errors`` are for API keys only (as in Appwrite)."""
+    return {"$id": e.id, "$createdAt": e.created_at, "$updatedAt": e.updated_at, "$permissions": e.permissions,
+            "resourceId": e.function_id, "resourceType": "functions", "deploymentId": "", "trigger": e.trigger.value,
+            "status": e.status.value, "requestMethod": e.request_method, "requestPath": e.request_path,
+            "requestHeaders": [{"name": n, "value": v} for n, v in e.request_headers],
+            "responseStatusCode": e.response_status_code, "responseBody": e.response_body,
+            "responseHeaders": [{"name": n, "value": v} for n, v in e.response_headers],
+            "logs": e.logs if with_logs else "", "errors": e.errors if with_logs else "", "duration": e.duration,
+            "scheduledAt": e.scheduled_at}
+
+
+def for_format(model: dict[str, Any], response_format: str | None) -> dict[str, Any]:
+    """Responses below format 2.0.0 (node-appwrite 27 sends 1.9.5) name the function ``functionId``."""
+    if response_format and _version(response_format) < (2, 0, 0):
+        out = {k: v for k, v in model.items() if k not in ("resourceId", "resourceType")}
+        out["functionId"] = model["resourceId"]
+        return out
+    return model
+
+
+def _version(v: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in v.split(".")[:3])
+    except ValueError:
+        return (99,)
+
+
+def _read_roles(e: Execution) -> list[str]:
+    return sorted(permissions.roles_for("read", e.permissions))
+
+
+def _finished(e: Execution, f: Function, result: RunResult, status_code: int,
+              headers: list[tuple[str, str]]) -> Execution:
+    """``e`` once its command ended with ``result`` (and set ``status_code`` and ``headers``)."""
+    ok = result.exit_code == 0 and not result.timed_out
+    errors = (f"Timed out after {f.timeout} s" if result.timed_out else result.error or
+              (f"Exit status {result.exit_code}" if result.exit_code else ""))
+    return replace(e, status=ExecutionStatus.COMPLETED if ok else ExecutionStatus.FAILED,
+                   response_status_code=status_code if not result.timed_out else 408,
+                   response_body=result.stdout.decode("utf-8", "replace"), response_headers=headers,
+                   logs=result.stderr.decode("utf-8", "replace"), errors=errors, duration=round(result.duration, 4),
+                   updated_at=ids.format_datetime())
+
+
+class Executions:
+    def __init__(self, store: Store, repo: FunctionRepository, runner: CommandRunner, endpoint: Callable[[], str],
+                 keys: Projects, max_pending: int = 100) -> None:
+        self.store = store
+        self.repo = repo
+        self.runner = runner
+        self.endpoint = endpoint
+        self.keys = keys  # registers the per-execution keys
+        # Asynchronous, scheduled and event-triggered executions waiting or running, each with its
+        # request body in memory: at most max_pending; more are refused (503), not queued.
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.max_pending = max_pending
+
+    # --- records and events ------------------------------------------------------------------
+
+    @staticmethod
+    def _new(f: Function, trigger: ExecutionTrigger, method: str, path: str, headers: dict[Any, Any],
+             uid: str | None) -> Execution:
+        now = ids.format_datetime()
+        return Execution(id=ids.unique(), function_id=f.id, user_id=uid,
+                         permissions=[f'read("user:{uid}")'] if uid else [], trigger=trigger,
+                         status=ExecutionStatus.WAITING, request_method=method, request_path=path,
+                         request_headers=[(str(k), str(v)) for k, v in headers.items()], created_at=now,
+                         updated_at=now)
+
+    @staticmethod
+    def _event(project: str, e: Execution, action: str, user_id: str | None) -> Event:
+        f = e.function_id
+        return Event(project=project, events=events.generate([("functions", f), ("executions", e.id)], action),
+                     channels=channels.with_action(["console", f"projects.{project}", "executions",
+                                                    f"executions.{e.id}", f"functions.{f}"], action),
+                     roles=_read_roles(e), payload=execution_model(e, with_logs=False),
+                     timestamp=ids.format_datetime(), user_id=user_id)
+
+    async def _save(self, project: str, e: Execution, action: str | None) -> None:
+        """Store the execution; publish its event only for a user's execution (as Appwrite)."""
+        async with self.store.transaction() as tx:
+            await self.repo.save_execution(tx, project, e, _read_roles(e))
+            if action and e.permissions:
+                await tx.append_event(self._event(project, e, action, e.user_id))
+
+    # --- running -----------------------------------------------------------------------------
+
+    async def execute(self, ctx: Ctx, fid: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        f = await find_function(self.repo, ctx, fid)
+        if ctx.actor.is_key:
+            ctx.require_scope("executions.write")
+        elif not ctx.actor.can(set(f.execute)):
+            raise AppwriteError("user_unauthorized", "You are not allowed to execute this function.")
+        if not f.enabled:
+            raise AppwriteError("general_access_forbidden", "The function is disabled.")
+        req_body = body.get("body", "")
+        if not isinstance(req_body, str):
+            raise invalid("Invalid `body` param: Value must be a string.")
+        method = body.get("method", "POST")
+        if method not in METHODS:
+            raise invalid(f"Invalid `method` param: one of {', '.join(METHODS)}.")
+        path = body.get("path", "/")
+        headers = body.get("headers") or {}
+        if not isinstance(path, str) or not path.startswith("/") or not isinstance(headers, dict):
+            raise invalid("Invalid `path` or `headers` param: a path starting with / and an object of headers.")
+        asynchronous = bool(body.get("async", False))
+        if asynchronous and len(self.tasks) >= self.max_pending:
+            raise AppwriteError("general_service_unavailable",
+                                f"Too many executions are waiting ({self.max_pending}, the server's "
+                                "--max-execution-queue): try again later, or run this one synchronously.")
+        uid = ctx.actor.user_id
+        scopes = ctx.actor.scopes if ctx.actor.is_key else EXECUTION_SCOPES
+        with_logs = ctx.actor.is_key
+        scheduled = body.get("scheduledAt")
+        if scheduled is not None:
+            if not asynchronous:
+                raise invalid("Scheduled executions must run asynchronously: pass async true with scheduledAt.")
+            try:
+                when = datetime.fromisoformat(str(scheduled).replace("Z", "+00:00"))
+                when = when if when.tzinfo else when.replace(tzinfo=UTC)
+            except ValueError:
+                raise invalid("Invalid `scheduledAt` param: an ISO 8601 date.") from None
+            e = replace(self._new(f, ExecutionTrigger.SCHEDULE, method, path, headers, uid),
+                        status=ExecutionStatus.SCHEDULED, scheduled_at=ids.format_datetime(when.timestamp()))
+            await self._save(ctx.project, e, "create")
+            self._spawn(ctx.project, f, e, req_body.encode(), event=None, depth=0,
+                        delay=max(0.0, when.timestamp() - time.time()), scopes=scopes)
+            return 202, execution_model(e, with_logs)
+        e = self._new(f, ExecutionTrigger.HTTP, method, path, headers, uid)
+        if asynchronous:
+            await self._save(ctx.project, e, "create")
+            self._spawn(ctx.project, f, e, req_body.encode(), event=None, depth=0, scopes=scopes)
+            return 202, execution_model(e, with_logs)
+        e = await self._run(ctx.project, f, replace(e, status=ExecutionStatus.PROCESSING), req_body.encode(),
+                            event=None, depth=0, scopes=scopes)
+        await self._save(ctx.project, e, "create")
+        return 201, execution_model(e, with_logs)
+
+    def _spawn(self, project: str, f: Function, e: Execution, stdin: bytes, event: Event | None, depth: int,
+               delay: float = 0.0, scopes: frozenset[str] = EXECUTION_SCOPES) -> None:
+        async def go() -> None:
+            if delay:
+                await asyncio.sleep(delay)
+            running = replace(e, status=ExecutionStatus.PROCESSING, updated_at=ids.format_datetime())
+            await self._save(project, running, "update")
+            await self._save(project, await self._run(project, f, running, stdin, event, depth, scopes), "update")
+
+        task = asyncio.create_task(go())
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception():
+            log.error("execution failed unexpectedly", exc_info=task.exception())
+
+    async def _run(self, project: str, f: Function, e: Execution, stdin: bytes, event: Event | None, depth: int,
+                   scopes: frozenset[str] = EXECUTION_SCOPES) -> Execution:
+        """Run ``f`` for ``e``; returns ``e`` finished."""
+        key = "rtk_exec_" + secrets.token_hex(24)
+        self.keys.add_ephemeral(key, project, origin=Origin(f.id, depth + 1), scopes=scopes)
+        fd, response_file = tempfile.mkstemp(prefix="rtcli-response-")
+        os.close(fd)
+        env = {
+            "RTCLI_FUNCTION_ID": f.id, "RTCLI_EXECUTION_ID": e.id, "RTCLI_TRIGGER": e.trigger.value,
+            "RTCLI_METHOD": e.request_method, "RTCLI_PATH": e.request_path,
+            "RTCLI_HEADERS": json.dumps(dict(e.request_headers)),
+            "RTCLI_ENDPOINT": self.endpoint(), "RTCLI_PROJECT": project, "RTCLI_KEY": key,
+            "RTCLI_RESPONSE_FILE": response_file, "RTCLI_USER_ID": e.user_id or "",
+            "APPWRITE_FUNCTION_ID": f.id, "APPWRITE_FUNCTION_PROJECT_ID": project,
+        }
+        if event is not None:
+            env["RTCLI_EVENT"] = event.events[0]
+            env["RTCLI_EVENT_PAYLOAD"] = json.dumps(event.payload)
+        try:
+            result = await self.runner.run(f.command, f.cwd or None, stdin, env, f.timeout)
+        finally:
+            self.keys.remove_ephemeral(key)
+        status: int = 200 if result.exit_code == 0 else 500
+        headers: list[tuple[str, str]] = []
+        try:
+            with open(response_file) as fh:
+                spec = json.loads(fh.read() or "{}")
+            if isinstance(spec.get("statusCode"), int):
+                status = spec["statusCode"]
+            if isinstance(spec.get("headers"), dict):
+                headers = [(str(k), str(v)) for k, v in spec["headers"].items()]
+        except (OSError, ValueError, AttributeError):
+            pass
+        finally:
+            os.unlink(response_file)
+        return _finished(e, f, result, status, headers)
+
+    # --- reading and deleting ------------------------------------------------------------------
+
+    async def get_execution(self, ctx: Ctx, fid: str, eid: str) -> dict[str, Any]:
+        await find_function(self.repo, ctx, fid)
+        e = await self.repo.execution(ctx.project, eid)
+        if e is None or e.function_id != fid or not self._can_read(ctx, e):
+            raise AppwriteError("execution_not_found", f"Execution with the requested ID '{eid}' could not be found.")
+        return execution_model(e, ctx.actor.is_key)
+
+    async def delete_execution(self, ctx: Ctx, fid: str, eid: str) -> None:
+        """An API key deletes a finished execution (its ``delete`` event, for a user's execution)."""
+        ctx.require_key("executions.write")
+        await find_function(self.repo, ctx, fid)
+        async with self.store.transaction(ctx.actor.origin) as tx:
+            e = await self.repo.execution(ctx.project, eid, tx)
+            if e is None or e.function_id != fid:
+                raise AppwriteError("execution_not_found", f"Execution with the requested ID '{eid}' could not be found.")
+            if e.status.running:
+                raise AppwriteError("execution_in_progress", "The execution is still running: delete it once it ends.")
+            await self.repo.delete_execution(tx, ctx.project, eid)
+            if e.permissions:
+                await tx.append_event(self._event(ctx.project, e, "delete", ctx.actor.user_id))
+
+    async def list_executions(self, ctx: Ctx, fid: str, queries: list[Any]) -> dict[str, Any]:
+        await find_function(self.repo, ctx, fid)
+        if ctx.actor.is_key:
+            ctx.require_scope("executions.read")
+        p = list_plan(parse_many(queries))
+        read_filter = None if ctx.actor.is_key else sorted(ctx.actor.roles | {"any"})
+        total, es = await self.repo.executions(ctx.project, fid, read_filter, p.limit, p.offset)
+        return {"total": total, "executions": [execution_model(e, ctx.actor.is_key) for e in es]}
+
+    @staticmethod
+    def _can_read(ctx: Ctx, e: Execution) -> bool:
+        if ctx.actor.is_key:
+            ctx.require_scope("executions.read")
+            return True
+        return ctx.actor.can(permissions.roles_for("read", e.permissions))
+
+    # --- event triggers and restarts -----------------------------------------------------------
+
+    async def on_event(self, event: Event, functions: list[Function]) -> None:
+        """Run every enabled function of the event's project whose patterns match the event."""
+        origin = event.origin
+        depth = origin.depth if origin else 0
+        if depth >= MAX_TRIGGER_DEPTH:
+            return
+        names = set(event.events)
+        for f in functions:
+            if not f.enabled or not names.intersection(f.events):
+                continue
+            if origin and origin.function == f.id:
+                continue  # a function's own writes never trigger it again
+            if event.events[0].startswith(f"functions.{f.id}."):
+                continue  # nor do its own executions' events
+            e = self._new(f, ExecutionTrigger.EVENT, "POST", "/", {}, None)
+            if len(self.tasks) >= self.max_pending:
+                e = replace(e, status=ExecutionStatus.FAILED,
+                            errors=f"Not run: {self.max_pending} executions were already waiting "
+                                   "(the server's --max-execution-queue).")
+                await self._save(event.project, e, None)
+                log.warning("execution of %s for %s not run: the execution queue is full", f.id, event.events[0])
+                continue
+            await self._save(event.project, e, None)
+            self._spawn(event.project, f, e, json.dumps(event.payload).encode(), event, depth)
+
+    async def recover(self) -> None:
+        """At start: scheduled executions are scheduled again (their body is not kept, so they run
+        with an empty one); executions a crash left waiting or processing are marked failed."""
+        for project, e in await self.repo.unfinished():
+            if e.status is ExecutionStatus.SCHEDULED and e.scheduled_at:
+                f = await self.repo.function(project, e.function_id)
+                if f is not None:
+                    when = datetime.fromisoformat(e.scheduled_at).timestamp()
+                    self._spawn(project, f, e, b"", None, 0, delay=max(0.0, when - time.time()))
+                    continue
+            await self._save(project, replace(e, status=ExecutionStatus.FAILED,
+                                              errors="The server stopped before the execution finished.",
+                                              updated_at=ids.format_datetime()), None)
