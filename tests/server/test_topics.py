@@ -230,7 +230,9 @@ def test_bad_publishes_get_clear_errors_and_the_socket_stays_open(shared_server)
              ({"data": {}}, 1003, "`topic`"), ({"topic": tid, "data": {}, "event": "a.b"}, 1003, "`event`"),
              ({"topic": tid, "data": {}, "self": "no"}, 1003, "`self`"),
              ({"topic": tid, "data": {}, "messageId": "-x"}, 1003, "`messageId`"),
-             ({"topic": tid, "data": {"x": "y" * 17_000}}, 1009, "the limit is 16384 bytes")]
+             ({"topic": tid, "data": {"x": "y" * 17_000}}, 1009, "the limit is 16384 bytes"),
+             # 9,000 characters, 18,000 bytes of UTF-8: the limit counts bytes
+             ({"topic": tid, "data": {"x": "é" * 9_000}}, 1009, "The message is 18008 bytes")]
     for data, code, words in cases:
         ws.send(json.dumps({"type": "publish", "data": data}))
         err = recv(ws)["data"]
@@ -238,7 +240,8 @@ def test_bad_publishes_get_clear_errors_and_the_socket_stays_open(shared_server)
     assert publish(ws, tid, {"ok": True})["data"]["success"] is True
     ws.close()
     with shared_server.guest() as g:
-        for body, status in (({"data": [1]}, 400), ({"data": {"x": "y" * 17_000}}, 413), ({}, 400)):
+        for body, status in (({"data": [1]}, 400), ({"data": {"x": "y" * 17_000}}, 413),
+                             ({"data": {"x": "é" * 9_000}}, 413), ({}, 400)):
             r = g.post(f"/topics/{tid}/messages", json=body)
             assert r.status_code == status and set(r.json()) == {"message", "code", "type", "version"}
 
