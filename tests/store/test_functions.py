@@ -1,0 +1,95 @@
+"""Functions and executions as the store keeps them, on SQLite and PostgreSQL: records go in and
+come back equal, an execution is stored under Appwrite's Execution model names (as rtcli has
+always written it), and a row written before the ``user_id`` column still names its user."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import ExitStack
+
+import orjson
+import pytest
+
+from rtcli.core.records import Execution, ExecutionStatus, ExecutionTrigger, Function
+from rtcli.store.functions import FunctionsStore
+from tests.services import pg_database
+
+FN = Function(id="fn1", name="Echo", command="cat", events=["users.*.create"], timeout=15, execute=["users"],
+              enabled=True, cwd="", created_at="2026-01-01T00:00:00.000+00:00",
+              updated_at="2026-01-01T00:00:00.000+00:00")
+
+
+def _execution(eid: str, status: ExecutionStatus, user_id: str | None = "u1") -> Execution:
+    return Execution(id=eid, function_id="fn1", user_id=user_id,
+                     permissions=[f'read("user:{user_id}")'] if user_id else [], trigger=ExecutionTrigger.SCHEDULE,
+                     status=status, request_method="PUT", request_path="/a?b=1", request_headers=[("x-a", "1")],
+                     created_at="2026-01-01T00:00:01.000+00:00", updated_at="2026-01-01T00:00:02.000+00:00",
+                     scheduled_at="2030-01-01T00:00:00.000+00:00", response_status_code=201, response_body="out",
+                     response_headers=[("x-b", "2")], logs="err", errors="Exit status 1", duration=0.25)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def make_store(request, tmp_path):
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            from rtcli.store.sqlite.db import SqliteStore
+
+            yield lambda: SqliteStore(tmp_path / "rtcli.db")
+        else:
+            dsn = stack.enter_context(pg_database())
+            from rtcli.store.postgres.db import PostgresStore
+
+            yield lambda: PostgresStore(dsn)
+
+
+def _run(make_store, scenario):
+    async def go():
+        store = make_store()
+        await store.open()
+        store.on_commit = lambda events: None
+        try:
+            return await scenario(store, FunctionsStore(store))
+        finally:
+            await store.close()
+    return asyncio.run(go())
+
+
+def test_functions_and_executions_come_back_as_they_were_saved(make_store):
+    done = _execution("e1", ExecutionStatus.FAILED)
+    waiting = _execution("e2", ExecutionStatus.WAITING, user_id=None)
+
+    async def scenario(store, repo):
+        async with store.transaction() as tx:
+            await repo.save_function(tx, "p", FN)
+            await repo.save_execution(tx, "p", done, ["user:u1"])
+            await repo.save_execution(tx, "p", waiting, [])
+        raw = (await store.fetchone("SELECT model FROM executions WHERE id=?", ("e1",)))[0]
+        return (await repo.function("p", "fn1"), await repo.every_function(), await repo.execution("p", "e1"),
+                await repo.executions("p", "fn1", ["user:u1"], 10, 0), await repo.unfinished(),
+                orjson.loads(raw) if isinstance(raw, str) else raw)
+
+    fn, every, got, (total, visible), unfinished, stored = _run(make_store, scenario)
+    assert fn == FN and every == [("p", FN)]
+    assert got == done and got.status is ExecutionStatus.FAILED and got.trigger is ExecutionTrigger.SCHEDULE
+    assert (total, visible) == (1, [done])  # the guest's execution is readable by no role
+    assert unfinished == [("p", waiting)]
+    assert stored == {"$id": "e1", "$createdAt": "2026-01-01T00:00:01.000+00:00",
+                      "$updatedAt": "2026-01-01T00:00:02.000+00:00", "$permissions": ['read("user:u1")'],
+                      "resourceId": "fn1", "resourceType": "functions", "deploymentId": "", "trigger": "schedule",
+                      "status": "failed", "requestMethod": "PUT", "requestPath": "/a?b=1",
+                      "requestHeaders": [{"name": "x-a", "value": "1"}], "responseStatusCode": 201,
+                      "responseBody": "out", "responseHeaders": [{"name": "x-b", "value": "2"}], "logs": "err",
+                      "errors": "Exit status 1", "duration": 0.25, "scheduledAt": "2030-01-01T00:00:00.000+00:00"}
+
+
+def test_an_execution_written_before_the_user_id_column_names_its_user(make_store):
+    async def scenario(store, repo):
+        async with store.transaction() as tx:
+            await repo.save_execution(tx, "p", _execution("e1", ExecutionStatus.SCHEDULED), ["user:u1"])
+            await repo.save_execution(tx, "p", _execution("e2", ExecutionStatus.SCHEDULED, user_id=None), [])
+            await tx.execute("UPDATE executions SET user_id=NULL")  # as an earlier version left it
+        return await repo.execution("p", "e1"), await repo.execution("p", "e2")
+
+    user_s, nobody_s = _run(make_store, scenario)
+    assert user_s.user_id == "u1" and user_s.permissions == ['read("user:u1")']
+    assert nobody_s.user_id is None and nobody_s.permissions == []
