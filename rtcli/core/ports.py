@@ -284,8 +284,11 @@ class StorageRepository(Protocol):
     async def buckets(self, project: str, limit: int, offset: int) -> tuple[int, list[Bucket]]:
         """A page of the project's buckets, oldest first."""
 
+    async def insert_bucket(self, tx: Transaction, project: str, b: Bucket) -> None:
+        """A new bucket (storage_bucket_already_exists if its id is taken)."""
+
     async def save_bucket(self, tx: Transaction, project: str, b: Bucket) -> None:
-        """Insert or replace."""
+        """An existing bucket's new settings."""
 
     async def delete_bucket(self, tx: Transaction, project: str, bid: str) -> list[str]:
         """The bucket with its file records; returns their blobs, for the caller to remove."""

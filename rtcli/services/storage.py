@@ -113,7 +113,7 @@ class Storage:
         async with self.store.transaction(ctx.actor.origin) as tx:
             if await self.repo.bucket(ctx.project, bid, tx):
                 raise AppwriteError("storage_bucket_already_exists")
-            await self.repo.save_bucket(tx, ctx.project, b)
+            await self.repo.insert_bucket(tx, ctx.project, b)
         return bucket_model(b)
 
     async def get_bucket(self, ctx: Ctx, bid: str) -> dict[str, Any]:
@@ -128,9 +128,11 @@ class Storage:
 
     async def update_bucket(self, ctx: Ctx, bid: str, body: dict[str, Any]) -> dict[str, Any]:
         ctx.require_key("files.write")
-        b = await self.bucket(ctx, bid)
-        b = replace(b, **self._bucket_fields(body, creating=False), updated_at=ids.format_datetime())
+        fields = self._bucket_fields(body, creating=False)
         async with self.store.transaction(ctx.actor.origin) as tx:
+            # Read in the transaction: a bucket deleted meanwhile is not found (not made again),
+            # and on PostgreSQL a concurrent update of it waits for this one.
+            b = replace(await self.bucket(ctx, bid, tx), **fields, updated_at=ids.format_datetime())
             await self.repo.save_bucket(tx, ctx.project, b)
         return bucket_model(b)
 

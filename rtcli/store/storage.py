@@ -10,6 +10,8 @@ import orjson
 from rtcli.core.ports import Store, Transaction
 from rtcli.core.queries import ListPlan
 from rtcli.core.records import Bucket, File
+from rtcli.errors import AppwriteError
+from rtcli.store.dialect import UniqueViolation
 from rtcli.store.sqlquery import where_clause
 
 
@@ -61,11 +63,16 @@ class StorageStore:
                                      (project, limit, offset))
         return int(total), [_bucket(r) for r in rows]
 
+    async def insert_bucket(self, tx: Transaction, project: str, b: Bucket) -> None:
+        try:
+            await tx.execute("INSERT INTO buckets (project, id, spec, created_at, updated_at) VALUES (?,?,?,?,?)",
+                             (project, b.id, _spec(b), b.created_at, b.updated_at))
+        except UniqueViolation:  # the caller checked; a request at the same moment took the id since
+            raise AppwriteError("storage_bucket_already_exists") from None
+
     async def save_bucket(self, tx: Transaction, project: str, b: Bucket) -> None:
-        await tx.execute(
-            "INSERT INTO buckets (project, id, spec, created_at, updated_at) VALUES (?,?,?,?,?)"
-            " ON CONFLICT (project, id) DO UPDATE SET spec=excluded.spec, updated_at=excluded.updated_at",
-            (project, b.id, _spec(b), b.created_at, b.updated_at))
+        await tx.execute("UPDATE buckets SET spec=?, updated_at=? WHERE project=? AND id=?",
+                         (_spec(b), b.updated_at, project, b.id))
 
     async def delete_bucket(self, tx: Transaction, project: str, bid: str) -> list[str]:
         rows = await tx.fetchall("SELECT seq, blob FROM files WHERE project=? AND bucket=?", (project, bid))

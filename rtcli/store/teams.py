@@ -8,6 +8,8 @@ import orjson
 
 from rtcli.core.ports import Store, Transaction
 from rtcli.core.records import Membership, Team
+from rtcli.errors import AppwriteError
+from rtcli.store.dialect import UniqueViolation
 
 
 def _j(v: object) -> str:
@@ -58,8 +60,11 @@ class TeamStore:
         return int(total), [_team(r) for r in rows]
 
     async def insert(self, tx: Transaction, project: str, t: Team) -> None:
-        await tx.execute("INSERT INTO teams (project, id, name, prefs, created_at, updated_at) VALUES (?,?,?,?,?,?)",
-                         (project, t.id, t.name, _j(t.prefs), t.created_at, t.updated_at))
+        try:
+            await tx.execute("INSERT INTO teams (project, id, name, prefs, created_at, updated_at) VALUES (?,?,?,?,?,?)",
+                             (project, t.id, t.name, _j(t.prefs), t.created_at, t.updated_at))
+        except UniqueViolation:  # the caller checked; a request at the same moment took the id since
+            raise AppwriteError("team_already_exists") from None
 
     async def update(self, tx: Transaction, project: str, t: Team) -> None:
         await tx.execute("UPDATE teams SET name=?, prefs=?, updated_at=? WHERE project=? AND id=?",
@@ -102,11 +107,14 @@ class TeamStore:
         return int(r[0])
 
     async def insert_membership(self, tx: Transaction, project: str, m: Membership) -> None:
-        await tx.execute(
-            "INSERT INTO memberships (project, id, team_id, user_id, roles, invited, joined, confirm, secret_hash,"
-            " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (project, m.id, m.team_id, m.user_id, _j(m.roles), m.invited, m.joined, int(m.confirm), m.secret_hash,
-             m.created_at, m.updated_at))
+        try:
+            await tx.execute(
+                "INSERT INTO memberships (project, id, team_id, user_id, roles, invited, joined, confirm, secret_hash,"
+                " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (project, m.id, m.team_id, m.user_id, _j(m.roles), m.invited, m.joined, int(m.confirm),
+                 m.secret_hash, m.created_at, m.updated_at))
+        except UniqueViolation:  # the caller checked; a request at the same moment added the user since
+            raise AppwriteError("team_invite_already_exists") from None
 
     async def update_membership(self, tx: Transaction, project: str, m: Membership) -> None:
         await tx.execute(

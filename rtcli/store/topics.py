@@ -8,6 +8,7 @@ import orjson
 from rtcli.core.ports import Transaction
 from rtcli.core.topics import Topic, TopicMode
 from rtcli.errors import AppwriteError
+from rtcli.store.dialect import UniqueViolation
 
 
 def _topic(project: str, r) -> Topic:
@@ -36,11 +37,15 @@ class TopicStore:
         if await tx.fetchone("SELECT 1 FROM topics WHERE project=? AND id=?", (topic.project, topic.id)):
             raise AppwriteError("topic_already_exists",
                                 f"A topic with the ID '{topic.id}' already exists: pick another ID or update it.")
-        await tx.execute(
-            "INSERT INTO topics (project, id, name, mode, permissions, read_roles, created_at, updated_at)"
-            " VALUES (?,?,?,?,?,?,?,?)",
-            (topic.project, topic.id, topic.name, topic.mode.value, _j(list(topic.permissions)),
-             _j(topic.visible_roles), topic.created_at, topic.updated_at))
+        try:
+            await tx.execute(
+                "INSERT INTO topics (project, id, name, mode, permissions, read_roles, created_at, updated_at)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                (topic.project, topic.id, topic.name, topic.mode.value, _j(list(topic.permissions)),
+                 _j(topic.visible_roles), topic.created_at, topic.updated_at))
+        except UniqueViolation:  # taken since the check, by a request at the same moment
+            raise AppwriteError("topic_already_exists",
+                                f"A topic with the ID '{topic.id}' already exists: pick another ID or update it.") from None
 
     async def update(self, tx: Transaction, topic: Topic) -> None:
         await tx.execute(

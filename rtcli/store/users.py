@@ -10,6 +10,7 @@ from rtcli.core.ports import Store, Transaction
 from rtcli.core.queries import ListPlan, Query
 from rtcli.core.records import Session, TokenRecord, UserRecord
 from rtcli.errors import AppwriteError
+from rtcli.store.dialect import UniqueViolation
 from rtcli.store.sqlquery import Attr, where_clause
 
 # What a Users API query may filter and order by (Appwrite's Users query validator, plus the
@@ -111,13 +112,16 @@ class UsersStore:
         if await tx.fetchone("SELECT 1 FROM users WHERE project=? AND (id=? OR email=? OR phone=?)",
                              (project, u.id, u.email, u.phone)):
             raise AppwriteError("user_already_exists")
-        await tx.execute(
-            "INSERT INTO users (project, id, email, name, password_hash, hash, hash_options, status, labels, prefs,"
-            " email_verification, phone, phone_verification, registration, password_update, accessed_at, created_at,"
-            " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (project, u.id, u.email, u.name, u.password_hash, u.hash, _j(u.hash_options), int(u.status),
-             _j(u.labels), _j(u.prefs), int(u.email_verification), u.phone, int(u.phone_verification),
-             u.registration, u.password_update, u.accessed_at, u.created_at, u.updated_at))
+        try:
+            await tx.execute(
+                "INSERT INTO users (project, id, email, name, password_hash, hash, hash_options, status, labels, prefs,"
+                " email_verification, phone, phone_verification, registration, password_update, accessed_at,"
+                " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (project, u.id, u.email, u.name, u.password_hash, u.hash, _j(u.hash_options), int(u.status),
+                 _j(u.labels), _j(u.prefs), int(u.email_verification), u.phone, int(u.phone_verification),
+                 u.registration, u.password_update, u.accessed_at, u.created_at, u.updated_at))
+        except UniqueViolation:  # taken since the check, by a request at the same moment
+            raise AppwriteError("user_already_exists") from None
 
     async def save_user(self, tx: Transaction, project: str, u: UserRecord) -> None:
         await tx.execute(

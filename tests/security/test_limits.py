@@ -5,9 +5,7 @@ size of a realtime message. Each attack runs against a real server while /v1/hea
 from __future__ import annotations
 
 import json
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 
 import httpx
@@ -16,6 +14,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import start_server
 from tests.server.conftest import BACKENDS, _start
+from tests.server.test_concurrent_writes import posted_at_once
 from tests.security.probe import Responsive, drain, realtime, recv, subscribe
 
 MAX_BULK = 100
@@ -93,26 +92,13 @@ def test_teams_per_user_and_roles_per_membership_are_bounded(limited):
     user.close()
 
 
-def _posted_at_once(server, headers: httpx.Headers, path: str, body: dict, n: int) -> list[httpx.Response]:
-    """``n`` POSTs of ``body`` sent at the same moment, each on its own connection."""
-    start = threading.Barrier(n)
-
-    def one(_: int) -> httpx.Response:
-        with httpx.Client(base_url=server.endpoint, headers=headers, timeout=20) as c:
-            start.wait()
-            return c.post(path, json=body)
-
-    with ThreadPoolExecutor(n) as pool:
-        return list(pool.map(one, range(n)))
-
-
 def test_teams_joined_at_the_same_moment_count_against_the_limit(limited):
     """A user's team creations sent all at once (run in parallel on PostgreSQL): exactly as many
     succeed as the limit allows, as they would one after another. Three users, since a race
     shows only when requests overlap."""
     for _ in range(3):
         user = _anonymous(limited)
-        answers = _posted_at_once(limited, user.headers, "/teams", {"teamId": "unique()", "name": "t"}, 12)
+        answers = posted_at_once(limited, user.headers, "/teams", lambda _: {"teamId": "unique()", "name": "t"}, 12)
         assert sorted(r.status_code for r in answers) == [201] * 3 + [400] * 9
         assert {r.json()["type"] for r in answers if r.status_code == 400} == {"team_limit_exceeded"}
         assert user.get("/teams").json()["total"] == 3

@@ -1,0 +1,91 @@
+"""Requests that arrive at the same moment. SQLite has one writer, so a check before a write
+(is this ID free?) holds until the write; on PostgreSQL write transactions run in parallel, and
+each such check must hold all the same: one request creates the resource, every other gets the
+resource's own "already exists" error (never a 500, never a second 201 that overwrote the first)."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+AT_ONCE = 8
+
+
+def posted_at_once(server, headers: httpx.Headers | dict, path: str, body: Callable[[int], dict],
+                   n: int = AT_ONCE) -> list[httpx.Response]:
+    """``n`` POSTs (the i-th with ``body(i)``) sent at the same moment, each on its own connection."""
+    start = threading.Barrier(n)
+
+    def one(i: int) -> httpx.Response:
+        with httpx.Client(base_url=server.endpoint, headers=headers, timeout=20) as c:
+            start.wait()
+            return c.post(path, json=body(i))
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(one, range(n)))
+
+
+@dataclass(frozen=True)
+class Creation:
+    """How to create one kind of resource under a given ID and name, and read its name back."""
+
+    path: str
+    body: Callable[[str, str], dict]  # (id, name) -> request body
+    read: str | None  # path of the created resource, {id} in it (None: it has no name to read back)
+    exists: str | None  # the error type a taken ID gets (None: see TABLESDB_SCHEMA below)
+    as_key: bool = True
+
+
+CREATIONS = {
+    "signup": Creation("/account", lambda i, n: {"userId": i, "email": f"{i}@example.com", "password": "password123",
+                                                 "name": n}, "/users/{id}", "user_already_exists", as_key=False),
+    "user": Creation("/users", lambda i, n: {"userId": i, "email": f"{n}@example.com", "password": "password123",
+                                             "name": n}, "/users/{id}", "user_already_exists"),
+    "team": Creation("/teams", lambda i, n: {"teamId": i, "name": n}, "/teams/{id}", "team_already_exists"),
+    "bucket": Creation("/storage/buckets", lambda i, n: {"bucketId": i, "name": n}, "/storage/buckets/{id}",
+                       "storage_bucket_already_exists"),
+    "topic": Creation("/topics", lambda i, n: {"topicId": i, "name": n}, "/topics/{id}", "topic_already_exists"),
+    "row": Creation("/tablesdb/c/tables/t/rows", lambda i, n: {"rowId": i, "data": {"name": n}},
+                    "/tablesdb/c/tables/t/rows/{id}", "row_already_exists"),
+    # TABLESDB_SCHEMA: databases, tables and columns. A request that loses the race between the
+    # check and the INSERT on PostgreSQL gets a 409 general_argument_invalid (the store's unique
+    # violation) rather than the resource's own type.
+    "database": Creation("/tablesdb", lambda i, n: {"databaseId": i, "name": n}, "/tablesdb/{id}", None),
+    "table": Creation("/tablesdb/c/tables", lambda i, n: {"tableId": i, "name": n}, "/tablesdb/c/tables/{id}", None),
+    "column": Creation("/tablesdb/c/tables/t/columns/string", lambda i, n: {"key": i, "size": 8, "required": False},
+                       None, None),
+}
+
+
+@pytest.fixture(scope="module")
+def rows_table(shared_server) -> None:
+    with shared_server.admin() as a:
+        a.post("/tablesdb", json={"databaseId": "c", "name": "c"}).raise_for_status()
+        a.post("/tablesdb/c/tables", json={"tableId": "t", "name": "t"}).raise_for_status()
+        a.post("/tablesdb/c/tables/t/columns/string", json={"key": "name", "size": 64, "required": False}
+               ).raise_for_status()
+
+
+@pytest.mark.parametrize("kind", list(CREATIONS))
+def test_one_id_created_by_requests_at_the_same_moment(shared_server, rows_table, kind):
+    made = CREATIONS[kind]
+    rid = f"{kind}{secrets.token_hex(4)}"
+    names = [f"n{i}x{secrets.token_hex(2)}" for i in range(AT_ONCE)]
+    with shared_server.admin() as admin, shared_server.guest() as guest:
+        headers = (admin if made.as_key else guest).headers
+        answers = posted_at_once(shared_server, headers, made.path, lambda i: made.body(rid, names[i]))
+        created = [i for i, r in enumerate(answers) if r.status_code in (201, 202)]
+        assert len(created) == 1, [r.status_code for r in answers]
+        refused = [r.json() for r in answers if r.status_code not in (201, 202)]
+        assert {r["code"] for r in refused} == {409}, refused
+        if made.exists:
+            assert {r["type"] for r in refused} == {made.exists}, refused
+        if made.read:  # what is stored is what the one 201 answered: no refused request overwrote it
+            stored = admin.get(made.read.format(id=rid)).json()
+            assert stored["name"] == names[created[0]], stored
