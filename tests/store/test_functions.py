@@ -5,14 +5,10 @@ always written it), and a row written before the ``user_id`` column still names 
 from __future__ import annotations
 
 import asyncio
-from contextlib import ExitStack
-
 import orjson
-import pytest
 
 from rtcli.core.records import Execution, ExecutionStatus, ExecutionTrigger, Function
 from rtcli.store.functions import FunctionsStore
-from tests.services import pg_database
 
 FN = Function(id="fn1", name="Echo", command="cat", events=["users.*.create"], timeout=15, execute=["users"],
               enabled=True, cwd="", created_at="2026-01-01T00:00:00.000+00:00",
@@ -26,20 +22,6 @@ def _execution(eid: str, status: ExecutionStatus, user_id: str | None = "u1") ->
                      created_at="2026-01-01T00:00:01.000+00:00", updated_at="2026-01-01T00:00:02.000+00:00",
                      scheduled_at="2030-01-01T00:00:00.000+00:00", response_status_code=201, response_body="out",
                      response_headers=[("x-b", "2")], logs="err", errors="Exit status 1", duration=0.25)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def make_store(request, tmp_path):
-    with ExitStack() as stack:
-        if request.param == "sqlite":
-            from rtcli.store.sqlite.db import SqliteStore
-
-            yield lambda: SqliteStore(tmp_path / "rtcli.db")
-        else:
-            dsn = stack.enter_context(pg_database())
-            from rtcli.store.postgres.db import PostgresStore
-
-            yield lambda: PostgresStore(dsn)
 
 
 def _run(make_store, scenario):
