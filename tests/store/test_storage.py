@@ -36,7 +36,7 @@ def _run(make_store, scenario):
 def test_buckets_and_files_come_back_as_they_were_saved(make_store):
     async def scenario(store, repo):
         async with store.transaction() as tx:
-            await repo.save_bucket(tx, "p", BUCKET)
+            await repo.insert_bucket(tx, "p", BUCKET)
             seq = await repo.insert_file(tx, "p", UPLOAD, ["user:u1"])
             count = await repo.add_chunk(tx, seq, 0)
             again = await repo.add_chunk(tx, seq, 0)  # a chunk sent twice counts once
