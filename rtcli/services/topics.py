@@ -25,7 +25,7 @@ from typing import Any
 from rtcli import ids
 from rtcli.core import permissions
 from rtcli.core.event import Controls, Event
-from rtcli.core.ports import Broker, Store, TopicRepository
+from rtcli.core.ports import Broker, Store, TopicRepository, Transaction
 from rtcli.core.queries import parse_many, plan as list_plan
 from rtcli.core.topics import (
     DEFAULT_MAX_MESSAGE_SIZE, PERMISSION_ACTIONS, Message, Published, PublishRequest, Topic, TopicMode,
@@ -51,7 +51,7 @@ class TopicPage:
     total: int
     topics: list[Topic] = field(default_factory=list)
 
-    def model(self) -> dict:
+    def model(self) -> dict[str, Any]:
         return {"total": self.total, "topics": [t.model() for t in self.topics]}
 
 
@@ -107,7 +107,7 @@ class Topics:
     def _may(ctx: Ctx, topic: Topic, action: str) -> bool:
         return ctx.actor.is_key or ctx.actor.can(topic.roles(action))
 
-    async def _visible(self, ctx: Ctx, tid: str, tx=None) -> Topic:
+    async def _visible(self, ctx: Ctx, tid: str, tx: Transaction | None = None) -> Topic:
         """The topic if the caller may see it (a key with the scope; anyone it grants anything)."""
         topic = await (self.repo.get(ctx.project, tid, tx) if tx else self._topic(ctx.project, tid))
         if topic is None or not ctx.actor.can(frozenset(topic.visible_roles)):
@@ -130,7 +130,7 @@ class Topics:
 
     # --- management ----------------------------------------------------------------------
 
-    async def create(self, ctx: Ctx, body: dict) -> Topic:
+    async def create(self, ctx: Ctx, body: dict[str, Any]) -> Topic:
         ctx.require_key("topics.write")
         tid = topic_id(body.get("topicId"))
         now = ids.format_datetime()
@@ -147,7 +147,7 @@ class Topics:
         ctx.require_scope("topics.read")
         return await self._visible(ctx, tid)
 
-    async def list(self, ctx: Ctx, queries: list) -> TopicPage:
+    async def list(self, ctx: Ctx, queries: list[str]) -> TopicPage:
         ctx.require_scope("topics.read")
         p = list_plan(parse_many(queries))
         if p.filters or p.orders or p.cursor:
@@ -156,7 +156,7 @@ class Topics:
         total, topics = await self.repo.list(ctx.project, p.limit, p.offset, visible_to)
         return TopicPage(total, topics)
 
-    async def update(self, ctx: Ctx, tid: str, body: dict) -> Topic:
+    async def update(self, ctx: Ctx, tid: str, body: dict[str, Any]) -> Topic:
         ctx.require_scope("topics.write")
         async with self.store.transaction(ctx.actor.origin) as tx:
             topic = await self._visible(ctx, tid, tx)
@@ -187,7 +187,7 @@ class Topics:
 
     # --- publishing ----------------------------------------------------------------------
 
-    async def publish_body(self, ctx: Ctx, tid: str, body: dict, address: str) -> Published:
+    async def publish_body(self, ctx: Ctx, tid: str, body: dict[str, Any], address: str) -> Published:
         """POST /v1/topics/{topicId}/messages: ``data``, optional ``event`` and ``messageId``."""
         request = parse_publish(tid, body, self.limits.max_message_size)
         return await self.publish(ctx, request, address)

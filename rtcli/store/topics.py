@@ -3,21 +3,23 @@ messages are events in the log, an ephemeral topic's are never stored."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
-from rtcli.core.ports import Transaction
+from rtcli.core.ports import Store, Transaction
 from rtcli.core.topics import Topic, TopicMode
 from rtcli.errors import AppwriteError
 from rtcli.store.dialect import UniqueViolation
 
 
-def _topic(project: str, r) -> Topic:
+def _topic(project: str, r: Any) -> Topic:
     return Topic(project=project, id=r["id"], name=r["name"], mode=TopicMode(r["mode"]),
                  permissions=tuple(orjson.loads(r["permissions"])), created_at=r["created_at"],
                  updated_at=r["updated_at"])
 
 
-def _j(v) -> str:
+def _j(v: object) -> str:
     return orjson.dumps(v).decode()
 
 
@@ -25,9 +27,9 @@ class TopicStore:
     """Implements core.ports.TopicRepository. ``read_roles`` holds the topic's visible roles
     (anyone with a permission on it), the column a user's list is filtered by."""
 
-    def __init__(self, store) -> None:
+    def __init__(self, store: Store) -> None:
         self.s = store
-        self.d = store.dialect
+        self.d: Any = store.dialect  # store/dialect.py: SqliteDialect or PostgresDialect
 
     async def get(self, project: str, topic_id: str, tx: Transaction | None = None) -> Topic | None:
         r = await (tx or self.s).fetchone("SELECT * FROM topics WHERE project=? AND id=?", (project, topic_id))
@@ -64,4 +66,4 @@ class TopicStore:
         total = (await self.s.fetchone(f"SELECT COUNT(*) FROM topics WHERE {where}", params))[0]
         rows = await self.s.fetchall(f"SELECT * FROM topics WHERE {where} ORDER BY created_at, id LIMIT ? OFFSET ?",
                                      (*params, limit, offset))
-        return total, [_topic(project, r) for r in rows]
+        return int(total), [_topic(project, r) for r in rows]
