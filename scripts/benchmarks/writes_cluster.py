@@ -4,9 +4,11 @@ on 1 SQLite node, 1 PostgreSQL node and N PostgreSQL + Redis nodes, in the same 
 The concurrent writers (``--writers``) are spread evenly over the nodes; one subscriber per node
 counts the events its node delivers. Reported per setup: creates/s, the CPU of each process (as
 % of one core: each node, PostgreSQL's backends for the run's database, Redis, the load client)
-and µs of CPU per create for rtcli and for PostgreSQL, and how often PostgreSQL backends were
+and µs of CPU per create for rtcli and for PostgreSQL, PostgreSQL transactions per create (each
+write, and each read of the log, is one: ``pg_stat_database``), and how often PostgreSQL backends were
 waiting for a lock (``pg_stat_activity`` sampled every 20 ms: lock waits per sample, and the
 share of samples with any). Setups alternate, ``--cluster-repeat`` runs each, best kept.
+``--profile DIR``: py-spy on the first node of each setup during the measured window.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 from bench_client import Agg, Http, ProcGroupUsage, now, open_subscribers
 from benchmarks.cluster import BenchRedis, _cluster_unavailable, _pg_admin, _psql, _two_cores_note, bench_pg_database
 from benchmarks.fanout import _best
-from benchmarks.harness import ADMIN, CHANNEL, ROWS, RT_PATH, Result, row_body, setup_table, start_rtcli
+from benchmarks.harness import ADMIN, CHANNEL, ROWS, RT_PATH, Profiler, Result, row_body, setup_table, start_rtcli
 
 SAMPLE_S = 0.02
 
@@ -53,6 +55,15 @@ async def _lock_waits(dsn_admin: str, dbname: str, stop: asyncio.Event) -> dict:
             "samples_with_a_lock_wait_pct": round(100 * any_wait / n, 1),
             "active_backends_per_sample": round(active / n, 2),
             "waits_by_kind_per_sample": {k: round(v / n, 2) for k, v in kinds.most_common(6)}}
+
+
+def _xacts(args, dbname: str | None) -> int:
+    """Transactions the run's database has ended so far (each statement outside a transaction
+    is one): per create, the writes' and the log reads' round trips that each open one."""
+    if not dbname:
+        return 0
+    out = _psql(args, f"SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '{dbname}'")
+    return int(out.strip() or 0)
 
 
 async def _once(label: str, n_nodes: int, backend: str, redis, args, workdir: Path) -> dict:
@@ -109,17 +120,24 @@ async def _once(label: str, n_nodes: int, backend: str, redis, args, workdir: Pa
                 admin = f"postgresql://{pg['user']}@{pg['host']}:{pg['port']}/{pg['db']}"
                 sampler = asyncio.ensure_future(_lock_waits(admin, dbname, stop_sampling))
             procs = ProcGroupUsage(discover)
+            name = "writes-" + backend.replace("+", "-") + (f"-{n_nodes}" if n_nodes > 1 else "")
+            prof = Profiler(args.profile, name, nodes[0].pid, args.writes_duration) if args.profile else None
+            x0 = _xacts(args, dbname)
             state["measuring"] = True
             t0 = now()
             await asyncio.sleep(args.writes_duration)
             state["measuring"] = False
             dt = now() - t0
             usage = procs.done()
+            # Backends report their counts at most once a second: both ends lag alike.
+            xacts = _xacts(args, dbname) - x0
             stop_sampling.set()
             waits = await sampler if sampler else None
             seen = [a.events - s0 for a, s0 in zip(per_node_agg, seen0)]
             state["stop"] = True
             await asyncio.gather(*tasks)
+            if prof:
+                prof.finish()
         finally:
             for h in conns:
                 h.close()
@@ -147,11 +165,13 @@ async def _once(label: str, n_nodes: int, backend: str, redis, args, workdir: Pa
          "client_cpu_pct": (usage.get("client") or {}).get("cpu_pct"),
          "rtcli_us_per_create": per_create(nodes_pct), "postgres_us_per_create": per_create(pg_pct) if dbname else None,
          "redis_us_per_create": per_create(redis_pct) if backend.endswith("redis") else None,
+         "postgres_xacts_per_create": round(xacts / sum(counts.values()), 2) if dbname and counts else None,
          "lock_waits": waits, "processes": usage}
     print(f"  {label}: {rate:,.0f} creates/s ({' + '.join(f'{x:,.0f}' for x in r['creates_per_node_per_s'])}); "
           f"rtcli {r['rtcli_us_per_create']} us/create (nodes {' + '.join(f'{x}%' for x in r['node_cpu_pct'])}, "
           f"waited {' / '.join(f'{x}%' for x in r['node_cpu_wait_pct'])}), PostgreSQL {pg_pct}% = "
-          f"{r['postgres_us_per_create']} us/create, Redis {redis_pct}%, client {r['client_cpu_pct']}%; "
+          f"{r['postgres_us_per_create']} us/create, {r['postgres_xacts_per_create']} transactions/create, "
+          f"Redis {redis_pct}%, client {r['client_cpu_pct']}%; "
           f"lock waits {waits and waits['lock_waiters_per_sample']}/sample "
           f"({waits and waits['samples_with_a_lock_wait_pct']}% of samples); errors {sum(errors.values())}",
           file=sys.stderr)
@@ -159,7 +179,7 @@ async def _once(label: str, n_nodes: int, backend: str, redis, args, workdir: Pa
 
 
 def _report(setups, best: dict, runs: dict, note: str) -> str:
-    head = ["setup", "creates/s", "rtcli CPU/create", "PG CPU/create", "CPU % per node (waited %)", "PostgreSQL %",
+    head = ["setup", "creates/s", "rtcli CPU/create", "PG CPU/create", "PG xacts/create", "CPU % per node (waited %)", "PostgreSQL %",
             "Redis %", "client %", "lock waits/sample"]
     rows = []
     for label, _, backend in setups:
@@ -168,6 +188,7 @@ def _report(setups, best: dict, runs: dict, note: str) -> str:
         rows.append([label, f"{r['creates_per_s']:,.0f} (runs: {', '.join(format(x['creates_per_s'], ',.0f') for x in runs[label])})",
                      f"{r['rtcli_us_per_create']} us",
                      f"{r['postgres_us_per_create']} us" if r["postgres_us_per_create"] is not None else "-",
+                     r["postgres_xacts_per_create"] if r["postgres_xacts_per_create"] is not None else "-",
                      " + ".join(f"{c} ({x})" for c, x in zip(r["node_cpu_pct"], r["node_cpu_wait_pct"])),
                      r["postgres_cpu_pct"] if backend != "sqlite" else "-",
                      r["redis_cpu_pct"] if backend.endswith("redis") else "-", r["client_cpu_pct"],
