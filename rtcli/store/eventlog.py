@@ -11,7 +11,10 @@ random ``epoch`` is part of every cursor, so a cursor from another database is r
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime
+
+from collections.abc import Sequence
 
 import orjson
 
@@ -81,11 +84,29 @@ class LoggingTransaction:
                                  event_values(event))
 
 
+@dataclass(frozen=True)
+class InsertLogged:
+    """What ``insert_logged`` did: whether its guard held, and the new row's seq (None when
+    nothing was written: the guard failed or a unique key refused the row)."""
+
+    guard: bool
+    seq: int | None
+
+
 class EventLogStore:
     """Event-log reads, resume positions and retention. Needs ``fetchone``, ``fetchall``,
     ``transaction`` and ``epoch`` from the concrete store."""
 
     epoch: str
+    # Whether ``insert_logged`` writes a row and its event in one statement (PostgreSQL, where
+    # a round trip is what a write costs most). SQLite's writer is in process: a transaction
+    # costs no round trip there.
+    one_statement_inserts = False
+
+    async def insert_logged(self, guard: str, insert: str, params: Sequence, event: Event, seq_key: str,
+                            origin: Origin | None = None) -> InsertLogged:
+        raise NotImplementedError
+
     def settled(self, params: list) -> str:
         """SQL condition on ``seq`` for the settled part of the log, its parameters appended to
         ``params`` ("" where every committed event is settled)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import orjson
 
+from rtcli.core.event import Event, Origin
 from rtcli.core.ports import Transaction
 
 from rtcli.core.queries import ListPlan
@@ -199,6 +200,32 @@ class TablesDBStore:
                 raise AppwriteError("row_already_exists")
             raise AppwriteError("row_unique_constraint_violation")
         return seq
+
+    async def insert_row_logged(self, project: str, rec: dict, read_roles: list[str], columns: list[dict],
+                                event: Event, seq_key: str, origin: Origin | None) -> int | None:
+        """The row and its event in one statement, on a store that writes so
+        (``one_statement_inserts``), if the table still has exactly ``columns`` (what ``rec`` was
+        validated against; checked in the same statement, which takes no row locks, as
+        ``schema_in``). Returns the row's seq; None when the table or its columns changed (the
+        caller then writes in a transaction, against the columns the database has). The event's
+        payload gets the seq, as text, under ``seq_key``."""
+        guard = ("EXISTS (SELECT 1 FROM tables WHERE project=? AND db=? AND id=?) AND (SELECT COALESCE("
+                 "jsonb_agg(spec ORDER BY position), '[]'::jsonb) FROM columns WHERE project=? AND db=? AND tbl=?)"
+                 " = ?::jsonb")
+        insert = ("INSERT INTO rows (project, db, tbl, id, created_at, updated_at, permissions, read_roles, data)"
+                  " SELECT ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::jsonb, ?::jsonb, ?::jsonb")
+        scope = (project, rec["db"], rec["tbl"])
+        done = await self.s.insert_logged(guard, insert, (
+            *scope, *scope, _j(columns), *scope, rec["id"], rec["created_at"], rec["updated_at"],
+            _j(rec["permissions"]), _j(read_roles), _j(rec["data"])), event, seq_key, origin)
+        if not done.guard:
+            return None
+        if done.seq is None:  # the id is taken, or a unique index refused the values
+            if await self.s.fetchone("SELECT 1 FROM rows WHERE project=? AND db=? AND tbl=? AND id=?",
+                                     (*scope, rec["id"])):
+                raise AppwriteError("row_already_exists")
+            raise AppwriteError("row_unique_constraint_violation")
+        return done.seq
 
     async def update_row(self, tx: Transaction, project: str, rec: dict, read_roles: list[str]) -> None:
         try:

@@ -279,6 +279,24 @@ def test_events_list_reads_the_log_with_permissions(env):
         assert bad.status_code == 400 and bad.json()["type"] == "general_cursor_not_found"
 
 
+def test_a_create_logs_the_row_as_created_and_a_refused_one_logs_nothing(env):
+    """The event of a create carries the row as the response shows it ($sequence included), live
+    and read back from the log; a create refused for its id logs nothing."""
+    server, admin, db = env
+    rt = RT(server)
+    rt.subscribe({"subscriptionId": "s", "channels": [f"tablesdb.{db}.tables.open.rows"], "queries": []})
+    row = create(admin, db, "open", {"n": 1, "tags": ["a"], "nested": {"k": [1, 2.5]}}, "c1")
+    live = recv(rt.ws)["data"]
+    assert live["payload"] == row
+    again = admin.post(f"/tablesdb/{db}/tables/open/rows", json={"rowId": "c1", "data": {"n": 2}})
+    assert again.status_code == 409 and again.json()["type"] == "row_already_exists"
+    nothing(rt.ws)
+    logged = admin.get("/events", params={"since": "beginning", "limit": 1000}).json()["events"]
+    mine = [e for e in logged if e["payload"].get("$databaseId") == db and e["payload"].get("$id") == "c1"]
+    assert [e["payload"] for e in mine] == [row] and mine[0]["cursor"] == live["cursor"]
+    rt.close()
+
+
 def test_channel_patterns(env):
     server, admin, db = env
     rt = RT(server)

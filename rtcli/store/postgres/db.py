@@ -7,7 +7,7 @@ the log, for any reader on any node) is how positions are made and read:
 - An event's position is its transaction's id, shifted left by ``TX_BITS``, plus the event's
   index in that transaction (``pg_current_xact_id()``, taken in the INSERT itself).
 - Readers see only the *settled* log: positions below a transaction id under which every
-  transaction of this database has ended (``rtcli_settled``, see ``SETTLED_FUNCTION``). Any
+  transaction of this database has ended (``SETTLED``). Any
   transaction still to commit has an id at or above it, so no event can ever appear below a
   position a reader has passed.
 
@@ -29,6 +29,7 @@ import functools
 import logging
 import re
 import secrets
+import time
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,7 @@ import asyncpg
 from rtcli.core.event import Event, Origin
 from rtcli.errors import AppwriteError
 from rtcli.store.dialect import PostgresDialect, UniqueViolation
-from rtcli.store.eventlog import EVENT_COLUMNS, EventLogStore, LoggingTransaction, event_values
+from rtcli.store.eventlog import EVENT_COLUMNS, EventLogStore, InsertLogged, LoggingTransaction, event_values
 from rtcli.store.upgrade import pg_upgrade_sql
 
 log = logging.getLogger("rtcli.store.postgres")
@@ -65,6 +66,10 @@ SCHEMA_LOCK = 0x72746C69  # "rtli": nodes starting together create the schema on
 TX_BITS = 20
 MAX_EVENTS_PER_TX = 1 << TX_BITS
 POSITION = f"(pg_current_xact_id()::text::bigint << {TX_BITS})"
+# The values of EVENT_COLUMNS in an INSERT … SELECT from a new row ``r``: the payload gets the
+# row's seq under the key that follows it (see ``PostgresStore.insert_logged``).
+LOGGED_VALUES = ("?::text, ?::float8, ?::text, ?::text, ?::jsonb, ?::jsonb, ?::jsonb || jsonb_build_object(?::text, r.seq::text),"
+                 " ?::text, ?::int, ?::jsonb")
 # The transaction id under which every transaction of this database has ended, at the calling
 # statement's snapshot. Two bounds, the higher wins:
 # - the snapshot's xmin: every transaction of the whole server below it has ended;
@@ -74,15 +79,12 @@ POSITION = f"(pg_current_xact_id()::text::bigint << {TX_BITS})"
 #   snapshot's in-progress list it bounds us, otherwise it has ended. So a long transaction in
 #   another database of the same server, which holds back xmin, does not hold back our log.
 # pg_stat_activity shows 32-bit xids: compare the low 32 bits (two running transactions never share them).
-SETTLED_FUNCTION = """
-CREATE OR REPLACE FUNCTION rtcli_settled(seen_xmax bigint, seen_ours bigint[]) RETURNS bigint
-LANGUAGE sql STABLE AS $$
-  SELECT GREATEST(pg_snapshot_xmin(s)::text::bigint,
-                  LEAST(seen_xmax, COALESCE((SELECT min(x::text::bigint) FROM pg_snapshot_xip(s) AS x
-                                             WHERE (x::text::bigint & 4294967295) = ANY(seen_ours)), seen_xmax)))
-  FROM pg_current_snapshot() AS s
-$$;
-"""
+# Written into the statements that read the log rather than called as a SQL function: a
+# function with a FROM is not inlined, and planning its body on every call cost a log read
+# three times what the expression does.
+SETTLED = ("(SELECT GREATEST(pg_snapshot_xmin(s)::text::bigint, LEAST({xmax}::bigint, COALESCE((SELECT"
+           " min(x::text::bigint) FROM pg_snapshot_xip(s) AS x WHERE (x::text::bigint & 4294967295) ="
+           " ANY({ours}::bigint[])), {xmax}::bigint))) FROM pg_current_snapshot() AS s)")
 # What a statement sees for the next one's bound (must be read after its snapshot: in the same statement).
 # Prepared (two-phase) transactions have no backend: pg_prepared_xacts lists them.
 VIEW = ("pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS seen_xmax, ARRAY(SELECT backend_xid::text::bigint"
@@ -141,6 +143,23 @@ def _read_errors() -> Iterator[None]:
         raise _bad_value(e) from None
     except UNAVAILABLE as e:
         raise _unavailable(e) from None
+
+
+# A write that met a concurrent one: the client retries.
+CONFLICTS = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+
+
+def _write_error(e: asyncpg.PostgresError) -> BaseException:
+    """A write's failure in the API's terms (a conflict with a concurrent write: 409), or ``e`` itself."""
+    if isinstance(e, asyncpg.UniqueViolationError):
+        return AppwriteError("general_argument_invalid", "A resource with the same id was created concurrently; "
+                             "retry the request.", code=409)
+    if isinstance(e, CONFLICTS):
+        return AppwriteError("general_argument_invalid", "A concurrent request changed the same resources; "
+                             "retry the request.", code=409)
+    if isinstance(e, BAD_TEXT):
+        return _bad_text()
+    return e
 
 
 def _rowcount(status: str) -> int:
@@ -202,6 +221,7 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
 
 class PostgresStore(EventLogStore):
     dialect = PostgresDialect()
+    one_statement_inserts = True
 
     def __init__(self, dsn: str, min_size: int = 2, max_size: int = 10) -> None:
         self.dsn = dsn
@@ -209,12 +229,13 @@ class PostgresStore(EventLogStore):
         self.min_size, self.max_size = min_size, max_size
         self.epoch = ""
         self.on_commit: Callable[[list[Event]], None] = lambda events: None
-        # The latest view for rtcli_settled, from the last log read that returned one.
+        # The latest view for SETTLED, from the last log read that returned one.
         self.seen: tuple[int, list[int]] = (0, [])
 
     def settled(self, params: list) -> str:
-        params.extend(self.seen)
-        return f"seq < (rtcli_settled(?, ?) << {TX_BITS})"
+        xmax, ours = self.seen
+        params.extend((xmax, ours, xmax))  # in the order SETTLED names them
+        return f"seq < ({SETTLED.format(xmax='?', ours='?')} << {TX_BITS})"
 
     def _saw(self, row) -> None:
         if row["seen_xmax"] >= self.seen[0]:  # any completed view is valid; the latest bounds best
@@ -250,7 +271,6 @@ class PostgresStore(EventLogStore):
                 # Nodes starting together must not race on creating the schema.
                 await conn.execute(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
                 await conn.execute(SCHEMA)
-                await conn.execute(SETTLED_FUNCTION)
                 epoch = await conn.fetchval("SELECT value FROM meta WHERE key='epoch'")
                 if epoch is None:
                     epoch = secrets.token_hex(4)
@@ -292,18 +312,49 @@ class PostgresStore(EventLogStore):
                 raise _unavailable(e) from None
             if tx.events:
                 self.on_commit(tx.events)
-        except asyncpg.UniqueViolationError:
-            raise AppwriteError("general_argument_invalid", "A resource with the same id was created concurrently; "
-                                "retry the request.", code=409) from None
-        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
-            raise AppwriteError("general_argument_invalid", "A concurrent request changed the same resources; "
-                                "retry the request.", code=409) from None
-        except BAD_TEXT:
-            raise _bad_text() from None
+        except (*CONFLICTS, *BAD_TEXT) as e:
+            raise _write_error(e) from None
         except UNAVAILABLE as e:
             raise _unavailable(e) from None
         finally:
             await self.pool.release(conn)
+
+    async def insert_logged(self, guard: str, insert: str, params: Sequence, event: Event, seq_key: str,
+                            origin: Origin | None = None) -> InsertLogged:
+        """An INSERT and its event in one statement, committed on its own: one round trip
+        instead of BEGIN, the INSERT, the event's INSERT and COMMIT. ``insert`` is an ``INSERT …
+        SELECT`` of one row into a table keyed by ``seq``, written only when ``guard`` (a
+        condition) holds and no unique key refuses it (``ON CONFLICT DO NOTHING``); ``params``
+        fill the ``?`` of both, in that order. The event is logged only with the row, its
+        payload's ``seq_key`` set to the new seq (as text), and goes to ``on_commit`` as a
+        transaction's events do."""
+        assert self.pool is not None, "store is closed"
+        if event.origin is None:
+            event.origin = origin
+        event.created = time.time()
+        sql = (f"WITH g AS (SELECT ({guard}) AS ok),"
+               f" r AS ({insert} WHERE (SELECT ok FROM g) ON CONFLICT DO NOTHING RETURNING seq),"
+               f" e AS (INSERT INTO events (seq, {EVENT_COLUMNS}) SELECT {POSITION}, {LOGGED_VALUES} FROM r"
+               " RETURNING seq) SELECT (SELECT ok FROM g) AS ok, (SELECT seq FROM r) AS seq, (SELECT seq FROM e) AS pos")
+        values = list(event_values(event))
+        values[6:7] = [values[6], seq_key]  # the payload, then the key its seq goes to
+        try:
+            row = await self.pool.fetchrow(to_pg(sql), *params, *values, timeout=30)
+        except BAD_VALUE as e:
+            if isinstance(e, BAD_TEXT):
+                raise _bad_text() from None
+            raise _bad_value(e) from None
+        except asyncpg.PostgresError as e:
+            raise _write_error(e) from None
+        except UNAVAILABLE as e:
+            raise _unavailable(e) from None
+        if not row["ok"] or row["seq"] is None:
+            return InsertLogged(bool(row["ok"]), None)
+        event.payload[seq_key] = str(row["seq"])
+        event.seq = row["pos"]
+        event.cursor = self.cursor(event.seq)
+        self.on_commit([event])
+        return InsertLogged(True, row["seq"])
 
     async def fetchall(self, sql: str, params: tuple | list = ()) -> list:
         assert self.pool is not None, "store is closed"
@@ -321,7 +372,7 @@ class PostgresStore(EventLogStore):
         the settled bound and the highest committed position, in one round trip."""
         assert self.pool is not None, "store is closed"
         rows = await self.pool.fetch(
-            f"SELECT b.*, e.* FROM (SELECT rtcli_settled($4, $5) << {TX_BITS} AS bound,"
+            f"SELECT b.*, e.* FROM (SELECT {SETTLED.format(xmax='$4', ours='$5')} << {TX_BITS} AS bound,"
             f" (SELECT COALESCE(MAX(seq), 0) FROM events) AS top, {VIEW}) b"
             " LEFT JOIN LATERAL (SELECT * FROM events WHERE seq > $1 AND seq < b.bound AND seq <> ALL($2::bigint[])"
             " ORDER BY seq LIMIT $3) e ON true", after, list(known), limit, *self.seen, timeout=30)
