@@ -280,6 +280,9 @@ def test_help_imports_nothing_heavy(offline_env, tmp_path):
     assert heavy_in(modules) == []
     # Not even the client's transports: help needs neither.
     assert "httpx" not in modules and "websockets" not in modules and "asyncio" not in modules
+    assert "orjson" not in modules  # the wire codec: only what talks to a server needs it
+    if "typer._click" in modules:  # a typer that carries its own click: the package is a second copy
+        assert "click" not in modules
 
 
 def test_row_create_imports_nothing_heavy(env, table, tmp_path):

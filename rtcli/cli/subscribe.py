@@ -20,7 +20,6 @@ import typer
 from rtcli.cli import args, output
 from rtcli.cli.common import QueryOpt, state, want_json
 from rtcli.client.summary import summarize
-from rtcli.protocol import Policy
 
 if TYPE_CHECKING:
     from rtcli.client.realtime import Event
@@ -56,9 +55,11 @@ def subscribe(
     """Stream events from CHANNEL(s) until Ctrl-C, reconnecting and resuming when the server goes away."""
     queries = [args.parse_query(q) for q in query or []]
     since_value = args.parse_since(since)
+    from rtcli.protocol import Policy  # not at import: it loads orjson, which `rtcli --help` does not need
+    from rtcli.protocol.channels import check
+
     if policy is not None and policy not in tuple(Policy):
         raise typer.BadParameter("must be close, drop or latest", param_hint="--policy")
-    from rtcli.protocol.channels import check
 
     for channel in channels:  # subscribed anyway: warned, since a typo would otherwise show nothing, forever
         if problem := check(channel):
