@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
@@ -37,7 +37,7 @@ DEFAULT_MAX_MESSAGE_SIZE = DEFAULTS.max_message_size  # bytes of a message's dat
 _EVENT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-class TopicMode(Enum):
+class TopicMode(StrEnum):
     DURABLE = "durable"  # every message is an event in the log: resumable
     EPHEMERAL = "ephemeral"  # live only, never stored
 
