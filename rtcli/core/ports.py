@@ -325,8 +325,11 @@ class FunctionRepository(Protocol):
     async def every_function(self) -> list[tuple[str, Function]]:
         """(project, function) of every project's functions."""
 
+    async def insert_function(self, tx: Transaction, project: str, f: Function) -> None:
+        """A new function (function_already_exists if its id is taken)."""
+
     async def save_function(self, tx: Transaction, project: str, f: Function) -> None:
-        """Insert or replace."""
+        """An existing function's new settings."""
 
     async def delete_function(self, tx: Transaction, project: str, fid: str) -> None:
         """The function with its executions."""

@@ -104,7 +104,7 @@ class Functions:
         async with self.store.transaction(ctx.actor.origin) as tx:
             if await self.repo.function(ctx.project, fid, tx):
                 raise AppwriteError("function_already_exists")
-            await self.repo.save_function(tx, ctx.project, f)
+            await self.repo.insert_function(tx, ctx.project, f)
             await tx.append_event(_functions_changed(ctx.project, fid, "create"))
         await self.triggers.load()
         return function_model(f)
@@ -121,9 +121,11 @@ class Functions:
 
     async def update(self, ctx: Ctx, fid: str, body: dict[str, Any]) -> dict[str, Any]:
         ctx.require_key("functions.write")
-        f = await find_function(self.repo, ctx, fid)
-        f = replace(f, **_fields(body, fid, creating=False), updated_at=ids.format_datetime())
+        fields = _fields(body, fid, creating=False)
         async with self.store.transaction(ctx.actor.origin) as tx:
+            # Read in the transaction: a function deleted meanwhile is not found (not made again),
+            # and on PostgreSQL a concurrent update of it waits for this one.
+            f = replace(await find_function(self.repo, ctx, fid, tx), **fields, updated_at=ids.format_datetime())
             await self.repo.save_function(tx, ctx.project, f)
             await tx.append_event(_functions_changed(ctx.project, fid, "update"))
         await self.triggers.load()

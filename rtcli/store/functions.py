@@ -13,6 +13,8 @@ import orjson
 from rtcli.core.permissions import granted_user
 from rtcli.core.ports import Store, Transaction
 from rtcli.core.records import Execution, ExecutionStatus, ExecutionTrigger, Function
+from rtcli.errors import AppwriteError
+from rtcli.store.dialect import UniqueViolation
 
 
 def _j(v: object) -> str:
@@ -82,11 +84,16 @@ class FunctionsStore:
         rows = await self.s.fetchall("SELECT * FROM functions ORDER BY created_at, id")
         return [(r["project"], _function(r)) for r in rows]
 
+    async def insert_function(self, tx: Transaction, project: str, f: Function) -> None:
+        try:
+            await tx.execute("INSERT INTO functions (project, id, spec, created_at, updated_at) VALUES (?,?,?,?,?)",
+                             (project, f.id, _spec(f), f.created_at, f.updated_at))
+        except UniqueViolation:  # the caller checked; a request at the same moment took the id since
+            raise AppwriteError("function_already_exists") from None
+
     async def save_function(self, tx: Transaction, project: str, f: Function) -> None:
-        await tx.execute(
-            "INSERT INTO functions (project, id, spec, created_at, updated_at) VALUES (?,?,?,?,?)"
-            " ON CONFLICT (project, id) DO UPDATE SET spec=excluded.spec, updated_at=excluded.updated_at",
-            (project, f.id, _spec(f), f.created_at, f.updated_at))
+        await tx.execute("UPDATE functions SET spec=?, updated_at=? WHERE project=? AND id=?",
+                         (_spec(f), f.updated_at, project, f.id))
 
     async def delete_function(self, tx: Transaction, project: str, fid: str) -> None:
         await tx.execute("DELETE FROM executions WHERE project=? AND function_id=?", (project, fid))

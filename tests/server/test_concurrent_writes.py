@@ -50,6 +50,8 @@ CREATIONS = {
     "team": Creation("/teams", lambda i, n: {"teamId": i, "name": n}, "/teams/{id}", "team_already_exists"),
     "bucket": Creation("/storage/buckets", lambda i, n: {"bucketId": i, "name": n}, "/storage/buckets/{id}",
                        "storage_bucket_already_exists"),
+    "function": Creation("/functions", lambda i, n: {"functionId": i, "name": n, "command": "true"},
+                         "/functions/{id}", "function_already_exists"),
     "topic": Creation("/topics", lambda i, n: {"topicId": i, "name": n}, "/topics/{id}", "topic_already_exists"),
     "row": Creation("/tablesdb/c/tables/t/rows", lambda i, n: {"rowId": i, "data": {"name": n}},
                     "/tablesdb/c/tables/t/rows/{id}", "row_already_exists"),

@@ -42,7 +42,7 @@ def test_functions_and_executions_come_back_as_they_were_saved(make_store):
 
     async def scenario(store, repo):
         async with store.transaction() as tx:
-            await repo.save_function(tx, "p", FN)
+            await repo.insert_function(tx, "p", FN)
             await repo.save_execution(tx, "p", done, ["user:u1"])
             await repo.save_execution(tx, "p", waiting, [])
         raw = (await store.fetchone("SELECT model FROM executions WHERE id=?", ("e1",)))[0]
