@@ -20,7 +20,8 @@ from pathlib import Path
 
 from bench_client import WS, Agg, HttpPool, ProcGroupUsage, now, open_subscribers
 from benchmarks.fanout import _best, _drive_closed_loop
-from benchmarks.harness import ADMIN, CHANNEL, PIN, ROWS, RT_PATH, Result, ServeProcess, row_body, setup_table, start_rtcli
+from benchmarks.harness import (ADMIN, CHANNEL, PIN, ROWS, RT_PATH, Result, ServeProcess, grid, ratio, row_body, send_at_rate,
+                                setup_table, start_rtcli)
 from serve_process import free_port
 
 
@@ -183,8 +184,6 @@ async def _cluster_once(label: str, n_nodes: int, redis: BenchRedis | None, args
             # Latency at a fixed rate (as ``latency``), after the saturation run has drained.
             await asyncio.sleep(0.5)
             rate, count = args.latency_rate, max(1, int(args.latency_rate * args.cluster_latency_duration))
-            agg.t0, agg.lat, agg.last = {}, [], {}
-            base = agg.events
 
             async def timed(k: int, rid: str) -> None:
                 agg.t0[rid.encode()] = now()
@@ -193,25 +192,8 @@ async def _cluster_once(label: str, n_nodes: int, redis: BenchRedis | None, args
                     errors[status] += 1
 
             procs = ProcGroupUsage(discover)
-            start = now() + 0.05
-            tasks = []
-            for k in range(count):
-                delay = start + k / rate - now()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                tasks.append(asyncio.ensure_future(timed(k, f"l{k:09d}")))
-            await asyncio.gather(*tasks)
-            try:
-                await asyncio.wait_for(agg.until(base + count * n), 15)
-            except TimeoutError:
-                pass
+            timing = await send_at_rate(agg, timed, rate, count, n)
             lat_procs = procs.done()
-            lat = sorted(agg.lat)
-            last = sorted(agg.last[r] - agg.t0[r] for r in agg.last)
-            agg.t0 = None
-
-            def q(xs, p):
-                return round(xs[min(len(xs) - 1, int(p * len(xs)))] * 1000, 2) if xs else None
 
             per_node_deliveries = [sum(s.events for s in group) for group in subs_by_node]
             closed = sum(1 for group in subs_by_node for s in group if s.closed.done())
@@ -225,13 +207,9 @@ async def _cluster_once(label: str, n_nodes: int, redis: BenchRedis | None, args
                 node.stop()
         # (leaving the ExitStack drops the database, after the nodes have stopped)
 
-    def share(procs: dict, prefix: str) -> float:
-        return round(sum(v["cpu_pct"] for k, v in procs.items() if k.startswith(prefix) and v), 1)
-
     d = sat["deliveries_per_s"]
-    node_cpu = [(sat_procs.get(f"node{i + 1}") or {}) for i in range(n_nodes)]
-    nodes_pct = round(sum(p.get("cpu_pct", 0) for p in node_cpu), 1)
-    pg_pct, redis_pct = share(sat_procs, "pg:"), share(sat_procs, "redis")
+    cpu, lat_cpu = CpuShares.of(sat_procs, n_nodes), CpuShares.of(lat_procs, n_nodes)
+    node_cpu, nodes_pct, pg_pct, redis_pct = cpu.nodes, cpu.nodes_pct, cpu.postgres_pct, cpu.redis_pct
     r = {"setup": label, "nodes": n_nodes, "backend": "sqlite" if redis is None else "postgresql+redis",
          "deliveries_per_s": d, "events_per_s": sat["events_per_s"], "window_s": sat["window_s"],
          "events_published": sat["events_published"], "all_delivered": sat["all_delivered"],
@@ -242,17 +220,13 @@ async def _cluster_once(label: str, n_nodes: int, redis: BenchRedis | None, args
          "node_cpu_wait_pct": [p.get("cpu_wait_pct") for p in node_cpu],
          "nodes_cpu_pct": nodes_pct, "postgres_cpu_pct": pg_pct, "redis_cpu_pct": redis_pct,
          "postgres_backends": sorted(k for k in sat_procs if k.startswith("pg:")),
-         "client_cpu_pct": (sat_procs.get("client") or {}).get("cpu_pct"),
-         "client_cpu_wait_pct": (sat_procs.get("client") or {}).get("cpu_wait_pct"),
+         "client_cpu_pct": cpu.client.get("cpu_pct"), "client_cpu_wait_pct": cpu.client.get("cpu_wait_pct"),
          "nodes_us_per_delivery": round(nodes_pct * 1e4 / d, 2),
          "total_us_per_delivery": round((nodes_pct + pg_pct + redis_pct) * 1e4 / d, 2),
          "processes_saturation": sat_procs,
-         "latency": {"rate": rate, "events": count, "p50_ms": q(lat, 0.50), "p90_ms": q(lat, 0.90),
-                     "p99_ms": q(lat, 0.99), "max_ms": q(lat, 1.0), "last_delivery_p50_ms": q(last, 0.5),
-                     "last_delivery_p99_ms": q(last, 0.99), "samples": len(lat), "missing": count * n - len(lat),
-                     "delivery_clock": args.latency_clock, "nodes_cpu_pct": share(lat_procs, "node"),
-                     "postgres_cpu_pct": share(lat_procs, "pg:"), "redis_cpu_pct": share(lat_procs, "redis"),
-                     "processes": lat_procs}}
+         "latency": {"rate": rate, "events": count, **timing.summary(), "delivery_clock": args.latency_clock,
+                     "nodes_cpu_pct": lat_cpu.nodes_pct, "postgres_cpu_pct": lat_cpu.postgres_pct,
+                     "redis_cpu_pct": lat_cpu.redis_pct, "processes": lat_procs}}
     lt = r["latency"]
     print(f"  {label}: {d:,.0f} deliveries/s; rtcli CPU {r['nodes_us_per_delivery']} us/delivery "
           f"(nodes {' + '.join(f'{x}%' for x in r['node_cpu_pct'])}, waited "
@@ -260,6 +234,27 @@ async def _cluster_once(label: str, n_nodes: int, redis: BenchRedis | None, args
           f"{redis_pct}%: {r['total_us_per_delivery']} us/delivery; client {r['client_cpu_pct']}%; "
           f"latency p50 {lt['p50_ms']} ms p99 {lt['p99_ms']} ms ({lt['missing']} missing)", file=sys.stderr)
     return r
+
+
+@dataclass
+class CpuShares:
+    """A cluster's CPU in a window (``ProcGroupUsage``), as % of one core: each node, all nodes,
+    PostgreSQL's backends for the run's database, Redis, and the load client."""
+
+    nodes: list[dict]  # per node: cpu_pct, sys_pct, cpu_wait_pct ({} if it was not measured)
+    nodes_pct: float
+    postgres_pct: float
+    redis_pct: float
+    client: dict
+
+    @classmethod
+    def of(cls, procs: dict, n_nodes: int) -> CpuShares:
+        def share(prefix: str) -> float:
+            return round(sum(v["cpu_pct"] for k, v in procs.items() if k.startswith(prefix) and v), 1)
+
+        nodes = [procs.get(f"node{i + 1}") or {} for i in range(n_nodes)]
+        return cls(nodes, round(sum(p.get("cpu_pct", 0) for p in nodes), 1), share("pg:"), share("redis"),
+                   procs.get("client") or {})
 
 
 def _two_cores_note(n_nodes: int) -> str:
@@ -335,15 +330,9 @@ def _cluster_report(setups, best: dict, k: int, note: str, redis_kind: str) -> s
                      " + ".join(f"{c} ({w})" for c, w in zip(b["node_cpu_pct"], b["node_cpu_wait_pct"])),
                      f"{b['postgres_cpu_pct']}" if broker else "-", f"{b['redis_cpu_pct']}" if broker else "-",
                      f"{b['client_cpu_pct']}", f"{lt['p50_ms']} / {lt['p99_ms']} ms"])
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
     one, many = best[setups[1][0]], best[setups[2][0]]
-
-    def ratio(a, b):
-        return f"{a / b:.2f}x" if a and b else "-"
-
     out = [f"fanout-cluster ({redis_kind}; CPU % of one core in the saturated window; latency at the fixed rate)",
-           line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *[line(r) for r in rows],
+           *grid(head, rows),
            f"{k} nodes / 1 node (PostgreSQL + Redis): deliveries/s {ratio(many['deliveries_per_s'], one['deliveries_per_s'])}, "
            f"rtcli CPU per delivery {ratio(many['nodes_us_per_delivery'], one['nodes_us_per_delivery'])}, "
            f"with PostgreSQL + Redis {ratio(many['total_us_per_delivery'], one['total_us_per_delivery'])}, "

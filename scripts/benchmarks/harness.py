@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import os
 import platform
 import re
@@ -13,11 +14,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import serve_process
-from bench_client import Http, now
+from bench_client import Agg, Http, now
 from serve_process import ServeProcess, free_port
 
 
@@ -185,6 +187,53 @@ def ref_frame(rid: str) -> bytes:
 # --- scenarios ---------------------------------------------------------------------------------
 
 
+def quantile_ms(xs: list[float], p: float) -> float | None:
+    """The ``p`` quantile of sorted times in seconds, in ms (None without samples)."""
+    return round(xs[min(len(xs) - 1, int(p * len(xs)))] * 1000, 2) if xs else None
+
+
+@dataclass
+class Timing:
+    """The deliveries of a run at a fixed rate, timed from each send, in seconds, sorted."""
+
+    deliveries: list[float]
+    last: list[float]  # each event's last delivery: when all its receivers had it
+    late_max: float  # how far the sender fell behind its schedule
+    sent: int
+    receivers: int
+
+    def summary(self) -> dict:
+        d, last = self.deliveries, self.last
+        return {"p50_ms": quantile_ms(d, 0.50), "p90_ms": quantile_ms(d, 0.90), "p99_ms": quantile_ms(d, 0.99),
+                "max_ms": quantile_ms(d, 1.0), "last_delivery_p50_ms": quantile_ms(last, 0.5),
+                "last_delivery_p99_ms": quantile_ms(last, 0.99), "samples": len(d),
+                "missing": self.sent * self.receivers - len(d), "sender_late_max_ms": round(self.late_max * 1000, 2)}
+
+
+async def send_at_rate(agg: Agg, send: Callable[[int, str], Awaitable[None]], rate: float, count: int,
+                       receivers: int, drain: float = 15) -> Timing:
+    """``send(k, id)`` ``count`` times at ``rate`` a second (ids ``l000000000``, …), each in a task
+    of its own so that a slow send does not hold back the next; then up to ``drain`` seconds for
+    ``receivers`` deliveries of each. ``send`` sets ``agg.t0[id]`` as it sends: deliveries are
+    timed from there (by ``WS``, from the row id in the frame)."""
+    base = agg.events
+    agg.t0, agg.lat, agg.last = {}, [], {}
+    start = now() + 0.05
+    late, tasks = [], []
+    for k in range(count):
+        due = start + k / rate
+        if (delay := due - now()) > 0:
+            await asyncio.sleep(delay)
+        late.append(now() - due)
+        tasks.append(asyncio.ensure_future(send(k, f"l{k:09d}")))
+    await asyncio.gather(*tasks)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(agg.until(base + count * receivers), drain)
+    sent_at, agg.t0 = agg.t0, None
+    return Timing(sorted(agg.lat), sorted(agg.last[r] - sent_at[r] for r in agg.last), max(late, default=0.0),
+                  count, receivers)
+
+
 @dataclass
 class Result:
     scenario: str
@@ -268,9 +317,20 @@ def table(results: list[Result]) -> str:
                      f"{fmt(r.reference, r.unit)} ({r.reference_name})" if r.reference is not None else "-",
                      f"{ratio:.2f}x" if ratio is not None else "-", r.target or "-",
                      {True: "PASS", False: "FAIL", None: "-"}[r.passed]])
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
-    out = [line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    out += [line(r) for r in rows]
+    out = grid(head, rows)
     out.append("(pass is '-' where there is no numeric target, or where the run was smaller than the target's sizes)")
     return "\n".join(out)
+
+
+def grid(head: list[str], rows: list[list]) -> list[str]:
+    """A Markdown table's lines, each column as wide as its widest cell."""
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+
+    def line(cells: list) -> str:
+        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+
+    return [line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *(line(r) for r in rows)]
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}x" if a and b else "-"

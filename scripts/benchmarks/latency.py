@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from bench_client import Agg, HttpPool, Usage, now, open_subscribers, open_ws
-from benchmarks.harness import ADMIN, CHANNEL, ROWS, RT_PATH, Result, SAMPLE, ref_frame, row_body, setup_table, start_reference, start_rtcli
+from benchmarks.harness import (ADMIN, CHANNEL, ROWS, RT_PATH, Result, SAMPLE, ref_frame, row_body, send_at_rate, setup_table,
+                                start_reference, start_rtcli)
 
 
 async def scenario_latency(args, workdir: Path) -> list[Result]:
@@ -47,40 +48,11 @@ async def scenario_latency(args, workdir: Path) -> list[Result]:
                 for k in range(3):
                     control.send_text(ref_frame(f"w{k:09d}"))
                 await asyncio.wait_for(agg.until(3 * n), 20)
-            base = agg.events
-            agg.t0, agg.lat = {}, []
-            count = int(rate * duration)
             usage = Usage(srv.pid)
-            start = now() + 0.05
-            late = []
-            tasks = []
-            for k in range(count):
-                due = start + k / rate
-                delay = due - now()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                late.append(now() - due)
-                tasks.append(asyncio.ensure_future(publish(k, f"l{k:09d}")))
-            await asyncio.gather(*tasks)
-            try:
-                await asyncio.wait_for(agg.until(base + count * n), 15)
-            except TimeoutError:
-                pass
-            use = usage.done()
-            lat = sorted(agg.lat)
-            last = sorted(agg.last[r] - agg.t0[r] for r in agg.last)
-            missing = count * n - len(lat)
-
-            def q(xs, p):
-                return xs[min(len(xs) - 1, int(p * len(xs)))] * 1000 if xs else None
-
-            out[target] = {"p50_ms": q(lat, 0.50), "p90_ms": q(lat, 0.90), "p99_ms": q(lat, 0.99),
-                           "max_ms": q(lat, 1.0), "last_delivery_p50_ms": q(last, 0.5),
-                           "last_delivery_p99_ms": q(last, 0.99), "samples": len(lat), "missing": missing,
-                           "events": count, "rate": rate, "subscribers": n,
-                           "sender_late_max_ms": round(max(late) * 1000, 2),
+            timing = await send_at_rate(agg, publish, rate, int(rate * duration), n)
+            out[target] = {**timing.summary(), "events": timing.sent, "rate": rate, "subscribers": n,
                            "closed_connections": sum(1 for s in subs if s.closed.done()),
-                           "delivery_clock": args.latency_clock, **use}
+                           "delivery_clock": args.latency_clock, **usage.done()}
             for s in subs:
                 s.abort()
             if target == "rtcli":

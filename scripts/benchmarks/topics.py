@@ -25,7 +25,7 @@ from pathlib import Path
 import orjson
 
 from bench_client import Agg, Http, Usage, now, open_subscribers, open_ws
-from benchmarks.harness import ADMIN, API_KEY, CHANNEL, ROWS, RT_PATH, Result, row_body, setup_table, start_rtcli
+from benchmarks.harness import ADMIN, API_KEY, CHANNEL, ROWS, RT_PATH, Result, row_body, send_at_rate, setup_table, start_rtcli
 
 TEXT = "the quick brown fox jumps over the lazy dog"
 TOPICS = {"durable": "bench-durable", "ephemeral": "bench-ephemeral"}
@@ -46,10 +46,6 @@ def _publish_frame(topic: str, mid: str, k: int) -> bytes:
                                                      "data": {"n": k, "text": TEXT}}})
 
 
-def _q(xs: list[float], p: float) -> float | None:
-    return xs[min(len(xs) - 1, int(p * len(xs)))] * 1000 if xs else None
-
-
 async def _latency(srv, mode: str, args) -> dict:
     n, rate, duration = args.subscribers, args.latency_rate, args.latency_duration
     topic, port = TOPICS[mode], srv.port
@@ -61,31 +57,18 @@ async def _latency(srv, mode: str, args) -> dict:
         for k in range(3):  # first-message costs (imports, caches) before measuring
             publisher.send_text(_publish_frame(topic, f"w{k:09d}", k))
         await asyncio.wait_for(agg.until(3 * n), 20)
-        base, agg.t0, agg.lat = agg.events, {}, []
-        count = int(rate * duration)
         usage = Usage(srv.pid)
-        start = now() + 0.05
-        late = []
-        for k in range(count):
-            delay = start + k / rate - now()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            late.append(now() - (start + k / rate))
-            mid = f"l{k:09d}"
+
+        async def publish(k: int, mid: str) -> None:
             agg.t0[mid.encode()] = now()
             publisher.send_text(_publish_frame(topic, mid, k))
-        try:
-            await asyncio.wait_for(agg.until(base + count * n), 15)
-        except TimeoutError:
-            pass
+
+        timing = await send_at_rate(agg, publish, rate, int(rate * duration), n)
         use = usage.done()
         acks = [orjson.loads(f) for f in publisher.inbox]
         refused = [a for a in acks if a.get("type") != "response"]
-        lat = sorted(agg.lat)
-        return {"p50_ms": _q(lat, 0.5), "p90_ms": _q(lat, 0.9), "p99_ms": _q(lat, 0.99), "max_ms": _q(lat, 1.0),
-                "samples": len(lat), "missing": count * n - len(lat), "refused": len(refused),
-                "refusal": refused[0] if refused else None, "messages": count, "rate": rate, "subscribers": n,
-                "sender_late_max_ms": round(max(late) * 1000, 2), **use}
+        return {**timing.summary(), "refused": len(refused), "refusal": refused[0] if refused else None,
+                "messages": timing.sent, "rate": rate, "subscribers": n, **use}
     finally:
         publisher.abort()
         for s in subs:

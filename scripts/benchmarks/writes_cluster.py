@@ -22,9 +22,9 @@ import tempfile
 from pathlib import Path
 
 from bench_client import Agg, Http, ProcGroupUsage, now, open_subscribers
-from benchmarks.cluster import BenchRedis, _cluster_unavailable, _pg_admin, _psql, _two_cores_note, bench_pg_database
+from benchmarks.cluster import BenchRedis, CpuShares, _cluster_unavailable, _pg_admin, _psql, _two_cores_note, bench_pg_database
 from benchmarks.fanout import _best
-from benchmarks.harness import ADMIN, CHANNEL, ROWS, RT_PATH, Profiler, Result, row_body, setup_table, start_rtcli
+from benchmarks.harness import ADMIN, CHANNEL, ROWS, RT_PATH, Profiler, Result, grid, ratio, row_body, setup_table, start_rtcli
 
 SAMPLE_S = 0.02
 
@@ -146,12 +146,9 @@ async def _once(label: str, n_nodes: int, backend: str, redis, args, workdir: Pa
             for node in nodes:
                 node.stop()
 
-    def share(prefix: str) -> float:
-        return round(sum(v["cpu_pct"] for k, v in usage.items() if k.startswith(prefix) and v), 1)
-
     rate = sum(counts.values()) / dt
-    node_cpu = [usage.get(f"node{i + 1}") or {} for i in range(n_nodes)]
-    nodes_pct, pg_pct, redis_pct = round(sum(p.get("cpu_pct", 0) for p in node_cpu), 1), share("pg:"), share("redis")
+    cpu = CpuShares.of(usage, n_nodes)
+    node_cpu, nodes_pct, pg_pct, redis_pct = cpu.nodes, cpu.nodes_pct, cpu.postgres_pct, cpu.redis_pct
 
     def per_create(pct: float) -> float | None:  # µs of CPU per create, from % of a core
         return round(pct * 1e4 / rate, 1) if rate else None
@@ -162,7 +159,7 @@ async def _once(label: str, n_nodes: int, backend: str, redis, args, workdir: Pa
          "writers": args.writers, "node_cpu_pct": [p.get("cpu_pct") for p in node_cpu],
          "node_cpu_wait_pct": [p.get("cpu_wait_pct") for p in node_cpu], "nodes_cpu_pct": nodes_pct,
          "postgres_cpu_pct": pg_pct, "redis_cpu_pct": redis_pct,
-         "client_cpu_pct": (usage.get("client") or {}).get("cpu_pct"),
+         "client_cpu_pct": cpu.client.get("cpu_pct"),
          "rtcli_us_per_create": per_create(nodes_pct), "postgres_us_per_create": per_create(pg_pct) if dbname else None,
          "redis_us_per_create": per_create(redis_pct) if backend.endswith("redis") else None,
          "postgres_xacts_per_create": round(xacts / sum(counts.values()), 2) if dbname and counts else None,
@@ -193,13 +190,10 @@ def _report(setups, best: dict, runs: dict, note: str) -> str:
                      r["postgres_cpu_pct"] if backend != "sqlite" else "-",
                      r["redis_cpu_pct"] if backend.endswith("redis") else "-", r["client_cpu_pct"],
                      f"{w['lock_waiters_per_sample']} ({w['samples_with_a_lock_wait_pct']}%)" if w else "-"])
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
     sq, one, many = (best[label] for label, _, _ in setups)
-    ratio = lambda a, c: f"{a / c:.2f}x" if a and c else "-"  # noqa: E731
     return "\n".join([
         "writes-cluster (REST row creates with their events; CPU % of one core in the measured window)",
-        line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *[line(r) for r in rows],
+        *grid(head, rows),
         f"1 PostgreSQL node / SQLite node: {ratio(one['creates_per_s'], sq['creates_per_s'])} (target >= 0.8x); "
         f"{many['nodes']} nodes / 1 PostgreSQL node: {ratio(many['creates_per_s'], one['creates_per_s'])} "
         "(target >= 1.0x)", note])
