@@ -20,7 +20,9 @@ and ``end``, which follows again) and the script measures:
 
 - key latency: from ``pilot.press`` until the key has taken effect (the table's cursor moved),
   and until the next frame with it has been written. (Not the time ``pilot.press`` takes to
-  return: it waits for the process to be idle, up to 1 s twice, which a flood never is.);
+  return: it waits for the process to be idle, up to 1 s twice, which a flood never is.) Also the
+  CPU time the process spent in that interval, which other processes on a busy machine do not
+  inflate: compare it between versions when the wall-clock figures are noisy;
 - event-loop lag: how late a 10 ms sleep wakes up (a frozen UI shows as a large lag);
 - throughput: events offered vs. events in the app, batches and their sizes, frames written;
 - memory: RSS each second, and the ring buffer / view / pending sizes against ``--buffer``.
@@ -59,6 +61,7 @@ class CountingDriver(HeadlessDriver):
 
     written = 0
     frames = 0
+    frame_written: asyncio.Event | None = None  # set by each frame, for the key latency
 
     @property
     def is_headless(self) -> bool:
@@ -67,6 +70,8 @@ class CountingDriver(HeadlessDriver):
     def write(self, data: str) -> None:
         CountingDriver.written += len(data)
         CountingDriver.frames += 1
+        if CountingDriver.frame_written is not None:
+            CountingDriver.frame_written.set()
 
     def flush(self) -> None:
         pass
@@ -245,6 +250,7 @@ async def run(args: argparse.Namespace) -> int:
 async def _measure(args: argparse.Namespace, app: MonitorApp, source, width: int, height: int) -> int:
     lags: list[float] = []
     shown_ms: list[float] = []
+    shown_cpu_ms: list[float] = []
     effect_ms: list[float] = []
     rss: list[tuple[float, float, int]] = []
     bounds_ok = True
@@ -257,6 +263,7 @@ async def _measure(args: argparse.Namespace, app: MonitorApp, source, width: int
 
     gc.collect()
     rss_start = rss_mib()
+    frame_written = CountingDriver.frame_written = asyncio.Event()
     async with app.run_test(headless=False, size=(width, height)) as pilot:
         screen = app.monitor
         table = screen.table
@@ -274,17 +281,17 @@ async def _measure(args: argparse.Namespace, app: MonitorApp, source, width: int
             await asyncio.sleep(0.2)
             elapsed = time.perf_counter() - source.started
             want_following = key == "end"
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), time.process_time()
             presses.append(asyncio.create_task(pilot.press(key)))
             while table.following != want_following:
                 if time.perf_counter() - t0 > 10:
                     raise RuntimeError(f"the key {key!r} had no effect in 10 s")
                 await asyncio.sleep(0.0005)
             effect_ms.append((time.perf_counter() - t0) * 1000)
-            frames = CountingDriver.frames
-            while CountingDriver.frames == frames:
-                await asyncio.sleep(0.0005)
+            frame_written.clear()
+            await frame_written.wait()
             shown_ms.append((time.perf_counter() - t0) * 1000)
+            shown_cpu_ms.append((time.process_time() - cpu0) * 1000)
             key = "end" if key == "up" else "up"
             if elapsed >= next_sample:
                 rss.append((elapsed, rss_mib(), len(screen.buffer)))
@@ -316,6 +323,10 @@ async def _measure(args: argparse.Namespace, app: MonitorApp, source, width: int
           f"max {max(effect_ms, default=0):.1f} ms  ({len(effect_ms)} presses)")
     print(f"  key on screen p50 {pct(shown_ms, 50):.1f} ms  p95 {pct(shown_ms, 95):.1f} ms  "
           f"max {max(shown_ms, default=0):.1f} ms  (until the next frame is written)")
+    print(f"  key CPU       p50 {pct(shown_cpu_ms, 50):.1f} ms  p95 {pct(shown_cpu_ms, 95):.1f} ms  "
+          f"max {max(shown_cpu_ms, default=0):.1f} ms  (process CPU until the frame is written)")
+    cpu = os.times()
+    print(f"  process CPU   {cpu.user + cpu.system:.2f} s (start-up included)")
     print(f"  loop lag      p50 {pct(lags, 50):.1f} ms  p95 {pct(lags, 95):.1f} ms  max {max(lags, default=0):.1f} ms")
     print(f"  buffer        {final['buffer']:,} kept (bound {args.buffer:,}), {final['dropped']:,} left it; "
           f"view {final['view']:,}")
