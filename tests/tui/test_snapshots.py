@@ -61,12 +61,16 @@ def make_app(events: int = 30, buffer: int = 10_000, theme: str | None = None) -
 
 
 async def settle(pilot, condition: Callable[[], bool]) -> None:
+    screen = pilot.app.monitor
+
+    def settled() -> bool:  # and the detail pane on the selected event (it follows a flood a few times a second)
+        return condition() and not screen.detail.pending
+
     for _ in range(200):
-        if condition():
+        if settled():
             break
         await pilot.pause(0.02)
-    assert condition(), "the app did not reach the state to snapshot"
-    screen = pilot.app.monitor
+    assert settled(), "the app did not reach the state to snapshot"
     screen.refresh_status()  # counts and rates, without waiting for the 0.5 s tick
     for widget in pilot.app.screen.query("Input, TextArea"):
         widget.cursor_blink = False

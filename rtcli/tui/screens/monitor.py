@@ -56,6 +56,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("rtcli.tui.monitor")
 __all__ = ["PRESENCE_SUBSCRIPTION", "MonitorConfig", "MonitorScreen"]
 
+FOLLOWING, SCROLLED = "▼ following", "↑ scrolled (end: follow)"
+
 # Actions that type a letter: off while the filter line has the focus (so its footer is its own).
 _LETTER_ACTIONS = {"toggle_pause", "add_subscription", "create_row", "upload", "run_function", "publish", "export",
                    "toggle_detail", "toggle_sidebar", "toggle_presences", "help", "screenshot", "focus_filter"}
@@ -266,7 +268,10 @@ class MonitorScreen(Screen[None]):
     # --- table, detail, filter ----------------------------------------------------------------
 
     def on_event_table_selected(self, message: EventTable.Selected) -> None:
-        self.detail.show(message.record, force=True)  # same event, new filter: greyed or not
+        if message.by_user:
+            self.detail.show(message.record, force=True)  # same event, new filter: greyed or not
+        else:
+            self.detail.follow(message.record)  # new rows: the newest, a few times a second
 
     def on_event_table_follow_changed(self, message: EventTable.FollowChanged) -> None:
         self._refresh_stats()
@@ -294,12 +299,14 @@ class MonitorScreen(Screen[None]):
         if self.paused:
             mode = f"‖ paused, {self.view.hidden:,} new"
         elif self.table.following:
-            mode = "▼ following"
+            mode = FOLLOWING
         else:
-            mode = "↑ scrolled (end: follow)"
+            mode = SCROLLED
         rate = human_rate(self.meter.rate(self.clock())) if self.link.live else (
             "offline" if self.link.down else self.state)
-        self.filter_bar.show_stats(f"{rate} · {self.view.visible:,}/{len(self.buffer):,} · {mode}", self.paused)
+        counts = f"{rate} · {self.view.visible:,}/{len(self.buffer):,} · "
+        # As wide scrolled as following: a key that stops or resumes following changes no width.
+        self.filter_bar.show_stats(counts + mode, self.paused, width=len(counts) + max(len(mode), len(SCROLLED)))
 
     def refresh_side(self) -> None:
         if self.query_one("#sidebar").display:

@@ -20,7 +20,6 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widget import Widget
 
 from rtcli.tui.describe import expansion_lines
 from rtcli.tui.filter import Verdict
@@ -28,6 +27,7 @@ from rtcli.tui.layout import table_columns
 from rtcli.tui.model import EventBuffer, EventView
 from rtcli.tui.records import EventRecord
 from rtcli.tui.widgets.table_rows import RowPainter
+from rtcli.tui.widgets.virtual import set_virtual_size
 
 
 
@@ -78,12 +78,14 @@ class EventTable(ScrollView, can_focus=True):
     """
 
     class Selected(Message):
-        """The cursor moved to ``record`` (None: the table is empty)."""
+        """The cursor moved to ``record`` (None: the table is empty); ``by_user``: a key, a click
+        or a new filter moved it, not new rows (which move it while the table follows them)."""
 
-        def __init__(self, record: EventRecord | None, following: bool) -> None:
+        def __init__(self, record: EventRecord | None, following: bool, by_user: bool = True) -> None:
             super().__init__()
             self.record = record
             self.following = following
+            self.by_user = by_user
 
     class FollowChanged(Message):
         def __init__(self, following: bool) -> None:
@@ -159,18 +161,9 @@ class EventTable(ScrollView, can_focus=True):
         return max(1, self.scrollable_content_region.height - 1)
 
     def _resize_virtual(self) -> None:
-        """Set the scrollable size. Assigning ``virtual_size`` would lay out the whole screen on
-        every batch; only the scrollbar changes, so update it alone (and lay out only when the
-        scrollbar appears or disappears)."""
+        """Set the scrollable size (with every batch: without a layout of the screen)."""
         self._fit_columns()
-        size = Size(self.scrollable_content_region.width, self.content_lines + 1)
-        if size == self.virtual_size:
-            return
-        had_scrollbar = self.show_vertical_scrollbar
-        self.set_reactive(Widget.virtual_size, size)
-        self._scroll_update(size)
-        if self.show_vertical_scrollbar != had_scrollbar:
-            self.refresh(layout=True)
+        set_virtual_size(self, Size(self.scrollable_content_region.width, self.content_lines + 1))
 
     def _fit_columns(self) -> None:
         """Columns for the width and the resources in view; the title names a lone resource."""
@@ -223,7 +216,7 @@ class EventTable(ScrollView, can_focus=True):
         if self.following:
             self._scroll_to_cursor(end=True)
         self.refresh()
-        self._announce()
+        self._announce(by_user=False)
 
     def reset_rows(self) -> None:
         """The view was rebuilt (new filter): keep the selected record if it is still shown."""
@@ -245,21 +238,19 @@ class EventTable(ScrollView, can_focus=True):
             return self.view[self.cursor]
         return None
 
-    def _announce(self, force: bool = False) -> None:
+    def _announce(self, force: bool = False, by_user: bool = True) -> None:
         record = self.selected
         seq = record.seq if record is not None else None
         if force or seq != self._selected_seq:
             self._selected_seq = seq
-            self.post_message(self.Selected(record, self.following))
+            self.post_message(self.Selected(record, self.following, by_user))
 
     def set_following(self, following: bool) -> None:
         if following != self.following:
             self.following = following
             self.post_message(self.FollowChanged(following))
         if following:
-            self.cursor = self.view.visible - 1
-            self._scroll_to_cursor(end=True)
-            self.refresh()
+            self._place_cursor(self.view.visible - 1, end=True)
             self._announce()
 
     def _scroll_to_cursor(self, end: bool = False) -> None:
@@ -280,11 +271,22 @@ class EventTable(ScrollView, can_focus=True):
             return
         row = max(0, min(row, n - 1))
         if row != self.cursor or self.following:
-            self.cursor = row
             self.set_following(False)
-            self._scroll_to_cursor()
-            self.refresh()
+            self._place_cursor(row)
             self._announce()
+
+    def _place_cursor(self, row: int, end: bool = False) -> None:
+        """Move the cursor to ``row`` and scroll to it. When nothing scrolls only the two rows
+        whose look changes are drawn again: a key then costs a frame of two lines."""
+        old, top = self.cursor, self.scroll_offset.y
+        self.cursor = row
+        self._scroll_to_cursor(end=end)
+        if self.scroll_offset.y != top:
+            self.refresh()
+            return
+        for r in (old, row):
+            if 0 <= r < self.view.visible:
+                self.refresh_line(self.line_of(r) + 1)  # + 1: the column header
 
     # --- keys and mouse --------------------------------------------------------------------
 

@@ -64,11 +64,12 @@ class FilterBar(Horizontal):
         self._timer = None
         self.post_message(self.Changed(self.input.value, submitted))
 
-    def show_stats(self, text: str, paused: bool) -> None:
+    def show_stats(self, text: str, paused: bool, width: int = 0) -> None:
+        """Show ``text`` right-aligned in at least ``width`` cells."""
         stats = self.query_one("#stats", Static)
-        # Its width is automatic, and a layout costs a full repaint: pad to steps of 8 cells so
-        # that the layout changes only when the text's length crosses one.
-        text = text.rjust((len(text) + 7) // 8 * 8)
+        # Its width is automatic, and a new width lays out the screen again: pad to steps of 8
+        # cells so that it changes only when the text's length crosses one.
+        text = text.rjust((max(len(text), width) + 7) // 8 * 8)
         if text != self._stats:
             stats.update(text, layout=len(text) != len(self._stats))
             self._stats = text
