@@ -85,6 +85,24 @@ class LoggingTransaction:
 
 
 @dataclass(frozen=True)
+class LoggedInsert:
+    """A kind of row that a store may write with its event in one statement (``insert_logged``):
+    the columns given, with their PostgreSQL types; the unique key among them that finds each
+    new row again; values the guard reads besides the columns (``extra``), and the guard, a SQL
+    condition over the columns of ``i`` (one row's values) that must hold for the row to be written."""
+
+    table: str
+    columns: tuple[tuple[str, str], ...]
+    key: tuple[str, ...]
+    extra: tuple[tuple[str, str], ...]
+    guard: str
+
+    def key_of(self, values: Sequence) -> tuple:
+        names = [name for name, _ in self.columns]
+        return tuple(values[names.index(k)] for k in self.key)
+
+
+@dataclass(frozen=True)
 class InsertLogged:
     """What ``insert_logged`` did: whether its guard held, and the new row's seq (None when
     nothing was written: the guard failed or a unique key refused the row)."""
@@ -103,8 +121,12 @@ class EventLogStore:
     # costs no round trip there.
     one_statement_inserts = False
 
-    async def insert_logged(self, guard: str, insert: str, params: Sequence, event: Event, seq_key: str,
+    async def insert_logged(self, shape: LoggedInsert, values: Sequence, event: Event, seq_key: str,
                             origin: Origin | None = None) -> InsertLogged:
+        """Insert one row of ``shape`` (``values``: its columns, then its extra values) and log
+        ``event`` with it, committed on their own, if the guard holds and no unique key refuses
+        the row; the new seq goes, as text, into the event's payload at ``seq_key``. The event
+        goes to ``on_commit`` as a transaction's events do."""
         raise NotImplementedError
 
     def settled(self, params: list) -> str:

@@ -14,6 +14,7 @@ from rtcli.core.ports import Transaction
 from rtcli.core.queries import ListPlan
 from rtcli.errors import AppwriteError
 from rtcli.store.dialect import UniqueViolation, scope_sql
+from rtcli.store.eventlog import LoggedInsert
 from rtcli.store.indexes import IndexStore
 from rtcli.store.schemacache import SchemaCache
 from rtcli.store.sqlquery import Attr, where_clause
@@ -38,6 +39,19 @@ def _row(r) -> dict:
     return {"seq": r["seq"], "id": r["id"], "db": r["db"], "tbl": r["tbl"], "created_at": r["created_at"],
             "updated_at": r["updated_at"], "permissions": orjson.loads(r["permissions"]),
             "data": orjson.loads(r["data"])}
+
+
+# A row written with its event in one statement (``insert_logged``), if its table still has
+# the columns it was validated against (``cols``): read as ``schema_in`` reads them, no row locks.
+ROW_INSERT = LoggedInsert(
+    table="rows",
+    columns=(("project", "text"), ("db", "text"), ("tbl", "text"), ("id", "text"), ("created_at", "text"),
+             ("updated_at", "text"), ("permissions", "jsonb"), ("read_roles", "jsonb"), ("data", "jsonb")),
+    key=("project", "db", "tbl", "id"),
+    extra=(("cols", "jsonb"),),
+    guard="EXISTS (SELECT 1 FROM tables t WHERE t.project = i.project AND t.db = i.db AND t.id = i.tbl) AND"
+          " (SELECT COALESCE(jsonb_agg(c.spec ORDER BY c.position), '[]'::jsonb) FROM columns c"
+          " WHERE c.project = i.project AND c.db = i.db AND c.tbl = i.tbl) = i.cols")
 
 
 class TablesDBStore:
@@ -209,15 +223,10 @@ class TablesDBStore:
         ``schema_in``). Returns the row's seq; None when the table or its columns changed (the
         caller then writes in a transaction, against the columns the database has). The event's
         payload gets the seq, as text, under ``seq_key``."""
-        guard = ("EXISTS (SELECT 1 FROM tables WHERE project=? AND db=? AND id=?) AND (SELECT COALESCE("
-                 "jsonb_agg(spec ORDER BY position), '[]'::jsonb) FROM columns WHERE project=? AND db=? AND tbl=?)"
-                 " = ?::jsonb")
-        insert = ("INSERT INTO rows (project, db, tbl, id, created_at, updated_at, permissions, read_roles, data)"
-                  " SELECT ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::jsonb, ?::jsonb, ?::jsonb")
         scope = (project, rec["db"], rec["tbl"])
-        done = await self.s.insert_logged(guard, insert, (
-            *scope, *scope, _j(columns), *scope, rec["id"], rec["created_at"], rec["updated_at"],
-            _j(rec["permissions"]), _j(read_roles), _j(rec["data"])), event, seq_key, origin)
+        done = await self.s.insert_logged(ROW_INSERT, (
+            *scope, rec["id"], rec["created_at"], rec["updated_at"], _j(rec["permissions"]), _j(read_roles),
+            _j(rec["data"]), _j(columns)), event, seq_key, origin)
         if not done.guard:
             return None
         if done.seq is None:  # the id is taken, or a unique index refused the values

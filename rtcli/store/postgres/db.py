@@ -40,7 +40,9 @@ import asyncpg
 from rtcli.core.event import Event, Origin
 from rtcli.errors import AppwriteError
 from rtcli.store.dialect import PostgresDialect, UniqueViolation
-from rtcli.store.eventlog import EVENT_COLUMNS, EventLogStore, InsertLogged, LoggingTransaction, event_values
+from rtcli.store.eventlog import (EVENT_COLUMNS, EventLogStore, InsertLogged, LoggedInsert, LoggingTransaction,
+                                  event_values)
+from rtcli.store.postgres.groupcommit import GroupCommit
 from rtcli.store.upgrade import pg_upgrade_sql
 
 log = logging.getLogger("rtcli.store.postgres")
@@ -66,10 +68,6 @@ SCHEMA_LOCK = 0x72746C69  # "rtli": nodes starting together create the schema on
 TX_BITS = 20
 MAX_EVENTS_PER_TX = 1 << TX_BITS
 POSITION = f"(pg_current_xact_id()::text::bigint << {TX_BITS})"
-# The values of EVENT_COLUMNS in an INSERT … SELECT from a new row ``r``: the payload gets the
-# row's seq under the key that follows it (see ``PostgresStore.insert_logged``).
-LOGGED_VALUES = ("?::text, ?::float8, ?::text, ?::text, ?::jsonb, ?::jsonb, ?::jsonb || jsonb_build_object(?::text, r.seq::text),"
-                 " ?::text, ?::int, ?::jsonb")
 # The transaction id under which every transaction of this database has ended, at the calling
 # statement's snapshot. Two bounds, the higher wins:
 # - the snapshot's xmin: every transaction of the whole server below it has ended;
@@ -162,6 +160,18 @@ def _write_error(e: asyncpg.PostgresError) -> BaseException:
     return e
 
 
+def _failure(e: BaseException) -> BaseException:
+    """Any write's failure in the API's terms: a bad value (400), a conflict (409), the database
+    out of reach (503), or ``e`` itself."""
+    if isinstance(e, BAD_VALUE) and not isinstance(e, BAD_TEXT):
+        return _bad_value(e)
+    if isinstance(e, asyncpg.PostgresError) and not isinstance(e, UNAVAILABLE):
+        return _write_error(e)
+    if isinstance(e, UNAVAILABLE):
+        return _unavailable(e)
+    return e
+
+
 def _rowcount(status: str) -> int:
     last = status.rsplit(" ", 1)[-1]
     return int(last) if last.isdigit() else 0
@@ -231,6 +241,7 @@ class PostgresStore(EventLogStore):
         self.on_commit: Callable[[list[Event]], None] = lambda events: None
         # The latest view for SETTLED, from the last log read that returned one.
         self.seen: tuple[int, list[int]] = (0, [])
+        self.group = GroupCommit(self._run_batch, self._committed, _failure, UNAVAILABLE, POSITION, TX_BITS)
 
     def settled(self, params: list) -> str:
         xmax, ours = self.seen
@@ -319,42 +330,24 @@ class PostgresStore(EventLogStore):
         finally:
             await self.pool.release(conn)
 
-    async def insert_logged(self, guard: str, insert: str, params: Sequence, event: Event, seq_key: str,
+    async def insert_logged(self, shape: LoggedInsert, values: Sequence, event: Event, seq_key: str,
                             origin: Origin | None = None) -> InsertLogged:
-        """An INSERT and its event in one statement, committed on its own: one round trip
-        instead of BEGIN, the INSERT, the event's INSERT and COMMIT. ``insert`` is an ``INSERT …
-        SELECT`` of one row into a table keyed by ``seq``, written only when ``guard`` (a
-        condition) holds and no unique key refuses it (``ON CONFLICT DO NOTHING``); ``params``
-        fill the ``?`` of both, in that order. The event is logged only with the row, its
-        payload's ``seq_key`` set to the new seq (as text), and goes to ``on_commit`` as a
-        transaction's events do."""
+        """One statement instead of BEGIN, the INSERT, the event's INSERT and COMMIT, shared
+        with the concurrent creates of this node (store/postgres/groupcommit.py)."""
         assert self.pool is not None, "store is closed"
         if event.origin is None:
             event.origin = origin
         event.created = time.time()
-        sql = (f"WITH g AS (SELECT ({guard}) AS ok),"
-               f" r AS ({insert} WHERE (SELECT ok FROM g) ON CONFLICT DO NOTHING RETURNING seq),"
-               f" e AS (INSERT INTO events (seq, {EVENT_COLUMNS}) SELECT {POSITION}, {LOGGED_VALUES} FROM r"
-               " RETURNING seq) SELECT (SELECT ok FROM g) AS ok, (SELECT seq FROM r) AS seq, (SELECT seq FROM e) AS pos")
-        values = list(event_values(event))
-        values[6:7] = [values[6], seq_key]  # the payload, then the key its seq goes to
-        try:
-            row = await self.pool.fetchrow(to_pg(sql), *params, *values, timeout=30)
-        except BAD_VALUE as e:
-            if isinstance(e, BAD_TEXT):
-                raise _bad_text() from None
-            raise _bad_value(e) from None
-        except asyncpg.PostgresError as e:
-            raise _write_error(e) from None
-        except UNAVAILABLE as e:
-            raise _unavailable(e) from None
-        if not row["ok"] or row["seq"] is None:
-            return InsertLogged(bool(row["ok"]), None)
-        event.payload[seq_key] = str(row["seq"])
-        event.seq = row["pos"]
-        event.cursor = self.cursor(event.seq)
-        self.on_commit([event])
-        return InsertLogged(True, row["seq"])
+        return await self.group.insert(shape, values, event, seq_key)
+
+    async def _run_batch(self, sql: str, args: list) -> list:
+        assert self.pool is not None, "store is closed"
+        return await self.pool.fetch(sql, *args, timeout=30)
+
+    def _committed(self, events: list[Event]) -> None:
+        for event in events:
+            event.cursor = self.cursor(event.seq)
+        self.on_commit(events)
 
     async def fetchall(self, sql: str, params: tuple | list = ()) -> list:
         assert self.pool is not None, "store is closed"

@@ -1,0 +1,80 @@
+"""Row creates on PostgreSQL share statements when they come together (group commit), and each
+keeps its own outcome: a taken id, a value PostgreSQL refuses or a changed schema fails that
+create alone, and the log holds exactly the rows written, each event carrying its row's seq."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from rtcli.core import channels, events
+from rtcli.core.event import Event
+from rtcli.errors import AppwriteError
+from rtcli.store.postgres.db import PostgresStore
+from rtcli.store.tablesdb import TablesDBStore
+from tests.services import pg_database
+
+pytestmark = pytest.mark.postgres
+NOW = "2026-01-01T00:00:00.000+00:00"
+
+
+def _create(repo: TablesDBStore, row_id: str, data: dict, columns: list[dict]):
+    rec = {"id": row_id, "db": "d", "tbl": "t", "created_at": NOW, "updated_at": NOW, "permissions": [],
+           "data": data}
+    event = Event(project="p", events=events.row_events("d", "t", row_id, "create", "tablesdb"),
+                  channels=channels.row_channels("d", "t", row_id, "create"), roles=["any"],
+                  payload={"$id": row_id, "$sequence": "0", **data}, timestamp=NOW)
+    return event, repo.insert_row_logged("p", rec, ["any"], columns, event, "$sequence", None)
+
+
+async def _scenario(dsn: str) -> None:
+    store = PostgresStore(dsn, max_size=4)
+    await store.open()
+    committed: list[list[Event]] = []
+    store.on_commit = committed.append
+    repo = TablesDBStore(store)
+    try:
+        async with store.transaction() as tx:
+            await tx.execute("INSERT INTO databases (project, id, name, enabled, type, created_at, updated_at)"
+                             " VALUES ('p', 'd', 'd', 1, 'tablesdb', ?, ?)", (NOW, NOW))
+            await tx.execute("INSERT INTO tables (project, db, id, name, enabled, row_security, permissions,"
+                             " created_at, updated_at) VALUES ('p', 'd', 't', 't', 1, 0, '[]', ?, ?)", (NOW, NOW))
+        creates = [_create(repo, f"r{i}", {"n": i}, []) for i in range(20)]
+        results = list(await asyncio.gather(*(c for _, c in creates)))
+        assert store.group.statements < 20  # they went together
+        # Then creates that fail, among others that do not: a statement that PostgreSQL refuses
+        # (the NUL) is written again create by create.
+        more = [_create(repo, f"r{i}", {"n": i}, []) for i in range(20, 30)]
+        more += [_create(repo, "dup", {"n": -1}, []) for _ in range(5)]
+        more.append(_create(repo, "nul", {"s": "a\u0000b"}, []))  # jsonb refuses NUL
+        more.append(_create(repo, "stale", {"n": 0}, [{"key": "n", "type": "integer"}]))  # not its columns
+        results += await asyncio.gather(*(c for _, c in more), return_exceptions=True)
+        creates += more
+
+        by_id = dict(zip([e.payload["$id"] for e, _ in creates], results))
+        assert all(isinstance(by_id[f"r{i}"], int) for i in range(30))
+        dups = results[30:35]
+        assert sum(isinstance(r, int) for r in dups) == 1
+        assert sorted(r.type for r in dups if isinstance(r, AppwriteError)) == ["row_already_exists"] * 4
+        assert isinstance(by_id["nul"], AppwriteError) and by_id["nul"].code == 400
+        assert by_id["stale"] is None
+
+        written = [ev for batch in committed for ev in batch]
+        assert sorted(ev.payload["$id"] for ev in written) == sorted([f"r{i}" for i in range(30)] + ["dup"])
+        for ev, result in zip((e for e, _ in creates), results):
+            if isinstance(result, int):
+                assert ev.payload["$sequence"] == str(result) and ev.cursor == store.cursor(ev.seq)
+        for batch in committed:  # one transaction's events, in log order
+            assert [ev.seq for ev in batch] == sorted(ev.seq for ev in batch)
+        logged = await store.read_events("p", 0, await store.head(), 1000)
+        assert [(ev.seq, ev.payload) for ev in logged] == sorted((ev.seq, ev.payload) for ev in written)
+        rows = await store.fetchall("SELECT id FROM rows ORDER BY id")
+        assert sorted(r["id"] for r in rows) == sorted([f"r{i}" for i in range(30)] + ["dup"])
+    finally:
+        await store.close()
+
+
+def test_concurrent_creates_share_statements_and_keep_their_own_outcome():
+    with pg_database() as dsn:
+        asyncio.run(_scenario(dsn))
