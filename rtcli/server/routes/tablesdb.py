@@ -1,6 +1,15 @@
-"""TablesDB routes (/v1/tablesdb/…): thin adapters from HTTP to services.tablesdb and services.rows."""
+"""TablesDB routes (/v1/tablesdb/…): thin adapters from HTTP to services.tablesdb and services.rows.
+
+The legacy Databases API (/v1/databases/…, routes/databases.py) is the same routes in other
+words: each handler takes a ``Dialect`` that renames what comes in and goes out, and
+``api_routes`` lays out the paths of either API.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -12,6 +21,41 @@ from rtcli.server.routes.unsupported import not_offered
 from rtcli.services import bulk_rows
 from rtcli.server.http import array_param, body, ctx, json_response, no_content
 
+Model = dict[str, Any]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What an API calls TablesDB's things: its path words (which also name its lists), the
+    fields of a request body, the models it answers with, its error types. TablesDB's own
+    changes nothing."""
+
+    tables: str = "tables"
+    columns: str = "columns"
+    rows: str = "rows"
+    update_methods: tuple[str, ...] = ("PUT", "PATCH")  # of a database and of a table
+    database_type: str | None = None  # of the databases it creates (None: the service's default)
+    not_databases: frozenset[str] = frozenset({"specifications"})  # Appwrite paths where a database ID stands
+    fields_in: Callable[[Model], Model] = _same
+    table_out: Callable[[Model], Model] = _same
+    row_out: Callable[[Model], Model] = _same
+    index_out: Callable[[Model], Model] = _same
+    error: Callable[[AppwriteError], AppwriteError] = _same
+
+    def listed(self, result: Model, key: str, item: Callable[[Model], Model] = _same) -> Model:
+        """A list answer with its items in this API's words (``key``: TablesDB's name for them)."""
+        new = {"tables": self.tables, "columns": self.columns, "rows": self.rows}.get(key, key)
+        if new == key and item is _same:
+            return result
+        return {**{k: v for k, v in result.items() if k != key}, new: [item(x) for x in result[key]]}
+
+
+TABLESDB = Dialect()
+
 
 def _svc(request: Request):
     return request.app.state.services
@@ -21,57 +65,59 @@ def _p(request: Request, name: str) -> str:
     return request.path_params[name]
 
 
-async def databases(request: Request):
+async def databases(d: Dialect, request: Request):
     c, s = await ctx(request), _svc(request)
     if request.method == "POST":
-        return json_response(await s.tablesdb.create_database(c, await body(request)), 201)
+        kind = () if d.database_type is None else (d.database_type,)
+        return json_response(await s.tablesdb.create_database(c, d.fields_in(await body(request)), *kind), 201)
     return json_response(await s.tablesdb.list_databases(c, array_param(request, "queries")))
 
 
-async def database(request: Request):
-    if _p(request, "db") == "specifications":  # an Appwrite path, not a database id
+async def database(d: Dialect, request: Request):
+    if _p(request, "db") in d.not_databases:
         raise not_offered(request)
     c, s, db = await ctx(request), _svc(request), _p(request, "db")
     if request.method == "GET":
         return json_response(await s.tablesdb.get_database(c, db))
     if request.method in ("PUT", "PATCH"):
-        return json_response(await s.tablesdb.update_database(c, db, await body(request)))
+        return json_response(await s.tablesdb.update_database(c, db, d.fields_in(await body(request))))
     await s.tablesdb.delete_database(c, db)
     return no_content()
 
 
-async def tables(request: Request):
+async def tables(d: Dialect, request: Request):
     c, s, db = await ctx(request), _svc(request), _p(request, "db")
     if request.method == "POST":
-        return json_response(await s.tablesdb.create_table(c, db, await body(request)), 201)
-    return json_response(await s.tablesdb.list_tables(c, db, array_param(request, "queries")))
+        return json_response(d.table_out(await s.tablesdb.create_table(c, db, d.fields_in(await body(request)))), 201)
+    return json_response(d.listed(await s.tablesdb.list_tables(c, db, array_param(request, "queries")), "tables",
+                                  d.table_out))
 
 
-async def table(request: Request):
+async def table(d: Dialect, request: Request):
     c, s, db, t = await ctx(request), _svc(request), _p(request, "db"), _p(request, "table")
     if request.method == "GET":
-        return json_response(await s.tablesdb.get_table(c, db, t))
+        return json_response(d.table_out(await s.tablesdb.get_table(c, db, t)))
     if request.method in ("PUT", "PATCH"):
-        return json_response(await s.tablesdb.update_table(c, db, t, await body(request)))
+        return json_response(d.table_out(await s.tablesdb.update_table(c, db, t, d.fields_in(await body(request)))))
     await s.tablesdb.delete_table(c, db, t)
     return no_content()
 
 
-async def columns(request: Request):
+async def columns(d: Dialect, request: Request):
     c, s = await ctx(request), _svc(request)
-    return json_response(await s.tablesdb.list_columns(c, _p(request, "db"), _p(request, "table")))
+    return json_response(d.listed(await s.tablesdb.list_columns(c, _p(request, "db"), _p(request, "table")), "columns"))
 
 
-async def create_column(request: Request):
+async def create_column(d: Dialect, request: Request):
     if _p(request, "kind") not in COLUMN_TYPES:
         raise not_offered(request)
     c, s = await ctx(request), _svc(request)
     spec = await s.tablesdb.create_column(c, _p(request, "db"), _p(request, "table"), _p(request, "kind"),
-                                          await body(request))
+                                          d.fields_in(await body(request)))
     return json_response(spec, 202)
 
 
-async def column(request: Request):
+async def column(d: Dialect, request: Request):
     c, s = await ctx(request), _svc(request)
     db, t, key = _p(request, "db"), _p(request, "table"), _p(request, "key")
     if request.method == "GET":
@@ -80,84 +126,84 @@ async def column(request: Request):
     return no_content()
 
 
-async def staged_write(request: Request, c, b: dict, action: str, db: str, t: str, row_id: str) -> Response:
-    """A row (or document) write with ``transactionId``: staged in that transaction, applied when it commits."""
+async def update_column(d: Dialect, request: Request):
+    if _p(request, "kind") not in COLUMN_TYPES:
+        raise not_offered(request)
+    c, s = await ctx(request), _svc(request)
+    return json_response(await s.tablesdb.update_column(c, _p(request, "db"), _p(request, "table"), _p(request, "kind"),
+                                                        _p(request, "key"), d.fields_in(await body(request))))
+
+
+async def staged_write(d: Dialect, request: Request, c, b: dict, action: str, db: str, t: str, row_id: str) -> Response:
+    """A row write with ``transactionId``: staged in that transaction, applied when it commits."""
     data = b.get("data") if isinstance(b.get("data"), dict) else {}
     op = {"action": action, "databaseId": db, "tableId": t, "rowId": row_id,
           "data": {**data, **({"$permissions": b["permissions"]} if b.get("permissions") is not None else {})}}
     await _svc(request).transactions.stage(c, str(b["transactionId"]), [op])
     if action == "delete":
         return no_content()
-    return json_response({"$id": row_id, "$tableId": t, "$databaseId": db, **data}, 201 if action == "create" else 200)
+    return json_response(d.row_out({"$id": row_id, "$tableId": t, "$databaseId": db, **data}),
+                         201 if action == "create" else 200)
 
 
-async def update_column(request: Request):
-    if _p(request, "kind") not in COLUMN_TYPES:
-        raise not_offered(request)
-    c, s = await ctx(request), _svc(request)
-    return json_response(await s.tablesdb.update_column(c, _p(request, "db"), _p(request, "table"), _p(request, "kind"),
-                                                        _p(request, "key"), await body(request)))
-
-
-async def rows(request: Request):
-    c, s, db, t = await ctx(request), _svc(request), _p(request, "db"), _p(request, "table")
-    if request.method == "POST":
-        b = await body(request)
-        if b.get("transactionId"):
-            return await staged_write(request, c, b, "create", db, t, b.get("rowId", "unique()"))
-        status, out = await s.rows.create(c, db, t, b)
-        return json_response(out, status)
-    if request.method in BULK:
-        b = await body(request)
-        if b.get("transactionId"):
-            raise AppwriteError("general_not_implemented", "rtcli does not stage bulk updates, upserts or deletes "
-                                "in a transaction: stage each row's operation instead.")
-        return json_response(await BULK[request.method](s.rows, c, db, t, b))
-    return json_response(await s.rows.list(c, db, t, array_param(request, "queries")))
-
-
-# Bulk writes by method (the Databases API routes use them too).
+# Bulk writes by method.
 BULK = {"PATCH": bulk_rows.update_rows, "PUT": bulk_rows.upsert_rows, "DELETE": bulk_rows.delete_rows}
 
 
-async def row(request: Request):
+async def rows(d: Dialect, request: Request):
+    c, s, db, t = await ctx(request), _svc(request), _p(request, "db"), _p(request, "table")
+    if request.method == "POST":
+        b = d.fields_in(await body(request))
+        if b.get("transactionId"):
+            return await staged_write(d, request, c, b, "create", db, t, b.get("rowId", "unique()"))
+        status, out = await s.rows.create(c, db, t, b)
+        return json_response(d.listed(out, "rows", d.row_out) if "rows" in out else d.row_out(out), status)
+    if request.method in BULK:
+        b = d.fields_in(await body(request))
+        if b.get("transactionId"):
+            raise AppwriteError("general_not_implemented", f"rtcli does not stage bulk updates, upserts or deletes "
+                                f"in a transaction: stage each {d.rows.removesuffix('s')}'s operation instead.")
+        return json_response(d.listed(await BULK[request.method](s.rows, c, db, t, b), "rows", d.row_out))
+    return json_response(d.listed(await s.rows.list(c, db, t, array_param(request, "queries")), "rows", d.row_out))
+
+
+async def row(d: Dialect, request: Request):
     c, s = await ctx(request), _svc(request)
     db, t, r = _p(request, "db"), _p(request, "table"), _p(request, "row")
     if request.method == "GET":
-        return json_response(await s.rows.get(c, db, t, r, array_param(request, "queries")))
-    b = await body(request)
+        return json_response(d.row_out(await s.rows.get(c, db, t, r, array_param(request, "queries"))))
+    b = d.fields_in(await body(request))
     if b.get("transactionId"):
         action = {"PATCH": "update", "PUT": "upsert", "DELETE": "delete"}[request.method]
-        return await staged_write(request, c, b, action, db, t, r)
-    if request.method == "PATCH":
-        return json_response(await s.rows.update(c, db, t, r, b))
-    if request.method == "PUT":
-        return json_response(await s.rows.update(c, db, t, r, b, upsert=True))
+        return await staged_write(d, request, c, b, action, db, t, r)
+    if request.method in ("PATCH", "PUT"):
+        return json_response(d.row_out(await s.rows.update(c, db, t, r, b, upsert=request.method == "PUT")))
     await s.rows.delete(c, db, t, r)
     return no_content()
 
 
-async def increment(request: Request):
+async def increment(d: Dialect, request: Request):
     if request.path_params["op"] not in ("increment", "decrement"):
         raise AppwriteError("general_route_not_found")
     c, s = await ctx(request), _svc(request)
     sign = 1 if request.path_params["op"] == "increment" else -1
     out = await s.rows.increment(c, _p(request, "db"), _p(request, "table"), _p(request, "row"),
-                                 _p(request, "column"), await body(request), sign)
-    return json_response(out)
+                                 _p(request, "column"), d.fields_in(await body(request)), sign)
+    return json_response(d.row_out(out))
 
 
-async def indexes(request: Request):
+async def indexes(d: Dialect, request: Request):
     c, s, db, t = await ctx(request), _svc(request), _p(request, "db"), _p(request, "table")
     if request.method == "POST":
-        return json_response(await s.indexes.create(c, db, t, await body(request)), 202)
-    return json_response(await s.indexes.list(c, db, t, array_param(request, "queries")))
+        return json_response(d.index_out(await s.indexes.create(c, db, t, d.fields_in(await body(request)))), 202)
+    return json_response(d.listed(await s.indexes.list(c, db, t, array_param(request, "queries")), "indexes",
+                                  d.index_out))
 
 
-async def index(request: Request):
+async def index(d: Dialect, request: Request):
     c, s, db, t = await ctx(request), _svc(request), _p(request, "db"), _p(request, "table")
     if request.method == "GET":
-        return json_response(await s.indexes.get(c, db, t, _p(request, "key")))
+        return json_response(d.index_out(await s.indexes.get(c, db, t, _p(request, "key"))))
     await s.indexes.delete(c, db, t, _p(request, "key"))
     return no_content()
 
@@ -185,22 +231,48 @@ async def operations(request: Request):
                          201)
 
 
-_T = "/tablesdb/{db}/tables/{table}"
-routes = [
-    Route("/tablesdb/transactions", transactions, methods=["GET", "POST"]),
-    Route("/tablesdb/transactions/{txn}", transaction, methods=["GET", "PATCH", "DELETE"]),
-    Route("/tablesdb/transactions/{txn}/operations", operations, methods=["POST"]),
-    Route("/tablesdb", databases, methods=["GET", "POST"]),
-    Route("/tablesdb/{db}", database, methods=["GET", "PUT", "PATCH", "DELETE"]),
-    Route("/tablesdb/{db}/tables", tables, methods=["GET", "POST"]),
-    Route(_T, table, methods=["GET", "PUT", "PATCH", "DELETE"]),
-    Route(_T + "/columns", columns, methods=["GET"]),
-    Route(_T + "/columns/{kind}", create_column, methods=["POST"]),
-    Route(_T + "/columns/{key}", column, methods=["GET", "DELETE"]),
-    Route(_T + "/columns/{kind}/{key}", update_column, methods=["PATCH"]),
-    Route(_T + "/indexes", indexes, methods=["GET", "POST"]),
-    Route(_T + "/indexes/{key}", index, methods=["GET", "DELETE"]),
-    Route(_T + "/rows", rows, methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),
-    Route(_T + "/rows/{row}", row, methods=["GET", "PATCH", "PUT", "DELETE"]),
-    Route(_T + "/rows/{row}/{column}/{op:str}", increment, methods=["PATCH"]),
-]
+def _in_dialect(handler: Callable[[Dialect, Request], Awaitable[Response]], d: Dialect):
+    """``handler`` as an endpoint of the API that ``d`` describes: its errors in the API's words."""
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(d, request)
+        except AppwriteError as e:
+            renamed = d.error(e)
+            if renamed is e:
+                raise
+            raise renamed from None
+
+    endpoint.__name__ = endpoint.__qualname__ = handler.__name__
+    return endpoint
+
+
+def api_routes(prefix: str, d: Dialect) -> list[Route]:
+    """The routes of a database API under ``prefix`` (``/tablesdb``), in ``d``'s words. Both APIs
+    share the transactions (an operation may name either API's fields)."""
+    every = ("GET", *d.update_methods, "DELETE")
+    t = f"{prefix}/{{db}}/{d.tables}/{{table}}"
+
+    def route(path: str, handler: Callable[[Dialect, Request], Awaitable[Response]], methods: tuple[str, ...]) -> Route:
+        return Route(path, _in_dialect(handler, d), methods=list(methods))
+
+    return [
+        Route(f"{prefix}/transactions", transactions, methods=["GET", "POST"]),
+        Route(f"{prefix}/transactions/{{txn}}", transaction, methods=["GET", "PATCH", "DELETE"]),
+        Route(f"{prefix}/transactions/{{txn}}/operations", operations, methods=["POST"]),
+        route(prefix, databases, ("GET", "POST")),
+        route(f"{prefix}/{{db}}", database, every),
+        route(f"{prefix}/{{db}}/{d.tables}", tables, ("GET", "POST")),
+        route(t, table, every),
+        route(f"{t}/{d.columns}", columns, ("GET",)),
+        route(f"{t}/{d.columns}/{{kind}}", create_column, ("POST",)),
+        route(f"{t}/{d.columns}/{{key}}", column, ("GET", "DELETE")),
+        route(f"{t}/{d.columns}/{{kind}}/{{key}}", update_column, ("PATCH",)),
+        route(f"{t}/indexes", indexes, ("GET", "POST")),
+        route(f"{t}/indexes/{{key}}", index, ("GET", "DELETE")),
+        route(f"{t}/{d.rows}", rows, ("GET", "POST", "PATCH", "PUT", "DELETE")),
+        route(f"{t}/{d.rows}/{{row}}", row, ("GET", "PATCH", "PUT", "DELETE")),
+        route(f"{t}/{d.rows}/{{row}}/{{column}}/{{op:str}}", increment, ("PATCH",)),
+    ]
+
+
+routes = api_routes("/tablesdb", TABLESDB)
