@@ -59,7 +59,6 @@ USER_DRIVERS = {
     "teams_visibility": "a team is visible to its confirmed members only (list/get/listMemberships)",
 }
 
-# Drivers that fail because of a known server bug (see the driver's header and the reason).
 # Known server bugs (strict xfail, so a fix shows up as an XPASS and the entry can go). The
 # teams_visibility driver was one (pending invitations listed, 401 for non-members); fixed.
 KNOWN_SERVER_BUGS: dict[str, str] = {}

@@ -1,22 +1,22 @@
 // Regression cases for server bugs once found by the storage/functions SDK drivers, one case each
 // (RTCLI_CASE selects one; without it every case runs). tests/test_sdk_compat.py runs each case as
-// its own test. Each entry below says what was wrong and what the server now does.
+// its own test. Each entry below says what was wrong and what the server does now (what the case checks).
 //
-// - encoded_slash_in_ids: the SDKs encodeURIComponent path parameters, but the server routes on
-//   the decoded path, so an id holding "/" reaches another route: getFile({fileId:'a/download'})
-//   returns the bytes of file `a`, getBucket({bucketId:'B/files/a'}) returns file `a`,
-//   deleteBucket({bucketId:'B/files/a'}) deletes file `a`, getFile({fileId:'../x'}) is
-//   404 general_route_not_found. Expected: the id stays one parameter (404 not found or 400
-//   general_argument_invalid, as Appwrite's UID validator), nothing else is touched.
+// - encoded_slash_in_ids: the SDKs encodeURIComponent path parameters, but the server routed on
+//   the decoded path, so an id holding "/" reached another route: getFile({fileId:'a/download'})
+//   returned the bytes of file `a`, getBucket({bucketId:'B/files/a'}) returned file `a`,
+//   deleteBucket({bucketId:'B/files/a'}) deleted file `a`, getFile({fileId:'../x'}) was
+//   404 general_route_not_found. Now the id stays one parameter (404 not found or 400
+//   general_argument_invalid, as Appwrite's UID validator) and nothing else is touched.
 // - guest_read_unauthorized: getFile / download in a bucket whose read permissions the caller
-//   lacks (fileSecurity off) is 404 storage_file_not_found; Appwrite (Files/Get.php,
-//   Files/Download/Get.php) and rtcli's own listFiles answer 401 user_unauthorized.
+//   lacks (fileSecurity off) was 404 storage_file_not_found; now 401 user_unauthorized, as
+//   Appwrite (Files/Get.php, Files/Download/Get.php) and rtcli's own listFiles answer.
 // - chunk_resend_after_complete: re-sending a chunk (content-range + x-appwrite-id) of an upload
-//   that is already complete is 409 storage_file_already_exists; Appwrite (Files/Create.php)
-//   answers 200 with the File, so a client retrying a chunk whose response was lost succeeds.
-// - scheduled_at: createExecution({scheduledAt}) ignores scheduledAt and runs the function at once;
-//   Appwrite answers 202 status `scheduled` (async) or 400 "Scheduled executions must run
-//   asynchronously" (sync). Refusing scheduledAt with a clear 4xx would also be acceptable.
+//   that is already complete was 409 storage_file_already_exists; now 200 with the File, as
+//   Appwrite (Files/Create.php), so a client retrying a chunk whose response was lost succeeds.
+// - scheduled_at: createExecution({scheduledAt}) ignored scheduledAt and ran the function at once;
+//   now, as Appwrite, an async one is 202 with status `scheduled` and a sync one is 400
+//   "Scheduled executions must run asynchronously" (the case also accepts a clear 4xx for async).
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
