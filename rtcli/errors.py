@@ -6,6 +6,7 @@
            server/errors.py turns it into {message, code, type, version};
            the realtime session turns it into an error frame;
            the client raises it again from an error body)
+           └── UniqueViolation(detail)     a store's write broke a unique index (409)
 
 The HTTP status of each type lives in ``ERROR_TYPES`` so that every boundary agrees on it.
 """
@@ -140,6 +141,20 @@ class AppwriteError(RtcliError):
 
     def __repr__(self) -> str:
         return f"AppwriteError({self.type!r}, {self.message!r}, code={self.code})"
+
+
+class UniqueViolation(AppwriteError):
+    """A write broke a unique index (raised by both stores' transactions, whatever the driver).
+
+    A repository that checks for a taken ID before its INSERT turns this into the resource's own
+    "already exists" error: on PostgreSQL, where writes run in parallel, a request made at the
+    same moment can take the ID between the check and the INSERT. One that escapes is still a
+    409 the client can act on, never a 500."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("general_argument_invalid", "A resource with the same ID was created at the same moment "
+                         "by another request; retry the request.", code=409)
+        self.detail = detail  # the driver's message, naming the index
 
 
 def invalid(message: str) -> AppwriteError:

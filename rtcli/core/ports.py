@@ -206,14 +206,18 @@ class ProjectRepository(Protocol):
 
 
 class PresenceRepository(Protocol):
-    """Presences (store/presence.py): at most one per user, which the service keeps true."""
+    """Presences (store/presence.py): at most one per user (a unique index holds it)."""
 
     async def get(self, project: str, pid: str, tx: Transaction | None = None) -> Presence | None: ...
 
     async def of_user(self, project: str, user_id: str, tx: Transaction | None = None) -> Presence | None: ...
 
+    async def insert(self, tx: Transaction, project: str, p: Presence, read_roles: list[str]) -> None:
+        """A new presence; ``read_roles`` are who may read it (what a user's list filters on).
+        UniqueViolation when its id is taken or its user has one."""
+
     async def save(self, tx: Transaction, project: str, p: Presence, read_roles: list[str]) -> None:
-        """Insert or replace; ``read_roles`` are who may read it (what a user's list filters on)."""
+        """An existing presence's new state (UniqueViolation when it moves to a user who has one)."""
 
     async def delete(self, tx: Transaction, project: str, pid: str) -> None: ...
 

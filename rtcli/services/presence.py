@@ -28,7 +28,7 @@ from rtcli.core.permissions import Actor, ActorKind
 from rtcli.core.ports import PresenceRepository, Store
 from rtcli.core.queries import parse_many, plan as list_plan
 from rtcli.core.records import Presence as PresenceRecord
-from rtcli.errors import AppwriteError, invalid
+from rtcli.errors import AppwriteError, UniqueViolation, invalid
 from rtcli.services.context import Ctx
 
 REALTIME_TTL = 60.0
@@ -101,6 +101,15 @@ class Presence:
     async def _upsert(self, project: str, actor: Actor, pid: str, user_id: str, body: dict[str, Any], source: str,
                       connection: str = "") -> dict[str, Any]:
         """The user's one presence: updated when it exists (keeping its id), else made under ``pid``."""
+        try:
+            return await self._upsert_once(project, actor, pid, user_id, body, source, connection)
+        except UniqueViolation:
+            # A request at the same moment (on PostgreSQL) made the user's presence, or took
+            # ``pid``, after this one looked: looking again finds what it made.
+            return await self._upsert_once(project, actor, pid, user_id, body, source, connection)
+
+    async def _upsert_once(self, project: str, actor: Actor, pid: str, user_id: str, body: dict[str, Any],
+                           source: str, connection: str) -> dict[str, Any]:
         now = ids.format_datetime()
         async with self.store.transaction(actor.origin) as tx:
             p = await self.repo.of_user(project, user_id, tx)
@@ -117,7 +126,7 @@ class Presence:
             if connection:
                 expires_ts = time.time() + REALTIME_TTL
                 p = replace(p, expires_ts=expires_ts, expires_at=ids.format_datetime(expires_ts))
-            await self.repo.save(tx, project, p, self._roles(p))
+            await (self.repo.insert if new else self.repo.save)(tx, project, p, self._roles(p))
             await tx.append_event(self._event(project, p, "upsert"))
         if connection:
             self.live.add(connection)
@@ -210,7 +219,10 @@ class Presence:
         self._may(ctx, "update", p)
         now = ids.format_datetime()
         async with self.store.transaction(ctx.actor.origin) as tx:
-            p = await self.repo.get(ctx.project, pid, tx) or p
+            current = await self.repo.get(ctx.project, pid, tx)
+            if current is None:  # deleted since it was read
+                raise AppwriteError("presence_not_found", f"Presence with the requested ID '{pid}' could not be found.")
+            p = current
             new_owner = body.get("userId") if ctx.actor.is_key else None
             if new_owner is not None and new_owner != p.user_id:
                 if not isinstance(new_owner, str) or not ids.is_custom_id(new_owner):
@@ -223,7 +235,11 @@ class Presence:
                     p = replace(p, permissions=owner_permissions(new_owner))
             p = _changes(ctx.actor, {k: v for k, v in body.items() if k != "userId"}, p, new=False, upsert=False)
             p = replace(p, updated_at=now)
-            await self.repo.save(tx, ctx.project, p, self._roles(p))
+            try:
+                await self.repo.save(tx, ctx.project, p, self._roles(p))
+            except UniqueViolation:  # the new owner made a presence since the check above
+                raise AppwriteError("presence_already_exists",
+                                    f"User '{new_owner}' already has a presence: a user has one.") from None
             await tx.append_event(self._event(ctx.project, p, "update"))
         return presence_model(p)
 

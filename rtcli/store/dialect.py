@@ -12,26 +12,12 @@ import re
 
 import orjson
 
-from rtcli.errors import AppwriteError
+from rtcli.errors import UniqueViolation as UniqueViolation  # the stores raise it from here
 
 # A column key that may be written into SQL as a literal (column keys are [A-Za-z0-9._-], checked
 # when the column is made): the same expression then appears in an index and in the queries that
 # should use it. Any other key is a bound parameter.
 _LITERAL_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
-
-
-class UniqueViolation(AppwriteError):
-    """A write broke a unique index (raised by both stores' transactions, whatever the driver).
-
-    A repository that checks for a taken ID before its INSERT turns this into the resource's own
-    "already exists" error: on PostgreSQL, where writes run in parallel, a request made at the
-    same moment can take the ID between the check and the INSERT. One that escapes is still a
-    409 the client can act on, never a 500."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__("general_argument_invalid", "A resource with the same ID was created at the same moment "
-                         "by another request; retry the request.", code=409)
-        self.detail = detail  # the driver's message, naming the index
 
 
 def literal_key(key: str) -> bool:

@@ -43,16 +43,19 @@ class PresenceStore:
                                           (project, user_id))
         return _presence(r) if r else None
 
-    async def save(self, tx: Transaction, project: str, p: Presence, read_roles: list[str]) -> None:
+    async def insert(self, tx: Transaction, project: str, p: Presence, read_roles: list[str]) -> None:
         await tx.execute(
             "INSERT INTO presences (project, id, user_id, status, source, metadata, permissions, read_roles,"
-            " expires_at, expires_ts, connection, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
-            " ON CONFLICT (project, id) DO UPDATE SET user_id=excluded.user_id, status=excluded.status,"
-            " source=excluded.source, metadata=excluded.metadata, permissions=excluded.permissions,"
-            " read_roles=excluded.read_roles, expires_at=excluded.expires_at, expires_ts=excluded.expires_ts,"
-            " connection=excluded.connection, updated_at=excluded.updated_at",
+            " expires_at, expires_ts, connection, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (project, p.id, p.user_id, p.status, p.source, _j(p.metadata), _j(p.permissions), _j(read_roles),
              p.expires_at, p.expires_ts, p.connection, p.created_at, p.updated_at))
+
+    async def save(self, tx: Transaction, project: str, p: Presence, read_roles: list[str]) -> None:
+        await tx.execute(
+            "UPDATE presences SET user_id=?, status=?, source=?, metadata=?, permissions=?, read_roles=?,"
+            " expires_at=?, expires_ts=?, connection=?, updated_at=? WHERE project=? AND id=?",
+            (p.user_id, p.status, p.source, _j(p.metadata), _j(p.permissions), _j(read_roles), p.expires_at,
+             p.expires_ts, p.connection, p.updated_at, project, p.id))
 
     async def delete(self, tx: Transaction, project: str, pid: str) -> None:
         await tx.execute("DELETE FROM presences WHERE project=? AND id=?", (project, pid))

@@ -20,6 +20,14 @@ ADDED_COLUMNS: list[tuple[str, str, str]] = [
 
 AFTER = [
     "CREATE UNIQUE INDEX IF NOT EXISTS users_phone ON users (project, phone) WHERE phone IS NOT NULL",
+    # One presence per user, held by the database: requests at the same moment on PostgreSQL
+    # could each find none and make one. Made after keeping only each user's newest (a database
+    # written before may hold several), in place of the plain index of earlier versions.
+    "DELETE FROM presences WHERE EXISTS (SELECT 1 FROM presences newer WHERE newer.project = presences.project"
+    " AND newer.user_id = presences.user_id AND (newer.updated_at > presences.updated_at"
+    " OR (newer.updated_at = presences.updated_at AND newer.id > presences.id)))",
+    "CREATE UNIQUE INDEX IF NOT EXISTS presences_one_per_user ON presences (project, user_id)",
+    "DROP INDEX IF EXISTS presences_user",
 ]
 
 

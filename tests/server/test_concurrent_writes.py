@@ -91,3 +91,35 @@ def test_one_id_created_by_requests_at_the_same_moment(shared_server, rows_table
         if made.read:  # what is stored is what the one 201 answered: no refused request overwrote it
             stored = admin.get(made.read.format(id=rid)).json()
             assert stored["name"] == names[created[0]], stored
+
+
+def _put_at_once(server, headers: httpx.Headers, requests: list[tuple[str, dict]]) -> list[httpx.Response]:
+    start = threading.Barrier(len(requests))
+
+    def one(request: tuple[str, dict]) -> httpx.Response:
+        with httpx.Client(base_url=server.endpoint, headers=headers, timeout=20) as c:
+            start.wait()
+            return c.put(request[0], json=request[1])
+
+    with ThreadPoolExecutor(len(requests)) as pool:
+        return list(pool.map(one, requests))
+
+
+def test_a_users_presence_set_by_requests_at_the_same_moment_is_one(shared_server):
+    """A user has one presence: set under eight IDs at once, it is set eight times, once made.
+    And one presence ID claimed for eight users at once belongs to one of them; the others are
+    told it exists (never handed the first user's presence)."""
+    uid, pid = f"u{secrets.token_hex(4)}", f"p{secrets.token_hex(4)}"
+    with shared_server.admin() as admin:
+        answers = _put_at_once(shared_server, admin.headers,
+                               [(f"/presences/{pid}x{i}", {"userId": uid, "status": f"s{i}"}) for i in range(AT_ONCE)])
+        assert [r.status_code for r in answers] == [200] * AT_ONCE
+        assert len({r.json()["$id"] for r in answers}) == 1, "every answer is the same presence"
+        mine = admin.get("/presences", params={"queries[]": f'{{"method":"equal","attribute":"userId","values":["{uid}"]}}'})
+        assert mine.json()["total"] == 1, mine.text
+        answers = _put_at_once(shared_server, admin.headers,
+                               [(f"/presences/{pid}", {"userId": f"{uid}x{i}", "status": "on"}) for i in range(AT_ONCE)])
+        owners = [r.json()["userId"] for r in answers if r.status_code == 200]
+        refused = [r.json()["type"] for r in answers if r.status_code != 200]
+        assert len(owners) == 1 and refused == ["presence_already_exists"] * (AT_ONCE - 1), refused
+        assert admin.get(f"/presences/{pid}").json()["userId"] == owners[0]

@@ -141,7 +141,7 @@ CREATE TABLE IF NOT EXISTS presences (
   created_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (project, id)
 );
 CREATE INDEX IF NOT EXISTS presences_expiry ON presences (expires_ts);
-CREATE INDEX IF NOT EXISTS presences_user ON presences (project, user_id);
+-- One per user: the unique index on (project, user_id) is made by store/upgrade.py (AFTER).
 
 -- Topics (rtcli extension): streams clients and servers publish to. A durable topic's messages
 -- are events in the log; an ephemeral topic's are never stored. `roles`: every role that holds
