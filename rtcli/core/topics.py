@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -33,6 +33,7 @@ from rtcli.errors import AppwriteError, invalid
 from rtcli.settings import DEFAULTS
 
 PERMISSION_ACTIONS = ("read", "create", "update", "delete", "write")
+TopicAction = Literal["read", "create", "update", "delete"]  # what a topic's roles are looked up for
 DEFAULT_MAX_MESSAGE_SIZE = DEFAULTS.max_message_size  # bytes of a message's data, encoded as JSON
 _EVENT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -60,7 +61,7 @@ class Topic:
     created_at: str
     updated_at: str
 
-    def roles(self, action: str) -> frozenset[str]:
+    def roles(self, action: TopicAction) -> frozenset[str]:
         """The roles granted ``action`` (``write`` grants create, update and delete)."""
         return self._roles[action]
 

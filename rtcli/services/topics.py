@@ -28,7 +28,7 @@ from rtcli.core.event import Controls, Event
 from rtcli.core.ports import Broker, Store, TopicRepository, Transaction
 from rtcli.core.queries import parse_many, plan as list_plan
 from rtcli.core.topics import (
-    DEFAULT_MAX_MESSAGE_SIZE, PERMISSION_ACTIONS, Message, Published, PublishRequest, Topic, TopicMode,
+    DEFAULT_MAX_MESSAGE_SIZE, PERMISSION_ACTIONS, TopicAction, Message, Published, PublishRequest, Topic, TopicMode,
     message_channels, message_event_names, parse_publish, topic_event_names, topic_id,
 )
 from rtcli.errors import AppwriteError, invalid
@@ -104,7 +104,7 @@ class Topics:
     # --- authorization -------------------------------------------------------------------
 
     @staticmethod
-    def _may(ctx: Ctx, topic: Topic, action: str) -> bool:
+    def _may(ctx: Ctx, topic: Topic, action: TopicAction) -> bool:
         return ctx.actor.is_key or ctx.actor.can(topic.roles(action))
 
     async def _visible(self, ctx: Ctx, tid: str, tx: Transaction | None = None) -> Topic:
