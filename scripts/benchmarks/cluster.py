@@ -15,8 +15,10 @@ import sys
 import tempfile
 import time
 import urllib.parse
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench_client import WS, Agg, HttpPool, ProcGroupUsage, now, open_subscribers
 from benchmarks.fanout import _best, _drive_closed_loop
@@ -270,28 +272,53 @@ def _two_cores_note(n_nodes: int) -> str:
             f"and the database's.")
 
 
+@dataclass
+class Rounds:
+    """A cluster scenario's setups, each run ``--cluster-repeat`` times in alternation, and the
+    best run of each; the note on the machine's cores; the Redis they shared."""
+
+    setups: list[tuple[str, int, Any]]  # (label, nodes, what else the setup takes)
+    runs: dict[str, list[dict]]
+    best: dict[str, dict]
+    note: str
+    redis: BenchRedis
+
+
+async def alternate_setups(scenario: str, args, setups_of: Callable[[BenchRedis], list[tuple[str, int, Any]]],
+                           once: Callable[[str, int, Any, BenchRedis], Awaitable[dict]], best_by: str
+                           ) -> Rounds | list[Result]:
+    """Run ``once(label, nodes, what, redis)`` for each setup, alternating, with a Redis for them
+    all; the result skipped (with the reason) without PostgreSQL, psql or Redis."""
+    why = _cluster_unavailable(args)
+    if why:
+        print(f"  {scenario} skipped: {why}", file=sys.stderr)
+        return [Result(scenario, f"skipped: {why}", "", None, details={"skipped": why})]
+    note = _two_cores_note(args.cluster_nodes)
+    print(f"  {note}", file=sys.stderr)
+    redis = BenchRedis.start(args)
+    setups = setups_of(redis)
+    runs: dict[str, list[dict]] = {label: [] for label, _, _ in setups}
+    try:
+        for _ in range(args.cluster_repeat):
+            for label, nodes, what in setups:
+                runs[label].append(await once(label, nodes, what, redis))
+    finally:
+        redis.stop()
+    return Rounds(setups, runs, {label: _best(rs, best_by) for label, rs in runs.items()}, note, redis)
+
+
 async def scenario_fanout_cluster(args, workdir: Path) -> list[Result]:
     """The ``fanout`` measurement on 1 node and on ``--cluster-nodes`` nodes on one PostgreSQL
     database + Redis (subscribers spread evenly, writes to node 1), and the default SQLite node for
     context; alternating, best of ``--cluster-repeat`` by deliveries/s."""
     k = args.cluster_nodes
-    why = _cluster_unavailable(args)
-    if why:
-        print(f"  fanout-cluster skipped: {why}", file=sys.stderr)
-        return [Result("fanout-cluster", f"skipped: {why}", "", None, details={"skipped": why})]
-    note = _two_cores_note(k)
-    print(f"  {note}", file=sys.stderr)
-    redis = BenchRedis.start(args)
-    setups = [("SQLite, 1 node (default)", 1, None), ("PostgreSQL + Redis, 1 node", 1, redis),
-              (f"PostgreSQL + Redis, {k} nodes", k, redis)]
-    runs: dict[str, list[dict]] = {label: [] for label, _, _ in setups}
-    try:
-        for _ in range(args.cluster_repeat):
-            for label, nodes, broker in setups:
-                runs[label].append(await _cluster_once(label, nodes, broker, args, workdir))
-    finally:
-        redis.stop()
-    best = {label: _best(rs, "deliveries_per_s") for label, rs in runs.items()}
+    rounds = await alternate_setups(
+        "fanout-cluster", args, lambda redis: [("SQLite, 1 node (default)", 1, None), ("PostgreSQL + Redis, 1 node", 1, redis),
+                                               (f"PostgreSQL + Redis, {k} nodes", k, redis)],
+        lambda label, nodes, broker, redis: _cluster_once(label, nodes, broker, args, workdir), "deliveries_per_s")
+    if isinstance(rounds, list):
+        return rounds
+    setups, runs, best, note, redis = rounds.setups, rounds.runs, rounds.best, rounds.note, rounds.redis
     sq, one, many = (best[label] for label, _, _ in setups)
     for b, label in ((sq, setups[0][0]), (one, setups[1][0]), (many, setups[2][0])):
         b["latency_all_runs_p50_p99_ms"] = [(r["latency"]["p50_ms"], r["latency"]["p99_ms"]) for r in runs[label]]

@@ -22,8 +22,7 @@ import tempfile
 from pathlib import Path
 
 from bench_client import Agg, Http, ProcGroupUsage, now, open_subscribers
-from benchmarks.cluster import BenchRedis, CpuShares, _cluster_unavailable, _pg_admin, _psql, _two_cores_note, bench_pg_database
-from benchmarks.fanout import _best
+from benchmarks.cluster import CpuShares, _pg_admin, _psql, alternate_setups, bench_pg_database
 from benchmarks.harness import ADMIN, CHANNEL, ROWS, RT_PATH, Profiler, Result, grid, ratio, row_body, setup_table, start_rtcli
 
 SAMPLE_S = 0.02
@@ -201,23 +200,13 @@ def _report(setups, best: dict, runs: dict, note: str) -> str:
 
 async def scenario_writes_cluster(args, workdir: Path) -> list[Result]:
     k = args.cluster_nodes
-    why = _cluster_unavailable(args)
-    if why:
-        print(f"  writes-cluster skipped: {why}", file=sys.stderr)
-        return [Result("writes-cluster", f"skipped: {why}", "", None, details={"skipped": why})]
-    note = _two_cores_note(k)
-    print(f"  {note}", file=sys.stderr)
-    redis = BenchRedis.start(args)
-    setups = [("SQLite, 1 node", 1, "sqlite"), ("PostgreSQL, 1 node", 1, "postgresql"),
-              (f"PostgreSQL + Redis, {k} nodes", k, "postgresql+redis")]
-    runs: dict[str, list[dict]] = {label: [] for label, _, _ in setups}
-    try:
-        for _ in range(args.cluster_repeat):
-            for label, n, backend in setups:
-                runs[label].append(await _once(label, n, backend, redis, args, workdir))
-    finally:
-        redis.stop()
-    best = {label: _best(rs, "creates_per_s") for label, rs in runs.items()}
+    rounds = await alternate_setups(
+        "writes-cluster", args, lambda redis: [("SQLite, 1 node", 1, "sqlite"), ("PostgreSQL, 1 node", 1, "postgresql"),
+                                               (f"PostgreSQL + Redis, {k} nodes", k, "postgresql+redis")],
+        lambda label, n, backend, redis: _once(label, n, backend, redis, args, workdir), "creates_per_s")
+    if isinstance(rounds, list):
+        return rounds
+    setups, runs, best, note = rounds.setups, rounds.runs, rounds.best, rounds.note
     sq, one, many = (best[label] for label, _, _ in setups)
     report = _report(setups, best, runs, note)
     details = {"rtcli": many, "reference": one, "sqlite": sq, "report": report, "runs": runs, "note": note}
