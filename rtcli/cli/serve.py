@@ -83,6 +83,10 @@ def serve(
                                             help="Asynchronous, scheduled and event-triggered executions "
                                                  "waiting or running at once (each holds its body in memory); more are "
                                                  "refused with 503."),
+    max_event_functions: int = typer.Option(DEFAULTS.max_event_functions, min=1,
+                                            help="Enabled functions with event triggers each node keeps in memory, "
+                                                 "over every project; past it (a warning in the log at each load) "
+                                                 "the later ones, by project then id, do not run on events."),
     log_level: LogLevel = typer.Option(DEFAULTS.log_level, "--log-level", help="Least severe log lines shown (on stderr)."),
     access_log: bool = typer.Option(DEFAULTS.access_log, "--access-log/--no-access-log",
                                     help="Log one line per HTTP request: client, method, path, status."),
@@ -103,7 +107,8 @@ def serve(
                          max_message_size=max_message_size, publish_rate=publish_rate, publish_rate_user=publish_rate_user,
                          events_scan_limit=events_scan_limit, replay_limit=replay_limit,
                          max_teams_per_user=max_teams_per_user, max_roles_per_membership=max_roles_per_membership,
-                         max_execution_queue=max_execution_queue, log_level=log_level, access_log=access_log)
+                         max_execution_queue=max_execution_queue,
+                         max_event_functions=max_event_functions, log_level=log_level, access_log=access_log)
 
     def banner(cfg: ServeConfig) -> None:
         url = f"{url_host(cfg.host)}:{cfg.port}"

@@ -13,8 +13,8 @@ from typing import Any, Protocol
 from rtcli.core.event import Event, Origin
 from rtcli.core.topics import Topic
 from rtcli.core.queries import ListPlan
-from rtcli.core.records import (ApiKey, Bucket, Execution, File, Function, Membership, Presence, RunResult, Session, Team,
-                                TokenRecord, TransactionRecord, UserRecord)
+from rtcli.core.records import (ApiKey, Bucket, Execution, File, Function, FunctionTrigger, Membership, Presence,
+                                RunResult, Session, Team, TokenRecord, TransactionRecord, UserRecord)
 
 
 class Transaction(Protocol):
@@ -326,8 +326,9 @@ class FunctionRepository(Protocol):
     async def functions(self, project: str, limit: int, offset: int) -> tuple[int, list[Function]]:
         """A page of the project's functions, oldest first."""
 
-    async def every_function(self) -> list[tuple[str, Function]]:
-        """(project, function) of every project's functions."""
+    async def event_functions(self, after: tuple[str, str] | None, limit: int) -> list[FunctionTrigger]:
+        """Up to ``limit`` of every project's enabled functions with event patterns, in (project,
+        id) order, after the (project, id) ``after``: a page of what the event triggers keep."""
 
     async def insert_function(self, tx: Transaction, project: str, f: Function) -> None:
         """A new function (function_already_exists if its id is taken)."""

@@ -189,6 +189,16 @@ class Function:
     updated_at: str
 
 
+@dataclass(frozen=True, slots=True)
+class FunctionTrigger:
+    """What the event triggers keep of an enabled function that events start: which function,
+    on which event patterns (the rest is read when one of them matches)."""
+
+    project: str
+    function_id: str
+    events: list[str]
+
+
 class ExecutionStatus(StrEnum):
     """An execution's life: ``scheduled`` or ``waiting``, then ``processing``, then ``completed``
     or ``failed``."""

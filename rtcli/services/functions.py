@@ -22,6 +22,9 @@ from rtcli.services.context import Ctx
 from rtcli.services.triggers import EventTriggers
 
 
+MAX_PATTERN = 256  # characters of an event pattern (ids are at most 36)
+
+
 def function_model(f: Function) -> dict[str, Any]:
     return {"$id": f.id, "$createdAt": f.created_at, "$updatedAt": f.updated_at, "execute": f.execute,
             "name": f.name, "enabled": f.enabled, "live": True, "logging": True, "runtime": "local",
@@ -60,8 +63,11 @@ def _fields(body: dict[str, Any], fid: str, creating: bool) -> dict[str, Any]:
         fields["command"] = command
     if creating or "events" in body:
         evs = body.get("events") or []
-        if not isinstance(evs, list) or not all(isinstance(e, str) and e for e in evs) or len(evs) > 100:
-            raise invalid("Invalid `events` param: a list of event patterns such as tablesdb.*.tables.T.rows.*.create.")
+        # Bounded: every node keeps the patterns of every event-triggered function in memory.
+        if (not isinstance(evs, list) or len(evs) > 100
+                or not all(isinstance(e, str) and 0 < len(e) <= MAX_PATTERN for e in evs)):
+            raise invalid("Invalid `events` param: at most 100 event patterns of at most "
+                          f"{MAX_PATTERN} characters, such as tablesdb.*.tables.T.rows.*.create.")
         fields["events"] = evs
     if creating or "timeout" in body:
         t = body.get("timeout", 15)

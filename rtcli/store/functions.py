@@ -12,7 +12,7 @@ import orjson
 
 from rtcli.core.permissions import granted_user
 from rtcli.core.ports import Store, Transaction
-from rtcli.core.records import Execution, ExecutionStatus, ExecutionTrigger, Function
+from rtcli.core.records import Execution, ExecutionStatus, ExecutionTrigger, Function, FunctionTrigger
 from rtcli.errors import AppwriteError
 from rtcli.store.dialect import UniqueViolation
 
@@ -80,9 +80,18 @@ class FunctionsStore:
                                      (project, limit, offset))
         return int(total), [_function(r) for r in rows]
 
-    async def every_function(self) -> list[tuple[str, Function]]:
-        rows = await self.s.fetchall("SELECT * FROM functions ORDER BY created_at, id")
-        return [(r["project"], _function(r)) for r in rows]
+    async def event_functions(self, after: tuple[str, str] | None, limit: int) -> list[FunctionTrigger]:
+        params: list[Any] = []
+        events = self.d.json_value("spec", "events", params)
+        where = [f"{self.d.json_value('spec', 'enabled', params)} = {self.d.value(True, params, True)}",
+                 f"{events} <> {self.d.value([], params, True)}"]
+        if after is not None:  # keyset paging on the primary key: each page is one index range
+            where.append("(project, id) > (?, ?)")
+            params.extend(after)
+        rows = await self.s.fetchall(f"SELECT project, id, {events} AS events FROM functions"
+                                     f" WHERE {' AND '.join(where)} ORDER BY project, id LIMIT ?", (*params, limit))
+        return [FunctionTrigger(project=r["project"], function_id=r["id"], events=orjson.loads(r["events"]))
+                for r in rows]
 
     async def insert_function(self, tx: Transaction, project: str, f: Function) -> None:
         try:

@@ -163,6 +163,10 @@ def test_function_admin_errors(shared_server):
         bad = a.post(f"/functions/{fid}/executions", json={"method": "BREW"})
         assert bad.status_code == 400
         assert a.put(f"/functions/{fid}", json={"timeout": 5}).json()["timeout"] == 5
+        for events in (["x" * 257], ["users.*"] * 101, [""], "users.*"):  # every node keeps the patterns in memory
+            r = a.put(f"/functions/{fid}", json={"events": events})
+            assert r.status_code == 400 and "`events`" in r.json()["message"], r.text
+        assert a.put(f"/functions/{fid}", json={"events": ["x" * 256]}).json()["events"] == ["x" * 256]
         assert a.request("DELETE", f"/functions/{fid}", json={}).status_code == 204
     with shared_server.guest() as g:
         assert g.post("/functions", json={"functionId": "g", "name": "g", "command": "true"}).json()["type"] == "general_unauthorized_scope"
@@ -208,5 +212,72 @@ def test_scheduled_execution_runs_for_its_user_after_a_restart(tmp_path, backend
         assert done["responseBody"].strip() == uid
         assert done["$permissions"] == [f'read("user:{uid}")']
         assert user.get(f"/functions/{fid}/executions/{eid}").json()["status"] == "completed"
+    finally:
+        server.stop()
+
+
+def _add_functions(server, count: int, events: list[str]) -> None:
+    """``count`` enabled functions of the default project written into the server's store directly
+    (a REST create reloads every node's triggers, so thousands of them would take minutes)."""
+    import asyncio
+
+    from rtcli.core.records import Function
+    from rtcli.store.functions import FunctionsStore
+
+    async def go() -> None:
+        if server.database:
+            from rtcli.store.postgres.db import PostgresStore
+
+            store = PostgresStore(server.database)
+        else:
+            from rtcli.store.sqlite.db import SqliteStore
+
+            store = SqliteStore(server.data_dir / "rtcli.db")
+        await store.open()
+        store.on_commit = lambda events: None
+        try:
+            repo = FunctionsStore(store)
+            async with store.transaction() as tx:
+                for i in range(count):
+                    await repo.insert_function(tx, "default", Function(
+                        id=f"bulk{i:05d}", name="bulk", command="true", events=events, timeout=15, execute=[],
+                        enabled=True, cwd="", created_at="2026-01-01T00:00:00.000+00:00",
+                        updated_at="2026-01-01T00:00:00.000+00:00"))
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+
+
+def test_an_event_runs_a_function_read_after_pages_of_others(server):
+    """Every enabled function with events is considered: the triggers are read page by page, so the
+    function read last, after more than two pages of others, still runs on its event."""
+    from rtcli.services.triggers import PAGE
+
+    _add_functions(server, 2 * PAGE + 1, ["teams.nothing.create"])
+    with server.admin() as a:
+        assert a.get("/functions", params={"queries[]": '{"method":"limit","values":[1]}'}).json()["total"] == 2 * PAGE + 1
+        last = make_function(a, "zzlast", "echo.py", events=["teams.*.create"])  # sorts after bulk*: read last
+        assert a.post("/teams", json={"teamId": "t" + secrets.token_hex(3), "name": "t"}).status_code == 201
+        done = wait_for(lambda: [e for e in executions(a, last) if e["status"] == "completed"])
+        assert done[0]["trigger"] == "event"
+        assert json.loads(done[0]["responseBody"])["event"].endswith(".create")
+        assert executions(a, "bulk00000") == []
+    assert "do not run on events" not in server.log()
+
+
+def test_event_functions_past_the_bound_are_named_in_the_log(tmp_path, backend_args):
+    """Past --max-event-functions a node keeps the first functions (by project, then id) and says in
+    its log which one it left out: never silently."""
+    from tests.conftest import start_server
+
+    server = start_server(tmp_path / "data", extra=[*backend_args, "--max-event-functions", "2"])
+    try:
+        with server.admin() as a:
+            fids = [make_function(a, f"f{i}", "echo.py", events=["teams.*.create"]) for i in range(3)]
+            assert a.post("/teams", json={"teamId": "bounded", "name": "t"}).status_code == 201
+            wait_for(lambda: all(e and e[0]["status"] == "completed" for e in map(lambda f: executions(a, f), fids[:2])))
+            assert executions(a, fids[2]) == []
+        assert f"more than 2 enabled functions have event triggers: {fids[2]} of project default" in server.log()
     finally:
         server.stop()

@@ -5,9 +5,11 @@ always written it), and a row written before the ``user_id`` column still names 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+
 import orjson
 
-from rtcli.core.records import Execution, ExecutionStatus, ExecutionTrigger, Function
+from rtcli.core.records import Execution, ExecutionStatus, ExecutionTrigger, Function, FunctionTrigger
 from rtcli.store.functions import FunctionsStore
 
 FN = Function(id="fn1", name="Echo", command="cat", events=["users.*.create"], timeout=15, execute=["users"],
@@ -46,12 +48,12 @@ def test_functions_and_executions_come_back_as_they_were_saved(make_store):
             await repo.save_execution(tx, "p", done, ["user:u1"])
             await repo.save_execution(tx, "p", waiting, [])
         raw = (await store.fetchone("SELECT model FROM executions WHERE id=?", ("e1",)))[0]
-        return (await repo.function("p", "fn1"), await repo.every_function(), await repo.execution("p", "e1"),
+        return (await repo.function("p", "fn1"), await repo.event_functions(None, 10), await repo.execution("p", "e1"),
                 await repo.executions("p", "fn1", ["user:u1"], 10, 0), await repo.unfinished(),
                 orjson.loads(raw) if isinstance(raw, str) else raw)
 
-    fn, every, got, (total, visible), unfinished, stored = _run(make_store, scenario)
-    assert fn == FN and every == [("p", FN)]
+    fn, triggers, got, (total, visible), unfinished, stored = _run(make_store, scenario)
+    assert fn == FN and triggers == [FunctionTrigger("p", "fn1", ["users.*.create"])]
     assert got == done and got.status is ExecutionStatus.FAILED and got.trigger is ExecutionTrigger.SCHEDULE
     assert (total, visible) == (1, [done])  # the guest's execution is readable by no role
     assert unfinished == [("p", waiting)]
@@ -75,3 +77,27 @@ def test_an_execution_written_before_the_user_id_column_names_its_user(make_stor
     user_s, nobody_s = _run(make_store, scenario)
     assert user_s.user_id == "u1" and user_s.permissions == ['read("user:u1")']
     assert nobody_s.user_id is None and nobody_s.permissions == []
+
+
+def test_event_functions_are_the_enabled_ones_with_events_in_pages_of_project_then_id(make_store):
+    """What every node's event triggers read: enabled functions with patterns only, page by page
+    in (project, id) order, so a reload reads every one of them however many there are."""
+    kept = [("a", "f2"), ("a", "f10"), ("b", "f1"), ("b", "f3"), ("c", "f0")]
+
+    async def scenario(store, repo):
+        async with store.transaction() as tx:
+            for project, fid in kept:
+                await repo.insert_function(tx, project, replace(FN, id=fid, events=[f"teams.{fid}.create", "users.*"]))
+            await repo.insert_function(tx, "a", replace(FN, id="off", enabled=False))
+            await repo.insert_function(tx, "b", replace(FN, id="none", events=[]))
+        pages, after = [], None
+        while page := await repo.event_functions(after, 2):
+            pages.append(page)
+            after = (page[-1].project, page[-1].function_id)
+        return pages
+
+    pages = _run(make_store, scenario)
+    assert [len(p) for p in pages] == [2, 2, 1]
+    got = [t for p in pages for t in p]
+    assert [(t.project, t.function_id) for t in got] == sorted(kept)
+    assert all(t.events == [f"teams.{t.function_id}.create", "users.*"] for t in got)
