@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from rtcli.core.ports import Store
 from rtcli.services.presence import Presence
 from rtcli.services.storage import Storage
 from rtcli.services.transactions import Transactions
@@ -13,7 +14,7 @@ from rtcli.settings import ServeConfig
 log = logging.getLogger("rtcli.server")
 
 
-async def housekeeping(store, storage: Storage, transactions: Transactions, config: ServeConfig) -> None:
+async def housekeeping(store: Store, storage: Storage, transactions: Transactions, config: ServeConfig) -> None:
     """Every minute, in short transactions: event-log retention, unfinished uploads, expired
     TablesDB transactions."""
     while True:
