@@ -101,3 +101,48 @@ def test_event_functions_are_the_enabled_ones_with_events_in_pages_of_project_th
     got = [t for p in pages for t in p]
     assert [(t.project, t.function_id) for t in got] == sorted(kept)
     assert all(t.events == [f"teams.{t.function_id}.create", "users.*"] for t in got)
+
+
+def test_event_triggers_read_once_per_burst_keep_the_first_functions_and_say_which_they_left_out(make_store, caplog):
+    """The triggers a node keeps, over a real store: loads asked for at once share one read after
+    the running one, past the bound the first functions (by project, then id) are kept and the
+    log names the first left out, and an event runs the matching functions as they are now."""
+    from rtcli.core import events
+    from rtcli.core.event import Event
+    from rtcli.services.triggers import EventTriggers
+
+    class Counted(FunctionsStore):
+        reads = 0
+
+        async def event_functions(self, after, limit):
+            Counted.reads += 1
+            return await super().event_functions(after, limit)
+
+    async def scenario(store, _):
+        repo = Counted(store)
+        ran: list[tuple[str, list[Function]]] = []
+
+        async def run(ev, fs):
+            ran.append((ev.events[0], fs))
+
+        triggers = EventTriggers(repo, run, limit=3)
+        async with store.transaction() as tx:
+            for fid in ("f4", "f2", "f1", "f3"):
+                await repo.insert_function(tx, "p", replace(FN, id=fid, events=["teams.*.create"]))
+            await repo.insert_function(tx, "p", replace(FN, id="f0", events=["teams.*.delete"]))
+        await asyncio.gather(*(triggers.load() for _ in range(5)))
+        reads = Counted.reads
+        async with store.transaction() as tx:  # changed since the load: the event runs it as it is now
+            await repo.save_function(tx, "p", replace(FN, id="f2", command="echo changed", events=["teams.*.create"]))
+        ev = Event(project="p", events=events.generate([("teams", "t1")], "create"), channels=[], roles=[],
+                   payload={"$id": "t1"}, timestamp="2026-01-01T00:00:00.000+00:00")
+        await triggers._run([ev])
+        return reads, triggers.by_project, ran
+
+    with caplog.at_level("WARNING", logger="rtcli.functions"):
+        reads, kept, ran = _run(make_store, scenario)
+    assert reads == 2  # the first load, then one for the four asked while it read
+    assert kept == {"p": {"teams.*.delete": ["f0"], "teams.*.create": ["f1", "f2"]}}
+    assert [(name, [f.id for f in fs]) for name, fs in ran] == [("teams.t1.create", ["f1", "f2"])]
+    assert ran[0][1][1].command == "echo changed"
+    assert "more than 3 enabled functions have event triggers: f3 of project p" in caplog.text
