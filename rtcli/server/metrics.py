@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
+from collections.abc import Iterator
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -21,12 +23,18 @@ from rtcli.core.hub import Hub
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
 
+class Queued(Protocol):
+    """A connection's send queue, as the gauges read it (server.outbox.Outbox)."""
+
+    def depth(self) -> int: ...
+
+
 class Metrics:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
-        self.counts: Counter = Counter()
+        self.counts: Counter[str] = Counter()
         self.writes = 0  # coalesced socket writes of live frames (deliveries / writes = frames per write)
-        self.outboxes: dict = {}  # connection id -> its realtime protocol (for queue depths)
+        self.outboxes: dict[str, Queued] = {}  # connection id -> its realtime connection's outbox
         # The last drops, for `rtcli explain`: (seq, connection id, user id, reason).
         self.drops: deque[tuple[int, str, str | None, str]] = deque(maxlen=10_000)
         self.registry = CollectorRegistry(auto_describe=True)
@@ -43,7 +51,7 @@ class Metrics:
         self.counts[f"drop:{reason.split(':')[0]}"] += 1
         self.drops.append((seq, conn_id, user_id, reason))
 
-    def collect(self):
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         hub = self.hub
         yield GaugeMetricFamily("rtcli_connections", "Open realtime connections", value=len(hub.connections))
         yield GaugeMetricFamily("rtcli_subscriptions", "Live subscriptions",

@@ -7,8 +7,9 @@ tasks, three ``asyncio.Event``s, a receive queue, the handshake and the coroutin
 middleware chain (~33 KiB); here an idle connection is a handful of small objects and no task,
 and a delivery is one ``transport.writelines`` with no task switch and no copy of the frame.
 
-Sending is server/outbox.py: frames written at once while TCP takes them (fan-out frames of
-one loop turn coalesced), a bounded queue with slow-consumer policies otherwise.
+Sending is the connection's ``Outbox`` (server/outbox.py): frames written at once while TCP takes
+them (fan-out frames of one loop turn coalesced), a bounded queue with slow-consumer policies
+otherwise.
 
 Receiving: messages are handled strictly in order. What the session answers at once (most
 messages) is written at once; what needs I/O (authentication, presence, replays, the opening
@@ -19,24 +20,34 @@ meanwhile wait behind it (reading pauses if too many pile up).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections import Counter, deque
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, cast
 
 from starlette.datastructures import QueryParams
+from websockets.extensions.base import ServerExtensionFactory
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.exceptions import PayloadTooBig
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
-from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from rtcli import protocol
+from rtcli.core import url_subscriptions
 from rtcli.core.hub import HubConnection
-from rtcli.core.session import Close, Limits, RealtimeSession, Send
+from rtcli.core.session import Close, Limits, RealtimeSession, Send, connection_roles
 from rtcli.server import realtime_steps as steps
-from rtcli.server.outbox import Outbox
+from rtcli.server.outbox import Coalescer, Outbox
+from rtcli.services.presence import Presence
 from rtcli.settings import ServeConfig
+
+if TYPE_CHECKING:
+    import uvicorn
+    from uvicorn.middleware.proxy_headers import _TrustedHosts
+    from uvicorn.server import ServerState
 
 log = logging.getLogger("rtcli.realtime")
 _ws_log = logging.getLogger("rtcli.realtime.ws")
@@ -44,25 +55,26 @@ _ws_log = logging.getLogger("rtcli.realtime.ws")
 PATH = "/v1/realtime"
 MAX_INBOX = 64  # messages waiting behind a running task before reading pauses
 _OPCODE_TEXT, _OPCODE_BINARY, _OPCODE_CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
-# What steps.open_connection reads (project, origin, credentials: see server/auth.py), lowercased.
+_ids = itertools.count(1)
+# What steps.admit reads (project, origin, credentials: see server/auth.py), lowercased.
 _OPENING_HEADERS = frozenset({"x-appwrite-project", "origin", "cookie", "x-appwrite-key", "x-appwrite-jwt",
                               "x-appwrite-session", "x-fallback-cookies"})
 
 
-def _trusted_proxies(config):
+def _trusted_proxies(config: uvicorn.Config | None) -> _TrustedHosts | None:
     """The proxies whose X-Forwarded-For uvicorn trusts for REST (``--forwarded-allow-ips``,
     by default the local host), so that the per-address limit counts the same clients there and
-    here. False when uvicorn trusts none or its helper moved."""
+    here. None when uvicorn trusts none or its helper moved."""
     if config is None or not getattr(config, "proxy_headers", False):
-        return False
+        return None
     try:
         from uvicorn.middleware.proxy_headers import _TrustedHosts
     except ImportError:
-        return False
+        return None
     return _TrustedHosts(config.forwarded_allow_ips)
 
 
-def _forget(http_protocol) -> None:
+def _forget(http_protocol: Any) -> None:
     if getattr(http_protocol, "transport", None) is not None and http_protocol.transport.get_protocol() is http_protocol:
         return  # still in charge of its transport: not ours to touch
     http_protocol.__dict__.clear()
@@ -75,11 +87,10 @@ class Realtime:
 
     def __init__(self, config: ServeConfig, deps: steps.Collaborators, node_id: str) -> None:
         self.deps = deps
-        self.metrics = deps.metrics
         self.node_id = node_id  # prefixes connection ids: unique across nodes
-        self.max_frames = config.max_queue
         self.max_connections_per_ip = config.max_connections_per_ip
         self.connections_by_ip: Counter[str] = Counter()
+        self.coalescer = Coalescer(config.max_queue, deps.metrics)
         # websockets refuses a larger message from its frame header (close 1009), before
         # reading or buffering its payload.
         self.max_size = protocol.MAX_INCOMING_FRAME
@@ -89,74 +100,52 @@ class Realtime:
         # Off by default: with permessage-deflate every event is compressed once per connection
         # (~25 us for a row event's frame, as much as the rest of a delivery), while fan-out
         # encodes each frame once for everyone. Worth it only on slow links.
-        self.extensions = ([ServerPerMessageDeflateFactory(server_max_window_bits=12, client_max_window_bits=12,
-                                                           compress_settings={"memLevel": 5})]
-                           if config.ws_compression else [])
-        self._dirty: list[RealtimeProtocol] = []
-        self.proxies = None  # uvicorn's trusted proxies (X-Forwarded-For), once known; False: none
+        self.extensions: list[ServerExtensionFactory] = (
+            [ServerPerMessageDeflateFactory(server_max_window_bits=12, client_max_window_bits=12,
+                                            compress_settings={"memLevel": 5})]
+            if config.ws_compression else [])
+        self.proxies: _TrustedHosts | None = None  # uvicorn's trusted proxies (X-Forwarded-For)
+        self._proxies_read = False
+        # uvicorn's (once it makes a connection): it shuts the connections down and waits for
+        # the tasks on exit.
+        self.connections: set[Any] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
 
-    def mark(self, proto: RealtimeProtocol) -> None:
-        """``proto`` has pending frames: write them once this turn's dispatches are done."""
-        if not self._dirty:
-            asyncio.get_running_loop().call_soon(self.flush)
-        self._dirty.append(proto)
-
-    def flush(self) -> None:
-        dirty, self._dirty = self._dirty, []
-        self.metrics.writes += len(dirty)
-        for proto in dirty:
-            try:
-                proto.send_pending()
-            except Exception:  # one broken socket must not keep the frames of the others
-                log.exception("could not write to a realtime connection")
-
-    def protocol(self, config=None, server_state=None, app_state=None, _loop=None) -> RealtimeProtocol:
-        if self.proxies is None:
-            self.proxies = _trusted_proxies(config)
-        return RealtimeProtocol(self, server_state.connections if server_state is not None else set(),
-                                server_state.tasks if server_state is not None else set())
+    def protocol(self, config: uvicorn.Config | None = None, server_state: ServerState | None = None,
+                 app_state: dict[str, Any] | None = None, _loop: object = None) -> RealtimeProtocol:
+        if not self._proxies_read:
+            self.proxies, self._proxies_read = _trusted_proxies(config), True
+        if server_state is not None:
+            self.connections, self.tasks = server_state.connections, server_state.tasks
+        return RealtimeProtocol(self)
 
 
-class RealtimeProtocol(Outbox):
-    """One realtime connection. Its public face for the hub and ``realtime_steps`` is an outbox's:
-    ``push`` (live, never blocks), ``put`` (replay, waits for room), ``close`` and ``closing``."""
+class RealtimeProtocol(asyncio.Protocol):
+    """One realtime connection: reads with websockets' sans-I/O protocol, answers with the
+    session (core.session) and the steps (realtime_steps), sends through its ``out``."""
 
-    __slots__ = ("rt", "connections", "tasks", "transport", "ws", "ip", "conn", "session", "plain",
-                 "pending", "queue", "writable", "closing", "close_sent", "overflowed", "dropped", "dropped_ids",
-                 "inbox", "worker", "space", "timer", "lost", "fragments", "read_paused", "counted")
+    # Few slots: every one is 8 bytes of each idle connection (see the idle scenario of scripts/bench.py).
+    __slots__ = ("rt", "out", "ip", "session", "inbox", "worker", "fragments", "read_paused")
+    out: Outbox  # from connection_made on; it holds websockets' protocol (``out.ws``) too
 
-    def __init__(self, rt: Realtime, connections: set, tasks: set) -> None:
+    def __init__(self, rt: Realtime) -> None:
         self.rt = rt
-        self.connections = connections  # uvicorn's: it shuts these down on exit
-        self.tasks = tasks  # uvicorn's: it waits for these on exit
-        self.transport: asyncio.Transport | None = None
-        self.ws = ServerProtocol(extensions=rt.extensions, max_size=rt.max_size, logger=_ws_log)
         self.ip = ""
-        self.conn: HubConnection | None = None
+        # Once opened, until released: then the connection is in the hub (``session.conn``), in
+        # the metrics and in the count of its address.
         self.session: RealtimeSession | None = None
-        self.plain = True  # no extension negotiated: frames are written as header + payload
-        self.pending: list[bytes] | None = None  # coalesced fan-out frames, written at the turn's end
-        self.queue: deque | None = None  # [frame, resource] waiting for the socket (None: empty)
-        self.writable = True
-        self.closing: tuple[int, str] | None = None
-        self.close_sent = False
-        self.overflowed = False
-        self.dropped = 0
-        self.dropped_ids: dict[str, None] | None = None
-        self.inbox: deque | None = None  # messages waiting behind the worker task
-        self.worker: asyncio.Task | None = None
-        self.space: asyncio.Future | None = None  # a replay waiting for room in the queue
-        self.timer: asyncio.TimerHandle | None = None
-        self.lost = False
-        self.fragments: list | None = None
+        self.inbox: deque[str] | None = None  # messages waiting behind the worker task
+        self.worker: asyncio.Task[None] | None = None
+        self.fragments: list[Any] | None = None  # [binary, parts...] of a fragmented message
         self.read_paused = False
-        self.counted = False
 
     # --- connection life -------------------------------------------------------------------
 
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-        self.connections.add(self)
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        rt = self.rt
+        ws = ServerProtocol(extensions=rt.extensions, max_size=rt.max_size, logger=_ws_log)
+        self.out = Outbox(rt.coalescer, ws, cast(asyncio.Transport, transport))
+        self.rt.connections.add(self)
         peer = transport.get_extra_info("peername")
         self.ip = peer[0] if isinstance(peer, tuple) and peer else ""
         # The HTTP protocol that read the upgrade request hands the transport over to us and is
@@ -168,65 +157,88 @@ class RealtimeProtocol(Outbox):
         if http is not None and http is not self and hasattr(http, "__dict__"):
             asyncio.get_running_loop().call_soon(_forget, http)
 
-    def connection_lost(self, exc) -> None:
-        self.lost = True
-        self.connections.discard(self)
-        if self.timer is not None:
-            self.timer.cancel()
-        self._wake_replay()
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.out.connection_lost()
+        self.rt.connections.discard(self)
         if self.worker is None:
             self._release()
         # else the running step finishes (never cut a write short) and releases in its finally
 
     def shutdown(self) -> None:
         """The server is stopping (uvicorn calls this): close with 1012 (service restart)."""
-        if self.ws.state is State.OPEN and not self.close_sent:
-            self.queue = None
-            self.closing = (1012, "")
-            self._send_close()
-        if self.transport is not None:
-            self.transport.close()
+        self.out.shutdown()
+
+    def pause_writing(self) -> None:
+        self.out.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.out.resume_writing()
+
+    async def _open(self, headers: dict[str, str], query: QueryParams) -> None:
+        """The opening: the lookups, the per-address limit, then the hub and the session (both
+        undone in ``_release``)."""
+        rt, out = self.rt, self.out
+        admitted = await steps.admit(rt.deps, out, headers, query)
+        if admitted is None or out.lost:
+            return
+        project, actor, account = admitted
+        limit = rt.max_connections_per_ip
+        if limit and rt.connections_by_ip[self.ip] >= limit:
+            out.push(protocol.dumps(protocol.error_frame(
+                protocol.CODE_TRY_AGAIN, f"Too many connections from this address (limit {limit}).")))
+            out.close(protocol.CODE_TRY_AGAIN)
+            return
+        # Unique across nodes: a message's publisher is named by it on every node (``self: false``).
+        conn = HubConnection(f"{rt.node_id}{next(_ids)}", project, connection_roles(actor), out.push,
+                             actor.user_id, session_id=actor.session_id, scopes=actor.scopes if actor.is_key else None)
+        session = self.session = out.session = RealtimeSession(rt.deps.hub, conn, actor, rt.limits)
+        rt.connections_by_ip[self.ip] += 1
+        rt.deps.metrics.outboxes[conn.id] = out
+        rt.deps.hub.add(conn)
+        items = query.multi_items()
+        url_channels = url_subscriptions.channels(items)
+        url_subs = url_subscriptions.subscriptions(url_channels, items) if url_channels else None
+        await steps.perform(session, session.connected(account, url_subs), out, self.ip, rt.deps)
 
     def _release(self) -> None:
-        conn, rt = self.conn, self.rt
-        self.conn = None  # idempotent: the hub and the counters forget the connection once
+        session, rt = self.session, self.rt
+        self.session = None  # idempotent: the hub and the counters forget the connection once
         # Break the reference cycles a connection is made of (our session -> its hub connection
-        # -> our push; websockets' protocol <-> its parser generator), so that reference counting
-        # frees it now: the serving process runs full collections rarely (app.tune_gc).
-        self.session = None
-        self.pending = self.queue = self.inbox = None
-        self.ws.parser = None
-        self.timer = None
-        if conn is not None:
+        # -> our outbox's push; websockets' protocol <-> its parser generator), so that reference
+        # counting frees it now: the serving process runs full collections rarely (app.tune_gc).
+        self.inbox = None
+        self.out.release()
+        self.out.ws.parser = None  # type: ignore[assignment]  # never read once the connection is lost
+        if session is not None:
+            conn = session.conn
             rt.deps.hub.remove(conn)
-            rt.metrics.outboxes.pop(conn.id, None)
+            rt.deps.metrics.outboxes.pop(conn.id, None)
             presence = rt.deps.presence
             if conn.id in presence.live:  # its presence leaves with it
                 self._spawn(self._presence_gone(presence, conn.id))
-        if self.counted:
-            self.counted = False
             by_ip = rt.connections_by_ip
             by_ip[self.ip] -= 1
             if not by_ip[self.ip]:
                 del by_ip[self.ip]
 
     @staticmethod
-    async def _presence_gone(presence, key: str) -> None:
+    async def _presence_gone(presence: Presence, key: str) -> None:
         try:
             await presence.connection_closed(key)
         except Exception:
             log.exception("could not remove the presence of %s", key)
 
-    def _spawn(self, coro) -> asyncio.Task:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self.rt.tasks.add(task)
+        task.add_done_callback(self.rt.tasks.discard)
         return task
 
     # --- reading ---------------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
-        ws = self.ws
+        out = self.out
+        ws = out.ws
         ws.receive_data(data)
         for event in ws.events_received():
             if type(event) is Frame:
@@ -245,17 +257,18 @@ class RealtimeProtocol(Outbox):
                 # pings are answered and close frames acknowledged by websockets itself
             elif isinstance(event, Request):
                 self._handshake(event)
-        if type(ws.parser_exc) is PayloadTooBig and self.closing is None:
+        if type(ws.parser_exc) is PayloadTooBig and out.closing is None:
             self._too_big()
-        self._flush()
+        out.flush()
 
     def _too_big(self) -> None:
         """websockets failed the connection (1009) on a message over ``max_size``: say why in an
         error frame first, ahead of its close frame (plain frames only: with compression,
         websockets' state no longer allows a data frame)."""
-        self.closing = (protocol.CODE_MESSAGE_TOO_BIG, "")
-        if self.plain and not self.lost and not self.transport.is_closing():
-            self._write(protocol.dumps(protocol.error_frame(
+        out = self.out
+        out.closing = (protocol.CODE_MESSAGE_TOO_BIG, "")
+        if out.plain and not out.lost and not out.transport.is_closing():
+            out.write(protocol.dumps(protocol.error_frame(
                 protocol.CODE_MESSAGE_TOO_BIG, f"Message is too large: the limit is {self.rt.max_size} bytes. "
                 "The connection is closed; reconnect and send smaller messages.")))
 
@@ -264,7 +277,7 @@ class RealtimeProtocol(Outbox):
 
     def _handshake(self, request: Request) -> None:
         path, _, query = request.path.partition("?")
-        ws = self.ws
+        ws = self.out.ws
         if path.rstrip("/") != PATH:
             body = protocol.dumps({"message": "Route not found.", "code": 404, "type": "general_route_not_found",
                                    "version": ""})
@@ -276,60 +289,65 @@ class RealtimeProtocol(Outbox):
         ws.send_response(response)
         if response.status_code != 101:
             return
-        self.plain = not ws.extensions
+        self.out.plain = not ws.extensions
         # Keep only the headers the opening needs: websockets' parser holds on to the request
         # for the connection's lifetime (1.7 KB of an idle connection's ~8).
         headers = {k.lower(): v for k, v in request.headers.raw_items() if k.lower() in _OPENING_HEADERS}
         forwarded = ", ".join(request.headers.get_all("X-Forwarded-For"))
-        if forwarded and self.rt.proxies and self.ip in self.rt.proxies:
-            host, _ = self.rt.proxies.get_trusted_client_address(forwarded)
+        proxies = self.rt.proxies
+        if forwarded and proxies and self.ip in proxies:
+            host, _ = proxies.get_trusted_client_address(forwarded)
             self.ip = host or self.ip
         request.headers.clear()
         request.path = ""
         # Always accept: a refused upgrade makes the Web SDK's subscribe() reject; problems are
         # reported in an error frame followed by a close, as Appwrite does.
-        self.worker = self._spawn(self._work(steps.open_connection(self, headers, QueryParams(query))))
+        self.worker = self._spawn(self._work(self._open(headers, QueryParams(query))))
 
-    def _message(self, data: bytes, binary: bool) -> None:
-        if self.closing is not None:
+    def _message(self, data: bytes | bytearray | memoryview, binary: bool) -> None:
+        out = self.out
+        if out.closing is not None:
             return
         try:  # a text frame must be UTF-8 (RFC 6455: else close 1007); a binary one is read leniently
             text = bytes(data).decode("utf-8", "replace" if binary else "strict")
         except UnicodeDecodeError:
-            self.close(1007, "invalid UTF-8")
+            out.close(1007, "invalid UTF-8")
             return
-        if self.worker is not None or self.session is None:
+        session = self.session
+        if self.worker is not None or session is None:
             if self.inbox is None:
                 self.inbox = deque()
             self.inbox.append(text)
             if len(self.inbox) >= MAX_INBOX and not self.read_paused:
                 self.read_paused = True
-                self.transport.pause_reading()
+                out.transport.pause_reading()
             return
-        outputs = self.session.receive(text, time.monotonic())
+        outputs = session.receive(text, time.monotonic())
         if all(type(o) is Send or type(o) is Close for o in outputs):
-            steps.perform_now(outputs, self)  # the common case: no I/O, no task
+            steps.perform_now(outputs, out)  # the common case: no I/O, no task
         else:
-            self.worker = self._spawn(self._work(steps.perform(self.session, outputs, self, self.rt.deps)))
+            self.worker = self._spawn(self._work(steps.perform(session, outputs, out, self.ip, self.rt.deps)))
 
-    async def _work(self, first) -> None:
+    async def _work(self, first: Coroutine[Any, Any, None]) -> None:
         """Run one step that needs I/O, then the messages that arrived meanwhile, in order."""
+        out = self.out
         try:
             await first
-            while self.inbox and self.session is not None and self.closing is None and not self.lost:
+            while self.inbox and self.session is not None and out.closing is None and not out.lost:
                 text = self.inbox.popleft()
-                await steps.perform(self.session, self.session.receive(text, time.monotonic()), self, self.rt.deps)
+                await steps.perform(self.session, self.session.receive(text, time.monotonic()), out, self.ip,
+                                    self.rt.deps)
                 if self.read_paused and len(self.inbox) < MAX_INBOX // 2:
                     self.read_paused = False
-                    self.transport.resume_reading()
+                    out.transport.resume_reading()
         except Exception:
-            log.exception("realtime connection %s failed", self.conn.id if self.conn else "?")
-            self.close(1011, "internal error")
+            log.exception("realtime connection %s failed", self.session.conn.id if self.session else "?")
+            out.close(1011, "internal error")
         finally:
             self.worker = None
-            if self.lost:
+            if out.lost:
                 self.inbox = None
                 self._release()  # after the step: a presence it set leaves with the connection
             elif self.read_paused:
                 self.read_paused = False
-                self.transport.resume_reading()
+                out.transport.resume_reading()

@@ -1,16 +1,16 @@
 """What a realtime connection does beyond moving bytes: the opening lookups (project, origin,
-credentials, the per-address limit) and carrying out the session's outputs in order (frames,
-closes, authentication, presence, replays from the event log).
+credentials) and carrying out the session's outputs in order (frames, closes, authentication,
+presence, publishes, replays from the event log).
 
-``proto`` / ``outbox`` is a server.realtime.RealtimeProtocol: ``push`` (live, never blocks),
-``put`` (replay, waits for room), ``close``, ``closing`` and ``lost``. What the steps use besides
-is named in ``Collaborators``, which the composition root (server/app.py) builds.
+Each step is given what it works on: the connection's ``Outbox`` (``push``: live, never blocks;
+``put``: replay, waits for room; ``close``), its ``RealtimeSession``, and the server's
+``Collaborators``, which the composition root (server/app.py) builds.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -20,10 +20,7 @@ from starlette.requests import cookie_parser
 from rtcli import protocol
 from rtcli.core.event import KEY_ROLE, Event, encode_frame, key_may_receive
 from rtcli.core.hub import Hub, HubConnection
-from rtcli.core.session import (
-    Authenticate, Close, Publish, RealtimeSession, Replay, Send, SetPresence, connection_roles,
-)
-from rtcli.core import url_subscriptions
+from rtcli.core.session import Authenticate, Close, Output, Publish, RealtimeSession, Replay, Send, SetPresence
 from rtcli.core.permissions import GUEST, Actor
 from rtcli.core.ports import Store
 from rtcli.core.topics import publish_error
@@ -32,6 +29,7 @@ from rtcli.server.auth import authenticate
 from rtcli.server.http import project_of
 from rtcli.server.metrics import Metrics
 from rtcli.server.origins import OriginPolicy
+from rtcli.server.outbox import Outbox
 from rtcli.services.account import account_model
 from rtcli.services.auth import Auth
 from rtcli.services.context import Ctx
@@ -39,13 +37,12 @@ from rtcli.services.eventlog import EventLog
 from rtcli.services.presence import Presence
 from rtcli.services.projects import Projects
 from rtcli.services.topics import Topics
+from rtcli.services.visibility import LogVisibility
 
-Outbox = Any  # server.realtime.RealtimeProtocol (not imported: it imports this module)
 REPLAY_PAGE = 500
 # A subscriber may resume on a node a little behind the one it left (each node delivers the log
 # as it reads it): live frames wait at most this long for this node to catch up.
 CATCH_UP_S = 10.0
-_ids = itertools.count(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,55 +60,38 @@ class Collaborators:
     events: EventLog
 
 
-async def open_connection(proto, headers, query: QueryParams) -> None:
-    """The opening lookups: project, origin, credentials, the per-address limit."""
-    rt = proto.rt
-    deps = rt.deps
+async def admit(deps: Collaborators, out: Outbox, headers: Mapping[str, str],
+                query: QueryParams) -> tuple[str, Actor, dict[str, Any] | None] | None:
+    """The opening lookups: the project, the origin, the credentials. The project, the actor
+    and (for a user) the Account model; None when refused (an error frame, then a close)."""
     project = project_of(headers, query)
     if not project or project not in deps.projects.known:
-        return fatal(proto, protocol.CODE_POLICY_VIOLATION, "Missing or unknown project ID")
+        fatal(out, protocol.CODE_POLICY_VIOLATION, "Missing or unknown project ID")
+        return None
     origin = headers.get("origin")
     if not deps.origins.allows(origin):
         host = origin.split("://", 1)[-1] if origin else ""
-        return fatal(proto, protocol.CODE_POLICY_VIOLATION, f"Invalid Origin. Register your new client ({host}) "
-                     "as a new Web platform on your project console dashboard")
+        fatal(out, protocol.CODE_POLICY_VIOLATION, f"Invalid Origin. Register your new client ({host}) "
+              "as a new Web platform on your project console dashboard")
+        return None
     try:
         actor, account = await authenticate(deps.projects, deps.auth, project, headers,
                                              cookie_parser(headers.get("cookie", "")), query)
     except AppwriteError as e:
         # An invalid JWT or key: Appwrite sends the error (401) and disconnects.
-        return fatal(proto, e.code, e.message)
-    if proto.lost:
-        return
-    limit = rt.max_connections_per_ip
-    if limit and rt.connections_by_ip[proto.ip] >= limit:
-        proto.push(protocol.dumps(protocol.error_frame(
-            protocol.CODE_TRY_AGAIN, f"Too many connections from this address (limit {limit}).")))
-        proto.close(protocol.CODE_TRY_AGAIN)
-        return
-    rt.connections_by_ip[proto.ip] += 1
-    proto.counted = True
-    # Unique across nodes: a message's publisher is named by it on every node (``self: false``).
-    conn = proto.conn = HubConnection(f"{rt.node_id}{next(_ids)}", project, connection_roles(actor), proto.push,
-                                      actor.user_id, session_id=actor.session_id,
-                                      scopes=actor.scopes if actor.is_key else None)
-    proto.session = RealtimeSession(deps.hub, conn, actor, rt.limits)
-    deps.metrics.outboxes[conn.id] = proto
-    deps.hub.add(conn)
-    items = query.multi_items()
-    url_channels = url_subscriptions.channels(items)
-    url_subs = url_subscriptions.subscriptions(url_channels, items) if url_channels else None
-    await perform(proto.session, proto.session.connected(account, url_subs), proto, deps)
+        fatal(out, e.code, e.message)
+        return None
+    return project, actor, account
 
 
-def fatal(proto, code: int, message: str) -> None:
+def fatal(out: Outbox, code: int, message: str) -> None:
     """Error frame, then a real close frame: 1008 (the SDK stops reconnecting) for what retrying
     cannot fix, 1013 (try again later; the SDK reconnects) when the server is unavailable."""
-    proto.push(protocol.dumps(protocol.error_frame(code, message)))
-    proto.close(protocol.CODE_TRY_AGAIN if 500 <= code < 1000 else protocol.CODE_POLICY_VIOLATION)
+    out.push(protocol.dumps(protocol.error_frame(code, message)))
+    out.close(protocol.CODE_TRY_AGAIN if 500 <= code < 1000 else protocol.CODE_POLICY_VIOLATION)
 
 
-async def may_read(conn: HubConnection, event: Event, visible) -> bool:
+async def may_read(conn: HubConnection, event: Event, visible: LogVisibility) -> bool:
     """The live dispatch rule, for replay: a key connection by its scopes, others by role, with
     the current read permissions of the event's table or bucket (services.visibility)."""
     if KEY_ROLE in conn.roles:
@@ -119,17 +99,18 @@ async def may_read(conn: HubConnection, event: Event, visible) -> bool:
     return await visible.readable(conn.roles, event)
 
 
-def perform_now(outputs: list, outbox: Outbox) -> None:
+def perform_now(outputs: list[Output], out: Outbox) -> None:
     """Carry out outputs that need no I/O (frames to send, a close)."""
-    for out in outputs:
-        if type(out) is Send:
-            outbox.push(protocol.dumps(out.frame))
-        else:
-            outbox.close(out.code, out.reason)
+    for output in outputs:
+        if type(output) is Send:
+            out.push(protocol.dumps(output.frame))
+        elif type(output) is Close:
+            out.close(output.code, output.reason)
 
 
-async def perform(session: RealtimeSession, outputs: list, outbox: Outbox, deps: Collaborators) -> None:
-    """Carry out a session's outputs in order."""
+async def perform(session: RealtimeSession, outputs: list[Output], out: Outbox, address: str,
+                  deps: Collaborators) -> None:
+    """Carry out a session's outputs in order (``address``: the client's, for publish limits)."""
     replays = [o for o in outputs if isinstance(o, Replay)]
     resolved: dict[str, tuple[int | None, str | None]] = {}
     budget = session.limits.replay_events  # log positions one message's replays may cover together
@@ -145,9 +126,9 @@ async def perform(session: RealtimeSession, outputs: list, outbox: Outbox, deps:
                 budget -= span
         resolved[r.subscription.id] = pos, reason
         deps.metrics.counts["resumed" if pos is not None else "not_resumed"] += 1
-    for out in outputs:
-        if isinstance(out, Send):
-            frame = out.frame
+    for output in outputs:
+        if isinstance(output, Send):
+            frame = output.frame
             if replays and frame.get("type") == protocol.RESPONSE and frame["data"].get("to") == protocol.SUBSCRIBE:
                 for item in frame["data"]["subscriptions"]:
                     if item["subscriptionId"] in resolved:
@@ -155,47 +136,45 @@ async def perform(session: RealtimeSession, outputs: list, outbox: Outbox, deps:
                         item["resumed"] = pos is not None
                         if reason:
                             item["reason"] = reason
-            outbox.push(protocol.dumps(frame))
-        elif isinstance(out, Close):
-            outbox.close(out.code, out.reason)
-        elif isinstance(out, Authenticate):
-            found = await deps.auth.from_session_token(session.conn.project, out.token)
+            out.push(protocol.dumps(frame))
+        elif isinstance(output, Close):
+            out.close(output.code, output.reason)
+        elif isinstance(output, Authenticate):
+            found = await deps.auth.from_session_token(session.conn.project, output.token)
             if found:
                 actor, user = found
                 session.conn.session_id = actor.session_id
-                await perform(session, session.authenticated(actor, account_model(user)), outbox, deps)
+                await perform(session, session.authenticated(actor, account_model(user)), out, address, deps)
             else:
-                await perform(session, session.authenticated(None, None), outbox, deps)
-        elif isinstance(out, SetPresence):
+                await perform(session, session.authenticated(None, None), out, address, deps)
+        elif isinstance(output, SetPresence):
             try:
                 model = await deps.presence.from_connection(
-                    session.conn.project, session.actor, session.conn.id, out.data)
+                    session.conn.project, session.actor, session.conn.id, output.data)
             except AppwriteError as e:
-                outbox.push(protocol.dumps(protocol.error_frame(
+                out.push(protocol.dumps(protocol.error_frame(
                     e.code if e.code == 401 else protocol.CODE_INVALID_MESSAGE, e.message)))
             else:
-                outbox.push(protocol.dumps({"type": protocol.RESPONSE, "data": {"to": protocol.PRESENCE,
-                                                                               "presence": model}}))
-        elif isinstance(out, Publish):
-            outbox.push(protocol.dumps(await publish(session, out, outbox.ip, deps)))
-        elif isinstance(out, Replay):
+                out.push(protocol.dumps({"type": protocol.RESPONSE, "data": {"to": protocol.PRESENCE,
+                                                                            "presence": model}}))
+        elif isinstance(output, Publish):
+            out.push(protocol.dumps(await publish(session, output, address, deps)))
+        elif isinstance(output, Replay):
             if replays:  # the first one replays them all, merged: one pass over the log, in its order
                 await replay(session, [(r, p) for r in replays if (p := resolved[r.subscription.id][0]) is not None],
-                             outbox, deps)
+                             out, deps)
                 replays = []
-            pos, _ = resolved[out.subscription.id]
+            pos, _ = resolved[output.subscription.id]
             floor = None
-            if pos is not None and pos > out.upto:  # resumed past what this node has dispatched: another node is ahead
+            if pos is not None and pos > output.upto:  # resumed past what this node has dispatched: another node is ahead
                 await caught_up(deps.hub, pos)
-                floor = (out.subscription.id, pos)
+                floor = (output.subscription.id, pos)
             overflowed = session.conn.held_overflow  # more live events than the queue holds came meanwhile
             held = session.replay_done(floor)
             if overflowed:
-                outbox.overflowed = True
-                outbox.close(protocol.CLOSE_SLOW_CONSUMER,
-                             "slow consumer: too many live events during the replay, resume from your cursor")
-            for frame, seq, resource, ids in held:
-                outbox.push(frame, seq, resource, ids)
+                out.close_slow_consumer("slow consumer: too many live events during the replay, resume from your cursor")
+            for held_frame, seq, resource, ids in held:
+                out.push(held_frame, seq, resource, ids)
 
 
 def actor_now(session: RealtimeSession) -> Actor:
@@ -209,18 +188,18 @@ def actor_now(session: RealtimeSession) -> Actor:
     return replace(actor, roles=conn.roles, user_id=conn.user_id)
 
 
-async def publish(session: RealtimeSession, out: Publish, address: str, deps: Collaborators) -> dict:
+async def publish(session: RealtimeSession, message: Publish, address: str, deps: Collaborators) -> dict[str, Any]:
     """Publish to a topic as the connection's actor: the acknowledgement, or the error frame."""
-    request = out.request
+    request = message.request
     try:
         published = await deps.topics.publish(Ctx(session.conn.project, actor_now(session)), request,
-                                                         address, session.conn.id)
+                                              address, session.conn.id)
     except AppwriteError as e:
         return publish_error(e, e.code, e.message, request.message_id)
     return protocol.response_frame(protocol.PUBLISH, message=published.model())
 
 
-async def caught_up(hub, pos: int, timeout: float = CATCH_UP_S) -> None:
+async def caught_up(hub: Hub, pos: int, timeout: float = CATCH_UP_S) -> None:
     """Wait until this node's hub has dispatched ``pos`` (live frames are held meanwhile), so that
     the events a resumed subscriber already has can be told from the ones it has not."""
     deadline = asyncio.get_running_loop().time() + timeout
@@ -228,7 +207,7 @@ async def caught_up(hub, pos: int, timeout: float = CATCH_UP_S) -> None:
         await asyncio.sleep(0.005)
 
 
-async def replay(session: RealtimeSession, items: list[tuple[Replay, int]], outbox: Outbox, deps: Collaborators) -> None:
+async def replay(session: RealtimeSession, items: list[tuple[Replay, int]], out: Outbox, deps: Collaborators) -> None:
     """Send the logged events that match the replayed subscriptions and may be read now: for
     each, those in (after, upto]. One pass in log order for all the subscriptions of a subscribe
     message, each event once with every subscription it matches, as live delivery sends it:
@@ -238,7 +217,7 @@ async def replay(session: RealtimeSession, items: list[tuple[Replay, int]], outb
     conn = session.conn
     pos, upto = min(after for _, after in items), max(r.upto for r, _ in items)
     visible = deps.events.visibility()
-    while pos < upto and outbox.closing is None and not outbox.lost and not conn.held_overflow:
+    while pos < upto and out.closing is None and not out.lost and not conn.held_overflow:
         page = await deps.store.read_events(conn.project, pos, upto, REPLAY_PAGE)
         if not page:
             break
@@ -250,5 +229,5 @@ async def replay(session: RealtimeSession, items: list[tuple[Replay, int]], outb
                 continue
             ids = [sub.id for sub in subs if sub.accepts(ev.payload)]
             if ids:
-                await outbox.put(encode_frame(ev.frame_prefix(), ids))
+                await out.put(encode_frame(ev.frame_prefix(), ids))
         deps.metrics.counts["replayed"] += len(page)
