@@ -51,9 +51,13 @@ class Store(Protocol):
     """Owns the connections. Reads (``fetchone``/``fetchall``) see committed data only;
     ``on_commit`` receives each transaction's events after COMMIT, in log order."""
 
-    dialect: object
     epoch: str
     on_commit: Callable[[list[Event]], None]
+
+    @property
+    def dialect(self) -> object:
+        """The SQL dialect's helpers; read-only here, so that each store declares its own class."""
+        ...
 
     def transaction(self, origin: Origin | None = None) -> AsyncContextManager[Transaction]:
         """A write transaction; ``origin``, when a function execution writes, is stamped on its events."""

@@ -8,15 +8,20 @@ import gc
 import secrets
 import logging
 import os
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rtcli.broker.memory import MemoryBroker
+from rtcli.core.event import Event
 from rtcli.core.hub import Hub
+from rtcli.core.ports import Broker, Store
 from rtcli.server import background
 from rtcli.server.cors import Cors
 from rtcli.server.errors import HANDLERS
@@ -70,6 +75,11 @@ from rtcli.store.projects import ProjectStore
 from rtcli.store.teams import TeamStore
 from rtcli.store.users import UsersStore
 
+if TYPE_CHECKING:
+    import socket
+
+    import uvicorn
+
 log = logging.getLogger("rtcli.server")
 
 CORS_ALLOW_HEADERS = [
@@ -85,10 +95,10 @@ class EncodedSlashGuard:
     """Refuse ``%2F`` in a path: routing sees the decoded path, so an id holding an encoded
     slash could otherwise reach another route (ids may not contain '/' anyway)."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw = scope.get("raw_path") or b""
         if scope["type"] == "http" and b"%2f" in raw.lower():
             from rtcli.errors import AppwriteError
@@ -139,8 +149,10 @@ def load_or_create_key(data_dir: Path, given: str | None) -> str:
     return key
 
 
-def make_store_and_broker(config: ServeConfig):
+def make_store_and_broker(config: ServeConfig) -> tuple[Store, Broker]:
     """The one place that picks the backends: SQLite or PostgreSQL, in-process or Redis."""
+    store: Store
+    broker: Broker
     if config.database and config.database.split(":", 1)[0] in ("postgres", "postgresql"):
         from rtcli.store.postgres.db import PostgresStore
 
@@ -206,7 +218,7 @@ def build_app(config: ServeConfig) -> Starlette:
         transactions=Transactions(store, TransactionStore(store), rows))
     triggers = services.functions.triggers
 
-    reloads: set[asyncio.Task] = set()
+    reloads: set[asyncio.Task[None]] = set()
 
     async def reload_keys() -> None:
         try:
@@ -220,12 +232,12 @@ def build_app(config: ServeConfig) -> Starlette:
         except Exception:  # the next function change reloads again; the old triggers stay meanwhile
             log.exception("could not reload the event triggers")
 
-    def reload(what) -> None:
+    def reload(what: Callable[[], Coroutine[Any, Any, None]]) -> None:
         task = asyncio.get_running_loop().create_task(what())
         reloads.add(task)
         task.add_done_callback(reloads.discard)
 
-    def deliver(event) -> None:
+    def deliver(event: Event) -> None:
         metrics.dispatched(event)
         # Keys and event triggers are kept in memory: a change on any node reaches every node here.
         if event.controls.reload_keys:
@@ -236,12 +248,12 @@ def build_app(config: ServeConfig) -> Starlette:
         tables.changed(event)  # and TablesDB schemas
         hub.dispatch(event)
 
-    def on_commit(events) -> None:
+    def on_commit(events: list[Event]) -> None:
         broker.publish(events)
         triggers.schedule(events)  # event functions run on the node that committed the write
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette):
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
         await projects.load()
         await authn.load()
@@ -321,7 +333,7 @@ def build_app(config: ServeConfig) -> Starlette:
     return app
 
 
-def serve(config: ServeConfig, banner=None) -> None:
+def serve(config: ServeConfig, banner: Callable[[ServeConfig], None] | None = None) -> None:
     """Run the server until Ctrl-C or SIGTERM (uvicorn closes connections, then the store)."""
     import uvicorn
 
@@ -340,7 +352,7 @@ def serve(config: ServeConfig, banner=None) -> None:
         app = build_app(config)
 
         class _Server(uvicorn.Server):
-            async def startup(self, sockets=None):
+            async def startup(self, sockets: list[socket.socket] | None = None) -> None:
                 await super().startup(sockets)
                 tune_gc()
                 if banner and not self.should_exit:
@@ -353,7 +365,7 @@ def serve(config: ServeConfig, banner=None) -> None:
             lock.release()
 
 
-def uvicorn_config(app: Starlette, config: ServeConfig):
+def uvicorn_config(app: Starlette, config: ServeConfig) -> uvicorn.Config:
     import uvicorn
 
     from rtcli.server.httpproto import HttpProtocol

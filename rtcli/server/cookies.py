@@ -16,6 +16,10 @@ localhost, which browsers treat as secure.
 from __future__ import annotations
 
 import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
 
 from rtcli.settings import SameSite
 
@@ -27,14 +31,14 @@ def _names(project: str) -> tuple[str, str]:
     return name, f"{name}_legacy"
 
 
-def _attributes(request, same_site: SameSite) -> dict:
+def _attributes(request: Request, same_site: SameSite) -> dict[str, Any]:
     secure = request.url.scheme == "https" or request.url.hostname in _LOCAL_HOSTS
     if same_site is SameSite.NONE and not secure:
         same_site = SameSite.LAX  # SameSite=None without Secure is refused by browsers
     return {"path": "/", "httponly": True, "secure": secure, "samesite": same_site.value}
 
 
-def set_session(request, response, project: str, token: str, same_site: SameSite, max_age: int) -> None:
+def set_session(request: Request, response: Response, project: str, token: str, same_site: SameSite, max_age: int) -> None:
     """Appwrite's two cookies with the same attributes, plus X-Fallback-Cookies for cross-site
     apps whose browser does not send the cookie."""
     attributes = _attributes(request, same_site)
@@ -43,7 +47,7 @@ def set_session(request, response, project: str, token: str, same_site: SameSite
     response.headers["X-Fallback-Cookies"] = json.dumps({_names(project)[0]: token}, separators=(",", ":"))
 
 
-def clear_session(request, response, project: str, same_site: SameSite) -> None:
+def clear_session(request: Request, response: Response, project: str, same_site: SameSite) -> None:
     attributes = _attributes(request, same_site)
     for name in _names(project):
         response.delete_cookie(name, **attributes)

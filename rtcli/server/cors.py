@@ -11,6 +11,7 @@ from __future__ import annotations
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
 
 from rtcli.errors import AppwriteError
 from rtcli.server.errors import error_response
@@ -18,12 +19,12 @@ from rtcli.server.origins import unknown_origin
 
 
 class Cors(CORSMiddleware):
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or any(name == b"origin" for name, _ in scope["headers"]):
             await super().__call__(scope, receive, send)
             return
 
-        async def send_vary(message) -> None:
+        async def send_vary(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
                 headers = MutableHeaders(scope=message)

@@ -4,6 +4,7 @@ the caller's context, JSON responses."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -33,7 +34,7 @@ def _too_large(limit: int) -> AppwriteError:
     return AppwriteError("general_payload_too_large", f"The request body is larger than the {limit} bytes limit.")
 
 
-async def body(request: Request) -> dict:
+async def body(request: Request) -> dict[str, Any]:
     """The request's JSON object ({} when empty). Over the size limit: 413; not JSON: 400."""
     limit = getattr(request.app.state.config, "max_body", MAX_JSON_BODY)
     length = request.headers.get("content-length")
@@ -55,7 +56,7 @@ async def body(request: Request) -> dict:
     return data
 
 
-def indexed_array(items, name: str) -> list[str]:
+def indexed_array(items: Iterable[tuple[str, Any]], name: str) -> list[str]:
     """An array as HTTP libraries encode it in a query string or a form: ``name[0]=…&name[1]=…``
     (the Python SDK, PHP), ``name[]=…`` (the JavaScript SDKs) or a repeated ``name=…``."""
     indexed: list[tuple[int, str]] = []
@@ -77,7 +78,7 @@ def array_param(request: Request, name: str) -> list[str]:
     return indexed_array(request.query_params.multi_items(), name)
 
 
-def project_of(headers, query_params) -> str | None:
+def project_of(headers: Mapping[str, str], query_params: Mapping[str, str]) -> str | None:
     return headers.get("x-appwrite-project") or query_params.get("project") or None
 
 

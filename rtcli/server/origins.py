@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 from rtcli.errors import AppwriteError
 from rtcli.server.errors import error_response
 
@@ -53,11 +55,11 @@ class OriginGuard:
     does not allow gets 403 ``general_unknown_origin`` before it is read, unless it carries an
     API key."""
 
-    def __init__(self, app, policy: OriginPolicy) -> None:
+    def __init__(self, app: ASGIApp, policy: OriginPolicy) -> None:
         self.app = app
         self.policy = policy
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] not in _SAFE_METHODS:
             origin, keyed = None, False
             for name, value in scope["headers"]:
