@@ -8,14 +8,16 @@ from starlette.routing import Route
 
 from rtcli.core.permissions import KEY
 from rtcli.services import auth as authsvc
+from rtcli.services.account import Account
 from rtcli.services.context import Ctx
 from rtcli.server import cookies
 from rtcli.server.routes.unsupported import not_offered
 from rtcli.server.http import body, client_ip, ctx, json_response, no_content
 
 
-def _svc(request: Request):
-    return request.app.state.services.account
+def _svc(request: Request) -> Account:
+    account: Account = request.app.state.services.account
+    return account
 
 
 def _set_session(request: Request, resp: Response, project: str, token: str) -> None:
@@ -27,14 +29,14 @@ def _clear_session(request: Request, resp: Response, project: str) -> None:
     cookies.clear_session(request, resp, project, request.app.state.config.cookie_samesite)
 
 
-async def account(request: Request):
+async def account(request: Request) -> Response:
     c = await ctx(request)
     if request.method == "POST":
         return json_response(await _svc(request).create(c, await body(request)), 201)
     return json_response(await _svc(request).get(c))
 
 
-async def email_session(request: Request):
+async def email_session(request: Request) -> Response:
     c = await ctx(request)
     model, token = await _svc(request).create_email_session(c, await body(request), client_ip(request),
                                                            request.headers.get("user-agent", ""))
@@ -43,7 +45,7 @@ async def email_session(request: Request):
     return resp
 
 
-async def anonymous_session(request: Request):
+async def anonymous_session(request: Request) -> Response:
     c = await ctx(request)
     model, token = await _svc(request).create_anonymous_session(c, client_ip(request),
                                                                request.headers.get("user-agent", ""))
@@ -52,7 +54,7 @@ async def anonymous_session(request: Request):
     return resp
 
 
-async def token_session(request: Request):
+async def token_session(request: Request) -> Response:
     c = await ctx(request)
     model, token = await _svc(request).create_token_session(c, await body(request), client_ip(request),
                                                            request.headers.get("user-agent", ""))
@@ -61,7 +63,7 @@ async def token_session(request: Request):
     return resp
 
 
-async def sessions(request: Request):
+async def sessions(request: Request) -> Response:
     c = await ctx(request)
     if request.method == "GET":
         return json_response(await _svc(request).list_sessions(c))
@@ -71,7 +73,7 @@ async def sessions(request: Request):
     return resp
 
 
-async def session(request: Request):
+async def session(request: Request) -> Response:
     c = await ctx(request)
     sid = request.path_params["session"]
     if request.method == "GET":
@@ -85,12 +87,12 @@ async def session(request: Request):
     return resp
 
 
-async def jwts(request: Request):
+async def jwts(request: Request) -> Response:
     c = await ctx(request)
     return json_response(await _svc(request).create_jwt(c, await body(request)), 201)
 
 
-async def update(request: Request):
+async def update(request: Request) -> Response:
     if request.path_params["field"] == "status":
         return await status(request)
     if request.path_params["field"] not in ("name", "password", "prefs", "email"):
@@ -99,7 +101,7 @@ async def update(request: Request):
     return json_response(await _svc(request).update(c, request.path_params["field"], await body(request)))
 
 
-async def status(request: Request):
+async def status(request: Request) -> Response:
     """PATCH /account/status: the user blocks its own account (as a key's Users update would:
     the event, no role left on its connections), and its session cookies are cleared."""
     c = await ctx(request)
@@ -110,12 +112,12 @@ async def status(request: Request):
     return resp
 
 
-async def memberships(request: Request):
+async def memberships(request: Request) -> Response:
     c = await ctx(request)
     return json_response(await _svc(request).memberships(c))
 
 
-async def prefs(request: Request):
+async def prefs(request: Request) -> Response:
     c = await ctx(request)
     return json_response((await _svc(request).get(c))["prefs"])
 

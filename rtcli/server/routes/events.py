@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from rtcli.core.permissions import ActorKind
@@ -10,7 +11,7 @@ from rtcli.errors import invalid
 from rtcli.server.http import array_param, ctx, json_response
 
 
-async def events(request: Request):
+async def events(request: Request) -> Response:
     c = await ctx(request)
     limit = request.query_params.get("limit", "100")
     if not limit.isdigit():
@@ -19,7 +20,7 @@ async def events(request: Request):
         c, request.query_params.get("since"), int(limit), array_param(request, "channels")))
 
 
-async def explain(request: Request):
+async def explain(request: Request) -> Response:
     c = await ctx(request)
     q = request.query_params
     if q.get("user"):

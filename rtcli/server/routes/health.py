@@ -18,11 +18,13 @@ import time
 import uuid
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from rtcli import APPWRITE_VERSION, __version__
 from rtcli.errors import AppwriteError
 from rtcli.server.http import ctx, json_response
+from rtcli.services.context import Ctx
 
 NTP_SERVER = ("pool.ntp.org", 123)
 NTP_TIMEOUT = 2.0
@@ -39,22 +41,22 @@ def _ms(start: float) -> int:
     return round((time.monotonic() - start) * 1000)
 
 
-async def _reader(request: Request):
+async def _reader(request: Request) -> Ctx:
     c = await ctx(request)
     c.require_key("health.read")
     return c
 
 
-async def health(request: Request):
+async def health(request: Request) -> Response:
     return json_response({"name": "http", "status": "pass", "ping": 0, "version": __version__,
                           "appwrite": APPWRITE_VERSION})
 
 
-async def version(request: Request):
+async def version(request: Request) -> Response:
     return json_response({"version": APPWRITE_VERSION})
 
 
-async def db(request: Request):
+async def db(request: Request) -> Response:
     await _reader(request)
     store = request.app.state.store
     kind = "postgresql" if type(store).__name__.startswith("Postgres") else "sqlite"
@@ -64,12 +66,12 @@ async def db(request: Request):
                                                      "ping": _ms(start)}]})
 
 
-async def cache(request: Request):
+async def cache(request: Request) -> Response:
     await _reader(request)
     return json_response({"total": 0, "statuses": []})  # rtcli keeps no cache service
 
 
-async def pubsub(request: Request):
+async def pubsub(request: Request) -> Response:
     await _reader(request)
     broker = request.app.state.broker
     start = time.monotonic()
@@ -81,7 +83,7 @@ async def pubsub(request: Request):
                                                     "ping": _ms(start)}]})
 
 
-async def storage(request: Request):
+async def storage(request: Request) -> Response:
     await _reader(request)
     root = request.app.state.services.storage.root
     start = time.monotonic()
@@ -103,7 +105,7 @@ async def storage(request: Request):
     return json_response({"name": "storage", "status": "pass", "ping": _ms(start)})
 
 
-async def antivirus(request: Request):
+async def antivirus(request: Request) -> Response:
     await _reader(request)
     return json_response({"version": "", "status": "disabled"})  # rtcli scans no uploads
 
@@ -116,10 +118,11 @@ def _ntp_time() -> int:
         data, _ = sock.recvfrom(48)
     if len(data) < 48:
         raise OSError(f"invalid NTP response: {len(data)} bytes instead of 48")
-    return struct.unpack("!12I", data)[10] - 2208988800
+    seconds: int = struct.unpack("!12I", data)[10]
+    return seconds - 2208988800
 
 
-async def time_(request: Request):
+async def time_(request: Request) -> Response:
     await _reader(request)
     try:
         remote = await asyncio.to_thread(_ntp_time)
@@ -140,24 +143,24 @@ def _threshold(request: Request) -> int:
     return int(raw)
 
 
-def _queue_answer(name: str, size: int, threshold: int):
+def _queue_answer(name: str, size: int, threshold: int) -> Response:
     if size >= threshold:
         raise AppwriteError("health_queue_size_exceeded",
                             f"Queue {name} threshold hit. Current value is {size} and threshold is {threshold}.")
     return json_response({"size": size})
 
 
-async def queue(request: Request):
+async def queue(request: Request) -> Response:
     await _reader(request)
     name = request.path_params["name"]
     if name not in QUEUES:
         raise AppwriteError("general_route_not_found", f"Unknown queue '{name}'. Queues: {', '.join(QUEUES)}.")
     # rtcli works inline: only function executions may wait (for a free slot).
-    size = request.app.state.services.executions.runner.queued if name == "functions" else 0
+    size: int = request.app.state.services.executions.runner.queued if name == "functions" else 0
     return _queue_answer(name, size, _threshold(request))
 
 
-async def queue_failed(request: Request):
+async def queue_failed(request: Request) -> Response:
     await _reader(request)
     name = request.path_params["name"]
     if name not in FAILED_QUEUES:

@@ -10,49 +10,54 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from rtcli import APPWRITE_VERSION, __version__
 from rtcli.core.schema import COLUMN_TYPES
 from rtcli.server.http import json_response
 
-STR: dict = {"type": "string"}
-INT: dict = {"type": "integer"}
-NUM: dict = {"type": "number"}
-BOOL: dict = {"type": "boolean"}
-DATE: dict = {"type": "string", "description": "ISO 8601, e.g. 2026-08-21T13:42:57.123+00:00"}
-ID: dict = {"type": "string", "pattern": r"^(unique\(\)|[A-Za-z0-9][A-Za-z0-9._-]{0,35})$",
+Schema = dict[str, Any]  # a piece of the OpenAPI document
+# (path, method, operationId, summary, success status, response model, request body, takes queries)
+Operation = tuple[str, str, str, str, int, str | None, str | None, bool]
+
+STR: Schema = {"type": "string"}
+INT: Schema = {"type": "integer"}
+NUM: Schema = {"type": "number"}
+BOOL: Schema = {"type": "boolean"}
+DATE: Schema = {"type": "string", "description": "ISO 8601, e.g. 2026-08-21T13:42:57.123+00:00"}
+ID: Schema = {"type": "string", "pattern": r"^(unique\(\)|[A-Za-z0-9][A-Za-z0-9._-]{0,35})$",
             "description": "A custom ID (at most 36 chars of a-z, A-Z, 0-9, '.', '-', '_'; no leading "
                            "special char) or 'unique()' for a new one."}
-PERMISSIONS: dict = {"type": "array", "items": STR, "description": 'Permission strings: action("role").'}
-JSON_VALUE: dict = {}  # any JSON value
+PERMISSIONS: Schema = {"type": "array", "items": STR, "description": 'Permission strings: action("role").'}
+JSON_VALUE: Schema = {}  # any JSON value
 
 
-def _ref(name: str) -> dict:
+def _ref(name: str) -> Schema:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _arr(items: dict, **extra: Any) -> dict:
+def _arr(items: Schema, **extra: Any) -> Schema:
     return {"type": "array", "items": items, **extra}
 
 
-def _obj(props: dict, required: tuple | list = (), extra: bool | dict = False) -> dict:
-    out: dict = {"type": "object", "properties": props, "additionalProperties": extra}
+def _obj(props: Schema, required: tuple[str, ...] | list[str] = (), extra: bool | Schema = False) -> Schema:
+    out: Schema = {"type": "object", "properties": props, "additionalProperties": extra}
     if required:
         out["required"] = list(required)
     return out
 
 
-def _model(props: dict, extra: bool = False) -> dict:
+def _model(props: Schema, extra: bool = False) -> Schema:
     """A response model: every listed property is always present."""
     return _obj(props, list(props), extra)
 
 
-def _list(key: str, item: str) -> dict:
+def _list(key: str, item: str) -> Schema:
     return _model({"total": INT, key: _arr(_ref(item))})
 
 
-SCHEMAS: dict[str, dict] = {
+SCHEMAS: dict[str, Schema] = {
     "Error": _model({"message": STR, "code": INT, "type": STR, "version": STR}),
     "Health": _model({"name": STR, "status": STR, "ping": INT, "version": STR, "appwrite": STR}),
     "Database": _model({"$id": STR, "name": STR, "$createdAt": DATE, "$updatedAt": DATE, "enabled": BOOL,
@@ -91,7 +96,7 @@ SCHEMAS: dict[str, dict] = {
 
 # Column types: the JSON type of their default value and their own fields.
 _COLUMN_DEFAULTS = {"integer": INT, "float": NUM, "boolean": BOOL}
-_COLUMN_FIELDS: dict[str, dict] = {
+_COLUMN_FIELDS: dict[str, Schema] = {
     "string": {"size": {"type": "integer", "minimum": 1}, "encrypt": BOOL},
     "integer": {"min": INT, "max": INT},
     "float": {"min": NUM, "max": NUM},
@@ -120,18 +125,18 @@ _DB, _T = "/tablesdb/{databaseId}", "/tablesdb/{databaseId}/tables/{tableId}"
 _ROW = _T + "/rows/{rowId}"
 
 
-def _path_params(path: str) -> list[dict]:
+def _path_params(path: str) -> list[Schema]:
     names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
     return [{"name": n, "in": "path", "required": True, "schema": STR} for n in names]
 
 
 def _operation(op_id: str, summary: str, status: int, response: str | None, body: str | None = None,
-               queries: bool = False, tag: str = "tablesdb") -> dict:
+               queries: bool = False, tag: str = "tablesdb") -> Schema:
     """One operation; errors are the Error model with a 4xx status (a 5xx is always a bug)."""
-    success: dict = {"description": summary}
+    success: Schema = {"description": summary}
     if response:
         success["content"] = {"application/json": {"schema": _ref(response)}}
-    op: dict = {"operationId": op_id, "summary": summary, "tags": [tag],
+    op: Schema = {"operationId": op_id, "summary": summary, "tags": [tag],
                 "responses": {str(status): success,
                               "4XX": {"description": "Client error",
                                       "content": {"application/json": {"schema": _ref("Error")}}}}}
@@ -142,8 +147,7 @@ def _operation(op_id: str, summary: str, status: int, response: str | None, body
     return op
 
 
-# (path, method, operationId, summary, success status, response model, request body, takes queries)
-OPERATIONS: list[tuple] = [
+OPERATIONS: list[Operation] = [
     ("/tablesdb", "get", "listDatabases", "List databases", 200, "DatabaseList", None, True),
     ("/tablesdb", "post", "createDatabase", "Create a database", 201, "Database", "DatabaseCreate", False),
     (_DB, "get", "getDatabase", "Get a database", 200, "Database", None, False),
@@ -175,7 +179,7 @@ SCHEMAS["RowOrRows"] = {"oneOf": [_ref("Row"), _ref("RowList")]}
 
 # Topics (an rtcli extension): managed like tables, published to without one.
 _TOPIC = "/topics/{topicId}"
-_MODE: dict = {"type": "string", "enum": ["durable", "ephemeral"]}
+_MODE: Schema = {"type": "string", "enum": ["durable", "ephemeral"]}
 SCHEMAS.update({
     "Topic": _model({"$id": STR, "$createdAt": DATE, "$updatedAt": DATE, "$permissions": _arr(STR), "name": STR,
                      "mode": _MODE}),
@@ -189,7 +193,7 @@ SCHEMAS.update({
     "MessageAck": _model({"$id": STR, "topicId": STR, "cursor": {"type": "string", "nullable": True},
                           "$createdAt": DATE}),
 })
-TOPIC_OPERATIONS: list[tuple] = [
+TOPIC_OPERATIONS: list[Operation] = [
     ("/topics", "get", "listTopics", "List topics", 200, "TopicList", None, True),
     ("/topics", "post", "createTopic", "Create a topic", 201, "Topic", "TopicCreate", False),
     (_TOPIC, "get", "getTopic", "Get a topic", 200, "Topic", None, False),
@@ -203,8 +207,8 @@ for _op, _bound in (("increment", "max"), ("decrement", "min")):
                                               _bound: NUM})
 
 
-def spec() -> dict:
-    paths: dict[str, dict] = {}
+def spec() -> Schema:
+    paths: dict[str, Schema] = {}
     for tag, operations in (("tablesdb", OPERATIONS), ("topics", TOPIC_OPERATIONS)):
         for path, method, op_id, summary, status, response, body, queries in operations:
             entry = paths.setdefault(path, {})
@@ -226,7 +230,7 @@ def spec() -> dict:
     }
 
 
-async def openapi(request: Request):
+async def openapi(request: Request) -> Response:
     return json_response(spec())
 
 

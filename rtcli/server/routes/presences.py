@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from rtcli.server.http import array_param, body, ctx, json_response, no_content
 
 
-async def presences(request: Request):
+async def presences(request: Request) -> Response:
     c = await ctx(request)
     return json_response(await request.app.state.services.presence.list(c, array_param(request, "queries")))
 
 
-async def presence(request: Request):
+async def presence(request: Request) -> Response:
     c, svc, pid = await ctx(request), request.app.state.services.presence, request.path_params["presence"]
     if request.method == "GET":
         return json_response(await svc.get(c, pid))

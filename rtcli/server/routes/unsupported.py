@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from rtcli.errors import AppwriteError
@@ -79,7 +80,7 @@ def not_offered(request: Request) -> AppwriteError:
                                                     "See docs/compatibility.md for what it supports.")
 
 
-async def _fallback(request: Request):
+async def _fallback(request: Request) -> Response:
     raise not_offered(request)
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from rtcli.errors import AppwriteError
 from rtcli.server.routes.unsupported import not_offered
 from rtcli.server.http import array_param, body, client_ip, ctx, json_response, no_content
 from rtcli.services.hashes import Algorithm
+from rtcli.services.users import Users
 
 # POST /users/<path>: a user whose password is already hashed with that algorithm.
 IMPORTS = {"argon2": Algorithm.ARGON2, "bcrypt": Algorithm.BCRYPT, "md5": Algorithm.MD5, "sha": Algorithm.SHA,
@@ -16,11 +18,12 @@ IMPORTS = {"argon2": Algorithm.ARGON2, "bcrypt": Algorithm.BCRYPT, "md5": Algori
 FIELDS = frozenset({"name", "email", "phone", "password", "status", "prefs", "verification"})
 
 
-def _svc(request: Request):
-    return request.app.state.services.users
+def _svc(request: Request) -> Users:
+    users: Users = request.app.state.services.users
+    return users
 
 
-async def users(request: Request):
+async def users(request: Request) -> Response:
     c = await ctx(request)
     if request.method == "POST":
         return json_response(await _svc(request).create(c, await body(request)), 201)
@@ -29,7 +32,7 @@ async def users(request: Request):
                                                   request.query_params.get("total") != "false"))
 
 
-async def import_user(request: Request):
+async def import_user(request: Request) -> Response:
     kind = IMPORTS.get(request.path_params["algorithm"])
     if kind is None:
         raise not_offered(request)
@@ -37,7 +40,7 @@ async def import_user(request: Request):
     return json_response(await _svc(request).create(c, await body(request), kind), 201)
 
 
-async def user(request: Request):
+async def user(request: Request) -> Response:
     if request.path_params["user"] == "identities":  # Appwrite's /users/identities, not a user id
         raise not_offered(request)
     c, uid = await ctx(request), request.path_params["user"]
@@ -47,7 +50,7 @@ async def user(request: Request):
     return no_content()
 
 
-async def update(request: Request):
+async def update(request: Request) -> Response:
     field = request.path_params["field"]
     if field not in FIELDS:
         raise not_offered(request)  # targets, mfa, passkeys, impersonator…: Appwrite's, not rtcli's
@@ -60,17 +63,17 @@ async def update(request: Request):
     return json_response(model["prefs"] if field == "prefs" else model)  # PATCH …/prefs answers the prefs
 
 
-async def labels(request: Request):
+async def labels(request: Request) -> Response:
     c, uid = await ctx(request), request.path_params["user"]
     return json_response(await _svc(request).update(c, uid, "labels", await body(request)))
 
 
-async def phone_verification(request: Request):
+async def phone_verification(request: Request) -> Response:
     c, uid = await ctx(request), request.path_params["user"]
     return json_response(await _svc(request).update(c, uid, "verification/phone", await body(request)))
 
 
-async def sessions(request: Request):
+async def sessions(request: Request) -> Response:
     c, uid = await ctx(request), request.path_params["user"]
     if request.method == "GET":
         return json_response(await _svc(request).list_sessions(c, uid))
@@ -81,23 +84,23 @@ async def sessions(request: Request):
     return no_content()
 
 
-async def session(request: Request):
+async def session(request: Request) -> Response:
     c = await ctx(request)
     await _svc(request).delete_session(c, request.path_params["user"], request.path_params["session"])
     return no_content()
 
 
-async def tokens(request: Request):
+async def tokens(request: Request) -> Response:
     c = await ctx(request)
     return json_response(await _svc(request).create_token(c, request.path_params["user"], await body(request)), 201)
 
 
-async def jwts(request: Request):
+async def jwts(request: Request) -> Response:
     c = await ctx(request)
     return json_response(await _svc(request).create_jwt(c, request.path_params["user"], await body(request)), 201)
 
 
-async def memberships(request: Request):
+async def memberships(request: Request) -> Response:
     c = await ctx(request)
     return json_response(await _svc(request).memberships(c, request.path_params["user"]))
 
