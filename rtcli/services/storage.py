@@ -28,7 +28,7 @@ from rtcli.core.ports import StorageRepository, Store, Transaction
 from rtcli.core.queries import parse_many
 from rtcli.core.queries import plan as list_plan
 from rtcli.core.records import Bucket, File
-from rtcli.errors import AppwriteError, invalid
+from rtcli.errors import AppwriteError, UniqueViolation, invalid
 from rtcli.services.context import Ctx
 
 log = logging.getLogger("rtcli.storage")
@@ -186,6 +186,19 @@ class Storage:
             raise AppwriteError("user_unauthorized")
         return bucket
 
+    async def _start_or_join(self, ctx: Ctx, new: File, chunked: bool) -> tuple[File, bool]:
+        """The record of the upload ``new`` starts, or of the one in progress that a chunk of the
+        same size and owner joins; True beside it when that upload has finished. A whole file
+        (not ``chunked``) never joins one: its ID is taken."""
+        async with self.store.transaction(ctx.actor.origin) as tx:
+            f = await self.repo.file(ctx.project, new.bucket_id, new.id, tx)
+            if f is None:
+                return replace(new, seq=await self.repo.insert_file(tx, ctx.project, new,
+                                                                    self._read_roles(new.permissions))), False
+            if not chunked or f.size != new.size or f.owner != new.owner:
+                raise AppwriteError("storage_file_already_exists")
+            return f, f.complete
+
     async def upload(self, ctx: Ctx, bid: str, file_id: object, upload_id: str | None, filename: str,
                      content_type: str | None, data: IO[bytes], data_size: int, content_range: str | None,
                      perms: object) -> tuple[dict[str, Any], int]:
@@ -223,20 +236,21 @@ class Storage:
         now = ids.format_datetime()
         owner = ctx.actor.user_id or ("key" if ctx.actor.is_key else None)
 
-        async with self.store.transaction(ctx.actor.origin) as tx:
-            f = await self.repo.file(ctx.project, bid, fid, tx)
-            if f is None:
-                f = File(seq=0, bucket_id=bid, id=fid, name=name, permissions=self._permissions(ctx, perms),
-                         mime_type=mime, size=size, signature="", chunks_total=total, chunks_uploaded=0,
-                         blob=secrets.token_hex(16), complete=False, expires=time.time() + self.upload_timeout,
-                         owner=owner, created_at=now, updated_at=now)
-                f = replace(f, seq=await self.repo.insert_file(tx, ctx.project, f, self._read_roles(f.permissions)))
-            elif f.complete and content_range is not None and f.size == size and f.owner == owner:
-                # A chunk sent again after the upload finished (a client retrying a lost
-                # response): answer with the file, as Appwrite does.
-                return file_model(f), 200
-            elif f.complete or f.size != size or f.owner != owner:
-                raise AppwriteError("storage_file_already_exists")
+        new = File(seq=0, bucket_id=bid, id=fid, name=name, permissions=self._permissions(ctx, perms), mime_type=mime,
+                   size=size, signature="", chunks_total=total, chunks_uploaded=0, blob=secrets.token_hex(16),
+                   complete=False, expires=time.time() + self.upload_timeout, owner=owner, created_at=now,
+                   updated_at=now)
+        chunked = content_range is not None
+        try:
+            f, finished = await self._start_or_join(ctx, new, chunked)
+        except UniqueViolation:
+            # A request at the same moment (on PostgreSQL) made the record after this one looked:
+            # looking again joins its upload, or refuses this one as a later request would be.
+            f, finished = await self._start_or_join(ctx, new, chunked)
+        if finished:
+            # A chunk sent again after the upload finished (a client retrying a lost response):
+            # answer with the file, as Appwrite does.
+            return file_model(f), 200
         # Write the bytes at their offset, outside the writer lock (chunks arrive in parallel).
         await asyncio.to_thread(_write_at, self.blob_path(f.blob), data, start, size)
         async with self.store.transaction(ctx.actor.origin) as tx:

@@ -123,3 +123,28 @@ def test_a_users_presence_set_by_requests_at_the_same_moment_is_one(shared_serve
         refused = [r.json()["type"] for r in answers if r.status_code != 200]
         assert len(owners) == 1 and refused == ["presence_already_exists"] * (AT_ONCE - 1), refused
         assert admin.get(f"/presences/{pid}").json()["userId"] == owners[0]
+
+
+def test_one_file_id_uploaded_by_requests_at_the_same_moment(shared_server):
+    """Whole files sent under one ID at once: one is stored, the others are refused as a later
+    upload would be (they are not taken for chunks of the first, which kept the last one's bytes)."""
+    fid = f"f{secrets.token_hex(4)}"
+    with shared_server.admin() as admin:
+        if admin.get("/storage/buckets/same").status_code == 404:
+            admin.post("/storage/buckets", json={"bucketId": "same", "name": "same"}).raise_for_status()
+        start = threading.Barrier(AT_ONCE)
+
+        def upload(i: int) -> httpx.Response:
+            with httpx.Client(base_url=shared_server.endpoint, timeout=20,
+                              headers={"X-Appwrite-Project": "default", "X-Appwrite-Key": shared_server.api_key}) as c:
+                start.wait()
+                return c.post("/storage/buckets/same/files", data={"fileId": fid},
+                              files={"file": (f"{i}.txt", f"content {i}".encode(), "text/plain")})
+
+        with ThreadPoolExecutor(AT_ONCE) as pool:
+            answers = list(pool.map(upload, range(AT_ONCE)))
+        stored = [i for i, r in enumerate(answers) if r.status_code == 201]
+        assert len(stored) == 1, [r.status_code for r in answers]
+        refused = [r.json() for r in answers if r.status_code != 201]
+        assert {(r["code"], r["type"]) for r in refused} == {(409, "storage_file_already_exists")}, refused
+        assert admin.get(f"/storage/buckets/same/files/{fid}/download").content == f"content {stored[0]}".encode()

@@ -214,7 +214,10 @@ class PostgresTransaction(LoggingTransaction):
             raise UniqueViolation(str(e)) from None
 
     async def insert(self, sql: str, params: tuple | list = ()) -> int | None:
-        return await self.conn.fetchval(to_pg(sql + " RETURNING seq"), *params)  # None: skipped on conflict
+        try:
+            return await self.conn.fetchval(to_pg(sql + " RETURNING seq"), *params)  # None: skipped on conflict
+        except asyncpg.UniqueViolationError as e:
+            raise UniqueViolation(str(e)) from None
 
     async def fetchone(self, sql: str, params: tuple | list = ()):
         return await self.conn.fetchrow(_locking(sql), *params)

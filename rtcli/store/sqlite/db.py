@@ -72,7 +72,12 @@ class SqliteTransaction(LoggingTransaction):
 
     async def insert(self, sql: str, params: tuple | list = ()) -> int | None:
         # fetchall steps the statement to its end, so no statement is left open at COMMIT.
-        rows = self.conn.execute(sql + " RETURNING seq", params).fetchall()
+        try:
+            rows = self.conn.execute(sql + " RETURNING seq", params).fetchall()
+        except sqlite3.IntegrityError as e:
+            if "UNIQUE" in str(e):
+                raise UniqueViolation(str(e)) from None
+            raise
         return rows[0][0] if rows else None  # None: ON CONFLICT DO NOTHING skipped the row
 
     async def fetchone(self, sql: str, params: tuple | list = ()):
