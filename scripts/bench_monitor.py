@@ -25,7 +25,8 @@ and ``end``, which follows again) and the script measures:
   inflate: compare it between versions when the wall-clock figures are noisy;
 - event-loop lag: how late a 10 ms sleep wakes up (a frozen UI shows as a large lag);
 - throughput: events offered vs. events in the app, batches and their sizes, frames written;
-- memory: RSS each second, and the ring buffer / view / pending sizes against ``--buffer``.
+- memory: RSS each second, and the ring buffer / view / pending sizes against ``--buffer``;
+- the garbage collector: its pauses (CPU time) and how many were full collections.
 
 Exit status 1 if the app fell behind, a key took longer than ``--max-latency`` ms at p95 to
 show on screen, or the buffer exceeded its bound.
@@ -261,7 +262,17 @@ async def _measure(args: argparse.Namespace, app: MonitorApp, source, width: int
             await asyncio.sleep(0.01)
             lags.append((time.perf_counter() - t - 0.01) * 1000)
 
+    gc_ms: list[tuple[int, float]] = []  # (generation, CPU ms) of each collection during the flood
+    gc_started = [0.0]
+
+    def gc_pause(phase: str, info: dict) -> None:
+        if phase == "start":
+            gc_started[0] = time.process_time()
+        elif source.started is not None and source.finished is None:
+            gc_ms.append((info["generation"], (time.process_time() - gc_started[0]) * 1000))
+
     gc.collect()
+    gc.callbacks.append(gc_pause)
     rss_start = rss_mib()
     frame_written = CountingDriver.frame_written = asyncio.Event()
     async with app.run_test(headless=False, size=(width, height)) as pilot:
@@ -312,6 +323,7 @@ async def _measure(args: argparse.Namespace, app: MonitorApp, source, width: int
         rss.append((flood, rss_mib(), len(screen.buffer)))
         final = dict(buffer=len(screen.buffer), view=len(screen.view.rows), dropped=screen.buffer.dropped)
         await app.action_quit()
+    gc.callbacks.remove(gc_pause)
 
     print(f"monitor flood{' (live: rtcli serve, bulk writer)' if args.live else ''}: {args.rate:,} events/s "
           f"for {args.seconds:g} s, buffer {args.buffer:,}, terminal {width}x{height}")
@@ -328,6 +340,10 @@ async def _measure(args: argparse.Namespace, app: MonitorApp, source, width: int
     cpu = os.times()
     print(f"  process CPU   {cpu.user + cpu.system:.2f} s (start-up included)")
     print(f"  loop lag      p50 {pct(lags, 50):.1f} ms  p95 {pct(lags, 95):.1f} ms  max {max(lags, default=0):.1f} ms")
+    pauses = [ms for _, ms in gc_ms]
+    print(f"  gc pauses     {len(gc_ms):,} collections, {sum(1 for g, _ in gc_ms if g == 2)} full; "
+          f"{sum(1 for ms in pauses if ms > 5)} over 5 ms, max {max(pauses, default=0):.1f} ms, "
+          f"{sum(pauses):.0f} ms in all (CPU)")
     print(f"  buffer        {final['buffer']:,} kept (bound {args.buffer:,}), {final['dropped']:,} left it; "
           f"view {final['view']:,}")
     print(f"  memory (RSS)  start {rss_start:.0f} MiB; "
