@@ -25,6 +25,14 @@ if TYPE_CHECKING:
     from rtcli.client.config import Settings
     from rtcli.tui.rest import RestActions
 
+# A frame of a flood makes thousands of container objects that die with it (Textual's strips and
+# their caches, in reference cycles). With the default thresholds (700, 10, 10) the young
+# generation is collected several times a frame, what is alive then is promoted, and full
+# collections, which scan the whole ring buffer (10-40 ms that a key press waits for), follow
+# every second at 1,000 events/s. With these, most of a frame's objects die young and full
+# collections come every few seconds (bench_monitor.py, gc pauses: 9 full collections in 10 s -> 1).
+GC_THRESHOLDS = (2_000, 10, 25)
+
 # (title, key, help, action) for the command palette; "subs." actions are the subscriptions panel's
 # (on its highlighted subscription), the others the screen's.
 COMMANDS = (
@@ -69,6 +77,7 @@ class MonitorApp(App[int]):
         self.rest = rest
         self.clock = clock
         self.wall = wall
+        self._thresholds: tuple[int, int, int] | None = None  # the collector's, while frozen
         if theme:
             self.theme = theme
 
@@ -101,14 +110,17 @@ class MonitorApp(App[int]):
     def _freeze(self) -> None:
         """The objects made so far (Textual, the CSS, the widgets) live as long as the app: move
         them out of the collector's sight, so that the full collections a stream of events
-        triggers every few seconds scan only what came since. Not in headless runs (tests),
-        where many apps come and go in one process."""
+        triggers every few seconds scan only what came since. And a larger young generation
+        (``GC_THRESHOLDS``). Not in headless runs (tests), where many apps come and go in one
+        process."""
         gc.collect()
         gc.freeze()
-        self._frozen = True
+        self._thresholds = gc.get_threshold()
+        gc.set_threshold(*GC_THRESHOLDS)
 
     def on_unmount(self) -> None:
-        if getattr(self, "_frozen", False):
+        if self._thresholds is not None:
+            gc.set_threshold(*self._thresholds)
             gc.unfreeze()
 
     def _whoami(self) -> None:
