@@ -85,9 +85,13 @@ class TablesDBStore:
     async def insert_database(self, tx: Transaction, project: str, rec: dict) -> None:
         if await tx.fetchone("SELECT 1 FROM databases WHERE project=? AND id=?", (project, rec["id"])):
             raise AppwriteError("database_already_exists")
-        await tx.execute(
-            "INSERT INTO databases (project, id, name, enabled, type, created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
-            (project, rec["id"], rec["name"], int(rec["enabled"]), rec["type"], rec["created_at"], rec["updated_at"]))
+        try:
+            await tx.execute(
+                "INSERT INTO databases (project, id, name, enabled, type, created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
+                (project, rec["id"], rec["name"], int(rec["enabled"]), rec["type"], rec["created_at"],
+                 rec["updated_at"]))
+        except UniqueViolation:  # taken since the check, by a request at the same moment
+            raise AppwriteError("database_already_exists") from None
 
     async def update_database(self, tx: Transaction, project: str, rec: dict) -> None:
         await tx.execute("UPDATE databases SET name=?, enabled=?, updated_at=? WHERE project=? AND id=?",
@@ -128,11 +132,14 @@ class TablesDBStore:
     async def insert_table(self, tx: Transaction, project: str, rec: dict) -> None:
         if await tx.fetchone("SELECT 1 FROM tables WHERE project=? AND db=? AND id=?", (project, rec["db"], rec["id"])):
             raise AppwriteError("table_already_exists")
-        await tx.execute(
-            "INSERT INTO tables (project, db, id, name, enabled, row_security, permissions, created_at, updated_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?)",
-            (project, rec["db"], rec["id"], rec["name"], int(rec["enabled"]), int(rec["row_security"]),
-             _j(rec["permissions"]), rec["created_at"], rec["updated_at"]))
+        try:
+            await tx.execute(
+                "INSERT INTO tables (project, db, id, name, enabled, row_security, permissions, created_at, updated_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                (project, rec["db"], rec["id"], rec["name"], int(rec["enabled"]), int(rec["row_security"]),
+                 _j(rec["permissions"]), rec["created_at"], rec["updated_at"]))
+        except UniqueViolation:  # taken since the check, by a request at the same moment
+            raise AppwriteError("table_already_exists") from None
 
     async def update_table(self, tx: Transaction, project: str, rec: dict) -> None:
         await tx.execute(
@@ -175,6 +182,10 @@ class TablesDBStore:
         return [orjson.loads(r[0]) for r in rows[1:]]
 
     async def insert_column(self, tx: Transaction, project: str, db: str, table: str, spec: dict) -> None:
+        # The table's row first: on PostgreSQL that locks it until the transaction ends, so the
+        # columns a table gets at the same moment are added one after another (the key check
+        # and the next position hold), as SQLite's single writer adds them.
+        await tx.fetchone("SELECT 1 FROM tables WHERE project=? AND db=? AND id=?", (project, db, table))
         if await tx.fetchone("SELECT 1 FROM columns WHERE project=? AND db=? AND tbl=? AND key=?",
                              (project, db, table, spec["key"])):
             raise AppwriteError("column_already_exists")

@@ -6,6 +6,7 @@ resource's own "already exists" error (never a 500, never a second 201 that over
 from __future__ import annotations
 
 import secrets
+import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+
+from tests.services import pg_query
 
 AT_ONCE = 8
 
@@ -38,7 +41,7 @@ class Creation:
     path: str
     body: Callable[[str, str], dict]  # (id, name) -> request body
     read: str | None  # path of the created resource, {id} in it (None: it has no name to read back)
-    exists: str | None  # the error type a taken ID gets (None: see TABLESDB_SCHEMA below)
+    exists: str  # the error type a taken ID gets
     as_key: bool = True
 
 
@@ -55,13 +58,12 @@ CREATIONS = {
     "topic": Creation("/topics", lambda i, n: {"topicId": i, "name": n}, "/topics/{id}", "topic_already_exists"),
     "row": Creation("/tablesdb/c/tables/t/rows", lambda i, n: {"rowId": i, "data": {"name": n}},
                     "/tablesdb/c/tables/t/rows/{id}", "row_already_exists"),
-    # TABLESDB_SCHEMA: databases, tables and columns. A request that loses the race between the
-    # check and the INSERT on PostgreSQL gets a 409 general_argument_invalid (the store's unique
-    # violation) rather than the resource's own type.
-    "database": Creation("/tablesdb", lambda i, n: {"databaseId": i, "name": n}, "/tablesdb/{id}", None),
-    "table": Creation("/tablesdb/c/tables", lambda i, n: {"tableId": i, "name": n}, "/tablesdb/c/tables/{id}", None),
+    "database": Creation("/tablesdb", lambda i, n: {"databaseId": i, "name": n}, "/tablesdb/{id}",
+                         "database_already_exists"),
+    "table": Creation("/tablesdb/c/tables", lambda i, n: {"tableId": i, "name": n}, "/tablesdb/c/tables/{id}",
+                      "table_already_exists"),
     "column": Creation("/tablesdb/c/tables/t/columns/string", lambda i, n: {"key": i, "size": 8, "required": False},
-                       None, None),
+                       None, "column_already_exists"),
 }
 
 
@@ -85,9 +87,7 @@ def test_one_id_created_by_requests_at_the_same_moment(shared_server, rows_table
         created = [i for i, r in enumerate(answers) if r.status_code in (201, 202)]
         assert len(created) == 1, [r.status_code for r in answers]
         refused = [r.json() for r in answers if r.status_code not in (201, 202)]
-        assert {r["code"] for r in refused} == {409}, refused
-        if made.exists:
-            assert {r["type"] for r in refused} == {made.exists}, refused
+        assert {(r["code"], r["type"]) for r in refused} == {(409, made.exists)}, refused
         if made.read:  # what is stored is what the one 201 answered: no refused request overwrote it
             stored = admin.get(made.read.format(id=rid)).json()
             assert stored["name"] == names[created[0]], stored
@@ -148,3 +148,22 @@ def test_one_file_id_uploaded_by_requests_at_the_same_moment(shared_server):
         refused = [r.json() for r in answers if r.status_code != 201]
         assert {(r["code"], r["type"]) for r in refused} == {(409, "storage_file_already_exists")}, refused
         assert admin.get(f"/storage/buckets/same/files/{fid}/download").content == f"content {stored[0]}".encode()
+
+
+def test_columns_added_to_one_table_at_the_same_moment_keep_their_own_places(shared_server, rows_table):
+    """Columns of different keys added at once: each is added, each at a position of its own."""
+    with shared_server.admin() as admin:
+        admin.post("/tablesdb/c/tables", json={"tableId": "wide", "name": "wide"}).raise_for_status()
+        answers = posted_at_once(shared_server, admin.headers, "/tablesdb/c/tables/wide/columns/integer",
+                                 lambda i: {"key": f"k{i}", "required": False})
+        assert [r.status_code for r in answers] == [202] * AT_ONCE
+        listed = admin.get("/tablesdb/c/tables/wide/columns").json()["columns"]
+        assert sorted(c["key"] for c in listed) == [f"k{i}" for i in range(AT_ONCE)]
+    # The order the columns are listed in is their position: each column has its own.
+    sql = "SELECT COUNT(DISTINCT position) FROM columns WHERE db='c' AND tbl='wide'"
+    if shared_server.database:
+        places = int(pg_query(shared_server.database, sql))
+    else:
+        with sqlite3.connect(shared_server.data_dir / "rtcli.db") as db:
+            places = db.execute(sql).fetchone()[0]
+    assert places == AT_ONCE
