@@ -76,6 +76,10 @@ class Indexes:
         await self.tables.table(ctx, db, table)
         spec = await self._spec(ctx, db, table, body)
         async with self.tables.schema_change(ctx, db, f".tables.{table}.indexes.{spec['key']}", "create") as tx:
+            # The table's row first: on PostgreSQL that locks it until the transaction ends, so
+            # indexes made on one table at the same moment are made one after another (the key
+            # check, the limit and the next position hold), as SQLite's single writer makes them.
+            await self.tables.repo.get_table(ctx.project, db, table, tx)
             if len(await self.repo.list(ctx.project, db, table, tx)) >= MAX_INDEXES:
                 raise AppwriteError("column_index_limit_exceeded",
                                     f"The maximum number of indexes for table '{table}' ({MAX_INDEXES}) has been reached.")

@@ -64,6 +64,8 @@ CREATIONS = {
                       "table_already_exists"),
     "column": Creation("/tablesdb/c/tables/t/columns/string", lambda i, n: {"key": i, "size": 8, "required": False},
                        None, "column_already_exists"),
+    "index": Creation("/tablesdb/c/tables/t/indexes", lambda i, n: {"key": i, "type": "key", "columns": ["name"]},
+                      None, "column_index_already_exists"),
 }
 
 
