@@ -25,7 +25,7 @@ from rtcli.core.ports import Broker, Store
 from rtcli.server import background
 from rtcli.server.cors import Cors
 from rtcli.server.errors import HANDLERS
-from rtcli.server.metrics import Metrics, metrics_endpoint
+from rtcli.server.metrics import Count, Metrics, metrics_endpoint
 from rtcli.server.origins import OriginGuard, OriginPolicy
 from rtcli.server.realtime import Realtime
 from rtcli.server.realtime_steps import Collaborators
@@ -149,14 +149,19 @@ def load_or_create_key(data_dir: Path, given: str | None) -> str:
     return key
 
 
-def make_store_and_broker(config: ServeConfig) -> tuple[Store, Broker]:
-    """The one place that picks the backends: SQLite or PostgreSQL, in-process or Redis."""
+def make_store_and_broker(config: ServeConfig) -> tuple[Store, Broker, list[Count]]:
+    """The one place that picks the backends: SQLite or PostgreSQL, in-process or Redis; with
+    the counters they keep for /metrics."""
     store: Store
     broker: Broker
+    counts: list[Count] = []
     if config.database and config.database.split(":", 1)[0] in ("postgres", "postgresql"):
         from rtcli.store.postgres.db import PostgresStore
 
-        store = PostgresStore(config.database)
+        pg = store = PostgresStore(config.database)
+        counts += [Count("rtcli_create_statements", "Statements that wrote row creates (several creates share one "
+                         "under load)", lambda: pg.group.statements),
+                   Count("rtcli_statement_creates", "Row creates those statements carried", lambda: pg.group.creates)]
     elif config.database:
         raise ValueError(f"unsupported --database {config.database!r}: use postgresql://… (or none for SQLite)")
     else:
@@ -168,24 +173,26 @@ def make_store_and_broker(config: ServeConfig) -> tuple[Store, Broker]:
         from rtcli.broker.redis import RedisBroker
 
         broker = RedisBroker(config.broker, store, poll=config.log_poll)
+        follower = broker.follower
     elif config.broker:
         raise ValueError(f"unsupported --broker {config.broker!r}: use redis://… (or none for in-process)")
     elif config.database:
         # PostgreSQL commits in parallel: even one node delivers from the settled log, in order.
         from rtcli.broker.follower import LogFollower
 
-        broker = LogFollower(store, poll=config.log_poll)
+        broker = follower = LogFollower(store, poll=config.log_poll)
     else:
-        broker = MemoryBroker()
-    return store, broker
+        return store, MemoryBroker(), counts
+    counts.append(Count("rtcli_log_reads", "Reads of the settled event log by this node", lambda: follower.reads))
+    return store, broker, counts
 
 
 def build_app(config: ServeConfig) -> Starlette:
     """The parts in dependency order: backends, repositories, services, what runs on each
     delivered event, the app. The lifespan opens and starts them, then stops them."""
-    store, broker = make_store_and_broker(config)
+    store, broker, counts = make_store_and_broker(config)
     hub = Hub(max_held=config.max_queue)
-    metrics = Metrics(hub)
+    metrics = Metrics(hub, counts)
 
     project_store = ProjectStore(store)
     users = UsersStore(store)

@@ -1,15 +1,17 @@
 """/metrics in the Prometheus text format, and the drop records behind `rtcli explain`.
 
 Counters live where the work happens (the hub counts dispatches and deliveries, the adapter
-counts connections, resumes and drops); a collector reads them at scrape time, so the hot path
-pays for one histogram observation per event and nothing per delivery.
+counts connections, resumes and drops, a PostgreSQL node its log reads and create statements);
+a collector reads them at scrape time, so the hot path pays for one histogram observation per
+event and nothing per delivery.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
@@ -29,9 +31,19 @@ class Queued(Protocol):
     def depth(self) -> int: ...
 
 
+@dataclass(frozen=True)
+class Count:
+    """A counter that a backend keeps (the store, the broker), read when /metrics is scraped."""
+
+    name: str
+    help: str
+    read: Callable[[], int]
+
+
 class Metrics:
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: Hub, counts: Sequence[Count] = ()) -> None:
         self.hub = hub
+        self.backend_counts = tuple(counts)
         self.counts: Counter[str] = Counter()
         self.writes = 0  # coalesced socket writes of live frames (deliveries / writes = frames per write)
         self.outboxes: dict[str, Queued] = {}  # connection id -> its realtime connection's outbox
@@ -74,6 +86,8 @@ class Metrics:
         resumes.add_metric(["false"], self.counts["not_resumed"])
         yield resumes
         yield CounterMetricFamily("rtcli_replayed_events", "Logged events read for replays", value=self.counts["replayed"])
+        for count in self.backend_counts:
+            yield CounterMetricFamily(count.name, count.help, value=count.read())
 
 
 async def metrics_endpoint(request: Request) -> Response:

@@ -5,7 +5,8 @@ The concurrent writers (``--writers``) are spread evenly over the nodes; one sub
 counts the events its node delivers. Reported per setup: creates/s, the CPU of each process (as
 % of one core: each node, PostgreSQL's backends for the run's database, Redis, the load client)
 and µs of CPU per create for rtcli and for PostgreSQL, PostgreSQL transactions per create (each
-write, and each read of the log, is one: ``pg_stat_database``), and how often PostgreSQL backends were
+write, and each read of the log, is one: ``pg_stat_database``) and, from the nodes' /metrics,
+creates per create statement and log reads per create, and how often PostgreSQL backends were
 waiting for a lock (``pg_stat_activity`` sampled every 20 ms: lock waits per sample, and the
 share of samples with any). Setups alternate, ``--cluster-repeat`` runs each, best kept.
 ``--profile DIR``: py-spy on the first node of each setup during the measured window.
@@ -19,6 +20,7 @@ import contextlib
 import os
 import sys
 import tempfile
+import urllib.request
 from pathlib import Path
 
 from bench_client import Agg, Http, ProcGroupUsage, now, open_subscribers
@@ -63,6 +65,21 @@ def _xacts(args, dbname: str | None) -> int:
         return 0
     out = _psql(args, f"SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '{dbname}'")
     return int(out.strip() or 0)
+
+
+COUNTS = ("rtcli_create_statements_total", "rtcli_statement_creates_total", "rtcli_log_reads_total")
+
+
+def _counts(ports: list[int]) -> collections.Counter:
+    """The nodes' create statements, the creates they carried and their log reads, summed (/metrics)."""
+    total: collections.Counter = collections.Counter()
+    for port in ports:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(COUNTS):
+                    name, value = line.split()[:2]
+                    total[name] += float(value)
+    return total
 
 
 async def _once(label: str, n_nodes: int, backend: str, redis, args, workdir: Path) -> dict:
@@ -121,7 +138,7 @@ async def _once(label: str, n_nodes: int, backend: str, redis, args, workdir: Pa
             procs = ProcGroupUsage(discover)
             name = "writes-" + backend.replace("+", "-") + (f"-{n_nodes}" if n_nodes > 1 else "")
             prof = Profiler(args.profile, name, nodes[0].pid, args.writes_duration) if args.profile else None
-            x0 = _xacts(args, dbname)
+            x0, c0 = _xacts(args, dbname), _counts([n.port for n in nodes])
             state["measuring"] = True
             t0 = now()
             await asyncio.sleep(args.writes_duration)
@@ -130,6 +147,8 @@ async def _once(label: str, n_nodes: int, backend: str, redis, args, workdir: Pa
             usage = procs.done()
             # Backends report their counts at most once a second: both ends lag alike.
             xacts = _xacts(args, dbname) - x0
+            counted = _counts([n.port for n in nodes])
+            counted.subtract(c0)
             stop_sampling.set()
             waits = await sampler if sampler else None
             seen = [a.events - s0 for a, s0 in zip(per_node_agg, seen0)]
@@ -162,11 +181,14 @@ async def _once(label: str, n_nodes: int, backend: str, redis, args, workdir: Pa
          "rtcli_us_per_create": per_create(nodes_pct), "postgres_us_per_create": per_create(pg_pct) if dbname else None,
          "redis_us_per_create": per_create(redis_pct) if backend.endswith("redis") else None,
          "postgres_xacts_per_create": round(xacts / sum(counts.values()), 2) if dbname and counts else None,
+         "creates_per_statement": round(counted[COUNTS[1]] / counted[COUNTS[0]], 1) if counted[COUNTS[0]] else None,
+         "log_reads_per_create": round(counted[COUNTS[2]] / sum(counts.values()), 3) if dbname and counts else None,
          "lock_waits": waits, "processes": usage}
     print(f"  {label}: {rate:,.0f} creates/s ({' + '.join(f'{x:,.0f}' for x in r['creates_per_node_per_s'])}); "
           f"rtcli {r['rtcli_us_per_create']} us/create (nodes {' + '.join(f'{x}%' for x in r['node_cpu_pct'])}, "
           f"waited {' / '.join(f'{x}%' for x in r['node_cpu_wait_pct'])}), PostgreSQL {pg_pct}% = "
-          f"{r['postgres_us_per_create']} us/create, {r['postgres_xacts_per_create']} transactions/create, "
+          f"{r['postgres_us_per_create']} us/create, {r['postgres_xacts_per_create']} transactions/create "
+          f"({r['creates_per_statement']} creates/statement, {r['log_reads_per_create']} log reads/create), "
           f"Redis {redis_pct}%, client {r['client_cpu_pct']}%; "
           f"lock waits {waits and waits['lock_waiters_per_sample']}/sample "
           f"({waits and waits['samples_with_a_lock_wait_pct']}% of samples); errors {sum(errors.values())}",
@@ -175,8 +197,8 @@ async def _once(label: str, n_nodes: int, backend: str, redis, args, workdir: Pa
 
 
 def _report(setups, best: dict, runs: dict, note: str) -> str:
-    head = ["setup", "creates/s", "rtcli CPU/create", "PG CPU/create", "PG xacts/create", "CPU % per node (waited %)", "PostgreSQL %",
-            "Redis %", "client %", "lock waits/sample"]
+    head = ["setup", "creates/s", "rtcli CPU/create", "PG CPU/create", "PG xacts/create", "creates/statement",
+            "CPU % per node (waited %)", "PostgreSQL %", "Redis %", "client %", "lock waits/sample"]
     rows = []
     for label, _, backend in setups:
         r = best[label]
@@ -185,6 +207,7 @@ def _report(setups, best: dict, runs: dict, note: str) -> str:
                      f"{r['rtcli_us_per_create']} us",
                      f"{r['postgres_us_per_create']} us" if r["postgres_us_per_create"] is not None else "-",
                      r["postgres_xacts_per_create"] if r["postgres_xacts_per_create"] is not None else "-",
+                     r.get("creates_per_statement") or "-",
                      " + ".join(f"{c} ({x})" for c, x in zip(r["node_cpu_pct"], r["node_cpu_wait_pct"])),
                      r["postgres_cpu_pct"] if backend != "sqlite" else "-",
                      r["redis_cpu_pct"] if backend.endswith("redis") else "-", r["client_cpu_pct"],

@@ -327,6 +327,14 @@ def test_metrics_and_explain(env):
     text = httpx.get(f"http://127.0.0.1:{server.port}/metrics").text
     assert "rtcli_connections" in text and "rtcli_commit_to_dispatch_seconds_count" in text
     assert "rtcli_deliveries_total" in text
+    if server.database:  # a PostgreSQL node counts its create statements and its reads of the log
+        counts = {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+                  if line.startswith(("rtcli_create_statements_total", "rtcli_statement_creates_total",
+                                      "rtcli_log_reads_total"))}
+        assert counts["rtcli_statement_creates_total"] >= counts["rtcli_create_statements_total"] >= 1
+        assert counts["rtcli_log_reads_total"] >= 1
+    else:
+        assert "rtcli_log_reads" not in text
     why = admin.get(f"/events/{ev['cursor']}/explain", params={
         "channel": f"tablesdb.{db}.tables.*.rows", "queries[0]": json.dumps({"method": "equal", "attribute": "n", "values": [7]})}).json()
     assert why["verdict"] == "delivered" and why["channel"]["matches"] and why["permission"]["matches"]

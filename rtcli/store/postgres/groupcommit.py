@@ -83,7 +83,8 @@ class GroupCommit:
         self._queues: dict[tuple[LoggedInsert, str], deque[_Create]] = {}
         self._running: dict[tuple[LoggedInsert, str], int] = {}
         self._tasks: set[asyncio.Task] = set()
-        self.statements = 0  # statements sent so far (for tests and metrics)
+        self.statements = 0  # statements sent so far, and the creates they carried (for tests and metrics)
+        self.creates = 0
 
     async def insert(self, shape: LoggedInsert, values: Sequence, event: Event, seq_key: str) -> InsertLogged:
         create = _Create(values, event, shape.key_of(values))
@@ -131,6 +132,7 @@ class GroupCommit:
         shape, seq_key = kind
         columns = [list(col) for col in zip(*(tuple(c.values) + event_values(c.event) for c in batch))]
         self.statements += 1
+        self.creates += len(batch)
         try:
             rows = await self.run(batch_sql(shape, self.position, self.tx_bits), [*columns, seq_key])
         except asyncpg.PostgresError as e:
