@@ -6,15 +6,16 @@ PostgreSQL and Redis implement the same contracts for several nodes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager as AsyncContextManager
 from typing import Any, Protocol
 
 from rtcli.core.event import Event, Origin
 from rtcli.core.topics import Topic
 from rtcli.core.queries import ListPlan
-from rtcli.core.records import (ApiKey, Bucket, Execution, File, Function, FunctionTrigger, Membership, Presence,
-                                RunResult, Session, Team, TokenRecord, TransactionRecord, UserRecord)
+from rtcli.core.records import (ApiKey, Bucket, Column, Database, Execution, File, Function, FunctionTrigger, Index,
+                                Membership, Presence, Row, RunResult, Session, StagedOperation, Table, Team, TokenRecord,
+                                TransactionRecord, UserRecord)
 
 
 class Transaction(Protocol):
@@ -283,6 +284,102 @@ class UserRepository(Protocol):
     async def delete_token(self, tx: Transaction, project: str, token_id: str) -> None: ...
 
 
+class IndexRepository(Protocol):
+    """Indexes of tables (store/indexes.py), and the database indexes that make them real."""
+
+    async def list(self, project: str, db: str, table: str, tx: Transaction | None = None) -> list[Index]: ...
+
+    async def insert(self, tx: Transaction, project: str, db: str, table: str, index: Index) -> None:
+        """Record the index and build it over the table's rows (409 when the key is taken, 400
+        when a unique index meets rows that repeat their values)."""
+
+    async def delete(self, tx: Transaction, project: str, db: str, table: str, key: str) -> bool:
+        """Whether there was such an index."""
+
+
+class TableRepository(Protocol):
+    """TablesDB databases, tables (with their columns and indexes) and rows (store/tablesdb.py).
+    Databases and tables read outside a transaction may come from this node's copy in memory,
+    which ``forget`` drops after a schema change."""
+
+    @property
+    def indexes(self) -> IndexRepository: ...
+
+    def forget(self, project: str, db: str) -> None:
+        """Drop this node's copy of the database's schema."""
+
+    async def get_database(self, project: str, db: str) -> Database | None: ...
+
+    async def list_databases(self, project: str, limit: int, offset: int) -> tuple[int, list[Database]]: ...
+
+    async def insert_database(self, tx: Transaction, project: str, rec: Database) -> None:
+        """Raises ``database_already_exists`` when the id is taken."""
+
+    async def update_database(self, tx: Transaction, project: str, rec: Database) -> None: ...
+
+    async def delete_database(self, tx: Transaction, project: str, db: str) -> None:
+        """The database with its tables, columns, indexes and rows."""
+
+    async def get_table(self, project: str, db: str, table: str) -> Table | None: ...
+
+    async def lock_table(self, tx: Transaction, project: str, db: str, table: str) -> None:
+        """Hold the table's row until ``tx`` ends (on PostgreSQL; SQLite's one writer does it
+        already): schema changes of one table then happen one after another."""
+
+    async def table_exists(self, project: str, db: str, table: str) -> bool:
+        """Whether the table is there now, whatever this node keeps in memory."""
+
+    async def list_tables(self, project: str, db: str, limit: int, offset: int) -> tuple[int, list[Table]]: ...
+
+    async def insert_table(self, tx: Transaction, project: str, rec: Table) -> None:
+        """The table with its columns; raises ``table_already_exists`` when the id is taken."""
+
+    async def update_table(self, tx: Transaction, project: str, rec: Table) -> None:
+        """Its name, permissions, flags and ``updated_at``."""
+
+    async def delete_table(self, tx: Transaction, project: str, db: str, table: str) -> None: ...
+
+    async def schema_in(self, tx: Transaction, project: str, db: str, table: str) -> list[Column] | None:
+        """The table's columns as ``tx`` sees them, or None when the table is gone."""
+
+    async def insert_column(self, tx: Transaction, project: str, db: str, table: str, col: Column) -> None:
+        """Raises ``column_already_exists`` when the key is taken."""
+
+    async def update_column(self, tx: Transaction, project: str, db: str, table: str, col: Column) -> None: ...
+
+    async def delete_column(self, tx: Transaction, project: str, db: str, table: str, key: str) -> bool:
+        """The column and the indexes over it; whether there was such a column."""
+
+    async def get_row(self, project: str, db: str, table: str, row_id: str,
+                      tx: Transaction | None = None) -> Row | None: ...
+
+    async def insert_row(self, tx: Transaction, project: str, rec: Row, read_roles: list[str]) -> int:
+        """Returns the new row's ``sequence``; raises ``row_already_exists`` when the id is
+        taken, ``row_unique_constraint_violation`` when a unique index refuses the values."""
+
+    @property
+    def one_statement_inserts(self) -> bool:
+        """Whether ``insert_row_logged`` writes (on PostgreSQL); otherwise never call it."""
+
+    async def insert_row_logged(self, project: str, rec: Row, read_roles: list[str], columns: Sequence[Column],
+                                event: Event, seq_key: str, origin: Origin | None) -> int | None:
+        """The row and its event in one statement, committed on its own, if the table still has
+        exactly ``columns`` (what ``rec`` was checked against); the event's payload gets the
+        new ``sequence``, as text, under ``seq_key``. Returns it; None when the table or its
+        columns changed (the caller then writes in a transaction). Raises as ``insert_row``."""
+
+    async def update_row(self, tx: Transaction, project: str, rec: Row, read_roles: list[str]) -> None:
+        """The row at ``rec.sequence``: its data, permissions and ``updated_at``."""
+
+    async def delete_row(self, tx: Transaction, seq: int) -> None: ...
+
+    async def list_rows(self, project: str, tbl: Table, plan: ListPlan, read_filter: list[str] | None,
+                        search: bool = False, by_index: bool = False) -> tuple[int, list[Row]]:
+        """A page of the table's rows, with the total the plan's filters match. ``read_filter``:
+        only the rows one of these roles may read; ``search``: a ``search`` query may use the
+        table's fulltext indexes; ``by_index``: an index answers a filter (the page is sorted
+        from what it finds)."""
+
 
 class StorageRepository(Protocol):
     """Buckets and file records (store/storage.py); the bytes are the storage service's."""
@@ -383,10 +480,10 @@ class TransactionRepository(Protocol):
     async def delete(self, tx: Transaction, project: str, tid: str) -> None:
         """The transaction and its staged operations."""
 
-    async def stage(self, tx: Transaction, project: str, tid: str, ops: list[dict[str, Any]]) -> None:
+    async def stage(self, tx: Transaction, project: str, tid: str, ops: list[StagedOperation]) -> None:
         """Append operations after those already staged."""
 
-    async def operations(self, tx: Transaction, project: str, tid: str) -> list[dict[str, Any]]:
+    async def operations(self, tx: Transaction, project: str, tid: str) -> list[StagedOperation]:
         """The staged operations, in the order they were staged."""
 
     async def drop_operations(self, tx: Transaction, project: str, tid: str) -> None: ...

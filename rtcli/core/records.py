@@ -43,19 +43,138 @@ class TokenRecord:
     created_at: str
 
 
-@dataclass
+class DatabaseType(StrEnum):
+    """What made a database: the TablesDB API, or the legacy Databases (documents) API, whose
+    row events carry only the ``databases.*`` names."""
+
+    TABLESDB = "tablesdb"
+    LEGACY = "legacy"
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    id: str
+    name: str
+    enabled: bool
+    type: DatabaseType
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A table's column. ``kind`` is what its values are checked as (one of
+    ``core.schema.COLUMN_TYPES``); Appwrite's ``type`` and ``format`` derive from it (an email,
+    enum, url or ip column is a string with that format). The type's limits are None where the
+    type has none (``size`` for strings, ``min``/``max`` for numbers, ``elements`` for enums)."""
+
+    key: str
+    kind: str
+    required: bool
+    array: bool
+    default: Any  # a JSON value of the column's type, or None
+    created_at: str
+    updated_at: str
+    size: int | None = None
+    encrypt: bool | None = None
+    min: int | float | None = None
+    max: int | float | None = None
+    elements: tuple[str, ...] | None = None
+
+
+class IndexType(StrEnum):
+    KEY = "key"
+    UNIQUE = "unique"
+    FULLTEXT = "fulltext"
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """An index over a table's columns, each with its order (ASC or DESC)."""
+
+    key: str
+    type: IndexType
+    columns: tuple[str, ...]
+    orders: tuple[str, ...]
+    lengths: tuple[int, ...]
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A table with its schema. ``database_type`` is its database's (which names its row
+    events); ``columns`` and ``indexes`` are in the order they were made."""
+
+    id: str
+    database_id: str
+    database_type: DatabaseType
+    name: str
+    enabled: bool
+    row_security: bool
+    permissions: list[str]
+    created_at: str
+    updated_at: str
+    columns: tuple[Column, ...] = ()
+    indexes: tuple[Index, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A row: ``data`` is the user's own fields (JSON); ``sequence`` is its position in the
+    store (0 until it is written)."""
+
+    id: str
+    table_id: str
+    database_id: str
+    data: dict[str, Any]
+    permissions: list[str]
+    created_at: str
+    updated_at: str
+    sequence: int = 0
+
+
+class TransactionStatus(StrEnum):
+    PENDING = "pending"
+    COMMITTED = "committed"
+    ROLLED_BACK = "rolled_back"
+
+
+@dataclass(frozen=True, slots=True)
 class TransactionRecord:
     """A TablesDB transaction: ``pending`` while operations are staged, then ``committed`` or
     ``rolled_back``; past ``expires_ts`` it can no longer be used."""
 
     id: str
     owner: str | None  # the user who made it (None: an API key)
-    status: str
+    status: TransactionStatus
     operations: int
     expires_at: str
     expires_ts: float
     created_at: str
     updated_at: str
+
+
+class OperationAction(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    UPSERT = "upsert"
+    DELETE = "delete"
+    INCREMENT = "increment"
+    DECREMENT = "decrement"
+
+
+@dataclass(frozen=True, slots=True)
+class StagedOperation:
+    """A row write staged in a transaction, applied when it commits. ``data`` is the row's
+    fields, with ``$permissions`` when it sets them (for an increment: ``column``, ``value``
+    and the bound)."""
+
+    action: OperationAction
+    database_id: str
+    table_id: str
+    row_id: str
+    data: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,16 +12,17 @@ from typing import Any
 
 from rtcli import ids
 from rtcli.core.queries import parse_many, plan as list_plan
+from rtcli.core.records import Row, Table
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services.context import Ctx
 from rtcli.services.rows import Rows
-from rtcli.services.tablesdb import row_model
+from rtcli.services.tablesdb import Body, Model, row_model
 
 MAX_BULK = 1000
 MAX_QUERIES = 100
 
 
-async def _matching(rows: Rows, ctx: Ctx, db: str, table_id: str, queries: Any) -> list[dict]:
+async def _matching(rows: Rows, ctx: Ctx, table: Table, queries: Any) -> list[Row]:
     if queries is None:
         queries = []
     if not isinstance(queries, list) or len(queries) > MAX_QUERIES:
@@ -31,40 +32,39 @@ async def _matching(rows: Rows, ctx: Ctx, db: str, table_id: str, queries: Any) 
     if not any(q.method == "limit" for q in parsed):
         plan.limit = MAX_BULK + 1
     plan.select = None
-    arrays = {c["key"] for c in await rows.repo.list_columns(ctx.project, db, table_id) if c.get("array")}
-    total, found = await rows.repo.list_rows(ctx.project, db, table_id, plan, None, arrays)
+    total, found = await rows.repo.list_rows(ctx.project, table, plan, None)
     if len(found) > MAX_BULK or (plan.limit > MAX_BULK and total > MAX_BULK):
         raise invalid(f"More than {MAX_BULK} rows match: narrow the queries, or page with limit and cursorAfter.")
     return found
 
 
-async def update_rows(rows: Rows, ctx: Ctx, db: str, table_id: str, body: dict) -> dict:
+async def update_rows(rows: Rows, ctx: Ctx, db: str, table_id: str, body: Body) -> Model:
     """PATCH …/rows: the same ``data`` for every row the ``queries`` match."""
     ctx.require_key("rows.write")
-    await rows.tables.table(ctx, db, table_id)
+    table = await rows.tables.table(ctx, db, table_id)
     data = body.get("data")
     if not isinstance(data, dict) or not data:
         raise AppwriteError("row_missing_payload", "The row data is missing: pass `data` with the columns to change.")
-    matched = await _matching(rows, ctx, db, table_id, body.get("queries"))
+    matched = await _matching(rows, ctx, table, body.get("queries"))
     out = []
     async with rows.store.transaction(ctx.actor.origin) as tx:
         for row in matched:
-            out.append(await rows.update(ctx, db, table_id, row["id"], {"data": data}, tx=tx))
+            out.append(await rows.update(ctx, db, table_id, row.id, {"data": data}, tx=tx))
     return {"total": len(out), "rows": out}
 
 
-async def delete_rows(rows: Rows, ctx: Ctx, db: str, table_id: str, body: dict) -> dict:
+async def delete_rows(rows: Rows, ctx: Ctx, db: str, table_id: str, body: Body) -> Model:
     """DELETE …/rows: every row the ``queries`` match; returns them."""
     ctx.require_key("rows.write")
-    await rows.tables.table(ctx, db, table_id)
-    matched = await _matching(rows, ctx, db, table_id, body.get("queries"))
+    table = await rows.tables.table(ctx, db, table_id)
+    matched = await _matching(rows, ctx, table, body.get("queries"))
     async with rows.store.transaction(ctx.actor.origin) as tx:
         for row in matched:
-            await rows.delete(ctx, db, table_id, row["id"], tx=tx)
+            await rows.delete(ctx, db, table_id, row.id, tx=tx)
     return {"total": len(matched), "rows": [row_model(r) for r in matched]}
 
 
-async def upsert_rows(rows: Rows, ctx: Ctx, db: str, table_id: str, body: dict) -> dict:
+async def upsert_rows(rows: Rows, ctx: Ctx, db: str, table_id: str, body: Body) -> Model:
     """PUT …/rows: each of ``rows`` created, or updated with the columns it gives."""
     ctx.require_key("rows.write")
     await rows.tables.table(ctx, db, table_id)

@@ -14,11 +14,13 @@ from typing import Any
 from rtcli import ids
 from rtcli.core.queries import parse_many
 from rtcli.core.queries import plan as list_plan
+from rtcli.core.records import Index, IndexType, Table
+from rtcli.core.schema import column_type
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services.context import Ctx
-from rtcli.services.tablesdb import TablesDB, index_model
+from rtcli.services.tablesdb import Body, Model, TablesDB, index_model
 
-TYPES = ("key", "unique", "fulltext")
+TYPES = tuple(t.value for t in IndexType)
 MAX_INDEXES = 64
 MAX_COLUMNS = 8
 TEXT_TYPES = ("string", "varchar", "text", "mediumtext", "longtext")  # email, url, ip, enum are strings too
@@ -35,7 +37,9 @@ class Indexes:
         self.store = tables.store
         self.repo = tables.repo.indexes
 
-    async def _spec(self, ctx: Ctx, db: str, table: str, body: dict) -> dict[str, Any]:
+    @staticmethod
+    def _index(table: Table, body: Body) -> Index:
+        """The index a create request asks for, checked against the table's columns."""
         key, kind = body.get("key"), body.get("type")
         if not isinstance(key, str) or not _KEY.match(key):
             raise invalid("Invalid `key` param: must be 1-36 chars of a-z, A-Z, 0-9, period, hyphen and underscore.")
@@ -49,16 +53,16 @@ class Indexes:
             raise AppwriteError("column_index_invalid", "A fulltext index covers one column here; make one per column.")
         if len(set(cols)) != len(cols):
             raise AppwriteError("column_index_invalid", "An index names each column once: remove the repeated ones.")
-        known = {c["key"]: c for c in await self.tables.repo.list_columns(ctx.project, db, table)}
+        known = {c.key: c for c in table.columns}
         for c in cols:
             if known and c not in known:
                 raise AppwriteError("column_not_found", f"Column with the requested key '{c}' could not be found.")
             if not _KEY.match(c):  # the table's own column keys (also what a schemaless row may hold)
                 raise AppwriteError("column_index_invalid", f"'{c}' cannot be indexed: index the table's own columns.")
-            if kind == "fulltext" and known and known[c]["type"] not in TEXT_TYPES:
+            if kind == "fulltext" and known and column_type(known[c].kind) not in TEXT_TYPES:
                 raise AppwriteError("column_index_invalid",
-                                    f"A fulltext index covers a string column; '{c}' is {known[c]['type']}.")
-            if kind != "key" and known.get(c, {}).get("array"):
+                                    f"A fulltext index covers a string column; '{c}' is {column_type(known[c].kind)}.")
+            if kind != "key" and c in known and known[c].array:
                 raise AppwriteError("column_index_invalid", f"A {kind} index cannot cover the array column '{c}'.")
         orders = body.get("orders") or []
         if not isinstance(orders, list) or (orders and len(orders) != len(cols)) or \
@@ -68,37 +72,34 @@ class Indexes:
         if not isinstance(lengths, list) or not all(isinstance(n, int) and not isinstance(n, bool) for n in lengths):
             raise invalid("Invalid `lengths` param: an array of integers.")
         now = ids.format_datetime()
-        return {"key": key, "type": kind, "columns": list(cols), "orders": orders or ["ASC"] * len(cols),
-                "lengths": lengths, "$createdAt": now, "$updatedAt": now}
+        return Index(key=key, type=IndexType(kind), columns=tuple(cols), orders=tuple(orders or ["ASC"] * len(cols)),
+                     lengths=tuple(lengths), created_at=now, updated_at=now)
 
-    async def create(self, ctx: Ctx, db: str, table: str, body: dict) -> dict[str, Any]:
+    async def create(self, ctx: Ctx, db: str, table: str, body: Body) -> Model:
         ctx.require_key()
-        await self.tables.table(ctx, db, table)
-        spec = await self._spec(ctx, db, table, body)
-        async with self.tables.schema_change(ctx, db, f".tables.{table}.indexes.{spec['key']}", "create") as tx:
+        index = self._index(await self.tables.table(ctx, db, table), body)
+        async with self.tables.schema_change(ctx, db, f".tables.{table}.indexes.{index.key}", "create") as tx:
             # The table's row first: on PostgreSQL that locks it until the transaction ends, so
             # indexes made on one table at the same moment are made one after another (the key
             # check, the limit and the next position hold), as SQLite's single writer makes them.
-            await self.tables.repo.get_table(ctx.project, db, table, tx)
+            await self.tables.repo.lock_table(tx, ctx.project, db, table)
             if len(await self.repo.list(ctx.project, db, table, tx)) >= MAX_INDEXES:
                 raise AppwriteError("column_index_limit_exceeded",
                                     f"The maximum number of indexes for table '{table}' ({MAX_INDEXES}) has been reached.")
-            await self.repo.insert(tx, ctx.project, db, table, spec)
-        return index_model(spec)
+            await self.repo.insert(tx, ctx.project, db, table, index)
+        return index_model(index)
 
-    async def list(self, ctx: Ctx, db: str, table: str, queries: list) -> dict[str, Any]:
+    async def list(self, ctx: Ctx, db: str, table: str, queries: list[Any]) -> Model:
         ctx.require_key("databases.read")
-        await self.tables.table(ctx, db, table)
+        indexes = (await self.tables.table(ctx, db, table)).indexes
         p = list_plan(parse_many(queries))
-        specs = await self.repo.list(ctx.project, db, table)
-        return {"total": len(specs), "indexes": [index_model(s) for s in specs[p.offset:p.offset + p.limit]]}
+        return {"total": len(indexes), "indexes": [index_model(i) for i in indexes[p.offset:p.offset + p.limit]]}
 
-    async def get(self, ctx: Ctx, db: str, table: str, key: str) -> dict[str, Any]:
+    async def get(self, ctx: Ctx, db: str, table: str, key: str) -> Model:
         ctx.require_key("databases.read")
-        await self.tables.table(ctx, db, table)
-        for spec in await self.repo.list(ctx.project, db, table):
-            if spec["key"] == key:
-                return index_model(spec)
+        for index in (await self.tables.table(ctx, db, table)).indexes:
+            if index.key == key:
+                return index_model(index)
         raise _not_found(key)
 
     async def delete(self, ctx: Ctx, db: str, table: str, key: str) -> None:

@@ -14,24 +14,27 @@ only those it made. Guests cannot make them.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from rtcli import ids
-from rtcli.core.ports import Store, TransactionRepository
+from rtcli.core.permissions import ActorKind
+from rtcli.core.ports import Store, Transaction, TransactionRepository
 from rtcli.core.queries import parse_many
 from rtcli.core.queries import plan as list_plan
-from rtcli.core.records import TransactionRecord
+from rtcli.core.records import OperationAction, StagedOperation, TransactionRecord, TransactionStatus
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services.context import Ctx
 from rtcli.services.rows import Rows
+from rtcli.services.tablesdb import Body, Model
 
 TTL_MIN, TTL_MAX, TTL_DEFAULT = 60, 3600, 300
 MAX_OPERATIONS = 100
-ACTIONS = ("create", "update", "upsert", "delete", "increment", "decrement")
+ACTIONS = tuple(a.value for a in OperationAction)
 
 
-def transaction_model(t: TransactionRecord) -> dict[str, Any]:
-    return {"$id": t.id, "$createdAt": t.created_at, "$updatedAt": t.updated_at, "status": t.status,
+def transaction_model(t: TransactionRecord) -> Model:
+    return {"$id": t.id, "$createdAt": t.created_at, "$updatedAt": t.updated_at, "status": t.status.value,
             "operations": t.operations, "expiresAt": t.expires_at}
 
 
@@ -39,8 +42,8 @@ def _not_found(tid: str) -> AppwriteError:
     return AppwriteError("transaction_not_found", f"Transaction with the requested ID '{tid}' could not be found.")
 
 
-def _operation(raw: Any) -> dict[str, Any]:
-    """One staged operation, checked: {action, databaseId, tableId, rowId, data}."""
+def _operation(raw: Any) -> StagedOperation:
+    """One operation to stage, checked."""
     if not isinstance(raw, dict):
         raise invalid("Invalid `operations` param: each operation is an object.")
     action = raw.get("action")
@@ -57,7 +60,8 @@ def _operation(raw: Any) -> dict[str, Any]:
         raise invalid("Invalid `data` of an operation: a JSON object.")
     if action == "create" and row == "unique()":
         row = ids.unique()
-    return {"action": action, "databaseId": raw["databaseId"], "tableId": table, "rowId": row, "data": data}
+    return StagedOperation(action=OperationAction(action), database_id=raw["databaseId"], table_id=table, row_id=row,
+                           data=data)
 
 
 class Transactions:
@@ -68,11 +72,11 @@ class Transactions:
 
     @staticmethod
     def _require(ctx: Ctx) -> None:
-        if ctx.actor.kind == "guest":
+        if ctx.actor.kind is ActorKind.GUEST:
             raise AppwriteError("general_unauthorized_scope", 'User (role: guests) missing scopes (["rows.write"])')
         ctx.require_scope("rows.write")
 
-    async def _own(self, ctx: Ctx, tid: str, tx=None) -> TransactionRecord:
+    async def _own(self, ctx: Ctx, tid: str, tx: Transaction | None = None) -> TransactionRecord:
         self._require(ctx)
         t = await self.repo.get(ctx.project, tid, tx)
         if t is None or (not ctx.actor.is_key and t.owner != ctx.actor.user_id):
@@ -81,27 +85,27 @@ class Transactions:
 
     @staticmethod
     def _usable(t: TransactionRecord) -> None:
-        if t.status != "pending":
+        if t.status is not TransactionStatus.PENDING:
             raise AppwriteError("transaction_not_ready", f"The transaction is {t.status}, no longer pending.")
         if t.expires_ts < time.time():
             raise AppwriteError("transaction_expired", "The transaction has expired: create a new one.")
 
-    async def create(self, ctx: Ctx, body: dict) -> dict[str, Any]:
+    async def create(self, ctx: Ctx, body: Body) -> Model:
         self._require(ctx)
         ttl = body.get("ttl", TTL_DEFAULT)
         if isinstance(ttl, bool) or not isinstance(ttl, int) or not TTL_MIN <= ttl <= TTL_MAX:
             raise invalid(f"Invalid `ttl` param: Value must be a valid range between {TTL_MIN} and {TTL_MAX:,}")
         now, expires = ids.format_datetime(), time.time() + ttl
-        t = TransactionRecord(id=ids.unique(), owner=ctx.actor.user_id, status="pending", operations=0,
+        t = TransactionRecord(id=ids.unique(), owner=ctx.actor.user_id, status=TransactionStatus.PENDING, operations=0,
                               expires_at=ids.format_datetime(expires), expires_ts=expires, created_at=now, updated_at=now)
         async with self.store.transaction(ctx.actor.origin) as tx:
             await self.repo.insert(tx, ctx.project, t)
         return transaction_model(t)
 
-    async def get(self, ctx: Ctx, tid: str) -> dict[str, Any]:
+    async def get(self, ctx: Ctx, tid: str) -> Model:
         return transaction_model(await self._own(ctx, tid))
 
-    async def list(self, ctx: Ctx, queries: list) -> dict[str, Any]:
+    async def list(self, ctx: Ctx, queries: list[Any]) -> Model:
         self._require(ctx)
         p = list_plan(parse_many(queries))
         total, ts = await self.repo.page(ctx.project, None if ctx.actor.is_key else ctx.actor.user_id, p.limit, p.offset)
@@ -112,13 +116,13 @@ class Transactions:
             await self._own(ctx, tid, tx)
             await self.repo.delete(tx, ctx.project, tid)
 
-    async def stage(self, ctx: Ctx, tid: str, raw_ops: Any) -> dict[str, Any]:
+    async def stage(self, ctx: Ctx, tid: str, raw_ops: Any) -> Model:
         """POST …/operations (or a row write with ``transactionId``): add operations, in order."""
         if not isinstance(raw_ops, list) or not raw_ops:
             raise AppwriteError("general_bad_request", "Operations array cannot be empty")
         ops = [_operation(op) for op in raw_ops]
         for op in ops:  # the tables exist now (the rows may not: a later operation may make them)
-            await self.rows.tables.table(ctx, op["databaseId"], op["tableId"])
+            await self.rows.tables.table(ctx, op.database_id, op.table_id)
         async with self.store.transaction(ctx.actor.origin) as tx:
             t = await self._own(ctx, tid, tx)
             self._usable(t)
@@ -126,12 +130,11 @@ class Transactions:
                 raise AppwriteError("transaction_limit_exceeded", f"Transaction already has {t.operations} "
                                     f"operations, adding {len(ops)} would exceed the maximum of {MAX_OPERATIONS}")
             await self.repo.stage(tx, ctx.project, tid, ops)
-            t.operations += len(ops)
-            t.updated_at = ids.format_datetime()
+            t = replace(t, operations=t.operations + len(ops), updated_at=ids.format_datetime())
             await self.repo.save(tx, ctx.project, t)
         return transaction_model(t)
 
-    async def update(self, ctx: Ctx, tid: str, body: dict) -> dict[str, Any]:
+    async def update(self, ctx: Ctx, tid: str, body: Body) -> Model:
         """PATCH {commit: true} or {rollback: true}."""
         commit, rollback = body.get("commit") is True, body.get("rollback") is True
         if commit == rollback:
@@ -143,27 +146,28 @@ class Transactions:
                 for op in await self.repo.operations(tx, ctx.project, tid):
                     await self._apply(ctx, op, tx)
             await self.repo.drop_operations(tx, ctx.project, tid)
-            t.status, t.updated_at = ("committed" if commit else "rolled_back"), ids.format_datetime()
+            t = replace(t, status=TransactionStatus.COMMITTED if commit else TransactionStatus.ROLLED_BACK,
+                        updated_at=ids.format_datetime())
             await self.repo.save(tx, ctx.project, t)
         return transaction_model(t)
 
-    async def _apply(self, ctx: Ctx, op: dict[str, Any], tx) -> None:
-        db, table, row, data, action = op["databaseId"], op["tableId"], op["rowId"], op["data"], op["action"]
-        body = {"data": {k: v for k, v in data.items() if not k.startswith("$")}}
+    async def _apply(self, ctx: Ctx, op: StagedOperation, tx: Transaction) -> None:
+        db, table, row, data, action = op.database_id, op.table_id, op.row_id, op.data, op.action
+        body: Body = {"data": {k: v for k, v in data.items() if not k.startswith("$")}}
         if "$permissions" in data:
             body["permissions"] = data["$permissions"]
-        if action == "create":
+        if action is OperationAction.CREATE:
             await self.rows.create(ctx, db, table, {**body, "rowId": row}, tx)
-        elif action in ("update", "upsert"):
-            await self.rows.update(ctx, db, table, row, body, upsert=action == "upsert", tx=tx)
-        elif action == "delete":
+        elif action in (OperationAction.UPDATE, OperationAction.UPSERT):
+            await self.rows.update(ctx, db, table, row, body, upsert=action is OperationAction.UPSERT, tx=tx)
+        elif action is OperationAction.DELETE:
             await self.rows.delete(ctx, db, table, row, tx)
         else:
             column = data.get("column")
             if not isinstance(column, str):
                 raise invalid(f"An {action} operation names its `column` in its data.")
             await self.rows.increment(ctx, db, table, row, column, {k: v for k, v in data.items() if k != "column"},
-                                      1 if action == "increment" else -1, tx)
+                                      1 if action is OperationAction.INCREMENT else -1, tx)
 
     async def clean_expired(self) -> int:
         """Remove the pending transactions past their expiry, with what they staged (nothing of
@@ -172,7 +176,7 @@ class Transactions:
         for project, tid in await self.repo.expired(time.time()):
             async with self.store.transaction() as tx:
                 t = await self.repo.get(project, tid, tx)
-                if t is not None and t.status == "pending" and t.expires_ts < time.time():
+                if t is not None and t.status is TransactionStatus.PENDING and t.expires_ts < time.time():
                     await self.repo.delete(tx, project, tid)
                     gone += 1
         return gone

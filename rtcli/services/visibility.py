@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from rtcli.core.event import Event
 from rtcli.core.permissions import allows, roles_for
-from rtcli.core.ports import TopicRepository
+from rtcli.core.ports import TableRepository, TopicRepository
 
 _Container = tuple[str, str, str]  # (kind, project, id)
 
@@ -22,7 +22,7 @@ _Container = tuple[str, str, str]  # (kind, project, id)
 class LogVisibility:
     """One instance per replay or request: it remembers the containers it looked up."""
 
-    def __init__(self, tables, storage, topics: TopicRepository | None = None) -> None:
+    def __init__(self, tables: TableRepository, storage, topics: TopicRepository | None = None) -> None:
         self.tables = tables
         self.storage = storage
         self.topics = topics
@@ -55,7 +55,7 @@ class LogVisibility:
                 self._now[key] = (set(topic.roles("read")), False) if topic else None
             elif key[0] == "table":
                 t = await self.tables.get_table(event.project, key[1], key[2])
-                self._now[key] = (roles_for("read", t["permissions"]), t["row_security"]) if t else None
+                self._now[key] = (roles_for("read", t.permissions), t.row_security) if t else None
             else:
                 b = await self.storage.bucket(event.project, key[1])
                 self._now[key] = (roles_for("read", b.permissions), b.file_security) if b else None

@@ -1,4 +1,4 @@
-"""The in-memory copy of TablesDB schemas: databases, tables, columns and indexes.
+"""The in-memory copy of TablesDB schemas: databases, and tables with their columns and indexes.
 
 Every row request reads its table's schema and schemas rarely change, so each node keeps them
 in memory, on SQLite and on PostgreSQL alike. A schema change forgets the entries of its
@@ -11,42 +11,43 @@ A read that started before a forget must not store what it read afterwards (it m
 schema): every forget moves a generation counter, and ``put`` keeps a value only if the
 generation is still the one ``generation`` gave before the read. Nothing read inside an
 uncommitted transaction is ever stored (the callers pass no value read through a transaction).
+The values are frozen records, shared with the callers as they are: nobody changes them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from rtcli.core.records import Database, Table
 
 MAX_DATABASES = 10_000  # databases whose schema is kept; past that the whole copy starts over
+
+_Key = str | None  # a table's id, or None for the database's own record
 
 
 class SchemaCache:
     def __init__(self) -> None:
-        self._entries: dict[tuple[str, str], dict[tuple, Any]] = {}
+        self._entries: dict[tuple[str, str], dict[_Key, Database | Table]] = {}
         self._generation = 0
 
     @property
     def generation(self) -> int:
         return self._generation
 
-    def get(self, project: str, db: str, key: tuple) -> Any | None:
-        """A copy of the value (callers change the records they get), or None."""
-        hit = self._entries.get((project, db), {}).get(key)
-        return None if hit is None else _copy(hit)
+    def database(self, project: str, db: str) -> Database | None:
+        hit = self._entries.get((project, db), {}).get(None)
+        return hit if isinstance(hit, Database) else None
 
-    def put(self, project: str, db: str, key: tuple, value: Any, generation: int) -> None:
+    def table(self, project: str, db: str, table: str) -> Table | None:
+        hit = self._entries.get((project, db), {}).get(table)
+        return hit if isinstance(hit, Table) else None
+
+    def put(self, project: str, db: str, value: Database | Table | None, generation: int) -> None:
         if value is None or generation != self._generation:
             return  # a forget happened since the read began: the value may be the old one
         if (project, db) not in self._entries and len(self._entries) >= MAX_DATABASES:
             self._entries.clear()
-        self._entries.setdefault((project, db), {})[key] = _copy(value)
+        self._entries.setdefault((project, db), {})[value.id if isinstance(value, Table) else None] = value
 
     def forget(self, project: str, db: str) -> None:
         """Drop everything kept of one database (its record, tables, columns and indexes)."""
         self._generation += 1
         self._entries.pop((project, db), None)
-
-
-def _copy(value: Any) -> Any:
-    """A record (dict) or a list of records, one level deep: what callers change."""
-    return [dict(v) for v in value] if isinstance(value, list) else dict(value)

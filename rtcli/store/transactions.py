@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
-from rtcli.core.ports import Transaction
-from rtcli.core.records import TransactionRecord
+from rtcli.core.ports import Store, Transaction
+from rtcli.core.records import OperationAction, StagedOperation, TransactionRecord, TransactionStatus
 
 
-def _record(r) -> TransactionRecord:
-    return TransactionRecord(id=r["id"], owner=r["owner"], status=r["status"], operations=r["operations"],
-                             expires_at=r["expires_at"], expires_ts=r["expires_ts"], created_at=r["created_at"],
-                             updated_at=r["updated_at"])
+def _record(r: Any) -> TransactionRecord:
+    return TransactionRecord(id=r["id"], owner=r["owner"], status=TransactionStatus(r["status"]),
+                             operations=r["operations"], expires_at=r["expires_at"], expires_ts=r["expires_ts"],
+                             created_at=r["created_at"], updated_at=r["updated_at"])
+
+
+def _op_json(op: StagedOperation) -> str:
+    return orjson.dumps({"action": op.action.value, "databaseId": op.database_id, "tableId": op.table_id,
+                         "rowId": op.row_id, "data": op.data}).decode()
+
+
+def _op(raw: dict[str, Any]) -> StagedOperation:
+    return StagedOperation(action=OperationAction(raw["action"]), database_id=raw["databaseId"],
+                           table_id=raw["tableId"], row_id=raw["rowId"], data=raw["data"])
 
 
 class TransactionStore:
-    def __init__(self, store) -> None:
+    """Implements core.ports.TransactionRepository."""
+
+    def __init__(self, store: Store) -> None:
         self.s = store
 
     async def get(self, project: str, tid: str, tx: Transaction | None = None) -> TransactionRecord | None:
@@ -27,30 +41,29 @@ class TransactionStore:
         total = (await self.s.fetchone(f"SELECT COUNT(*) FROM transactions WHERE {where}", params))[0]
         rows = await self.s.fetchall(f"SELECT * FROM transactions WHERE {where} ORDER BY created_at, id LIMIT ? OFFSET ?",
                                      (*params, limit, offset))
-        return total, [_record(r) for r in rows]
+        return int(total), [_record(r) for r in rows]
 
     async def insert(self, tx: Transaction, project: str, t: TransactionRecord) -> None:
         await tx.execute(
             "INSERT INTO transactions (project, id, owner, status, operations, expires_at, expires_ts, created_at,"
             " updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
-            (project, t.id, t.owner, t.status, t.operations, t.expires_at, t.expires_ts, t.created_at, t.updated_at))
+            (project, t.id, t.owner, t.status.value, t.operations, t.expires_at, t.expires_ts, t.created_at, t.updated_at))
 
     async def save(self, tx: Transaction, project: str, t: TransactionRecord) -> None:
         await tx.execute("UPDATE transactions SET status=?, operations=?, updated_at=? WHERE project=? AND id=?",
-                         (t.status, t.operations, t.updated_at, project, t.id))
+                         (t.status.value, t.operations, t.updated_at, project, t.id))
 
     async def delete(self, tx: Transaction, project: str, tid: str) -> None:
         await tx.execute("DELETE FROM transaction_ops WHERE project=? AND txn=?", (project, tid))
         await tx.execute("DELETE FROM transactions WHERE project=? AND id=?", (project, tid))
 
-    async def stage(self, tx: Transaction, project: str, tid: str, ops: list[dict]) -> None:
+    async def stage(self, tx: Transaction, project: str, tid: str, ops: list[StagedOperation]) -> None:
         for op in ops:
-            await tx.execute("INSERT INTO transaction_ops (project, txn, op) VALUES (?,?,?)",
-                             (project, tid, orjson.dumps(op).decode()))
+            await tx.execute("INSERT INTO transaction_ops (project, txn, op) VALUES (?,?,?)", (project, tid, _op_json(op)))
 
-    async def operations(self, tx: Transaction, project: str, tid: str) -> list[dict]:
+    async def operations(self, tx: Transaction, project: str, tid: str) -> list[StagedOperation]:
         rows = await tx.fetchall("SELECT op FROM transaction_ops WHERE project=? AND txn=? ORDER BY seq", (project, tid))
-        return [orjson.loads(r[0]) for r in rows]
+        return [_op(orjson.loads(r[0])) for r in rows]
 
     async def drop_operations(self, tx: Transaction, project: str, tid: str) -> None:
         await tx.execute("DELETE FROM transaction_ops WHERE project=? AND txn=?", (project, tid))

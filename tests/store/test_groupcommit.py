@@ -10,6 +10,7 @@ import pytest
 
 from rtcli.core import channels, events
 from rtcli.core.event import Event
+from rtcli.core.records import Column, Row
 from rtcli.errors import AppwriteError
 from rtcli.store.postgres.db import PostgresStore
 from rtcli.store.tablesdb import TablesDBStore
@@ -19,9 +20,8 @@ pytestmark = pytest.mark.postgres
 NOW = "2026-01-01T00:00:00.000+00:00"
 
 
-def _create(repo: TablesDBStore, row_id: str, data: dict, columns: list[dict]):
-    rec = {"id": row_id, "db": "d", "tbl": "t", "created_at": NOW, "updated_at": NOW, "permissions": [],
-           "data": data}
+def _create(repo: TablesDBStore, row_id: str, data: dict, columns: list[Column]):
+    rec = Row(id=row_id, table_id="t", database_id="d", data=data, permissions=[], created_at=NOW, updated_at=NOW)
     event = Event(project="p", events=events.row_events("d", "t", row_id, "create", "tablesdb"),
                   channels=channels.row_channels("d", "t", row_id, "create"), roles=["any"],
                   payload={"$id": row_id, "$sequence": "0", **data}, timestamp=NOW)
@@ -48,7 +48,9 @@ async def _scenario(dsn: str) -> None:
         more = [_create(repo, f"r{i}", {"n": i}, []) for i in range(20, 30)]
         more += [_create(repo, "dup", {"n": -1}, []) for _ in range(5)]
         more.append(_create(repo, "nul", {"s": "a\u0000b"}, []))  # jsonb refuses NUL
-        more.append(_create(repo, "stale", {"n": 0}, [{"key": "n", "type": "integer"}]))  # not its columns
+        stale = Column(key="n", kind="integer", required=False, array=False, default=None, created_at=NOW,
+                       updated_at=NOW)
+        more.append(_create(repo, "stale", {"n": 0}, [stale]))  # not its columns
         results += await asyncio.gather(*(c for _, c in more), return_exceptions=True)
         creates += more
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from rtcli.core.records import DatabaseType
 from rtcli.errors import AppwriteError
 from rtcli.server.routes.tablesdb import Dialect, api_routes
 
@@ -70,7 +71,7 @@ def document_out(r: dict[str, Any]) -> dict[str, Any]:
 
 
 DATABASES = Dialect(tables="collections", columns="attributes", rows="documents", update_methods=("PUT",),
-                    database_type="legacy", not_databases=frozenset({"transactions"}), fields_in=_in,
+                    database_type=DatabaseType.LEGACY, not_databases=frozenset({"transactions"}), fields_in=_in,
                     table_out=collection_out, row_out=document_out, index_out=index_out, error=_error)
 
 routes = api_routes("/databases", DATABASES)

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from rtcli.core.records import DatabaseType
 from rtcli.errors import AppwriteError
 from rtcli.core.schema import COLUMN_TYPES
 from rtcli.server.routes.unsupported import not_offered
@@ -38,7 +39,7 @@ class Dialect:
     columns: str = "columns"
     rows: str = "rows"
     update_methods: tuple[str, ...] = ("PUT", "PATCH")  # of a database and of a table
-    database_type: str | None = None  # of the databases it creates (None: the service's default)
+    database_type: DatabaseType = DatabaseType.TABLESDB  # of the databases it creates
     not_databases: frozenset[str] = frozenset({"specifications"})  # Appwrite paths where a database ID stands
     fields_in: Callable[[Model], Model] = _same
     table_out: Callable[[Model], Model] = _same
@@ -68,8 +69,8 @@ def _p(request: Request, name: str) -> str:
 async def databases(d: Dialect, request: Request):
     c, s = await ctx(request), _svc(request)
     if request.method == "POST":
-        kind = () if d.database_type is None else (d.database_type,)
-        return json_response(await s.tablesdb.create_database(c, d.fields_in(await body(request)), *kind), 201)
+        return json_response(await s.tablesdb.create_database(c, d.fields_in(await body(request)), d.database_type),
+                             201)
     return json_response(await s.tablesdb.list_databases(c, array_param(request, "queries")))
 
 
