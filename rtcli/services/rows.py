@@ -9,6 +9,7 @@ rowSecurity is on.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import replace
 from typing import Any
@@ -119,8 +120,8 @@ class Rows:
             for item in items:
                 if not isinstance(item, dict):
                     raise invalid("Invalid `rows` param: each row must be an object.")
-                data = {k: v for k, v in item.items() if not k.startswith("$")}
-                specs.append((item.get("$id", "unique()"), data, item.get("$permissions")))
+                fields = {k: v for k, v in item.items() if not k.startswith("$")}
+                specs.append((item.get("$id", "unique()"), fields, item.get("$permissions")))
             rows = await self._insert(ctx, table, specs, tx)
             return 201, {"total": len(rows), "rows": [row_model(r) for r in rows]}
         data = body.get("data")
@@ -200,7 +201,7 @@ class Rows:
         return {"total": total, "rows": [self._select(row_model(r), p.select) for r in rows]}
 
     @staticmethod
-    def _select(model: Model, select: list[str] | None) -> Model:
+    def _select(model: Model, select: Sequence[str] | None) -> Model:
         if not select or "*" in select:
             return model
         return {k: v for k, v in model.items() if k.startswith("$") or k in select}

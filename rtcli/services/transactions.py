@@ -60,8 +60,8 @@ def _operation(raw: Any) -> StagedOperation:
         raise invalid("Invalid `data` of an operation: a JSON object.")
     if action == "create" and row == "unique()":
         row = ids.unique()
-    return StagedOperation(action=OperationAction(action), database_id=raw["databaseId"], table_id=table, row_id=row,
-                           data=data)
+    return StagedOperation(action=OperationAction(action), database_id=raw["databaseId"], table_id=str(table),
+                           row_id=str(row), data=data)
 
 
 class Transactions:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from rtcli.core.event import Event
 from rtcli.core.permissions import allows, roles_for
-from rtcli.core.ports import TableRepository, TopicRepository
+from rtcli.core.ports import StorageRepository, TableRepository, TopicRepository
 
 _Container = tuple[str, str, str]  # (kind, project, id)
 
@@ -22,7 +22,7 @@ _Container = tuple[str, str, str]  # (kind, project, id)
 class LogVisibility:
     """One instance per replay or request: it remembers the containers it looked up."""
 
-    def __init__(self, tables: TableRepository, storage, topics: TopicRepository | None = None) -> None:
+    def __init__(self, tables: TableRepository, storage: StorageRepository, topics: TopicRepository | None = None) -> None:
         self.tables = tables
         self.storage = storage
         self.topics = topics
