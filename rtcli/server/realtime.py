@@ -145,7 +145,7 @@ class RealtimeProtocol(asyncio.Protocol):
         rt = self.rt
         ws = ServerProtocol(extensions=rt.extensions, max_size=rt.max_size, logger=_ws_log)
         self.out = Outbox(rt.coalescer, ws, cast(asyncio.Transport, transport))
-        self.rt.connections.add(self)
+        rt.connections.add(self)
         peer = transport.get_extra_info("peername")
         self.ip = peer[0] if isinstance(peer, tuple) and peer else ""
         # The HTTP protocol that read the upgrade request hands the transport over to us and is
@@ -181,7 +181,7 @@ class RealtimeProtocol(asyncio.Protocol):
         admitted = await steps.admit(rt.deps, out, headers, query)
         if admitted is None or out.lost:
             return
-        project, actor, account = admitted
+        actor = admitted.actor
         limit = rt.max_connections_per_ip
         if limit and rt.connections_by_ip[self.ip] >= limit:
             out.push(protocol.dumps(protocol.error_frame(
@@ -189,7 +189,7 @@ class RealtimeProtocol(asyncio.Protocol):
             out.close(protocol.CODE_TRY_AGAIN)
             return
         # Unique across nodes: a message's publisher is named by it on every node (``self: false``).
-        conn = HubConnection(f"{rt.node_id}{next(_ids)}", project, connection_roles(actor), out.push,
+        conn = HubConnection(f"{rt.node_id}{next(_ids)}", admitted.project, connection_roles(actor), out.push,
                              actor.user_id, session_id=actor.session_id, scopes=actor.scopes if actor.is_key else None)
         session = self.session = out.session = RealtimeSession(rt.deps.hub, conn, actor, rt.limits)
         rt.connections_by_ip[self.ip] += 1
@@ -198,7 +198,7 @@ class RealtimeProtocol(asyncio.Protocol):
         items = query.multi_items()
         url_channels = url_subscriptions.channels(items)
         url_subs = url_subscriptions.subscriptions(url_channels, items) if url_channels else None
-        await steps.perform(session, session.connected(account, url_subs), out, self.ip, rt.deps)
+        await steps.perform(session, session.connected(admitted.account, url_subs), out, self.ip, rt.deps)
 
     def _release(self) -> None:
         session, rt = self.session, self.rt

@@ -60,10 +60,18 @@ class Collaborators:
     events: EventLog
 
 
-async def admit(deps: Collaborators, out: Outbox, headers: Mapping[str, str],
-                query: QueryParams) -> tuple[str, Actor, dict[str, Any] | None] | None:
-    """The opening lookups: the project, the origin, the credentials. The project, the actor
-    and (for a user) the Account model; None when refused (an error frame, then a close)."""
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """Who opened a connection, once the opening lookups passed."""
+
+    project: str
+    actor: Actor
+    account: dict[str, Any] | None  # the Account model, for a user
+
+
+async def admit(deps: Collaborators, out: Outbox, headers: Mapping[str, str], query: QueryParams) -> Admitted | None:
+    """The opening lookups: the project, the origin, the credentials. None when refused (an
+    error frame, then a close)."""
     project = project_of(headers, query)
     if not project or project not in deps.projects.known:
         fatal(out, protocol.CODE_POLICY_VIOLATION, "Missing or unknown project ID")
@@ -81,7 +89,7 @@ async def admit(deps: Collaborators, out: Outbox, headers: Mapping[str, str],
         # An invalid JWT or key: Appwrite sends the error (401) and disconnects.
         fatal(out, e.code, e.message)
         return None
-    return project, actor, account
+    return Admitted(project, actor, account)
 
 
 def fatal(out: Outbox, code: int, message: str) -> None:
