@@ -117,6 +117,12 @@ def to_pg(sql: str) -> str:
 
 
 def _unavailable(e: BaseException) -> AppwriteError:
+    if isinstance(e, asyncio.TimeoutError):
+        # No connection free within 5 s, or a statement past 30 s: most often the database is
+        # reachable but busy (a lock another client holds, every connection of this node in use).
+        return AppwriteError("general_service_unavailable", "The database did not answer in time: it is busy "
+                             "(a lock held by another client, or every connection in use) or unreachable. "
+                             "Try again in a moment.")
     return AppwriteError("general_service_unavailable", f"The database is unreachable ({type(e).__name__}). "
                          "Try again in a moment.")
 
