@@ -64,7 +64,10 @@ class RedisBroker:
         self.deliver: Callable[[Event], None] | None = None
         self.follower = LogFollower(store, poll)
         self._tasks: list[asyncio.Task] = []
-        self._pending: set[asyncio.Task] = set()
+        # Wake-ups for the other nodes: the highest position committed since the last one was
+        # sent (0: none), and the task sending them, one at a time.
+        self._unsent = 0
+        self._sender: asyncio.Task | None = None
         self.connected = False
         self.wakeups = 0  # notifications received from Redis (for tests and metrics)
 
@@ -79,13 +82,15 @@ class RedisBroker:
         self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._send_live())]
 
     def publish(self, events: list[Event]) -> None:
-        """After commit: tell every node (fire and forget; the log is the source of truth)."""
+        """After commit: tell every node (fire and forget; the log is the source of truth).
+        Commits made while a wake-up is on its way share the next one: each commit is followed
+        by a wake-up sent after it, and a burst costs a few messages, not one per commit."""
         self.follower.publish(events)  # this node delivers its own events without waiting for the echo
         if self.redis is None:
             return
-        task = asyncio.get_running_loop().create_task(self._publish(max(e.seq for e in events)))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        self._unsent = max(self._unsent, max(e.seq for e in events))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(self._send_wakeups())
 
     def publish_live(self, event: Event) -> None:
         """Deliver here (after this node's earlier commits); send to the other nodes in the background
@@ -121,11 +126,15 @@ class RedisBroker:
         if node != self.node:
             self.deliver(event)
 
-    async def _publish(self, seq: int) -> None:
-        try:
-            await self.redis.publish(self.channel, str(seq))
-        except Exception as e:  # Redis down: the other nodes will find the events by polling
-            log.debug("publish failed: %s", e)
+    async def _send_wakeups(self) -> None:
+        while self._unsent and self.redis is not None:
+            seq, self._unsent = self._unsent, 0
+            try:
+                await self.redis.publish(self.channel, str(seq))
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # Redis down: the other nodes will find the events by polling
+                log.debug("publish failed: %s", e)
 
     async def _listen(self) -> None:
         """Wake the follower on each notification; reconnect with backoff when Redis goes away."""
@@ -163,6 +172,8 @@ class RedisBroker:
         await self.redis.ping()
 
     async def close(self) -> None:
+        if self._sender is not None:
+            self._tasks.append(self._sender)
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
