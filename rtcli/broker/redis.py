@@ -1,10 +1,10 @@
 """The Redis broker: wakes every node when any node commits events; each node then delivers
 the new, settled part of the event log (in PostgreSQL) to its hub, in log order (LogFollower).
 
-Redis carries only positions, a few bytes per commit; the events themselves are read from the
-log, one query per burst per node. That makes the log the single source of truth: a lost
-message, a Redis restart or a Redis outage costs latency (each node reads the log every
-``poll`` seconds meanwhile), never an event, and no event is delivered twice.
+Redis carries only positions, a few bytes per commit or burst of commits; the events themselves
+are read from the log, one query per burst per node. That makes the log the single source of
+truth: a lost message, a Redis restart or a Redis outage costs latency (each node reads the log
+every ``poll`` seconds meanwhile), never an event, and no event is delivered twice.
 
 Contract (same as the memory broker): ``deliver`` sees every committed event once, in log order.
 
