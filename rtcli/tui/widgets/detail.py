@@ -9,7 +9,11 @@ batch (20 a second at most): the pane then shows the newest event at most every
 the keys.
 
 A Line API widget, like the table: a new event replaces the pane's lines and its scrollable
-height, without a layout of the screen, and a frame draws only the lines on screen.
+height, without a layout of the screen, and a frame draws only the lines on screen. The lines
+(``detail_lines``, already fitted to the width) are painted as segments in styles resolved once
+per style name, which costs a fraction of laying out the same text as ``Content``; a line too
+long for the pane, and a mouse selection (which Textual highlights in ``Content``), go through
+``Content``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from rich.segment import Segment
+from rich.style import Style as RichStyle
 from textual.binding import Binding
 from textual.content import Content
 from textual.events import Resize
@@ -27,7 +33,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 from textual.visual import Visual
 
-from rtcli.tui.describe import Line, detail_lines
+from rtcli.tui.describe import Line, detail_lines, plain
 from rtcli.tui.records import EventRecord
 from rtcli.tui.widgets.virtual import set_virtual_size
 
@@ -69,13 +75,20 @@ class EventDetail(ScrollView, can_focus=True):
         self.why = why
         self.clock = clock
         self.full = False
-        self.content = Content(EMPTY)  # what the pane shows, all of it
+        self.lines: list[Line] = [[(EMPTY, "")]]  # what the pane shows, a line per line of text
         self._shown: tuple | None = None
-        self._strips: list[Strip] = []  # the content's lines, rendered at _strips_width
+        self._strips: list[Strip] = []  # the lines, rendered at _strips_width
+        self._origins: list[tuple[int, int]] = []  # per strip: (column, line) of its first cell in the text
         self._strips_width = -1
+        self._styles: dict[str, RichStyle] | None = None  # rich style per style name, for this widget
         self._shown_at = float("-inf")  # clock() when an event was last shown while following
         self._next: EventRecord | None = None  # the newest event while following, shown by _timer
         self._timer: Timer | None = None
+
+    @property
+    def content(self) -> Content:
+        """The pane's text, with its styles."""
+        return to_content(self.lines)
 
     @property
     def pending(self) -> bool:
@@ -129,12 +142,11 @@ class EventDetail(ScrollView, can_focus=True):
             return
         self._shown = key
         if r is None:
-            self.content = Content(EMPTY)
+            self.lines = [[(EMPTY, "")]]
         else:
             excluded_by = self.excluded_by(r)
             why = self.why(r) if excluded_by else None
-            self.content = to_content(detail_lines(r, width, self.name_of, full=self.full, excluded_by=excluded_by,
-                                                   why=why))
+            self.lines = detail_lines(r, width, self.name_of, full=self.full, excluded_by=excluded_by, why=why)
         self._render_strips(self.scrollable_content_region.width)
         set_virtual_size(self, Size(self.scrollable_content_region.width, len(self._strips)))
         if self.scroll_y > self.max_scroll_y:
@@ -142,8 +154,50 @@ class EventDetail(ScrollView, can_focus=True):
         self.refresh()
 
     def _render_strips(self, width: int) -> None:
-        self._strips = Visual.to_strips(self, self.content, width, None, self.visual_style)
         self._strips_width = width
+        if self.text_selection is not None:
+            self._strips = Visual.to_strips(self, self.content, width, None, self.visual_style)
+            self._origins = []  # Content put the offsets in
+            return
+        self._strips, self._origins = [], []
+        for y, line in enumerate(self.lines):
+            if sum(len(text) for text, _ in line) <= width:
+                self._strips.append(self._paint(line))
+                self._origins.append((0, y))
+                continue
+            x = 0
+            for strip in Visual.to_strips(self, to_content([line]), width, None, self.visual_style):
+                self._strips.append(strip)
+                self._origins.append((x, y))
+                x += strip.cell_length
+
+    def _paint(self, line: Line) -> Strip:
+        """One line that fits, as Content would draw it: a segment per styled part, the unstyled
+        text between them in one."""
+        if self._styles is None:
+            base = self.visual_style
+            self._styles = {name: (base + self._get_style(spec)).rich_style for name, spec in STYLE_OF.items() if spec}
+        styles = self._styles
+        plain_style = self.visual_style.rich_style
+        segments: list[Segment] = []
+        run = ""  # unstyled text not yet added
+        for text, name in line:
+            style = styles.get(name)
+            if style is None:
+                run += text
+                continue
+            if run:
+                segments.append(Segment(run, plain_style))
+                run = ""
+            segments.append(Segment(text, style))
+        if run:
+            segments.append(Segment(run, plain_style))
+        return Strip(segments, sum(len(text) for text, _ in line))
+
+    def notify_style_update(self) -> None:
+        self._styles = None
+        self._strips_width = -1  # painted again in the new styles
+        super().notify_style_update()
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
@@ -152,12 +206,15 @@ class EventDetail(ScrollView, can_focus=True):
         index = round(self.scroll_y) + y
         if index >= len(self._strips):
             return Strip.blank(width, self.rich_style)
-        return self._strips[index].crop_extend(0, width, self.rich_style)
+        strip = self._strips[index].crop_extend(0, width, self.rich_style)
+        if index < len(self._origins):  # where the mouse is in the text, for a selection
+            strip = strip.apply_offsets(*self._origins[index])
+        return strip
 
     # --- mouse selection (the text is the content's, not the lines') ---------------------------
 
     def get_selection(self, selection: Selection) -> tuple[str, str] | None:
-        return selection.extract(str(self.content)), "\n"
+        return selection.extract(plain(self.lines)), "\n"
 
     def selection_updated(self, selection: Selection | None) -> None:
         self._strips_width = -1  # rendered again, with the selection
