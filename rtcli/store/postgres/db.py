@@ -238,6 +238,12 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
     per transaction for nothing."""
 
 
+# Connections of a node's pool that writes never hold: writes that wait for locks (another
+# client's, or one another's on a row) could otherwise hold all of them, and every read, with
+# the log that realtime delivery follows, would wait as long as they do.
+READ_RESERVE = 3
+
+
 class PostgresStore(EventLogStore):
     dialect = PostgresDialect()
     one_statement_inserts = True
@@ -246,6 +252,7 @@ class PostgresStore(EventLogStore):
         self.dsn = dsn
         self.pool: asyncpg.Pool | None = None
         self.min_size, self.max_size = min_size, max_size
+        self._writers = asyncio.Semaphore(max(1, max_size - READ_RESERVE))
         self.epoch = ""
         self.on_commit: Callable[[list[Event]], None] = lambda events: None
         # The latest view for SETTLED, from the last log read that returned one.
@@ -302,12 +309,23 @@ class PostgresStore(EventLogStore):
             await self.pool.close()
             self.pool = None
 
+    async def _write_slot(self) -> None:
+        """Take one of the connections writes may hold (see READ_RESERVE); TimeoutError after
+        5 s, as for a connection from the pool. The caller releases ``_writers``."""
+        async with asyncio.timeout(5):
+            await self._writers.acquire()
+
     @asynccontextmanager
     async def transaction(self, origin: Origin | None = None) -> AsyncIterator[PostgresTransaction]:
         assert self.pool is not None, "store is closed"
         try:
+            await self._write_slot()
+        except UNAVAILABLE as e:
+            raise _unavailable(e) from None
+        try:
             conn = await self.pool.acquire(timeout=5)
         except UNAVAILABLE as e:
+            self._writers.release()
             raise _unavailable(e) from None
         try:
             tr = conn.transaction()
@@ -338,6 +356,7 @@ class PostgresStore(EventLogStore):
             raise _unavailable(e) from None
         finally:
             await self.pool.release(conn)
+            self._writers.release()
 
     async def insert_logged(self, shape: LoggedInsert, values: Sequence, event: Event, seq_key: str,
                             origin: Origin | None = None) -> InsertLogged:
@@ -351,7 +370,11 @@ class PostgresStore(EventLogStore):
 
     async def _run_batch(self, sql: str, args: list) -> list:
         assert self.pool is not None, "store is closed"
-        return await self.pool.fetch(sql, *args, timeout=30)
+        await self._write_slot()
+        try:
+            return await self.pool.fetch(sql, *args, timeout=30)
+        finally:
+            self._writers.release()
 
     def _committed(self, events: list[Event]) -> None:
         for event in events:
