@@ -12,6 +12,7 @@ import re
 
 import pytest
 
+from rtcli.tui.describe import plain
 from rtcli.tui.filter import Verdict
 from rtcli.tui.screens.explain import ExplainScreen
 from rtcli.tui.screens.forms import ConfirmScreen, CreateRowScreen
@@ -150,6 +151,18 @@ async def test_table_columns_expand_full_screen_and_a_detail_that_follows(shared
         assert detail.record.rid == ids[1] and detail.scroll_y == 0  # no wait
         await until(pilot, lambda: re.search(r'text +"row 1"', screen_text(app)), "the event in the detail pane")
         assert detail.scroll_y == 0
+        # The mouse selects the text where the pane is scrolled to (past the border and the padding).
+        detail.scroll_to(y=3, animate=False, immediate=True)
+        await pilot.pause()
+        line = plain(detail.lines).splitlines()[3]
+        await pilot.mouse_down("#detail", offset=(2, 1))
+        await pilot.hover("#detail", offset=(12, 2))
+        await pilot.mouse_up("#detail", offset=(12, 2))
+        selected = screen.get_selected_text()
+        assert line.strip() and selected and selected.startswith(line), (line, selected)
+        screen.clear_selection()
+        table_widget.focus()  # the click focused the pane
+        await pilot.pause()
         body = str(detail.content)
         assert body.index("text") < body.index("tags") < body.index("$id")  # user fields first
         assert "subscriptions  " + next(iter(screen.subs)).name in body  # by name, not ID
