@@ -218,6 +218,7 @@ class Rows:
         async with self._tx(ctx, tx) as tx:
             cols = await self._columns(ctx, tx, db, table_id)
             row = await self.repo.get_row(ctx.project, db, table_id, row_id, tx)
+            created = None
             if row is None:
                 if not upsert:
                     raise _not_found(row_id)
@@ -225,10 +226,22 @@ class Rows:
                     raise _unauthorized()
                 now = ids.format_datetime()
                 rid, perms = _id(row_id, "rowId"), self._permissions(ctx, body.get("permissions"))
-                row = Row(id=rid, table_id=table_id, database_id=db, data=schema.validate_row(cols, data, creating=True),
+                new = Row(id=rid, table_id=table_id, database_id=db, data=schema.validate_row(cols, data, creating=True),
                           permissions=perms, created_at=now, updated_at=now)
-                row = replace(row, sequence=await self.repo.insert_row(tx, ctx.project, row, self._read_roles(perms)))
+                try:
+                    created = replace(new, sequence=await self.repo.insert_row(tx, ctx.project, new,
+                                                                               self._read_roles(perms)))
+                except AppwriteError as e:
+                    # A request at the same moment (on PostgreSQL) made the row after it was read:
+                    # the INSERT waited for that one and skipped, so reading again finds it.
+                    row = await self.repo.get_row(ctx.project, db, table_id, row_id, tx) \
+                        if e.type == "row_already_exists" else None
+                    if row is None:
+                        raise
+            if created is not None:
+                row = created
             else:
+                assert row is not None
                 if not self._grants(ctx, table, row, "update"):
                     if not self._grants(ctx, table, row, "read"):
                         raise _not_found(row_id)

@@ -169,3 +169,22 @@ def test_columns_added_to_one_table_at_the_same_moment_keep_their_own_places(sha
         with sqlite3.connect(shared_server.data_dir / "rtcli.db") as db:
             places = db.execute(sql).fetchone()[0]
     assert places == AT_ONCE
+
+
+def test_upserts_of_one_new_row_at_the_same_moment_all_succeed(shared_server, rows_table):
+    """PUT of a row that does not exist yet, sent at once: one creates it, the others update it
+    (an upsert never answers that the row exists)."""
+    rid = f"up{secrets.token_hex(4)}"
+    with shared_server.admin() as admin:
+        start = threading.Barrier(AT_ONCE)
+
+        def put(i: int) -> httpx.Response:
+            with httpx.Client(base_url=shared_server.endpoint, headers=admin.headers, timeout=20) as c:
+                start.wait()
+                return c.put(f"/tablesdb/c/tables/t/rows/{rid}", json={"data": {"name": f"n{i}"}})
+
+        with ThreadPoolExecutor(AT_ONCE) as pool:
+            answers = list(pool.map(put, range(AT_ONCE)))
+        assert [r.status_code for r in answers] == [200] * AT_ONCE, [r.text for r in answers]
+        stored = admin.get(f"/tablesdb/c/tables/t/rows/{rid}").json()
+        assert stored["name"] in {r.json()["name"] for r in answers}
