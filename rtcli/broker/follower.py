@@ -45,6 +45,10 @@ class LogFollower:
         self._mine: dict[int, Event] = {}  # committed here, not yet delivered
         self._live: list[Event] = []  # events in no log, waiting for those committed before them
         self._wake = asyncio.Event()
+        # Why to read: told to (a poll, a reconnection, events still settling), or the highest
+        # position another node announced, which a read may already have passed.
+        self._due = True
+        self._announced = 0
         self._task: asyncio.Task | None = None
 
     async def start(self, deliver: Callable[[Event], None]) -> None:
@@ -73,8 +77,14 @@ class LogFollower:
     async def ping(self) -> None:
         """Always answers: the broker is this process (the log is in the database)."""
 
-    def wake(self) -> None:
-        """Another node committed: look at the log."""
+    def wake(self, upto: int | None = None) -> None:
+        """Another node committed events up to position ``upto`` (None: unknown): look at the log,
+        unless a read has passed ``upto`` by the time the follower gets to it. Wake-ups that
+        arrive during a read share the next one, and those the read already covered cost none."""
+        if upto is None:
+            self._due = True
+        elif upto > self._announced:
+            self._announced = upto
         self._wake.set()
 
     async def _follow(self) -> None:
@@ -83,15 +93,18 @@ class LogFollower:
             try:
                 await asyncio.wait_for(self._wake.wait(), retry or self.poll)
             except TimeoutError:
-                pass
+                self._due = True  # a poll, or a look again at events still settling
             self._wake.clear()
+            if not (self._due or self._mine or self._announced > self.last):
+                continue  # everything announced since the last read was in it
+            self._due = False
             try:
                 waiting = await self._catch_up()
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # the database is unreachable: try again on the next round
                 log.warning("cannot read the event log: %s", e)
-                waiting = False
+                waiting, self._due = False, True
             retry = min(max(retry * 2, SETTLE_FIRST), SETTLE_CAP) if waiting else 0.0
 
     async def _catch_up(self) -> bool:

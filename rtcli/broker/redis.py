@@ -1,8 +1,10 @@
 """The Redis broker: wakes every node when any node commits events; each node then delivers
 the new, settled part of the event log (in PostgreSQL) to its hub, in log order (LogFollower).
 
-Redis carries only positions, a few bytes per commit or burst of commits; the events themselves
-are read from the log, one query per burst per node. That makes the log the single source of
+Redis carries only positions, a few bytes per commit or burst of commits (the sending node's id
+and the highest position committed); the events themselves are read from the log, one query per
+burst per node. A node ignores its own wake-ups (its commits woke its follower already), and a
+wake-up for positions a read has already passed costs no read. That makes the log the single source of
 truth: a lost message, a Redis restart or a Redis outage costs latency (each node reads the log
 every ``poll`` seconds meanwhile), never an event, and no event is delivered twice.
 
@@ -47,6 +49,20 @@ def decode_live(raw: bytes) -> tuple[str, Event]:
     return d["node"], Event(project=d["project"], events=expand(d["name"]), channels=d["channels"],
                             roles=d["roles"], payload=d["payload"], timestamp=d["timestamp"], user_id=d["user"],
                             controls=Controls(exclude=d["exclude"]), supersedes=d["supersedes"], created=d["created"])
+
+
+def encode_wakeup(node: str, upto: int) -> bytes:
+    return f"{node}:{upto}".encode()
+
+
+def decode_wakeup(raw: bytes | str) -> tuple[str | None, int | None]:
+    """(sending node, highest position committed); (None, None) for a message of another shape,
+    which wakes the follower all the same: a wake-up too many costs one read, one too few a poll."""
+    text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+    node, _, upto = text.rpartition(":")
+    if not node or not upto.isdigit() or len(upto) > 20:
+        return None, None
+    return node, int(upto)
 
 
 class RedisBroker:
@@ -130,7 +146,7 @@ class RedisBroker:
         while self._unsent and self.redis is not None:
             seq, self._unsent = self._unsent, 0
             try:
-                await self.redis.publish(self.channel, str(seq))
+                await self.redis.publish(self.channel, encode_wakeup(self.node, seq))
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # Redis down: the other nodes will find the events by polling
@@ -155,7 +171,9 @@ class RedisBroker:
                         self._receive_live(message["data"])
                     else:
                         self.wakeups += 1
-                        self.follower.wake()
+                        node, upto = decode_wakeup(message["data"])
+                        if node != self.node:
+                            self.follower.wake(upto)
             except asyncio.CancelledError:
                 raise
             except Exception as e:

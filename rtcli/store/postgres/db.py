@@ -88,6 +88,10 @@ SETTLED = ("(SELECT GREATEST(pg_snapshot_xmin(s)::text::bigint, LEAST({xmax}::bi
 VIEW = ("pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS seen_xmax, ARRAY(SELECT backend_xid::text::bigint"
         " FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL UNION ALL"
         " SELECT transaction::text::bigint FROM pg_prepared_xacts WHERE database = current_database()) AS seen_ours")
+# The log follower's reads without a fresh view: the same columns, nothing seen.
+NO_VIEW = "NULL::bigint AS seen_xmax, NULL::bigint[] AS seen_ours"
+# Reads in a row that found committed events held back before the follower takes a fresh view.
+VIEW_AFTER = 2
 # A read in a write transaction locks its rows, unless its shape cannot lock (an aggregate).
 UNLOCKABLE = re.compile(r"\b(COUNT|MAX|MIN|SUM|AVG)\s*\(|\bDISTINCT\b|\bGROUP BY\b|\bUNION\b", re.IGNORECASE)
 
@@ -257,6 +261,9 @@ class PostgresStore(EventLogStore):
         self.on_commit: Callable[[list[Event]], None] = lambda events: None
         # The latest view for SETTLED, from the last log read that returned one.
         self.seen: tuple[int, list[int]] = (0, [])
+        self._stuck = 0  # the log follower's reads in a row that found committed events held back
+        self._view_helps = True  # the last view moved the follower's bound past the oldest transaction
+        self.views = 0  # log reads that took a fresh view (for tests and metrics)
         self.group = GroupCommit(self._run_batch, self._committed, _failure, UNAVAILABLE, POSITION, TX_BITS)
 
     def settled(self, params: list) -> str:
@@ -396,11 +403,21 @@ class PostgresStore(EventLogStore):
         ``limit``), without those in ``known`` (events this node committed: it has them), with
         the settled bound and the highest committed position, in one round trip."""
         assert self.pool is not None, "store is closed"
+        # A fresh view (pg_stat_activity, a third of the read's cost in PostgreSQL) helps only
+        # when the server's oldest running transaction holds the bound back: taken after reads
+        # that found the log held back twice running, and as long as it moves the bound past
+        # that oldest transaction. Otherwise the last view stands (any completed view is valid).
+        view = self._stuck >= VIEW_AFTER or self._view_helps
         rows = await self.pool.fetch(
             f"SELECT b.*, e.* FROM (SELECT {SETTLED.format(xmax='$4', ours='$5')} << {TX_BITS} AS bound,"
-            f" (SELECT COALESCE(MAX(seq), 0) FROM events) AS top, {VIEW}) b"
+            f" pg_snapshot_xmin(pg_current_snapshot())::text::bigint << {TX_BITS} AS oldest,"
+            f" (SELECT COALESCE(MAX(seq), 0) FROM events) AS top, {VIEW if view else NO_VIEW}) b"
             " LEFT JOIN LATERAL (SELECT * FROM events WHERE seq > $1 AND seq < b.bound AND seq <> ALL($2::bigint[])"
             " ORDER BY seq LIMIT $3) e ON true", after, list(known), limit, *self.seen, timeout=30)
         head = rows[0]
-        self._saw(head)
+        if view:
+            self._saw(head)
+        self._stuck = self._stuck + 1 if head["top"] >= head["bound"] else 0
+        self._view_helps = head["bound"] > head["oldest"]
+        self.views += view
         return LogPage([self.event_from_row(r) for r in rows if r["seq"] is not None], head["bound"], head["top"])
