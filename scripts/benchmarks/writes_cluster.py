@@ -67,7 +67,8 @@ def _xacts(args, dbname: str | None) -> int:
     return int(out.strip() or 0)
 
 
-COUNTS = ("rtcli_create_statements_total", "rtcli_statement_creates_total", "rtcli_log_reads_total")
+COUNTS = ("rtcli_create_statements_total", "rtcli_statement_creates_total", "rtcli_log_reads_total",
+          "rtcli_log_views_total")
 
 
 def _counts(ports: list[int]) -> collections.Counter:
@@ -183,12 +184,15 @@ async def _once(label: str, n_nodes: int, backend: str, redis, args, workdir: Pa
          "postgres_xacts_per_create": round(xacts / sum(counts.values()), 2) if dbname and counts else None,
          "creates_per_statement": round(counted[COUNTS[1]] / counted[COUNTS[0]], 1) if counted[COUNTS[0]] else None,
          "log_reads_per_create": round(counted[COUNTS[2]] / sum(counts.values()), 3) if dbname and counts else None,
+         # Log reads that also read pg_stat_activity (every read, before nodes took that view only when needed).
+         "log_views_per_read": round(counted[COUNTS[3]] / counted[COUNTS[2]], 2) if counted[COUNTS[2]] else None,
          "lock_waits": waits, "processes": usage}
     print(f"  {label}: {rate:,.0f} creates/s ({' + '.join(f'{x:,.0f}' for x in r['creates_per_node_per_s'])}); "
           f"rtcli {r['rtcli_us_per_create']} us/create (nodes {' + '.join(f'{x}%' for x in r['node_cpu_pct'])}, "
           f"waited {' / '.join(f'{x}%' for x in r['node_cpu_wait_pct'])}), PostgreSQL {pg_pct}% = "
           f"{r['postgres_us_per_create']} us/create, {r['postgres_xacts_per_create']} transactions/create "
-          f"({r['creates_per_statement']} creates/statement, {r['log_reads_per_create']} log reads/create), "
+          f"({r['creates_per_statement']} creates/statement, {r['log_reads_per_create']} log reads/create, "
+          f"{r['log_views_per_read']} with a view), "
           f"Redis {redis_pct}%, client {r['client_cpu_pct']}%; "
           f"lock waits {waits and waits['lock_waiters_per_sample']}/sample "
           f"({waits and waits['samples_with_a_lock_wait_pct']}% of samples); errors {sum(errors.values())}",

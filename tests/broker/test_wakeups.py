@@ -1,0 +1,110 @@
+"""How a node following the log spends reads on wake-ups: one that a read has already covered
+costs none, and a node ignores its own (its commits woke its follower already)."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import ExitStack
+
+import pytest
+
+from rtcli.core.event import Event
+from tests.broker.test_contract import commit, event
+from tests.conftest import free_port
+from tests.services import PrivateRedis, pg_database, require
+
+pytestmark = pytest.mark.postgres
+
+
+async def _until(check, seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("not within time")
+
+
+def test_a_wakeup_already_covered_by_a_read_costs_no_read():
+    from rtcli.broker.follower import LogFollower
+    from rtcli.store.postgres.db import PostgresStore
+
+    async def scenario(dsn: str):
+        writer, reader = PostgresStore(dsn), PostgresStore(dsn)  # two nodes: one writes, one follows
+        await writer.open()
+        await reader.open()
+        follower = LogFollower(reader, poll=60)  # no polling during the test: only wake-ups read
+        seen: list[Event] = []
+        await follower.start(seen.append)
+        try:
+            seqs: list[int] = []
+            writer.on_commit = lambda events: seqs.extend(e.seq for e in events)
+            await commit(writer, None, [event(1), event(2)])
+            follower.wake(seqs[-1])
+            await _until(lambda: len(seen) == 2)
+            reads = follower.reads
+            for upto in seqs:  # late or repeated wake-ups for what was delivered
+                follower.wake(upto)
+            await asyncio.sleep(0.2)
+            assert follower.reads == reads, "no read for positions already delivered"
+            follower.wake()  # a wake-up without a position (a reconnection): always a read
+            await _until(lambda: follower.reads == reads + 1)
+            await commit(writer, None, [event(3)])
+            follower.wake(seqs[-1])
+            await _until(lambda: len(seen) == 3)
+            assert [e.payload["$id"] for e in seen] == ["r1", "r2", "r3"]
+        finally:
+            await follower.close()
+            await writer.close()
+            await reader.close()
+
+    with pg_database() as dsn:
+        asyncio.run(scenario(dsn))
+
+
+@pytest.mark.redis
+def test_a_node_ignores_its_own_wakeups_and_wakes_the_others():
+    require("redis")
+    from rtcli.broker.redis import RedisBroker, decode_wakeup, encode_wakeup
+    from rtcli.store.postgres.db import PostgresStore
+
+    assert decode_wakeup(encode_wakeup("abc", 42)) == ("abc", 42)
+    assert decode_wakeup(b"17") == (None, None)  # another shape: wakes the follower, position unknown
+    assert decode_wakeup(b"n:" + b"9" * 40) == (None, None)
+
+    async def scenario(dsn: str, url: str):
+        stores = [PostgresStore(dsn), PostgresStore(dsn)]
+        brokers, got = [], []
+        for store in stores:
+            await store.open()
+            broker = RedisBroker(url, store, poll=60)
+            seen: list[Event] = []
+            await broker.start(seen.append)
+            store.on_commit = broker.publish
+            brokers.append(broker)
+            got.append(seen)
+        try:
+            await _until(lambda: all(b.connected for b in brokers))
+            await asyncio.sleep(0.1)  # the reads each node makes on connecting
+            a, b = brokers
+            reads_a, reads_b, wakeups_a = a.follower.reads, b.follower.reads, a.wakeups
+            for i in range(1, 6):
+                await commit(stores[0], a, [event(i)])
+                await _until(lambda n=i: len(got[1]) == n)
+            await _until(lambda: a.wakeups > wakeups_a)
+            await asyncio.sleep(0.1)
+            assert [e.payload["$id"] for e in got[0]] == [e.payload["$id"] for e in got[1]] == [f"r{i}" for i in range(1, 6)]
+            assert b.follower.reads > reads_b, "the other node read the log on the wake-ups"
+            # Node a read once per commit at most: its own wake-ups, echoed by Redis, cost no read.
+            assert a.follower.reads - reads_a <= 5
+        finally:
+            for broker in brokers:
+                await broker.close()
+            for store in stores:
+                await store.close()
+
+    with ExitStack() as stack:
+        dsn = stack.enter_context(pg_database())
+        redis = PrivateRedis(free_port())
+        redis.start()
+        stack.callback(redis.stop)
+        asyncio.run(scenario(dsn, redis.url))
