@@ -6,6 +6,7 @@ Row reads that a non-key caller makes are filtered by read roles inside the SQL 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,6 +39,13 @@ def _table(r: Any, columns: list[Column], indexes: list[Any]) -> Table:
                  enabled=bool(r["enabled"]), row_security=bool(r["row_security"]),
                  permissions=orjson.loads(r["permissions"]), created_at=r["created_at"], updated_at=r["updated_at"],
                  columns=tuple(columns), indexes=tuple(indexes))
+
+
+@functools.lru_cache(maxsize=4096)
+def _column(spec: str | bytes) -> Column:
+    """A stored column spec as a record. A write reads its table's columns in its transaction
+    each time; the records are immutable, so one parse per distinct spec serves them all."""
+    return column_from_spec(orjson.loads(spec))
 
 
 def _row(r: Any) -> Row:
@@ -141,7 +149,7 @@ class TablesDBStore:
     async def _with_schema(self, project: str, r: Any) -> Table:
         rows = await self.s.fetchall(
             "SELECT spec FROM columns WHERE project=? AND db=? AND tbl=? ORDER BY position", (project, r["db"], r["id"]))
-        return _table(r, [column_from_spec(orjson.loads(c[0])) for c in rows],
+        return _table(r, [_column(c[0]) for c in rows],
                       await self.indexes.list(project, r["db"], r["id"]))
 
     async def table_exists(self, project: str, db: str, table: str) -> bool:
@@ -198,7 +206,7 @@ class TablesDBStore:
             (project, db, table, project, db, table))
         if not rows or rows[0][0] is not None:
             return None
-        return [column_from_spec(orjson.loads(r[0])) for r in rows[1:]]
+        return [_column(r[0]) for r in rows[1:]]
 
     async def lock_table(self, tx: Transaction, project: str, db: str, table: str) -> None:
         # A read in a transaction locks the rows it returns on PostgreSQL (nothing on SQLite,
