@@ -1,15 +1,17 @@
 """writes-cluster: REST row creates/s (each with its event)
 on 1 SQLite node, 1 PostgreSQL node and N PostgreSQL + Redis nodes, in the same run.
 
-The concurrent writers (``--writers``) are spread evenly over the nodes; one subscriber per node
-counts the events its node delivers. Reported per setup: creates/s, the CPU of each process (as
-% of one core: each node, PostgreSQL's backends for the run's database, Redis, the load client)
-and µs of CPU per create for rtcli and for PostgreSQL, PostgreSQL transactions per create (each
-write, and each read of the log, is one: ``pg_stat_database``) and, from the nodes' /metrics,
-creates per create statement and log reads per create, and how often PostgreSQL backends were
-waiting for a lock (``pg_stat_activity`` sampled every 20 ms: lock waits per sample, and the
-share of samples with any). Setups alternate, ``--cluster-repeat`` runs each, best kept.
-``--profile DIR``: py-spy on the first node of each setup during the measured window.
+The concurrent writers (``--writers``) are spread evenly over the nodes, and so are
+``--cluster-nodes`` subscribers (all on the node of a one-node setup: every setup delivers each
+create to as many subscribers), which count the events their node delivers. Reported per setup:
+creates/s, the CPU of each process (as % of one core: each node, PostgreSQL's backends for the
+run's database, Redis, the load client) and µs of CPU per create for rtcli and for PostgreSQL,
+PostgreSQL transactions per create (each write, and each read of the log, is one:
+``pg_stat_database``) and, from the nodes' /metrics, creates per create statement and log reads
+per create, and how often PostgreSQL backends were waiting for a lock (``pg_stat_activity``
+sampled every 20 ms: lock waits per sample, and the share of samples with any). Setups
+alternate, ``--cluster-repeat`` runs each, best kept. ``--profile DIR``: py-spy on the first
+node of each setup during the measured window.
 """
 
 from __future__ import annotations
@@ -99,8 +101,12 @@ async def _once(label: str, n_nodes: int, backend: str, redis, args, workdir: Pa
                     nodes.append(start_rtcli(workdir, extra, shared=shared))
             await setup_table(nodes[0].port)
             per_node_agg = [Agg() for _ in nodes]
-            for node, a in zip(nodes, per_node_agg):
-                watchers += await open_subscribers(node.port, RT_PATH, 1, a, CHANNEL)
+            # Every setup delivers each create to the same subscribers, ``--cluster-nodes`` of them:
+            # one per node of the cluster, all on the one node otherwise. (With one subscriber per
+            # node the cluster had three times the deliveries to make on the same core.)
+            for i in range(args.cluster_nodes):
+                watchers += await open_subscribers(nodes[i % n_nodes].port, RT_PATH, 1, per_node_agg[i % n_nodes],
+                                                   CHANNEL)
             conns = [Http(nodes[i % n_nodes].port, ADMIN) for i in range(args.writers)]
             counts = collections.Counter()
             errors: collections.Counter = collections.Counter()
