@@ -9,7 +9,8 @@ yields ``Event`` items (realistic row events: 24 event names, 16 channels, a pay
 target rate, the app's one feed worker batches them into messages, the screen applies them to
 the ring buffer, view and widgets. The screen is rendered for real: the driver is Textual's
 headless one except that it reports a terminal, so every frame is composed and encoded to
-escape sequences (and then counted, not printed).
+escape sequences (and then counted, not printed), at the frame rate ``rtcli monitor`` asks
+Textual for (``rtcli.tui.FPS``; ``TEXTUAL_FPS`` overrides it).
 
 With ``--live`` the events come from a real ``rtcli serve`` (started on a free port with a
 temporary data directory) over the real ``RealtimeClient``: a writer thread creates rows in
@@ -48,6 +49,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from rtcli.tui import use_frame_rate  # noqa: E402
+
+use_frame_rate()  # as rtcli monitor does, before Textual is imported
 from textual.drivers.headless_driver import HeadlessDriver  # noqa: E402
 
 from rtcli.client.realtime import Event, Pong, StateChange, Subscribed  # noqa: E402

@@ -46,6 +46,9 @@ def monitor(
     settings = state(ctx).settings()
     subscriptions = [([channel], queries) for channel in (channels or DEFAULT_CHANNELS)]
 
+    from rtcli.tui import use_frame_rate
+
+    use_frame_rate()
     from textual.app import InvalidThemeError  # lazy: textual costs ~150 ms to import
 
     from rtcli.tui.app import MonitorApp
