@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from contextlib import ExitStack
 
 import pytest
@@ -20,3 +21,20 @@ def make_store(request, tmp_path):
             from rtcli.store.postgres.db import PostgresStore
 
             yield lambda: PostgresStore(dsn)
+
+
+@pytest.fixture
+def with_store(make_store):
+    """Runs ``scenario(store, repository(store))`` on a freshly opened store, then closes it.
+    Each call opens the same file or database again, so a scenario can see what an earlier one left."""
+    def run(repository, scenario):
+        async def go():
+            store = make_store()
+            await store.open()
+            store.on_commit = lambda events: None
+            try:
+                return await scenario(store, repository(store))
+            finally:
+                await store.close()
+        return asyncio.run(go())
+    return run

@@ -26,19 +26,7 @@ def _execution(eid: str, status: ExecutionStatus, user_id: str | None = "u1") ->
                      response_headers=[("x-b", "2")], logs="err", errors="Exit status 1", duration=0.25)
 
 
-def _run(make_store, scenario):
-    async def go():
-        store = make_store()
-        await store.open()
-        store.on_commit = lambda events: None
-        try:
-            return await scenario(store, FunctionsStore(store))
-        finally:
-            await store.close()
-    return asyncio.run(go())
-
-
-def test_functions_and_executions_come_back_as_they_were_saved(make_store):
+def test_functions_and_executions_come_back_as_they_were_saved(with_store):
     done = _execution("e1", ExecutionStatus.FAILED)
     waiting = _execution("e2", ExecutionStatus.WAITING, user_id=None)
 
@@ -52,7 +40,7 @@ def test_functions_and_executions_come_back_as_they_were_saved(make_store):
                 await repo.executions("p", "fn1", ["user:u1"], 10, 0), await repo.unfinished(),
                 orjson.loads(raw) if isinstance(raw, str) else raw)
 
-    fn, triggers, got, (total, visible), unfinished, stored = _run(make_store, scenario)
+    fn, triggers, got, (total, visible), unfinished, stored = with_store(FunctionsStore, scenario)
     assert fn == FN and triggers == [FunctionTrigger("p", "fn1", ["users.*.create"])]
     assert got == done and got.status is ExecutionStatus.FAILED and got.trigger is ExecutionTrigger.SCHEDULE
     assert (total, visible) == (1, [done])  # the guest's execution is readable by no role
@@ -66,7 +54,7 @@ def test_functions_and_executions_come_back_as_they_were_saved(make_store):
                       "errors": "Exit status 1", "duration": 0.25, "scheduledAt": "2030-01-01T00:00:00.000+00:00"}
 
 
-def test_an_execution_written_before_the_user_id_column_names_its_user(make_store):
+def test_an_execution_written_before_the_user_id_column_names_its_user(with_store):
     async def scenario(store, repo):
         async with store.transaction() as tx:
             await repo.save_execution(tx, "p", _execution("e1", ExecutionStatus.SCHEDULED), ["user:u1"])
@@ -74,12 +62,12 @@ def test_an_execution_written_before_the_user_id_column_names_its_user(make_stor
             await tx.execute("UPDATE executions SET user_id=NULL")  # as an earlier version left it
         return await repo.execution("p", "e1"), await repo.execution("p", "e2")
 
-    user_s, nobody_s = _run(make_store, scenario)
+    user_s, nobody_s = with_store(FunctionsStore, scenario)
     assert user_s.user_id == "u1" and user_s.permissions == ['read("user:u1")']
     assert nobody_s.user_id is None and nobody_s.permissions == []
 
 
-def test_event_functions_are_the_enabled_ones_with_events_in_pages_of_project_then_id(make_store):
+def test_event_functions_are_the_enabled_ones_with_events_in_pages_of_project_then_id(with_store):
     """What every node's event triggers read: enabled functions with patterns only, page by page
     in (project, id) order, so a reload reads every one of them however many there are."""
     kept = [("a", "f2"), ("a", "f10"), ("b", "f1"), ("b", "f3"), ("c", "f0")]
@@ -96,14 +84,14 @@ def test_event_functions_are_the_enabled_ones_with_events_in_pages_of_project_th
             after = (page[-1].project, page[-1].function_id)
         return pages
 
-    pages = _run(make_store, scenario)
+    pages = with_store(FunctionsStore, scenario)
     assert [len(p) for p in pages] == [2, 2, 1]
     got = [t for p in pages for t in p]
     assert [(t.project, t.function_id) for t in got] == sorted(kept)
     assert all(t.events == [f"teams.{t.function_id}.create", "users.*"] for t in got)
 
 
-def test_event_triggers_read_once_per_burst_keep_the_first_functions_and_say_which_they_left_out(make_store, caplog):
+def test_event_triggers_read_once_per_burst_keep_the_first_functions_and_say_which_they_left_out(with_store, caplog):
     """The triggers a node keeps, over a real store: loads asked for at once share one read after
     the running one, past the bound the first functions (by project, then id) are kept and the
     log names the first left out, and an event runs the matching functions as they are now."""
@@ -140,7 +128,7 @@ def test_event_triggers_read_once_per_burst_keep_the_first_functions_and_say_whi
         return reads, triggers.by_project, ran
 
     with caplog.at_level("WARNING", logger="rtcli.functions"):
-        reads, kept, ran = _run(make_store, scenario)
+        reads, kept, ran = with_store(FunctionsStore, scenario)
     assert reads == 2  # the first load, then one for the four asked while it read
     assert kept == {"p": {"teams.*.delete": ["f0"], "teams.*.create": ["f1", "f2"]}}
     assert [(name, [f.id for f in fs]) for name, fs in ran] == [("teams.t1.create", ["f1", "f2"])]

@@ -4,7 +4,6 @@ it opens, keeping each user's newest presence."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 
 import pytest
@@ -19,19 +18,7 @@ P = Presence(id="p1", user_id="u1", status="online", source="rest", metadata={},
              expires_ts=0.0, connection="", created_at=OLD, updated_at=OLD)
 
 
-def _run(make_store, scenario):
-    async def go():
-        store = make_store()
-        await store.open()
-        store.on_commit = lambda events: None
-        try:
-            return await scenario(store, PresenceStore(store))
-        finally:
-            await store.close()
-    return asyncio.run(go())
-
-
-def test_a_user_has_one_presence(make_store):
+def test_a_user_has_one_presence(with_store):
     async def scenario(store, repo):
         async with store.transaction() as tx:
             await repo.insert(tx, "p", P, [])
@@ -48,11 +35,11 @@ def test_a_user_has_one_presence(make_store):
             await repo.save(tx, "p", replace(P, status="away"), [])
         return await repo.of_user("p", "u1"), await repo.get("p", "p2")
 
-    mine, none = _run(make_store, scenario)
+    mine, none = with_store(PresenceStore, scenario)
     assert mine is not None and mine.id == "p1" and mine.status == "away" and none is None
 
 
-def test_an_older_database_keeps_each_users_newest_presence(make_store):
+def test_an_older_database_keeps_each_users_newest_presence(with_store):
     async def older(store, repo):
         # As an earlier version left it: a plain index, and one user's presences made at once.
         async with store.transaction() as tx:
@@ -68,5 +55,5 @@ def test_an_older_database_keeps_each_users_newest_presence(make_store):
                 await repo.insert(tx, "p", replace(P, id="p4"), [])
         return [r[0] for r in rows]
 
-    _run(make_store, older)
-    assert _run(make_store, reopened) == ["p2", "q1"]
+    with_store(PresenceStore, older)
+    assert with_store(PresenceStore, reopened) == ["p2", "q1"]

@@ -4,7 +4,6 @@ written, so data directories written before still read."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 
 import orjson
@@ -21,19 +20,7 @@ UPLOAD = File(seq=0, bucket_id="b1", id="f1", name="a.png", permissions=['read("
               expires=1e9, owner="u1", created_at=NOW, updated_at=NOW)
 
 
-def _run(make_store, scenario):
-    async def go():
-        store = make_store()
-        await store.open()
-        store.on_commit = lambda events: None
-        try:
-            return await scenario(store, StorageStore(store))
-        finally:
-            await store.close()
-    return asyncio.run(go())
-
-
-def test_buckets_and_files_come_back_as_they_were_saved(make_store):
+def test_buckets_and_files_come_back_as_they_were_saved(with_store):
     async def scenario(store, repo):
         async with store.transaction() as tx:
             await repo.insert_bucket(tx, "p", BUCKET)
@@ -52,7 +39,7 @@ def test_buckets_and_files_come_back_as_they_were_saved(make_store):
                 await repo.list_files("p", "b1", plan, ["user:u2"], None),
                 orjson.loads(spec) if isinstance(spec, str) else spec)
 
-    bucket, buckets, seq, count, again, before, expired, got, readable, hidden, spec = _run(make_store, scenario)
+    bucket, buckets, seq, count, again, before, expired, got, readable, hidden, spec = with_store(StorageStore, scenario)
     assert bucket == BUCKET and buckets == (1, [BUCKET])
     assert count == again == 1
     assert before == (0, []) and expired == [replace(UPLOAD, seq=seq)]  # an upload in progress is listed by no one
