@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,6 +21,10 @@ from rtcli.core.schema import COLUMN_TYPES
 from rtcli.server.routes.unsupported import not_offered
 from rtcli.services import bulk_rows
 from rtcli.server.http import array_param, body, ctx, json_response, no_content
+from rtcli.services.context import Ctx
+
+if TYPE_CHECKING:
+    from rtcli.server.app import Services
 
 Model = dict[str, Any]
 
@@ -58,15 +62,16 @@ class Dialect:
 TABLESDB = Dialect()
 
 
-def _svc(request: Request):
-    return request.app.state.services
+def _svc(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
 
 
 def _p(request: Request, name: str) -> str:
-    return request.path_params[name]
+    return str(request.path_params[name])
 
 
-async def databases(d: Dialect, request: Request):
+async def databases(d: Dialect, request: Request) -> Response:
     c, s = await ctx(request), _svc(request)
     if request.method == "POST":
         return json_response(await s.tablesdb.create_database(c, d.fields_in(await body(request)), d.database_type),
@@ -74,7 +79,7 @@ async def databases(d: Dialect, request: Request):
     return json_response(await s.tablesdb.list_databases(c, array_param(request, "queries")))
 
 
-async def database(d: Dialect, request: Request):
+async def database(d: Dialect, request: Request) -> Response:
     if _p(request, "db") in d.not_databases:
         raise not_offered(request)
     c, s, db = await ctx(request), _svc(request), _p(request, "db")
@@ -86,7 +91,7 @@ async def database(d: Dialect, request: Request):
     return no_content()
 
 
-async def tables(d: Dialect, request: Request):
+async def tables(d: Dialect, request: Request) -> Response:
     c, s, db = await ctx(request), _svc(request), _p(request, "db")
     if request.method == "POST":
         return json_response(d.table_out(await s.tablesdb.create_table(c, db, d.fields_in(await body(request)))), 201)
@@ -94,7 +99,7 @@ async def tables(d: Dialect, request: Request):
                                   d.table_out))
 
 
-async def table(d: Dialect, request: Request):
+async def table(d: Dialect, request: Request) -> Response:
     c, s, db, t = await ctx(request), _svc(request), _p(request, "db"), _p(request, "table")
     if request.method == "GET":
         return json_response(d.table_out(await s.tablesdb.get_table(c, db, t)))
@@ -104,12 +109,12 @@ async def table(d: Dialect, request: Request):
     return no_content()
 
 
-async def columns(d: Dialect, request: Request):
+async def columns(d: Dialect, request: Request) -> Response:
     c, s = await ctx(request), _svc(request)
     return json_response(d.listed(await s.tablesdb.list_columns(c, _p(request, "db"), _p(request, "table")), "columns"))
 
 
-async def create_column(d: Dialect, request: Request):
+async def create_column(d: Dialect, request: Request) -> Response:
     if _p(request, "kind") not in COLUMN_TYPES:
         raise not_offered(request)
     c, s = await ctx(request), _svc(request)
@@ -118,7 +123,7 @@ async def create_column(d: Dialect, request: Request):
     return json_response(spec, 202)
 
 
-async def column(d: Dialect, request: Request):
+async def column(d: Dialect, request: Request) -> Response:
     c, s = await ctx(request), _svc(request)
     db, t, key = _p(request, "db"), _p(request, "table"), _p(request, "key")
     if request.method == "GET":
@@ -127,7 +132,7 @@ async def column(d: Dialect, request: Request):
     return no_content()
 
 
-async def update_column(d: Dialect, request: Request):
+async def update_column(d: Dialect, request: Request) -> Response:
     if _p(request, "kind") not in COLUMN_TYPES:
         raise not_offered(request)
     c, s = await ctx(request), _svc(request)
@@ -135,9 +140,10 @@ async def update_column(d: Dialect, request: Request):
                                                         _p(request, "key"), d.fields_in(await body(request))))
 
 
-async def staged_write(d: Dialect, request: Request, c, b: dict, action: str, db: str, t: str, row_id: str) -> Response:
+async def staged_write(d: Dialect, request: Request, c: Ctx, b: Model, action: str, db: str, t: str,
+                       row_id: str) -> Response:
     """A row write with ``transactionId``: staged in that transaction, applied when it commits."""
-    data = b.get("data") if isinstance(b.get("data"), dict) else {}
+    data: Model = b["data"] if isinstance(b.get("data"), dict) else {}
     op = {"action": action, "databaseId": db, "tableId": t, "rowId": row_id,
           "data": {**data, **({"$permissions": b["permissions"]} if b.get("permissions") is not None else {})}}
     await _svc(request).transactions.stage(c, str(b["transactionId"]), [op])
@@ -151,7 +157,7 @@ async def staged_write(d: Dialect, request: Request, c, b: dict, action: str, db
 BULK = {"PATCH": bulk_rows.update_rows, "PUT": bulk_rows.upsert_rows, "DELETE": bulk_rows.delete_rows}
 
 
-async def rows(d: Dialect, request: Request):
+async def rows(d: Dialect, request: Request) -> Response:
     c, s, db, t = await ctx(request), _svc(request), _p(request, "db"), _p(request, "table")
     if request.method == "POST":
         b = d.fields_in(await body(request))
@@ -168,7 +174,7 @@ async def rows(d: Dialect, request: Request):
     return json_response(d.listed(await s.rows.list(c, db, t, array_param(request, "queries")), "rows", d.row_out))
 
 
-async def row(d: Dialect, request: Request):
+async def row(d: Dialect, request: Request) -> Response:
     c, s = await ctx(request), _svc(request)
     db, t, r = _p(request, "db"), _p(request, "table"), _p(request, "row")
     if request.method == "GET":
@@ -183,7 +189,7 @@ async def row(d: Dialect, request: Request):
     return no_content()
 
 
-async def increment(d: Dialect, request: Request):
+async def increment(d: Dialect, request: Request) -> Response:
     if request.path_params["op"] not in ("increment", "decrement"):
         raise AppwriteError("general_route_not_found")
     c, s = await ctx(request), _svc(request)
@@ -193,7 +199,7 @@ async def increment(d: Dialect, request: Request):
     return json_response(d.row_out(out))
 
 
-async def indexes(d: Dialect, request: Request):
+async def indexes(d: Dialect, request: Request) -> Response:
     c, s, db, t = await ctx(request), _svc(request), _p(request, "db"), _p(request, "table")
     if request.method == "POST":
         return json_response(d.index_out(await s.indexes.create(c, db, t, d.fields_in(await body(request)))), 202)
@@ -201,7 +207,7 @@ async def indexes(d: Dialect, request: Request):
                                   d.index_out))
 
 
-async def index(d: Dialect, request: Request):
+async def index(d: Dialect, request: Request) -> Response:
     c, s, db, t = await ctx(request), _svc(request), _p(request, "db"), _p(request, "table")
     if request.method == "GET":
         return json_response(d.index_out(await s.indexes.get(c, db, t, _p(request, "key"))))
@@ -209,14 +215,14 @@ async def index(d: Dialect, request: Request):
     return no_content()
 
 
-async def transactions(request: Request):
+async def transactions(request: Request) -> Response:
     c, s = await ctx(request), _svc(request)
     if request.method == "POST":
         return json_response(await s.transactions.create(c, await body(request)), 201)
     return json_response(await s.transactions.list(c, array_param(request, "queries")))
 
 
-async def transaction(request: Request):
+async def transaction(request: Request) -> Response:
     c, s, tid = await ctx(request), _svc(request), _p(request, "txn")
     if request.method == "GET":
         return json_response(await s.transactions.get(c, tid))
@@ -226,13 +232,14 @@ async def transaction(request: Request):
     return no_content()
 
 
-async def operations(request: Request):
+async def operations(request: Request) -> Response:
     c, s = await ctx(request), _svc(request)
     return json_response(await s.transactions.stage(c, _p(request, "txn"), (await body(request)).get("operations")),
                          201)
 
 
-def _in_dialect(handler: Callable[[Dialect, Request], Awaitable[Response]], d: Dialect):
+def _in_dialect(handler: Callable[[Dialect, Request], Awaitable[Response]],
+                d: Dialect) -> Callable[[Request], Awaitable[Response]]:
     """``handler`` as an endpoint of the API that ``d`` describes: its errors in the API's words."""
     async def endpoint(request: Request) -> Response:
         try:
