@@ -16,7 +16,8 @@ from rtcli import ids
 from rtcli.core import channels, events, formats
 from rtcli.core.event import Controls, Event
 from rtcli.core.permissions import ActorKind
-from rtcli.core.ports import Store, TeamRepository, UserRepository
+from rtcli.core.ports import Store
+from rtcli.core.repositories import TeamRepository, UserRepository
 from rtcli.core.records import Session, UserRecord
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services import auth

@@ -16,7 +16,8 @@ import time
 
 import jwt as pyjwt
 from rtcli.core.permissions import Actor, ActorKind, user_roles
-from rtcli.core.ports import Store, TeamRepository, Transaction, UserRepository
+from rtcli.core.ports import Store, Transaction
+from rtcli.core.repositories import TeamRepository, UserRepository
 from rtcli.core.records import UserRecord
 from rtcli.errors import AppwriteError
 from rtcli.services import hashes

@@ -41,7 +41,8 @@ from typing import Any
 from rtcli import ids
 from rtcli.core import channels, events, permissions
 from rtcli.core.event import Event, Origin
-from rtcli.core.ports import CommandRunner, FunctionRepository, Store
+from rtcli.core.ports import CommandRunner, Store
+from rtcli.core.repositories import FunctionRepository
 from rtcli.core.queries import parse_many
 from rtcli.core.queries import plan as list_plan
 from rtcli.core.records import Execution, ExecutionStatus, ExecutionTrigger, Function, RunResult

@@ -15,7 +15,8 @@ from rtcli.core.channels import is_pattern, pattern_match
 from rtcli.core.permissions import GUEST, ActorKind
 from rtcli.core.queries import explain_realtime
 from rtcli.errors import AppwriteError, invalid
-from rtcli.core.ports import Store, UserRepository
+from rtcli.core.ports import Store
+from rtcli.core.repositories import UserRepository
 from rtcli.services.auth import Auth
 from rtcli.services.context import Ctx
 

@@ -13,7 +13,8 @@ from typing import Any
 from rtcli import ids
 from rtcli.core import events, permissions
 from rtcli.core.event import Controls, Event
-from rtcli.core.ports import FunctionRepository, Store, Transaction
+from rtcli.core.ports import Store, Transaction
+from rtcli.core.repositories import FunctionRepository
 from rtcli.core.queries import parse_many
 from rtcli.core.queries import plan as list_plan
 from rtcli.core.records import Function

@@ -25,7 +25,8 @@ from rtcli import ids
 from rtcli.core import channels, events, permissions
 from rtcli.core.event import Event, Origin
 from rtcli.core.permissions import Actor, ActorKind
-from rtcli.core.ports import PresenceRepository, Store
+from rtcli.core.ports import Store
+from rtcli.core.repositories import PresenceRepository
 from rtcli.core.queries import parse_many, plan as list_plan
 from rtcli.core.records import Presence as PresenceRecord
 from rtcli.errors import AppwriteError, UniqueViolation, invalid

@@ -14,7 +14,8 @@ from typing import Any
 from rtcli import ids
 from rtcli.core.event import Controls, Event, Origin
 from rtcli.core.permissions import Actor, ActorKind
-from rtcli.core.ports import ProjectRepository, Store
+from rtcli.core.ports import Store
+from rtcli.core.repositories import ProjectRepository
 from rtcli.core.records import ApiKey
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services.context import Ctx

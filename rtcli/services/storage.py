@@ -24,7 +24,8 @@ from typing import IO, Any
 from rtcli import ids
 from rtcli.core import channels, events, permissions
 from rtcli.core.event import Event
-from rtcli.core.ports import StorageRepository, Store, Transaction
+from rtcli.core.ports import Store, Transaction
+from rtcli.core.repositories import StorageRepository
 from rtcli.core.queries import parse_many
 from rtcli.core.queries import plan as list_plan
 from rtcli.core.records import Bucket, File

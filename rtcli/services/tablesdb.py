@@ -10,7 +10,8 @@ from typing import Any
 from rtcli import ids
 from rtcli.core import permissions, schema
 from rtcli.core.event import Event
-from rtcli.core.ports import Store, TableRepository, Transaction
+from rtcli.core.ports import Store, Transaction
+from rtcli.core.repositories import TableRepository
 from rtcli.core.queries import parse_many
 from rtcli.core.queries import plan as list_plan
 from rtcli.core.records import Database, DatabaseType, Index, Row, Table

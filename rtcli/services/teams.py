@@ -16,7 +16,8 @@ from rtcli import ids
 from rtcli.core import channels, events
 from rtcli.core.event import Controls, Event
 from rtcli.core.permissions import ActorKind
-from rtcli.core.ports import Store, TeamRepository, Transaction, UserRepository
+from rtcli.core.ports import Store, Transaction
+from rtcli.core.repositories import TeamRepository, UserRepository
 from rtcli.core.queries import parse_many
 from rtcli.core.queries import plan as list_plan
 from rtcli.core.records import Membership, Team, UserRecord

@@ -25,7 +25,8 @@ from typing import Any
 from rtcli import ids
 from rtcli.core import permissions
 from rtcli.core.event import Controls, Event
-from rtcli.core.ports import Broker, Store, TopicRepository, Transaction
+from rtcli.core.ports import Broker, Store, Transaction
+from rtcli.core.repositories import TopicRepository
 from rtcli.core.queries import parse_many, plan as list_plan
 from rtcli.core.topics import (
     DEFAULT_MAX_MESSAGE_SIZE, PERMISSION_ACTIONS, TopicAction, Message, Published, PublishRequest, Topic, TopicMode,

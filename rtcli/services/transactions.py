@@ -19,7 +19,8 @@ from typing import Any
 
 from rtcli import ids
 from rtcli.core.permissions import ActorKind
-from rtcli.core.ports import Store, Transaction, TransactionRepository
+from rtcli.core.ports import Store, Transaction
+from rtcli.core.repositories import TransactionRepository
 from rtcli.core.queries import parse_many
 from rtcli.core.queries import plan as list_plan
 from rtcli.core.records import OperationAction, StagedOperation, TransactionRecord, TransactionStatus

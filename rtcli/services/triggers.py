@@ -25,7 +25,7 @@ PAGE = 500  # functions one query of a reload reads
 
 
 class FunctionSource(Protocol):
-    """Where the functions are kept (core.ports.FunctionRepository)."""
+    """Where the functions are kept (core.repositories.FunctionRepository)."""
 
     async def event_functions(self, after: tuple[str, str] | None, limit: int) -> list[FunctionTrigger]: ...
 

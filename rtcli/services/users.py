@@ -23,7 +23,8 @@ from typing import Any
 
 from rtcli import ids
 from rtcli.core.event import Controls, Event
-from rtcli.core.ports import Store, TeamRepository, Transaction, UserRepository
+from rtcli.core.ports import Store, Transaction
+from rtcli.core.repositories import TeamRepository, UserRepository
 from rtcli.core.queries import parse_many
 from rtcli.core.queries import plan as list_plan
 from rtcli.core.records import Session, TokenRecord, UserRecord

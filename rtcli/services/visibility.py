@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from rtcli.core.event import Event
 from rtcli.core.permissions import allows, roles_for
-from rtcli.core.ports import StorageRepository, TableRepository, TopicRepository
+from rtcli.core.repositories import StorageRepository, TableRepository, TopicRepository
 
 _Container = tuple[str, str, str]  # (kind, project, id)
 

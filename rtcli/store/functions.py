@@ -63,7 +63,7 @@ def _document(e: Execution) -> str:
 
 
 class FunctionsStore:
-    """Implements core.ports.FunctionRepository. ``read_roles`` holds who may read each
+    """Implements core.repositories.FunctionRepository. ``read_roles`` holds who may read each
     execution, the column a user's list is filtered by."""
 
     def __init__(self, store: Store) -> None:

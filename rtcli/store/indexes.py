@@ -42,7 +42,7 @@ def _index(spec: dict[str, Any]) -> Index:
 
 
 class IndexStore:
-    """Implements core.ports.IndexRepository. Read without a transaction as part of a table
+    """Implements core.repositories.IndexRepository. Read without a transaction as part of a table
     (``TablesDBStore.get_table``), whose copy in memory they share."""
 
     def __init__(self, store: Store) -> None:

@@ -27,7 +27,7 @@ def _presence(r: Any) -> Presence:
 
 
 class PresenceStore:
-    """Implements core.ports.PresenceRepository. ``read_roles`` holds who may read each
+    """Implements core.repositories.PresenceRepository. ``read_roles`` holds who may read each
     presence, the column a user's list is filtered by."""
 
     def __init__(self, store: Store) -> None:

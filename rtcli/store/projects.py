@@ -16,7 +16,7 @@ def _key(r: Any) -> ApiKey:
 
 
 class ProjectStore:
-    """Implements core.ports.ProjectRepository."""
+    """Implements core.repositories.ProjectRepository."""
 
     def __init__(self, store: Store) -> None:
         self.s = store

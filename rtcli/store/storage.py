@@ -46,7 +46,7 @@ FILE_ATTRIBUTES = {"$id": "id", "name": "name", "mimeType": "mime_type", "sizeOr
 
 
 class StorageStore:
-    """Implements core.ports.StorageRepository. ``read_roles`` holds who may read each file, the
+    """Implements core.repositories.StorageRepository. ``read_roles`` holds who may read each file, the
     column a user's list is filtered by."""
 
     def __init__(self, store: Store) -> None:

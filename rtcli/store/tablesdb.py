@@ -73,7 +73,7 @@ ROW_INSERT = LoggedInsert(
 
 
 class TablesDBStore:
-    """Implements core.ports.TableRepository."""
+    """Implements core.repositories.TableRepository."""
 
     def __init__(self, store: Store, cache: SchemaCache | None = None) -> None:
         self.s = store

@@ -28,7 +28,7 @@ def _membership(r: Any) -> Membership:
 
 
 class TeamStore:
-    """Implements core.ports.TeamRepository."""
+    """Implements core.repositories.TeamRepository."""
 
     def __init__(self, store: Store) -> None:
         self.s = store

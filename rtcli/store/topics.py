@@ -24,7 +24,7 @@ def _j(v: object) -> str:
 
 
 class TopicStore:
-    """Implements core.ports.TopicRepository. ``read_roles`` holds the topic's visible roles
+    """Implements core.repositories.TopicRepository. ``read_roles`` holds the topic's visible roles
     (anyone with a permission on it), the column a user's list is filtered by."""
 
     def __init__(self, store: Store) -> None:

@@ -27,7 +27,7 @@ def _op(raw: dict[str, Any]) -> StagedOperation:
 
 
 class TransactionStore:
-    """Implements core.ports.TransactionRepository."""
+    """Implements core.repositories.TransactionRepository."""
 
     def __init__(self, store: Store) -> None:
         self.s = store
