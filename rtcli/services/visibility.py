@@ -50,8 +50,8 @@ class LogVisibility:
         else:
             return None
         if key not in self._now:
-            if key[0] == "topic":
-                topic = await self.topics.get(event.project, key[1])  # type: ignore[union-attr]
+            if key[0] == "topic" and (topics := self.topics) is not None:
+                topic = await topics.get(event.project, key[1])
                 self._now[key] = (set(topic.roles("read")), False) if topic else None
             elif key[0] == "table":
                 t = await self.tables.get_table(event.project, key[1], key[2])
