@@ -326,7 +326,7 @@ def test_writes_wait_for_another_process_without_blocking_the_server(tmp_path, b
     connections). Once the lock is free, every write commits."""
     server = start_server(tmp_path / "data", extra=backend_args)
     setup_table(server.endpoint)
-    n = 12  # more than PostgreSQL's 10 connections per node
+    n = 12  # more than the 10 connections a node's writes may hold on PostgreSQL
     with httpx.Client(base_url=server.endpoint, headers=HEADERS, timeout=10) as c:
         c.post("/tablesdb/d/tables/t/rows", json={"rows": [{"$id": f"w{i}", "n": 0} for i in range(n)]}
                ).raise_for_status()
@@ -362,7 +362,7 @@ def test_writes_that_wait_too_long_for_the_lock_get_503(tmp_path, backend_args):
     client may retry, never a 500 nor a hang; once the lock is free the others commit."""
     server = start_server(tmp_path / "data", extra=backend_args)
     setup_table(server.endpoint)
-    n = 12  # more than PostgreSQL's 10 connections per node
+    n = 12  # more than the 10 connections a node's writes may hold on PostgreSQL
     rows = [{"$id": f"w{i}", "n": 0} for i in range(n)]
     with httpx.Client(base_url=server.endpoint, headers=HEADERS, timeout=10) as c:
         c.post("/tablesdb/d/tables/t/rows", json={"rows": rows}).raise_for_status()
