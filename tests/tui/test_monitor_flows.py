@@ -168,9 +168,12 @@ async def test_table_columns_expand_full_screen_and_a_detail_that_follows(shared
         assert "subscriptions  " + next(iter(screen.subs)).name in body  # by name, not ID
         # Enter: the row's fields under it.
         lines = table_widget.content_lines
+        shown = len(re.findall(r'text +"row 1"', screen_text(app)))  # in the detail pane only, so far
+        assert shown == 1
         await pilot.press("enter")
         assert table_widget.expanded is not None and table_widget.content_lines > lines
-        await until(pilot, lambda: re.search(r'text +"row 1"', screen_text(app)), "the expanded fields")
+        await until(pilot, lambda: len(re.findall(r'text +"row 1"', screen_text(app))) > shown,
+                    "the expanded fields in the table as well")
         await pilot.press("enter")
         assert table_widget.content_lines == lines
         # f: full screen, every channel; f again: back.
