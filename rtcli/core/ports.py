@@ -79,6 +79,10 @@ class Store(Protocol):
     async def read_events(self, project: str | None, after: int, upto: int, limit: int) -> list[Event]:
         """Settled events with ``after < seq <= upto``, in log order."""
 
+    def cursor(self, seq: int) -> str:
+        """The cursor a client resumes from after ``seq`` (it names this database's log)."""
+        ...
+
     async def resolve_since(self, project: str, since: str) -> tuple[int | None, str | None]:
         """Turn a ``since`` (cursor, 'beginning' or ISO date) into a position to replay after.
 

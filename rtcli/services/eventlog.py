@@ -8,7 +8,10 @@ empty, with ``more: true`` and the ``cursor`` to go on from, instead of a scan o
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
+from rtcli.core.ports import Store
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services.context import Ctx
 from rtcli.services.visibility import LogVisibility
@@ -16,13 +19,26 @@ from rtcli.services.visibility import LogVisibility
 MAX_LIMIT = 1000
 
 
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    """One page of the log as a caller sees it: its events, the cursor to go on from, and
+    whether the log goes on past what this request scanned."""
+
+    events: list[dict[str, Any]]
+    cursor: str | None
+    more: bool
+
+    def model(self) -> dict[str, Any]:
+        return {"events": self.events, "cursor": self.cursor, "more": self.more}
+
+
 class EventLog:
-    def __init__(self, store, scan_limit: int, visibility: Callable[[], LogVisibility]) -> None:
+    def __init__(self, store: Store, scan_limit: int, visibility: Callable[[], LogVisibility]) -> None:
         self.store = store
         self.scan_limit = scan_limit
         self.visibility = visibility  # a fresh LogVisibility per request or replay
 
-    async def list(self, ctx: Ctx, since: str | None, limit: int, channels: list[str]) -> dict:
+    async def list(self, ctx: Ctx, since: str | None, limit: int, channels: list[str]) -> EventPage:
         if ctx.actor.is_key:
             ctx.require_scope("events.read")
         if not 0 < limit <= MAX_LIMIT:
@@ -31,12 +47,14 @@ class EventLog:
         if since is None:
             after = await self.store.before_last(ctx.project, head, limit)  # the most recent events
         else:
-            after, reason = await self.store.resolve_since(ctx.project, since)
-            if after is None:
+            resolved, reason = await self.store.resolve_since(ctx.project, since)
+            if resolved is None:
                 raise AppwriteError("general_cursor_not_found", f"Cannot read the log from {since!r}: {reason}.")
+            after = resolved
         wanted = set(channels)
         visible = self.visibility()
-        out, last = [], after
+        out: list[dict[str, Any]] = []
+        last = after
         upto = await self.store.nth_after(after, self.scan_limit, head)  # positions are shared by all projects
         while len(out) < limit and last < upto:
             page = await self.store.read_events(ctx.project, last, upto, 500)
@@ -52,5 +70,4 @@ class EventLog:
                 out.append(ev.data())
                 if len(out) == limit:
                     break
-        return {"events": out, "cursor": self.store.cursor(last) if last else None,
-                "more": last < head}
+        return EventPage(out, self.store.cursor(last) if last else None, last < head)

@@ -16,8 +16,9 @@ async def events(request: Request) -> Response:
     limit = request.query_params.get("limit", "100")
     if not limit.isdigit():
         raise invalid("Invalid `limit` param: a whole number.")
-    return json_response(await request.app.state.services.events.list(
-        c, request.query_params.get("since"), int(limit), array_param(request, "channels")))
+    page = await request.app.state.services.events.list(
+        c, request.query_params.get("since"), int(limit), array_param(request, "channels"))
+    return json_response(page.model())
 
 
 async def explain(request: Request) -> Response:
