@@ -88,10 +88,14 @@ class LogFollower:
         self._wake.set()
 
     async def _follow(self) -> None:
+        loop = asyncio.get_running_loop()
         retry = 0.0
+        # When to read without a wake-up: set after each read, so that wake-ups which cost no
+        # read do not put off a poll or a look at events still settling.
+        until = loop.time() + self.poll
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), retry or self.poll)
+                await asyncio.wait_for(self._wake.wait(), max(0.0, until - loop.time()))
             except TimeoutError:
                 self._due = True  # a poll, or a look again at events still settling
             self._wake.clear()
@@ -106,6 +110,7 @@ class LogFollower:
                 log.warning("cannot read the event log: %s", e)
                 waiting, self._due = False, True
             retry = min(max(retry * 2, SETTLE_FIRST), SETTLE_CAP) if waiting else 0.0
+            until = loop.time() + (retry or self.poll)
 
     async def _catch_up(self) -> bool:
         """Deliver everything settled; True when committed events are still waiting to settle."""
