@@ -9,12 +9,15 @@ executions.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from rtcli.cli import args
 from rtcli.cli.common import QueryOpt, state
+
+if TYPE_CHECKING:
+    from rtcli.client.config import Settings
 
 DEFAULT_CHANNELS = ("rows", "files", "executions")
 THEMES = {"dark": "textual-dark", "light": "textual-light", "ansi": "ansi-dark"}
@@ -45,6 +48,8 @@ def monitor(
     since_value = args.parse_since(since)
     settings = state(ctx).settings()
     subscriptions = [([channel], queries) for channel in (channels or DEFAULT_CHANNELS)]
+    if since_value is not None:
+        _check_since(settings, subscriptions, since_value)
 
     from rtcli.tui import use_frame_rate
 
@@ -61,3 +66,16 @@ def monitor(
                                  param_hint="--theme") from None
     code = app.run()
     raise typer.Exit(code or 0)
+
+
+def _check_since(settings: Settings, subscriptions: list[tuple[list[str], list[str]]], since: str) -> None:
+    """Exit 1, as `rtcli subscribe` does, when the server cannot replay from ``since``: asked
+    before the TUI starts, so the reason and the accepted forms stay on the terminal."""
+    import asyncio
+
+    from rtcli.cli import output
+    from rtcli.cli.since import check
+
+    if problem := asyncio.run(check(settings, subscriptions, since)):
+        output.error(problem)
+        raise typer.Exit(1)

@@ -19,6 +19,7 @@ import typer
 
 from rtcli.cli import args, output
 from rtcli.cli.common import QueryOpt, state, want_json
+from rtcli.cli.since import refusal
 from rtcli.client.summary import summarize
 
 if TYPE_CHECKING:
@@ -138,13 +139,8 @@ async def _run(settings: Any, channels: list[str], queries: list[str], since: st
                                     f"Retrying in {item.delay:.1f} s…")
                     failures += 1
             elif isinstance(item, Subscribed):
-                if since is not None and not item.reconnect and (refused := item.not_resumed()):
-                    # The replay asked for cannot happen: streaming live events instead would look
-                    # like an empty history.
-                    reason = refused[0].get("reason") or "the server could not replay from that point"
-                    output.error(f"cannot replay from --since {since}: {reason}. "
-                                 "Use 'beginning', a duration (30s, 10m, 2h, 1d), an ISO datetime, "
-                                 "or a cursor from `rtcli events list`.")
+                if since is not None and not item.reconnect and (refused := refusal(since, item)):
+                    output.error(refused)  # see rtcli.cli.since: live events alone would look like no history
                     return 1
                 confirmed = True
                 for sub in item.subscriptions:

@@ -572,3 +572,30 @@ def test_monitor_command_unknown_theme(theme, monkeypatch, tmp_path):
     app.command("other")(lambda: None)
     result = CliRunner().invoke(app, ["monitor", "--theme", theme])
     assert result.exit_code == 2 and "no theme" in result.output
+
+
+def test_monitor_command_since_the_server_cannot_replay_from_fails_before_the_tui(server, tmp_path):
+    """As `rtcli subscribe`: exit 1 with the server's reason and the accepted forms, on a terminal
+    the TUI never took (nothing on stdout); a --since it can replay from passes the check."""
+    import time
+
+    from rtcli.cli.since import check
+    from tests.test_cli import run
+
+    db, table = make_table(server)
+    env = server.cli_env(tmp_path / "config")
+    with server.admin() as admin:
+        assert admin.post(f"/tablesdb/{db}/tables/{table}/rows", json={"rowId": "r1", "data": {}}).status_code == 201
+        cursor = admin.get("/events").json()["events"][-1]["cursor"]
+    other_db = cursor.split(".")[0] + ".0000other." + cursor.split(".")[2]
+    for since, reason in (("bogus", "since must be a cursor, 'beginning' or an ISO 8601 date"),
+                          (other_db, "the cursor belongs to another database")):
+        started = time.monotonic()
+        r = run("monitor", "rows", "files", "--since", since, env=env, timeout=20)
+        assert r.returncode == 1 and r.stdout == "", (since, r.stdout, r.stderr)
+        assert f"cannot replay from --since {since}: {reason}" in r.stderr, r.stderr
+        assert "Use 'beginning', a duration (30s, 10m, 2h, 1d), an ISO datetime, or a cursor" in r.stderr
+        assert time.monotonic() - started < 10
+    subs = [(["rows"], []), (["files"], [])]
+    for since in (cursor, "beginning", "2020-01-01T00:00:00Z"):
+        assert asyncio.run(check(settings(server), subs, since)) is None, since
