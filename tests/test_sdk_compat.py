@@ -9,6 +9,9 @@ The user drivers (USER_DRIVERS) simulate several browsers, one Web SDK Client an
 localStorage each (signed-in users, guests, JWT tabs), against a server that also hosts a
 second project (`--project other`) for cross-project credentials.
 
+Every driver runs against both stores, SQLite and PostgreSQL (the `postgres` mark), like the
+server contract suite in tests/server/.
+
 Needs `node` (>= 20) and `npm ci --prefix tests/compat`. Without them the tests are skipped,
 except under CI=true, where they fail.
 """
@@ -18,13 +21,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import Server
+from tests.server.conftest import BACKENDS, _start
 from tests.services import unavailable
-
-from tests.conftest import Server, start_server
 
 COMPAT_DIR = Path(__file__).resolve().parent / "compat"
 DRIVER_TIMEOUT = 60  # seconds, per driver process
@@ -92,12 +96,23 @@ def _tail(text: str, lines: int) -> str:
     return cut + "\n".join(parts[-lines:])
 
 
-@pytest.fixture
-def server_with_other_project(tmp_path):
-    """A fresh server that also hosts a second project, OTHER_PROJECT (cross-project credentials)."""
-    srv = start_server(tmp_path / "data", extra=["--project", OTHER_PROJECT])
-    yield srv
-    srv.stop()
+@pytest.fixture(params=BACKENDS)
+def server(request, tmp_path):
+    """A fresh server on the store named by the param (SQLite, or a fresh PostgreSQL database)."""
+    with ExitStack() as stack:
+        srv = _start(request.param, tmp_path / "data", stack)
+        yield srv
+        srv.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def server_with_other_project(request, tmp_path):
+    """A fresh server, on either store, that also hosts a second project, OTHER_PROJECT
+    (cross-project credentials)."""
+    with ExitStack() as stack:
+        srv = _start(request.param, tmp_path / "data", stack, extra=["--project", OTHER_PROJECT])
+        yield srv
+        srv.stop()
 
 
 def _run_driver(node_bin: str, server: Server, driver: str, what: str, extra_env: dict | None = None) -> None:
