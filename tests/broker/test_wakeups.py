@@ -141,3 +141,76 @@ def test_wakeups_that_cost_no_read_do_not_put_off_the_poll():
 
     with pg_database() as dsn:
         asyncio.run(scenario(dsn))
+
+
+@pytest.mark.redis
+def test_wakeups_cross_a_redis_with_a_password_and_a_wrong_one_is_refused():
+    """Wake-ups go on bare connections (the subscription and the publishing one): they log in
+    with the URL's password like the client does."""
+    require("redis")
+    from rtcli.broker.redis import RedisBroker, open_wire
+    from rtcli.store.postgres.db import PostgresStore
+
+    async def scenario(dsn: str, redis: PrivateRedis):
+        wrong = redis.url.replace(":s3cret@", ":wrong@")
+        with pytest.raises(ConnectionError, match="refused the password"):
+            await open_wire(wrong)
+        stores = [PostgresStore(dsn), PostgresStore(dsn)]
+        brokers, got = [], []
+        for store in stores:
+            await store.open()
+            broker = RedisBroker(redis.url, store, poll=60)
+            seen: list[Event] = []
+            await broker.start(seen.append)
+            store.on_commit = broker.publish
+            brokers.append(broker)
+            got.append(seen)
+        try:
+            await _until(lambda: all(b.connected for b in brokers))
+            await commit(stores[0], brokers[0], [event(1)])
+            await _until(lambda: len(got[1]) == 1)
+            assert got[1][0].payload["$id"] == "r1"
+            assert brokers[1].follower._announced == got[1][0].seq, "woken by the other node's wake-up"
+        finally:
+            for broker in brokers:
+                await broker.close()
+            for store in stores:
+                await store.close()
+
+    with ExitStack() as stack:
+        dsn = stack.enter_context(pg_database())
+        redis = PrivateRedis(free_port(), password="s3cret")
+        redis.start()
+        stack.callback(redis.stop)
+        asyncio.run(scenario(dsn, redis))
+
+
+def test_a_subscription_that_stops_answering_is_given_up(monkeypatch):
+    """A peer gone without closing the connection: asked for a PING after a silence, and the
+    connection is dropped (the node then reconnects) when no answer comes."""
+    from rtcli.broker import redis as broker_redis
+
+    monkeypatch.setattr(broker_redis, "HEALTH_SECONDS", 0.1)
+
+    async def scenario():
+        received: list[bytes] = []
+
+        async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            received.append(await reader.read(1024))
+            await asyncio.sleep(5)
+
+        server = await asyncio.start_server(silent, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            t0 = asyncio.get_running_loop().time()
+            with pytest.raises(ConnectionError, match="stopped answering"):
+                async for _ in broker_redis.wire_replies(reader, writer):
+                    pass
+            assert 0.15 < asyncio.get_running_loop().time() - t0 < 2
+            assert received == [b"*1\r\n$4\r\nPING\r\n"]
+            writer.close()
+        finally:
+            server.close()
+
+    asyncio.run(scenario())
