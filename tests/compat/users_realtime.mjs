@@ -354,7 +354,7 @@ run('users_realtime', async () => {
   // A signs its cookie browser out from the first browser: only that session ends.
   d = await deliver(subs, ['aAcc', 'jAcc'], () => A.account.deleteSession({ sessionId: sessC.$id }), "A deletes the cookie browser's session");
   check.equal(d.events.aAcc.events[0], `users.${UA}.sessions.${sessC.$id}.delete`, 'session delete event');
-  check.equal(A.sessionToken(), tokenA, "deleting another session leaves A's cookieFallback alone");
+  check.equal(A.sessionToken(), tokenA, "signing the other browser out leaves A's cookieFallback alone");
   check.equal((await A.account.get()).$id, UA, 'A is still signed in');
   await deliver(subs, ['aT', 'aRows', 'jT', 'aDep'], () => A.tablesDB.createRow({
     databaseId: db, tableId: T, rowId: ID.unique(), data: { title: 'A private 4', n: 13 },
