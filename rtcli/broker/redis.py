@@ -63,9 +63,10 @@ def resp_command(*args: bytes) -> bytes:
     return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
 
 
-async def open_wire(url: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+async def open_wire(url: str, quiet: bool = False) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
     """A bare connection to the Redis at ``url`` (redis:// or unix://, with its password if any);
-    None for a URL it does not cover (rediss://: TLS options), where the client's path is used."""
+    None for a URL it does not cover (rediss://: TLS options), where the client's path is used.
+    ``quiet``: Redis sends no replies on it (``CLIENT REPLY OFF``), for commands sent blind."""
     opts = parse_url(url)
     if "connection_class" in opts and "path" not in opts:
         return None
@@ -80,6 +81,8 @@ async def open_wire(url: str) -> tuple[asyncio.StreamReader, asyncio.StreamWrite
         if not reply.startswith(b"+"):
             writer.close()
             raise ConnectionError(f"Redis refused the password: {reply.decode(errors='replace').strip()}")
+    if quiet:  # named, for an operator's CLIENT LIST
+        writer.write(resp_command(b"CLIENT", b"REPLY", b"OFF") + resp_command(b"CLIENT", b"SETNAME", b"rtcli-wakeups"))
     return reader, writer
 
 
@@ -110,6 +113,18 @@ async def wire_replies(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
                 yield reply
 
 
+# Past this many bytes waiting to go to Redis, the connection is given up (and opened again):
+# a Redis that stops reading must not grow the node's memory.
+WIRE_BACKLOG = 64 * 1024
+
+
+def _usable(wire: tuple[asyncio.StreamReader, asyncio.StreamWriter]) -> bool:
+    """A quiet connection still fit to write on: Redis has not closed it (it sends nothing else
+    on it) and is reading what it is sent."""
+    reader, writer = wire
+    return not (writer.is_closing() or reader.at_eof() or writer.transport.get_write_buffer_size() > WIRE_BACKLOG)
+
+
 def decode_wakeup(raw: bytes | str) -> tuple[str | None, int | None]:
     """(sending node, highest position committed); (None, None) for a message of another shape,
     which wakes the follower all the same: a wake-up too many costs one read, one too few a poll."""
@@ -137,10 +152,13 @@ class RedisBroker:
         self.follower = LogFollower(store, poll)
         self._tasks: list[asyncio.Task] = []
         # Wake-ups for the other nodes: the highest position committed since the last one was
-        # sent (0: none), and the task sending them, one at a time. They go on a connection of
-        # their own, written directly: a PUBLISH through the client costs about four times the
-        # CPU (pool, checks, parser), and a busy node sends hundreds a second.
+        # sent (0: none). They go blind on a connection of their own on which Redis sends no
+        # replies (CLIENT REPLY OFF), written directly: a PUBLISH through the client costs about
+        # four times the CPU (pool, checks, parser), waiting for each reply a task and a read
+        # more, and a busy node sends hundreds a second. The commits of one turn of the event
+        # loop share one (``_flush``); ``_sender`` (re)connects, then sends what is due.
         self._unsent = 0
+        self._flush: asyncio.Handle | None = None
         self._sender: asyncio.Task | None = None
         self._wire: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._bare = True  # False: the URL needs the client's options (TLS), which sends them
@@ -166,8 +184,20 @@ class RedisBroker:
         if self.redis is None:
             return
         self._unsent = max(self._unsent, max(e.seq for e in events))
-        if self._sender is None or self._sender.done():
-            self._sender = asyncio.get_running_loop().create_task(self._send_wakeups())
+        if self._flush is None and (self._sender is None or self._sender.done()):
+            self._flush = asyncio.get_running_loop().call_soon(self._send_now)
+
+    def _send_now(self) -> None:
+        self._flush = None
+        if not self._unsent:
+            return
+        wire = self._wire
+        if wire is not None and _usable(wire):
+            wire[1].write(resp_command(b"PUBLISH", self.channel.encode(), encode_wakeup(self.node, self._unsent)))
+            self._unsent = 0
+            return
+        self._drop_wire()
+        self._sender = asyncio.get_running_loop().create_task(self._send_wakeups())
 
     def publish_live(self, event: Event) -> None:
         """Deliver here (after this node's earlier commits); send to the other nodes in the background
@@ -217,16 +247,14 @@ class RedisBroker:
 
     async def _send_wakeup(self, data: bytes) -> None:
         if self._wire is None and self._bare:
-            self._wire = await open_wire(self.url)
+            self._wire = await open_wire(self.url, quiet=True)
             self._bare = self._wire is not None
         if self._wire is None:
             await self.redis.publish(self.channel, data)
             return
-        reader, writer = self._wire
-        writer.write(resp_command(b"PUBLISH", self.channel.encode(), data))
-        reply = await reader.readline()  # ":<subscribers>", or "-<error>"
-        if not reply.startswith(b":"):
-            raise ConnectionError(f"PUBLISH answered {reply.decode(errors='replace').strip() or 'nothing'}")
+        if not _usable(self._wire):
+            raise ConnectionError("Redis closed the connection")
+        self._wire[1].write(resp_command(b"PUBLISH", self.channel.encode(), data))
 
     def _drop_wire(self) -> None:
         if self._wire is not None:
@@ -302,6 +330,8 @@ class RedisBroker:
         await self.redis.ping()
 
     async def close(self) -> None:
+        if self._flush is not None:
+            self._flush.cancel()
         if self._sender is not None:
             self._tasks.append(self._sender)
         for t in self._tasks:

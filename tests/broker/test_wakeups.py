@@ -112,6 +112,57 @@ def test_a_node_ignores_its_own_wakeups_and_wakes_the_others():
         asyncio.run(scenario(dsn, redis.url))
 
 
+@pytest.mark.redis
+def test_a_wakeup_connection_that_redis_closed_is_opened_again():
+    """Wake-ups go without replies, so nothing waits on a dead connection: the next one notices
+    Redis closed it and opens another, and the other node is woken well before its poll."""
+    require("redis")
+    import redis as redis_client
+
+    from rtcli.broker.redis import RedisBroker
+    from rtcli.store.postgres.db import PostgresStore
+
+    async def scenario(dsn: str, url: str):
+        stores = [PostgresStore(dsn), PostgresStore(dsn)]
+        brokers, got = [], []
+        for store in stores:
+            await store.open()
+            broker = RedisBroker(url, store, poll=60)
+            seen: list[Event] = []
+            await broker.start(seen.append)
+            store.on_commit = broker.publish
+            brokers.append(broker)
+            got.append(seen)
+        admin = redis_client.Redis.from_url(url)
+        try:
+            await _until(lambda: all(b.connected for b in brokers))
+            a, _ = brokers
+            await commit(stores[0], a, [event(1)])
+            await _until(lambda: len(got[1]) == 1, 2.0)
+            named = [c for c in admin.client_list() if c["name"] == "rtcli-wakeups"]
+            assert len(named) == 1, "one quiet connection, named, has sent the wake-ups so far"
+            admin.client_kill_filter(_id=named[0]["id"])
+            await asyncio.sleep(0.2)  # the node sees Redis close it
+            for i in (2, 3):
+                await commit(stores[0], a, [event(i)])
+                await _until(lambda n=i: len(got[1]) == n, 2.0)
+            assert [e.payload["$id"] for e in got[1]] == ["r1", "r2", "r3"]
+            assert [c["id"] for c in admin.client_list() if c["name"] == "rtcli-wakeups"] != [named[0]["id"]]
+        finally:
+            admin.close()
+            for broker in brokers:
+                await broker.close()
+            for store in stores:
+                await store.close()
+
+    with ExitStack() as stack:
+        dsn = stack.enter_context(pg_database())
+        redis = PrivateRedis(free_port())
+        redis.start()
+        stack.callback(redis.stop)
+        asyncio.run(scenario(dsn, redis.url))
+
+
 def test_wakeups_that_cost_no_read_do_not_put_off_the_poll():
     """A steady stream of wake-ups for positions already delivered must not keep the follower
     from its poll: a commit that woke nobody is still delivered within the poll interval."""
