@@ -161,7 +161,9 @@ def make_store_and_broker(config: ServeConfig) -> tuple[Store, Broker, list[Coun
         pg = store = PostgresStore(config.database)
         counts += [Count("rtcli_create_statements", "Statements that wrote row creates (several creates share one "
                          "under load)", lambda: pg.group.statements),
-                   Count("rtcli_statement_creates", "Row creates those statements carried", lambda: pg.group.creates)]
+                   Count("rtcli_statement_creates", "Row creates those statements carried", lambda: pg.group.creates),
+                   Count("rtcli_statement_lingers", "Statements that waited (2 ms at most) for creates they could "
+                         "expect", lambda: pg.group.lingered)]
     elif config.database:
         raise ValueError(f"unsupported --database {config.database!r}: use postgresql://… (or none for SQLite)")
     else:

@@ -80,3 +80,51 @@ async def _scenario(dsn: str) -> None:
 def test_concurrent_creates_share_statements_and_keep_their_own_outcome():
     with pg_database() as dsn:
         asyncio.run(_scenario(dsn))
+
+
+async def _cohorts(dsn: str) -> None:
+    from rtcli.store.postgres import groupcommit
+
+    store = PostgresStore(dsn, max_size=4)
+    await store.open()
+    repo = TablesDBStore(store)
+    group = store.group
+    try:
+        async with store.transaction() as tx:
+            await tx.execute("INSERT INTO databases (project, id, name, enabled, type, created_at, updated_at)"
+                             " VALUES ('p', 'd', 'd', 1, 'tablesdb', ?, ?)", (NOW, NOW))
+            await tx.execute("INSERT INTO tables (project, db, id, name, enabled, row_security, permissions,"
+                             " created_at, updated_at) VALUES ('p', 'd', 't', 't', 1, 0, '[]', ?, ?)", (NOW, NOW))
+        # A lone writer never waits for company.
+        for i in range(5):
+            await _create(repo, f"lone{i}", {"n": i}, [])[1]
+        assert group.lingered == 0 and group.statements == 5
+
+        # Five writers were seen together: five creates that then come one by one, each a
+        # millisecond after the other, are still written in one statement (and the first waited).
+        await asyncio.gather(*(_create(repo, f"together{i}", {"n": i}, [])[1] for i in range(5)))
+        before = group.statements
+
+        async def later(i: int) -> int | None:
+            await asyncio.sleep(0.001 * i)
+            return await _create(repo, f"staggered{i}", {"n": i}, [])[1]
+
+        results = await asyncio.gather(*(later(i) for i in range(5)))
+        assert all(isinstance(r, int) for r in results)
+        assert group.statements == before + 1 and group.lingered >= 1
+
+        # Once the writers have been quiet for two windows, a lone create does not wait again.
+        await asyncio.sleep(2.5 * groupcommit.WINDOW)
+        lingered = group.lingered
+        await _create(repo, "alone-again", {"n": 0}, [])[1]
+        assert group.lingered == lingered
+    finally:
+        await store.close()
+
+
+def test_a_statement_waits_briefly_for_the_creates_it_can_expect_and_a_lone_writer_never_waits(monkeypatch):
+    from rtcli.store.postgres import groupcommit
+
+    monkeypatch.setattr(groupcommit, "LINGER", 0.25)  # generous: the staggered creates must make it on a busy machine
+    with pg_database() as dsn:
+        asyncio.run(_cohorts(dsn))

@@ -6,6 +6,13 @@ kind are under way at once per node: a create that finds them busy waits for the
 takes every create waiting by then (up to ``MAX_BATCH``). A lone writer therefore never waits,
 and under load a statement carries many creates.
 
+A statement also waits a little (``LINGER`` at most, counted from its oldest create) for the
+creates it can expect: as many as were under way at once in the last ``WINDOW``s, less those
+already in a statement. Without that, a few writers fall into cohorts that take turns (two of
+five in one statement, three in the next) and a node spends a statement, a log read and a
+wake-up on every two or three creates. A lone writer still never waits (one create is all
+it expects), nor does a burst that has all arrived.
+
 Each create keeps its own outcome. The statement inserts every row whose guard holds and that
 no unique key refuses (``ON CONFLICT DO NOTHING``: one conflict skips one row, not the others),
 and logs an event for exactly the rows it inserted. When the statement itself fails (a value
@@ -31,6 +38,8 @@ from rtcli.store.eventlog import EVENT_COLUMNS, InsertLogged, LoggedInsert, even
 
 MAX_BATCH = 64
 IN_FLIGHT = 2
+LINGER = 0.002  # seconds: the longest a create waits for others it can expect
+WINDOW = 0.1  # seconds: how far back "under way at once" looks (two windows, the higher)
 
 # An event's values as arrays, beside the row's: (name, PostgreSQL type), in EVENT_COLUMNS' order.
 EVENT_ARRAYS = (("e_project", "text"), ("e_created", "float8"), ("e_timestamp", "text"), ("e_name", "text"),
@@ -66,7 +75,38 @@ class _Create:
     values: Sequence
     event: Event
     key: tuple
+    at: float  # when it was queued (loop time)
     done: asyncio.Future[InsertLogged] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+@dataclass
+class _Lane:
+    """The creates of one kind: those waiting, and how many are under way (for LINGER)."""
+
+    queue: deque[_Create] = field(default_factory=deque)
+    running: int = 0  # statements of this kind being filled or sent
+    open: int = 0  # creates queued or in a statement, not yet answered
+    sending: int = 0  # creates in a statement on its way
+    peak: int = 0  # the most creates open at once in the current window, and in the one before
+    peak_before: int = 0
+    window_end: float = 0.0
+    more: asyncio.Future[None] | None = None  # a statement lingering until ``want`` creates wait
+    want: int = 0
+
+    def opened(self, now: float) -> None:
+        self.open += 1
+        if now >= self.window_end:  # a new window (after a quiet one, nothing before it counts)
+            self.peak_before = self.peak if now < self.window_end + WINDOW else 0
+            self.peak = self.open
+            self.window_end = now + WINDOW
+        else:
+            self.peak = max(self.peak, self.open)
+        if self.more is not None and len(self.queue) >= self.want and not self.more.done():
+            self.more.set_result(None)
+
+    def expected(self) -> int:
+        """Creates the next statement can expect: the recent peak, less those in statements."""
+        return max(self.peak, self.peak_before) - self.sending
 
 
 Run = Callable[[str, list], Awaitable[list]]  # a statement and its arguments -> its rows
@@ -80,27 +120,55 @@ class GroupCommit:
                  unavailable: tuple[type[BaseException], ...], position: str, tx_bits: int) -> None:
         self.run, self.settle, self.fail, self.unavailable = run, settle, fail, unavailable
         self.position, self.tx_bits = position, tx_bits
-        self._queues: dict[tuple[LoggedInsert, str], deque[_Create]] = {}
-        self._running: dict[tuple[LoggedInsert, str], int] = {}
+        self._lanes: dict[tuple[LoggedInsert, str], _Lane] = {}
         self._tasks: set[asyncio.Task] = set()
         self.statements = 0  # statements sent so far, and the creates they carried (for tests and metrics)
         self.creates = 0
+        self.lingered = 0  # statements that waited for creates they could expect
 
     async def insert(self, shape: LoggedInsert, values: Sequence, event: Event, seq_key: str) -> InsertLogged:
-        create = _Create(values, event, shape.key_of(values))
+        loop = asyncio.get_running_loop()
         kind = (shape, seq_key)
-        self._queues.setdefault(kind, deque()).append(create)
-        if self._running.get(kind, 0) < IN_FLIGHT:
-            self._running[kind] = self._running.get(kind, 0) + 1
-            task = asyncio.get_running_loop().create_task(self._drain(kind))
+        lane = self._lanes.get(kind) or self._lanes.setdefault(kind, _Lane())
+        create = _Create(values, event, shape.key_of(values), loop.time())
+        lane.queue.append(create)
+        lane.opened(create.at)
+        if lane.running < IN_FLIGHT:
+            lane.running += 1
+            task = loop.create_task(self._drain(kind, lane))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return await create.done  # cancelled before it is sent, a create is not written
+        try:
+            return await create.done  # cancelled before it is sent, a create is not written
+        finally:
+            lane.open -= 1
 
-    async def _drain(self, kind: tuple[LoggedInsert, str]) -> None:
-        queue = self._queues[kind]
+    async def _linger(self, lane: _Lane) -> None:
+        """Wait until the creates the next statement can expect are queued, or LINGER is up."""
+        loop = asyncio.get_running_loop()
+        if lane.more is not None:  # the other statement of this kind lingers: wait with it
+            await asyncio.shield(lane.more)
+            return
+        want = lane.expected()
+        wait = lane.queue[0].at + LINGER - loop.time()
+        if len(lane.queue) >= want or wait <= 0:
+            return
+        self.lingered += 1
+        lane.more, lane.want = loop.create_future(), want
+        timer = loop.call_later(wait, lambda f=lane.more: f.done() or f.set_result(None))
+        try:
+            await asyncio.shield(lane.more)
+        finally:
+            timer.cancel()
+            if not lane.more.done():
+                lane.more.set_result(None)  # cancelled: the other one waiting goes on
+            lane.more = None
+
+    async def _drain(self, kind: tuple[LoggedInsert, str], lane: _Lane) -> None:
+        queue = lane.queue
         try:
             while queue:
+                await self._linger(lane)
                 batch: list[_Create] = []
                 keys: set[tuple] = set()
                 later: list[_Create] = []
@@ -113,9 +181,18 @@ class GroupCommit:
                     keys.add(create.key)
                 queue.extendleft(reversed(later))
                 if batch:
-                    await self._write(kind, batch)
+                    lane.sending += len(batch)
+                    try:
+                        await self._write(kind, batch)
+                    finally:
+                        lane.sending -= len(batch)
+        except asyncio.CancelledError:  # the store is closing: what was not sent is not written
+            if lane.running == 1:
+                for create in queue:
+                    create.done.cancel()
+            raise
         finally:
-            self._running[kind] -= 1
+            lane.running -= 1
 
     async def _write(self, kind: tuple[LoggedInsert, str], batch: list[_Create]) -> None:
         try:
