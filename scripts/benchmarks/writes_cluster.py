@@ -1,5 +1,8 @@
 """writes-cluster: REST row creates/s (each with its event)
-on 1 SQLite node, 1 PostgreSQL node and N PostgreSQL + Redis nodes, in the same run.
+on 1 SQLite node, 1 PostgreSQL node and N PostgreSQL + Redis nodes, in the same run; and on 1
+PostgreSQL node with the writers that each node of the cluster has (``--writers`` / N), which
+tells how much of the cluster's cost per create is each node's smaller share of the writers and
+how much the work between nodes.
 
 The concurrent writers (``--writers``) are spread evenly over the nodes, and so are
 ``--cluster-nodes`` subscribers (all on the node of a one-node setup: every setup delivers each
@@ -85,7 +88,7 @@ def _counts(ports: list[int]) -> collections.Counter:
     return total
 
 
-async def _once(label: str, n_nodes: int, backend: str, redis, args, workdir: Path) -> dict:
+async def _once(label: str, n_nodes: int, backend: str, redis, args, workdir: Path, writers: int) -> dict:
     """One setup: ``backend`` is "sqlite", "postgresql" (one node, no broker) or "postgresql+redis"."""
     nodes, watchers, conns = [], [], []
     dbname = None
@@ -107,7 +110,7 @@ async def _once(label: str, n_nodes: int, backend: str, redis, args, workdir: Pa
             for i in range(args.cluster_nodes):
                 watchers += await open_subscribers(nodes[i % n_nodes].port, RT_PATH, 1, per_node_agg[i % n_nodes],
                                                    CHANNEL)
-            conns = [Http(nodes[i % n_nodes].port, ADMIN) for i in range(args.writers)]
+            conns = [Http(nodes[i % n_nodes].port, ADMIN) for i in range(writers)]
             counts = collections.Counter()
             errors: collections.Counter = collections.Counter()
             state = {"measuring": False, "stop": False}
@@ -181,7 +184,7 @@ async def _once(label: str, n_nodes: int, backend: str, redis, args, workdir: Pa
     r = {"setup": label, "nodes": n_nodes, "backend": backend, "creates_per_s": round(rate, 1),
          "creates_per_node_per_s": [round(counts[i] / dt, 1) for i in range(n_nodes)],
          "events_delivered_per_node_per_s": [round(s / dt, 1) for s in seen], "errors": dict(errors),
-         "writers": args.writers, "node_cpu_pct": [p.get("cpu_pct") for p in node_cpu],
+         "writers": writers, "node_cpu_pct": [p.get("cpu_pct") for p in node_cpu],
          "node_cpu_wait_pct": [p.get("cpu_wait_pct") for p in node_cpu], "nodes_cpu_pct": nodes_pct,
          "postgres_cpu_pct": pg_pct, "redis_cpu_pct": redis_pct,
          "client_cpu_pct": cpu.client.get("cpu_pct"),
@@ -222,25 +225,39 @@ def _report(setups, best: dict, runs: dict, note: str) -> str:
                      r["postgres_cpu_pct"] if backend != "sqlite" else "-",
                      r["redis_cpu_pct"] if backend.endswith("redis") else "-", r["client_cpu_pct"],
                      f"{w['lock_waiters_per_sample']} ({w['samples_with_a_lock_wait_pct']}%)" if w else "-"])
-    sq, one, many = (best[label] for label, _, _ in setups)
+    sq, one, many, few = (best[label] for label, _, _ in setups)
     return "\n".join([
         "writes-cluster (REST row creates with their events; CPU % of one core in the measured window)",
         *grid(head, rows),
         f"1 PostgreSQL node / SQLite node: {ratio(one['creates_per_s'], sq['creates_per_s'])} (target >= 0.8x); "
         f"{many['nodes']} nodes / 1 PostgreSQL node: {ratio(many['creates_per_s'], one['creates_per_s'])} "
-        "(target >= 1.0x)", note])
+        "(target >= 1.0x)",
+        f"Of the {many['nodes']} nodes' extra rtcli CPU per create over 1 node "
+        f"({_us(many) - _us(one):.0f} us), the writers each node has ({few['writers']} of {one['writers']}) "
+        f"account for {_us(few) - _us(one):.0f} us (1 node with {few['writers']} writers), the work between "
+        f"nodes for {_us(many) - _us(few):.0f} us.", note])
+
+
+def _us(r: dict) -> float:
+    return r["rtcli_us_per_create"] or 0.0
 
 
 async def scenario_writes_cluster(args, workdir: Path) -> list[Result]:
     k = args.cluster_nodes
+    # The fourth setup is one node with as many writers as each node of the cluster has: how much
+    # of the cluster's cost per create comes from each node's smaller share of the writers.
+    few_label = f"PostgreSQL, 1 node, {max(1, args.writers // k)} writers"
     rounds = await alternate_setups(
         "writes-cluster", args, lambda redis: [("SQLite, 1 node", 1, "sqlite"), ("PostgreSQL, 1 node", 1, "postgresql"),
-                                               (f"PostgreSQL + Redis, {k} nodes", k, "postgresql+redis")],
-        lambda label, n, backend, redis: _once(label, n, backend, redis, args, workdir), "creates_per_s")
+                                               (f"PostgreSQL + Redis, {k} nodes", k, "postgresql+redis"),
+                                               (few_label, 1, "postgresql")],
+        lambda label, n, backend, redis: _once(label, n, backend, redis, args, workdir,
+                                               max(1, args.writers // k) if label == few_label else args.writers),
+        "creates_per_s")
     if isinstance(rounds, list):
         return rounds
     setups, runs, best, note = rounds.setups, rounds.runs, rounds.best, rounds.note
-    sq, one, many = (best[label] for label, _, _ in setups)
+    sq, one, many, _ = (best[label] for label, _, _ in setups)
     report = _report(setups, best, runs, note)
     details = {"rtcli": many, "reference": one, "sqlite": sq, "report": report, "runs": runs, "note": note}
     ok = lambda r: r["errors"] == {}  # noqa: E731
