@@ -24,6 +24,41 @@ async def _until(check, seconds: float = 5.0) -> None:
     raise AssertionError("not within time")
 
 
+async def _two_nodes(dsn: str, url: str):
+    """Two nodes on one database and one Redis, each following the log by wake-ups only (no
+    polling during a test): their stores, their brokers and what each delivered."""
+    from rtcli.broker.redis import RedisBroker
+    from rtcli.store.postgres.db import PostgresStore
+
+    stores = [PostgresStore(dsn), PostgresStore(dsn)]
+    brokers, got = [], []
+    for store in stores:
+        await store.open()
+        broker = RedisBroker(url, store, poll=60)
+        seen: list[Event] = []
+        await broker.start(seen.append)
+        store.on_commit = broker.publish
+        brokers.append(broker)
+        got.append(seen)
+    return stores, brokers, got
+
+
+async def _close(stores, brokers) -> None:
+    for broker in brokers:
+        await broker.close()
+    for store in stores:
+        await store.close()
+
+
+def _with_pg_and_redis(scenario) -> None:
+    with ExitStack() as stack:
+        dsn = stack.enter_context(pg_database())
+        redis = PrivateRedis(free_port())
+        redis.start()
+        stack.callback(redis.stop)
+        asyncio.run(scenario(dsn, redis.url))
+
+
 def test_a_wakeup_already_covered_by_a_read_costs_no_read():
     from rtcli.broker.follower import LogFollower
     from rtcli.store.postgres.db import PostgresStore
@@ -64,24 +99,14 @@ def test_a_wakeup_already_covered_by_a_read_costs_no_read():
 @pytest.mark.redis
 def test_a_node_ignores_its_own_wakeups_and_wakes_the_others():
     require("redis")
-    from rtcli.broker.redis import RedisBroker, decode_wakeup, encode_wakeup
-    from rtcli.store.postgres.db import PostgresStore
+    from rtcli.broker.redis import decode_wakeup, encode_wakeup
 
     assert decode_wakeup(encode_wakeup("abc", 42)) == ("abc", 42)
     assert decode_wakeup(b"17") == (None, None)  # another shape: wakes the follower, position unknown
     assert decode_wakeup(b"n:" + b"9" * 40) == (None, None)
 
     async def scenario(dsn: str, url: str):
-        stores = [PostgresStore(dsn), PostgresStore(dsn)]
-        brokers, got = [], []
-        for store in stores:
-            await store.open()
-            broker = RedisBroker(url, store, poll=60)
-            seen: list[Event] = []
-            await broker.start(seen.append)
-            store.on_commit = broker.publish
-            brokers.append(broker)
-            got.append(seen)
+        stores, brokers, got = await _two_nodes(dsn, url)
         try:
             await _until(lambda: all(b.connected for b in brokers))
             await asyncio.sleep(0.1)  # the reads each node makes on connecting
@@ -99,17 +124,9 @@ def test_a_node_ignores_its_own_wakeups_and_wakes_the_others():
             assert a.follower._announced == 0
             assert b.follower._announced == got[1][-1].seq
         finally:
-            for broker in brokers:
-                await broker.close()
-            for store in stores:
-                await store.close()
+            await _close(stores, brokers)
 
-    with ExitStack() as stack:
-        dsn = stack.enter_context(pg_database())
-        redis = PrivateRedis(free_port())
-        redis.start()
-        stack.callback(redis.stop)
-        asyncio.run(scenario(dsn, redis.url))
+    _with_pg_and_redis(scenario)
 
 
 @pytest.mark.redis
@@ -119,20 +136,9 @@ def test_a_wakeup_connection_that_redis_closed_is_opened_again():
     require("redis")
     import redis as redis_client
 
-    from rtcli.broker.redis import RedisBroker
-    from rtcli.store.postgres.db import PostgresStore
 
     async def scenario(dsn: str, url: str):
-        stores = [PostgresStore(dsn), PostgresStore(dsn)]
-        brokers, got = [], []
-        for store in stores:
-            await store.open()
-            broker = RedisBroker(url, store, poll=60)
-            seen: list[Event] = []
-            await broker.start(seen.append)
-            store.on_commit = broker.publish
-            brokers.append(broker)
-            got.append(seen)
+        stores, brokers, got = await _two_nodes(dsn, url)
         admin = redis_client.Redis.from_url(url)
         try:
             await _until(lambda: all(b.connected for b in brokers))
@@ -150,17 +156,9 @@ def test_a_wakeup_connection_that_redis_closed_is_opened_again():
             assert [c["id"] for c in admin.client_list() if c["name"] == "rtcli-wakeups"] != [named[0]["id"]]
         finally:
             admin.close()
-            for broker in brokers:
-                await broker.close()
-            for store in stores:
-                await store.close()
+            await _close(stores, brokers)
 
-    with ExitStack() as stack:
-        dsn = stack.enter_context(pg_database())
-        redis = PrivateRedis(free_port())
-        redis.start()
-        stack.callback(redis.stop)
-        asyncio.run(scenario(dsn, redis.url))
+    _with_pg_and_redis(scenario)
 
 
 def test_wakeups_that_cost_no_read_do_not_put_off_the_poll():

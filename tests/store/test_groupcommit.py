@@ -28,6 +28,15 @@ def _create(repo: TablesDBStore, row_id: str, data: dict, columns: list[Column])
     return event, repo.insert_row_logged("p", rec, ["any"], columns, event, "$sequence", None)
 
 
+async def _table(store: PostgresStore) -> None:
+    """Database ``d`` with table ``t`` (no columns) in project ``p``."""
+    async with store.transaction() as tx:
+        await tx.execute("INSERT INTO databases (project, id, name, enabled, type, created_at, updated_at)"
+                         " VALUES ('p', 'd', 'd', 1, 'tablesdb', ?, ?)", (NOW, NOW))
+        await tx.execute("INSERT INTO tables (project, db, id, name, enabled, row_security, permissions,"
+                         " created_at, updated_at) VALUES ('p', 'd', 't', 't', 1, 0, '[]', ?, ?)", (NOW, NOW))
+
+
 async def _scenario(dsn: str) -> None:
     store = PostgresStore(dsn, max_size=4)
     await store.open()
@@ -35,11 +44,7 @@ async def _scenario(dsn: str) -> None:
     store.on_commit = committed.append
     repo = TablesDBStore(store)
     try:
-        async with store.transaction() as tx:
-            await tx.execute("INSERT INTO databases (project, id, name, enabled, type, created_at, updated_at)"
-                             " VALUES ('p', 'd', 'd', 1, 'tablesdb', ?, ?)", (NOW, NOW))
-            await tx.execute("INSERT INTO tables (project, db, id, name, enabled, row_security, permissions,"
-                             " created_at, updated_at) VALUES ('p', 'd', 't', 't', 1, 0, '[]', ?, ?)", (NOW, NOW))
+        await _table(store)
         creates = [_create(repo, f"r{i}", {"n": i}, []) for i in range(20)]
         results = list(await asyncio.gather(*(c for _, c in creates)))
         assert store.group.statements < 20  # they went together
@@ -90,11 +95,7 @@ async def _cohorts(dsn: str) -> None:
     repo = TablesDBStore(store)
     group = store.group
     try:
-        async with store.transaction() as tx:
-            await tx.execute("INSERT INTO databases (project, id, name, enabled, type, created_at, updated_at)"
-                             " VALUES ('p', 'd', 'd', 1, 'tablesdb', ?, ?)", (NOW, NOW))
-            await tx.execute("INSERT INTO tables (project, db, id, name, enabled, row_security, permissions,"
-                             " created_at, updated_at) VALUES ('p', 'd', 't', 't', 1, 0, '[]', ?, ?)", (NOW, NOW))
+        await _table(store)
         # A lone writer never waits for company.
         for i in range(5):
             await _create(repo, f"lone{i}", {"n": i}, [])[1]
