@@ -191,9 +191,8 @@ class RedisBroker:
         self._flush = None
         if not self._unsent:
             return
-        wire = self._wire
-        if wire is not None and _usable(wire):
-            wire[1].write(resp_command(b"PUBLISH", self.channel.encode(), encode_wakeup(self.node, self._unsent)))
+        if self._wire is not None and _usable(self._wire):
+            self._write_wakeup(self._wire, encode_wakeup(self.node, self._unsent))
             self._unsent = 0
             return
         self._drop_wire()
@@ -254,7 +253,10 @@ class RedisBroker:
             return
         if not _usable(self._wire):
             raise ConnectionError("Redis closed the connection")
-        self._wire[1].write(resp_command(b"PUBLISH", self.channel.encode(), data))
+        self._write_wakeup(self._wire, data)
+
+    def _write_wakeup(self, wire: tuple[asyncio.StreamReader, asyncio.StreamWriter], data: bytes) -> None:
+        wire[1].write(resp_command(b"PUBLISH", self.channel.encode(), data))  # no reply comes (CLIENT REPLY OFF)
 
     def _drop_wire(self) -> None:
         if self._wire is not None:

@@ -246,13 +246,14 @@ async def scenario_writes_cluster(args, workdir: Path) -> list[Result]:
     k = args.cluster_nodes
     # The fourth setup is one node with as many writers as each node of the cluster has: how much
     # of the cluster's cost per create comes from each node's smaller share of the writers.
-    few_label = f"PostgreSQL, 1 node, {max(1, args.writers // k)} writers"
+    few = max(1, args.writers // k)
+    few_label = f"PostgreSQL, 1 node, {few} writers"
     rounds = await alternate_setups(
         "writes-cluster", args, lambda redis: [("SQLite, 1 node", 1, "sqlite"), ("PostgreSQL, 1 node", 1, "postgresql"),
                                                (f"PostgreSQL + Redis, {k} nodes", k, "postgresql+redis"),
                                                (few_label, 1, "postgresql")],
         lambda label, n, backend, redis: _once(label, n, backend, redis, args, workdir,
-                                               max(1, args.writers // k) if label == few_label else args.writers),
+                                               few if label == few_label else args.writers),
         "creates_per_s")
     if isinstance(rounds, list):
         return rounds

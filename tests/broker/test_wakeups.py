@@ -136,7 +136,6 @@ def test_a_wakeup_connection_that_redis_closed_is_opened_again():
     require("redis")
     import redis as redis_client
 
-
     async def scenario(dsn: str, url: str):
         stores, brokers, got = await _two_nodes(dsn, url)
         admin = redis_client.Redis.from_url(url)
