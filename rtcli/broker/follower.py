@@ -10,6 +10,8 @@ other nodes' events cross the network twice.
 An event settles once every transaction older than its own has ended. When a read finds
 committed events that have not settled yet, the follower looks again within milliseconds
 rather than at the next poll: the transaction it waits for may log no event and wake nobody.
+While a create statement of this node is on its way, events other nodes announce wait for the
+read that follows its commit (``HOLD`` at most): under load that halves a cluster's reads.
 
 Contract (as for the in-process broker): ``deliver`` sees every committed event once, in log order.
 """
@@ -28,6 +30,8 @@ POLL_SECONDS = 1.0
 PAGE = 1000
 # Waiting for older transactions to end: first look again after this, doubling up to the cap.
 SETTLE_FIRST, SETTLE_CAP = 0.002, 0.05
+# Other nodes' announcements wait at most this long for this node's write on its way (_hold).
+HOLD = 0.005
 
 
 class LogFollower:
@@ -42,6 +46,7 @@ class LogFollower:
         self.deliver: Callable[[Event], None] | None = None
         self.last = 0  # the last settled position delivered to the hub (or passed over: none there)
         self.reads = 0  # log reads so far (for tests and metrics)
+        self.held = 0  # announcements put off for a read after this node's own commit
         self._mine: dict[int, Event] = {}  # committed here, not yet delivered
         self._live: list[Event] = []  # events in no log, waiting for those committed before them
         self._wake = asyncio.Event()
@@ -93,14 +98,22 @@ class LogFollower:
         # When to read without a wake-up: set after each read, so that wake-ups which cost no
         # read do not put off a poll or a look at events still settling.
         until = loop.time() + self.poll
+        held: float | None = None  # other nodes' announcements put off until then (see _hold)
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), max(0.0, until - loop.time()))
+                await asyncio.wait_for(self._wake.wait(), max(0.0, min(until, held or until) - loop.time()))
             except TimeoutError:
-                self._due = True  # a poll, or a look again at events still settling
+                if held is None or loop.time() >= until:
+                    self._due = True  # a poll, or a look again at events still settling
             self._wake.clear()
             if not (self._due or self._mine or self._announced > self.last):
+                held = None
                 continue  # everything announced since the last read was in it
+            if not (self._due or self._mine):
+                held = self._hold(loop.time(), held)
+                if held is not None:
+                    continue
+            held = None
             self._due = False
             try:
                 waiting = await self._catch_up()
@@ -111,6 +124,18 @@ class LogFollower:
                 waiting, self._due = False, True
             retry = min(max(retry * 2, SETTLE_FIRST), SETTLE_CAP) if waiting else 0.0
             until = loop.time() + (retry or self.poll)
+
+    def _hold(self, now: float, held: float | None) -> float | None:
+        """Until when to put off reading the events other nodes announced: while a write of this
+        node is on its way, the read that follows its commit takes them too, one read instead
+        of two (in a cluster, half the reads were for announcements alone), for ``HOLD`` at most.
+        None: read now."""
+        if not self.store.writing():
+            return None
+        if held is None:
+            self.held += 1
+            return now + HOLD
+        return held if now < held else None
 
     async def _catch_up(self) -> bool:
         """Deliver everything settled; True when committed events are still waiting to settle."""

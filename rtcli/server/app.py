@@ -186,6 +186,8 @@ def make_store_and_broker(config: ServeConfig) -> tuple[Store, Broker, list[Coun
     else:
         return store, MemoryBroker(), counts
     counts.append(Count("rtcli_log_reads", "Reads of the settled event log by this node", lambda: follower.reads))
+    counts.append(Count("rtcli_log_reads_held", "Other nodes' announcements left to the read after this node's "
+                        "own commit (5 ms at most)", lambda: follower.held))
     counts.append(Count("rtcli_log_views", "Log reads that also read which transactions of this database run "
                         "(pg_stat_activity)", lambda: pg.views))
     return store, broker, counts

@@ -96,6 +96,83 @@ def test_a_wakeup_already_covered_by_a_read_costs_no_read():
         asyncio.run(scenario(dsn))
 
 
+def test_an_announcement_waits_for_the_read_after_this_nodes_own_commit_but_not_long(monkeypatch):
+    """While a create statement of this node is on its way, another node's announced events are
+    read with the read that follows its commit (one read for both), and no longer than HOLD."""
+    import asyncpg
+
+    from rtcli.broker import follower as following
+    from rtcli.broker.follower import LogFollower
+    from rtcli.store.postgres.db import PostgresStore
+    from rtcli.store.tablesdb import TablesDBStore
+    from tests.store.test_groupcommit import _create, _table
+
+    monkeypatch.setattr(following, "HOLD", 0.6)  # long enough to see from a test
+
+    async def scenario(dsn: str):
+        other, node = PostgresStore(dsn), PostgresStore(dsn)  # another node writes; this one follows
+        await other.open()
+        await node.open()
+        await _table(node)
+        follower = LogFollower(node, poll=60)
+        seen: list[Event] = []
+        await follower.start(seen.append)
+        follower.wake()  # the first read, which any wake-up makes
+        await _until(lambda: follower.reads == 1)
+        node.on_commit = follower.publish
+        seqs: list[int] = []
+        other.on_commit = lambda events: seqs.extend(e.seq for e in events)
+        blocker = await asyncpg.connect(dsn)
+
+        async def held_up_create(row_id: str):
+            """A create of this node, its statement on its way but held up by a lock on rows."""
+            tx = blocker.transaction()
+            await tx.start()
+            await blocker.execute("LOCK TABLE rows IN EXCLUSIVE MODE")
+            create = asyncio.ensure_future(_create(TablesDBStore(node), row_id, {}, [])[1])
+            await _until(node.writing)
+            return tx, create
+
+        try:
+            tx, create = await held_up_create("mine")
+            reads = follower.reads
+            await commit(other, None, [event(1)])
+            follower.wake(seqs[-1])
+            await asyncio.sleep(0.3)
+            assert (follower.reads, follower.held, seen) == (reads, 1, []), "held for the read after the commit"
+            await tx.rollback()
+            await create
+            await _until(lambda: len(seen) == 2)
+            assert [e.payload["$id"] for e in seen] == ["r1", "mine"]
+            assert follower.reads == reads + 1, "one read delivered both"
+
+            # A statement held up longer than HOLD does not hold the announced events any longer.
+            tx, create = await held_up_create("late")
+            await commit(other, None, [event(2)])
+            follower.wake(seqs[-1])
+            await _until(lambda: len(seen) == 3, 3.0)
+            assert seen[-1].payload["$id"] == "r2" and node.writing(), "read while the statement was still held up"
+            assert follower.held == 2
+            await tx.rollback()
+            await create
+            await _until(lambda: len(seen) == 4)
+            assert seen[-1].payload["$id"] == "late"
+
+            # With no statement on its way, an announcement is read at once.
+            await commit(other, None, [event(3)])
+            follower.wake(seqs[-1])
+            await _until(lambda: len(seen) == 5, 0.3)
+            assert follower.held == 2
+        finally:
+            await blocker.close()
+            await follower.close()
+            await other.close()
+            await node.close()
+
+    with pg_database() as dsn:
+        asyncio.run(scenario(dsn))
+
+
 @pytest.mark.redis
 def test_a_node_ignores_its_own_wakeups_and_wakes_the_others():
     require("redis")

@@ -385,6 +385,11 @@ class PostgresStore(EventLogStore):
         finally:
             self._writers.release()
 
+    def writing(self) -> bool:
+        """Whether a create statement of this node is on its way: its commit will be followed
+        by a read of the log (the log follower waits for that read rather than make another)."""
+        return self.group.sending > 0
+
     def _committed(self, events: list[Event]) -> None:
         for event in events:
             event.cursor = self.cursor(event.seq)
