@@ -266,10 +266,10 @@ def _two_cores_note(n_nodes: int) -> str:
              if PIN.server else "nothing is pinned, so nodes, load client, PostgreSQL and Redis share the CPUs")
     if cpus >= n_nodes + 2:
         return f"{cpus} CPUs: {where}."
-    return (f"NOTE: this machine has {cpus} CPUs: {where}. {n_nodes} nodes on {cpus} cores measure the "
-            f"coordination overhead (a Redis wake-up, and every node reading each event back from the "
-            f"PostgreSQL log), not a real scale-out, which needs a core per node besides the load client's "
-            f"and the database's.")
+    return (f"NOTE: this machine has {cpus} CPUs: {where}. {n_nodes} nodes on {cpus} cores measure what "
+            f"{n_nodes} processes taking turns on the same cores cost, with the coordination between them "
+            f"(a Redis wake-up, every node reading each event back from the PostgreSQL log), not a real "
+            f"scale-out, which needs a core per node besides the load client's and the database's.")
 
 
 @dataclass
