@@ -59,8 +59,10 @@ class HubConnection:
     ``sink(frame, seq, resource, ids)`` delivers an encoded frame (a ``SplitFrame`` for live
     events, a ``str`` otherwise); while ``holding`` (a replay is under way), deliveries are
     kept in ``held`` instead and released in order afterwards. At most the hub's ``max_held``
-    of them: past that they are dropped, ``held`` becomes None (``held_overflow``) and the
-    adapter closes the connection as a slow consumer (the client resumes from its cursor).
+    of them: past that ``held_full(held, entry)`` decides (the subscriptions' overflow policy:
+    True when it dropped the entry or put it in the place of another); otherwise, or without
+    it, they are dropped, ``held`` becomes None (``held_overflow``) and the adapter closes the
+    connection as a slow consumer (the client resumes from its cursor).
     """
 
     id: str
@@ -71,6 +73,7 @@ class HubConnection:
     session_id: str | None = None
     scopes: frozenset[str] | None = None  # for API-key connections: what they may receive
     on_roles: Callable[[], None] | None = None  # told when the hub changes this connection's roles
+    held_full: Callable[[list[Held], Held], bool] | None = None  # see above
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     by_channel: dict[str, list[Subscription]] = field(default_factory=dict)
     patterns: dict[str, None] = field(default_factory=dict)  # the subscribed channel patterns
@@ -427,7 +430,8 @@ class Hub:
         if held is None:
             return  # overflowed: the connection is about to be closed
         if self.max_held and len(held) >= self.max_held:
-            conn.held = None
+            if conn.held_full is None or not conn.held_full(held, entry):
+                conn.held = None
         else:
             held.append(entry)
 

@@ -22,6 +22,7 @@ from websockets.server import ServerProtocol
 
 from rtcli import protocol
 from rtcli.core.event import Frame, SplitFrame
+from rtcli.core.hub import Held
 from rtcli.core.session import RealtimeSession
 from rtcli.server.metrics import Metrics
 
@@ -137,29 +138,56 @@ class Outbox:
         """The queue is full: apply the policy of the frame's subscriptions (``close`` closes
         with 4008 and drops the queue; ``drop`` skips the frame and later sends a ``gap``
         marker; ``latest`` replaces the queued frame of the same resource)."""
-        session = self.session
-        policy = session.policy(ids or []) if session is not None else protocol.Policy.CLOSE
-
-        def on_drop(reason: str) -> None:
-            if session is not None:
-                self.shared.metrics.drop(seq, session.conn.id, session.conn.user_id, reason)
-
+        policy = self._policy(ids)
         if policy is protocol.Policy.CLOSE:
-            on_drop("close: the connection was closed as a slow consumer (4008)")
+            self._dropped(seq, "close: the connection was closed as a slow consumer (4008)")
             self.close_slow_consumer("slow consumer: send queue overflow, resume from your cursor")
             return
         if policy is protocol.Policy.LATEST and self.queue is not None:
             for entry in reversed(self.queue):
                 if entry[1] == resource:
                     entry[0] = frame
-                    on_drop("latest: replaced by a newer event of the same resource")
+                    self._dropped(seq, "latest: replaced by a newer event of the same resource")
                     return
-        on_drop(f"{policy}: the send queue was full")
+        self._skip(seq, ids, f"{policy}: the send queue was full")
+
+    def held_full(self, held: list[Held], entry: Held) -> bool:
+        """A live frame beyond those a replay holds back (core.hub): the policies of a full
+        queue, except that ``close`` is left to the end of the replay (False)."""
+        _, seq, resource, ids = entry
+        policy = self._policy(ids)
+        if policy is protocol.Policy.CLOSE:
+            return False
+        if policy is protocol.Policy.LATEST:
+            for i in range(len(held) - 1, -1, -1):
+                if held[i][2] == resource:
+                    self._dropped(held[i][1], "latest: replaced by a newer event of the same resource")
+                    held[i] = entry
+                    return True
+        self._skip(seq, ids, f"{policy}: too many live events during a replay")
+        return True
+
+    def _policy(self, ids: list[str] | None) -> protocol.Policy:
+        session = self.session
+        return session.policy(ids or []) if session is not None else protocol.Policy.CLOSE
+
+    def _dropped(self, seq: int, reason: str) -> None:
+        if self.session is not None:
+            self.shared.metrics.drop(seq, self.session.conn.id, self.session.conn.user_id, reason)
+
+    def _skip(self, seq: int, ids: list[str] | None, reason: str) -> None:
+        """Drop a frame, to be told in the next ``gap`` marker."""
+        self._dropped(seq, reason)
         gap = self.gap
         if gap is None:
             gap = self.gap = Gap()
         gap.dropped += 1
         gap.ids.update(dict.fromkeys(ids or []))
+
+    def send_gap(self) -> None:
+        """Tell what was skipped now, unless frames are queued: the gap goes after them."""
+        if self.gap is not None and not self.queue and self.closing is None:
+            self.write(self._gap_frame(self.gap))
 
     async def put(self, frame: Frame) -> None:
         """Replay delivery: waits for room instead of overflowing."""

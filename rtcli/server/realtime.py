@@ -191,6 +191,7 @@ class RealtimeProtocol(asyncio.Protocol):
         # Unique across nodes: a message's publisher is named by it on every node (``self: false``).
         conn = HubConnection(f"{rt.node_id}{next(_ids)}", admitted.project, connection_roles(actor), out.push,
                              actor.user_id, session_id=actor.session_id, scopes=actor.scopes if actor.is_key else None)
+        conn.held_full = out.held_full  # live events past what a replay holds: the subscriptions' policy
         session = self.session = out.session = RealtimeSession(rt.deps.hub, conn, actor, rt.limits)
         rt.connections_by_ip[self.ip] += 1
         rt.deps.metrics.outboxes[conn.id] = out

@@ -183,6 +183,7 @@ async def perform(session: RealtimeSession, outputs: list[Output], out: Outbox, 
                 out.close_slow_consumer("slow consumer: too many live events during the replay, resume from your cursor")
             for held_frame, seq, resource, ids in held:
                 out.push(held_frame, seq, resource, ids)
+            out.send_gap()  # what the policy "drop" skipped while they were held, if anything
 
 
 def actor_now(session: RealtimeSession) -> Actor:

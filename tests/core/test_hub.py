@@ -143,6 +143,30 @@ def test_held_frames_are_bounded():
     assert conn.held is None and got == {}
 
 
+def test_past_the_bound_the_connection_decides_what_becomes_of_a_held_frame():
+    hub = Hub(max_held=2)
+    got: dict[int, list] = {}
+    conn = connect(hub, 0, {"guests"}, ["rows"], got)
+    offered = []
+
+    def held_full(held, entry):  # as the policy "latest" does: in the place of the last one
+        offered.append(entry[1])
+        held[-1] = entry
+        return True
+
+    conn.held_full = held_full
+    conn.holding = 1
+    for seq in (1, 2, 3, 4):
+        ev = make_event(["any"])
+        ev.seq = seq
+        hub.dispatch(ev)
+    assert not conn.held_overflow and conn.held is not None
+    assert [h[1] for h in conn.held] == [1, 4] and offered == [3, 4]
+    conn.held_full = lambda held, entry: False  # as the policy "close" does: the connection overflows
+    hub.dispatch(make_event(["any"]))
+    assert conn.held_overflow and got == {}
+
+
 def test_channel_patterns():
     from rtcli.core.channels import pattern_match, valid_pattern
 

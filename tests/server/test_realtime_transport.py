@@ -24,10 +24,12 @@ def _url(server, path: str = "/v1/realtime") -> str:
 
 
 def _masked(payload: bytes, opcode: int = 0x1, fin: bool = True) -> bytes:
-    """A client frame (clients must mask), for payloads under 126 bytes."""
-    assert len(payload) < 126
+    """A client frame (clients must mask), for payloads under 64 KiB."""
+    assert len(payload) < 65536
     mask = os.urandom(4)
-    return (bytes([(0x80 if fin else 0) | opcode, 0x80 | len(payload)]) + mask
+    n = len(payload)
+    length = bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big")
+    return (bytes([(0x80 if fin else 0) | opcode]) + length + mask
             + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
 
 
@@ -271,6 +273,80 @@ def test_drop_policy_skips_then_sends_a_gap_marker(tmp_path):
             c.post("/tablesdb/d/tables/t/rows", json={"rowId": "after", "data": {"big": "y"}}).raise_for_status()
         assert reader.message()["data"]["payload"]["$id"] == "after"
         s.close()
+    finally:
+        server.stop()
+
+
+def _read_until_quiet(reader: FrameReader) -> tuple[list[dict], int | None]:
+    """Every message until the server falls silent for 3 s, and its close code if it closed."""
+    messages: list[dict] = []
+    while True:
+        try:
+            opcode, data = reader.frame(timeout=3)
+        except (TimeoutError, EOFError):
+            return messages, None
+        if opcode == 0x8:
+            return messages, int.from_bytes(data[:2], "big")
+        messages.append(json.loads(data))
+
+
+def test_live_events_past_what_a_replay_holds_follow_the_subscriptions_policy(tmp_path):
+    """While a replay runs, live events are held (up to --max-queue) and sent after it. Past that
+    bound each subscription's policy applies, as for a full send queue: "close" closes with 4008
+    once the replay stops, "drop" skips them and sends a gap marker, "latest" keeps the newest
+    event of each resource in the place of the one it replaces."""
+    # SQLite only: the subject is the connection's holding, after the store has handed events on.
+    server = start_server(tmp_path / "data", extra=["--max-queue", "16"])
+    big = "x" * 20_000
+    n_logged, n_live = 300, 40  # 6 MB of replay: it stalls on a client that reads nothing
+    try:
+        channel = setup_table(server.endpoint)
+        logged: list[str] = []  # the log, as its events' row ids: each policy's replay is all of it
+        with httpx.Client(base_url=server.endpoint, headers=HEADERS) as c:
+            for i in range(n_logged):
+                assert c.post("/tablesdb/d/tables/t/rows", json={"rowId": f"r{i}", "data": {"big": big}}).status_code == 201
+                logged.append(f"r{i}")
+            for policy in ("close", "drop", "latest"):
+                replayed = list(logged)
+                s = _raw_connect(server.port, rcvbuf=4096)
+                s.sendall(_handshake(server.port))
+                reader = FrameReader(s)
+                assert reader.message()["type"] == "connected"
+                sub = {"type": "subscribe", "data": [{"subscriptionId": "d", "channels": [channel], "policy": policy,
+                                                      "since": "beginning"}]}
+                s.sendall(_masked(json.dumps(sub, separators=(",", ":")).encode()))
+                reply = reader.message()
+                assert reply["type"] == "response" and reply["data"]["subscriptions"][0]["resumed"] is True
+                for i in range(n_live):  # live events while the replay is stalled
+                    if policy == "latest":  # one resource, changed again and again
+                        r = c.patch("/tablesdb/d/tables/t/rows/r0", json={"data": {"n": i}})
+                    else:
+                        r = c.post("/tablesdb/d/tables/t/rows", json={"rowId": f"{policy}{i}", "data": {"n": i}})
+                    assert r.status_code in (200, 201), r.text
+                    logged.append(r.json()["$id"])
+                messages, code = _read_until_quiet(reader)
+                events = [m["data"]["payload"] for m in messages if m["type"] == "event"]
+                gaps = [m["data"] for m in messages if m["type"] == "gap"]
+                if policy == "close":
+                    assert code == 4008, "closed as a slow consumer once the replay stopped"
+                    assert [e["$id"] for e in events] == replayed[:len(events)], "what came is the log's start, in order"
+                    assert len(events) < len(replayed) + n_live
+                else:
+                    assert code is None, f"{policy}: the connection stays open"
+                    assert [e["$id"] for e in events[:len(replayed)]] == replayed, "the whole replay, in order"
+                    live = events[len(replayed):]
+                    assert len(live) == 16, "as many live events as the replay holds"
+                    if policy == "drop":
+                        assert [e["$id"] for e in live] == [f"drop{i}" for i in range(16)], "the first ones, in order"
+                        assert gaps == [{"subscriptions": ["d"], "dropped": n_live - 16}]
+                    else:
+                        assert [e["n"] for e in live] == [*range(15), n_live - 1], "the newest in the last one's place"
+                        assert gaps == [], "nothing skipped: replaced"
+                    r = c.post("/tablesdb/d/tables/t/rows", json={"rowId": f"after-{policy}", "data": {"n": 0}})
+                    assert r.status_code == 201
+                    logged.append(f"after-{policy}")
+                    assert reader.message()["data"]["payload"]["$id"] == f"after-{policy}", "still served"
+                s.close()
     finally:
         server.stop()
 
