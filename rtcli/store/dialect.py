@@ -44,6 +44,7 @@ def fts_words(text: str) -> tuple[list[str], bool]:
 class SqliteDialect:
     name = "sqlite"
     same = "IS"  # null-safe equality
+    key_share = ""  # one writer at a time: nothing to lock
 
     def json_value(self, col: str, key: str, params: list) -> str:
         """A typed value of one top-level key of a JSON column (for comparisons and ordering)."""
@@ -149,6 +150,9 @@ class SqliteDialect:
 class PostgresDialect:
     name = "postgres"
     same = "IS NOT DISTINCT FROM"
+    # A lock on a row that keeps it from being deleted (or its key changed) until the transaction
+    # ends, and that no other reader's or writer's lock of that kind waits for.
+    key_share = " FOR KEY SHARE"
 
     def json_value(self, col: str, key: str, params: list) -> str:
         if literal_key(key):

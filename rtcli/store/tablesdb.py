@@ -60,14 +60,16 @@ _TABLES = ("SELECT tables.*, databases.type AS db_type FROM tables"
 
 
 # A row written with its event in one statement (``insert_logged``), if its table still has
-# the columns it was validated against (``cols``): read as ``schema_in`` reads them, no row locks.
+# the columns it was validated against (``cols``): read as ``schema_in`` reads them, the table's
+# row locked as it locks it.
 ROW_INSERT = LoggedInsert(
     table="rows",
     columns=(("project", "text"), ("db", "text"), ("tbl", "text"), ("id", "text"), ("created_at", "text"),
              ("updated_at", "text"), ("permissions", "jsonb"), ("read_roles", "jsonb"), ("data", "jsonb")),
     key=("project", "db", "tbl", "id"),
     extra=(("cols", "jsonb"),),
-    guard="EXISTS (SELECT 1 FROM tables t WHERE t.project = i.project AND t.db = i.db AND t.id = i.tbl) AND"
+    guard="EXISTS (SELECT 1 FROM tables t WHERE t.project = i.project AND t.db = i.db AND t.id = i.tbl"
+          " FOR KEY SHARE) AND"
           " (SELECT COALESCE(jsonb_agg(c.spec ORDER BY c.position), '[]'::jsonb) FROM columns c"
           " WHERE c.project = i.project AND c.db = i.db AND c.tbl = i.tbl) = i.cols")
 
@@ -126,10 +128,11 @@ class TablesDBStore:
                          (rec.name, int(rec.enabled), rec.updated_at, project, rec.id))
 
     async def delete_database(self, tx: Transaction, project: str, db: str) -> None:
+        # The tables' rows first, as delete_table does (see there).
+        await tx.execute("DELETE FROM tables WHERE project=? AND db=?", (project, db))
         await self.indexes.drop_all(tx, project, db)
         for table in ("rows", "columns"):
             await tx.execute(f"DELETE FROM {table} WHERE project=? AND db=?", (project, db), bulk=True)
-        await tx.execute("DELETE FROM tables WHERE project=? AND db=?", (project, db))
         await tx.execute("DELETE FROM databases WHERE project=? AND id=?", (project, db))
 
     # --- tables --------------------------------------------------------------------------
@@ -188,20 +191,27 @@ class TablesDBStore:
              project, rec.database_id, rec.id))
 
     async def delete_table(self, tx: Transaction, project: str, db: str, table: str) -> None:
+        # The table's row first. On PostgreSQL a row create locks it (``schema_in``, ROW_INSERT's
+        # guard) until it commits: this waits for the creates under way, so the rows deleted
+        # next include theirs, and a create that comes later waits for this delete, then finds
+        # the table gone. (Rows deleted first, a create committing meanwhile left a row behind.)
+        await tx.execute("DELETE FROM tables WHERE project=? AND db=? AND id=?", (project, db, table))
         await self.indexes.drop_all(tx, project, db, table)
         await tx.execute("DELETE FROM rows WHERE project=? AND db=? AND tbl=?", (project, db, table), bulk=True)
         await tx.execute("DELETE FROM columns WHERE project=? AND db=? AND tbl=?", (project, db, table))
-        await tx.execute("DELETE FROM tables WHERE project=? AND db=? AND id=?", (project, db, table))
 
     # --- columns -------------------------------------------------------------------------
 
     async def schema_in(self, tx: Transaction, project: str, db: str, table: str) -> list[Column] | None:
         """The table's columns as its transaction sees them, or None if the table is gone: a
         write checks its values against these, not against what a node keeps in memory. One
-        query (a marker row for the table, then its columns), and a union, which takes no row
-        locks: writers of one table must not queue behind each other on its schema."""
+        query (a marker row for the table, then its columns). The table's row is locked only
+        against its delete (FOR KEY SHARE on PostgreSQL, a lock the writers of one table share:
+        they must not queue behind each other on its schema), so that the table cannot go
+        while a row is being written to it (see delete_table)."""
         rows = await tx.fetchall(
-            "SELECT NULL AS spec, -1 AS position FROM tables WHERE project=? AND db=? AND id=?"
+            f"WITH t AS (SELECT 1 FROM tables WHERE project=? AND db=? AND id=?{self.d.key_share})"
+            " SELECT NULL AS spec, -1 AS position FROM t"
             " UNION ALL SELECT spec, position FROM columns WHERE project=? AND db=? AND tbl=? ORDER BY position",
             (project, db, table, project, db, table))
         if not rows or rows[0][0] is not None:

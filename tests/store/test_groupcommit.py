@@ -160,3 +160,66 @@ def test_the_group_commit_statement_is_planned_once_not_on_every_execution():
     connections that send it keep one generic plan."""
     with pg_database() as dsn:
         asyncio.run(_plans(dsn))
+
+
+async def _rows_left(store: PostgresStore) -> int:
+    return int((await store.fetchone("SELECT count(*) FROM rows WHERE project='p' AND db='d' AND tbl='t'"))[0])
+
+
+async def _delete_table(store: PostgresStore, repo: TablesDBStore, done: asyncio.Event) -> None:
+    async with store.transaction() as tx:
+        await repo.delete_table(tx, "p", "d", "t")
+        await done.wait()  # held open: the delete is under way until the test lets it commit
+
+
+async def _table_deleted_while_creating(dsn: str) -> None:
+    store = PostgresStore(dsn)
+    await store.open()
+    repo = TablesDBStore(store)
+    go = asyncio.Event()  # lets a held delete commit (set at the end whatever happens)
+    try:
+        # A create under way (its transaction has read the table's columns and written its row),
+        # then the table's delete: the delete waits for the create, then takes its row too.
+        await _table(store)
+        go.set()
+        async with store.transaction() as tx:
+            assert await repo.schema_in(tx, "p", "d", "t") == []
+            rec = Row(id="early", table_id="t", database_id="d", data={}, permissions=[], created_at=NOW,
+                      updated_at=NOW)
+            await repo.insert_row(tx, "p", rec, ["any"])
+            delete = asyncio.ensure_future(_delete_table(store, repo, go))
+            await asyncio.sleep(0.3)
+            assert not delete.done(), "the delete waits for the create under way"
+        await delete
+        assert await _rows_left(store) == 0, "no row of the deleted table is left"
+
+        # The table's delete under way, then a create (one statement, group commit): it waits
+        # for the delete, then finds the table gone and writes nothing.
+        async with store.transaction() as tx:  # the table again (its database is still there)
+            await tx.execute("INSERT INTO tables (project, db, id, name, enabled, row_security, permissions,"
+                             " created_at, updated_at) VALUES ('p', 'd', 't', 't', 1, 0, '[]', ?, ?)", (NOW, NOW))
+        go.clear()
+        delete = asyncio.ensure_future(_delete_table(store, repo, go))
+        await asyncio.sleep(0.2)
+        _, create = _create(repo, "late", {}, [])
+        late = asyncio.ensure_future(create)
+        await asyncio.sleep(0.3)
+        assert not late.done(), "the create waits for the delete under way"
+        go.set()
+        await delete
+        assert await late is None, "the table is gone: nothing written"
+        assert await _rows_left(store) == 0
+        logged = await store.read_events("p", 0, await store.head(), 100)
+        assert [ev.payload["$id"] for ev in logged] == [], "and nothing logged"
+    finally:
+        go.set()
+        await asyncio.sleep(0.1)  # a held delete commits, and gives its connection back
+        await store.close()
+
+
+def test_a_table_deleted_while_rows_are_created_leaves_none_of_them_behind():
+    """A row create and its table's delete at the same moment, in either order: the table's row
+    is locked by the create (against its delete only) and deleted first by the delete, so one
+    waits for the other and no row outlives its table."""
+    with pg_database() as dsn:
+        asyncio.run(_table_deleted_while_creating(dsn))
