@@ -253,7 +253,12 @@ READ_RESERVE = 3
 # every execution (its arrays' lengths change its estimates, so the generic plan never looked
 # cheaper), which was half its CPU. These connections always use the one generic plan.
 BATCH_CONNECTIONS = 2 * IN_FLIGHT
-GENERIC_PLANS = {"plan_cache_mode": "force_generic_plan"}
+
+
+async def _generic_plans(conn: asyncpg.Connection) -> None:
+    """Set on each new group-commit connection with a statement, not as a startup parameter:
+    a connection pooler in front of PostgreSQL may refuse startup parameters it does not know."""
+    await conn.execute("SET plan_cache_mode = force_generic_plan")
 
 
 class PostgresStore(EventLogStore):
@@ -310,7 +315,7 @@ class PostgresStore(EventLogStore):
         self.pool = await asyncpg.create_pool(self.dsn, min_size=self.min_size, max_size=self.max_size + READ_RESERVE,
                                               timeout=5, command_timeout=30, reset=_no_reset)
         self.batches = await asyncpg.create_pool(self.dsn, min_size=1, max_size=BATCH_CONNECTIONS, timeout=5,
-                                                 command_timeout=30, reset=_no_reset, server_settings=GENERIC_PLANS)
+                                                 command_timeout=30, reset=_no_reset, init=_generic_plans)
         async with self.pool.acquire() as conn:
             async with conn.transaction():
                 # Nodes starting together must not race on creating the schema.
