@@ -11,7 +11,8 @@ An event settles once every transaction older than its own has ended. When a rea
 committed events that have not settled yet, the follower looks again within milliseconds
 rather than at the next poll: the transaction it waits for may log no event and wake nobody.
 While a create statement of this node is on its way, events other nodes announce wait for the
-read that follows its commit (``HOLD`` at most): under load that halves a cluster's reads.
+read that follows its commit (``HOLD`` at most): under load that saves a sixth of a cluster's
+reads.
 
 Contract (as for the in-process broker): ``deliver`` sees every committed event once, in log order.
 """
@@ -128,8 +129,8 @@ class LogFollower:
     def _hold(self, now: float, held: float | None) -> float | None:
         """Until when to put off reading the events other nodes announced: while a write of this
         node is on its way, the read that follows its commit takes them too, one read instead
-        of two (in a cluster, half the reads were for announcements alone), for ``HOLD`` at most.
-        None: read now."""
+        of two (in a cluster under load, nearly half the reads were made for announcements
+        alone), for ``HOLD`` at most. None: read now."""
         if not self.store.writing():
             return None
         if held is None:
