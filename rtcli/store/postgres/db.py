@@ -402,7 +402,7 @@ class PostgresStore(EventLogStore):
     def writing(self) -> bool:
         """Whether a create statement of this node is on its way: its commit will be followed
         by a read of the log (the log follower waits for that read rather than make another)."""
-        return self.group.sending > 0
+        return self.group.sending()
 
     def _committed(self, events: list[Event]) -> None:
         for event in events:

@@ -125,7 +125,10 @@ class GroupCommit:
         self.statements = 0  # statements sent so far, and the creates they carried (for tests and metrics)
         self.creates = 0
         self.lingered = 0  # statements that waited for creates they could expect
-        self.sending = 0  # statements on their way now, of every kind
+
+    def sending(self) -> bool:
+        """Whether a statement of any kind is on its way now."""
+        return any(lane.sending for lane in self._lanes.values())
 
     async def insert(self, shape: LoggedInsert, values: Sequence, event: Event, seq_key: str) -> InsertLogged:
         loop = asyncio.get_running_loop()
@@ -183,12 +186,10 @@ class GroupCommit:
                 queue.extendleft(reversed(later))
                 if batch:
                     lane.sending += len(batch)
-                    self.sending += 1
                     try:
                         await self._write(kind, batch)
                     finally:
                         lane.sending -= len(batch)
-                        self.sending -= 1
         except asyncio.CancelledError:  # the store is closing: what was not sent is not written
             if lane.running == 1:
                 for create in queue:
