@@ -166,13 +166,17 @@ async def _rows_left(store: PostgresStore) -> int:
     return int((await store.fetchone("SELECT count(*) FROM rows WHERE project='p' AND db='d' AND tbl='t'"))[0])
 
 
-async def _delete_table(store: PostgresStore, repo: TablesDBStore, done: asyncio.Event) -> None:
+async def _delete(store: PostgresStore, repo: TablesDBStore, what: str, done: asyncio.Event) -> None:
+    """Deletes the table, or its whole database; held open until ``done``."""
     async with store.transaction() as tx:
-        await repo.delete_table(tx, "p", "d", "t")
+        if what == "table":
+            await repo.delete_table(tx, "p", "d", "t")
+        else:
+            await repo.delete_database(tx, "p", "d")
         await done.wait()  # held open: the delete is under way until the test lets it commit
 
 
-async def _table_deleted_while_creating(dsn: str) -> None:
+async def _table_deleted_while_creating(dsn: str, what: str) -> None:
     store = PostgresStore(dsn)
     await store.open()
     repo = TablesDBStore(store)
@@ -187,7 +191,7 @@ async def _table_deleted_while_creating(dsn: str) -> None:
             rec = Row(id="early", table_id="t", database_id="d", data={}, permissions=[], created_at=NOW,
                       updated_at=NOW)
             await repo.insert_row(tx, "p", rec, ["any"])
-            delete = asyncio.ensure_future(_delete_table(store, repo, go))
+            delete = asyncio.ensure_future(_delete(store, repo, what, go))
             await asyncio.sleep(0.3)
             assert not delete.done(), "the delete waits for the create under way"
         await delete
@@ -195,11 +199,15 @@ async def _table_deleted_while_creating(dsn: str) -> None:
 
         # The table's delete under way, then a create (one statement, group commit): it waits
         # for the delete, then finds the table gone and writes nothing.
-        async with store.transaction() as tx:  # the table again (its database is still there)
-            await tx.execute("INSERT INTO tables (project, db, id, name, enabled, row_security, permissions,"
-                             " created_at, updated_at) VALUES ('p', 'd', 't', 't', 1, 0, '[]', ?, ?)", (NOW, NOW))
+        if what == "table":  # the table again (its database is still there)
+            async with store.transaction() as tx:
+                await tx.execute("INSERT INTO tables (project, db, id, name, enabled, row_security, permissions,"
+                                 " created_at, updated_at) VALUES ('p', 'd', 't', 't', 1, 0, '[]', ?, ?)",
+                                 (NOW, NOW))
+        else:
+            await _table(store)
         go.clear()
-        delete = asyncio.ensure_future(_delete_table(store, repo, go))
+        delete = asyncio.ensure_future(_delete(store, repo, what, go))
         await asyncio.sleep(0.2)
         _, create = _create(repo, "late", {}, [])
         late = asyncio.ensure_future(create)
@@ -217,9 +225,10 @@ async def _table_deleted_while_creating(dsn: str) -> None:
         await store.close()
 
 
-def test_a_table_deleted_while_rows_are_created_leaves_none_of_them_behind():
-    """A row create and its table's delete at the same moment, in either order: the table's row
-    is locked by the create (against its delete only) and deleted first by the delete, so one
-    waits for the other and no row outlives its table."""
+@pytest.mark.parametrize("what", ["table", "database"])
+def test_a_table_deleted_while_rows_are_created_leaves_none_of_them_behind(what):
+    """A row create and its table's (or database's) delete at the same moment, in either order:
+    the table's row is locked by the create (against its delete only) and deleted first by the
+    delete, so one waits for the other and no row outlives its table."""
     with pg_database() as dsn:
-        asyncio.run(_table_deleted_while_creating(dsn))
+        asyncio.run(_table_deleted_while_creating(dsn, what))
