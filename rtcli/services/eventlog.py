@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from rtcli.core.event import key_may_receive
 from rtcli.core.ports import Store
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services.context import Ctx
@@ -65,7 +66,12 @@ class EventLog:
                 last = ev.seq
                 if wanted and wanted.isdisjoint(ev.channels):
                     continue
-                if not ctx.actor.is_key and not await visible.readable(ctx.actor.roles, ev):
+                if ctx.actor.is_key:
+                    # The rule of a key's realtime connection: ``events.read`` opens the log,
+                    # each event still needs its resource's read scope (rows, users, teams…).
+                    if not key_may_receive(ctx.actor.scopes, ev):
+                        continue
+                elif not await visible.readable(ctx.actor.roles, ev):
                     continue
                 out.append(ev.data())
                 if len(out) == limit:

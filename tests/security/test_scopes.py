@@ -63,3 +63,25 @@ def test_a_key_mints_only_keys_within_its_own_scopes(server):
     made = make_key(server, ["rows.read"], using=minter)
     assert made.status_code == 201 and made.json()["scopes"] == ["rows.read"]
     assert make_key(server, ["*"]).status_code == 201
+
+
+def test_the_rest_log_applies_the_key_scopes_as_realtime_does(server):
+    _activity(server)
+    kinds = ("users.", "teams.", "buckets.", "tablesdb.d.tables.t.rows.")
+
+    def log(scopes: list[str]) -> list[str]:
+        secret = make_key(server, scopes).json()["secret"]
+        with keyed(server, secret) as k:
+            r = k.get("/events", params={"since": "beginning", "limit": 1000})
+            assert r.status_code == 200, r.text
+            return [e["events"][0] for e in r.json()["events"]]
+
+    # events.read opens the log, not what other scopes guard: no account, team, file or row.
+    opened = log(["events.read"])
+    assert opened and not [n for n in opened if n.startswith(kinds)], opened
+    assert any(n.startswith("keys.") for n in opened)  # what no other scope guards
+    # With users.read beside it, the account events (and still nothing of the others).
+    names = log(["events.read", "users.read"])
+    assert any(".sessions." in n for n in names)
+    assert not [n for n in names if n.startswith(kinds[1:])], names
+    assert len(log(["*"])) > len(names)
