@@ -7,9 +7,10 @@ Order: ``X-Appwrite-Key`` (server key, with scopes); ``X-Appwrite-JWT`` or ``?jw
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
+
+import orjson
 
 from rtcli.core.permissions import GUEST, Actor
 from rtcli.errors import AppwriteError
@@ -18,13 +19,17 @@ from rtcli.services.auth import Auth
 from rtcli.services.projects import Projects
 
 
+# The SDKs' X-Fallback-Cookies holds the session cookies of one project: a few hundred bytes.
+MAX_FALLBACK = 8192
+
+
 def session_tokens(project: str, headers: Mapping[str, str], cookies: Mapping[str, str]) -> list[str]:
     tokens = [cookies.get(f"a_session_{project}"), cookies.get(f"a_session_{project}_legacy"),
               headers.get("x-appwrite-session")]
     fallback = headers.get("x-fallback-cookies")
-    if fallback:
+    if fallback and len(fallback) <= MAX_FALLBACK:
         try:
-            data = json.loads(fallback)
+            data = orjson.loads(fallback)  # bounded depth: nested input is an error, not a recursion
             if isinstance(data, dict):
                 tokens.append(data.get(f"a_session_{project}"))
         except ValueError:

@@ -15,6 +15,7 @@ import secrets
 import time
 
 import jwt as pyjwt
+import orjson
 from rtcli.core.permissions import Actor, ActorKind, user_roles
 from rtcli.core.ports import Store, Transaction
 from rtcli.core.repositories import TeamRepository, UserRepository
@@ -50,9 +51,16 @@ def encode_token(user_id: str, secret: str) -> str:
     return base64.b64encode(json.dumps({"id": user_id, "secret": secret}, separators=(",", ":")).encode()).decode()
 
 
+# A session token is a user id and a 64-hex secret, base64: far below this. Longer input is
+# no token, and is not decoded (nor parsed: nested JSON would recurse).
+MAX_TOKEN = 1024
+
+
 def decode_token(token: str) -> tuple[str, str] | None:
+    if len(token) > MAX_TOKEN:
+        return None
     try:
-        data = json.loads(base64.b64decode(token, validate=False))
+        data = orjson.loads(base64.b64decode(token, validate=False))
     except (ValueError, TypeError):
         return None
     if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not isinstance(data.get("secret"), str):
