@@ -202,8 +202,10 @@ class Storage:
 
     async def upload(self, ctx: Ctx, bid: str, file_id: object, upload_id: str | None, filename: str,
                      content_type: str | None, data: IO[bytes], data_size: int, content_range: str | None,
-                     perms: object) -> tuple[dict[str, Any], int]:
-        """One upload request: a whole file, or one chunk of a chunked upload; (File, status)."""
+                     perms: object, uploader: str) -> tuple[dict[str, Any], int]:
+        """One upload request: a whole file, or one chunk of a chunked upload; (File, status).
+        ``uploader`` names who sends it (a user, one API key, a guest's address): only the same
+        uploader's chunks join an upload in progress."""
         bucket = await self.authorize_upload(ctx, bid)
         fid = upload_id or ids.resolve_id(file_id or "unique()")
         if not fid or not ids.is_custom_id(fid):
@@ -235,11 +237,10 @@ class Storage:
         mime = content_type if content_type and content_type != "application/octet-stream" else None
         mime = mime or mimetypes.guess_type(name)[0] or "application/octet-stream"
         now = ids.format_datetime()
-        owner = ctx.actor.user_id or ("key" if ctx.actor.is_key else None)
 
         new = File(seq=0, bucket_id=bid, id=fid, name=name, permissions=self._permissions(ctx, perms), mime_type=mime,
                    size=size, signature="", chunks_total=total, chunks_uploaded=0, blob=secrets.token_hex(16),
-                   complete=False, expires=time.time() + self.upload_timeout, owner=owner, created_at=now,
+                   complete=False, expires=time.time() + self.upload_timeout, owner=uploader, created_at=now,
                    updated_at=now)
         chunked = content_range is not None
         try:

@@ -8,7 +8,9 @@ from starlette.routing import Route
 
 from rtcli.errors import AppwriteError
 from rtcli.server.routes.unsupported import not_offered
-from rtcli.server.http import array_param, body, ctx, indexed_array, json_response, no_content
+from rtcli.server.http import array_param, body, client_ip, ctx, indexed_array, json_response, no_content
+from rtcli.services.context import Ctx
+from rtcli.services.projects import hash_key
 from rtcli.services.storage import CHUNK, Storage
 
 
@@ -57,10 +59,21 @@ async def files(request: Request) -> Response:
         perms = indexed_array(form.multi_items(), "permissions") or None
         model, status = await svc.upload(
             c, bid, form.get("fileId"), request.headers.get("x-appwrite-id"), upload.filename or "",
-            upload.content_type, upload.file, upload.size or 0, content_range, perms)
+            upload.content_type, upload.file, upload.size or 0, content_range, perms, _uploader(request, c))
     finally:
         await form.close()
     return json_response(model, status)
+
+
+def _uploader(request: Request, c: Ctx) -> str:
+    """Who sends an upload's chunks: the user, the one API key (not any key: two workers'
+    keys must not write into each other's uploads), or, for a guest, its address."""
+    if c.actor.user_id:
+        return c.actor.user_id
+    key = request.headers.get("x-appwrite-key")
+    if c.actor.is_key and key:
+        return f"key:{hash_key(key)[:32]}"
+    return f"address:{client_ip(request)}"
 
 
 async def file(request: Request) -> Response:
