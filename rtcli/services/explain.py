@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from rtcli.core.channels import is_pattern, pattern_match
+from rtcli.core.event import key_may_receive, scope_of
 from rtcli.core.permissions import GUEST, ActorKind
 from rtcli.core.queries import explain_realtime
 from rtcli.errors import AppwriteError, invalid
@@ -48,6 +49,12 @@ class Explain:
         if not found:
             raise AppwriteError("general_cursor_not_found", f"No event at {cursor} (pruned, or of another project).")
         ev = found[0]
+        # What the key could not read from the log it cannot read here: the event's own scope,
+        # and a user's roles (teams, labels) need users.read.
+        if not key_may_receive(ctx.actor.scopes, ev):
+            ctx.require_scope(scope_of(ev))
+        if kind is ActorKind.USER:
+            ctx.require_scope("users.read")
 
         who, roles, is_key, user_id = await self._subject(ctx, kind, subject_id or "")
         if channel:

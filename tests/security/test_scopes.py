@@ -85,3 +85,23 @@ def test_the_rest_log_applies_the_key_scopes_as_realtime_does(server):
     assert any(".sessions." in n for n in names)
     assert not [n for n in names if n.startswith(kinds[1:])], names
     assert len(log(["*"])) > len(names)
+
+
+def test_explain_needs_the_events_scope_and_users_read_for_a_users_roles(server):
+    _activity(server)
+    with server.admin() as a:
+        log = a.get("/events", params={"since": "beginning", "limit": 1000}).json()["events"]
+        uid = next(e["payload"]["$id"] for e in log if e["events"][0].startswith("users.") and ".sessions." not in e["events"][0])
+    row = next(e["cursor"] for e in log if e["events"][0].startswith("tablesdb.d.tables.t.rows."))
+    account = next(e["cursor"] for e in log if e["events"][0].startswith("users."))
+    narrow = keyed(server, make_key(server, ["events.read"]).json()["secret"])
+    rows = keyed(server, make_key(server, ["events.read", "rows.read"]).json()["secret"])
+    with narrow, rows:
+        for cursor, scope in ((row, "rows.read"), (account, "users.read")):
+            r = narrow.get(f"/events/{cursor}/explain")
+            assert r.status_code == 401 and scope in r.json()["message"], r.text
+        assert rows.get(f"/events/{row}/explain").status_code == 200
+        r = rows.get(f"/events/{row}/explain", params={"user": uid})  # a user's roles: users.read
+        assert r.status_code == 401 and "users.read" in r.json()["message"], r.text
+    with server.admin() as a:
+        assert a.get(f"/events/{row}/explain", params={"user": uid}).status_code == 200
