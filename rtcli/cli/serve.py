@@ -80,7 +80,7 @@ def serve(
     max_roles_per_membership: int = typer.Option(DEFAULTS.max_roles_per_membership, min=1, max=100,
                                                  help="Roles one team membership may have (Appwrite: 100)."),
     max_execution_queue: int = typer.Option(DEFAULTS.max_execution_queue, min=1,
-                                            help="Asynchronous, scheduled and event-triggered executions "
+                                            help="Asynchronous, due scheduled and event-triggered executions "
                                                  "waiting or running at once (each holds its body in memory); more are "
                                                  "refused with 503."),
     max_event_functions: int = typer.Option(DEFAULTS.max_event_functions, min=1,

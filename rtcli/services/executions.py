@@ -19,6 +19,10 @@ recovered after a restart) it has ``EXECUTION_SCOPES``: rows, files, teams, exec
 presences, but no schema changes, users, keys, functions or event log, so that a function
 that lets its key slip to whoever ran it does not hand over the project.
 
+A scheduled execution waits in ``ScheduledRuns``, apart from the queue of pending executions,
+until it is due; its date and how many may wait are bounded (``MAX_SCHEDULE_AHEAD``,
+``MAX_SCHEDULED_PER_FUNCTION``, ``MAX_SCHEDULED_PER_CALLER``). Deleting one cancels it.
+
 Loop guard: writes made with an execution's key carry its function and depth, so an event
 caused by function F never triggers F again, and a chain of event-triggered executions stops at
 depth 3.
@@ -27,6 +31,8 @@ depth 3.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import json
 import logging
 import os
@@ -34,7 +40,8 @@ import secrets
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from collections import Counter
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,6 +67,13 @@ EXECUTION_SCOPES = frozenset({
 log = logging.getLogger("rtcli.functions")
 MAX_TRIGGER_DEPTH = 3
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD")
+MAX_SCHEDULE_AHEAD = 365 * 86400.0  # seconds
+SCHEDULE_CLOCK_SKEW = 60.0  # seconds a client's "now" may lag behind the server's
+MAX_SCHEDULED_PER_FUNCTION = 100
+MAX_SCHEDULED_PER_CALLER = 10  # per function, for each user and for all guests together; API keys are not bounded
+_MAX_TIMER = 3600.0  # seconds: the loop's clock is monotonic, dates are on the wall clock, the two drift apart
+GUEST = ""  # the caller of a guest's scheduled execution (no user id is empty)
+_ALL = "*"  # the count of every caller's (no user id starts with *)
 
 
 def execution_model(e: Execution, with_logs: bool) -> dict[str, Any]:
@@ -107,6 +121,113 @@ def _finished(e: Execution, f: Function, result: RunResult, status_code: int,
                    updated_at=ids.format_datetime())
 
 
+def scheduled_date(value: object, now: float) -> float:
+    """The time ``scheduledAt`` names, if the API accepts it; otherwise a 400 saying what it accepts."""
+    when = _parse_date(value) if isinstance(value, str) else None
+    if when is None or not now - SCHEDULE_CLOCK_SKEW <= when <= now + MAX_SCHEDULE_AHEAD:
+        raise invalid(f"Invalid `scheduledAt` param: an ISO 8601 date in the future, at most "
+                      f"{MAX_SCHEDULE_AHEAD / 86400:.0f} days ahead (such as 2030-01-01T12:00:00Z).")
+    return when
+
+
+def _parse_date(value: str) -> float | None:
+    """An ISO 8601 date as a timestamp (UTC when it names no offset), or None."""
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    # An aware date's timestamp is a difference of dates: no overflow near year 1 or 9999.
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+@dataclass(frozen=True)
+class ScheduledRun:
+    """A scheduled execution waiting for its date, with the body it runs with."""
+
+    project: str
+    execution_id: str
+    function_id: str
+    caller: str | None  # a user's id, GUEST, or None (an API key, or not known after a restart)
+    due: float
+    stdin: bytes
+    scopes: frozenset[str]
+
+
+class ScheduledRuns:
+    """Scheduled executions waiting for their date, with one loop timer armed for the earliest.
+    ``start`` begins a due one, or answers False when the queue of pending executions is full:
+    then the due ones wait until ``wake`` is called again as a slot frees."""
+
+    def __init__(self, start: Callable[[ScheduledRun], bool]) -> None:
+        self._start = start
+        self._waiting: dict[tuple[str, str], ScheduledRun] = {}
+        self._heap: list[tuple[float, int, tuple[str, str]]] = []  # a cancelled run's entry stays until popped
+        self._order = itertools.count()
+        self._counts: Counter[tuple[str, str, str | None]] = Counter()  # per project, function and caller (or _ALL)
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = float("inf")
+
+    def room(self, project: str, fid: str, caller: str | None) -> str | None:
+        """Why one more run of ``fid`` for ``caller`` may not wait, or None if it may."""
+        if self._counts[project, fid, _ALL] >= MAX_SCHEDULED_PER_FUNCTION:
+            return f"This function already has {MAX_SCHEDULED_PER_FUNCTION} scheduled executions waiting"
+        if caller is not None and self._counts[project, fid, caller] >= MAX_SCHEDULED_PER_CALLER:
+            who = "Guests already have" if caller == GUEST else "You already have"
+            return f"{who} {MAX_SCHEDULED_PER_CALLER} scheduled executions of this function waiting"
+        return None
+
+    def add(self, run: ScheduledRun) -> None:
+        key = (run.project, run.execution_id)
+        self._waiting[key] = run
+        self._count(run, 1)
+        heapq.heappush(self._heap, (run.due, next(self._order), key))
+        self._arm()
+
+    def cancel(self, project: str, eid: str) -> None:
+        run = self._waiting.pop((project, eid), None)
+        if run is not None:
+            self._count(run, -1)
+            if len(self._heap) > 2 * len(self._waiting) + 64:  # mostly cancelled entries: rebuild
+                self._heap = [entry for entry in self._heap if entry[2] in self._waiting]
+                heapq.heapify(self._heap)
+
+    def _count(self, run: ScheduledRun, step: int) -> None:
+        for who in (_ALL, run.caller):
+            key = (run.project, run.function_id, who)
+            self._counts[key] += step
+            if not self._counts[key]:
+                del self._counts[key]
+
+    def wake(self, fired: bool = False) -> None:
+        """Start the due runs the queue has room for, then arm the timer for the next one."""
+        if fired:
+            self._timer, self._timer_at = None, float("inf")
+        now = time.time()
+        while self._heap and self._heap[0][0] <= now:
+            run = self._waiting.get(self._heap[0][2])
+            if run is not None:
+                if not self._start(run):
+                    return
+                del self._waiting[self._heap[0][2]]
+                self._count(run, -1)
+            heapq.heappop(self._heap)
+        self._arm()
+
+    def _arm(self) -> None:
+        while self._heap and self._heap[0][2] not in self._waiting:
+            heapq.heappop(self._heap)
+        due = self._heap[0][0] if self._heap else float("inf")
+        if self._timer is not None:
+            if self._timer_at <= due:
+                return
+            self._timer.cancel()
+        self._timer, self._timer_at = None, float("inf")
+        if self._heap:
+            delay = min(max(0.0, due - time.time()), _MAX_TIMER)
+            self._timer = asyncio.get_running_loop().call_later(delay, self.wake, True)
+            self._timer_at = time.time() + delay
+
+
 class Executions:
     def __init__(self, store: Store, repo: FunctionRepository, runner: CommandRunner, endpoint: Callable[[], str],
                  keys: Projects, max_pending: int = 100) -> None:
@@ -115,10 +236,12 @@ class Executions:
         self.runner = runner
         self.endpoint = endpoint
         self.keys = keys  # registers the per-execution keys
-        # Asynchronous, scheduled and event-triggered executions waiting or running, each with its
+        # Asynchronous, due scheduled and event-triggered executions waiting or running, each with its
         # request body in memory: at most max_pending; more are refused (503), not queued.
         self.tasks: set[asyncio.Task[None]] = set()
         self.max_pending = max_pending
+        self.scheduled = ScheduledRuns(self._start_scheduled)
+        self._scheduling = asyncio.Lock()  # the room for a scheduled run is checked and taken at once
 
     # --- records and events ------------------------------------------------------------------
 
@@ -169,6 +292,12 @@ class Executions:
         if not isinstance(path, str) or not path.startswith("/") or not isinstance(headers, dict):
             raise invalid("Invalid `path` or `headers` param: a path starting with / and an object of headers.")
         asynchronous = bool(body.get("async", False))
+        scheduled = body.get("scheduledAt")
+        if scheduled is not None:
+            if not asynchronous:
+                raise invalid("Scheduled executions must run asynchronously: pass async true with scheduledAt.")
+            return await self._schedule(ctx, f, scheduled_date(scheduled, time.time()), method, path, headers,
+                                        req_body.encode())
         if asynchronous and len(self.tasks) >= self.max_pending:
             raise AppwriteError("general_service_unavailable",
                                 f"Too many executions are waiting ({self.max_pending}, the server's "
@@ -176,21 +305,6 @@ class Executions:
         uid = ctx.actor.user_id
         scopes = ctx.actor.scopes if ctx.actor.is_key else EXECUTION_SCOPES
         with_logs = ctx.actor.is_key
-        scheduled = body.get("scheduledAt")
-        if scheduled is not None:
-            if not asynchronous:
-                raise invalid("Scheduled executions must run asynchronously: pass async true with scheduledAt.")
-            try:
-                when = datetime.fromisoformat(str(scheduled).replace("Z", "+00:00"))
-                when = when if when.tzinfo else when.replace(tzinfo=UTC)
-            except ValueError:
-                raise invalid("Invalid `scheduledAt` param: an ISO 8601 date.") from None
-            e = replace(self._new(f, ExecutionTrigger.SCHEDULE, method, path, headers, uid),
-                        status=ExecutionStatus.SCHEDULED, scheduled_at=ids.format_datetime(when.timestamp()))
-            await self._save(ctx.project, e, "create")
-            self._spawn(ctx.project, f, e, req_body.encode(), event=None, depth=0,
-                        delay=max(0.0, when.timestamp() - time.time()), scopes=scopes)
-            return 202, execution_model(e, with_logs)
         e = self._new(f, ExecutionTrigger.HTTP, method, path, headers, uid)
         if asynchronous:
             await self._save(ctx.project, e, "create")
@@ -201,16 +315,53 @@ class Executions:
         await self._save(ctx.project, e, "create")
         return 201, execution_model(e, with_logs)
 
+    async def _schedule(self, ctx: Ctx, f: Function, due: float, method: str, path: str, headers: dict[Any, Any],
+                        stdin: bytes) -> tuple[int, dict[str, Any]]:
+        caller = None if ctx.actor.is_key else ctx.actor.user_id or GUEST
+        async with self._scheduling:
+            if full := self.scheduled.room(ctx.project, f.id, caller):
+                raise AppwriteError("general_rate_limit_exceeded",
+                                    f"{full}: delete some, or wait until they run, before scheduling more.")
+            e = replace(self._new(f, ExecutionTrigger.SCHEDULE, method, path, headers, ctx.actor.user_id),
+                        status=ExecutionStatus.SCHEDULED, scheduled_at=ids.format_datetime(due))
+            await self._save(ctx.project, e, "create")
+            self.scheduled.add(ScheduledRun(ctx.project, e.id, f.id, caller, due, stdin,
+                                            ctx.actor.scopes if ctx.actor.is_key else EXECUTION_SCOPES))
+        return 202, execution_model(e, ctx.actor.is_key)
+
+    def _start_scheduled(self, run: ScheduledRun) -> bool:
+        if len(self.tasks) >= self.max_pending:
+            return False
+        self._track(asyncio.create_task(self._run_scheduled(run)))
+        return True
+
+    async def _run_scheduled(self, run: ScheduledRun) -> None:
+        # Read again: it may have been deleted (here or on another node) or its function changed.
+        async with self.store.transaction() as tx:
+            e = await self.repo.execution(run.project, run.execution_id, tx)
+            f = await self.repo.function(run.project, run.function_id, tx)
+            if e is None or f is None or e.status is not ExecutionStatus.SCHEDULED:
+                return
+            running = replace(e, status=ExecutionStatus.PROCESSING if f.enabled else ExecutionStatus.FAILED,
+                              errors="" if f.enabled else "Not run: the function is disabled.",
+                              updated_at=ids.format_datetime())
+            await self.repo.save_execution(tx, run.project, running, _read_roles(running))
+            if running.permissions:
+                await tx.append_event(self._event(run.project, running, "update", running.user_id))
+        if f.enabled:
+            await self._save(run.project, await self._run(run.project, f, running, run.stdin, None, 0, run.scopes),
+                             "update")
+
     def _spawn(self, project: str, f: Function, e: Execution, stdin: bytes, event: Event | None, depth: int,
-               delay: float = 0.0, scopes: frozenset[str] = EXECUTION_SCOPES) -> None:
+               scopes: frozenset[str] = EXECUTION_SCOPES) -> None:
         async def go() -> None:
-            if delay:
-                await asyncio.sleep(delay)
             running = replace(e, status=ExecutionStatus.PROCESSING, updated_at=ids.format_datetime())
             await self._save(project, running, "update")
             await self._save(project, await self._run(project, f, running, stdin, event, depth, scopes), "update")
 
-        task = asyncio.create_task(go())
+        self._track(asyncio.create_task(go()))
+
+    def _track(self, task: asyncio.Task[None]) -> None:
         self.tasks.add(task)
         task.add_done_callback(self._done)
 
@@ -218,6 +369,7 @@ class Executions:
         self.tasks.discard(task)
         if not task.cancelled() and task.exception():
             log.error("execution failed unexpectedly", exc_info=task.exception())
+        self.scheduled.wake()  # a slot is free: due scheduled runs waiting for one may start
 
     async def _run(self, project: str, f: Function, e: Execution, stdin: bytes, event: Event | None, depth: int,
                    scopes: frozenset[str] = EXECUTION_SCOPES) -> Execution:
@@ -278,6 +430,7 @@ class Executions:
             await self.repo.delete_execution(tx, ctx.project, eid)
             if e.permissions:
                 await tx.append_event(self._event(ctx.project, e, "delete", ctx.actor.user_id))
+        self.scheduled.cancel(ctx.project, eid)
 
     async def list_executions(self, ctx: Ctx, fid: str, queries: list[Any]) -> dict[str, Any]:
         await find_function(self.repo, ctx, fid)
@@ -324,14 +477,24 @@ class Executions:
 
     async def recover(self) -> None:
         """At start: scheduled executions are scheduled again (their body is not kept, so they run
-        with an empty one); executions a crash left waiting or processing are marked failed."""
+        with an empty one); executions a crash left waiting or processing are marked failed, and so
+        are scheduled ones whose date is unreadable or further ahead than the API accepts."""
         for project, e in await self.repo.unfinished():
-            if e.status is ExecutionStatus.SCHEDULED and e.scheduled_at:
-                f = await self.repo.function(project, e.function_id)
-                if f is not None:
-                    when = datetime.fromisoformat(e.scheduled_at).timestamp()
-                    self._spawn(project, f, e, b"", None, 0, delay=max(0.0, when - time.time()))
-                    continue
-            await self._save(project, replace(e, status=ExecutionStatus.FAILED,
-                                              errors="The server stopped before the execution finished.",
-                                              updated_at=ids.format_datetime()), None)
+            try:
+                await self._recover(project, e)
+            except Exception:  # one bad row must not keep the server from starting
+                log.exception("execution %s of function %s could not be recovered", e.id, e.function_id)
+
+    async def _recover(self, project: str, e: Execution) -> None:
+        why = "The server stopped before the execution finished."
+        if e.status is ExecutionStatus.SCHEDULED:
+            due = _parse_date(e.scheduled_at or "")
+            if due is None or due > time.time() + MAX_SCHEDULE_AHEAD + SCHEDULE_CLOCK_SKEW:
+                why = f"Not run: its scheduled date {e.scheduled_at!r} is not a date the server accepts."
+                log.warning("scheduled execution %s of function %s marked failed: its date %r is not a date the "
+                            "server accepts", e.id, e.function_id, e.scheduled_at)
+            elif await self.repo.function(project, e.function_id) is not None:
+                self.scheduled.add(ScheduledRun(project, e.id, e.function_id, e.user_id, due, b"", EXECUTION_SCOPES))
+                return
+        await self._save(project, replace(e, status=ExecutionStatus.FAILED, errors=why,
+                                          updated_at=ids.format_datetime()), None)

@@ -6,6 +6,7 @@ rtcli has always stored it), beside the columns it is looked up by.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -15,6 +16,8 @@ from rtcli.core.ports import Store, Transaction
 from rtcli.core.records import Execution, ExecutionStatus, ExecutionTrigger, Function, FunctionTrigger
 from rtcli.errors import AppwriteError
 from rtcli.store.dialect import UniqueViolation
+
+log = logging.getLogger("rtcli.functions")
 
 
 def _j(v: object) -> str:
@@ -135,4 +138,10 @@ class FunctionsStore:
     async def unfinished(self) -> list[tuple[str, Execution]]:
         rows = await self.s.fetchall(f"SELECT project, model, user_id FROM executions WHERE {self.d.field('model', 'status')}"
                                      " IN ('waiting', 'processing', 'scheduled')")
-        return [(r["project"], _execution(r)) for r in rows]
+        found = []
+        for r in rows:
+            try:
+                found.append((r["project"], _execution(r)))
+            except (KeyError, TypeError, ValueError):  # a row no release of rtcli wrote: left as it is
+                log.warning("execution row of project %s skipped: it cannot be read", r["project"])
+        return found
