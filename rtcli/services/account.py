@@ -129,13 +129,19 @@ class Account:
         email, password = body.get("email"), body.get("password")
         if not isinstance(email, str) or not isinstance(password, str):
             raise invalid("Invalid `email` or `password` param.")
+        # Before the limiters: no account has a longer email, and a request's value must not
+        # cost the limiter more than a short key.
+        if len(email) > formats.ACCOUNT_EMAIL_MAX:
+            raise invalid(f"Invalid `email` param: Value must be a valid email address of at most "
+                          f"{formats.ACCOUNT_EMAIL_MAX} characters")
         email = email.strip().lower()
-        if not self.ip_limit.hit(ip) or not self.email_limit.hit(f"{ctx.project}:{email}"):
+        if not self.ip_limit.hit(ip) or not self.email_limit.hit(f"{ctx.project}\x00{email}"):
             raise AppwriteError("general_rate_limit_exceeded")
         if ctx.actor.kind is ActorKind.USER:
             raise AppwriteError("user_session_already_exists")
         user = await self.users.get_user_by_email(ctx.project, email)
-        if user is None or not await auth.verify_password(user, password):
+        signed_in = await auth.check_credentials(user, password)  # as slow when there is no such user
+        if user is None or not signed_in:
             raise AppwriteError("user_invalid_credentials")
         if not user.status:
             raise AppwriteError("user_blocked")

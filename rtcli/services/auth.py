@@ -39,6 +39,27 @@ async def verify_password(user: UserRecord, password: str) -> bool:
     return await hashes.verify(stored, password)
 
 
+# A decoy argon2id hash, made on first use: a sign-in for an unknown email (or a user with no
+# password) verifies against it, so that it takes as long as a wrong password for a real user
+# and the answer's timing does not tell which emails are registered.
+_decoy: hashes.PasswordHash | None = None
+
+
+async def _decoy_hash() -> hashes.PasswordHash:
+    global _decoy
+    if _decoy is None:
+        _decoy = await hashes.argon2(secrets.token_hex(16))
+    return _decoy
+
+
+async def check_credentials(user: UserRecord | None, password: str) -> bool:
+    """Does ``password`` sign ``user`` in? Goes through a slow hash whether or not the user exists."""
+    if user is None or not user.password_hash:
+        await hashes.verify(await _decoy_hash(), password)
+        return False
+    return await verify_password(user, password)
+
+
 def new_secret() -> str:
     return secrets.token_hex(32)
 

@@ -128,8 +128,17 @@ def _keys_changed(project: str, key_id: str, action: str) -> Event:
                  roles=[], payload={"$id": key_id}, timestamp=ids.format_datetime(), controls=Controls(reload_keys=True))
 
 
+def _beyond(held: frozenset[str], scopes: list[str]) -> list[str]:
+    """The scopes of ``scopes`` a key holding ``held`` lacks: a key manages (makes, deletes) only
+    keys no stronger than itself, and ``*`` only a key with ``*`` holds."""
+    return [] if "*" in held else sorted(set(scopes) - held)
+
+
 class Keys:
-    """API keys of a project (rtcli extension: /v1/keys). The secret is shown once, at creation."""
+    """API keys of a project (rtcli extension: /v1/keys). The secret is shown once, at creation.
+    A key with ``keys.write`` makes and deletes keys whose scopes are a subset of its own; the
+    server key (``SERVER_KEY_ID``) is deleted by no one: it is replaced by starting the server
+    with another ``--api-key``."""
 
     def __init__(self, store: Store, repo: ProjectRepository, projects: Projects) -> None:
         self.store = store
@@ -149,9 +158,7 @@ class Keys:
         if not isinstance(scopes, list) or not scopes or not all(s in SCOPES or s == "*" for s in scopes):
             raise invalid(f"Invalid `scopes` param: a non-empty list of: {', '.join(SCOPES)} (or *).")
         held = ctx.actor.scopes
-        if "*" not in held and not set(scopes) <= held:
-            # A key cannot mint a key stronger than itself ("*" included).
-            extra = sorted(set(scopes) - held)
+        if extra := _beyond(held, scopes):
             raise AppwriteError("general_unauthorized_scope",
                                 f"This API key cannot grant scopes it does not hold: {', '.join(extra)}. "
                                 f"Ask for a subset of its own ({', '.join(sorted(held))}).")
@@ -174,6 +181,15 @@ class Keys:
         keys = {k.id: k for k in await self.repo.keys(ctx.project)}
         if key_id not in keys:
             raise AppwriteError("key_not_found", f"Key with the requested ID '{key_id}' could not be found.")
+        if key_id == SERVER_KEY_ID:
+            raise invalid("The server key cannot be deleted: it is the key `rtcli serve` was started with "
+                          "(--api-key, or the one kept in its data directory). To replace it, restart the server "
+                          "with another --api-key: the old key then stops working.")
+        held = ctx.actor.scopes
+        if extra := _beyond(held, keys[key_id].scopes):
+            raise AppwriteError("general_unauthorized_scope",
+                                f"This API key cannot delete a key with scopes it does not hold: {', '.join(extra)}. "
+                                f"It may delete keys whose scopes are a subset of its own ({', '.join(sorted(held))}).")
         async with self.store.transaction(ctx.actor.origin) as tx:
             await self.repo.delete_key(tx, ctx.project, key_id)
             await tx.append_event(_keys_changed(ctx.project, key_id, "delete"))

@@ -4,6 +4,13 @@ fresh roles so that their live connections are re-roled before the event is matc
 An API key adds members at once (confirmed); a team owner invites (unconfirmed, with a secret
 the invitee accepts with). rtcli sends no email: the invitation secret is written to the server
 log, as a local development server's mail catcher would show it.
+
+Until the invitee accepts, callers other than API keys and the invitee see no name or email of
+theirs in the membership (the inviter gets back only the email and name it gave): otherwise
+inviting, then deleting the invitation, would read any user's email and name. An API key's
+invitation of an unknown email makes the user (no password), as Appwrite does; anyone else's is
+``user_not_found``: made by anyone, such users would let a guest with an anonymous session take
+any email before its owner signs up (whether an email is registered, sign-up tells anyway).
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rtcli import ids
-from rtcli.core import channels, events
+from rtcli.core import channels, events, formats
 from rtcli.core.event import Controls, Event
 from rtcli.core.permissions import ActorKind
 from rtcli.core.ports import Store, Transaction
@@ -41,6 +48,12 @@ def membership_model(m: Membership, user: UserRecord | None, team: Team) -> dict
             "userPhone": "", "teamId": m.team_id, "teamName": team.name, "invited": m.invited, "joined": m.joined,
             "confirm": m.confirm, "mfa": False, "userAccessedAt": user.accessed_at if user else "",
             "roles": m.roles}
+
+
+def _shown(ctx: Ctx, m: Membership) -> bool:
+    """May ``ctx`` see the name and email of ``m``'s user? Not in an invitation still pending,
+    but to an API key and to the invitee."""
+    return m.confirm or ctx.actor.is_key or (ctx.actor.user_id is not None and ctx.actor.user_id == m.user_id)
 
 
 def _roles_param(value: object, limit: int) -> list[str]:
@@ -208,7 +221,14 @@ class Teams:
         t = await self._team(ctx, tid)
         self._require(ctx, tid, "teams.write", owner=True)
         roles = self._roles(body.get("roles"))
-        uid, email = body.get("userId"), body.get("email")
+        uid, email, name = body.get("userId"), body.get("email"), body.get("name") or ""
+        if not isinstance(name, str) or len(name) > 128:
+            raise invalid("Invalid `name` param: Value must be a string of at most 128 characters.")
+        if not uid and email:
+            if not isinstance(email, str) or not formats.is_email(email.strip(), formats.ACCOUNT_EMAIL_MAX):
+                raise invalid("Invalid `email` param: Value must be a valid email address of at most "
+                              f"{formats.ACCOUNT_EMAIL_MAX} characters")
+            email = email.strip().lower()
         now = ids.format_datetime()
         async with self.store.transaction(ctx.actor.origin) as tx:
             if uid:
@@ -216,9 +236,7 @@ class Teams:
                 if user is None:
                     raise AppwriteError("user_not_found", f"User with the requested ID '{uid}' could not be found.")
             elif isinstance(email, str) and email:
-                user = await self.users.get_user_by_email(ctx.project, email.strip().lower(), tx)
-                if user is None:
-                    raise AppwriteError("user_not_found", f"No user with the email '{email}' exists in this project.")
+                user = await self._invitee_by_email(ctx, email, name or email, tx)
             else:
                 raise invalid("Invalid params: pass `userId` or `email` of the member to add.")
             if await self.teams.membership_of(ctx.project, tid, user.id, tx):
@@ -232,13 +250,34 @@ class Teams:
                            secret_hash="" if confirm else auth.hash_secret(secret), created_at=now, updated_at=now)
             await self.teams.insert_membership(tx, ctx.project, m)
             refresh = await self._fresh_roles(ctx, user.id, tx) if confirm else None
-            model = membership_model(m, user, t)
+            # The event reaches the team's members: a pending invitee's name and email stay out.
             await tx.append_event(self._event(ctx, f"teams.{tid}.memberships.{m.id}.create", tid,
-                                              ["memberships", f"memberships.{m.id}"], model, refresh))
+                                              ["memberships", f"memberships.{m.id}"],
+                                              membership_model(m, user if confirm else None, t), refresh))
         if not confirm:
             log.info("invitation to team %s for %s: accept with PATCH /v1/teams/%s/memberships/%s/status "
                      '{"userId": "%s", "secret": "%s"}', tid, user.email or user.id, tid, m.id, user.id, secret)
+        if _shown(ctx, m):
+            return membership_model(m, user, t)
+        model = membership_model(m, None, t)
+        if not uid and isinstance(email, str):
+            # What the inviter gave, the same whether or not the email was registered.
+            model.update(userEmail=email, userName=name or email)
         return model
+
+    async def _invitee_by_email(self, ctx: Ctx, email: str, name: str, tx: Transaction) -> UserRecord:
+        """The user with ``email``; for an API key, made (without a password) when there is none,
+        as Appwrite does."""
+        user = await self.users.get_user_by_email(ctx.project, email, tx)
+        if user is not None:
+            return user
+        if not ctx.actor.is_key:
+            raise AppwriteError("user_not_found", f"No user with the email '{email}' exists in this project.")
+        now = ids.format_datetime()
+        user = UserRecord(id=ids.unique(), email=email, name=name, registration=now, accessed_at="",
+                          created_at=now, updated_at=now)
+        await self.users.add_user(tx, ctx.project, user)
+        return user
 
     async def _membership(self, ctx: Ctx, tid: str, mid: str, tx: Transaction | None = None) -> Membership:
         m = await self.teams.membership(ctx.project, mid, tx)
@@ -252,13 +291,14 @@ class Teams:
         p = list_plan(parse_many(queries))
         total, ms = await self.teams.memberships(ctx.project, tid, p.limit, p.offset)
         return {"total": total, "memberships": [
-            membership_model(m, await self.users.get_user(ctx.project, m.user_id), t) for m in ms]}
+            membership_model(m, await self.users.get_user(ctx.project, m.user_id) if _shown(ctx, m) else None, t)
+            for m in ms]}
 
     async def get_membership(self, ctx: Ctx, tid: str, mid: str) -> dict[str, Any]:
         t = await self._team(ctx, tid)
         self._require(ctx, tid, "teams.read")
         m = await self._membership(ctx, tid, mid)
-        return membership_model(m, await self.users.get_user(ctx.project, m.user_id), t)
+        return membership_model(m, await self.users.get_user(ctx.project, m.user_id) if _shown(ctx, m) else None, t)
 
     async def update_membership(self, ctx: Ctx, tid: str, mid: str, body: dict[str, Any]) -> dict[str, Any]:
         t = await self._team(ctx, tid)
@@ -270,10 +310,10 @@ class Teams:
             await self.teams.update_membership(tx, ctx.project, m)
             refresh = await self._fresh_roles(ctx, m.user_id, tx)
             user = await self.users.get_user(ctx.project, m.user_id, tx)
-            model = membership_model(m, user, t)
             await tx.append_event(self._event(ctx, f"teams.{tid}.memberships.{mid}.update", tid,
-                                              ["memberships", f"memberships.{mid}"], model, refresh))
-        return model
+                                              ["memberships", f"memberships.{mid}"],
+                                              membership_model(m, user if m.confirm else None, t), refresh))
+        return membership_model(m, user if _shown(ctx, m) else None, t)
 
     async def accept(self, ctx: Ctx, tid: str, mid: str, body: dict[str, Any]) -> dict[str, Any]:
         """PATCH …/status: the invitee accepts with the secret of the invitation."""
@@ -308,5 +348,5 @@ class Teams:
             refresh = await self._fresh_roles(ctx, m.user_id, tx)
             user = await self.users.get_user(ctx.project, m.user_id, tx)
             await tx.append_event(self._event(ctx, f"teams.{tid}.memberships.{mid}.delete", tid,
-                                              ["memberships", f"memberships.{mid}"], membership_model(m, user, t),
-                                              refresh))
+                                              ["memberships", f"memberships.{mid}"],
+                                              membership_model(m, user if m.confirm else None, t), refresh))
