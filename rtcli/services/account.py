@@ -20,7 +20,7 @@ from rtcli.core.ports import Store
 from rtcli.core.repositories import TeamRepository, UserRepository
 from rtcli.core.records import Session, UserRecord
 from rtcli.errors import AppwriteError, invalid
-from rtcli.services import auth
+from rtcli.services import auth, users_input
 from rtcli.services.context import Ctx
 from rtcli.services.teams import membership_model
 from rtcli.services.ratelimit import RateLimiter
@@ -299,10 +299,7 @@ class Account:
                 raise AppwriteError("user_email_already_exists")
             user = replace(user, email=email, email_verification=False)
         elif field == "prefs":
-            prefs = body.get("prefs")
-            if not isinstance(prefs, dict) or len(str(prefs)) > 65_000:
-                raise invalid("Invalid `prefs` param: Value must be a JSON object under 64 KB.")
-            user = replace(user, prefs=prefs)
+            user = replace(user, prefs=users_input.prefs(body.get("prefs")))
         user = replace(user, updated_at=ids.format_datetime())
         async with self.store.transaction(ctx.actor.origin) as tx:
             await self.users.save_user(tx, ctx.project, user)

@@ -30,9 +30,11 @@ from rtcli.core.repositories import PresenceRepository
 from rtcli.core.queries import parse_many, plan as list_plan
 from rtcli.core.records import Presence as PresenceRecord
 from rtcli.errors import AppwriteError, UniqueViolation, invalid
+from rtcli.services import users_input
 from rtcli.services.context import Ctx
 
 REALTIME_TTL = 60.0
+MAX_METADATA = 16_384
 OWNER_ACTIONS = ("read", "update", "delete", "write")
 NOT_AUTHORIZED = "The current user is not authorized to perform the requested action."
 Queries = list[Any]  # the request's query strings (a name: ``list`` is a method of Presence)
@@ -61,9 +63,7 @@ def _changes(actor: Actor, body: dict[str, Any], p: PresenceRecord, new: bool, u
                           "longer than 2048 chars")
         status = given_status
     if upsert or "metadata" in body:
-        metadata = body.get("metadata") or {}
-        if not isinstance(metadata, dict) or len(str(metadata)) > 16_384:
-            raise invalid("Invalid `metadata` param: Value must be a valid JSON object under 16 KB.")
+        metadata = users_input.json_object(body.get("metadata") or {}, "metadata", MAX_METADATA)
     if body.get("permissions") is not None:
         given = permissions.parse_list(body["permissions"], OWNER_ACTIONS)
         if not actor.is_key:

@@ -29,7 +29,7 @@ from rtcli.core.queries import parse_many
 from rtcli.core.queries import plan as list_plan
 from rtcli.core.records import Membership, Team, UserRecord
 from rtcli.errors import AppwriteError, invalid
-from rtcli.services import auth
+from rtcli.services import auth, users_input
 from rtcli.services.context import Ctx
 from rtcli.settings import DEFAULTS
 
@@ -182,9 +182,7 @@ class Teams:
         t = await self._team(ctx, tid)
         self._require(ctx, tid, "teams.write", owner=True)
         if field == "prefs":
-            if not isinstance(body.get("prefs"), dict):
-                raise invalid("Invalid `prefs` param: Value must be a JSON object.")
-            t = replace(t, prefs=body["prefs"])
+            t = replace(t, prefs=users_input.prefs(body.get("prefs")))
         else:
             name = body.get("name")
             if not isinstance(name, str) or not name or len(name) > 128:

@@ -14,10 +14,10 @@ from typing import Any
 from argon2 import extract_parameters
 from argon2.exceptions import InvalidHashError
 
-from rtcli import ids
+from rtcli import ids, protocol
 from rtcli.core import formats
 from rtcli.core.records import UserRecord
-from rtcli.errors import invalid
+from rtcli.errors import AppwriteError, invalid
 from rtcli.services import hashes
 
 _PHONE = re.compile(r"^\+[1-9][0-9]{5,14}$")
@@ -89,8 +89,24 @@ def labels(value: Any) -> list[str]:
 
 
 def prefs(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict) or len(str(value)) > MAX_PREFS:
-        raise invalid("Invalid `prefs` param: Value must be a JSON object under 64 KB.")
+    """A user's or a team's preferences: a JSON object under 64 KB."""
+    return json_object(value, "prefs", MAX_PREFS)
+
+
+def json_object(value: Any, param: str, max_bytes: int) -> dict[str, Any]:
+    """A JSON object a client gives to be kept and sent on (prefs, metadata): at most
+    ``max_bytes`` encoded, nested no deeper than row data may be, storable (``json_problem``).
+    Checked without recursion: a value nested thousands deep is a 400, not a 500."""
+    def refuse(problem: str) -> AppwriteError:
+        return invalid(f"Invalid `{param}` param: Value must be a JSON object under {max_bytes // 1000} KB, "
+                       f"nested at most {protocol.MAX_JSON_DEPTH} levels ({problem}).")
+
+    if not isinstance(value, dict):
+        raise refuse("not an object")
+    if problem := protocol.json_problem(value):
+        raise refuse(problem)
+    if len(protocol.dumps(value)) > max_bytes:
+        raise refuse(f"over {max_bytes:,} bytes")
     return value
 
 
