@@ -42,6 +42,7 @@ class Subscription:
     # client resumes from its cursor), "drop" (skip events, then send a gap marker) or
     # "latest" (keep only the newest queued event per resource).
     policy: str = "close"
+    cost: int = 0  # the values its queries hold (queries.cost): the connection's budget counts them
 
     def accepts(self, payload: dict[str, Any]) -> bool:
         return self.matcher is None or self.matcher(payload)
@@ -350,11 +351,21 @@ class Hub:
 
     @staticmethod
     def _ids(conn: HubConnection, keys: list[str], payload: dict[str, Any]) -> list[str]:
+        """Ids of the subscriptions under ``keys`` that accept the payload, in order of first
+        appearance. Each subscription is evaluated once, however many of the event's channels
+        it is subscribed through: its queries are the costly part."""
         ids: list[str] = []
+        seen: set[str] = set()
+        by_channel = conn.by_channel
         for key in keys:
-            for sub in conn.by_channel.get(key, ()):
-                if sub.id not in ids and sub.accepts(payload):
-                    ids.append(sub.id)
+            for sub in by_channel.get(key, ()):
+                sid = sub.id
+                if sid in seen:
+                    continue
+                seen.add(sid)
+                matcher = sub.matcher
+                if matcher is None or matcher(payload):
+                    ids.append(sid)
         return ids
 
     def matching_ids(self, conn: HubConnection, event: Event) -> list[str]:

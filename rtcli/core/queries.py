@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from rtcli import protocol
 from rtcli.errors import AppwriteError
@@ -31,6 +31,15 @@ REALTIME_ALLOWED = (
 _NO_VALUES = frozenset({"isNull", "isNotNull", "orderAsc", "orderDesc", "orderRandom"})
 _NO_ATTRIBUTE = frozenset({"limit", "offset", "cursorAfter", "cursorBefore", "select", "and", "or", "orderRandom",
                            "exists", "notExists"})
+# The values of one query, and the queries nested in one and/or: Appwrite's own limit
+# (APP_LIMIT_ARRAY_PARAMS_SIZE). Every value costs an SQL parameter in a list request and a
+# comparison per event in a realtime subscription, so nothing else bounds that cost.
+MAX_QUERY_VALUES = 100
+# The queries of one request or subscription (also Appwrite's limit), and how deep and/or may
+# nest: what a list request's SQL may hold stays far below what the databases parse (SQLite's
+# parser stack and its 1,000 levels of expression), so a query too large is a 400, not a 500.
+MAX_QUERIES = 100
+MAX_QUERY_NESTING = 5
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,16 @@ def _bad(message: str) -> AppwriteError:
     return AppwriteError("general_query_invalid", f"Invalid query: {message}")
 
 
+def _too_large(message: str) -> AppwriteError:
+    return AppwriteError("general_argument_invalid", f"Invalid `queries` param: {message}")
+
+
+def _too_many(method: str, attribute: Any) -> AppwriteError:
+    if method in ("and", "or"):
+        return _too_large(f"Query '{method}' has greater than {MAX_QUERY_VALUES} nested queries.")
+    return _too_large(f"Query on attribute has greater than {MAX_QUERY_VALUES} values: {attribute}")
+
+
 def _decode(raw: Any) -> Any:
     """A query as decoded JSON; bounded in depth, so that nothing after this can recurse too deep."""
     if isinstance(raw, str):
@@ -72,8 +91,9 @@ def _decode(raw: Any) -> Any:
     return raw
 
 
-def parse(raw: str | dict[str, Any]) -> Query:
-    """Parse one query (a JSON string or an already decoded object), checking its shape."""
+def parse(raw: str | dict[str, Any], depth: int = 0) -> Query:
+    """Parse one query (a JSON string or an already decoded object), checking its shape;
+    ``depth``: the and/or queries it is nested in."""
     raw = _decode(raw)
     if not isinstance(raw, dict):
         raise _bad("a query must be a JSON object with a method.")
@@ -86,10 +106,14 @@ def parse(raw: str | dict[str, Any]) -> Query:
     values = raw.get("values", [])
     if not isinstance(values, list):
         values = [values]
+    if len(values) > MAX_QUERY_VALUES:
+        raise _too_many(method, attribute)
     if method in ("and", "or"):
         if not values:
             raise _bad(f"'{method}' needs at least one nested query.")
-        return Query(method, None, tuple(parse(v) for v in values))
+        if depth >= MAX_QUERY_NESTING:
+            raise _too_large(f"and/or queries may be nested at most {MAX_QUERY_NESTING} levels deep.")
+        return Query(method, None, tuple(parse(v, depth + 1) for v in values))
     if method not in _NO_ATTRIBUTE and method != "select" and not attribute:
         if method not in ("orderAsc", "orderDesc"):
             raise _bad(f"Query method '{method}' needs an attribute.")
@@ -115,6 +139,8 @@ def parse(raw: str | dict[str, Any]) -> Query:
 def parse_many(raws: list[Any]) -> list[Query]:
     if not isinstance(raws, list):
         raise _bad("queries must be an array.")
+    if len(raws) > MAX_QUERIES:
+        raise _too_large(f"Value must be an array of at most {MAX_QUERIES} query strings.")
     return [parse(r) for r in raws]
 
 
@@ -238,8 +264,25 @@ def _evaluate(q: Query, payload: dict[str, Any]) -> bool:
     return _leaf(q, payload)
 
 
-def compile_realtime(raws: list[Any]) -> tuple[list[str], Matcher | None]:
-    """Validate a subscription's queries; return them normalised and a matcher (None = all).
+@dataclass(frozen=True, slots=True)
+class RealtimeQueries:
+    """A subscription's queries, compiled: as the reply lists them, the matcher (None: every
+    event), and their cost, the values they hold (see ``cost``)."""
+
+    normalised: list[str]
+    matcher: Matcher | None
+    cost: int
+
+
+def cost(queries: Iterable[Query]) -> int:
+    """The values a set of queries holds, each condition counting at least one: the most
+    comparisons they make on one event (the hub evaluates a subscription once per event),
+    and what they keep in memory."""
+    return sum(cost(q.values) if q.method in ("and", "or") else max(1, len(q.values)) for q in queries)
+
+
+def compile_subscription(raws: list[Any]) -> RealtimeQueries:
+    """Validate a subscription's queries and compile them.
 
     Raises ``AppwriteError(general_query_invalid)`` naming the first unsupported method.
     """
@@ -251,8 +294,14 @@ def compile_realtime(raws: list[Any]) -> tuple[list[str], Matcher | None]:
         _check_realtime(q)
     normalised = [q.to_json() for q in queries]
     if not queries or any(q.method == "select" for q in queries):
-        return normalised, None
-    return normalised, lambda payload: all(_evaluate(q, payload) for q in queries)
+        return RealtimeQueries(normalised, None, cost(queries))
+    return RealtimeQueries(normalised, lambda payload: all(_evaluate(q, payload) for q in queries), cost(queries))
+
+
+def compile_realtime(raws: list[Any]) -> tuple[list[str], Matcher | None]:
+    """``compile_subscription`` as (normalised queries, matcher)."""
+    compiled = compile_subscription(raws)
+    return compiled.normalised, compiled.matcher
 
 
 # --- REST list requests ---------------------------------------------------------------------

@@ -17,7 +17,7 @@ from rtcli.core import channels as chan
 from rtcli.core.event import KEY_ROLE, SplitFrame, suffix_of
 from rtcli.core.hub import Held, Hub, HubConnection, Subscription
 from rtcli.core.permissions import Actor, ActorKind
-from rtcli.core.queries import compile_realtime
+from rtcli.core.queries import RealtimeQueries, compile_subscription
 from rtcli.core.topics import DEFAULT_MAX_MESSAGE_SIZE, PublishRequest, parse_publish, publish_error
 from rtcli.core.url_subscriptions import UrlSubscription
 from rtcli.errors import AppwriteError
@@ -78,6 +78,10 @@ class Limits:
     subscriptions: int = DEFAULTS.max_subscriptions
     channels_per_subscription: int = 100
     queries_per_subscription: int = 100
+    # Query values all the connection's subscriptions hold together (queries.cost): the hub
+    # evaluates every subscription of a connection on each event of its channels, so this
+    # bounds what one connection costs per event, and what its queries keep in memory.
+    query_values: int = 10_000
     # Publishing to topics has limits of its own (and does not count in messages_per_minute):
     # typing indicators and cursors send several messages a second.
     publishes_per_second: int = DEFAULTS.publish_rate
@@ -131,23 +135,27 @@ class RealtimeSession:
             return [Send({"type": protocol.CONNECTED, "data": data})]
         if len(url_subs) > self.limits.subscriptions:
             return self._refuse_url(f"Too many subscriptions: the limit is {self.limits.subscriptions} per connection.")
-        planned = []
+        planned: list[tuple[int, list[str], RealtimeQueries]] = []
         for index, url_sub in url_subs.items():
             if len(url_sub.queries) > self.limits.queries_per_subscription:
                 return self._refuse_url(f"At most {self.limits.queries_per_subscription} queries per subscription.")
             if len(url_sub.channels) > self.limits.channels_per_subscription:
                 return self._refuse_url(f"At most {self.limits.channels_per_subscription} channels per subscription.")
             try:
-                normalised, matcher = compile_realtime(url_sub.queries)
+                compiled = compile_subscription(url_sub.queries)
             except AppwriteError as e:
                 return self._refuse_url(e.message)
-            planned.append((index, url_sub.channels, normalised, matcher))
+            planned.append((index, url_sub.channels, compiled))
+        too_costly = self._over_query_budget({}, [compiled for _, _, compiled in planned])
+        if too_costly:
+            return self._refuse_url(too_costly)
         mapping: dict[int, str] = {}
-        for index, channels, normalised, matcher in planned:
+        for index, channels, compiled in planned:
             sub_id = ids.unique()
             converted = chan.convert_subscribed(channels, self.user_id)
             self._requested[sub_id] = list(channels)
-            self.hub.subscribe(self.conn, Subscription(sub_id, converted, normalised, matcher))
+            self.hub.subscribe(self.conn, Subscription(sub_id, converted, compiled.normalised, compiled.matcher,
+                                                       cost=compiled.cost))
             data["channels"] = list(dict.fromkeys([*data["channels"], *converted]))
             mapping[index] = sub_id
         # PHP's json_encode: a list when the slots are 0..n-1, else an object keyed by slot.
@@ -232,7 +240,7 @@ class RealtimeSession:
             return [_invalid("Payload is not valid. Items is required")]
         if not isinstance(data, list):
             return [_invalid("items: Value must be a valid array of subscription objects.")]
-        planned: dict[str, tuple[list[str], list[str], Any, str | None, protocol.Policy]] = {}
+        planned: dict[str, tuple[list[str], RealtimeQueries, str | None, protocol.Policy]] = {}
         for item in data:
             if not isinstance(item, dict):
                 return [_invalid("items: each item must be an object.")]
@@ -266,20 +274,24 @@ class RealtimeSession:
             if since is not None and (not isinstance(since, str) or not since or len(since) > 128):
                 return [_invalid("items: since must be a cursor, 'beginning' or an ISO 8601 date.")]
             try:
-                normalised, matcher = compile_realtime(queries)
+                compiled = compile_subscription(queries)
             except AppwriteError as e:
                 return [_invalid(e.message)]
             planned.pop(sub_id, None)  # duplicate ids in one batch: the last one wins
-            planned[sub_id] = (channels, normalised, matcher, since, policy)
+            planned[sub_id] = (channels, compiled, since, policy)
         new = sum(1 for s in planned if s not in self.conn.subscriptions)
         if len(self.conn.subscriptions) + new > self.limits.subscriptions:
             return [_invalid(f"Too many subscriptions: the limit is {self.limits.subscriptions} per connection.")]
+        too_costly = self._over_query_budget(planned, [compiled for _, compiled, _, _ in planned.values()])
+        if too_costly:
+            return [_invalid(too_costly)]
 
         out: list[Output] = []
         replies = []
-        for sub_id, (channels, normalised, matcher, since, policy) in planned.items():
+        for sub_id, (channels, compiled, since, policy) in planned.items():
             converted = chan.convert_subscribed(channels, self.user_id)
-            sub = Subscription(sub_id, converted, normalised, matcher, policy)
+            normalised = compiled.normalised
+            sub = Subscription(sub_id, converted, normalised, compiled.matcher, policy, compiled.cost)
             self._requested[sub_id] = list(channels)
             self.hub.subscribe(self.conn, sub)
             reply: dict[str, Any] = {"subscriptionId": sub_id, "channels": converted, "queries": normalised}
@@ -292,6 +304,16 @@ class RealtimeSession:
         # Order in the reply follows the input order (by last occurrence of each id).
         out.insert(0, Send(protocol.response_frame(protocol.SUBSCRIBE, subscriptions=replies)))
         return out
+
+    def _over_query_budget(self, replaced: dict[str, Any], added: list[RealtimeQueries]) -> str | None:
+        """Why the connection's subscriptions, ``replaced`` (by id) by ``added``, would hold
+        too many query values; None when they would not."""
+        kept = sum(sub.cost for sid, sub in self.conn.subscriptions.items() if sid not in replaced)
+        total = kept + sum(compiled.cost for compiled in added)
+        if total <= self.limits.query_values:
+            return None
+        return (f"Too many query values: the subscriptions of one connection may hold at most "
+                f"{self.limits.query_values:,} query values together (these would make {total:,}).")
 
     def _unsubscribe(self, data: Any) -> list[Output]:
         if data is None:
@@ -322,7 +344,8 @@ class RealtimeSession:
             if sub is not None:
                 converted = chan.convert_subscribed(requested, actor.user_id)
                 if converted != sub.channels:
-                    self.hub.subscribe(self.conn, Subscription(sub_id, converted, sub.queries, sub.matcher, sub.policy))
+                    self.hub.subscribe(self.conn, Subscription(sub_id, converted, sub.queries, sub.matcher, sub.policy,
+                                                               sub.cost))
         return [Send(protocol.response_frame(protocol.AUTHENTICATION, user=account))]
 
     def policy(self, ids: list[str]) -> protocol.Policy:

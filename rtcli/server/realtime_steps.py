@@ -40,6 +40,10 @@ from rtcli.services.topics import Topics
 from rtcli.services.visibility import LogVisibility
 
 REPLAY_PAGE = 500
+# Work a replay does between two yields to the event loop, in query values compared (each
+# subscription tried on an event counts its queries' cost, at least 1): a page of events tried
+# against costly queries would otherwise hold the loop, and every other connection, for a second.
+REPLAY_SLICE = 20_000
 # A subscriber may resume on a node a little behind the one it left (each node delivers the log
 # as it reads it): live frames wait at most this long for this node to catch up.
 CATCH_UP_S = 10.0
@@ -226,16 +230,22 @@ async def replay(session: RealtimeSession, items: list[tuple[Replay, int]], out:
     conn = session.conn
     pos, upto = min(after for _, after in items), max(r.upto for r, _ in items)
     visible = deps.events.visibility()
+    work = 0
     while pos < upto and out.closing is None and not out.lost and not conn.held_overflow:
         page = await deps.store.read_events(conn.project, pos, upto, REPLAY_PAGE)
         if not page:
             break
         for ev in page:
             pos = ev.seq
+            work += len(items)
+            if work >= REPLAY_SLICE:
+                work = 0
+                await asyncio.sleep(0)
             subs = [r.subscription for r, after in items
                     if after < ev.seq <= r.upto and r.subscription.on_channels(ev.channels)]
             if not subs or not await may_read(conn, ev, visible):
                 continue
+            work += sum(max(1, sub.cost) for sub in subs)
             ids = [sub.id for sub in subs if sub.accepts(ev.payload)]
             if ids:
                 await out.put(encode_frame(ev.frame_prefix(), ids))

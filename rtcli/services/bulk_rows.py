@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from rtcli import ids
-from rtcli.core.queries import parse_many, plan as list_plan
+from rtcli.core.queries import MAX_QUERIES, parse_many, plan as list_plan
 from rtcli.core.records import Row, Table
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services.context import Ctx
@@ -19,7 +19,6 @@ from rtcli.services.rows import Rows
 from rtcli.services.tablesdb import Body, Model, row_model
 
 MAX_BULK = 1000
-MAX_QUERIES = 100
 
 
 async def _matching(rows: Rows, ctx: Ctx, table: Table, queries: Any) -> list[Row]:

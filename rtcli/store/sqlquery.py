@@ -22,6 +22,18 @@ _NEGATED = {"notContains": "contains", "notBetween": "between", "notStartsWith":
 _OPS = {"lessThan": "<", "lessThanEqual": "<=", "greaterThan": ">", "greaterThanEqual": ">="}
 
 Emit = Callable[[list], str]
+# The parameters the filters of one request may bind. A list statement binds them twice (the
+# total and the page) beside the caller's roles and the paging; this keeps it well under what
+# the drivers take (asyncpg: 32,767; SQLite: 32,766 by default), so that queries too large are
+# a 400 here rather than a driver error (a 500).
+MAX_FILTER_PARAMS = 12_000
+
+
+def _check_size(params: list) -> None:
+    if len(params) > MAX_FILTER_PARAMS:
+        raise AppwriteError("general_argument_invalid",
+                            f"Invalid `queries` param: the queries are too large: they need more than "
+                            f"{MAX_FILTER_PARAMS:,} values and attribute paths together; use fewer queries or values.")
 
 
 class Attr:
@@ -84,7 +96,17 @@ def _stored_datetime(v: str) -> str:
 
 def where_clause(dialect, q: Query, params: list, arrays: set[str], columns: dict[str, str] | None = None,
                  fulltext: dict[str, str] | None = None) -> str:
-    """``fulltext``: column key -> its fulltext index (``search`` needs one, as in Appwrite)."""
+    """``fulltext``: column key -> its fulltext index (``search`` needs one, as in Appwrite).
+
+    ``params`` holds every parameter of the statement so far: past ``MAX_FILTER_PARAMS`` the
+    queries are refused (400)."""
+    sql = _where(dialect, q, params, arrays, columns, fulltext)
+    _check_size(params)
+    return sql
+
+
+def _where(dialect, q: Query, params: list, arrays: set[str], columns: dict[str, str] | None,
+           fulltext: dict[str, str] | None) -> str:
     m = q.method
     if m in ("and", "or"):
         return "(" + f" {m.upper()} ".join(where_clause(dialect, s, params, arrays, columns, fulltext)
@@ -134,6 +156,6 @@ def where_clause(dialect, q: Query, params: list, arrays: set[str], columns: dic
             return "(" + " AND ".join(dialect.array_has_any("data", attr.key, [v], params) for v in q.values) + ")"
         return "(" + " AND ".join(dialect.contains(attr.text(params), str(v), params) for v in q.values) + ")"
     if m in _NEGATED:
-        positive = where_clause(dialect, Query(_NEGATED[m], q.attribute, q.values), params, arrays, columns, fulltext)
+        positive = _where(dialect, Query(_NEGATED[m], q.attribute, q.values), params, arrays, columns, fulltext)
         return f"NOT {positive}"
     raise AppwriteError("general_query_invalid", f"Invalid query: method '{m}' is not supported here.")

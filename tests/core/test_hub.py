@@ -252,3 +252,28 @@ def test_a_key_connection_that_signs_in_reads_as_the_user():
     got.clear()
     hub.dispatch(make_event([]))
     assert list(got) == [0]
+
+
+def test_a_subscription_is_evaluated_once_per_event_whatever_its_channels():
+    """Its queries are the costly part: an event on several of a subscription's channels (or
+    patterns) tries them once, matching or not."""
+    hub = Hub()
+    got: dict[int, list] = {}
+    calls: list[str] = []
+
+    def counting(verdict: bool):
+        def matcher(payload) -> bool:
+            calls.append(payload["$id"])
+            return verdict
+        return matcher
+
+    conn = HubConnection("c", "p", frozenset({"any"}), lambda frame, seq, res, ids: got.setdefault(0, []).append(ids))
+    hub.add(conn)
+    channels = ["rows", "tablesdb.d.tables.t.rows", "tablesdb.*.tables.*.rows"]
+    hub.subscribe(conn, Subscription("no", channels, ["q"], counting(False)))
+    hub.subscribe(conn, Subscription("yes", channels, ["q"], counting(True)))
+    hub.dispatch(make_event(["any"]))
+    assert calls == ["r", "r"], "each subscription's matcher runs once"
+    assert got == {0: [["yes"]]}
+    calls.clear()
+    assert hub.matching_ids(conn, make_event(["any"])) == ["yes"] and len(calls) == 2
