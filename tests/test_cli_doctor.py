@@ -64,6 +64,14 @@ def test_refusals_say_who_the_command_acted_as(server, env, tmp_path):
     assert r.stderr.endswith("; acted as the API key from RTCLI_KEY: use a key with that scope "
                              "(`rtcli key create -s SCOPE`) or the server's key (.rtcli/api-key)\n")
 
+    # A key the server does not know at all: not a scope to add.
+    r = run("db", "list", env={**env, "RTCLI_KEY": "rtk_" + "0" * 32})
+    assert r.returncode == 1
+    assert "The API key is not valid for this project." in r.stderr
+    assert r.stderr.endswith("acted as the API key from RTCLI_KEY: this server does not know that key "
+                             "(another server's, or from before a restart with another --api-key?): use the key "
+                             "in the server's data directory (.rtcli/api-key), and `rtcli doctor` to check\n")
+
 
 def doctor(env: dict) -> tuple[int, list[str]]:
     r = run("doctor", env=env)

@@ -93,7 +93,13 @@ def acting_as(settings: Settings, *, key: bool = True, session: bool = True) -> 
     return "a guest (no API key, no login)"
 
 
-def auth_advice(settings: Settings, *, key: bool = True, session: bool = True) -> str:
+def auth_advice(settings: Settings, *, key: bool = True, session: bool = True,
+                exc: AppwriteError | None = None) -> str:
+    if key and settings.key and exc is not None and exc.type == "user_unauthorized" and "API key" in exc.message:
+        # Not a scope: the server does not know the key at all.
+        return ("this server does not know that key (another server's, or from before a restart with "
+                "another --api-key?): use the key in the server's data directory (.rtcli/api-key), "
+                "and `rtcli doctor` to check")
     if key and settings.key:
         return "use a key with that scope (`rtcli key create -s SCOPE`) or the server's key (.rtcli/api-key)"
     if session and settings.session:
@@ -106,7 +112,7 @@ def fail_as(exc: RtcliError, settings: Settings, *, key: bool = True, session: b
     # A wrong email or password is a refusal of what was typed, not of who the command acted as.
     if isinstance(exc, AppwriteError) and exc.code == 401 and exc.type != "user_invalid_credentials":
         output.fail(f"{output.describe_error(exc)}; acted as {acting_as(settings, key=key, session=session)}: "
-                    f"{auth_advice(settings, key=key, session=session)}")
+                    f"{auth_advice(settings, key=key, session=session, exc=exc)}")
     output.fail(exc)
 
 
