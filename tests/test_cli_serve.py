@@ -54,6 +54,15 @@ def test_port_in_use_is_one_line_and_creates_nothing(tmp_path):
     assert not (tmp_path / "data").exists()
 
 
+def test_a_data_dir_that_cannot_be_one_is_one_line(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    for where, why in ((tmp_path / "afile", "Not a directory"), (tmp_path / "afile" / "sub", "Not a directory")):
+        r = run("serve", "--data-dir", str(where), "--port", "0", env=offline_env())
+        assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+        assert r.stderr == (f"error: cannot use --data-dir {where}: {why}; give a directory this user may create "
+                            "and write (it is made if missing)\n")
+
+
 def test_impossible_port_and_limits_are_usage_errors(tmp_path):
     """--port 99999 used to serve on port 34463 (99999 mod 65536); a negative limit was taken as is."""
     for argv, option in ((["--port", "99999"], "--port"), (["--port", "-1"], "--port"),

@@ -81,6 +81,8 @@ class DataDirLock:
             fd = os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
             return
+        except OSError as e:
+            raise self._unusable(e) from None
         try:
             if not self._try_lock(fd, fcntl.LOCK_SH):
                 raise self._busy(fd)
@@ -89,8 +91,11 @@ class DataDirLock:
 
     def acquire(self, port: int) -> None:
         """Create the directory and take the lock, writing this process's PID and port in it."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise self._unusable(e) from None
         if not self._try_lock(fd, fcntl.LOCK_EX):
             error = self._busy(fd)
             os.close(fd)
@@ -111,6 +116,10 @@ class DataDirLock:
             return True
         except BlockingIOError:
             return False
+
+    def _unusable(self, e: OSError) -> StartupError:
+        return StartupError(f"cannot use --data-dir {self.data_dir}: {e.strerror or e}; give a directory this "
+                            "user may create and write (it is made if missing)")
 
     def _busy(self, fd: int) -> StartupError:
         holder = self._holder(fd)
