@@ -7,6 +7,7 @@ import json
 import os
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +31,21 @@ def test_endpoint_mistakes_say_the_fix(offline_env, where, value, message):  # n
     argv = ["--endpoint", value] if where == "flag" else []
     r = run(*argv, "db", "list", env={**offline_env, **({"RTCLI_ENDPOINT": value} if where == "env" else {})})
     assert (r.returncode, r.stdout, r.stderr) == (2, "", f"error: {message}\n")
+
+
+def test_profile_set_refuses_an_endpoint_every_command_would_refuse(offline_env):  # noqa: F811
+    r = run("profile", "set", "--endpoint", "127.0.0.1:18902", env=offline_env)
+    assert (r.returncode, r.stderr) == (2, "error: --endpoint '127.0.0.1:18902' is not a URL: "
+                                           "use http://127.0.0.1:18902/v1\n")
+    assert run("profile", "show", env=offline_env).returncode == 0  # nothing was saved to break it
+    # One saved before this check (by hand, or by an older rtcli) names the command that fixes it.
+    env = {k: v for k, v in offline_env.items() if k != "RTCLI_ENDPOINT"}
+    config = Path(env["RTCLI_CONFIG_DIR"]) / "config.json"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('{"profiles": {"default": {"endpoint": "127.0.0.1:18902"}}}')
+    r = run("db", "list", env=env)
+    assert r.returncode == 2 and r.stderr.endswith(
+        "use http://127.0.0.1:18902/v1 (`rtcli profile set default --endpoint http://127.0.0.1:18902/v1`)\n"), r.stderr
 
 
 def make_user(server, tmp_path, env: dict) -> tuple[dict, str]:

@@ -9,7 +9,7 @@ import typer
 
 from rtcli.cli import output
 from rtcli.cli.common import JsonOpt, state, want_json
-from rtcli.client.config import ConfigError, ProfileStore, config_path
+from rtcli.client.config import ConfigError, ProfileStore, config_path, fix_endpoint
 
 profile_app = typer.Typer(help="Named connection profiles (endpoint, project, key).", no_args_is_help=True)
 
@@ -53,6 +53,10 @@ def profile_set(
     if not values and not unset:
         output.fail("nothing to set: give --endpoint, --project, --key or --unset", code=2)
     name = _name(ctx, name)
+    if endpoint is not None and (fixed := fix_endpoint(endpoint.rstrip("/"))) != endpoint.rstrip("/"):
+        # Saved as given, it would stop every later command (profile show and doctor included).
+        what = "is not a URL" if "://" not in endpoint else "does not end in /v1, the API's path"
+        output.fail(f"--endpoint {endpoint!r} {what}: use {fixed}", code=2)
     try:
         store = _store()
         store.update(name, values, tuple(unset or ()))

@@ -191,7 +191,8 @@ def resolve_settings(
     if fixed != endpoint:
         where = {"flag": "--endpoint", "env": "RTCLI_ENDPOINT", "profile": f"the endpoint of profile {name!r}"}
         what = "is not a URL" if "://" not in endpoint else "does not end in /v1, the API's path"
-        raise ConfigError(f"{where.get(sources['endpoint'], 'the endpoint')} {endpoint!r} {what}: use {fixed}")
+        fix = f" (`rtcli profile set {name} --endpoint {fixed}`)" if sources["endpoint"] == "profile" else ""
+        raise ConfigError(f"{where.get(sources['endpoint'], 'the endpoint')} {endpoint!r} {what}: use {fixed}{fix}")
     warnings = []
     if env_name_empty(env, "RTCLI_KEY") and flags.get("key") is None:
         warnings.append("RTCLI_KEY is set but empty (did a `$(cat …)` fail?): the command runs without an API key")
