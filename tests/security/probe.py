@@ -101,3 +101,13 @@ def both_stores(request, tmp_path):
         srv = _start(request.param, tmp_path / "data", stack)
         yield srv
         srv.stop()
+
+
+def anonymous(server) -> httpx.Client:
+    """A client with a new anonymous session (free to make: what an attacker starts from)."""
+    with server.guest() as g:
+        r = g.post("/account/sessions/anonymous", json={})
+        assert r.status_code == 201, r.text
+        token = json.loads(r.headers["x-fallback-cookies"])[f"a_session_{server.project}"]
+    return httpx.Client(base_url=server.endpoint, timeout=10,
+                        headers={"X-Appwrite-Project": server.project, "X-Appwrite-Session": token})

@@ -4,7 +4,6 @@ long a failed sign-in takes."""
 
 from __future__ import annotations
 
-import json
 import secrets
 import statistics
 import time
@@ -13,7 +12,7 @@ import tracemalloc
 import httpx
 
 from rtcli.services.ratelimit import RateLimiter
-from tests.security.probe import keyed, make_key
+from tests.security.probe import anonymous, keyed, make_key
 from tests.server.test_users import signup
 
 # --- the rate limiter's memory -------------------------------------------------------------------
@@ -83,21 +82,12 @@ def _rss_kb(pid: int) -> int:
 # --- invitations ---------------------------------------------------------------------------------
 
 
-def _anonymous(server) -> httpx.Client:
-    with server.guest() as g:
-        r = g.post("/account/sessions/anonymous", json={})
-        assert r.status_code == 201, r.text
-        token = json.loads(r.headers["x-fallback-cookies"])[f"a_session_{server.project}"]
-    return httpx.Client(base_url=server.endpoint, timeout=10,
-                        headers={"X-Appwrite-Project": server.project, "X-Appwrite-Session": token})
-
-
 def test_an_invitation_tells_nothing_of_the_invitee(shared_server):
     alice_id, _, alice = signup(shared_server, "Alice")
     alice_email = alice.get("/account").json()["email"]
     alice.close()
     unknown = f"nobody-{secrets.token_hex(3)}@example.com"
-    with _anonymous(shared_server) as mallory:
+    with anonymous(shared_server) as mallory:
         tid = mallory.post("/teams", json={"teamId": "unique()", "name": "probe"}).json()["$id"]
         members = f"/teams/{tid}/memberships"
         known = mallory.post(members, json={"email": alice_email.upper(), "roles": ["x"]})

@@ -8,14 +8,13 @@ import json
 import time
 from contextlib import ExitStack
 
-import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import start_server
 from tests.server.conftest import BACKENDS, _start
 from tests.server.test_concurrent_writes import posted_at_once
-from tests.security.probe import Responsive, drain, realtime, recv, subscribe
+from tests.security.probe import Responsive, anonymous, drain, realtime, recv, subscribe
 
 MAX_BULK = 100
 
@@ -41,15 +40,6 @@ def limited_sqlite(tmp_path):
     srv.stop()
 
 
-def _anonymous(server) -> httpx.Client:
-    with server.guest() as g:
-        r = g.post("/account/sessions/anonymous", json={})
-        assert r.status_code == 201, r.text
-        token = json.loads(r.headers["x-fallback-cookies"])[f"a_session_{server.project}"]
-    return httpx.Client(base_url=server.endpoint, timeout=10,
-                        headers={"X-Appwrite-Project": server.project, "X-Appwrite-Session": token})
-
-
 def _table(server, table: str, permissions: list[str]) -> None:
     with server.admin() as a:
         if a.get("/tablesdb/d").status_code == 404:
@@ -66,7 +56,7 @@ def _fill(server, table: str, n: int, data: dict | None = None) -> None:
 
 
 def test_teams_per_user_and_roles_per_membership_are_bounded(limited):
-    user = _anonymous(limited)
+    user = anonymous(limited)
     with Responsive(limited) as watch:
         too_many = user.post("/teams", json={"teamId": "unique()", "name": "t", "roles": [f"r{i}" for i in range(5)]})
         assert too_many.status_code == 400 and too_many.json()["type"] == "general_argument_invalid"
@@ -97,7 +87,7 @@ def test_teams_joined_at_the_same_moment_count_against_the_limit(limited):
     succeed as the limit allows, as they would one after another. Three users, since a race
     shows only when requests overlap."""
     for _ in range(3):
-        user = _anonymous(limited)
+        user = anonymous(limited)
         answers = posted_at_once(limited, user.headers, "/teams", lambda _: {"teamId": "unique()", "name": "t"}, 12)
         assert sorted(r.status_code for r in answers) == [201] * 3 + [400] * 9
         assert {r.json()["type"] for r in answers if r.status_code == 400} == {"team_limit_exceeded"}
@@ -108,7 +98,7 @@ def test_teams_joined_at_the_same_moment_count_against_the_limit(limited):
 def test_many_roles_times_many_channels_costs_one_entry_per_channel(server):
     """A user with 100 teams of 20 roles (2,200 roles) subscribes to 6,000 channels in one
     message: answered at once, and the server stays responsive."""
-    user = _anonymous(server)
+    user = anonymous(server)
     roles = [f"r{i}" for i in range(19)]
     for _ in range(100):
         assert user.post("/teams", json={"teamId": "unique()", "name": "t", "roles": roles}).status_code == 201
