@@ -91,6 +91,35 @@ class Limits:
     replay_events: int = DEFAULTS.replay_limit
 
 
+@dataclass
+class AddressQueryCosts:
+    """The query values the realtime connections of each client address hold together. A
+    connection's own budget (``Limits.query_values``) is multiplied by the connections one
+    address may open (``--max-connections-per-ip``): this bounds what one address makes the
+    hub evaluate per event, whatever number of connections it spreads its queries over."""
+
+    limit: int = 100_000  # 0: no bound per address
+    by_address: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def others(self, address: str, conn_id: str) -> int:
+        """What the address's other connections hold."""
+        costs = self.by_address.get(address, {})
+        return sum(costs.values()) - costs.get(conn_id, 0)
+
+    def record(self, address: str, conn_id: str, cost: int) -> None:
+        if cost:
+            self.by_address.setdefault(address, {})[conn_id] = cost
+        else:
+            self.forget(address, conn_id)
+
+    def forget(self, address: str, conn_id: str) -> None:
+        costs = self.by_address.get(address)
+        if costs is not None:
+            costs.pop(conn_id, None)
+            if not costs:
+                del self.by_address[address]
+
+
 def connection_roles(actor: Actor) -> frozenset[str]:
     """The roles a connection is indexed under in the hub."""
     return frozenset({KEY_ROLE}) if actor.is_key else actor.roles
@@ -119,6 +148,9 @@ class RealtimeSession:
     # Subscriptions resumed from a position past what this node had dispatched (another node
     # was ahead): id -> that position. Held live frames at or below it are not sent to them.
     _floors: dict[str, int] = field(default_factory=dict)
+    # The query values of every connection of the client's address (None: not counted).
+    address_costs: AddressQueryCosts | None = None
+    address: str = ""
 
     @property
     def user_id(self) -> str | None:
@@ -158,6 +190,7 @@ class RealtimeSession:
                                                        cost=compiled.cost))
             data["channels"] = list(dict.fromkeys([*data["channels"], *converted]))
             mapping[index] = sub_id
+        self._count_costs()
         # PHP's json_encode: a list when the slots are 0..n-1, else an object keyed by slot.
         data["subscriptions"] = (list(mapping.values()) if list(mapping) == list(range(len(mapping)))
                                  else {str(k): v for k, v in mapping.items()})
@@ -301,6 +334,7 @@ class RealtimeSession:
                 self.conn.holding += 1
                 out.append(Replay(sub, since, self.hub.last_seq.get(self.conn.project, 0)))
             replies.append(reply)
+        self._count_costs()
         # Order in the reply follows the input order (by last occurrence of each id).
         out.insert(0, Send(protocol.response_frame(protocol.SUBSCRIBE, subscriptions=replies)))
         return out
@@ -310,10 +344,25 @@ class RealtimeSession:
         too many query values; None when they would not."""
         kept = sum(sub.cost for sid, sub in self.conn.subscriptions.items() if sid not in replaced)
         total = kept + sum(compiled.cost for compiled in added)
-        if total <= self.limits.query_values:
-            return None
-        return (f"Too many query values: the subscriptions of one connection may hold at most "
-                f"{self.limits.query_values:,} query values together (these would make {total:,}).")
+        if total > self.limits.query_values:
+            return (f"Too many query values: the subscriptions of one connection may hold at most "
+                    f"{self.limits.query_values:,} query values together (these would make {total:,}).")
+        shared = self.address_costs
+        if shared is not None and shared.limit and shared.others(self.address, self.conn.id) + total > shared.limit:
+            return (f"Too many query values from this address: the realtime connections of one address may "
+                    f"hold at most {shared.limit:,} query values together; close some subscriptions first.")
+        return None
+
+    def _count_costs(self) -> None:
+        """After the subscriptions changed: what this connection holds, in its address's count."""
+        if self.address_costs is not None:
+            self.address_costs.record(self.address, self.conn.id,
+                                      sum(sub.cost for sub in self.conn.subscriptions.values()))
+
+    def closed(self) -> None:
+        """The connection is gone: its queries no longer count for its address."""
+        if self.address_costs is not None:
+            self.address_costs.forget(self.address, self.conn.id)
 
     def _unsubscribe(self, data: Any) -> list[Output]:
         if data is None:
@@ -329,6 +378,7 @@ class RealtimeSession:
             removed = self.hub.unsubscribe(self.conn, sid)
             self._requested.pop(sid, None)
             results.append({"subscriptionId": sid, "removed": removed})
+        self._count_costs()
         return [Send(protocol.response_frame(protocol.UNSUBSCRIBE, subscriptions=results))]
 
     # --- results of I/O the adapter performed -----------------------------------------------

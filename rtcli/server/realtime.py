@@ -38,7 +38,7 @@ from websockets.server import ServerProtocol
 from rtcli import protocol
 from rtcli.core import url_subscriptions
 from rtcli.core.hub import HubConnection
-from rtcli.core.session import Close, Limits, RealtimeSession, Send, connection_roles
+from rtcli.core.session import AddressQueryCosts, Close, Limits, RealtimeSession, Send, connection_roles
 from rtcli.server import realtime_steps as steps
 from rtcli.server.outbox import Coalescer, Outbox
 from rtcli.services.presence import Presence
@@ -90,6 +90,7 @@ class Realtime:
         self.node_id = node_id  # prefixes connection ids: unique across nodes
         self.max_connections_per_ip = config.max_connections_per_ip
         self.connections_by_ip: Counter[str] = Counter()
+        self.query_costs = AddressQueryCosts()  # query values per address, across its connections
         self.coalescer = Coalescer(config.max_queue, deps.metrics)
         # websockets refuses a larger message from its frame header (close 1009), before
         # reading or buffering its payload.
@@ -192,7 +193,8 @@ class RealtimeProtocol(asyncio.Protocol):
         conn = HubConnection(f"{rt.node_id}{next(_ids)}", admitted.project, connection_roles(actor), out.push,
                              actor.user_id, session_id=actor.session_id, scopes=actor.scopes if actor.is_key else None)
         conn.held_full = out.held_full  # live events past what a replay holds: the subscriptions' policy
-        session = self.session = out.session = RealtimeSession(rt.deps.hub, conn, actor, rt.limits)
+        session = self.session = out.session = RealtimeSession(rt.deps.hub, conn, actor, rt.limits,
+                                                               address_costs=rt.query_costs, address=self.ip)
         rt.connections_by_ip[self.ip] += 1
         rt.deps.metrics.outboxes[conn.id] = out
         rt.deps.hub.add(conn)
@@ -213,6 +215,7 @@ class RealtimeProtocol(asyncio.Protocol):
         if session is not None:
             conn = session.conn
             rt.deps.hub.remove(conn)
+            session.closed()
             rt.deps.metrics.outboxes.pop(conn.id, None)
             presence = rt.deps.presence
             if conn.id in presence.live:  # its presence leaves with it

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from contextlib import ExitStack
 
 import pytest
@@ -140,6 +141,42 @@ def test_realtime_query_values_are_budgeted_per_connection(open_table):
     assert replaced["type"] == "response", replaced  # replacing a subscription gives its values back
     assert subscribe(ws, one)["type"] == "response"
     ws.close()
+
+
+def test_realtime_query_values_are_budgeted_per_address_across_its_connections(open_table):
+    """Ten connections of one address with full budgets hold 100,000 values, the address's
+    bound: an eleventh connection's queries are refused until one of the ten goes; another
+    address is not affected."""
+    server, _, channel, _ = open_table
+    full = [encoded(query("notEqual", "n", list(range(100)))) for _ in range(100)]
+    item = {"subscriptionId": "full", "channels": [channel], "queries": full}
+    with ExitStack() as stack:
+        ten = []
+        for _ in range(10):
+            ws, _ = realtime(server)
+            stack.callback(ws.close)
+            assert subscribe(ws, item)["type"] == "response"
+            ten.append(ws)
+        eleventh, _ = realtime(server)
+        stack.callback(eleventh.close)
+        err = subscribe(eleventh, item)
+        assert err["type"] == "error" and err["data"]["code"] == 1003, err
+        assert "from this address" in err["data"]["message"] and "100,000" in err["data"]["message"]
+        # Another client (named by the proxy in front, trusted on loopback) has its own bound.
+        other, _ = realtime(server, {"X-Forwarded-For": "198.51.100.20"})
+        stack.callback(other.close)
+        assert subscribe(other, item)["type"] == "response"
+        # Unsubscribing, or closing, gives the values back.
+        ten[0].send(json.dumps({"type": "unsubscribe", "data": [{"subscriptionId": "full"}]}))
+        assert recv(ten[0])["type"] == "response"
+        assert subscribe(eleventh, item)["type"] == "response"
+        ten[1].close()  # the server forgets it once the socket is gone: a moment, not at once
+        for _ in range(20):
+            if subscribe(ten[0], item)["type"] == "response":
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("a closed connection's query values were not given back")
 
 
 def test_replay_against_costly_queries_lets_other_requests_through(open_table):
