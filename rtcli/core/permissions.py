@@ -60,12 +60,20 @@ def parse(value: object) -> Permission:
     return Permission(action, role)
 
 
+# Appwrite's bound on array parameters: a resource's permissions are parsed and checked on every
+# read of it, and copied into each of its events.
+MAX_PERMISSIONS = 100
+
+
 def parse_list(values: object, allowed: tuple[str, ...] = ACTIONS) -> list[str]:
     """Validate and normalise a permission list; duplicates removed, order kept."""
     if values is None:
         return []
     if not isinstance(values, list):
         raise AppwriteError("general_argument_invalid", "Invalid permissions: expected an array of strings.")
+    if len(values) > MAX_PERMISSIONS:
+        raise AppwriteError("general_argument_invalid",
+                            f"Invalid `permissions` param: at most {MAX_PERMISSIONS} permissions.")
     out: dict[str, None] = {}
     for v in values:
         p = parse(v)

@@ -38,7 +38,6 @@ from rtcli.services.ratelimit import RateLimiter
 from rtcli.settings import DEFAULTS
 
 CACHE_SIZE = 10_000  # topics kept in memory per node; past it the cache starts over
-MAX_PERMISSIONS = 100  # per topic (Appwrite's limit for array parameters)
 
 
 @dataclass(frozen=True)
@@ -116,8 +115,6 @@ class Topics:
         return topic
 
     def _permissions(self, ctx: Ctx, value: Any) -> tuple[str, ...]:
-        if isinstance(value, list) and len(value) > MAX_PERMISSIONS:
-            raise invalid(f"Invalid `permissions` param: at most {MAX_PERMISSIONS} permissions.")
         perms = permissions.parse_list(value, PERMISSION_ACTIONS)
         ctx.assert_can_grant(perms)
         return tuple(perms)

@@ -276,3 +276,21 @@ def test_an_upload_is_authorized_before_its_body_is_read(server):
     with server.admin() as a:
         r = a.post("/storage/buckets/private/files", data={"fileId": "f"}, files={"file": ("f.txt", b"ok", "text/plain")})
         assert r.status_code == 201, r.text
+
+
+def test_a_resource_holds_at_most_100_permissions(server):
+    """Permissions are checked on every read of a resource and copied into each of its events:
+    a row, a table, a bucket, a file or a topic takes at most 100, as in Appwrite."""
+    many = [f'read("user:u{i}")' for i in range(101)]
+    with server.admin() as a:
+        assert a.post("/tablesdb", json={"databaseId": "permsdb", "name": "d"}).status_code == 201
+        assert a.post("/tablesdb/permsdb/tables", json={"tableId": "t", "name": "t",
+                                                          "permissions": many[:100]}).status_code == 201
+        for path, body in (("/tablesdb/permsdb/tables", {"tableId": "t2", "name": "t", "permissions": many}),
+                           ("/tablesdb/permsdb/tables/t/rows", {"rowId": "r", "data": {}, "permissions": many}),
+                           ("/storage/buckets", {"bucketId": "b", "name": "b", "permissions": many}),
+                           ("/topics", {"topicId": "tp", "permissions": many})):
+            r = a.post(path, json=body)
+            assert r.status_code == 400 and "at most 100 permissions" in r.json()["message"], (path, r.text)
+        assert a.post("/tablesdb/permsdb/tables/t/rows", json={"rowId": "r", "data": {},
+                                                               "permissions": many[:100]}).status_code == 201
