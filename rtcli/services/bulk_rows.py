@@ -60,7 +60,7 @@ async def delete_rows(rows: Rows, ctx: Ctx, db: str, table_id: str, body: Body) 
     async with rows.store.transaction(ctx.actor.origin) as tx:
         for row in matched:
             await rows.delete(ctx, db, table_id, row.id, tx=tx)
-    return {"total": len(matched), "rows": [row_model(r) for r in matched]}
+    return {"total": len(matched), "rows": [row_model(r, table.columns) for r in matched]}
 
 
 async def upsert_rows(rows: Rows, ctx: Ctx, db: str, table_id: str, body: Body) -> Model:

@@ -67,7 +67,7 @@ class Rows:
     def _event(self, ctx: Ctx, table: Table, row: Row, action: str) -> Event:
         db, tbl, rid = row.database_id, row.table_id, row.id
         db_type = table.database_type
-        payload = row_model(row)
+        payload = row_model(row, table.columns)
         if db_type is DatabaseType.LEGACY:  # a legacy database's row is a document to its readers: both names
             payload["$collectionId"] = tbl
         return Event(
@@ -123,13 +123,13 @@ class Rows:
                 fields = {k: v for k, v in item.items() if not k.startswith("$")}
                 specs.append((item.get("$id", "unique()"), fields, item.get("$permissions")))
             rows = await self._insert(ctx, table, specs, tx)
-            return 201, {"total": len(rows), "rows": [row_model(r) for r in rows]}
+            return 201, {"total": len(rows), "rows": [row_model(r, table.columns) for r in rows]}
         data = body.get("data")
         if data is None:
             raise AppwriteError("row_missing_data", "The row data is missing. Pass `data` with the row's columns.")
         rows = await self._insert(ctx, table, [(body.get("rowId", body.get("documentId")), data, body.get("permissions"))],
                                   tx)
-        return 201, row_model(rows[0])
+        return 201, row_model(rows[0], table.columns)
 
     async def _insert(self, ctx: Ctx, table: Table, specs: list[tuple[Any, Any, Any]],
                       tx: Transaction | None = None) -> list[Row]:
@@ -176,7 +176,7 @@ class Rows:
         row = await self.repo.get_row(ctx.project, db, table_id, row_id)
         if row is None or not self._grants(ctx, table, row, "read"):
             raise _not_found(row_id)
-        return self._select(row_model(row), list_plan(parse_many(queries)).select)
+        return self._select(row_model(row, table.columns), list_plan(parse_many(queries)).select)
 
     async def list(self, ctx: Ctx, db: str, table_id: str, queries: list[Any]) -> Model:
         table = await self.tables.table(ctx, db, table_id)
@@ -198,7 +198,7 @@ class Rows:
                 raise
             raise AppwriteError("table_not_found",
                                 f"Table with the requested ID '{table_id}' could not be found.") from None
-        return {"total": total, "rows": [self._select(row_model(r), p.select) for r in rows]}
+        return {"total": total, "rows": [self._select(row_model(r, table.columns), p.select) for r in rows]}
 
     @staticmethod
     def _select(model: Model, select: Sequence[str] | None) -> Model:
@@ -252,7 +252,7 @@ class Rows:
                               updated_at=ids.format_datetime())
                 await self.repo.update_row(tx, ctx.project, row, self._read_roles(row.permissions))
             await tx.append_event(self._event(ctx, table, row, "upsert" if upsert else "update"))
-        return row_model(row)
+        return row_model(row, table.columns)
 
     async def delete(self, ctx: Ctx, db: str, table_id: str, row_id: str, tx: Transaction | None = None) -> None:
         table = await self.tables.table(ctx, db, table_id)
@@ -297,4 +297,4 @@ class Rows:
             row = replace(row, data=data, updated_at=ids.format_datetime())
             await self.repo.update_row(tx, ctx.project, row, self._read_roles(row.permissions))
             await tx.append_event(self._event(ctx, table, row, "update"))
-        return row_model(row)
+        return row_model(row, table.columns)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -14,7 +14,7 @@ from rtcli.core.ports import Store, Transaction
 from rtcli.core.repositories import TableRepository
 from rtcli.core.queries import parse_many
 from rtcli.core.queries import plan as list_plan
-from rtcli.core.records import Database, DatabaseType, Index, Row, Table
+from rtcli.core.records import Column, Database, DatabaseType, Index, Row, Table
 from rtcli.errors import AppwriteError, invalid
 from rtcli.services.context import Ctx
 
@@ -37,9 +37,17 @@ def database_model(rec: Database) -> Model:
             "enabled": rec.enabled, "type": rec.type.value}
 
 
-def row_model(row: Row) -> Model:
+def row_model(row: Row, columns: Sequence[Column] = ()) -> Model:
+    """A row as the API answers it: its fields in the order of the table's columns, as Appwrite's
+    (stored as jsonb, PostgreSQL hands them back sorted by key length), then any others."""
+    data = row.data
+    if columns:
+        ordered = {c.key: data[c.key] for c in columns if c.key in data}
+        if len(ordered) < len(data):
+            ordered.update(data)
+        data = ordered
     return {"$id": row.id, "$sequence": str(row.sequence), "$tableId": row.table_id, "$databaseId": row.database_id,
-            "$createdAt": row.created_at, "$updatedAt": row.updated_at, "$permissions": row.permissions, **row.data}
+            "$createdAt": row.created_at, "$updatedAt": row.updated_at, "$permissions": row.permissions, **data}
 
 
 def index_model(index: Index) -> Model:

@@ -99,6 +99,34 @@ def test_columns_validate_rows(shared_server):
         assert c.get("/tablesdb/typed/tables/t/rows").json()["total"] == 1
 
 
+def test_a_rows_fields_come_in_its_tables_column_order_on_every_store(shared_server):
+    """As Appwrite answers them: in the order the columns were made, whatever order a client
+    sent them in (PostgreSQL's jsonb would hand them back sorted by key length), in answers,
+    lists and live events alike."""
+    from tests.server.test_users import rt, sub
+
+    keys = ["title", "body", "n", "a_much_longer_key"]
+    with shared_server.admin() as c:
+        c.post("/tablesdb", json={"databaseId": "ordered", "name": "Ordered"})
+        c.post("/tablesdb/ordered/tables", json={"tableId": "t", "name": "T", "permissions": ['read("any")']})
+        for key in keys:
+            kind = "integer" if key == "n" else "string"
+            body = {"key": key, "required": False, **({"size": 50} if kind == "string" else {})}
+            assert c.post(f"/tablesdb/ordered/tables/t/columns/{kind}", json=body).status_code == 202
+        ws, _ = rt(shared_server)
+        sub(ws, "tablesdb.ordered.tables.t.rows")
+        sent = {"a_much_longer_key": "z", "n": 1, "body": "b", "title": "t"}
+        made = c.post("/tablesdb/ordered/tables/t/rows", json={"rowId": "r", "data": sent}).json()
+        fields = lambda model: [k for k in model if not k.startswith("$")]  # noqa: E731
+        assert fields(made) == keys
+        assert fields(c.get("/tablesdb/ordered/tables/t/rows/r").json()) == keys
+        assert fields(c.get("/tablesdb/ordered/tables/t/rows").json()["rows"][0]) == keys
+        assert fields(c.patch("/tablesdb/ordered/tables/t/rows/r", json={"data": {"n": 2}}).json()) == keys
+        live = [json.loads(ws.recv(timeout=5))["data"]["payload"] for _ in range(2)]
+        assert [fields(p) for p in live] == [keys, keys]
+        ws.close()
+
+
 def test_guest_permissions(shared_server):
     with shared_server.admin() as admin, shared_server.guest() as guest:
         admin.post("/tablesdb", json={"databaseId": "perm", "name": "P"})
