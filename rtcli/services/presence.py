@@ -35,6 +35,8 @@ from rtcli.services.context import Ctx
 
 REALTIME_TTL = 60.0
 MAX_METADATA = 16_384
+MAX_EXPIRY_AHEAD = 365 * 86400.0  # seconds
+CLOCK_SKEW = 60.0  # seconds a client's clock may lag behind the server's
 OWNER_ACTIONS = ("read", "update", "delete", "write")
 NOT_AUTHORIZED = "The current user is not authorized to perform the requested action."
 Queries = list[Any]  # the request's query strings (a name: ``list`` is a method of Presence)
@@ -72,15 +74,25 @@ def _changes(actor: Actor, body: dict[str, Any], p: PresenceRecord, new: bool, u
     elif upsert:
         perms = owner_permissions(p.user_id)
     if "expiresAt" in body and body["expiresAt"]:
-        try:
-            when = datetime.fromisoformat(str(body["expiresAt"]).replace("Z", "+00:00"))
-        except ValueError:
-            raise invalid("Invalid `expiresAt` param: Value must be valid date in ISO 8601 format.") from None
-        when = when if when.tzinfo else when.replace(tzinfo=UTC)
-        expires_ts = when.timestamp()
+        expires_ts = _expiry(body["expiresAt"], time.time())
         expires_at = ids.format_datetime(expires_ts)
     return replace(p, status=status, metadata=metadata, permissions=perms, expires_ts=expires_ts,
                    expires_at=expires_at)
+
+
+def _expiry(value: object, now: float) -> float:
+    """The time ``expiresAt`` names, if it is one a presence may have: ahead of now (a clock
+    skew aside) and at most ``MAX_EXPIRY_AHEAD`` ahead. A year-9999 date with a negative offset
+    is year 10000 in UTC, which no ISO 8601 parser reads back; one before 1970 meant "never"."""
+    try:
+        when = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        when = None
+    ts = None if when is None else (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+    if ts is None or not now - CLOCK_SKEW <= ts <= now + MAX_EXPIRY_AHEAD:
+        raise invalid(f"Invalid `expiresAt` param: an ISO 8601 date in the future, at most "
+                      f"{MAX_EXPIRY_AHEAD / 86400:.0f} days ahead (such as 2030-01-01T12:00:00Z).")
+    return ts
 
 
 class Presence:
