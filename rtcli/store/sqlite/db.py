@@ -1,4 +1,4 @@
-"""The SQLite store: one database file (WAL), one serialized writer, a reader connection.
+"""The SQLite store: one database file (WAL), one serialized writer, a few reader connections.
 
 Writes go through ``transaction()``: an asyncio lock serializes them on the writer connection
 (BEGIN IMMEDIATE … COMMIT). Events appended in a transaction are written to the ``events``
@@ -9,8 +9,9 @@ The writer runs its statements on the event loop's own thread (stdlib ``sqlite3`
 INSERT or a WAL COMMIT costs 10-30 us, less than one round trip to a worker thread (~65 us of
 queue, wake-up and GIL hand-offs). What could stall the loop stays off it: statements that
 touch many rows (``bulk=True``), WAL checkpoints (a thread with its own connection; automatic
-checkpoints are off on the writer), and every read outside a transaction (the reader
-connection, on aiosqlite's thread).
+checkpoints are off on the writer), and every read outside a transaction (``READERS`` reader
+connections, each on its own aiosqlite thread: a slow read, such as a large table sorted on a
+column with no index, holds one of them, not every read of the server behind it).
 """
 
 from __future__ import annotations
@@ -120,6 +121,11 @@ def _connect_writer(path: Path) -> tuple[sqlite3.Connection, str]:
     return conn, epoch
 
 
+# Reader connections: WAL readers never wait for each other or for the writer. Each is a thread
+# (and a page cache); a few are enough for reads to go on beside a slow one.
+READERS = 3
+
+
 class SqliteStore(EventLogStore):
     """Owns the SQLite connections. ``on_commit`` receives committed events in log order."""
 
@@ -128,7 +134,8 @@ class SqliteStore(EventLogStore):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.writer: sqlite3.Connection | None = None
-        self.reader: aiosqlite.Connection | None = None
+        self.readers: list[aiosqlite.Connection] = []
+        self._free: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         self._checkpointer: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
         self.epoch = ""
@@ -145,10 +152,14 @@ class SqliteStore(EventLogStore):
         self.writer, self.epoch = await asyncio.to_thread(_connect_writer, self.path)
         self._checkpointer = await asyncio.to_thread(
             sqlite3.connect, self.path, isolation_level=None, check_same_thread=False)
-        self.reader = await aiosqlite.connect(self.path, isolation_level=None)
-        self.reader.row_factory = aiosqlite.Row
-        await self.reader.execute("PRAGMA busy_timeout=5000")
-        await self.reader.execute("PRAGMA query_only=1")
+        self._free = asyncio.Queue()
+        for _ in range(READERS):
+            reader = await aiosqlite.connect(self.path, isolation_level=None)
+            reader.row_factory = aiosqlite.Row
+            await reader.execute("PRAGMA busy_timeout=5000")
+            await reader.execute("PRAGMA query_only=1")
+            self.readers.append(reader)
+            self._free.put_nowait(reader)
 
     async def close(self) -> None:
         self._closing = True
@@ -157,13 +168,14 @@ class SqliteStore(EventLogStore):
         if self._checkpoint_task is not None:  # before taking the lock: the checkpoint takes it too
             await asyncio.gather(self._checkpoint_task, return_exceptions=True)
         async with self._lock:
-            if self.reader is not None:
-                await self.reader.close()
+            readers, self.readers = self.readers, []
+            for reader in readers:
+                await reader.close()
             # The last connection to close checkpoints the WAL into the database: in a thread.
             for conn in (self._checkpointer, self.writer):
                 if conn is not None:
                     await asyncio.to_thread(conn.close)
-            self.reader = self.writer = self._checkpointer = None
+            self.writer = self._checkpointer = None
 
     async def off_loop(self, fn):
         """Run ``fn`` (which uses the writer) in a thread. If the caller is cancelled, wait for
@@ -261,10 +273,13 @@ class SqliteStore(EventLogStore):
     # --- reads (reader connection, off the loop) -----------------------------------------
 
     async def fetchall(self, sql: str, params: tuple | list = ()) -> list:
-        assert self.reader is not None, "store is closed"
-        return list(await self.reader.execute_fetchall(sql, params))
+        assert self.readers, "store is closed"
+        reader = await self._free.get()  # the first reader free: a slow read holds only its own
+        try:
+            return list(await reader.execute_fetchall(sql, params))
+        finally:
+            self._free.put_nowait(reader)
 
     async def fetchone(self, sql: str, params: tuple | list = ()):
-        assert self.reader is not None, "store is closed"
-        rows = await self.reader.execute_fetchall(sql, params)
+        rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
