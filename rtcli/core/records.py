@@ -138,12 +138,13 @@ class TransactionStatus(StrEnum):
     PENDING = "pending"
     COMMITTED = "committed"
     ROLLED_BACK = "rolled_back"
+    FAILED = "failed"  # its commit failed: nothing of it was applied, its operations are gone
 
 
 @dataclass(frozen=True, slots=True)
 class TransactionRecord:
-    """A TablesDB transaction: ``pending`` while operations are staged, then ``committed`` or
-    ``rolled_back``; past ``expires_ts`` it can no longer be used."""
+    """A TablesDB transaction: ``pending`` while operations are staged, then ``committed``,
+    ``rolled_back`` or ``failed``; past ``expires_ts`` it can no longer be used."""
 
     id: str
     owner: str | None  # the user who made it (None: an API key)

@@ -27,7 +27,7 @@ def _op(raw: dict[str, Any]) -> StagedOperation:
 
 
 class TransactionStore:
-    """Implements core.repositories.TransactionRepository."""
+    """Implements core.repositories.TransactionRepository, and services.transactions.StagingRepository."""
 
     def __init__(self, store: Store) -> None:
         self.s = store
@@ -43,6 +43,14 @@ class TransactionStore:
                                      (*params, limit, offset))
         return int(total), [_record(r) for r in rows]
 
+    async def pending_of(self, tx: Transaction, project: str, owner: str | None) -> int:
+        """How many pending transactions ``owner`` has (None: those API keys made)."""
+        who = "owner IS NULL" if owner is None else "owner=?"
+        params = (project,) if owner is None else (project, owner)
+        r = await tx.fetchone(f"SELECT COUNT(*) FROM transactions WHERE project=? AND status='pending' AND {who}",
+                              params)
+        return int(r[0])
+
     async def insert(self, tx: Transaction, project: str, t: TransactionRecord) -> None:
         await tx.execute(
             "INSERT INTO transactions (project, id, owner, status, operations, expires_at, expires_ts, created_at,"
@@ -54,22 +62,52 @@ class TransactionStore:
                          (t.status.value, t.operations, t.updated_at, project, t.id))
 
     async def delete(self, tx: Transaction, project: str, tid: str) -> None:
-        await tx.execute("DELETE FROM transaction_ops WHERE project=? AND txn=?", (project, tid))
+        await self.drop_operations(tx, project, tid)
         await tx.execute("DELETE FROM transactions WHERE project=? AND id=?", (project, tid))
 
     async def stage(self, tx: Transaction, project: str, tid: str, ops: list[StagedOperation]) -> None:
         for op in ops:
             await tx.execute("INSERT INTO transaction_ops (project, txn, op) VALUES (?,?,?)", (project, tid, _op_json(op)))
 
+    async def stage_within(self, tx: Transaction, project: str, tid: str, ops: list[StagedOperation],
+                           max_bytes: int) -> int | None:
+        """Append ``ops`` if the transaction's staged bytes stay within ``max_bytes``: the new
+        total, or None (nothing staged). The check and the count are one UPDATE, so that requests
+        at the same moment (on PostgreSQL) cannot together pass the bound."""
+        encoded = [_op_json(op) for op in ops]
+        size = sum(len(e.encode()) for e in encoded)
+        changed = await tx.execute("UPDATE transactions SET staged_bytes = staged_bytes + ? WHERE project=? AND id=?"
+                                   " AND staged_bytes + ? <= ?", (size, project, tid, size, max_bytes))
+        if not changed:
+            return None
+        for e in encoded:
+            await tx.execute("INSERT INTO transaction_ops (project, txn, op) VALUES (?,?,?)", (project, tid, e))
+        r = await tx.fetchone("SELECT staged_bytes FROM transactions WHERE project=? AND id=?", (project, tid))
+        return int(r[0])
+
     async def operations(self, tx: Transaction, project: str, tid: str) -> list[StagedOperation]:
         rows = await tx.fetchall("SELECT op FROM transaction_ops WHERE project=? AND txn=? ORDER BY seq", (project, tid))
         return [_op(orjson.loads(r[0])) for r in rows]
 
+    async def operations_after(self, tx: Transaction, project: str, tid: str, after: int,
+                               limit: int) -> list[tuple[int, StagedOperation]]:
+        """The next ``limit`` staged operations after position ``after``, in order, with their positions."""
+        rows = await tx.fetchall("SELECT seq, op FROM transaction_ops WHERE project=? AND txn=? AND seq > ?"
+                                 " ORDER BY seq LIMIT ?", (project, tid, after, limit))
+        return [(int(r[0]), _op(orjson.loads(r[1]))) for r in rows]
+
     async def drop_operations(self, tx: Transaction, project: str, tid: str) -> None:
-        await tx.execute("DELETE FROM transaction_ops WHERE project=? AND txn=?", (project, tid))
+        # Up to a transaction's bound of staged data: off the event loop on SQLite.
+        await tx.execute("DELETE FROM transaction_ops WHERE project=? AND txn=?", (project, tid), bulk=True)
+        await tx.execute("UPDATE transactions SET staged_bytes = 0 WHERE project=? AND id=?", (project, tid))
 
     async def expired(self, now: float, limit: int = 500) -> list[tuple[str, str]]:
         """(project, id) of pending transactions past their expiry."""
         rows = await self.s.fetchall("SELECT project, id FROM transactions WHERE status='pending' AND expires_ts < ?"
                                      " LIMIT ?", (now, limit))
+        return [(r[0], r[1]) for r in rows]
+
+    async def past_expiry(self, now: float, limit: int = 500) -> list[tuple[str, str]]:
+        """(project, id) of transactions past their expiry, whatever their status."""
+        rows = await self.s.fetchall("SELECT project, id FROM transactions WHERE expires_ts < ? LIMIT ?", (now, limit))
         return [(r[0], r[1]) for r in rows]

@@ -16,6 +16,8 @@ ADDED_COLUMNS: list[tuple[str, str, str]] = [
     ("users", "phone_verification", "INTEGER NOT NULL DEFAULT 0"),
     # Functions: the user who asked for an execution (a scheduled one runs as them after a restart).
     ("executions", "user_id", "TEXT"),
+    # TablesDB transactions: the bytes of their staged operations (a transaction stages a bounded amount).
+    ("transactions", "staged_bytes", "INTEGER NOT NULL DEFAULT 0"),
 ]
 
 AFTER = [

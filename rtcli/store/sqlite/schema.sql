@@ -165,6 +165,7 @@ CREATE TABLE IF NOT EXISTS indexes (
 CREATE TABLE IF NOT EXISTS transactions (
   project TEXT NOT NULL, id TEXT NOT NULL, owner TEXT, status TEXT NOT NULL, operations INTEGER NOT NULL,
   expires_at TEXT NOT NULL, expires_ts REAL NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+  staged_bytes INTEGER NOT NULL DEFAULT 0,  -- encoded size of the staged operations, checked against a bound
   PRIMARY KEY (project, id)
 );
 CREATE TABLE IF NOT EXISTS transaction_ops (
