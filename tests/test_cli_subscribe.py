@@ -202,7 +202,7 @@ def test_since_the_server_cannot_replay_from_fails_at_once(server, tmp_path):
     with server.admin() as admin:
         cursor = admin.get("/events").json()["events"][-2]["cursor"]  # the one before the row's
     other_db = cursor.split(".")[0] + ".0000other." + cursor.split(".")[2]
-    for since, reason in (("bogus", "since must be a cursor, 'beginning' or an ISO 8601 date"),
+    for since, reason in (("c1.bogus", "malformed cursor"),  # a word that is no cursor: see test_cli_events
                           (other_db, "the cursor belongs to another database")):
         started = time.monotonic()
         r = run("subscribe", "rows", "--since", since, env=env, timeout=20)
@@ -244,3 +244,100 @@ def test_waits_for_a_server_that_is_not_up_yet(tmp_path, subscribers):
         assert sub.interrupt() == 0
     finally:
         srv.stop()
+
+
+def subscribed_stderr(subscribers, channels: list[str], env: dict) -> list[str]:
+    """The stderr lines of a subscriber, up to its first confirmation, then interrupted."""
+    sub = subscribers(channels, env)
+    sub.wait_err("subscribed")
+    assert sub.interrupt() == 0
+    return sub.stderr_lines
+
+
+def test_typo_in_a_table_or_database_name_is_warned_with_a_suggestion(server, tmp_path, subscribers):
+    """The channel is subscribed anyway (it may be created later), but a name that does not exist
+    says so on stderr, with the closest existing one; a right name says nothing."""
+    right = make_table(server, db="main", table="messages")
+    env = cli_env(server, tmp_path)
+    assert not any(line.startswith("warning") for line in subscribed_stderr(
+        subscribers, [right, "tablesdb.main.tables.*.rows", "databases.main.collections.messages.documents"], env))
+
+    lines = subscribed_stderr(subscribers, [
+        "tablesdb.main.tables.mesages.rows", "databases.main.collections.mesages.documents.create",
+        "tablesdb.mian.tables.messages.rows", "tablesdb.main.tables.zzzz.rows", right], env)
+    warned = [line for line in lines if line.startswith("warning")]
+    assert warned == [
+        "warning: table 'mesages' does not exist in database 'main': tablesdb.main.tables.mesages.rows, "
+        "databases.main.collections.mesages.documents.create show nothing until it is created; "
+        "did you mean 'messages'?",
+        "warning: table 'zzzz' does not exist in database 'main': tablesdb.main.tables.zzzz.rows shows nothing "
+        "until it is created (`rtcli table list --db main`)",
+        "warning: database 'mian' does not exist: tablesdb.mian.tables.messages.rows shows nothing until it is "
+        "created; did you mean 'main'?",
+    ], lines
+    # The warnings come before the confirmation, which names the API key by saying nothing of it.
+    assert lines[-1].startswith("subscribed to tablesdb.main.tables.mesages.rows") and " as " not in lines[-1]
+
+    legacy = subscribed_stderr(subscribers, ["databases.main.collections.mesages.documents"], env)
+    assert "warning: collection 'mesages' does not exist in database 'main': " in legacy[0], legacy
+
+
+def test_a_guest_or_user_is_told_who_it_subscribes_as_and_nothing_it_cannot_check(server, tmp_path, subscribers):
+    """A guest may not read databases or tables: no verdict, so no warning; the confirmation
+    says the subscription acts as a guest (it receives only what is readable by any), or as the
+    user who is logged in."""
+    make_table(server, db="main", table="messages")
+    guest = server.cli_env(tmp_path / "guest", key=False)
+    lines = subscribed_stderr(subscribers, ["tablesdb.main.tables.mesages.rows"], guest)
+    assert not any(line.startswith("warning") for line in lines), lines
+    assert lines[-1].startswith("subscribed to tablesdb.main.tables.mesages.rows (id ")
+    assert lines[-1].endswith(") as a guest"), lines
+
+    signup = subprocess.run([*rtcli_cmd(), "signup", "ann@example.com"], env=guest, input="correct horse battery\n",
+                            capture_output=True, text=True, timeout=30)
+    assert signup.returncode == 0, signup.stderr
+    user = subscribed_stderr(subscribers, ["rows"], guest)
+    assert user[-1].startswith("subscribed to rows (id ") and user[-1].endswith(") as ann@example.com"), user
+
+
+def test_json_piped_into_head_exits_after_the_first_event(server, tmp_path):
+    """`x=$(rtcli subscribe … --json | head -1)` returns once the first event is read: the
+    subscriber notices that its reader has gone without waiting for a second event to write."""
+    import shlex
+
+    channel = make_table(server)
+    env = cli_env(server, tmp_path)
+    command = f"set -o pipefail; {shlex.join([*rtcli_cmd(), 'subscribe', channel, '--json'])} | head -1"
+    pipeline = subprocess.Popen(["bash", "-c", command], env=env, text=True, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        for line in pipeline.stderr:
+            if line.startswith("subscribed"):
+                break
+        create_row(env, "only", 1)
+        written = time.monotonic()
+        out, err = pipeline.communicate(timeout=15)  # no second event comes: only the reader's going ends it
+        took = time.monotonic() - written
+    finally:
+        if pipeline.poll() is None:  # the whole pipeline: killing bash alone would leave rtcli running
+            os.killpg(pipeline.pid, signal.SIGKILL)
+            pipeline.wait()
+    assert pipeline.returncode == 0, err
+    assert [json.loads(line)["payload"]["$id"] for line in out.splitlines()] == ["only"]
+    assert took < 5, f"the pipeline took {took:.1f} s to end after the event"
+    assert "Traceback" not in err and "Broken pipe" not in err, err
+
+
+def test_a_topic_message_shows_its_event_name(server, tmp_path, subscribers):
+    """`rtcli publish jobs … --event finished` reads as `finished topics.jobs.messages.<id> …`."""
+    env = cli_env(server, tmp_path)
+    assert run("topic", "create", "jobs", "-p", "read:any", env=env).returncode == 0
+    sub = subscribers(["topics.jobs"], env)
+    sub.wait_err("subscribed")
+    assert run("publish", "jobs", "id=42", "--event", "finished", env=env).returncode == 0
+    line = sub.line()
+    assert " finished topics.jobs.messages." in line and line.endswith(" id=42"), line
+    assert " create " not in line
+    assert run("publish", "jobs", "id=43", env=env).returncode == 0  # no event name: the action, as before
+    line = sub.line()
+    assert " create topics.jobs.messages." in line and line.endswith(" id=43"), line

@@ -4,7 +4,7 @@ Thin: parse the options, resolve the settings like every other command, hand ove
 ``rtcli.tui``. Textual is imported inside the command only, so `rtcli --help` stays fast and
 never loads it. Each CHANNEL becomes its own subscription (with every ``--query``), so the
 subscriptions panel counts them separately; with no CHANNEL the monitor watches rows, files and
-executions.
+executions. With stdout no terminal it refuses (exit 2) and points at `rtcli subscribe`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from rtcli.cli import args
+from rtcli.cli import args, since
 from rtcli.cli.common import QueryOpt, state
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def monitor(
         show_default=False)] = None,
     query: QueryOpt = None,
     since: Annotated[str | None, typer.Option(
-        "--since", metavar="WHEN", help="Replay first: 'beginning', a duration (30s, 10m, 2h), an ISO datetime, or a cursor.",
+        "--since", metavar="WHEN", help=f"Replay first: {since.HELP}.",
     )] = None,
     buffer: Annotated[int, typer.Option(
         "--buffer", metavar="N", min=1, help="Events kept in memory; older ones leave the table.")] = 10_000,
@@ -64,8 +64,21 @@ def monitor(
     except InvalidThemeError:
         raise typer.BadParameter(f"no theme {theme!r}; try dark, light, ansi-dark or ansi-light",
                                  param_hint="--theme") from None
+    _need_terminal()
     code = app.run()
     raise typer.Exit(code or 0)
+
+
+def _need_terminal() -> None:
+    """Exit 2 when stdout is no terminal: the TUI would write its screen's escape codes into a
+    file or pipe and run until killed. Checked after the options, so that their errors come first."""
+    import sys
+
+    if not sys.stdout.isatty():
+        from rtcli.cli import output
+
+        output.fail("rtcli monitor needs a terminal; for a file or a pipe use `rtcli subscribe` "
+                    "(with --json for one JSON object per line)", code=2)
 
 
 def _check_since(settings: Settings, subscriptions: list[tuple[list[str], list[str]]], since: str) -> None:

@@ -55,6 +55,12 @@ def describe_error(exc: BaseException, endpoint: str | None = None) -> str:
         return f"{exc.message} ({exc.type}, {exc.code})"
     reason = getattr(exc, "reason", None)
     target = getattr(exc, "endpoint", None) or endpoint
+    # A TLS handshake answered in plain HTTP: the server is running, the scheme is wrong.
+    plain = {"https://": "http://", "wss://": "ws://"}
+    scheme = next((prefix for prefix in plain if target and target.startswith(prefix)), None)
+    if reason is not None and target and scheme and "wrong version number" in str(reason).lower():
+        return (f"cannot reach {target}: the server there speaks plain HTTP, not HTTPS; "
+                f"use {plain[scheme]}{target[len(scheme):]} (--endpoint / RTCLI_ENDPOINT)")
     if reason is not None and target:
         return (f"cannot reach {target} ({reason}). Is the server running? "
                 f"Start one with `rtcli serve`, or point --endpoint / RTCLI_ENDPOINT elsewhere.")
@@ -118,6 +124,32 @@ def quiet_stdout() -> None:
     """After a broken pipe (``rtcli … | head -1``): point stdout at /dev/null, so that the
     interpreter's final flush does not fail too."""
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def stdout_is_pipe() -> bool:
+    """stdout is a pipe or FIFO, whose reader may go away (``| head -1``)."""
+    import stat
+
+    try:
+        return stat.S_ISFIFO(os.fstat(sys.stdout.fileno()).st_mode)
+    except (OSError, ValueError):  # no file descriptor (replaced or closed stdout)
+        return False
+
+
+def stdout_reader_gone() -> bool:
+    """stdout is a pipe nobody reads any more: the next write would fail with a broken pipe.
+    Polled with no events asked for, a pipe whose read end is closed still reports POLLERR
+    (Linux) or POLLHUP (the BSDs, macOS). Where poll is missing, never."""
+    import select
+
+    if not hasattr(select, "poll"):
+        return False
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), 0)
+        return any(mask & (select.POLLERR | select.POLLHUP | select.POLLNVAL) for _, mask in poller.poll(0))
+    except (OSError, ValueError):
+        return False
 
 
 def print_table(items: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None = None,

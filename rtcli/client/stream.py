@@ -86,6 +86,15 @@ class Event:
         return max(candidates)[2] if candidates else None
 
     @property
+    def message_event(self) -> str | None:
+        """The event name a topic message was published with (``rtcli publish --event NAME``),
+        which its payload carries as ``$event``; None for other events."""
+        name = self.payload.get("$event")
+        if not isinstance(name, str) or not name or not (self.resource or "").startswith("topics."):
+            return None
+        return name
+
+    @property
     def action(self) -> str | None:
         """create|update|upsert|delete (or a more specific suffix like ``update.name``'s ``update``)."""
         for name in self.events:
