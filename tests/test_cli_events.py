@@ -16,7 +16,7 @@ import pytest
 
 from rtcli.client.replay import RecordingError, plan, read_recording
 from tests.conftest import start_server
-from tests.test_cli import heavy_in, modules_after, rtcli_cmd
+from tests.test_cli import heavy_in, modules_after, offline_env, rtcli_cmd  # noqa: F401  (fixture)
 
 
 def run(*argv: str, env: dict, timeout: float = 30) -> subprocess.CompletedProcess:
@@ -115,6 +115,22 @@ def test_events_list(logged, tmp_path):
     assert bad.returncode == 2 and "--since" in bad.stderr
     unknown = run("events", "list", "--since", "c1.nope.1", env=env)
     assert unknown.returncode == 1 and "general_cursor_not_found" in unknown.stderr
+
+
+SINCE_FORMS = "Use 'beginning', a duration (30s, 10m, 2h, 1d), an ISO datetime, or a cursor from `rtcli events list`."
+
+
+@pytest.mark.parametrize("command", [["events", "list"], ["subscribe", "rows"], ["monitor"]])
+@pytest.mark.parametrize("since, problem", [
+    ("10x", "'10x' is not a point in the log."), ("yesterday", "'yesterday' is not a point in the log."),
+    ("2026-13-01", "not a datetime: '2026-13-01'."), (" ", "must not be empty."),
+])
+def test_since_is_checked_before_anything_is_sent(offline_env, command, since, problem):  # noqa: F811
+    """No server is needed to refuse it: a usage error (2) naming every accepted form, the
+    same for each command that takes --since."""
+    r = run(*command, "--since", since, env=offline_env)
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr.splitlines()[-1] == f"Error: Invalid value for --since: {problem} {SINCE_FORMS}", r.stderr
 
 
 def test_events_list_imports_nothing_heavy(logged, tmp_path):

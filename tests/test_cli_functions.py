@@ -260,3 +260,31 @@ def test_missing_program_is_named(env, tmp_path):
 def test_create_help_says_it_is_a_shell_command(env):
     r = run("function", "create", "--help", env=env)
     assert r.returncode == 0 and "/bin/sh -c" in " ".join(r.stdout.split())
+
+
+def test_timeout_is_whole_seconds(shared_server, env):
+    """As in Appwrite, a function's timeout is an integer: the CLI sends one, the server takes no other."""
+    fid = "slow" + os.urandom(3).hex()
+    r = run("function", "create", fid, "--command", "sleep 5", "--timeout", "1", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert '"timeout":1,' in r.stdout and type(json.loads(r.stdout)["timeout"]) is int
+    fraction = run("function", "create", fid + "x", "--command", "true", "--timeout", "1.5", env=env)
+    assert fraction.returncode == 2 and "Error: Invalid value for '--timeout': '1.5': not an integer" in fraction.stderr
+    with shared_server.admin() as admin:
+        for timeout in (1.5, 1.0, 0, 901, "5", True):
+            made = admin.post("/functions", json={"functionId": fid + "y", "name": "n", "command": "true",
+                                                  "timeout": timeout})
+            changed = admin.put(f"/functions/{fid}", json={"timeout": timeout})
+            for response in (made, changed):
+                assert response.status_code == 400, (timeout, response.text)
+                assert response.json()["type"] == "general_argument_invalid"
+                assert response.json()["message"] == ("Invalid `timeout` param: Value must be a valid range between "
+                                                      "1 and 900 (whole seconds).")
+        assert admin.put(f"/functions/{fid}", json={"timeout": 900}).json()["timeout"] == 900
+        assert admin.delete(f"/functions/{fid}").status_code == 204
+
+
+def test_async_help_says_what_it_does(env):
+    r = run("function", "run", "--help", env=env)
+    assert r.returncode == 0 and "Return at once" not in r.stdout
+    assert "Queue the execution on the server rather than hold the request open for it" in " ".join(r.stdout.split())

@@ -62,6 +62,23 @@ def test_publish_prints_the_acknowledgement_and_fails_on_refusal(shared_server, 
     assert f"topics.{durable}.events.say" in log["channels"]
 
 
+def test_publish_to_a_channel_or_an_unknown_topic_says_what_to_type(shared_server, tmp_path):
+    env = shared_server.cli_env(tmp_path / "config")
+    tid, unknown = "jobs" + secrets.token_hex(3), "nope" + secrets.token_hex(3)
+    ok("topic", "create", tid, env=env)
+    channel = run("publish", f"topics.{tid}", "x=1", env=env)
+    assert (channel.returncode, channel.stdout) == (1, "")
+    assert channel.stderr == (f"error: Topic with the requested ID 'topics.{tid}' could not be found: publish takes "
+                              f"the topic ID, not its channel: did you mean '{tid}'? (topic_not_found, 404)\n")
+    missing = run("publish", unknown, "x=1", env=env)
+    assert (missing.returncode, missing.stdout) == (1, "")
+    assert missing.stderr == (f"error: Topic with the requested ID '{unknown}' could not be found: create it with "
+                              f"`rtcli topic create {unknown}`, or see `rtcli topic list` (topic_not_found, 404)\n")
+    lines = subprocess.run([*rtcli_cmd(), "publish", f"topics.{tid}.events.say", "-"], input='{"n": 1}\n', env=env,
+                           capture_output=True, text=True, timeout=30)
+    assert lines.returncode == 1 and f"did you mean '{tid}'?" in lines.stderr, lines.stderr
+
+
 def test_publish_json_lines_from_stdin(shared_server, tmp_path):
     env = shared_server.cli_env(tmp_path / "config")
     tid = "lines" + secrets.token_hex(3)

@@ -34,6 +34,13 @@ def parse_data(data: str | None, pairs: Iterable[str] = (), hint: str = "--data"
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise typer.BadParameter(f"expected key=value, got {pair!r}", param_hint="DATA")
+        if key != key.strip():
+            # Refused, not trimmed: `'text = hi'` would also leave the value " hi", and no column
+            # key has spaces around it, so the pair is a typing slip to show, not to guess at.
+            meant = f"{key.strip()}={value.strip()}"
+            raise typer.BadParameter(f"{pair!r}: the key {key!r} has spaces around it; write "
+                                     f"{meant if ' ' not in meant else repr(meant)} (no spaces around =)",
+                                     param_hint="DATA")
         result = result if result is not None else {}
         result[key] = parse_value(value)
     return result
@@ -49,8 +56,8 @@ def parse_query(text: str) -> str:
 
 
 def parse_since(since: str | None) -> str | None:
-    """``--since`` as the server takes it (see ``rtcli.client.realtime.parse_since``)."""
-    from rtcli.client.realtime import parse_since as parse  # lazy: the realtime client is not cheap to import
+    """``--since`` as the server takes it (see ``rtcli.cli.since.parse``)."""
+    from rtcli.cli.since import parse
 
     try:
         return parse(since)

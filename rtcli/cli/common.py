@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
+from typer.core import TyperCommand
 
 from rtcli.client.config import ConfigError, Settings, resolve_settings
 from rtcli.cli import output
@@ -198,15 +199,37 @@ QueryOpt = Annotated[
 IdOpt = Annotated[str | None, typer.Option("--id", metavar="ID", help="The ID (instead of the argument).", hidden=True)]
 
 
-def pick_id(argument: str | None, option: str | None, what: str, *, required: bool) -> str:
-    """The ID given as argument or as ``--id`` (both forms are accepted); a new one when optional."""
+class IdCommand(TyperCommand):
+    """A command whose ID argument must be given, although click sees it as optional: the hidden
+    ``--id`` may give it instead (see ``IdOpt``). The usage line shows what people must type,
+    ``ROW_ID`` rather than ``[ROW_ID]``; ``pick_id`` says when it is missing."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            shown = param.get_usage_pieces(ctx)
+            if param.param_type_name == "argument" and param.nargs == 1 and not param.required:
+                shown = [piece.removeprefix("[").removesuffix("]") for piece in shown]
+            pieces.extend(shown)
+        return pieces
+
+
+def missing_id(what: str, usage: str | None = None) -> NoReturn:
+    """The one wording for an ID not given: the command's form when the caller knows it."""
+    output.fail(f"missing the {what} ID: {usage or 'give it as the argument'}", code=2)
+
+
+def pick_id(argument: str | None, option: str | None, what: str, *, required: bool,
+            usage: str | None = None) -> str:
+    """The ID given as argument or as ``--id`` (both forms are accepted); a new one when optional.
+    ``usage`` is the command's form, shown when a required ID is missing."""
     if argument and option and argument != option:
         output.fail(f"two different {what} IDs given: {argument!r} and --id {option!r}", code=2)
     value = argument or option
     if value:
         return value
     if required:
-        output.fail(f"missing the {what} ID (an argument or --id)", code=2)
+        missing_id(what, usage)
     return unique_id()
 
 

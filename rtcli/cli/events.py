@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from rtcli.cli import args, output
+from rtcli.cli import args, output, since as since_forms
 from rtcli.cli.common import JsonOpt, QueryOpt, api, want_json
 
 events_app = typer.Typer(help="The event log (every event, in order, with its cursor).", no_args_is_help=True)
@@ -34,7 +34,7 @@ def events_list(
     ctx: typer.Context,
     since: Annotated[str | None, typer.Option(
         "--since", metavar="WHEN",
-        help="'beginning', a duration (30s, 10m, 2h, 1d), an ISO datetime, or a cursor. Default: the latest events.",
+        help=f"{since_forms.HELP}. Default: the latest events.",
     )] = None,
     limit: Annotated[int | None, typer.Option("--limit", metavar="N", help="At most N events (server default 100, max 1000).")]
     = None,

@@ -65,7 +65,8 @@ NameOpt = Annotated[str | None, typer.Option("--name", metavar="NAME", help="Dis
 EventsOpt = Annotated[list[str] | None, typer.Option(
     "--events", metavar="PATTERN",
     help="Run on each event with this name, e.g. 'tablesdb.*.tables.messages.rows.*.create' (repeatable).")]
-TimeoutOpt = Annotated[float | None, typer.Option("--timeout", metavar="S", help="Seconds before the run is killed (1-900; default 15).")]
+TimeoutOpt = Annotated[int | None, typer.Option("--timeout", metavar="S",
+                                                help="Seconds, a whole number, before the run is killed (1-900; default 15).")]
 ExecuteOpt = Annotated[list[str] | None, typer.Option(
     "--execute", metavar="ROLE", help="Who may run it besides API keys: any, users, guests, user:ID, team:ID (repeatable).")]
 CommandOpt = Annotated[str, typer.Option(
@@ -216,7 +217,9 @@ def function_run(
     method: Annotated[str | None, typer.Option(
         "--method", metavar="METHOD", help="GET, POST (default), PUT, PATCH, DELETE, OPTIONS or HEAD.")] = None,
     header: Annotated[list[str] | None, typer.Option("--header", "-H", metavar="NAME=VALUE", help="Request header (repeatable).")] = None,
-    asynchronous: Annotated[bool, typer.Option("--async", help="Return at once and follow the status until it ends.")] = False,
+    asynchronous: Annotated[bool, typer.Option(
+        "--async", help="Queue the execution on the server rather than hold the request open for it, then follow "
+                        "its status until it ends (Ctrl-C stops following, not the run).")] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Run a function: the response body goes to stdout, the status and duration to stderr.

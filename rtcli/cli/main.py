@@ -8,6 +8,9 @@ need them.
 # No `from __future__ import annotations` here: typer reads these signatures at start-up, and
 # string annotations would cost a compile+eval each (~15 ms over all commands).
 
+import inspect
+import sys
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
@@ -45,9 +48,55 @@ def _read_signatures_once() -> None:
 _read_signatures_once()
 
 
+# The click that typer runs on: its own copy in recent releases (importing click itself would cost
+# ~30 ms), click in older ones. typer.BadParameter is that click's, so its module has the rest.
+_click_errors = sys.modules[typer.BadParameter.__module__]
+NoSuchOption: Any = _click_errors.NoSuchOption
+UsageError: Any = _click_errors.UsageError
+
+
+@dataclass(frozen=True)
+class GlobalOption:
+    """An option of the root command, as a hint spells it: ``--key KEY``, ``--json``."""
+
+    names: tuple[str, ...]
+    metavar: str | None  # None for a flag
+
+    def usage(self, typed: str) -> str:
+        return typed if self.metavar is None else f"{typed} {self.metavar}"
+
+
+# Commands that run the server rather than talk to one: the client settings mean nothing to them.
+SERVER_COMMANDS = frozenset({"serve"})
+
+
+def global_options(ctx: typer.Context) -> list[GlobalOption]:
+    """The options `root` declares (not typer's completion options, which stand alone)."""
+    declared = inspect.signature(root).parameters
+    return [GlobalOption(tuple(p.opts), None if getattr(p, "is_flag", False) else p.metavar)
+            for p in ctx.command.params if p.name in declared and p.opts]
+
+
+def misplaced_global(ctx: typer.Context, error: Any) -> Exception | None:
+    """The usage error for a global option given after a command that has no option of that
+    name (`rtcli db list --key K`): click would only list the command's own options, which
+    reads as if the option did not exist at all."""
+    option = next((o for o in global_options(ctx) if error.option_name in o.names), None)
+    if option is None or error.ctx is None:
+        return None
+    typed = error.option_name
+    command = error.ctx.command_path.removeprefix(ctx.command_path).strip()
+    if command in SERVER_COMMANDS:
+        return UsageError(f"{typed} is a global option of the client commands; `{error.ctx.command_path}` does not "
+                          f"read it (its own options: {error.ctx.command_path} -h)", ctx=error.ctx)
+    fixed = " ".join(filter(None, (ctx.command_path, option.usage(typed), command)))
+    return UsageError(f"{typed} is a global option: put it before the command: {fixed} …", ctx=error.ctx)
+
+
 class RtcliGroup(TyperGroup):
     """The root command. A reader that stops reading (`rtcli events list | head -1`) is not an
-    error: exit 0 quietly, where click would say nothing and exit 1."""
+    error: exit 0 quietly, where click would say nothing and exit 1. A global option after the
+    command is named as such (see ``misplaced_global``)."""
 
     def invoke(self, ctx: typer.Context) -> Any:  # not click.Context: importing click alone costs ~30 ms
         try:
@@ -55,6 +104,8 @@ class RtcliGroup(TyperGroup):
         except BrokenPipeError:
             output.quiet_stdout()
             raise typer.Exit(0) from None
+        except NoSuchOption as e:
+            raise misplaced_global(ctx, e) or e from None
 
 
 app = typer.Typer(

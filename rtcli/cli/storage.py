@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from rtcli.cli import args, output
-from rtcli.cli.common import IdOpt, JsonOpt, PermissionOpt, QueryOpt, call, maybe, pick_new_id, want_json
+from rtcli.cli.common import IdCommand, IdOpt, JsonOpt, PermissionOpt, QueryOpt, call, maybe, pick_new_id, want_json
 
 if TYPE_CHECKING:
     from rtcli.client.storage import Storage
@@ -146,7 +146,7 @@ BucketArg = Annotated[str, typer.Argument(metavar="BUCKET", help="Bucket ID.", s
 FileIdArg = Annotated[str, typer.Argument(metavar="FILE_ID", help="File ID.", show_default=False)]
 
 
-@bucket_app.command("create")
+@bucket_app.command("create", cls=IdCommand)
 def bucket_create(
     ctx: typer.Context,
     bucket_id: Annotated[str | None, typer.Argument(metavar="ID", help="The new ID, or unique() for a generated one.",

@@ -10,7 +10,8 @@ import typer
 
 from rtcli.cli import args, output
 from rtcli.cli.common import (
-    DbOpt, IdOpt, JsonOpt, PermissionOpt, QueryOpt, TableOpt, call, maybe, pick_id, pick_new_id, want_json,
+    DbOpt, IdCommand, IdOpt, JsonOpt, PermissionOpt, QueryOpt, TableOpt, call, maybe, missing_id, pick_id, pick_new_id,
+    want_json,
 )
 
 db_app = typer.Typer(help="Databases (TablesDB).", no_args_is_help=True)
@@ -35,7 +36,7 @@ DisabledOpt = Annotated[bool, typer.Option("--disabled", help="Create it disable
 # --- databases ------------------------------------------------------------------------------------
 
 
-@db_app.command("create")
+@db_app.command("create", cls=IdCommand)
 def db_create(ctx: typer.Context,
               database_id: NewIdArg = None, id_: IdOpt = None,
               name: NameOpt = None, disabled: DisabledOpt = False, json_: JsonOpt = False) -> None:
@@ -52,17 +53,17 @@ def db_list(ctx: typer.Context, query: QueryOpt = None, json_: JsonOpt = False) 
     output.render(call(ctx, lambda t: t.list(queries)), want_json(ctx, json_), kind="databases")
 
 
-@db_app.command("get")
+@db_app.command("get", cls=IdCommand)
 def db_get(ctx: typer.Context, database_id: IdArg = None, id_: IdOpt = None, json_: JsonOpt = False) -> None:
     """Show one database."""
-    database_id = pick_id(database_id, id_, "database", required=True)
+    database_id = pick_id(database_id, id_, "database", required=True, usage="rtcli db get ID")
     output.render(call(ctx, lambda t: t.get(database_id)), want_json(ctx, json_))
 
 
-@db_app.command("delete")
+@db_app.command("delete", cls=IdCommand)
 def db_delete(ctx: typer.Context, database_id: IdArg = None, id_: IdOpt = None, json_: JsonOpt = False) -> None:
     """Delete a database with all its tables and rows."""
-    database_id = pick_id(database_id, id_, "database", required=True)
+    database_id = pick_id(database_id, id_, "database", required=True, usage="rtcli db delete ID")
     call(ctx, lambda t: t.delete(database_id))
     output.done(f"deleted database {database_id}", want_json(ctx, json_))
 
@@ -70,7 +71,7 @@ def db_delete(ctx: typer.Context, database_id: IdArg = None, id_: IdOpt = None, 
 # --- tables ---------------------------------------------------------------------------------------
 
 
-@table_app.command("create")
+@table_app.command("create", cls=IdCommand)
 def table_create(
     ctx: typer.Context, db: DbOpt,
     table_id: NewIdArg = None, id_: IdOpt = None, name: NameOpt = None, permission: PermissionOpt = None,
@@ -93,19 +94,19 @@ def table_list(ctx: typer.Context, db: DbOpt, query: QueryOpt = None, json_: Jso
     output.render(call(ctx, lambda t: t.list_tables(db, queries)), want_json(ctx, json_), kind="tables")
 
 
-@table_app.command("get")
+@table_app.command("get", cls=IdCommand)
 def table_get(ctx: typer.Context, db: DbOpt, table_id: IdArg = None, id_: IdOpt = None,
               json_: JsonOpt = False) -> None:
     """Show one table."""
-    table_id = pick_id(table_id, id_, "table", required=True)
+    table_id = pick_id(table_id, id_, "table", required=True, usage=f"rtcli table get --db {db} ID")
     output.render(call(ctx, lambda t: t.get_table(db, table_id)), want_json(ctx, json_))
 
 
-@table_app.command("delete")
+@table_app.command("delete", cls=IdCommand)
 def table_delete(ctx: typer.Context, db: DbOpt, table_id: IdArg = None, id_: IdOpt = None,
                  json_: JsonOpt = False) -> None:
     """Delete a table with all its rows."""
-    table_id = pick_id(table_id, id_, "table", required=True)
+    table_id = pick_id(table_id, id_, "table", required=True, usage=f"rtcli table delete --db {db} ID")
     call(ctx, lambda t: t.delete_table(db, table_id))
     output.done(f"deleted table {table_id}", want_json(ctx, json_))
 
@@ -180,13 +181,18 @@ NewRowArgs = Annotated[list[str] | None, typer.Argument(
     show_default=False)]
 
 
-def _row_and_pairs(values: list[str] | None, option: str | None, *, required: bool) -> tuple[str, list[str]]:
+def _row_usage(verb: str, db: str, table: str, rest: str = "") -> str:
+    return f"rtcli row {verb} --db {db} --table {table} ROW_ID{rest}"
+
+
+def _row_and_pairs(values: list[str] | None, option: str | None, *, needed_by: str | None = None
+                   ) -> tuple[str, list[str]]:
     """``ROW_ID key=value…``: the first argument is the row ID unless it holds '=' (an ID never
-    does) or --id gave it."""
+    does). ``needed_by`` is the usage of a command that needs the ID; without it a new one is made."""
     values = list(values or [])
     argument = values.pop(0) if values and "=" not in values[0] else None
-    if required and not (argument or option):
-        output.fail("missing the row ID: rtcli row … --db D --table T ROW_ID [key=value…]", code=2)
+    if needed_by is not None and not (argument or option):
+        missing_id("row", needed_by)
     return pick_id(argument, option, "row", required=False), values
 
 
@@ -196,18 +202,26 @@ def row_create(
     values: NewRowArgs = None, id_: IdOpt = None,
     data: DataOpt = None, permission: PermissionOpt = None, json_: JsonOpt = False,
 ) -> None:
-    """Create a row: rtcli row create --db D --table T title=hello n=1 (or: … ROW_ID title=hello)"""
-    rid, pairs = _row_and_pairs(values, id_, required=False)
+    """Create a row: rtcli row create --db D --table T title=hello n=1 (or: … ROW_ID title=hello)
+
+    An empty row is asked for with --data '{}'."""
+    rid, pairs = _row_and_pairs(values, id_)
+    if values and "=" not in values[0] and not pairs and data is None:
+        # A lone word is read as the row ID, but it is as often a pair missing its =value
+        # (`… messages text`): an empty row under that ID would hide the slip.
+        raise typer.BadParameter(f"no data given: pass KEY=VALUE pairs or --data JSON (--data '{{}}' for an empty "
+                                 f"row); {rid!r} is taken as the row ID, or is it a pair without =value?",
+                                 param_hint="DATA")
     row = args.parse_data(data, pairs) or {}
     perms = maybe([args.parse_permission(p) for p in permission or []])
     output.render(call(ctx, lambda t: t.create_row(db, table, rid, row, perms)), want_json(ctx, json_))
 
 
-@row_app.command("get")
+@row_app.command("get", cls=IdCommand)
 def row_get(ctx: typer.Context, db: DbOpt, table: TableOpt, row_id: RowIdArg = None, id_: IdOpt = None,
             json_: JsonOpt = False) -> None:
     """Show one row: rtcli row get --db D --table T ROW_ID"""
-    rid = pick_id(row_id, id_, "row", required=True)
+    rid = pick_id(row_id, id_, "row", required=True, usage=_row_usage("get", db, table))
     output.render(call(ctx, lambda t: t.get_row(db, table, rid)), want_json(ctx, json_))
 
 
@@ -226,7 +240,7 @@ def row_list(
 
 def _write(ctx: typer.Context, method: str, db: str, table: str, values: list[str] | None, id_: str | None,
            data: str | None, permission: list[str] | None, as_json: bool) -> None:
-    row_id, pairs = _row_and_pairs(values, id_, required=True)
+    row_id, pairs = _row_and_pairs(values, id_, needed_by=_row_usage(method, db, table, " [KEY=VALUE]..."))
     row = args.parse_data(data, pairs)
     perms = maybe([args.parse_permission(p) for p in permission or []])
     if row is None and perms is None and method == "update":
@@ -250,11 +264,11 @@ def row_upsert(ctx: typer.Context, db: DbOpt, table: TableOpt, values: RowArgs =
     _write(ctx, "upsert", db, table, values, id_, data, permission, want_json(ctx, json_))
 
 
-@row_app.command("delete")
+@row_app.command("delete", cls=IdCommand)
 def row_delete(ctx: typer.Context, db: DbOpt, table: TableOpt, row_id: RowIdArg = None, id_: IdOpt = None,
                json_: JsonOpt = False) -> None:
     """Delete a row: rtcli row delete --db D --table T ROW_ID"""
-    rid = pick_id(row_id, id_, "row", required=True)
+    rid = pick_id(row_id, id_, "row", required=True, usage=_row_usage("delete", db, table))
     call(ctx, lambda t: t.delete_row(db, table, rid))
     output.done(f"deleted row {rid}", want_json(ctx, json_))
 
@@ -268,23 +282,23 @@ def _number(x: float | None) -> float | int | None:
     return int(x) if x is not None and float(x).is_integer() else x
 
 
-@row_app.command("increment")
+@row_app.command("increment", cls=IdCommand)
 def row_increment(ctx: typer.Context, db: DbOpt, table: TableOpt, column: ColumnOpt,
                   row_id: RowIdArg = None, id_: IdOpt = None, by: ByOpt = None,
                   max_: Annotated[float | None, typer.Option("--max", metavar="N", help="Do not go above this.")] = None,
                   json_: JsonOpt = False) -> None:
     """Add to a numeric column atomically: rtcli row increment --db D --table T ROW_ID --column n --by 2"""
-    rid = pick_id(row_id, id_, "row", required=True)
+    rid = pick_id(row_id, id_, "row", required=True, usage=_row_usage("increment", db, table, f" --column {column}"))
     result = call(ctx, lambda t: t.increment_row_column(db, table, rid, column, _number(by), _number(max_)))
     output.render(result, want_json(ctx, json_))
 
 
-@row_app.command("decrement")
+@row_app.command("decrement", cls=IdCommand)
 def row_decrement(ctx: typer.Context, db: DbOpt, table: TableOpt, column: ColumnOpt,
                   row_id: RowIdArg = None, id_: IdOpt = None, by: ByOpt = None,
                   min_: Annotated[float | None, typer.Option("--min", metavar="N", help="Do not go below this.")] = None,
                   json_: JsonOpt = False) -> None:
     """Subtract from a numeric column atomically: rtcli row decrement --db D --table T ROW_ID --column n --by 2"""
-    rid = pick_id(row_id, id_, "row", required=True)
+    rid = pick_id(row_id, id_, "row", required=True, usage=_row_usage("decrement", db, table, f" --column {column}"))
     result = call(ctx, lambda t: t.decrement_row_column(db, table, rid, column, _number(by), _number(min_)))
     output.render(result, want_json(ctx, json_))

@@ -18,6 +18,7 @@ import typer
 
 from rtcli.cli import args, output
 from rtcli.cli.common import JsonOpt, PermissionOpt, QueryOpt, api, maybe, trim_httpx_imports, want_json
+from rtcli.errors import AppwriteError
 
 topic_app = typer.Typer(help="Topics: streams to publish events to (durable: in the event log; ephemeral: live only).",
                         no_args_is_help=True)
@@ -123,7 +124,27 @@ def publish(
         api(ctx, lambda c: _publish_lines(_topics(c), topic, event, as_json))
         return
     data = _message(items)
-    _acknowledge(api(ctx, lambda c: _topics(c).publish(topic, data, event)), topic, as_json)
+    _acknowledge(api(ctx, lambda c: _send(_topics(c), topic, data, event)), topic, as_json)
+
+
+CHANNEL_PREFIX = "topics."
+
+
+def _send(topics: Any, topic: str, data: dict, event: str | None) -> dict:
+    """One message; a topic the server does not know gets a hint: a channel typed for the ID
+    (`topics.jobs`), or the command that creates it."""
+    try:
+        result: dict = topics.publish(topic, data, event)
+        return result
+    except AppwriteError as e:
+        if e.type != "topic_not_found":
+            raise
+        if topic.startswith(CHANNEL_PREFIX) and len(topic) > len(CHANNEL_PREFIX):
+            meant = topic.removeprefix(CHANNEL_PREFIX).split(".")[0]
+            hint = f"publish takes the topic ID, not its channel: did you mean {meant!r}?"
+        else:
+            hint = f"create it with `rtcli topic create {topic}`, or see `rtcli topic list`"
+        raise AppwriteError(e.type, f"{e.message.rstrip('.')}: {hint}", e.code) from None
 
 
 def _message(items: list[str]) -> dict:
@@ -152,7 +173,7 @@ def _line_message(line: str, number: int) -> dict:
 def _publish_lines(topics: Any, topic: str, event: str | None, as_json: bool) -> None:
     for number, line in enumerate(sys.stdin, 1):
         if line.strip():
-            _acknowledge(topics.publish(topic, _line_message(line, number), event), topic, as_json)
+            _acknowledge(_send(topics, topic, _line_message(line, number), event), topic, as_json)
 
 
 def _acknowledge(ack: dict, topic: str, as_json: bool) -> None:

@@ -72,8 +72,9 @@ def _fields(body: dict[str, Any], fid: str, creating: bool) -> dict[str, Any]:
         fields["events"] = evs
     if creating or "timeout" in body:
         t = body.get("timeout", 15)
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= 900:
-            raise invalid("Invalid `timeout` param: seconds between 1 and 900.")
+        # Appwrite's timeout is an integer (its Range validator refuses 1.5 and 1.0 alike).
+        if isinstance(t, bool) or not isinstance(t, int) or not 1 <= t <= 900:
+            raise invalid("Invalid `timeout` param: Value must be a valid range between 1 and 900 (whole seconds).")
         fields["timeout"] = t
     if creating or "execute" in body:
         roles = body.get("execute") or []
