@@ -109,9 +109,11 @@ def scrypt_options(cpu: Any, memory: Any, parallel: Any, length: Any) -> str | N
     for v in (cpu, memory, parallel, length):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             return "scrypt costs and length must be positive integers"
-    if cpu < 2 or cpu & (cpu - 1) or 128 * memory * cpu * 2 > SCRYPT_MAX_MEMORY or parallel > 16 or length > 1024:
+    # Its memory is 128 * r * n, its time that times p: both bounded.
+    if cpu < 2 or cpu & (cpu - 1) or 128 * memory * cpu * 2 > SCRYPT_MAX_MEMORY or parallel > 16 or length > 1024 \
+            or 128 * memory * cpu * parallel * 2 > SCRYPT_MAX_MEMORY:
         return ("passwordCpu must be a power of two, passwordParallel at most 16, passwordLength at most 1024, "
-                f"and 128 * passwordMemory * passwordCpu at most {SCRYPT_MAX_MEMORY // 2} bytes")
+                f"and 128 * passwordMemory * passwordCpu * passwordParallel at most {SCRYPT_MAX_MEMORY // 2} bytes")
     return None
 
 

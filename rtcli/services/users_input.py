@@ -30,7 +30,11 @@ MAX_PREFS = 65_000
 # server's memory or seconds of CPU.
 ARGON2_MAX_MEMORY_KIB = 256 * 1024
 ARGON2_MAX_TIME = 16
-BCRYPT_MAX_COST = 14
+# Its work is memory × passes: at most libsodium's "moderate" level (256 MiB, 3 passes), about a
+# second of CPU here; 256 MiB × 16 passes was five.
+ARGON2_MAX_WORK_KIB = 256 * 1024 * 3
+ARGON2_MAX_LANES = 16
+BCRYPT_MAX_COST = 13  # 0.6 s a check here; each step doubles it
 
 
 def user_id(value: Any) -> str:
@@ -149,9 +153,10 @@ def imported_hash(kind: hashes.Algorithm, body: dict[str, Any]) -> hashes.Passwo
             p = extract_parameters(value)
         except (InvalidHashError, ValueError):
             raise invalid("Invalid `password` param: not an argon2 hash ($argon2id$v=19$m=…,t=…,p=…$salt$hash).") from None
-        if p.memory_cost > ARGON2_MAX_MEMORY_KIB or p.time_cost > ARGON2_MAX_TIME:
+        if p.memory_cost > ARGON2_MAX_MEMORY_KIB or p.time_cost > ARGON2_MAX_TIME or \
+                p.memory_cost * p.time_cost > ARGON2_MAX_WORK_KIB or p.parallelism > ARGON2_MAX_LANES:
             raise invalid(f"Invalid `password` param: argon2 costs are limited to m={ARGON2_MAX_MEMORY_KIB}, "
-                          f"t={ARGON2_MAX_TIME}.")
+                          f"t={ARGON2_MAX_TIME}, m×t={ARGON2_MAX_WORK_KIB} and p={ARGON2_MAX_LANES}.")
         return hashes.PasswordHash(value, kind)
     if kind is A.BCRYPT or (kind is A.PHPASS and value.startswith("$2")):
         m = re.match(r"^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$", value)

@@ -343,3 +343,31 @@ def test_memberships_of_a_user(shared_server):
         a.post(f"/teams/{team}/memberships", json={"userId": u["$id"], "roles": ["editor"]}).raise_for_status()
         ms = a.get(f"/users/{u['$id']}/memberships").json()
         assert ms["total"] == 1 and ms["memberships"][0]["teamId"] == team and ms["memberships"][0]["roles"] == ["editor"]
+
+
+# Imported hashes whose one check would cost seconds of CPU (any guest who knows the email can
+# ask for checks): refused when imported. Fake digests: only their costs are read.
+_ARGON2 = "$argon2id$v=19$m={m},t={t},p={p}$c29tZXNhbHRzb21lc2FsdA$" + "A" * 43
+_BCRYPT = "$2y${cost:02d}$" + "a" * 53
+
+
+@pytest.mark.parametrize("kind, body, accepted", [
+    ("argon2", {"password": _ARGON2.format(m=262144, t=16, p=1)}, False),  # 5 s a check
+    ("argon2", {"password": _ARGON2.format(m=262144, t=4, p=1)}, False),  # past 256 MiB x 3 passes
+    ("argon2", {"password": _ARGON2.format(m=65536, t=3, p=32)}, False),  # lanes
+    ("argon2", {"password": _ARGON2.format(m=262144, t=3, p=4)}, True),  # libsodium's "moderate"
+    ("argon2", {"password": _ARGON2.format(m=19456, t=2, p=1)}, True),  # OWASP's
+    ("bcrypt", {"password": _BCRYPT.format(cost=14)}, False),
+    ("bcrypt", {"password": _BCRYPT.format(cost=13)}, True),
+    ("scrypt", {"password": "ab" * 32, "passwordSalt": "s", "passwordCpu": 65536, "passwordMemory": 8,
+                "passwordParallel": 16, "passwordLength": 64}, False),  # 16 times the memory bound's time
+    ("scrypt", {"password": "ab" * 32, "passwordSalt": "s", "passwordCpu": 65536, "passwordMemory": 8,
+                "passwordParallel": 1, "passwordLength": 64}, True),
+])
+def test_imported_hash_costs_are_bounded(shared_server, kind, body, accepted):
+    with shared_server.admin() as a:
+        r = a.post(f"/users/{kind}", json={"userId": uid(), "email": mail(f"cost-{kind}"), "name": kind, **body})
+    if accepted:
+        assert r.status_code == 201, r.text
+    else:
+        assert r.status_code == 400 and r.json()["type"] == "general_argument_invalid", r.text
