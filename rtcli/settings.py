@@ -66,7 +66,7 @@ class ServeConfig:
     replay_limit: int = 100_000  # log positions the replays (since) of one subscribe message cover
     max_teams_per_user: int = 100  # confirmed memberships of one user
     max_roles_per_membership: int = 20
-    max_execution_queue: int = 100  # asynchronous, due scheduled and event executions waiting or running
+    max_execution_queue: int = 100  # executions waiting or running, synchronous or not
     max_event_functions: int = 10_000  # enabled functions with events each node keeps (every project)
 
 

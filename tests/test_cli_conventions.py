@@ -89,6 +89,14 @@ def test_short_version(offline_env):  # noqa: F811
     (["file", "download"], "Usage: rtcli file download [OPTIONS] BUCKET FILE_ID"),
     (["row", "update"], "Usage: rtcli row update [OPTIONS] ROW_ID [KEY=VALUE]..."),
     (["row", "create"], "Usage: rtcli row create [OPTIONS] [ROW_ID] [KEY=VALUE]..."),
+    # Required, though the hidden --id may give them instead: the usage shows what people type.
+    (["row", "get"], "Usage: rtcli row get [OPTIONS] ROW_ID"),
+    (["row", "delete"], "Usage: rtcli row delete [OPTIONS] ROW_ID"),
+    (["row", "increment"], "Usage: rtcli row increment [OPTIONS] ROW_ID"),
+    (["db", "create"], "Usage: rtcli db create [OPTIONS] ID"),
+    (["db", "get"], "Usage: rtcli db get [OPTIONS] ID"),
+    (["table", "create"], "Usage: rtcli table create [OPTIONS] ID"),
+    (["table", "delete"], "Usage: rtcli table delete [OPTIONS] ID"),
 ])
 def test_usage_lines_read_as_click_writes_them(offline_env, argv, usage):  # noqa: F811
     r = run(*argv, "--help", env=offline_env)
@@ -127,6 +135,23 @@ def test_no_help_text_has_type_labels_or_braces():
     assert r.returncode == 0, r.stderr
     assert len(r.stdout.splitlines()) > 40  # every command was rendered
     assert r.stderr.strip() == "BAD: []"
+
+
+def test_serve_help_names_values_as_the_other_commands_do(offline_env):  # noqa: F811
+    r = run("serve", "--help", env=offline_env)
+    shown = dict(re.findall(r"^\s+(--[a-z-]+) ([A-Z]+)\b", r.stdout, re.M))
+    assert not set(shown.values()) & {"TEXT", "INTEGER", "FLOAT", "PATH"}, shown
+    assert [shown[o] for o in ("--host", "--port", "--database", "--data-dir", "--api-key", "--log-poll")] == [
+        "HOST", "N", "URL", "DIR", "KEY", "S"]
+
+
+def test_https_to_a_plain_http_server_says_to_use_http(shared_server, tmp_path):
+    plain = shared_server.endpoint
+    https = plain.replace("http://", "https://", 1)
+    r = run("--endpoint", https, "db", "list", env=shared_server.cli_env(tmp_path / "config"))
+    assert (r.returncode, r.stdout, r.stderr) == (
+        1, "", f"error: cannot reach {https}: the server there speaks plain HTTP, not HTTPS; use {plain} "
+               "(--endpoint / RTCLI_ENDPOINT)\n")
 
 
 # --- terminal-only behaviour -------------------------------------------------------------------

@@ -16,36 +16,45 @@ def register(app: typer.Typer) -> None:
 
 
 def serve(
-    host: str = typer.Option(DEFAULTS.host, help="Interface to listen on."),
+    host: str = typer.Option(DEFAULTS.host, metavar="HOST",
+                             help="Interface to listen on."),
     database: str | None = typer.Option(DEFAULTS.database, "--database", envvar="RTCLI_DATABASE",
-                                           help="postgresql://… to keep data and the event log in PostgreSQL "
+                                           metavar="URL", help="postgresql://… to keep data and the event log in PostgreSQL "
                                                 "(default: SQLite in the data dir)."),
     broker: str | None = typer.Option(DEFAULTS.broker, "--broker", envvar="RTCLI_BROKER",
-                                         help="redis://… to join other nodes on the same database (default: in-process)."),
+                                         metavar="URL", help="redis://… to join other nodes on the same database (default: in-process)."),
     log_poll: float = typer.Option(DEFAULTS.log_poll, "--log-poll", min=0.01, max=60.0,
-                                   help="PostgreSQL: seconds between a node's reads of the event log when no wake-up "
+                                   metavar="S", help="PostgreSQL: seconds between a node's reads of the event log when no wake-up "
                                         "arrives (Redis down, a lost message)."),
-    port: int = typer.Option(DEFAULTS.port, min=0, max=65535, help="TCP port for REST and WebSocket."),
+    port: int = typer.Option(DEFAULTS.port, min=0, max=65535, metavar="N",
+                             help="TCP port for REST and WebSocket."),
     data_dir: Path = typer.Option(DEFAULTS.data_dir, "--data-dir", envvar="RTCLI_DATA_DIR",
-                                  help="Where the SQLite database and the generated API key live."),
+                                  metavar="DIR", help="Where the SQLite database and the generated API key live."),
     api_key: str | None = typer.Option(DEFAULTS.api_key, "--api-key", envvar="RTCLI_API_KEY",
+                                          metavar="KEY",
                                           help="The default project's server key (else generated and kept in the data dir)."),
     project: list[str] = typer.Option(DEFAULTS.projects, "--project",
-                                      help="Make sure this project exists (repeatable); 'default' always does."),
+                                      metavar="ID", help="Make sure this project exists (repeatable); 'default' always does."),
     max_queue: int = typer.Option(DEFAULTS.max_queue, min=1,
-                                  help="Frames queued per connection before a slow client is closed (code 4008); "
+                                  metavar="N", help="Frames queued per connection before a slow client is closed (code 4008); "
                                   "also the live frames held while a replay runs."),
     messages_per_minute: int = typer.Option(DEFAULTS.messages_per_minute,
+                                            metavar="N",
                                             help="Incoming realtime messages allowed per connection per minute (Appwrite: 32)."),
-    max_subscriptions: int = typer.Option(DEFAULTS.max_subscriptions, min=1, help="Subscriptions allowed per realtime connection."),
+    max_subscriptions: int = typer.Option(DEFAULTS.max_subscriptions, min=1, metavar="N",
+                                          help="Subscriptions allowed per realtime connection."),
     max_connections_per_ip: int = typer.Option(DEFAULTS.max_connections_per_ip, min=0,
-                                               help="Concurrent realtime connections per client address (0: no limit)."),
-    max_body: int = typer.Option(DEFAULTS.max_body, min=1, help="Largest JSON request body, in bytes (413 past it)."),
-    max_file_size: int = typer.Option(DEFAULTS.max_file_size, min=1, help="Largest file, in bytes (buckets may allow less)."),
+                                               metavar="N", help="Concurrent realtime connections per client address (0: no limit)."),
+    max_body: int = typer.Option(DEFAULTS.max_body, min=1, metavar="N",
+                                 help="Largest JSON request body, in bytes (413 past it)."),
+    max_file_size: int = typer.Option(DEFAULTS.max_file_size, min=1, metavar="N",
+                                      help="Largest file, in bytes (buckets may allow less)."),
     max_executions: int = typer.Option(DEFAULTS.max_executions, min=1,
-                                        help="Function executions running at once; more wait their turn."),
-    upload_timeout: float = typer.Option(DEFAULTS.upload_timeout, help="Seconds before an unfinished chunked upload is removed."),
-    allow_origin: list[str] = typer.Option(DEFAULTS.allow_origins, "--allow-origin", help="Browser origin allowed besides localhost "
+                                        metavar="N", help="Function executions running at once; more wait their turn."),
+    upload_timeout: float = typer.Option(DEFAULTS.upload_timeout, metavar="S",
+                                         help="Seconds before an unfinished chunked upload is removed."),
+    allow_origin: list[str] = typer.Option(DEFAULTS.allow_origins, "--allow-origin", metavar="ORIGIN",
+                                           help="Browser origin allowed besides localhost "
                                            "(repeatable; * for any, null for sandboxed pages, which * leaves out). "
                                            "Other origins cannot open realtime connections or make REST writes."),
     cookie_samesite: SameSite = typer.Option(DEFAULTS.cookie_samesite, "--cookie-samesite", case_sensitive=False,
@@ -56,35 +65,40 @@ def serve(
                                                 "Otherwise they get only PATH, HOME, USER, LOGNAME, SHELL, LANG, LC_ALL, TZ, TMPDIR "
                                                 "and their own RTCLI_*/APPWRITE_* variables: never the server's key or database URL."),
     forwarded_allow_ips: str = typer.Option(DEFAULTS.forwarded_allow_ips, "--forwarded-allow-ips", envvar="FORWARDED_ALLOW_IPS",
+                                            metavar="ADDRESSES",
                                             help="Comma-separated proxy addresses (or networks, or *) whose X-Forwarded-For "
                                                  "and X-Forwarded-Proto are believed: client address, HTTPS for Secure cookies."),
     ws_compression: bool = typer.Option(DEFAULTS.ws_compression, "--ws-compression/--no-ws-compression",
                                         help="Offer permessage-deflate to realtime clients (less bandwidth, much more CPU per delivery)."),
-    retention_days: float = typer.Option(DEFAULTS.retention_days, help="Keep events in the log this many days."),
-    retention_events: int = typer.Option(DEFAULTS.retention_events, help="Keep at most this many events in the log."),
+    retention_days: float = typer.Option(DEFAULTS.retention_days, metavar="N",
+                                         help="Keep events in the log this many days."),
+    retention_events: int = typer.Option(DEFAULTS.retention_events, metavar="N",
+                                         help="Keep at most this many events in the log."),
     max_message_size: int = typer.Option(DEFAULTS.max_message_size, min=2, max=10 * 1024 * 1024,
+                                         metavar="N",
                                          help="Largest topic message, in bytes of its JSON data (realtime frames stay within 64,000)."),
     publish_rate: int = typer.Option(DEFAULTS.publish_rate, min=0,
-                                     help="Topic messages a realtime connection may publish per second (0: no limit)."),
+                                     metavar="N", help="Topic messages a realtime connection may publish per second (0: no limit)."),
     publish_rate_user: int = typer.Option(DEFAULTS.publish_rate_user, min=0,
-                                          help="Topic messages a user (a guest: an address) may publish per second "
+                                          metavar="N", help="Topic messages a user (a guest: an address) may publish per second "
                                                "on this node, over REST and every connection together; "
                                                "API keys are exempt (0: no limit)."),
     events_scan_limit: int = typer.Option(DEFAULTS.events_scan_limit, min=1,
-                                          help="Log events one GET /v1/events request reads, readable or "
+                                          metavar="N", help="Log events one GET /v1/events request reads, readable or "
                                                "not; past it the page ends with a cursor to continue from."),
     replay_limit: int = typer.Option(DEFAULTS.replay_limit, min=0,
-                                     help="Log events the replays (since) of one subscribe message may cover; "
+                                     metavar="N", help="Log events the replays (since) of one subscribe message may cover; "
                                           "a subscription further behind gets resumed: false."),
-    max_teams_per_user: int = typer.Option(DEFAULTS.max_teams_per_user, min=1, help="Teams one user may be a confirmed member of."),
+    max_teams_per_user: int = typer.Option(DEFAULTS.max_teams_per_user, min=1, metavar="N",
+                                           help="Teams one user may be a confirmed member of."),
     max_roles_per_membership: int = typer.Option(DEFAULTS.max_roles_per_membership, min=1, max=100,
-                                                 help="Roles one team membership may have (Appwrite: 100)."),
+                                                 metavar="N", help="Roles one team membership may have (Appwrite: 100)."),
     max_execution_queue: int = typer.Option(DEFAULTS.max_execution_queue, min=1,
-                                            help="Asynchronous, due scheduled and event-triggered executions "
-                                                 "waiting or running at once (each holds its body in memory); more are "
-                                                 "refused with 503."),
+                                            metavar="N", help="Executions waiting or running, synchronous or not (each "
+                                                 "holds its body in memory); more are refused with 503, event-triggered "
+                                                 "ones recorded as failed."),
     max_event_functions: int = typer.Option(DEFAULTS.max_event_functions, min=1,
-                                            help="Enabled functions with event triggers each node keeps in memory, "
+                                            metavar="N", help="Enabled functions with event triggers each node keeps in memory, "
                                                  "over every project; past it (a warning in the log at each load) "
                                                  "the later ones, by project then id, do not run on events."),
     log_level: LogLevel = typer.Option(DEFAULTS.log_level, "--log-level", help="Least severe log lines shown (on stderr)."),

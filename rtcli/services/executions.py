@@ -19,6 +19,11 @@ recovered after a restart) it has ``EXECUTION_SCOPES``: rows, files, teams, exec
 presences, but no schema changes, users, keys, functions or event log, so that a function
 that lets its key slip to whoever ran it does not hand over the project.
 
+What a request may carry (body, path, headers, date) is checked and bounded in
+services/execution_input.py. Executions waiting for a slot or running, synchronous or not, each
+hold their body in memory: past ``--max-execution-queue`` of them a request is refused (503; see
+``execute`` for the one exception) and an event-triggered execution is recorded as failed.
+
 A scheduled execution waits in ``ScheduledRuns``, apart from the queue of pending executions,
 until it is due; its date and how many may wait are bounded (``MAX_SCHEDULE_AHEAD``,
 ``MAX_SCHEDULED_PER_FUNCTION``, ``MAX_SCHEDULED_PER_CALLER``). Deleting one cancels it.
@@ -42,7 +47,6 @@ import time
 from collections.abc import Callable
 from collections import Counter
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any
 
 from rtcli import ids
@@ -53,8 +57,10 @@ from rtcli.core.repositories import FunctionRepository
 from rtcli.core.queries import parse_many
 from rtcli.core.queries import plan as list_plan
 from rtcli.core.records import Execution, ExecutionStatus, ExecutionTrigger, Function, RunResult
-from rtcli.errors import AppwriteError, invalid
+from rtcli.errors import AppwriteError
 from rtcli.services.context import Ctx
+from rtcli.services.execution_input import (MAX_SCHEDULE_AHEAD, SCHEDULE_CLOCK_SKEW, ExecutionRequest, parse_date,
+                                            read_request)
 from rtcli.services.functions import find_function
 from rtcli.services.projects import Projects
 
@@ -66,9 +72,6 @@ EXECUTION_SCOPES = frozenset({
 
 log = logging.getLogger("rtcli.functions")
 MAX_TRIGGER_DEPTH = 3
-METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD")
-MAX_SCHEDULE_AHEAD = 365 * 86400.0  # seconds
-SCHEDULE_CLOCK_SKEW = 60.0  # seconds a client's "now" may lag behind the server's
 MAX_SCHEDULED_PER_FUNCTION = 100
 MAX_SCHEDULED_PER_CALLER = 10  # per function, for each user and for all guests together; API keys are not bounded
 _MAX_TIMER = 3600.0  # seconds: the loop's clock is monotonic, dates are on the wall clock, the two drift apart
@@ -119,25 +122,6 @@ def _finished(e: Execution, f: Function, result: RunResult, status_code: int,
                    response_body=result.stdout.decode("utf-8", "replace"), response_headers=headers,
                    logs=result.stderr.decode("utf-8", "replace"), errors=errors, duration=round(result.duration, 4),
                    updated_at=ids.format_datetime())
-
-
-def scheduled_date(value: object, now: float) -> float:
-    """The time ``scheduledAt`` names, if the API accepts it; otherwise a 400 saying what it accepts."""
-    when = _parse_date(value) if isinstance(value, str) else None
-    if when is None or not now - SCHEDULE_CLOCK_SKEW <= when <= now + MAX_SCHEDULE_AHEAD:
-        raise invalid(f"Invalid `scheduledAt` param: an ISO 8601 date in the future, at most "
-                      f"{MAX_SCHEDULE_AHEAD / 86400:.0f} days ahead (such as 2030-01-01T12:00:00Z).")
-    return when
-
-
-def _parse_date(value: str) -> float | None:
-    """An ISO 8601 date as a timestamp (UTC when it names no offset), or None."""
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    # An aware date's timestamp is a difference of dates: no overflow near year 1 or 9999.
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 @dataclass(frozen=True)
@@ -236,9 +220,12 @@ class Executions:
         self.runner = runner
         self.endpoint = endpoint
         self.keys = keys  # registers the per-execution keys
-        # Asynchronous, due scheduled and event-triggered executions waiting or running, each with its
-        # request body in memory: at most max_pending; more are refused (503), not queued.
-        self.tasks: set[asyncio.Task[None]] = set()
+        # Executions waiting for a slot or running, synchronous or not, each with its body in memory:
+        # at most max_pending (see _full); more are refused (503), not queued.
+        self.tasks: set[asyncio.Task[None]] = set()  # asynchronous, due scheduled and event-triggered ones
+        # Ones a request was let in for and not in tasks: a synchronous one until it is answered, an
+        # asynchronous one until its task starts (counted at once: concurrent requests see each other).
+        self.admitted = 0
         self.max_pending = max_pending
         self.scheduled = ScheduledRuns(self._start_scheduled)
         self._scheduling = asyncio.Lock()  # the room for a scheduled run is checked and taken at once
@@ -246,13 +233,13 @@ class Executions:
     # --- records and events ------------------------------------------------------------------
 
     @staticmethod
-    def _new(f: Function, trigger: ExecutionTrigger, method: str, path: str, headers: dict[Any, Any],
+    def _new(f: Function, trigger: ExecutionTrigger, method: str, path: str, headers: list[tuple[str, str]],
              uid: str | None) -> Execution:
         now = ids.format_datetime()
         return Execution(id=ids.unique(), function_id=f.id, user_id=uid,
                          permissions=[f'read("user:{uid}")'] if uid else [], trigger=trigger,
                          status=ExecutionStatus.WAITING, request_method=method, request_path=path,
-                         request_headers=[(str(k), str(v)) for k, v in headers.items()], created_at=now,
+                         request_headers=headers, created_at=now,
                          updated_at=now)
 
     @staticmethod
@@ -281,56 +268,55 @@ class Executions:
             raise AppwriteError("user_unauthorized", "You are not allowed to execute this function.")
         if not f.enabled:
             raise AppwriteError("general_access_forbidden", "The function is disabled.")
-        req_body = body.get("body", "")
-        if not isinstance(req_body, str):
-            raise invalid("Invalid `body` param: Value must be a string.")
-        method = body.get("method", "POST")
-        if method not in METHODS:
-            raise invalid(f"Invalid `method` param: one of {', '.join(METHODS)}.")
-        path = body.get("path", "/")
-        headers = body.get("headers") or {}
-        if not isinstance(path, str) or not path.startswith("/") or not isinstance(headers, dict):
-            raise invalid("Invalid `path` or `headers` param: a path starting with / and an object of headers.")
-        asynchronous = bool(body.get("async", False))
-        scheduled = body.get("scheduledAt")
-        if scheduled is not None:
-            if not asynchronous:
-                raise invalid("Scheduled executions must run asynchronously: pass async true with scheduledAt.")
-            return await self._schedule(ctx, f, scheduled_date(scheduled, time.time()), method, path, headers,
-                                        req_body.encode())
-        if asynchronous and len(self.tasks) >= self.max_pending:
+        req = read_request(body, time.time())
+        # The checked request holds the body as bytes: the parsed one (a str as large) may go at once.
+        del body
+        if req.due is not None:
+            return await self._schedule(ctx, f, req)
+        # A synchronous run by an API key is not refused: its caller (the project's back end) waits
+        # for each one on a connection of its own, so that bounds them, and a flood from guests must
+        # not lock it out. An asynchronous one is answered at once: a loop of them would pile up.
+        if self._full() and (req.asynchronous or not ctx.actor.is_key):
             raise AppwriteError("general_service_unavailable",
-                                f"Too many executions are waiting ({self.max_pending}, the server's "
-                                "--max-execution-queue): try again later, or run this one synchronously.")
+                                f"Too many executions are waiting or running ({self.max_pending}, the server's "
+                                "--max-execution-queue): try again later (or raise --max-execution-queue).")
         uid = ctx.actor.user_id
         scopes = ctx.actor.scopes if ctx.actor.is_key else EXECUTION_SCOPES
         with_logs = ctx.actor.is_key
-        e = self._new(f, ExecutionTrigger.HTTP, method, path, headers, uid)
-        if asynchronous:
+        e = self._new(f, ExecutionTrigger.HTTP, req.method, req.path, req.headers, uid)
+        self.admitted += 1
+        try:
+            if req.asynchronous:
+                await self._save(ctx.project, e, "create")
+                self._spawn(ctx.project, f, e, req.stdin, event=None, depth=0, scopes=scopes)
+                return 202, execution_model(e, with_logs)
+            e = await self._run(ctx.project, f, replace(e, status=ExecutionStatus.PROCESSING), req.stdin,
+                                event=None, depth=0, scopes=scopes)
             await self._save(ctx.project, e, "create")
-            self._spawn(ctx.project, f, e, req_body.encode(), event=None, depth=0, scopes=scopes)
-            return 202, execution_model(e, with_logs)
-        e = await self._run(ctx.project, f, replace(e, status=ExecutionStatus.PROCESSING), req_body.encode(),
-                            event=None, depth=0, scopes=scopes)
-        await self._save(ctx.project, e, "create")
+        finally:
+            self.admitted -= 1
+            self.scheduled.wake()  # there may be room again: due scheduled runs waiting for it may start
         return 201, execution_model(e, with_logs)
 
-    async def _schedule(self, ctx: Ctx, f: Function, due: float, method: str, path: str, headers: dict[Any, Any],
-                        stdin: bytes) -> tuple[int, dict[str, Any]]:
+    def _full(self) -> bool:
+        return len(self.tasks) + self.admitted >= self.max_pending
+
+    async def _schedule(self, ctx: Ctx, f: Function, req: ExecutionRequest) -> tuple[int, dict[str, Any]]:
+        assert req.due is not None, "only a request with scheduledAt is scheduled"
         caller = None if ctx.actor.is_key else ctx.actor.user_id or GUEST
         async with self._scheduling:
             if full := self.scheduled.room(ctx.project, f.id, caller):
                 raise AppwriteError("general_rate_limit_exceeded",
                                     f"{full}: delete some, or wait until they run, before scheduling more.")
-            e = replace(self._new(f, ExecutionTrigger.SCHEDULE, method, path, headers, ctx.actor.user_id),
-                        status=ExecutionStatus.SCHEDULED, scheduled_at=ids.format_datetime(due))
+            e = replace(self._new(f, ExecutionTrigger.SCHEDULE, req.method, req.path, req.headers, ctx.actor.user_id),
+                        status=ExecutionStatus.SCHEDULED, scheduled_at=ids.format_datetime(req.due))
             await self._save(ctx.project, e, "create")
-            self.scheduled.add(ScheduledRun(ctx.project, e.id, f.id, caller, due, stdin,
+            self.scheduled.add(ScheduledRun(ctx.project, e.id, f.id, caller, req.due, req.stdin,
                                             ctx.actor.scopes if ctx.actor.is_key else EXECUTION_SCOPES))
         return 202, execution_model(e, ctx.actor.is_key)
 
     def _start_scheduled(self, run: ScheduledRun) -> bool:
-        if len(self.tasks) >= self.max_pending:
+        if self._full():
             return False
         self._track(asyncio.create_task(self._run_scheduled(run)))
         return True
@@ -464,10 +450,10 @@ class Executions:
                 continue  # a function's own writes never trigger it again
             if event.events[0].startswith(f"functions.{f.id}."):
                 continue  # nor do its own executions' events
-            e = self._new(f, ExecutionTrigger.EVENT, "POST", "/", {}, None)
-            if len(self.tasks) >= self.max_pending:
+            e = self._new(f, ExecutionTrigger.EVENT, "POST", "/", [], None)
+            if self._full():
                 e = replace(e, status=ExecutionStatus.FAILED,
-                            errors=f"Not run: {self.max_pending} executions were already waiting "
+                            errors=f"Not run: {self.max_pending} executions were already waiting or running "
                                    "(the server's --max-execution-queue).")
                 await self._save(event.project, e, None)
                 log.warning("execution of %s for %s not run: the execution queue is full", f.id, event.events[0])
@@ -488,7 +474,7 @@ class Executions:
     async def _recover(self, project: str, e: Execution) -> None:
         why = "The server stopped before the execution finished."
         if e.status is ExecutionStatus.SCHEDULED:
-            due = _parse_date(e.scheduled_at or "")
+            due = parse_date(e.scheduled_at or "")
             if due is None or due > time.time() + MAX_SCHEDULE_AHEAD + SCHEDULE_CLOCK_SKEW:
                 why = f"Not run: its scheduled date {e.scheduled_at!r} is not a date the server accepts."
                 log.warning("scheduled execution %s of function %s marked failed: its date %r is not a date the "
