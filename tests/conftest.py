@@ -74,6 +74,14 @@ class Server(ServeProcess):
     def guest(self) -> httpx.Client:
         return httpx.Client(base_url=self.endpoint, headers={"X-Appwrite-Project": self.project}, timeout=10)
 
+    def rss_kb(self) -> int:
+        """The server process's resident memory, in KB (from /proc)."""
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmRSS")
+
     def cli_env(self, config: Path | None = None, key: bool = True, columns: int | None = None) -> dict:
         """The environment of a CLI run against this server (with its API key unless ``key`` is
         False). With ``config``: its own config dir, no profile from outside, no colours, and

@@ -60,23 +60,16 @@ def test_a_huge_email_is_refused_before_the_limiter(server):
     with server.guest() as g:
         for i in range(5):  # the first large bodies grow the allocator's pools once
             attempt(g, i)
-        rss_before = _rss_kb(server.proc.pid)
+        rss_before = server.rss_kb()
         for i in range(5, 25):
             attempt(g, i)
-        grown = _rss_kb(server.proc.pid) - rss_before
+        grown = server.rss_kb() - rss_before
         # 20 distinct 1 MB emails went in: none of them is kept.
         assert grown < 8_000, f"the server grew by {grown} KB"
         # Beside it: the address's budget was not spent on them, and sign-in answers as usual.
         uid, _, user = signup(server, "after")
         user.close()
 
-
-def _rss_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 # --- invitations ---------------------------------------------------------------------------------

@@ -24,13 +24,6 @@ _REPORT = ("import json, os, sys; print(json.dumps({'bytes': len(sys.stdin.buffe
            "'path': os.environ['RTCLI_PATH'], 'headers': json.loads(os.environ['RTCLI_HEADERS'])}))")
 
 
-def _rss_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
 
 def _function(admin: httpx.Client, command: str) -> str:
     fid = "abuse" + secrets.token_hex(3)
@@ -80,7 +73,7 @@ def test_a_flood_of_synchronous_executions_is_refused_at_once_and_memory_stays_b
         with ThreadPoolExecutor(max_workers=40) as pool:
             for _ in range(3):
                 rounds.append(list(pool.map(ask, [fid] * 40)))
-                rss.append(_rss_kb(server.proc.pid))
+                rss.append(server.rss_kb())
         # The first round grows the allocator's pools once; the next two must not add to them.
         grown = rss[-1] - rss[0]
         assert grown < 40_000, f"the server grew by {grown} KB over two rounds of 40 bodies of 1 MB"

@@ -207,7 +207,7 @@ def test_slow_consumer_is_closed_and_others_unaffected(tmp_path, backend_args):
         good = ResumingSubscriber(url, [channel], sub_id="good")
         task = asyncio.create_task(good.run())
         await good.subscribed.wait()
-        rss_before = _rss_kb(server.proc.pid)
+        rss_before = server.rss_kb()
 
         def burst():
             with httpx.Client(base_url=server.endpoint, headers=HEADERS) as c:
@@ -218,7 +218,7 @@ def test_slow_consumer_is_closed_and_others_unaffected(tmp_path, backend_args):
         deadline = time.monotonic() + 30
         while len(good.events) < n and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        rss_after = _rss_kb(server.proc.pid)
+        rss_after = server.rss_kb()
         slow.settimeout(2)
         while True:  # read what the server still sends: frames, then its close frame
             try:
@@ -244,13 +244,6 @@ def test_slow_consumer_is_closed_and_others_unaffected(tmp_path, backend_args):
     finally:
         server.stop()
 
-
-def _rss_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def test_sqlite_wal_is_checkpointed_while_writing(tmp_path):
