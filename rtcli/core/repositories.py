@@ -366,13 +366,19 @@ class TransactionRepository(Protocol):
     async def delete(self, tx: Transaction, project: str, tid: str) -> None:
         """The transaction and its staged operations."""
 
-    async def stage(self, tx: Transaction, project: str, tid: str, ops: list[StagedOperation]) -> None:
-        """Append operations after those already staged."""
+    async def pending_of(self, tx: Transaction, project: str, owner: str | None) -> int:
+        """How many pending transactions ``owner`` has (None: those API keys made)."""
 
-    async def operations(self, tx: Transaction, project: str, tid: str) -> list[StagedOperation]:
-        """The staged operations, in the order they were staged."""
+    async def stage_within(self, tx: Transaction, project: str, tid: str, ops: list[StagedOperation],
+                           max_bytes: int) -> int | None:
+        """Append ``ops`` after those already staged if the transaction's staged bytes stay
+        within ``max_bytes``: the new total, or None (nothing staged)."""
+
+    async def operations_after(self, tx: Transaction, project: str, tid: str, after: int,
+                               limit: int) -> list[tuple[int, StagedOperation]]:
+        """The next ``limit`` staged operations after position ``after``, with their positions."""
 
     async def drop_operations(self, tx: Transaction, project: str, tid: str) -> None: ...
 
-    async def expired(self, now: float, limit: int = 500) -> list[tuple[str, str]]:
-        """(project, id) of pending transactions whose expiry is before ``now``."""
+    async def past_expiry(self, now: float, limit: int = 500) -> list[tuple[str, str]]:
+        """(project, id) of transactions past their expiry, whatever their status."""

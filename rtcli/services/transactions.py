@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any
 
 from rtcli import ids, protocol
 from rtcli.core import permissions, schema
@@ -56,25 +56,6 @@ COMMIT_BATCH = 10
 PURGE_BATCH = 500  # transactions removed per query of the housekeeping pass
 ACTIONS = tuple(a.value for a in OperationAction)
 NUMERIC = ("integer", "float")
-
-
-class StagingRepository(TransactionRepository, Protocol):
-    """What staging and committing need of the store beyond ``TransactionRepository``
-    (store/transactions.py)."""
-
-    async def pending_of(self, tx: Transaction, project: str, owner: str | None) -> int:
-        """How many pending transactions ``owner`` has (None: those API keys made)."""
-
-    async def stage_within(self, tx: Transaction, project: str, tid: str, ops: list[StagedOperation],
-                           max_bytes: int) -> int | None:
-        """Append ``ops`` if the staged bytes stay within ``max_bytes``: the new total, or None."""
-
-    async def operations_after(self, tx: Transaction, project: str, tid: str, after: int,
-                               limit: int) -> list[tuple[int, StagedOperation]]:
-        """The next ``limit`` staged operations after position ``after``, with their positions."""
-
-    async def past_expiry(self, now: float, limit: int = 500) -> list[tuple[str, str]]:
-        """(project, id) of transactions past their expiry, whatever their status."""
 
 
 def transaction_model(t: TransactionRecord) -> Model:
@@ -160,7 +141,7 @@ def _checked(ctx: Ctx, table: Table, op: StagedOperation) -> StagedOperation:
 
 
 class Transactions:
-    def __init__(self, store: Store, repo: StagingRepository, rows: Rows) -> None:
+    def __init__(self, store: Store, repo: TransactionRepository, rows: Rows) -> None:
         self.store = store
         self.repo = repo
         self.rows = rows

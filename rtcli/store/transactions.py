@@ -65,10 +65,6 @@ class TransactionStore:
         await self.drop_operations(tx, project, tid)
         await tx.execute("DELETE FROM transactions WHERE project=? AND id=?", (project, tid))
 
-    async def stage(self, tx: Transaction, project: str, tid: str, ops: list[StagedOperation]) -> None:
-        for op in ops:
-            await tx.execute("INSERT INTO transaction_ops (project, txn, op) VALUES (?,?,?)", (project, tid, _op_json(op)))
-
     async def stage_within(self, tx: Transaction, project: str, tid: str, ops: list[StagedOperation],
                            max_bytes: int) -> int | None:
         """Append ``ops`` if the transaction's staged bytes stay within ``max_bytes``: the new
@@ -85,10 +81,6 @@ class TransactionStore:
         r = await tx.fetchone("SELECT staged_bytes FROM transactions WHERE project=? AND id=?", (project, tid))
         return int(r[0])
 
-    async def operations(self, tx: Transaction, project: str, tid: str) -> list[StagedOperation]:
-        rows = await tx.fetchall("SELECT op FROM transaction_ops WHERE project=? AND txn=? ORDER BY seq", (project, tid))
-        return [_op(orjson.loads(r[0])) for r in rows]
-
     async def operations_after(self, tx: Transaction, project: str, tid: str, after: int,
                                limit: int) -> list[tuple[int, StagedOperation]]:
         """The next ``limit`` staged operations after position ``after``, in order, with their positions."""
@@ -100,12 +92,6 @@ class TransactionStore:
         # Up to a transaction's bound of staged data: off the event loop on SQLite.
         await tx.execute("DELETE FROM transaction_ops WHERE project=? AND txn=?", (project, tid), bulk=True)
         await tx.execute("UPDATE transactions SET staged_bytes = 0 WHERE project=? AND id=?", (project, tid))
-
-    async def expired(self, now: float, limit: int = 500) -> list[tuple[str, str]]:
-        """(project, id) of pending transactions past their expiry."""
-        rows = await self.s.fetchall("SELECT project, id FROM transactions WHERE status='pending' AND expires_ts < ?"
-                                     " LIMIT ?", (now, limit))
-        return [(r[0], r[1]) for r in rows]
 
     async def past_expiry(self, now: float, limit: int = 500) -> list[tuple[str, str]]:
         """(project, id) of transactions past their expiry, whatever their status."""
