@@ -152,8 +152,9 @@ def parse_publish(topic: Any, body: Any, max_size: int) -> PublishRequest:
     that what a subscriber got can be published on as it is."""
     if not isinstance(body, dict):
         raise invalid("Invalid publish: expected an object with `topic` and `data`.")
-    if not isinstance(topic, str) or not ids.is_custom_id(topic) or "." in topic:
-        # No topic has such an ID: refused here, before a store is asked (PostgreSQL refuses a NUL).
+    if not isinstance(topic, str) or not ids.is_custom_id(topic):
+        # Not an ID at all: refused here, before a store is asked (PostgreSQL refuses a NUL). One
+        # with a period is an ID no topic has: not found, as the CLI's hint for a channel name expects.
         raise invalid("Invalid `topic` param: the ID of the topic to publish to (at most 36 chars of a-z, A-Z, "
                       "0-9, hyphen and underscore).")
     data = body.get("data")

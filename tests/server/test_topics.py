@@ -235,7 +235,7 @@ def test_bad_publishes_get_clear_errors_and_the_socket_stays_open(shared_server)
     ws, _ = rt(shared_server)
     cases = [({"topic": tid}, 1003, "must be a JSON object"), ({"topic": tid, "data": "text"}, 1003, "JSON object"),
              ({"data": {}}, 1003, "`topic`"), ({"topic": "a\u0000b", "data": {}}, 1003, "`topic`"),
-             ({"topic": "x" * 37, "data": {}}, 1003, "`topic`"), ({"topic": "a.b", "data": {}}, 1003, "`topic`"),
+             ({"topic": "x" * 37, "data": {}}, 1003, "`topic`"),
              ({"topic": tid, "data": {}, "event": "a.b"}, 1003, "`event`"),
              ({"topic": tid, "data": {}, "self": "no"}, 1003, "`self`"),
              ({"topic": tid, "data": {}, "messageId": "-x"}, 1003, "`messageId`"),
