@@ -29,6 +29,7 @@ from rtcli.server.metrics import Count, Metrics, metrics_endpoint
 from rtcli.server.origins import OriginGuard, OriginPolicy
 from rtcli.server.realtime import Realtime
 from rtcli.server.realtime_steps import Collaborators
+from rtcli.server.write_limits import WriteLimits
 from rtcli.server.routes import account as account_routes
 from rtcli.server.routes import databases as databases_routes
 from rtcli.server.routes import events as events_routes
@@ -338,6 +339,7 @@ def build_app(config: ServeConfig) -> Starlette:
     app.state.origins = origins
     app.state.services = services
     app.state.metrics = metrics
+    app.state.write_limits = WriteLimits()
     # Last: the realtime endpoint, which uvicorn is given (uvicorn_config).
     app.state.realtime = Realtime(
         config, Collaborators(store=store, hub=hub, metrics=metrics, projects=projects, auth=authn, origins=origins,

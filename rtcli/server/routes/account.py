@@ -98,6 +98,7 @@ async def update(request: Request) -> Response:
     if request.path_params["field"] not in ("name", "password", "prefs", "email"):
         raise not_offered(request)
     c = await ctx(request)
+    request.app.state.write_limits.check(c, client_ip(request))
     return json_response(await _svc(request).update(c, request.path_params["field"], await body(request)))
 
 

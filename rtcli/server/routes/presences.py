@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from rtcli.server.http import array_param, body, ctx, json_response, no_content
+from rtcli.server.http import array_param, body, client_ip, ctx, json_response, no_content
 
 
 async def presences(request: Request) -> Response:
@@ -18,6 +18,7 @@ async def presence(request: Request) -> Response:
     c, svc, pid = await ctx(request), request.app.state.services.presence, request.path_params["presence"]
     if request.method == "GET":
         return json_response(await svc.get(c, pid))
+    request.app.state.write_limits.check(c, client_ip(request))
     if request.method == "PUT":
         return json_response(await svc.upsert(c, pid, await body(request)))
     if request.method == "PATCH":
