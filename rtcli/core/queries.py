@@ -294,8 +294,10 @@ def compile_subscription(raws: list[Any]) -> RealtimeQueries:
         _check_realtime(q)
     normalised = [q.to_json() for q in queries]
     if not queries or any(q.method == "select" for q in queries):
-        return RealtimeQueries(normalised, None, cost(queries))
-    return RealtimeQueries(normalised, lambda payload: all(_evaluate(q, payload) for q in queries), cost(queries))
+        matcher: Matcher | None = None
+    else:
+        matcher = lambda payload: all(_evaluate(q, payload) for q in queries)  # noqa: E731
+    return RealtimeQueries(normalised, matcher, cost(queries))
 
 
 def compile_realtime(raws: list[Any]) -> tuple[list[str], Matcher | None]:

@@ -269,8 +269,6 @@ class Executions:
         if not f.enabled:
             raise AppwriteError("general_access_forbidden", "The function is disabled.")
         req = read_request(body, time.time())
-        # The checked request holds the body as bytes: the parsed one (a str as large) may go at once.
-        del body
         if req.due is not None:
             return await self._schedule(ctx, f, req)
         # A synchronous run by an API key is not refused: its caller (the project's back end) waits
